@@ -1,0 +1,1 @@
+"""Experimently: feature flags, experiments, events, statistics and safety."""

@@ -1,0 +1,5 @@
+"""The audit trail: one append-only record per change, written by :func:`record`."""
+
+from experimently.audit.service import record
+
+__all__ = ["record"]

@@ -1,0 +1,35 @@
+"""``GET /api/v1/audit-logs``: filters and pagination; admins and analysts only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from experimently.audit import repository
+from experimently.audit.schemas import AuditRead
+from experimently.deps import ActorDep, SessionDep
+from experimently.kit.envelope import Envelope, Page, page_params
+from experimently.rbac import Permission, require
+
+router = APIRouter(prefix="/audit-logs", tags=["audit"])
+
+
+@router.get("", response_model=Envelope[list[AuditRead]])
+async def list_audit_logs(
+    actor: ActorDep,
+    session: SessionDep,
+    page: Annotated[Page, Depends(page_params)],
+    actor_id: str | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    action: str | None = None,
+    since: Annotated[datetime | None, Query(description="inclusive lower bound")] = None,
+    until: Annotated[datetime | None, Query(description="exclusive upper bound")] = None,
+) -> Envelope[list[AuditRead]]:
+    """List audit records, newest first."""
+    require(actor, Permission.AUDIT_READ)
+    f = repository.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
+    rows, total = await repository.list_entries(session, f, page.limit, page.offset)
+    return Envelope(data=[AuditRead.model_validate(r) for r in rows], meta=page.meta(total))

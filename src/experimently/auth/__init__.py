@@ -1,0 +1,1 @@
+"""People and applications: users, tokens, API keys, OIDC."""

@@ -1,0 +1,77 @@
+"""Auth, user and API key payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from experimently.auth.actor import Role, Scope
+
+
+class TokenResponse(BaseModel):
+    """Standard OAuth2 token JSON (not enveloped, so Swagger's Authorize works)."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    refresh_token: str
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class PasswordChange(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=12, max_length=200)
+
+
+class UserCreate(BaseModel):
+    email: EmailStr
+    role: Role = Role.VIEWER
+    password: str | None = Field(default=None, min_length=12, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class UserCreated(UserRead):
+    password: str | None = Field(default=None, description="generated password, shown once")
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    environment: str = Field(min_length=1, max_length=64, description="environment key")
+    scopes: list[Scope] = Field(min_length=1)
+    expires_at: datetime | None = None
+
+
+class ApiKeyRead(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    scopes: list[Scope]
+    environment: str
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyRead):
+    key: str = Field(description="the secret key, shown once")

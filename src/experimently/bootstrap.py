@@ -1,0 +1,19 @@
+"""First start: schema (embedded shape), default environments, the admin account."""
+
+from __future__ import annotations
+
+from experimently import migrate
+from experimently.auth.service import ensure_admin
+from experimently.environments.service import ensure_defaults
+from experimently.runtime import Runtime
+
+
+async def bootstrap(runtime: Runtime, *, apply_migrations: bool) -> str | None:
+    """Returns the generated admin password when one was created (to be printed once)."""
+    if apply_migrations:
+        await migrate.upgrade(runtime.db.engine)
+    settings = runtime.settings
+    password = settings.admin_password.get_secret_value() if settings.admin_password else None
+    async with runtime.db.transaction() as session:
+        await ensure_defaults(session)
+        return await ensure_admin(session, settings.admin_email, password)

@@ -1,0 +1,159 @@
+"""Three-level cache: L1 in process, L2 Redis, L3 the database (the caller's loader).
+
+A change calls :meth:`Cache.invalidate`: the local L1 entry goes at once, the L2 entry is deleted and
+an invalidation is published on Redis pub/sub so every other instance drops its L1 copy (well under a
+second). Without Redis, one instance invalidates itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+from redis.asyncio import Redis
+
+from experimently.kit.ids import new_id
+
+log = structlog.get_logger(__name__)
+
+CHANNEL = "experimently:invalidate"
+CACHE_REQUESTS = Counter(
+    "experimently_cache_requests_total",
+    "Cache look-ups by namespace, level and result",
+    ["namespace", "level", "result"],
+)
+
+Loader = Callable[[], Awaitable[Any]]
+Listener = Callable[[str, str | None], None]
+
+
+class Cache:
+    def __init__(self, redis: Redis | None, *, l1_ttl: float = 300.0, l2_ttl: int = 3600) -> None:
+        self.redis = redis
+        self.instance_id = new_id()
+        self.l1_ttl = l1_ttl
+        self.l2_ttl = l2_ttl
+        self._l1: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._listeners: list[Listener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    def peek(self, namespace: str, key: str) -> Any | None:
+        """L1 only, synchronous: the hot path of evaluation."""
+        hit = self._l1.get((namespace, key))
+        if hit is not None and hit[0] > time.monotonic():
+            CACHE_REQUESTS.labels(namespace, "l1", "hit").inc()
+            return hit[1]
+        return None
+
+    def put_local(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> None:
+        self._l1[(namespace, key)] = (time.monotonic() + (ttl or self.l1_ttl), value)
+
+    async def get_or_load(
+        self, namespace: str, key: str, loader: Loader, *, decode: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """L1, then L2 (JSON), then ``loader`` (L3); fills the levels it missed."""
+        value = self.peek(namespace, key)
+        if value is not None:
+            return value
+        CACHE_REQUESTS.labels(namespace, "l1", "miss").inc()
+        raw = await self._l2_get(namespace, key)
+        if raw is not None:
+            CACHE_REQUESTS.labels(namespace, "l2", "hit").inc()
+            value = decode(raw) if decode else raw
+        else:
+            if self.redis is not None:
+                CACHE_REQUESTS.labels(namespace, "l2", "miss").inc()
+            loaded = await loader()
+            await self._l2_set(namespace, key, loaded)
+            value = decode(loaded) if decode else loaded
+        self.put_local(namespace, key, value)
+        return value
+
+    async def invalidate(self, namespace: str, key: str | None = None) -> None:
+        """Drop ``key`` (or the whole namespace) here, in Redis, and on every other instance."""
+        self.drop_local(namespace, key)
+        if self.redis is None:
+            return
+        try:
+            if key is None:
+                async for name in self.redis.scan_iter(match=f"cache:{namespace}:*"):
+                    await self.redis.delete(name)
+            else:
+                await self.redis.delete(f"cache:{namespace}:{key}")
+            message = json.dumps({"ns": namespace, "key": key, "from": self.instance_id})
+            await self.redis.publish(CHANNEL, message)
+        except Exception as exc:  # Redis down: local invalidation done, L1 TTL bounds staleness
+            log.warning("cache.invalidate_failed", namespace=namespace, error=repr(exc))
+
+    def drop_local(self, namespace: str, key: str | None) -> None:
+        if key is None:
+            for entry in [k for k in self._l1 if k[0] == namespace]:
+                self._l1.pop(entry, None)
+        else:
+            self._l1.pop((namespace, key), None)
+        for listener in self._listeners:
+            listener(namespace, key)
+
+    def on_invalidate(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    async def _l2_get(self, namespace: str, key: str) -> Any | None:
+        if self.redis is None:
+            return None
+        try:
+            raw = await self.redis.get(f"cache:{namespace}:{key}")
+        except Exception as exc:
+            log.warning("cache.l2_unavailable", error=repr(exc))
+            return None
+        return json.loads(raw) if raw is not None else None
+
+    async def _l2_set(self, namespace: str, key: str, value: Any) -> None:
+        if self.redis is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.redis.set(f"cache:{namespace}:{key}", json.dumps(value), ex=self.l2_ttl)
+
+    async def start(self) -> None:
+        """Subscribe to invalidations from other instances."""
+        if self.redis is None or self._task is not None:
+            return
+        self._task = asyncio.create_task(self._listen(), name="cache-invalidation")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout=5)
+
+    async def _listen(self) -> None:
+        assert self.redis is not None
+        while True:
+            try:
+                pubsub = self.redis.pubsub()
+                await pubsub.subscribe(CHANNEL)
+                self._ready.set()
+                async for message in pubsub.listen():
+                    self._on_message(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("cache.subscriber_error", error=repr(exc))
+                self._l1.clear()  # we may have missed invalidations
+                await asyncio.sleep(1)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        if message.get("type") != "message":
+            return
+        data = json.loads(message["data"])
+        if data.get("from") != self.instance_id:
+            self.drop_local(str(data["ns"]), data.get("key"))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None

@@ -1,0 +1,112 @@
+"""Settings: one pydantic-settings object, env prefix ``EXPERIMENTLY_``.
+
+With nothing set the product runs in the embedded shape: SQLite in ``DATA_DIR``, in-memory cache and
+queue, and a random secret generated on first start and kept in ``DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SECRET_FILE = "secret_key"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Field names map to ``EXPERIMENTLY_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="EXPERIMENTLY_", extra="ignore")
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path("./data")
+    secret_key: SecretStr | None = None
+    admin_email: str = "admin@experimently.local"
+    admin_password: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_groups_claim: str = "groups"
+    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    oidc_jwks_ttl_seconds: int = 3600
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_echo: bool = False
+
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    max_body_bytes: int = 2 * 1024 * 1024
+    hsts: bool = False
+    login_rate_limit: str = "10/minute"
+    api_key_rate_limit: str = "200000/minute"
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    access_log: bool = True
+    run_jobs: bool = True
+    job_interval_seconds: float = 5.0
+
+    event_queue_max: int = 200_000
+    event_batch_size: int = 5_000
+    retention_raw_events_days: int = 90
+    retention_aggregates_days: int = 730
+    retention_audit_days: int = 2555
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _parse_role_map(cls, value: Any) -> Any:
+        """``group=role,group2=role2`` or a JSON object."""
+        if isinstance(value, str):
+            pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+            return {group.strip(): role.strip() for group, role in pairs}
+        return value
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'experimently.db'}"
+
+    @property
+    def secret(self) -> str:
+        if self.secret_key is None:
+            raise RuntimeError("settings not resolved: call resolve() first")
+        return self.secret_key.get_secret_value()
+
+    def resolve(self) -> Settings:
+        """Create the data dir and load or generate the signing secret (never a hard-coded default)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.secret_key is None:
+            path = self.data_dir / SECRET_FILE
+            if path.exists():
+                self.secret_key = SecretStr(path.read_text().strip())
+            else:
+                value = secrets.token_urlsafe(48)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(value)
+                self.secret_key = SecretStr(value)
+        return self
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides).resolve()

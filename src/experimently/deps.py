@@ -1,0 +1,130 @@
+"""FastAPI dependencies: the runtime, the request session, and the acting subject."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth import security
+from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
+from experimently.auth.models import User
+from experimently.auth.oidc import OidcIdentity
+from experimently.auth.service import user_actor, user_snapshot
+from experimently.errors import AuthenticationRequired, ErrorCode
+from experimently.kit.clock import now
+from experimently.runtime import Runtime
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: commits when the endpoint returns, rolls back when it raises."""
+    async with runtime.db.transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def _user_from_local_token(session: AsyncSession, runtime: Runtime, token: str) -> Actor:
+    try:
+        claims = security.decode_access_token(runtime.settings.secret, token)
+    except jwt.ExpiredSignatureError:
+        raise AuthenticationRequired("access token expired", code=ErrorCode.TOKEN_INVALID) from None
+    except jwt.InvalidTokenError:
+        raise AuthenticationRequired("access token invalid", code=ErrorCode.TOKEN_INVALID) from None
+    user = await session.get(User, claims.subject)
+    if user is None or not user.is_active:
+        raise AuthenticationRequired("account inactive or removed", code=ErrorCode.TOKEN_INVALID)
+    if user.password_changed_at and claims.issued_at < user.password_changed_at.replace(microsecond=0):
+        raise AuthenticationRequired("token predates a password change", code=ErrorCode.TOKEN_INVALID)
+    return user_actor(user)
+
+
+async def _user_from_oidc(session: AsyncSession, runtime: Runtime, token: str) -> Actor:
+    assert runtime.oidc is not None
+    try:
+        identity = await runtime.oidc.verify(token)
+    except (jwt.InvalidTokenError, httpx.HTTPError, ValueError) as exc:
+        raise AuthenticationRequired(
+            f"identity token rejected: {exc}", code=ErrorCode.TOKEN_INVALID
+        ) from None
+    user = await _provision(session, identity)
+    if not user.is_active:
+        raise AuthenticationRequired("account inactive", code=ErrorCode.TOKEN_INVALID)
+    return user_actor(user)
+
+
+async def _provision(session: AsyncSession, identity: OidcIdentity) -> User:
+    """Just-in-time account for an external identity; its role follows the issuer's groups."""
+    user = await session.scalar(select(User).where(User.external_subject == identity.subject))
+    if user is None:
+        user = User(
+            email=identity.email,
+            role=identity.role,
+            external_subject=identity.subject,
+            is_active=True,
+            created_at=now(),
+        )
+        session.add(user)
+        await session.flush()
+        audit.record(
+            session, SYSTEM, "user.provisioned", "user", user.id, after=user_snapshot(user), reason="oidc"
+        )
+    elif user.role != identity.role:
+        before = user_snapshot(user)
+        user.role = identity.role
+        audit.record(
+            session,
+            SYSTEM,
+            "user.updated",
+            "user",
+            user.id,
+            before=before,
+            after=user_snapshot(user),
+            reason="oidc groups",
+        )
+    user.last_login_at = now()
+    return user
+
+
+async def get_actor(
+    runtime: RuntimeDep,
+    session: SessionDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Actor:
+    """Bearer token (local JWT or external OIDC) for people, ``X-API-Key`` for applications."""
+    if api_key:
+        actor = await runtime.api_keys.authenticate(api_key)
+        await runtime.limiter.hit(runtime.settings.api_key_rate_limit, "api-key", actor.id)
+        return actor
+    if not token:
+        raise AuthenticationRequired()
+    if runtime.oidc is not None and security.unverified_issuer(token) == runtime.oidc.issuer:
+        return await _user_from_oidc(session, runtime, token)
+    return await _user_from_local_token(session, runtime, token)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def is_person(actor: Actor) -> bool:
+    return actor.kind is ActorKind.USER and actor.role is not None and actor.role in Role

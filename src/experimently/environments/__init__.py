@@ -1,0 +1,1 @@
+"""Environments: development, staging, production and any an admin adds."""

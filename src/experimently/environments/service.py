@@ -1,0 +1,88 @@
+"""Environments: the three defaults are created on first start; admins manage the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth.actor import SYSTEM, Actor
+from experimently.environments.models import Environment
+from experimently.environments.schemas import EnvironmentCreate, EnvironmentRead, EnvironmentUpdate
+from experimently.errors import Conflict, NotFound
+from experimently.kit.clock import now
+from experimently.rbac import Permission, require
+
+DEFAULTS = (
+    ("development", "Development", False),
+    ("staging", "Staging", False),
+    ("production", "Production", True),
+)
+
+
+def _snapshot(env: Environment) -> dict[str, Any]:
+    return {
+        "key": env.key,
+        "name": env.name,
+        "description": env.description,
+        "is_production": env.is_production,
+    }
+
+
+async def get_environment_by_key(session: AsyncSession, key: str) -> Environment:
+    env = await session.scalar(select(Environment).where(Environment.key == key))
+    if env is None:
+        raise NotFound("environment", key)
+    return env
+
+
+async def list_environments(session: AsyncSession, actor: Actor) -> list[EnvironmentRead]:
+    require(actor, Permission.ENVIRONMENTS_READ)
+    rows = await session.scalars(select(Environment).order_by(Environment.created_at, Environment.key))
+    return [EnvironmentRead.model_validate(e) for e in rows]
+
+
+async def create_environment(session: AsyncSession, actor: Actor, body: EnvironmentCreate) -> EnvironmentRead:
+    require(actor, Permission.ENVIRONMENTS_WRITE)
+    if await session.scalar(select(Environment.id).where(Environment.key == body.key)) is not None:
+        raise Conflict(f"environment '{body.key}' exists", details={"key": body.key})
+    env = Environment(**body.model_dump(), created_at=now())
+    session.add(env)
+    await session.flush()
+    audit.record(session, actor, "environment.created", "environment", env.id, after=_snapshot(env))
+    return EnvironmentRead.model_validate(env)
+
+
+async def update_environment(
+    session: AsyncSession, actor: Actor, key: str, body: EnvironmentUpdate
+) -> EnvironmentRead:
+    require(actor, Permission.ENVIRONMENTS_WRITE)
+    env = await get_environment_by_key(session, key)
+    before = _snapshot(env)
+    for field, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(env, field, value)
+    audit.record(
+        session, actor, "environment.updated", "environment", env.id, before=before, after=_snapshot(env)
+    )
+    return EnvironmentRead.model_validate(env)
+
+
+async def ensure_defaults(session: AsyncSession) -> None:
+    if await session.scalar(select(func.count(Environment.id))):
+        return
+    for key, name, production in DEFAULTS:
+        env = Environment(key=key, name=name, description="", is_production=production, created_at=now())
+        session.add(env)
+        await session.flush()
+        audit.record(
+            session,
+            SYSTEM,
+            "environment.created",
+            "environment",
+            env.id,
+            after=_snapshot(env),
+            reason="bootstrap",
+        )

@@ -1,0 +1,201 @@
+"""One error type, one envelope: ``{"error": {"code", "message", "details", "request_id"}}``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ErrorCode(StrEnum):
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    TOKEN_INVALID = "TOKEN_INVALID"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
+    ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    CONFLICT = "CONFLICT"
+    INVALID_STATE_TRANSITION = "INVALID_STATE_TRANSITION"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class AppError(Exception):
+    """Base of every error a service raises; the global handler renders it."""
+
+    status = 400
+    code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: dict[str, Any] | None = None,
+        code: ErrorCode | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+
+
+class NotFound(AppError):
+    status = 404
+    code = ErrorCode.RESOURCE_NOT_FOUND
+
+    def __init__(self, resource: str, identifier: object) -> None:
+        super().__init__(
+            f"{resource} '{identifier}' not found", details={"resource": resource, "id": str(identifier)}
+        )
+
+
+class Conflict(AppError):
+    status = 409
+    code = ErrorCode.CONFLICT
+
+
+class InvalidTransition(AppError):
+    status = 409
+    code = ErrorCode.INVALID_STATE_TRANSITION
+
+
+class PermissionDenied(AppError):
+    status = 403
+    code = ErrorCode.PERMISSION_DENIED
+
+
+class AuthenticationRequired(AppError):
+    status = 401
+    code = ErrorCode.AUTHENTICATION_REQUIRED
+
+    def __init__(self, message: str = "authentication required", *, code: ErrorCode | None = None) -> None:
+        super().__init__(message, code=code, headers={"WWW-Authenticate": "Bearer"})
+
+
+class ValidationFailed(AppError):
+    """A payload that parsed but breaks a rule; ``errors`` carry exact field paths."""
+
+    status = 422
+    code = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message, details={"errors": errors or []})
+
+
+class RateLimited(AppError):
+    status = 429
+    code = ErrorCode.RATE_LIMIT_EXCEEDED
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            "rate limit exceeded; retry later",
+            details={"retry_after_seconds": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class ServiceUnavailable(AppError):
+    status = 503
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+def error_body(
+    code: str, message: str, request_id: str | None, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
+
+
+def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
+    """``("body", "rules", 2, "conditions", 0)`` -> ``rules[2].conditions[0]``."""
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form"):
+        parts = parts[1:]
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "body"
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def _render(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    body = error_body(exc.code, exc.message, _request_id(request), exc.details)
+    return _render(request, exc.status, body, exc.headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {
+            "path": field_path(err.get("loc", ())),
+            "message": str(err.get("msg", "invalid")),
+            "type": str(err.get("type", "")),
+        }
+        for err in exc.errors()
+    ]
+    body = error_body(
+        ErrorCode.VALIDATION_ERROR, "request validation failed", _request_id(request), {"errors": errors}
+    )
+    return _render(request, 422, body)
+
+
+_HTTP_CODES = {
+    404: (ErrorCode.ROUTE_NOT_FOUND, "no such route"),
+    405: (ErrorCode.METHOD_NOT_ALLOWED, "method not allowed on this route"),
+    413: (ErrorCode.PAYLOAD_TOO_LARGE, "request body too large"),
+    401: (ErrorCode.AUTHENTICATION_REQUIRED, "authentication required"),
+}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = _HTTP_CODES.get(exc.status_code, (ErrorCode.VALIDATION_ERROR, str(exc.detail)))
+    if exc.status_code >= 500:
+        code, message = ErrorCode.INTERNAL_ERROR, "internal error"
+    body = error_body(code, message, _request_id(request))
+    return _render(request, exc.status_code, body, dict(exc.headers or {}))
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.error("request.unhandled_error", error=repr(exc), exc_info=exc)
+    body = error_body(ErrorCode.INTERNAL_ERROR, "internal error", _request_id(request))
+    return _render(request, 500, body)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

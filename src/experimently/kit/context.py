@@ -1,0 +1,24 @@
+"""Per-request context (request id, client ip, user agent) carried in a contextvar for the audit trail."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+_current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())
+
+
+def current() -> RequestContext:
+    return _current.get()
+
+
+def set_current(ctx: RequestContext) -> None:
+    _current.set(ctx)

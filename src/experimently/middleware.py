@@ -1,0 +1,140 @@
+"""One pure-ASGI middleware (cheap on the hot path): request id, body size limit, security headers,
+Prometheus metrics by route template, and one structured log line per request."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from experimently.config import Settings
+from experimently.errors import ErrorCode, error_body
+from experimently.kit.context import RequestContext, set_current
+
+log = structlog.get_logger("experimently.http")
+REQUESTS = Counter("experimently_http_requests_total", "HTTP requests", ["method", "route", "status"])
+DURATION = Histogram(
+    "experimently_http_request_duration_seconds",
+    "HTTP request duration",
+    ["method", "route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    b"frame-ancestors 'none'"
+)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's full path template (``/api/v1/flags/{key}``), never the raw path, so metric
+    labels stay bounded. FastAPI keeps the prefixed template of included routers in its scope entry."""
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path", None) or getattr(scope.get("route"), "path", None)
+    return str(path) if path else "<unmatched>"
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.max_body = settings.max_body_bytes
+        self.access_log = settings.access_log
+        base = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"x-frame-options", b"DENY"),
+            (b"referrer-policy", b"no-referrer"),
+        ]
+        if settings.hsts:
+            base.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+        self.security_headers = base
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        client = scope.get("client")
+        set_current(RequestContext(request_id, client[0] if client else None, _header(scope, b"user-agent")))
+        scope.setdefault("state", {})["request_id"] = request_id
+        length = _header(scope, b"content-length")
+        if length and length.isdigit() and int(length) > self.max_body:
+            await self._reject_too_large(send, request_id)
+            self._finish(scope, 413, started, request_id)
+            return
+        status = 500
+        csp = DOCS_CSP if scope["path"].startswith("/api/docs") else API_CSP
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise HTTPException(413)
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                headers.extend(self.security_headers)
+                headers.append((b"content-security-policy", csp))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        finally:
+            self._finish(scope, status, started, request_id)
+
+    async def _reject_too_large(self, send: Send, request_id: str) -> None:
+        import json
+
+        body = json.dumps(
+            error_body(ErrorCode.PAYLOAD_TOO_LARGE, "request body too large", request_id)
+        ).encode()
+        headers: list[Any] = [
+            (b"content-type", b"application/json"),
+            (b"x-request-id", request_id.encode()),
+            *self.security_headers,
+            (b"content-security-policy", API_CSP),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _finish(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        elapsed = time.perf_counter() - started
+        template = route_template(scope)
+        method = scope["method"]
+        REQUESTS.labels(method, template, str(status)).inc()
+        DURATION.labels(method, template).observe(elapsed)
+        if self.access_log:
+            log.info(
+                "request.completed",
+                request_id=request_id,
+                method=method,
+                route=template,
+                path=scope["path"],
+                status=status,
+                duration_ms=round(elapsed * 1000, 3),
+            )

@@ -1,0 +1,122 @@
+"""The HTTP contract: envelopes, request ids, error codes, headers, health, metrics."""
+
+from __future__ import annotations
+
+from tests.conftest import Harness
+
+PUBLIC = {"/health", "/ready", "/metrics", "/api/v1/auth/token", "/api/v1/auth/refresh"}
+
+
+async def test_health_and_ready__embedded__answer_without_auth(harness: Harness) -> None:
+    health = await harness.client.get("/health")
+    ready = await harness.client.get("/ready")
+    assert health.status_code == 200 and health.json()["data"]["status"] == "ok"
+    assert ready.status_code == 200
+    body = ready.json()["data"]
+    assert body["database"] is True
+    assert body["redis"] is (True if harness.backend == "postgres" else None)
+
+
+async def test_openapi_and_docs__served_under_api_docs(harness: Harness) -> None:
+    docs = await harness.client.get("/api/docs")
+    spec = await harness.client.get("/api/openapi.json")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "/api/v1/auth/token" in spec.json()["paths"]
+
+
+async def test_every_management_route__without_auth__is_401_envelope(harness: Harness) -> None:
+    spec = (await harness.client.get("/api/openapi.json")).json()
+    checked = 0
+    for path, methods in spec["paths"].items():
+        if path in PUBLIC:
+            continue
+        concrete = path.replace("{", "").replace("}", "")
+        for method in methods:
+            response = await harness.client.request(method.upper(), concrete, json={})
+            assert response.status_code == 401, (method, path, response.status_code, response.text)
+            error = response.json()["error"]
+            assert error["code"] == "AUTHENTICATION_REQUIRED"
+            assert error["request_id"] == response.headers["x-request-id"]
+            checked += 1
+    assert checked >= 10
+
+
+async def test_request_id__incoming_is_honoured__otherwise_generated(harness: Harness) -> None:
+    given = await harness.client.get("/health", headers={"X-Request-ID": "abc-123"})
+    made = await harness.client.get("/health")
+    assert given.headers["x-request-id"] == "abc-123"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_unknown_route_and_method__envelope(harness: Harness) -> None:
+    missing = await harness.client.get("/api/v1/nope")
+    wrong = await harness.client.delete("/health")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "ROUTE_NOT_FOUND"
+    assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_malformed_json__422_envelope_not_500(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/api/v1/environments",
+        content=b'{"key": "x",',
+        headers={**await harness.admin(), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+async def test_wrong_types__422_with_field_paths(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/api/v1/environments", json={"key": "Bad Key!", "name": 42}, headers=await harness.admin()
+    )
+    assert response.status_code == 422
+    paths = {e["path"] for e in response.json()["error"]["details"]["errors"]}
+    assert paths == {"key", "name"}
+
+
+async def test_oversized_body__413_envelope(harness: Harness) -> None:
+    big = b'{"key": "' + b"x" * (harness.settings.max_body_bytes + 10) + b'"}'
+    declared = await harness.client.post(
+        "/api/v1/environments",
+        content=big,
+        headers={**await harness.admin(), "Content-Type": "application/json"},
+    )
+    assert declared.status_code == 413
+    assert declared.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    async def chunks():  # no Content-Length: counted while streaming
+        for _ in range(40):
+            yield b"x" * 100_000
+
+    streamed = await harness.client.post(
+        "/api/v1/environments",
+        content=chunks(),
+        headers={**await harness.admin(), "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_security_headers__on_every_response(harness: Harness) -> None:
+    response = await harness.client.get("/health")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert "strict-transport-security" not in response.headers
+
+
+async def test_metrics__by_route_template(harness: Harness) -> None:
+    await harness.client.patch(
+        "/api/v1/environments/staging", json={"name": "S"}, headers=await harness.admin()
+    )
+    text = (await harness.client.get("/metrics")).text
+    assert 'route="/api/v1/environments/{key}"' in text
+    assert "experimently_http_request_duration_seconds_bucket" in text
+
+
+async def test_success_envelope__data_and_meta(harness: Harness) -> None:
+    response = await harness.client.get("/api/v1/environments", headers=await harness.admin())
+    body = response.json()
+    assert set(body) == {"data", "meta"}
+    assert [e["key"] for e in body["data"]] == ["development", "staging", "production"]
