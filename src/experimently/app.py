@@ -19,10 +19,13 @@ from experimently.config import Settings, load_settings
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
 from experimently.errors import install_error_handlers
+from experimently.flags.router import router as flags_router
+from experimently.flags.router import sdk_router
 from experimently.logging_setup import configure_logging
 from experimently.middleware import RequestMiddleware
 from experimently.runtime import Runtime, build_runtime
-from experimently.wiring import register_jobs, start_services, stop_services
+from experimently.segments.router import router as segments_router
+from experimently.wiring import register_jobs, register_services, start_services, stop_services
 
 ops = APIRouter(tags=["operations"])
 
@@ -53,7 +56,17 @@ async def metrics() -> Response:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    for router in (auth_router, users_router, keys_router, environments_router, audit_router):
+    routers = (
+        auth_router,
+        users_router,
+        keys_router,
+        environments_router,
+        audit_router,
+        flags_router,
+        segments_router,
+        sdk_router,
+    )
+    for router in routers:
         api.include_router(router)
     return api
 
@@ -67,6 +80,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         rt = runtime or build_runtime(settings)
         app.state.runtime = rt
         await rt.cache.start()
+        register_services(rt)
         register_jobs(rt)
         await start_services(rt, http=True)
         if settings.run_jobs:

@@ -17,7 +17,9 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.db import after_commit
 from experimently.kit.ids import new_id
 
 log = structlog.get_logger(__name__)
@@ -75,6 +77,10 @@ class Cache:
             value = decode(loaded) if decode else loaded
         self.put_local(namespace, key, value)
         return value
+
+    def invalidate_on_commit(self, session: AsyncSession, namespace: str, key: str | None = None) -> None:
+        """Invalidate once the caller's transaction commits (so nobody reloads the old state)."""
+        after_commit(session, lambda: self.invalidate(namespace, key))
 
     async def invalidate(self, namespace: str, key: str | None = None) -> None:
         """Drop ``key`` (or the whole namespace) here, in Redis, and on every other instance."""

@@ -75,7 +75,7 @@ def worker() -> None:
     """Run background jobs and the event writer only (no HTTP)."""
     from experimently.logging_setup import configure_logging
     from experimently.runtime import build_runtime
-    from experimently.wiring import register_jobs, start_services, stop_services
+    from experimently.wiring import register_jobs, register_services, start_services, stop_services
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -87,6 +87,7 @@ def worker() -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await runtime.cache.start()
+        register_services(runtime)
         register_jobs(runtime)
         await start_services(runtime, http=False)
         runtime.jobs.start()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
 from experimently.config import Settings
+
+log = structlog.get_logger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -49,6 +52,23 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook`` once the unit of work commits (never if it rolls back): cache invalidations and
+    messages about a change must not be seen before the change itself."""
+    session.info.setdefault("after_commit", []).append(hook)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    for hook in session.info.pop("after_commit", []):
+        try:
+            await hook()
+        except Exception as exc:
+            log.warning("db.after_commit_failed", error=repr(exc))
+
+
 class Database:
     """Owns the engine and the session factory for one process."""
 
@@ -67,6 +87,7 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            await run_after_commit(session)
 
     async def ping(self) -> bool:
         try:

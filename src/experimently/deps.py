@@ -107,7 +107,6 @@ async def _provision(session: AsyncSession, identity: OidcIdentity) -> User:
 
 async def get_actor(
     runtime: RuntimeDep,
-    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Actor:
@@ -118,9 +117,10 @@ async def get_actor(
         return actor
     if not token:
         raise AuthenticationRequired()
-    if runtime.oidc is not None and security.unverified_issuer(token) == runtime.oidc.issuer:
-        return await _user_from_oidc(session, runtime, token)
-    return await _user_from_local_token(session, runtime, token)
+    async with runtime.db.transaction() as session:  # its own unit: JIT provisioning commits even on a 4xx
+        if runtime.oidc is not None and security.unverified_issuer(token) == runtime.oidc.issuer:
+            return await _user_from_oidc(session, runtime, token)
+        return await _user_from_local_token(session, runtime, token)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

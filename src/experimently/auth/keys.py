@@ -100,7 +100,7 @@ async def revoke_key(session: AsyncSession, cache: Cache, actor: Actor, key_id: 
         audit.record(
             session, actor, "api_key.revoked", "api_key", key.id, before=before, after=_snapshot(key)
         )
-    await cache.invalidate(NAMESPACE, key.key_hash)
+    cache.invalidate_on_commit(session, NAMESPACE, key.key_hash)
     return _read(key, env_key)
 
 

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 JOB_RUNS = Counter("experimently_jobs_runs_total", "Job runs by job and outcome", ["job", "outcome"])
 JOB_DURATION = Histogram("experimently_jobs_duration_seconds", "Job run duration", ["job"])
 
-JobFn = Callable[[], Awaitable[None]]
+JobFn = Callable[[], Awaitable[object]]
 
 
 @dataclass

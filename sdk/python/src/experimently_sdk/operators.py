@@ -1,0 +1,336 @@
+"""Compile one condition into a matcher closure.
+
+A matcher is ``match(context, segments) -> bool``; ``segments`` maps segment keys to compiled
+segment matchers, so a compiled flag never embeds segment content. Everything that can be done
+ahead (sets of normalised keys, thresholds, parsed versions and instants, compiled patterns,
+network masks) is done here, once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .model import NEGATIVE_TWINS, Condition, Operator
+from .patterns import MAX_VALUE_LENGTH, compile_pattern
+from .values import (
+    IPAddress,
+    SemVerKey,
+    parse_address,
+    parse_instant,
+    parse_network,
+    parse_number,
+    parse_semver,
+    value_text,
+)
+
+__all__ = ["Matcher", "Segments", "compile_condition", "compile_conditions"]
+
+Context = Mapping[str, Any]
+Matcher = Callable[[Context, "Segments"], bool]
+Segments = Mapping[str, Matcher]
+StrTest = Callable[[str], bool]
+ScalarTest = Callable[[Any], bool]
+
+# typed=True: True, 1 and 1.0 are equal dictionary keys but different values here
+_cached_semver = functools.lru_cache(maxsize=8192, typed=True)(parse_semver)
+_cached_instant = functools.lru_cache(maxsize=8192, typed=True)(parse_instant)
+_cached_address = functools.lru_cache(maxsize=8192, typed=True)(parse_address)
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+def compile_conditions(conditions: tuple[Condition, ...]) -> tuple[Matcher, ...]:
+    return tuple(compile_condition(c) for c in conditions)
+
+
+def compile_condition(cond: Condition) -> Matcher:
+    op = cond.operator
+    positive = NEGATIVE_TWINS.get(op, op)
+    invert = cond.negate is not (positive is not op)  # negate XOR negative operator
+    if positive == Operator.EXISTS:
+        return _exists(cond.attribute, invert)
+    if positive == Operator.IN_SEGMENT:
+        return _in_segment(tuple(cond.values), invert)
+    if positive == Operator.CONTAINS_ALL:
+        return _contains_all(cond, invert)
+    str_test, scalar_test = _TESTS[positive](cond)
+    return _wrap(cond.attribute, str_test, scalar_test, invert)
+
+
+def _wrap(attribute: str, str_test: StrTest, scalar_test: ScalarTest, invert: bool) -> Matcher:
+    """Absent/null -> False; lists -> ANY non-null element; then invert (negate / negative twin)."""
+
+    def match(ctx: Context, segments: Segments) -> bool:
+        value = ctx.get(attribute)
+        if value is None:
+            return False
+        if type(value) is str:
+            return str_test(value) is not invert
+        if type(value) is list or type(value) is tuple:
+            for element in value:
+                if element is not None and (
+                    str_test(element) if type(element) is str else scalar_test(element)
+                ):
+                    return not invert
+            return invert
+        return scalar_test(value) is not invert
+
+    return match
+
+
+def _exists(attribute: str, invert: bool) -> Matcher:
+    def match(ctx: Context, segments: Segments) -> bool:
+        return (ctx.get(attribute) is not None) is not invert
+
+    return match
+
+
+def _in_segment(keys: tuple[str, ...], invert: bool) -> Matcher:
+    def match(ctx: Context, segments: Segments) -> bool:
+        for key in keys:
+            segment = segments.get(key)
+            if segment is not None and segment(ctx, segments):
+                return not invert
+        return invert
+
+    return match
+
+
+# ---------------------------------------------------------------------------------------------
+# equality (eq, in, contains_any, contains_all elements)
+
+
+def _equality(values: tuple[Any, ...], ci: bool) -> tuple[StrTest, ScalarTest]:
+    texts: set[str] = set()
+    numbers: set[float] = set()  # number values: equal to numbers and numeric strings
+    all_numbers: set[float] = set()  # number values and numeric-string values: equal to numbers
+    booleans: set[bool] = set()
+    for value in values:
+        if type(value) is bool:
+            booleans.add(value)
+            texts.add("true" if value else "false")
+            continue
+        number = parse_number(value)
+        if type(value) is str:
+            key = value.casefold() if ci else value
+            texts.add(key)
+            if key in ("true", "false"):
+                booleans.add(key == "true")
+        elif number is not None:
+            numbers.add(number)
+        if number is not None:
+            all_numbers.add(number)
+    return _equality_str_test(frozenset(texts), frozenset(numbers), ci), _equality_scalar_test(
+        frozenset(all_numbers), frozenset(booleans)
+    )
+
+
+def _equality_str_test(texts: frozenset[str], numbers: frozenset[float], ci: bool) -> StrTest:
+    if not numbers and not ci:
+        return texts.__contains__
+    if not numbers:
+        return lambda a: a.casefold() in texts
+    if not ci:
+        return lambda a: a in texts or parse_number(a) in numbers
+    return lambda a: a.casefold() in texts or parse_number(a) in numbers
+
+
+def _equality_scalar_test(numbers: frozenset[float], booleans: frozenset[bool]) -> ScalarTest:
+    def test(value: Any) -> bool:
+        if type(value) is bool:
+            return value in booleans
+        if type(value) is int or type(value) is float:
+            return parse_number(value) in numbers
+        return False
+
+    return test
+
+
+def _eq_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    return _equality(cond.values, cond.case_insensitive)
+
+
+def _contains_all(cond: Condition, invert: bool) -> Matcher:
+    tests = [_equality((value,), cond.case_insensitive) for value in cond.values]
+    attribute = cond.attribute
+
+    def element_matches(elements: list[Any], str_test: StrTest, scalar_test: ScalarTest) -> bool:
+        return any(str_test(e) if type(e) is str else scalar_test(e) for e in elements)
+
+    def match(ctx: Context, segments: Segments) -> bool:
+        value = ctx.get(attribute)
+        if value is None:
+            return False
+        elements = [e for e in value if e is not None] if type(value) in (list, tuple) else [value]
+        return all(element_matches(elements, s, o) for s, o in tests) is not invert
+
+    return match
+
+
+# ---------------------------------------------------------------------------------------------
+# numbers
+
+
+def _numeric_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    numbers = [n for n in (parse_number(v) for v in cond.values) if n is not None]
+    op = cond.operator
+    # ANY value: a > some v  <=>  a > min(values); a < some v  <=>  a < max(values)
+    if op in (Operator.GT, Operator.GTE):
+        threshold = min(numbers)
+        compare: Callable[[float], bool] = (
+            (lambda n: n > threshold) if op == Operator.GT else (lambda n: n >= threshold)
+        )
+    else:
+        threshold = max(numbers)
+        compare = (lambda n: n < threshold) if op == Operator.LT else (lambda n: n <= threshold)
+
+    def str_test(a: str) -> bool:
+        n = parse_number(a)
+        return n is not None and compare(n)
+
+    def scalar_test(a: Any) -> bool:
+        return (type(a) is int or type(a) is float) and compare(a)
+
+    return str_test, scalar_test
+
+
+# ---------------------------------------------------------------------------------------------
+# text
+
+
+def _text_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    ci = cond.case_insensitive
+    needles = tuple(v.casefold() if ci else v for v in cond.values)
+    op = cond.operator
+    if op == Operator.STARTS_WITH:
+        base: StrTest = lambda a: a.startswith(needles)  # noqa: E731
+    elif op == Operator.ENDS_WITH:
+        base = lambda a: a.endswith(needles)  # noqa: E731
+    elif len(needles) == 1:
+        needle = needles[0]
+        base = lambda a: needle in a  # noqa: E731
+    else:
+        base = lambda a: any(n in a for n in needles)  # noqa: E731
+    str_test: StrTest = (lambda a: base(a.casefold())) if ci else base
+    return str_test, _via_text(str_test)
+
+
+def _via_text(str_test: StrTest) -> ScalarTest:
+    def scalar_test(value: Any) -> bool:
+        text = value_text(value)
+        return text is not None and str_test(text)
+
+    return scalar_test
+
+
+def _matches_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    ci = cond.case_insensitive
+    searches = tuple(compile_pattern(v, case_insensitive=ci).search for v in cond.values)
+
+    def str_test(a: str) -> bool:
+        if len(a) > MAX_VALUE_LENGTH:
+            return False
+        if ci:
+            a = a.casefold()
+        for search in searches:  # noqa: SIM110 - a plain loop: no generator in the hot path
+            if search(a) is not None:
+                return True
+        return False
+
+    return str_test, _via_text(str_test)
+
+
+# ---------------------------------------------------------------------------------------------
+# versions, instants, networks
+
+
+def _semver_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    keys = [k for k in (parse_semver(v) for v in cond.values) if k is not None]
+    op = cond.operator
+    if op == Operator.SEMVER_EQ:
+        key_set = frozenset(keys)
+        return (lambda a: _cached_semver(a) in key_set), _never
+    low, high = min(keys), max(keys)
+    compares: dict[Operator, Callable[[SemVerKey], bool]] = {
+        Operator.SEMVER_GT: lambda k: k > low,
+        Operator.SEMVER_GTE: lambda k: k >= low,
+        Operator.SEMVER_LT: lambda k: k < high,
+        Operator.SEMVER_LTE: lambda k: k <= high,
+    }
+    compare = compares[op]
+
+    def str_test(a: str) -> bool:
+        key = _cached_semver(a)
+        return key is not None and compare(key)
+
+    return str_test, _never  # versions are strings: numbers are not versions
+
+
+def _date_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    instants = [i for i in (parse_instant(v) for v in cond.values) if i is not None]
+    if cond.operator == Operator.AFTER:
+        low = min(instants)
+        compare: Callable[[Any], bool] = lambda i: i > low  # noqa: E731
+    else:
+        high = max(instants)
+        compare = lambda i: i < high  # noqa: E731
+
+    def test(a: Any) -> bool:
+        instant = _cached_instant(a)
+        return instant is not None and compare(instant)
+
+    return test, test
+
+
+def _cidr_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
+    v4: list[tuple[int, int]] = []
+    v6: list[tuple[int, int]] = []
+    for value in cond.values:
+        network = parse_network(value)
+        if not isinstance(network, str):
+            target = v4 if network.version == 4 else v6
+            target.append((int(network.network_address), int(network.netmask)))
+    v4_nets, v6_nets = tuple(v4), tuple(v6)
+
+    def contains(address: IPAddress) -> bool:
+        nets = v4_nets if address.version == 4 else v6_nets
+        number = int(address)
+        return any(number & mask == net for net, mask in nets)
+
+    def str_test(a: str) -> bool:
+        address = _cached_address(a)
+        if address is None:
+            return False
+        if contains(address):
+            return True
+        mapped = getattr(address, "ipv4_mapped", None)
+        return mapped is not None and contains(mapped)
+
+    return str_test, _never
+
+
+_TESTS: dict[Operator, Callable[[Condition], tuple[StrTest, ScalarTest]]] = {
+    Operator.EQ: _eq_tests,
+    Operator.IN: _eq_tests,
+    Operator.CONTAINS_ANY: _eq_tests,  # ANY element equals ANY value: exactly `in` on lists
+    Operator.GT: _numeric_tests,
+    Operator.GTE: _numeric_tests,
+    Operator.LT: _numeric_tests,
+    Operator.LTE: _numeric_tests,
+    Operator.CONTAINS: _text_tests,
+    Operator.STARTS_WITH: _text_tests,
+    Operator.ENDS_WITH: _text_tests,
+    Operator.MATCHES: _matches_tests,
+    Operator.SEMVER_EQ: _semver_tests,
+    Operator.SEMVER_GT: _semver_tests,
+    Operator.SEMVER_GTE: _semver_tests,
+    Operator.SEMVER_LT: _semver_tests,
+    Operator.SEMVER_LTE: _semver_tests,
+    Operator.BEFORE: _date_tests,
+    Operator.AFTER: _date_tests,
+    Operator.IN_CIDR: _cidr_tests,
+}

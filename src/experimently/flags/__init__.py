@@ -1,0 +1,1 @@
+"""Feature flags: CRUD, per-environment targeting, kill switch, evaluation, rollout schedules."""

@@ -1,0 +1,78 @@
+"""All SQL of flags, segments and rollout schedules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently.flags.models import Flag, RolloutSchedule
+from experimently.segments.models import Segment
+
+
+async def get_flag(session: AsyncSession, key: str, *, for_update: bool = False) -> Flag | None:
+    query = select(Flag).where(Flag.key == key)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def list_flags(
+    session: AsyncSession,
+    *,
+    tag: str | None,
+    archived: bool | None,
+    text: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Flag], int]:
+    query = select(Flag)
+    if archived is not None:
+        query = query.where(Flag.archived.is_(archived))
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(Flag.key).like(like), func.lower(Flag.name).like(like)))
+    rows = (await session.scalars(query.order_by(Flag.key))).all()
+    if tag:  # tags are JSON lists: filtered here so SQLite and PostgreSQL behave the same
+        rows = [f for f in rows if tag in f.tags]
+    return rows[offset : offset + limit], len(rows)
+
+
+async def all_flags(session: AsyncSession, *, include_archived: bool = False) -> Sequence[Flag]:
+    query = select(Flag).order_by(Flag.key)
+    if not include_archived:
+        query = query.where(Flag.archived.is_(False))
+    return (await session.scalars(query)).all()
+
+
+async def all_segments(session: AsyncSession) -> Sequence[Segment]:
+    return (await session.scalars(select(Segment).order_by(Segment.key))).all()
+
+
+async def get_segment(session: AsyncSession, key: str) -> Segment | None:
+    return await session.scalar(select(Segment).where(Segment.key == key))
+
+
+async def schedules_for(session: AsyncSession, flag_id: str) -> Sequence[RolloutSchedule]:
+    query = (
+        select(RolloutSchedule).where(RolloutSchedule.flag_id == flag_id).order_by(RolloutSchedule.created_at)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def active_schedules(session: AsyncSession) -> Sequence[RolloutSchedule]:
+    query = (
+        select(RolloutSchedule).where(RolloutSchedule.status == "active").order_by(RolloutSchedule.created_at)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def get_flag_by_id(session: AsyncSession, flag_id: str) -> Flag | None:
+    return await session.get(Flag, flag_id)
+
+
+async def stale_candidates(session: AsyncSession, before: datetime) -> Sequence[Flag]:
+    query = select(Flag).where(Flag.archived.is_(False), Flag.updated_at < before).order_by(Flag.updated_at)
+    return (await session.scalars(query)).all()

@@ -1,0 +1,204 @@
+"""Gradual rollout schedules (5% -> 25% -> 50% -> 100% at set times) and the stale-flag report.
+
+The job ``flags.apply_rollouts`` runs under a lease. For each active schedule it applies every due step
+in order (each audited as the system actor), so it is idempotent when run twice and catches up when run
+late: a schedule remembers the index of its next step."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth.actor import SYSTEM, Actor
+from experimently.cache import Cache
+from experimently.db import Database
+from experimently.errors import NotFound, ValidationFailed
+from experimently.flags import repository
+from experimently.flags.documents import default_environment
+from experimently.flags.models import Flag, RolloutSchedule
+from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRead, StaleFlag
+from experimently.flags.service import _commit_change, _load_for_write, snapshot
+from experimently.kit.clock import ensure_utc, now
+from experimently.rbac import Permission, require
+
+
+def rollout_serve(variation: str, other: str, percentage: float) -> dict[str, Any]:
+    if percentage >= 100:
+        return {"variation": variation}
+    weight = round(percentage, 2)
+    return {
+        "rollout": {
+            "variations": [
+                {"variation": variation, "weight": weight},
+                {"variation": other, "weight": round(100 - weight, 2)},
+            ]
+        }
+    }
+
+
+def _other_variation(flag: Flag, env: str, variation: str) -> str:
+    config = flag.environments.get(env) or default_environment(flag.variations)
+    off = str(config.get("off_variation"))
+    if off != variation:
+        return off
+    return next(str(v["key"]) for v in flag.variations if v["key"] != variation)
+
+
+async def create_schedule(
+    session: AsyncSession, actor: Actor, key: str, body: RolloutScheduleCreate
+) -> RolloutScheduleRead:
+    flag = await _load_for_write(session, actor, key)
+    keys = [v["key"] for v in flag.variations]
+    errors = []
+    if body.variation not in keys:
+        errors.append({"path": "variation", "message": f"unknown variation; known: {keys}"})
+    if len(keys) < 2:
+        errors.append({"path": "variation", "message": "a rollout needs at least two variations"})
+    if body.environment not in flag.environments:
+        errors.append({"path": "environment", "message": "no such environment on this flag"})
+    if errors:
+        raise ValidationFailed("rollout schedule failed validation", errors)
+    steps = [{"at": ensure_utc(s.at).isoformat(), "percentage": s.percentage} for s in body.steps]
+    schedule = RolloutSchedule(
+        flag_id=flag.id,
+        environment=body.environment,
+        variation=body.variation,
+        steps=steps,
+        next_step=0,
+        status="active",
+        created_by=actor.owner,
+        created_at=now(),
+    )
+    session.add(schedule)
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        "flag.rollout_scheduled",
+        "flag",
+        flag.key,
+        after={
+            "schedule_id": schedule.id,
+            "environment": body.environment,
+            "variation": body.variation,
+            "steps": steps,
+        },
+    )
+    return RolloutScheduleRead.model_validate(schedule)
+
+
+async def list_schedules(session: AsyncSession, actor: Actor, key: str) -> list[RolloutScheduleRead]:
+    require(actor, Permission.FLAGS_READ)
+    flag = await repository.get_flag(session, key)
+    if flag is None:
+        raise NotFound("flag", key)
+    return [RolloutScheduleRead.model_validate(s) for s in await repository.schedules_for(session, flag.id)]
+
+
+async def cancel_schedule(
+    session: AsyncSession, actor: Actor, key: str, schedule_id: str
+) -> RolloutScheduleRead:
+    flag = await _load_for_write(session, actor, key)
+    schedule = next(
+        (s for s in await repository.schedules_for(session, flag.id) if s.id == schedule_id), None
+    )
+    if schedule is None:
+        raise NotFound("rollout_schedule", schedule_id)
+    if schedule.status == "active":
+        schedule.status = "cancelled"
+        audit.record(
+            session,
+            actor,
+            "flag.rollout_cancelled",
+            "flag",
+            flag.key,
+            before={"status": "active"},
+            after={"status": "cancelled", "schedule_id": schedule.id},
+        )
+    return RolloutScheduleRead.model_validate(schedule)
+
+
+async def apply_due_steps(session: AsyncSession, cache: Cache) -> int:
+    """Apply every due step of every active schedule; returns how many steps were applied."""
+    applied = 0
+    moment = now()
+    for schedule in await repository.active_schedules(session):
+        flag = await repository.get_flag_by_id(session, schedule.flag_id)
+        if flag is None or flag.archived:
+            schedule.status = "cancelled"
+            continue
+        while schedule.next_step < len(schedule.steps):
+            step = schedule.steps[schedule.next_step]
+            if ensure_utc(_parse(step["at"])) > moment:
+                break
+            await _apply_step(session, cache, flag, schedule, float(step["percentage"]))
+            schedule.next_step += 1
+            applied += 1
+        if schedule.next_step >= len(schedule.steps):
+            schedule.status = "completed"
+    return applied
+
+
+async def _apply_step(
+    session: AsyncSession, cache: Cache, flag: Flag, schedule: RolloutSchedule, percentage: float
+) -> None:
+    before = snapshot(flag)
+    merged = copy.deepcopy(flag.environments)
+    env = merged.setdefault(schedule.environment, default_environment(flag.variations))
+    other = _other_variation(flag, schedule.environment, schedule.variation)
+    env["fallthrough"] = rollout_serve(schedule.variation, other, percentage)
+    flag.environments = merged
+    reason = (
+        f"rollout schedule {schedule.id} step {schedule.next_step + 1}/{len(schedule.steps)}: {percentage}%"
+    )
+    await _commit_change(session, cache, SYSTEM, flag, before, "flag.rollout_step_applied", reason)
+
+
+def _parse(value: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value)
+
+
+async def run_rollout_job(db: Database, cache: Cache) -> int:
+    async with db.transaction() as session:
+        return await apply_due_steps(session, cache)
+
+
+def serving(config: dict[str, Any]) -> str | None:
+    """The one variation an environment serves to everyone, or None when it varies by context."""
+    if not config.get("enabled"):
+        return str(config.get("off_variation"))
+    if config.get("targets") or config.get("rules") or config.get("prerequisites"):
+        return None
+    fallthrough = config.get("fallthrough") or {}
+    if "variation" in fallthrough:
+        return str(fallthrough["variation"])
+    rollout = (fallthrough.get("rollout") or {}).get("variations", [])
+    full = [v["variation"] for v in rollout if float(v.get("weight", 0)) >= 100]
+    return str(full[0]) if full else None
+
+
+async def stale_report(session: AsyncSession, actor: Actor, days: int) -> list[StaleFlag]:
+    """Flags unchanged for ``days`` that serve a single variation to everyone in every environment."""
+    require(actor, Permission.FLAGS_READ)
+    moment = now()
+    report = []
+    for flag in await repository.stale_candidates(session, moment - timedelta(days=days)):
+        served = {env: serving(config) for env, config in flag.environments.items()}
+        if served and all(v is not None for v in served.values()) and len(set(served.values())) == 1:
+            report.append(
+                StaleFlag(
+                    key=flag.key,
+                    name=flag.name,
+                    owner_id=flag.owner_id,
+                    updated_at=flag.updated_at,
+                    days_unchanged=(moment - flag.updated_at).days,
+                    serving=served,
+                )
+            )
+    return report

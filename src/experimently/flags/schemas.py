@@ -1,0 +1,171 @@
+"""Flag, environment-configuration, evaluation and rollout-schedule payloads.
+
+Shapes are checked here; targeting semantics (operators, values, references, cycles) are checked by the
+shared engine (``experimently_sdk.validate_flag``) so the SDKs and the server can never disagree."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+FLAG_KEY = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+
+
+class FlagType(StrEnum):
+    BOOLEAN = "boolean"
+    STRING = "string"
+    NUMBER = "number"
+    JSON = "json"
+
+
+class Variation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1, max_length=100)
+    value: JsonValue
+    name: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class EnvironmentConfig(BaseModel):
+    """One environment's targeting. Conditions and serve blocks are validated by the engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    off_variation: str | None = None
+    targets: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    rules: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
+    fallthrough: dict[str, Any] | None = None
+    prerequisites: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    bucket_by: str = Field(default="user_id", min_length=1, max_length=200)
+
+
+class FlagCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=FLAG_KEY, description="slug, unique, immutable")
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    type: FlagType = FlagType.BOOLEAN
+    variations: list[Variation] | None = Field(default=None, min_length=1, max_length=100)
+    environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
+    salt: str | None = Field(default=None, min_length=1, max_length=100)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        return sorted({t.strip() for t in tags if t.strip()})
+
+
+class FlagUpdate(BaseModel):
+    """Every field optional; ``version`` is the version being edited (409 when stale)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    variations: list[Variation] | None = Field(default=None, min_length=1, max_length=100)
+    environments: dict[str, EnvironmentConfig] | None = None
+    archived: bool | None = None
+
+
+class EnvironmentUpdate(EnvironmentConfig):
+    version: int = Field(ge=1)
+
+
+class FlagRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    key: str
+    name: str
+    description: str
+    tags: list[str]
+    type: FlagType
+    variations: list[dict[str, Any]]
+    environments: dict[str, dict[str, Any]]
+    salt: str
+    owner_id: str | None
+    archived: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class KillRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class EvaluateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | int | None = None
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+    default: JsonValue = None
+
+
+class BatchUser(BaseModel):
+    user_id: str | int | None = None
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class BatchEvaluateRequest(BaseModel):
+    """Either ``flag_key`` with ``users`` (one flag, many users) or ``user_id``/``context`` (all flags)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flag_key: str | None = None
+    users: list[BatchUser] | None = Field(default=None, max_length=10_000)
+    user_id: str | int | None = None
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class RolloutStep(BaseModel):
+    at: datetime
+    percentage: float = Field(ge=0, le=100)
+
+
+class RolloutScheduleCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str
+    variation: str = Field(description="the variation being rolled out; the rest get the off variation")
+    steps: list[RolloutStep] = Field(min_length=1, max_length=50)
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered(cls, steps: list[RolloutStep]) -> list[RolloutStep]:
+        if any(b.at <= a.at for a, b in itertools.pairwise(steps)):
+            raise ValueError("step times must be strictly increasing")
+        return steps
+
+
+class RolloutScheduleRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    flag_id: str
+    environment: str
+    variation: str
+    steps: list[dict[str, Any]]
+    next_step: int
+    status: str
+    created_by: str | None
+    created_at: datetime
+
+
+class StaleFlag(BaseModel):
+    key: str
+    name: str
+    owner_id: str | None
+    updated_at: datetime
+    days_unchanged: int
+    serving: dict[str, str | None]

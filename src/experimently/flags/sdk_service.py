@@ -1,0 +1,61 @@
+"""Evaluation for applications: the API key fixes the environment; flags that hand their decision to an
+experiment get a sticky assignment through the experiments service when it is wired in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from experimently.auth.actor import Actor
+from experimently.errors import ValidationFailed
+from experimently.flags.evaluation import FlagEvaluation, build_context
+from experimently.flags.schemas import BatchEvaluateRequest
+from experimently.rbac import Permission, require
+from experimently.runtime import Runtime
+
+
+def _environment(actor: Actor) -> str:
+    require(actor, Permission.EVALUATE)
+    if actor.environment_key is None:
+        raise ValidationFailed("evaluation needs an API key bound to an environment")
+    return actor.environment_key
+
+
+def _engine(runtime: Runtime) -> FlagEvaluation:
+    engine: FlagEvaluation = runtime.services["flags.evaluation"]
+    return engine
+
+
+async def evaluate_one(
+    runtime: Runtime, actor: Actor, key: str, context: Mapping[str, Any], default: Any
+) -> dict[str, Any]:
+    env = _environment(actor)
+    bridge = runtime.services.get("experiments.bridge")
+    if bridge is not None:
+        return await bridge.evaluate_one(env, key, context, default)  # type: ignore[no-any-return]
+    return (await _engine(runtime).evaluate(env, key, context, default)).to_dict()
+
+
+async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequest) -> dict[str, Any]:
+    env = _environment(actor)
+    engine = _engine(runtime)
+    if body.flag_key is not None:
+        if body.users is None:
+            raise ValidationFailed(
+                "'users' is required with 'flag_key'", [{"path": "users", "message": "required"}]
+            )
+        contexts = [build_context(u.user_id, u.context) for u in body.users]
+        results = await engine.evaluate_many(env, body.flag_key, contexts)
+        return {"flag_key": body.flag_key, "results": [r.to_dict() for r in results]}
+    if body.users is not None:
+        raise ValidationFailed(
+            "'users' needs 'flag_key'", [{"path": "flag_key", "message": "required with users"}]
+        )
+    all_results = await engine.evaluate_all(env, build_context(body.user_id, body.context))
+    return {"user_id": body.user_id, "flags": {k: r.to_dict() for k, r in all_results.items()}}
+
+
+async def sdk_payload(runtime: Runtime, actor: Actor) -> tuple[str, dict[str, Any]]:
+    env = _environment(actor)
+    snap = await _engine(runtime).snapshot(env)
+    return snap.etag, snap.payload

@@ -1,0 +1,226 @@
+"""Flag rules: create, read, update with optimistic versions, per-environment targeting, kill switch,
+archive. Every change is checked by the engine, audited, and invalidates every instance's cache."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth.actor import Actor
+from experimently.cache import Cache
+from experimently.environments.models import Environment
+from experimently.environments.service import get_environment_by_key
+from experimently.errors import Conflict, NotFound, ValidationFailed
+from experimently.flags import repository
+from experimently.flags.documents import (
+    complete_environment,
+    default_environment,
+    default_variations,
+    segment_document,
+    validate_documents,
+)
+from experimently.flags.models import Flag
+from experimently.flags.schemas import (
+    EnvironmentConfig,
+    EnvironmentUpdate,
+    FlagCreate,
+    FlagRead,
+    FlagUpdate,
+)
+from experimently.kit.clock import now
+from experimently.rbac import Permission, require
+
+RULESET_NAMESPACE = "ruleset"
+
+
+def snapshot(flag: Flag) -> dict[str, Any]:
+    data = FlagRead.model_validate(flag).model_dump(mode="json")
+    for volatile in ("created_at", "updated_at", "id"):
+        data.pop(volatile, None)
+    return data
+
+
+async def environment_keys(session: AsyncSession) -> list[str]:
+    return list((await session.scalars(select(Environment.key).order_by(Environment.key))).all())
+
+
+async def _check(session: AsyncSession, flag: Flag, envs: list[str]) -> None:
+    segments = {s.key: segment_document(s) for s in await repository.all_segments(session)}
+    others = [f for f in await repository.all_flags(session) if f.key != flag.key]
+    validate_documents(flag, envs, segments, dict.fromkeys(envs, others))
+
+
+async def _envs_of(session: AsyncSession, configs: dict[str, EnvironmentConfig]) -> list[str]:
+    known = await environment_keys(session)
+    unknown = [k for k in configs if k not in known]
+    if unknown:
+        raise ValidationFailed(
+            "unknown environment",
+            [{"path": f"environments.{k}", "message": "no such environment"} for k in unknown],
+        )
+    return known
+
+
+async def get(session: AsyncSession, actor: Actor, key: str) -> Flag:
+    require(actor, Permission.FLAGS_READ)
+    flag = await repository.get_flag(session, key)
+    if flag is None:
+        raise NotFound("flag", key)
+    return flag
+
+
+async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCreate) -> Flag:
+    require(actor, Permission.FLAGS_WRITE)
+    if await repository.get_flag(session, body.key) is not None:
+        raise Conflict(f"flag '{body.key}' exists", details={"key": body.key})
+    variations = (
+        [v.model_dump(exclude_none=True) for v in body.variations]
+        if body.variations
+        else default_variations(body.type)
+    )
+    envs = await _envs_of(session, body.environments)
+    environments = {
+        env: complete_environment(body.environments[env].model_dump(), variations)
+        if env in body.environments
+        else default_environment(variations)
+        for env in envs
+    }
+    moment = now()
+    flag = Flag(
+        key=body.key,
+        name=body.name,
+        description=body.description,
+        tags=body.tags,
+        type=body.type,
+        variations=variations,
+        environments=environments,
+        salt=body.salt or body.key,
+        owner_id=actor.owner,
+        archived=False,
+        version=1,
+        created_at=moment,
+        updated_at=moment,
+    )
+    await _check(session, flag, envs)
+    session.add(flag)
+    await session.flush()
+    audit.record(session, actor, "flag.created", "flag", flag.key, after=snapshot(flag))
+    cache.invalidate_on_commit(session, RULESET_NAMESPACE)
+    return flag
+
+
+def _check_version(flag: Flag, version: int) -> None:
+    if flag.version != version:
+        raise Conflict(
+            f"flag '{flag.key}' changed since version {version}; reload and retry",
+            details={"current_version": flag.version, "given_version": version},
+        )
+
+
+async def _load_for_write(session: AsyncSession, actor: Actor, key: str) -> Flag:
+    flag = await repository.get_flag(session, key, for_update=True)
+    if flag is None:
+        raise NotFound("flag", key)
+    require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id)
+    return flag
+
+
+async def _commit_change(
+    session: AsyncSession,
+    cache: Cache,
+    actor: Actor,
+    flag: Flag,
+    before: dict[str, Any],
+    action: str,
+    reason: str | None = None,
+) -> Flag:
+    flag.version += 1
+    flag.updated_at = now()
+    await session.flush()
+    audit.record(session, actor, action, "flag", flag.key, before=before, after=snapshot(flag), reason=reason)
+    cache.invalidate_on_commit(session, RULESET_NAMESPACE)
+    return flag
+
+
+async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, body: FlagUpdate) -> Flag:
+    flag = await _load_for_write(session, actor, key)
+    _check_version(flag, body.version)
+    before = snapshot(flag)
+    fields = body.model_dump(exclude_unset=True, exclude={"version", "environments", "variations"})
+    for field, value in fields.items():
+        if value is not None:
+            setattr(flag, field, sorted(set(value)) if field == "tags" else value)
+    if body.variations is not None:
+        flag.variations = [v.model_dump(exclude_none=True) for v in body.variations]
+    envs = await _envs_of(session, body.environments or {})
+    if body.environments:
+        merged = copy.deepcopy(flag.environments)
+        for env, config in body.environments.items():
+            merged[env] = complete_environment(config.model_dump(), flag.variations)
+        flag.environments = merged
+    await _check(session, flag, envs)
+    return await _commit_change(session, cache, actor, flag, before, "flag.updated")
+
+
+async def update_environment(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, env: str, body: EnvironmentUpdate
+) -> Flag:
+    await get_environment_by_key(session, env)
+    flag = await _load_for_write(session, actor, key)
+    _check_version(flag, body.version)
+    before = snapshot(flag)
+    merged = copy.deepcopy(flag.environments)
+    merged[env] = complete_environment(body.model_dump(exclude={"version"}), flag.variations)
+    flag.environments = merged
+    await _check(session, flag, [env])
+    return await _commit_change(session, cache, actor, flag, before, "flag.environment_updated")
+
+
+async def set_enabled(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, env: str, enabled: bool, reason: str | None
+) -> Flag:
+    """The kill switch (``enabled=False``) and its reverse. No version needed: it must always work."""
+    await get_environment_by_key(session, env)
+    flag = await _load_for_write(session, actor, key)
+    before = snapshot(flag)
+    merged = copy.deepcopy(flag.environments)
+    merged.setdefault(env, default_environment(flag.variations))["enabled"] = enabled
+    flag.environments = merged
+    action = "flag.enabled" if enabled else "flag.killed"
+    return await _commit_change(session, cache, actor, flag, before, action, reason)
+
+
+async def archive(session: AsyncSession, cache: Cache, actor: Actor, key: str) -> Flag:
+    flag = await _load_for_write(session, actor, key)
+    dependants = [
+        f.key
+        for f in await repository.all_flags(session)
+        if f.key != key
+        and any(p.get("flag") == key for c in f.environments.values() for p in c.get("prerequisites", []))
+    ]
+    if dependants:
+        raise Conflict(f"flag '{key}' is a prerequisite of other flags", details={"used_by": dependants})
+    before = snapshot(flag)
+    flag.archived = True
+    return await _commit_change(session, cache, actor, flag, before, "flag.archived")
+
+
+async def list_flags(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    tag: str | None,
+    archived: bool | None,
+    text: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[Flag], int]:
+    require(actor, Permission.FLAGS_READ)
+    rows, total = await repository.list_flags(
+        session, tag=tag, archived=archived, text=text, limit=limit, offset=offset
+    )
+    return list(rows), total

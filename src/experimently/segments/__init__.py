@@ -1,0 +1,1 @@
+"""Segments: reusable, named condition sets referenced by flags and experiments."""
