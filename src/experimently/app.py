@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from experimently import __doc__ as product_doc
+from experimently.analysis.router import router as analysis_router
 from experimently.audit.router import router as audit_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
@@ -19,10 +20,15 @@ from experimently.config import Settings, load_settings
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
 from experimently.errors import install_error_handlers
+from experimently.events.router import router as events_router
+from experimently.experiments.router import layers_router
+from experimently.experiments.router import router as experiments_router
 from experimently.flags.router import router as flags_router
 from experimently.flags.router import sdk_router
 from experimently.logging_setup import configure_logging
+from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
+from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.segments.router import router as segments_router
 from experimently.wiring import register_jobs, register_services, start_services, stop_services
@@ -65,6 +71,12 @@ def api_router() -> APIRouter:
         flags_router,
         segments_router,
         sdk_router,
+        experiments_router,
+        layers_router,
+        analysis_router,
+        events_router,
+        metrics_router,
+        privacy_router,
     )
     for router in routers:
         api.include_router(router)

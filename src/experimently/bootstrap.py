@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from experimently import migrate
 from experimently.auth.service import ensure_admin
 from experimently.environments.service import ensure_defaults
@@ -14,6 +16,12 @@ async def bootstrap(runtime: Runtime, *, apply_migrations: bool) -> str | None:
         await migrate.upgrade(runtime.db.engine)
     settings = runtime.settings
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
-    async with runtime.db.transaction() as session:
-        await ensure_defaults(session)
-        return await ensure_admin(session, settings.admin_email, password)
+    for attempt in range(3):
+        try:
+            async with runtime.db.transaction() as session:
+                await ensure_defaults(session)
+                return await ensure_admin(session, settings.admin_email, password)
+        except IntegrityError:  # another instance bootstrapped at the same moment: its rows stand
+            if attempt == 2:
+                raise
+    return None

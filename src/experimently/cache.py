@@ -36,7 +36,7 @@ Listener = Callable[[str, str | None], None]
 
 
 class Cache:
-    def __init__(self, redis: Redis | None, *, l1_ttl: float = 300.0, l2_ttl: int = 3600) -> None:
+    def __init__(self, redis: Redis | None, *, l1_ttl: float = 60.0, l2_ttl: int = 3600) -> None:
         self.redis = redis
         self.instance_id = new_id()
         self.l1_ttl = l1_ttl
@@ -45,6 +45,7 @@ class Cache:
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._generation: dict[str, int] = {}  # bumped by every local drop of a namespace
 
     def peek(self, namespace: str, key: str) -> Any | None:
         """L1 only, synchronous: the hot path of evaluation."""
@@ -65,7 +66,9 @@ class Cache:
         if value is not None:
             return value
         CACHE_REQUESTS.labels(namespace, "l1", "miss").inc()
-        raw = await self._l2_get(namespace, key)
+        local_generation = self._generation.get(namespace, 0)
+        remote_generation = await self._remote_generation(namespace)
+        raw = await self._l2_get(namespace, key, remote_generation)
         if raw is not None:
             CACHE_REQUESTS.labels(namespace, "l2", "hit").inc()
             value = decode(raw) if decode else raw
@@ -73,9 +76,12 @@ class Cache:
             if self.redis is not None:
                 CACHE_REQUESTS.labels(namespace, "l2", "miss").inc()
             loaded = await loader()
-            await self._l2_set(namespace, key, loaded)
+            # written under the generation read BEFORE loading: if an invalidation happened meanwhile,
+            # the entry lands under a stale name nobody reads, so old data can never outlive a change
+            await self._l2_set(namespace, key, loaded, remote_generation)
             value = decode(loaded) if decode else loaded
-        self.put_local(namespace, key, value)
+        if self._generation.get(namespace, 0) == local_generation:
+            self.put_local(namespace, key, value)
         return value
 
     def invalidate_on_commit(self, session: AsyncSession, namespace: str, key: str | None = None) -> None:
@@ -88,17 +94,14 @@ class Cache:
         if self.redis is None:
             return
         try:
-            if key is None:
-                async for name in self.redis.scan_iter(match=f"cache:{namespace}:*"):
-                    await self.redis.delete(name)
-            else:
-                await self.redis.delete(f"cache:{namespace}:{key}")
+            await self.redis.incr(f"cachegen:{namespace}")  # every L2 entry of the namespace is now stale
             message = json.dumps({"ns": namespace, "key": key, "from": self.instance_id})
             await self.redis.publish(CHANNEL, message)
         except Exception as exc:  # Redis down: local invalidation done, L1 TTL bounds staleness
             log.warning("cache.invalidate_failed", namespace=namespace, error=repr(exc))
 
     def drop_local(self, namespace: str, key: str | None) -> None:
+        self._generation[namespace] = self._generation.get(namespace, 0) + 1
         if key is None:
             for entry in [k for k in self._l1 if k[0] == namespace]:
                 self._l1.pop(entry, None)
@@ -110,21 +113,31 @@ class Cache:
     def on_invalidate(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    async def _l2_get(self, namespace: str, key: str) -> Any | None:
+    async def _remote_generation(self, namespace: str) -> int | None:
         if self.redis is None:
             return None
         try:
-            raw = await self.redis.get(f"cache:{namespace}:{key}")
+            raw = await self.redis.get(f"cachegen:{namespace}")
+        except Exception as exc:
+            log.warning("cache.l2_unavailable", error=repr(exc))
+            return None
+        return int(raw or 0)
+
+    async def _l2_get(self, namespace: str, key: str, generation: int | None) -> Any | None:
+        if self.redis is None or generation is None:
+            return None
+        try:
+            raw = await self.redis.get(f"cache:{namespace}:{generation}:{key}")
         except Exception as exc:
             log.warning("cache.l2_unavailable", error=repr(exc))
             return None
         return json.loads(raw) if raw is not None else None
 
-    async def _l2_set(self, namespace: str, key: str, value: Any) -> None:
-        if self.redis is None:
+    async def _l2_set(self, namespace: str, key: str, value: Any, generation: int | None) -> None:
+        if self.redis is None or generation is None:
             return
         with contextlib.suppress(Exception):
-            await self.redis.set(f"cache:{namespace}:{key}", json.dumps(value), ex=self.l2_ttl)
+            await self.redis.set(f"cache:{namespace}:{generation}:{key}", json.dumps(value), ex=self.l2_ttl)
 
     async def start(self) -> None:
         """Subscribe to invalidations from other instances."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from typing import Annotated
 
@@ -50,7 +51,6 @@ def serve(
     migrate: Annotated[
         bool | None, typer.Option(help="apply migrations first (default: yes on embedded SQLite)")
     ] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes (production shape only)")] = 1,
 ) -> None:
     """Run the API, the dashboard, background jobs and the event writer in one process."""
     import uvicorn
@@ -60,13 +60,20 @@ def serve(
     settings = load_settings()
     password = asyncio.run(_prepare(settings, settings.is_embedded if migrate is None else migrate))
     _announce(settings, password, f"http://{host}:{port}")
+    app = create_app(settings)
+    # Everything built so far (modules, routes, schemas) lives as long as the process: move it out of
+    # the collector's sight, so a full collection scans only what requests create. Without this, a
+    # full collection walks ~250,000 startup objects and stalls every request for ~100 ms.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=host,
         port=port,
         log_level="warning",
         access_log=False,
-        workers=workers if workers > 1 else None,
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

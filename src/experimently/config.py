@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     max_body_bytes: int = 2 * 1024 * 1024
     hsts: bool = False
+    forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; none by default
     login_rate_limit: str = "10/minute"
     api_key_rate_limit: str = "200000/minute"
 
@@ -59,6 +61,15 @@ class Settings(BaseSettings):
     retention_raw_events_days: int = 90
     retention_aggregates_days: int = 730
     retention_audit_days: int = 2555
+    event_max_properties_bytes: int = 8_192
+    event_max_age_days: int = 30
+    event_max_future_seconds: int = 3_600
+    event_stream_key: str = "experimently:events"
+    event_stream_group: str = "writers"
+    event_stream_read_count: int = 10
+    event_claim_idle_ms: int = 30_000
+    event_partition_days_ahead: int = 7
+    aggregation_interval_seconds: float = 60.0
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -93,19 +104,40 @@ class Settings(BaseSettings):
         return self.secret_key.get_secret_value()
 
     def resolve(self) -> Settings:
-        """Create the data dir and load or generate the signing secret (never a hard-coded default)."""
+        """Check the settings that must agree, create the data dir, and load or generate the signing
+        secret (never a hard-coded default)."""
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError(
+                "EXPERIMENTLY_OIDC_AUDIENCE is required with EXPERIMENTLY_OIDC_ISSUER "
+                "(without it any token of that issuer, for any application, would be accepted)"
+            )
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
+            raise ValueError("EXPERIMENTLY_SECRET_KEY must be at least 32 characters")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.secret_key is None:
-            path = self.data_dir / SECRET_FILE
-            if path.exists():
-                self.secret_key = SecretStr(path.read_text().strip())
-            else:
-                value = secrets.token_urlsafe(48)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(value)
-                self.secret_key = SecretStr(value)
+            if not self.is_embedded:
+                raise ValueError(
+                    "EXPERIMENTLY_SECRET_KEY is required with an external database: every "
+                    "instance must sign and verify tokens with the same secret"
+                )
+            self.secret_key = SecretStr(_load_or_create_secret(self.data_dir / SECRET_FILE))
         return self
+
+
+def _load_or_create_secret(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # created earlier, or by a process starting at the same moment
+        for _ in range(50):
+            value = path.read_text().strip()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} exists but is empty") from None
+    value = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
 
 
 def load_settings(**overrides: Any) -> Settings:

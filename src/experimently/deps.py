@@ -26,7 +26,9 @@ oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=F
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    """``async`` on purpose: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hop
+    on every request for one attribute read."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -113,7 +115,7 @@ async def get_actor(
     """Bearer token (local JWT or external OIDC) for people, ``X-API-Key`` for applications."""
     if api_key:
         actor = await runtime.api_keys.authenticate(api_key)
-        await runtime.limiter.hit(runtime.settings.api_key_rate_limit, "api-key", actor.id)
+        await runtime.limiter.hit(runtime.settings.api_key_rate_limit, "api-key", actor.id, exact=False)
         return actor
     if not token:
         raise AuthenticationRequired()

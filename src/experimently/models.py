@@ -4,18 +4,31 @@ from experimently.audit.models import AuditLog
 from experimently.auth.models import ApiKey, RefreshToken, User
 from experimently.db import Base
 from experimently.environments.models import Environment
+from experimently.events.models import Event, EventKey
+from experimently.experiments.models import Assignment, Experiment, Layer
 from experimently.flags.models import Flag, RolloutSchedule
 from experimently.jobs.models import JobLease
+from experimently.metrics.models import AggregationState, MetricDefinition, MetricUnit
 from experimently.segments.models import Segment
+from experimently.webhooks.models import DomainEvent
 
 metadata = Base.metadata
 
 __all__ = [
+    "AggregationState",
     "ApiKey",
+    "Assignment",
     "AuditLog",
+    "DomainEvent",
     "Environment",
+    "Event",
+    "EventKey",
+    "Experiment",
     "Flag",
     "JobLease",
+    "Layer",
+    "MetricDefinition",
+    "MetricUnit",
     "RefreshToken",
     "RolloutSchedule",
     "Segment",

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from experimently.events.wiring import register_event_jobs, register_event_services, start_events, stop_events
+from experimently.experiments.assign import AssignmentService
+from experimently.experiments.bridge import FlagExperimentBridge
+from experimently.experiments.integration import ASSIGNMENTS_PROVIDER, aggregation_specs
+from experimently.experiments.scheduler import run_schedule
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.rollouts import run_rollout_job
+from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
 
 
 def register_services(runtime: Runtime) -> None:
     """Build the domain services that live for the whole process."""
-    runtime.services["flags.evaluation"] = FlagEvaluation(runtime.db, runtime.cache)
+    flags = FlagEvaluation(runtime.db, runtime.cache)
+    assignments = AssignmentService(runtime.db, runtime.cache, runtime.services)
+    runtime.services["flags.evaluation"] = flags
+    runtime.services["experiments.assignments"] = assignments
+    runtime.services["experiments.bridge"] = FlagExperimentBridge(runtime.db, flags, assignments)
+    runtime.services["experiments.specs"] = aggregation_specs
+    register_privacy(ASSIGNMENTS_PROVIDER)
+    register_event_services(runtime)
 
 
 def register_jobs(runtime: Runtime) -> None:
@@ -18,11 +31,17 @@ def register_jobs(runtime: Runtime) -> None:
     runtime.jobs.register(
         "flags.apply_rollouts", interval, lambda: run_rollout_job(runtime.db, runtime.cache)
     )
+    runtime.jobs.register(
+        "experiments.run_schedule", interval, lambda: run_schedule(runtime.db, runtime.cache)
+    )
+    register_event_jobs(runtime)
 
 
 async def start_services(runtime: Runtime, *, http: bool) -> None:
     """Start long-running domain services (event writer, ...)."""
+    await start_events(runtime)
 
 
 async def stop_services(runtime: Runtime) -> None:
     """Stop them, draining what they hold."""
+    await stop_events(runtime)

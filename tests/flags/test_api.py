@@ -490,3 +490,47 @@ async def test_two_instances_on_one_redis__change_seen_within_1s(
         while (await evaluate(other, key, "new-checkout", "u"))["value"] is not True:
             assert time.monotonic() - started < 1.0, "instance B still serves the old flag after 1 s"
             await asyncio.sleep(0.01)
+
+
+async def test_manage_key__acts_only_in_its_environment(harness: Harness) -> None:
+    await create_flag(harness)
+    dev_key = await harness.api_key(["manage"], environment="development")
+    denied = await harness.client.post(f"{FLAGS}/new-checkout/environments/production/kill", headers=dev_key)
+    assert denied.status_code == 403 and denied.json()["error"]["details"]["key_environment"] == "development"
+    allowed = await harness.client.post(
+        f"{FLAGS}/new-checkout/environments/development/enable", headers=dev_key
+    )
+    assert allowed.status_code == 200
+
+
+async def test_sdk_payload__ships_only_referenced_segments(harness: Harness) -> None:
+    admin = await harness.admin()
+    segments = {
+        "nested": [{"attribute": "plan", "operator": "eq", "values": ["pro"]}],
+        "used": [{"attribute": "", "operator": "in_segment", "values": ["nested"]}],
+        "secret-list": [{"attribute": "user_id", "operator": "in", "values": ["u1", "u2"]}],
+    }
+    for key, conditions in segments.items():
+        made = await harness.client.post(
+            "/api/v1/segments", json={"key": key, "name": key, "conditions": conditions}, headers=admin
+        )
+        assert made.status_code == 201, made.text
+    await create_flag(harness)
+    rule = {
+        "id": "r",
+        "conditions": [{"attribute": "", "operator": "in_segment", "values": ["used"]}],
+        "serve": {"variation": "on"},
+    }
+    assert (
+        await put_env(harness, "new-checkout", "production", {"enabled": True, "rules": [rule]}, 1)
+    ).status_code == 200
+    payload = await harness.client.get("/api/v1/sdk/flags", headers=await harness.api_key(["evaluate"]))
+    assert sorted(s["key"] for s in payload.json()["data"]["segments"]) == ["nested", "used"]
+
+
+async def test_bearer_token__cannot_evaluate__403(harness: Harness) -> None:
+    await create_flag(harness)
+    response = await harness.client.post(
+        f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=await harness.admin()
+    )
+    assert response.status_code == 403

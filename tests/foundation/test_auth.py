@@ -184,3 +184,9 @@ async def test_oidc__valid_token__provisions_user_with_mapped_role(
         forged = jwt.encode(claims, other_key, algorithm="RS256", headers={"kid": "k1"})
         response = await h.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
         assert response.status_code == 401
+
+
+async def test_failed_login__unknown_account__only_a_digest_in_the_trail(harness: Harness) -> None:
+    await harness.client.post("/api/v1/auth/token", data={"username": "hunter2-typed-here", "password": "x"})
+    record = (await harness.audit(action="auth.login_failed"))[0]
+    assert record["actor_label"].startswith("unknown:") and "hunter2" not in str(record)

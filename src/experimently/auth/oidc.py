@@ -13,6 +13,7 @@ import jwt
 from experimently.auth.actor import Role
 from experimently.config import Settings
 
+REFETCH_SECONDS = 60.0
 _ROLE_ORDER = [Role.ADMIN, Role.DEVELOPER, Role.ANALYST, Role.VIEWER]
 
 
@@ -34,7 +35,7 @@ class OidcVerifier:
         self.ttl = settings.oidc_jwks_ttl_seconds
         self.transport = transport
         self._keys: jwt.PyJWKSet | None = None
-        self._fetched_at = 0.0
+        self._fetched_at = -1e18
 
     async def _jwks(self, force: bool = False) -> jwt.PyJWKSet:
         if self._keys is None or force or time.monotonic() - self._fetched_at > self.ttl:
@@ -45,8 +46,14 @@ class OidcVerifier:
                 self._fetched_at = time.monotonic()
         return self._keys
 
+    def matches(self, issuer: str | None) -> bool:
+        return issuer is not None and issuer.rstrip("/") == self.issuer
+
     async def _signing_key(self, kid: str | None) -> jwt.PyJWK:
-        for force in (False, True):  # refetch once on an unknown kid (key rotation)
+        # an unknown kid refetches (key rotation), but at most once a minute: a stream of forged kids
+        # must not turn into a stream of requests to the identity provider
+        retry = time.monotonic() - self._fetched_at > REFETCH_SECONDS
+        for force in (False, True) if retry else (False,):
             keys = await self._jwks(force=force)
             for key in keys.keys:
                 if kid is None or key.key_id == kid:
@@ -61,7 +68,7 @@ class OidcVerifier:
             token,
             key.key,
             algorithms=["RS256", "RS384", "RS512", "ES256", "ES384"],
-            issuer=self.issuer,
+            issuer=[self.issuer, self.issuer + "/"],
             audience=self.audience,
             options={"require": ["exp", "iss", "sub"], "verify_aud": self.audience is not None},
         )

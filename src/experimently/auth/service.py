@@ -55,7 +55,8 @@ async def login(
             user.last_login_at = now()
             audit.record(session, user_actor(user), "auth.login", "user", user.id)
             return await _issue_tokens(session, settings, user, family_id=new_id())
-        label = email.strip().lower()[:320]
+        # an unknown "email" may be a mistyped password: keep only a digest of it in the trail
+        label = user.email if user else "unknown:" + security.sha256(email.strip().lower())[:16]
         failed = Actor(kind=ActorKind.USER, id=user.id if user else "unknown", label=label)
         reason = "inactive" if user is not None and valid else "bad_credentials"
         audit.record(session, failed, "auth.login_failed", "user", user.id if user else None, reason=reason)

@@ -37,6 +37,33 @@ def build_context(user_id: str | int | None, attributes: Mapping[str, Any]) -> d
     return context
 
 
+def _segment_refs(conditions: Any) -> set[str]:
+    return {
+        str(value)
+        for c in conditions or []
+        if isinstance(c, Mapping) and c.get("operator") in ("in_segment", "not_in_segment")
+        for value in c.get("values") or []
+    }
+
+
+def referenced_segments(documents: Sequence[Mapping[str, Any]], segments: Mapping[str, Any]) -> set[str]:
+    """Segments the environment's flags use, directly or through other segments. Only these are shipped
+    to SDKs: a segment nobody references (a user list, say) is not handed to every key holder."""
+    pending = {
+        key
+        for doc in documents
+        for rule in doc.get("rules", [])
+        for key in _segment_refs(rule.get("conditions"))
+    }
+    used: set[str] = set()
+    while pending:
+        key = pending.pop()
+        if key not in used and key in segments:
+            used.add(key)
+            pending |= _segment_refs(segments[key])
+    return used
+
+
 class FlagEvaluation:
     def __init__(self, db: Database, cache: Cache) -> None:
         self.db = db
@@ -47,10 +74,12 @@ class FlagEvaluation:
         async with self.db.sessions() as session:
             flags = await repository.all_flags(session)
             segments = await repository.all_segments(session)
+        documents = [engine_document(f, environment) for f in flags]
+        used = referenced_segments(documents, {s.key: s.conditions for s in segments})
         payload = {
             "environment": environment,
-            "flags": [engine_document(f, environment) for f in flags],
-            "segments": [segment_document(s) for s in segments],
+            "flags": documents,
+            "segments": [segment_document(s) for s in segments if s.key in used],
         }
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
         return {"etag": f'"{digest}"', "payload": payload}

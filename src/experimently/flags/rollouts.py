@@ -23,7 +23,7 @@ from experimently.flags.models import Flag, RolloutSchedule
 from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRead, StaleFlag
 from experimently.flags.service import _commit_change, _load_for_write, snapshot
 from experimently.kit.clock import ensure_utc, now
-from experimently.rbac import Permission, require
+from experimently.rbac import Permission, require, require_environment
 
 
 def rollout_serve(variation: str, other: str, percentage: float) -> dict[str, Any]:
@@ -51,6 +51,7 @@ def _other_variation(flag: Flag, env: str, variation: str) -> str:
 async def create_schedule(
     session: AsyncSession, actor: Actor, key: str, body: RolloutScheduleCreate
 ) -> RolloutScheduleRead:
+    require_environment(actor, body.environment)
     flag = await _load_for_write(session, actor, key)
     keys = [v["key"] for v in flag.variations]
     errors = []

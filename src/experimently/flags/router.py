@@ -46,6 +46,34 @@ def evaluation(runtime: Runtime) -> FlagEvaluation:
     return runtime.services["flags.evaluation"]  # type: ignore[no-any-return]  # set by wiring
 
 
+# Evaluation routes come first: the router tries routes in order on every request, so the hot
+# paths match after a few checks instead of after every management route. None of them shadows
+# another route (``/{key}/evaluate`` and ``/evaluate/batch`` never match the same path).
+@router.post("/{key}/evaluate")
+async def evaluate_post(actor: ActorDep, runtime: RuntimeDep, key: str, body: EvaluateRequest) -> Response:
+    """Evaluate for ``{"user_id", "context"}``."""
+    return _json(
+        await evaluate_one(runtime, actor, key, build_context(body.user_id, body.context), body.default)
+    )
+
+
+@router.post("/evaluate/batch")
+async def evaluate_batch_endpoint(
+    actor: ActorDep, runtime: RuntimeDep, body: BatchEvaluateRequest
+) -> Response:
+    """Many users for one flag (``flag_key`` + ``users``), or all flags for one user."""
+    return _json(await evaluate_batch(runtime, actor, body))
+
+
+@router.get("/{key}/evaluate")
+async def evaluate_get(
+    request: Request, actor: ActorDep, runtime: RuntimeDep, key: str, user_id: str | None = None
+) -> Response:
+    """Evaluate for ``user_id``; every other query parameter is a context attribute (as text)."""
+    attributes = {k: v for k, v in request.query_params.items() if k not in RESERVED_QUERY}
+    return _json(await evaluate_one(runtime, actor, key, build_context(user_id, attributes), None))
+
+
 @router.get("", response_model=Envelope[list[FlagRead]])
 async def list_flags(
     actor: ActorDep,
@@ -76,14 +104,6 @@ async def stale_flags(
 ) -> Envelope[list[StaleFlag]]:
     """Flags unchanged for ``days`` that serve one variation to everyone: candidates for removal."""
     return Envelope(data=await rollouts.stale_report(session, actor, days))
-
-
-@router.post("/evaluate/batch")
-async def evaluate_batch_endpoint(
-    actor: ActorDep, runtime: RuntimeDep, body: BatchEvaluateRequest
-) -> Response:
-    """Many users for one flag (``flag_key`` + ``users``), or all flags for one user."""
-    return _json(await evaluate_batch(runtime, actor, body))
 
 
 @router.get("/{key}", response_model=Envelope[FlagRead])
@@ -176,23 +196,6 @@ async def cancel_schedule(
 ) -> Envelope[RolloutScheduleRead]:
     """Stop a schedule; steps already applied stay."""
     return Envelope(data=await rollouts.cancel_schedule(session, actor, key, schedule_id))
-
-
-@router.get("/{key}/evaluate")
-async def evaluate_get(
-    request: Request, actor: ActorDep, runtime: RuntimeDep, key: str, user_id: str | None = None
-) -> Response:
-    """Evaluate for ``user_id``; every other query parameter is a context attribute (as text)."""
-    attributes = {k: v for k, v in request.query_params.items() if k not in RESERVED_QUERY}
-    return _json(await evaluate_one(runtime, actor, key, build_context(user_id, attributes), None))
-
-
-@router.post("/{key}/evaluate")
-async def evaluate_post(actor: ActorDep, runtime: RuntimeDep, key: str, body: EvaluateRequest) -> Response:
-    """Evaluate for ``{"user_id", "context"}``."""
-    return _json(
-        await evaluate_one(runtime, actor, key, build_context(body.user_id, body.context), body.default)
-    )
 
 
 @sdk_router.get("/flags")

@@ -74,7 +74,6 @@ class FlagUpdate(BaseModel):
     tags: list[str] | None = Field(default=None, max_length=50)
     variations: list[Variation] | None = Field(default=None, min_length=1, max_length=100)
     environments: dict[str, EnvironmentConfig] | None = None
-    archived: bool | None = None
 
 
 class EnvironmentUpdate(EnvironmentConfig):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from experimently.auth.actor import Actor
-from experimently.errors import ValidationFailed
+from experimently.errors import PermissionDenied, ValidationFailed
 from experimently.flags.evaluation import FlagEvaluation, build_context
 from experimently.flags.schemas import BatchEvaluateRequest
 from experimently.rbac import Permission, require
@@ -17,7 +17,7 @@ from experimently.runtime import Runtime
 def _environment(actor: Actor) -> str:
     require(actor, Permission.EVALUATE)
     if actor.environment_key is None:
-        raise ValidationFailed("evaluation needs an API key bound to an environment")
+        raise PermissionDenied("evaluation needs an API key (X-API-Key) with the 'evaluate' scope")
     return actor.environment_key
 
 

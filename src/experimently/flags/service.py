@@ -32,7 +32,7 @@ from experimently.flags.schemas import (
     FlagUpdate,
 )
 from experimently.kit.clock import now
-from experimently.rbac import Permission, require
+from experimently.rbac import Permission, require, require_environment
 
 RULESET_NAMESPACE = "ruleset"
 
@@ -83,6 +83,8 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCr
         else default_variations(body.type)
     )
     envs = await _envs_of(session, body.environments)
+    for env in body.environments:
+        require_environment(actor, env)
     environments = {
         env: complete_environment(body.environments[env].model_dump(), variations)
         if env in body.environments
@@ -149,6 +151,8 @@ async def _commit_change(
 async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, body: FlagUpdate) -> Flag:
     flag = await _load_for_write(session, actor, key)
     _check_version(flag, body.version)
+    for env in body.environments or {}:
+        require_environment(actor, env)
     before = snapshot(flag)
     fields = body.model_dump(exclude_unset=True, exclude={"version", "environments", "variations"})
     for field, value in fields.items():
@@ -170,6 +174,7 @@ async def update_environment(
     session: AsyncSession, cache: Cache, actor: Actor, key: str, env: str, body: EnvironmentUpdate
 ) -> Flag:
     await get_environment_by_key(session, env)
+    require_environment(actor, env)
     flag = await _load_for_write(session, actor, key)
     _check_version(flag, body.version)
     before = snapshot(flag)
@@ -185,6 +190,7 @@ async def set_enabled(
 ) -> Flag:
     """The kill switch (``enabled=False``) and its reverse. No version needed: it must always work."""
     await get_environment_by_key(session, env)
+    require_environment(actor, env)
     flag = await _load_for_write(session, actor, key)
     before = snapshot(flag)
     merged = copy.deepcopy(flag.environments)

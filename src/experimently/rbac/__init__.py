@@ -1,5 +1,5 @@
 """The whole permission matrix lives in :mod:`experimently.rbac.permissions`."""
 
-from experimently.rbac.permissions import Permission, permissions_for, require
+from experimently.rbac.permissions import Permission, permissions_for, require, require_environment
 
-__all__ = ["Permission", "permissions_for", "require"]
+__all__ = ["Permission", "permissions_for", "require", "require_environment"]

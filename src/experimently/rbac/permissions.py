@@ -108,3 +108,12 @@ def require(actor: Actor, permission: Permission, *, owner_id: str | None = None
             "only the owner or an admin may change this resource",
             details={"permission": str(permission), "owner_id": owner_id},
         )
+
+
+def require_environment(actor: Actor, environment: str) -> None:
+    """An API key acts only in the environment it is bound to (people act in every environment)."""
+    if actor.kind is ActorKind.API_KEY and actor.environment_key != environment:
+        raise PermissionDenied(
+            f"this API key is bound to environment '{actor.environment_key}', not '{environment}'",
+            details={"key_environment": actor.environment_key, "environment": environment},
+        )

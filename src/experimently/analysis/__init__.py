@@ -1,0 +1,1 @@
+"""Analysis endpoints on the pure statistics engine: results, compute from sufficient statistics, power."""

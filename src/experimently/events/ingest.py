@@ -1,0 +1,66 @@
+"""``events.ingest``: validate a list of events one by one and hand the good ones to the pipeline.
+
+Used by the HTTP endpoints and, in-process, by the experiments domain to record exposures (an
+``exposure`` event with ``experiment_key``, ``variant``, ``user_id`` and a deterministic ``event_id``
+such as ``exposure:{experiment}:{unit}``, so a repeated exposure is stored once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Counter
+
+from experimently.config import Settings
+from experimently.events.pipeline import Pipeline
+from experimently.events.validation import EventRow, Rejected, to_us, validate_event
+from experimently.kit.clock import now
+
+INGESTED = Counter("experimently_events_ingested_total", "Events accepted by the API")
+REJECTED = Counter("experimently_events_rejected_total", "Events refused by validation", ["field"])
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    event_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self, *, ids: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"accepted": self.accepted, "rejected": self.rejected}
+        if ids:
+            body["event_ids"] = self.event_ids
+        return body
+
+
+class EventIngest:
+    def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+
+    def validate(
+        self, events: list[Any], environment: str | None
+    ) -> tuple[list[EventRow], list[dict[str, Any]]]:
+        received = to_us(now())
+        rows: list[EventRow] = []
+        rejected: list[dict[str, Any]] = []
+        for index, event in enumerate(events):
+            try:
+                rows.append(
+                    validate_event(
+                        event, environment=environment, received_us=received, settings=self.settings
+                    )
+                )
+            except Rejected as exc:
+                REJECTED.labels(exc.path or "event").inc()
+                rejected.append({"index": index, "path": exc.path, "reason": exc.reason})
+        return rows, rejected
+
+    async def submit(self, events: list[dict[str, Any]], *, environment: str | None) -> IngestResult:
+        """Accept the valid events (all or, when the queue is full, none: ``ServiceUnavailable``)."""
+        rows, rejected = self.validate(events, environment)
+        if rows:
+            await self.pipeline.enqueue(rows)
+            INGESTED.inc(len(rows))
+        return IngestResult(len(rows), rejected, [r.event_id for r in rows])

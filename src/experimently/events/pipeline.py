@@ -1,0 +1,262 @@
+"""API -> queue -> batch writer, in two shapes with one interface.
+
+- :class:`EmbeddedPipeline` (no Redis): a bounded in-process queue and one writer task. Accepted
+  events live in memory until written; shutdown drains the queue before the process exits.
+- :class:`StreamPipeline` (Redis configured): one ``XADD`` per accepted request onto a Redis Stream
+  read through a consumer group by the writer task of every ``serve`` and ``worker`` process. A
+  message is acknowledged only after its rows are committed; ``XAUTOCLAIM`` hands the pending messages
+  of a dead consumer to a live one. Replays are harmless: the writer stores an ``event_id`` once.
+
+Both refuse new events (``ServiceUnavailable``, 503 + Retry-After) when ``event_queue_max`` events are
+waiting, and neither drops an event once it is accepted: a failed write is retried, never discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from experimently.config import Settings
+from experimently.db import Database
+from experimently.errors import ServiceUnavailable
+from experimently.events import repository
+from experimently.events.validation import EventRow
+from experimently.kit.ids import new_id
+
+log = structlog.get_logger(__name__)
+QUEUE_DEPTH = Gauge("experimently_events_queue_depth", "Accepted events waiting to be written")
+STORED = Counter("experimently_events_stored_total", "Events written (new event ids)")
+DUPLICATES = Counter("experimently_events_duplicates_total", "Events skipped as already stored")
+BATCH_SECONDS = Histogram("experimently_events_writer_batch_seconds", "Writer batch duration")
+WRITE_ERRORS = Counter("experimently_events_write_errors_total", "Failed writer batches (retried)")
+
+ENQUEUE = """
+local pending = tonumber(redis.call('GET', KEYS[2]) or '0')
+if pending + tonumber(ARGV[1]) > tonumber(ARGV[2]) then return -1 end
+redis.call('XADD', KEYS[1], '*', 'n', ARGV[1], 'e', ARGV[3])
+return redis.call('INCRBY', KEYS[2], ARGV[1])
+"""
+ACK = """
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+  redis.call('XDEL', KEYS[1], ARGV[2])
+  return redis.call('DECRBY', KEYS[2], ARGV[3])
+end
+return -1
+"""
+
+
+class Pipeline(Protocol):
+    async def enqueue(self, rows: Sequence[EventRow]) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def flush(self, wait_seconds: float = 30.0) -> None: ...
+
+
+async def write_rows(db: Database, rows: Sequence[EventRow]) -> int:
+    """One committed batch; returns the rows newly stored."""
+    started = time.perf_counter()
+    async with db.transaction() as session:
+        stored = await repository.insert_batch(session, rows)
+    BATCH_SECONDS.observe(time.perf_counter() - started)
+    STORED.inc(stored)
+    DUPLICATES.inc(len(rows) - stored)
+    return stored
+
+
+def _full(retry_after: int = 1) -> ServiceUnavailable:
+    return ServiceUnavailable("event queue is full; retry later", retry_after=retry_after)
+
+
+class EmbeddedPipeline:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.max = settings.event_queue_max
+        self.batch = settings.event_batch_size
+        self.queue: deque[list[EventRow]] = deque()
+        self.pending = 0
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def enqueue(self, rows: Sequence[EventRow]) -> None:
+        if self._stopping or self.pending + len(rows) > self.max:
+            raise _full()
+        self.queue.append(list(rows))
+        self.pending += len(rows)
+        QUEUE_DEPTH.set(self.pending)
+        self._idle.clear()
+        self._wake.set()
+
+    def _take(self) -> list[list[EventRow]]:
+        taken: list[list[EventRow]] = []
+        count = 0
+        while self.queue and (not taken or count + len(self.queue[0]) <= self.batch):
+            taken.append(self.queue.popleft())
+            count += len(taken[-1])
+        return taken
+
+    async def _write_one_batch(self) -> None:
+        taken = self._take()
+        rows = [row for message in taken for row in message]
+        try:
+            await write_rows(self.db, rows)
+        except Exception as exc:
+            WRITE_ERRORS.inc()
+            log.error("events.write_failed", error=repr(exc), rows=len(rows))
+            self.queue.extendleft(reversed(taken))  # keep them, in order, and retry
+            await asyncio.sleep(0.5)
+            return
+        self.pending -= len(rows)
+        QUEUE_DEPTH.set(self.pending)
+
+    async def _run(self) -> None:
+        while True:
+            if not self.queue:
+                self._idle.set()
+                if self._stopping:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            await self._write_one_batch()
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="events-writer")
+
+    async def flush(self, wait_seconds: float = 30.0) -> None:
+        await asyncio.wait_for(self._idle.wait(), wait_seconds)
+
+    async def stop(self) -> None:
+        """Refuse new events, write every queued one, then end the writer."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        log.info("events.writer_drained", remaining=self.pending)
+
+
+class StreamPipeline:
+    def __init__(self, db: Database, redis: Redis, settings: Settings, consumer: str | None = None) -> None:
+        self.db = db
+        self.redis = redis
+        self.settings = settings
+        self.stream = settings.event_stream_key
+        self.group = settings.event_stream_group
+        self.counter = f"{self.stream}:pending"
+        self.consumer = consumer or new_id()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._enqueue = redis.register_script(ENQUEUE)
+        self._ack = redis.register_script(ACK)
+        self._last_claim = 0.0
+
+    async def enqueue(self, rows: Sequence[EventRow]) -> None:
+        payload = json.dumps([r.to_wire() for r in rows], separators=(",", ":"))
+        depth = await self._enqueue(
+            keys=[self.stream, self.counter], args=[len(rows), self.settings.event_queue_max, payload]
+        )
+        if int(depth) < 0:
+            raise _full()
+        QUEUE_DEPTH.set(int(depth))
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def read(self, block_ms: int = 1000) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """New messages for this consumer (they stay pending until acknowledged)."""
+        reply = await self.redis.xreadgroup(
+            self.group,
+            self.consumer,
+            {self.stream: ">"},
+            count=self.settings.event_stream_read_count,
+            block=block_ms,
+        )
+        found: Any = reply or []
+        return [item for _stream, items in found for item in items]
+
+    async def claim(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Take over messages another consumer read but did not acknowledge in time."""
+        reply: Any = await self.redis.xautoclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=self.settings.event_claim_idle_ms,
+            start_id="0-0",
+            count=self.settings.event_stream_read_count,
+        )
+        claimed: list[tuple[bytes, dict[bytes, bytes]]] = [item for item in reply[1] if item[1]]
+        if claimed:
+            log.warning("events.claimed", consumer=self.consumer, messages=len(claimed))
+        return claimed
+
+    async def process(self, messages: list[tuple[bytes, dict[bytes, bytes]]], *, ack: bool = True) -> int:
+        """Write the messages' rows in one transaction, then acknowledge each message."""
+        rows = [EventRow.from_wire(item) for _id, fields in messages for item in json.loads(fields[b"e"])]
+        stored = await write_rows(self.db, rows)
+        if ack:
+            for message_id, fields in messages:
+                await self._ack(keys=[self.stream, self.counter], args=[self.group, message_id, fields[b"n"]])
+        return stored
+
+    async def _step(self) -> None:
+        messages: list[tuple[bytes, dict[bytes, bytes]]] = []
+        if time.monotonic() - self._last_claim >= self.settings.event_claim_idle_ms / 2000:
+            self._last_claim = time.monotonic()
+            messages = await self.claim()
+        if not messages:
+            messages = await self.read()
+        if messages:
+            await self.process(messages)
+
+    async def _run(self) -> None:
+        await self.ensure_group()
+        while not self._stopping:
+            try:
+                await self._step()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                WRITE_ERRORS.inc()
+                log.error("events.stream_step_failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+
+    async def depth(self) -> int:
+        return int(await self.redis.get(self.counter) or 0)
+
+    async def start(self) -> None:
+        await self.ensure_group()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="events-stream-writer")
+
+    async def flush(self, wait_seconds: float = 30.0) -> None:
+        deadline = time.monotonic() + wait_seconds
+        while await self.depth() > 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError("event stream not drained")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """Finish the batch in hand (commit + ack); unread messages stay in the stream for others."""
+        self._stopping = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, timeout=self.settings.event_claim_idle_ms / 1000)
+            self._task = None

@@ -1,0 +1,172 @@
+"""All SQL of the events domain: the batch writer's inserts (COPY on PostgreSQL), reads, erasure."""
+
+# ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, insert, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently.events.models import Event, EventKey
+from experimently.events.validation import EventRow, from_us
+
+WRITER_LOCK = 0x45564E54  # pg_advisory_xact_lock key serialising writers ("EVNT")
+COLUMNS = [
+    "event_id",
+    "name",
+    "user_id",
+    "environment",
+    "experiment_key",
+    "variant",
+    "value",
+    "properties",
+    "occurred_at",
+    "ts_us",
+    "received_at",
+]
+PG_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_incoming ("
+    "event_id varchar(128), name varchar(100), user_id varchar(200), environment varchar(64), "
+    "experiment_key varchar(100), variant varchar(100), value double precision, properties jsonb, "
+    "occurred_at timestamptz, ts_us bigint, received_at timestamptz) ON COMMIT DELETE ROWS"
+)
+_COLS = ", ".join(COLUMNS)
+PG_MERGE = f"""
+WITH fresh AS (
+    INSERT INTO event_keys (event_id, occurred_at)
+    SELECT DISTINCT ON (event_id) event_id, occurred_at FROM events_incoming ORDER BY event_id
+    ON CONFLICT DO NOTHING RETURNING event_id
+)
+INSERT INTO events ({_COLS})
+SELECT DISTINCT ON (i.event_id) {", ".join("i." + c for c in COLUMNS)}
+FROM events_incoming i JOIN fresh f ON f.event_id = i.event_id
+ORDER BY i.event_id
+"""
+
+
+def _dedupe(rows: Sequence[EventRow]) -> list[EventRow]:
+    seen: dict[str, EventRow] = {}
+    for row in rows:
+        seen.setdefault(row.event_id, row)
+    return list(seen.values())
+
+
+async def lock_writers(session: AsyncSession) -> None:
+    """Serialise writers (PostgreSQL) so ``seq`` values commit in increasing order."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
+
+
+async def insert_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
+    """Store the rows whose ``event_id`` is new; returns how many were stored."""
+    if not rows:
+        return 0
+    await lock_writers(session)
+    if session.get_bind().dialect.name == "postgresql":
+        return await _copy_batch(session, rows)
+    return await _insert_batch(session, _dedupe(rows))
+
+
+async def _copy_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
+    conn = await session.connection()
+    await conn.execute(text(PG_STAGE))
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    records = [
+        (
+            r.event_id,
+            r.name,
+            r.user_id,
+            r.environment,
+            r.experiment_key,
+            r.variant,
+            r.value,
+            json.dumps(r.properties, separators=(",", ":")),
+            from_us(r.ts_us),
+            r.ts_us,
+            from_us(r.received_us),
+        )
+        for r in rows
+    ]
+    await driver.copy_records_to_table("events_incoming", records=records, columns=COLUMNS)
+    result = await conn.execute(text(PG_MERGE))
+    return int(result.rowcount)
+
+
+async def _insert_batch(session: AsyncSession, rows: list[EventRow]) -> int:
+    stored = 0
+    for start in range(0, len(rows), 2_000):
+        chunk = rows[start : start + 2_000]
+        keys = [{"event_id": r.event_id, "occurred_at": from_us(r.ts_us)} for r in chunk]
+        fresh = set(
+            (
+                await session.scalars(
+                    sqlite_insert(EventKey).values(keys).on_conflict_do_nothing().returning(EventKey.event_id)
+                )
+            ).all()
+        )
+        values = [_row_dict(r) for r in chunk if r.event_id in fresh]
+        if values:
+            await session.execute(insert(Event), values)
+        stored += len(values)
+    return stored
+
+
+def _row_dict(r: EventRow) -> dict[str, Any]:
+    return {
+        "event_id": r.event_id,
+        "name": r.name,
+        "user_id": r.user_id,
+        "environment": r.environment,
+        "experiment_key": r.experiment_key,
+        "variant": r.variant,
+        "value": r.value,
+        "properties": r.properties,
+        "occurred_at": from_us(r.ts_us),
+        "ts_us": r.ts_us,
+        "received_at": from_us(r.received_us),
+    }
+
+
+async def recent(
+    session: AsyncSession,
+    *,
+    name: str | None,
+    user_id: str | None,
+    experiment_key: str | None,
+    since_us: int | None,
+    limit: int,
+) -> Sequence[Event]:
+    query = select(Event)
+    if name:
+        query = query.where(Event.name == name)
+    if user_id:
+        query = query.where(Event.user_id == user_id)
+    if experiment_key:
+        query = query.where(Event.experiment_key == experiment_key)
+    if since_us is not None:
+        query = query.where(Event.ts_us >= since_us)
+    return (await session.scalars(query.order_by(Event.seq.desc()).limit(limit))).all()
+
+
+async def events_of_user(session: AsyncSession, user_id: str) -> Sequence[Event]:
+    query = select(Event).where(Event.user_id == user_id).order_by(Event.seq)
+    return (await session.scalars(query)).all()
+
+
+async def erase_user(session: AsyncSession, user_id: str) -> int:
+    """Delete a user's events and their idempotency keys (the exposure keys embed the user id)."""
+    ids = select(Event.event_id).where(Event.user_id == user_id).scalar_subquery()
+    await session.execute(delete(EventKey).where(EventKey.event_id.in_(ids)))
+    result = await session.execute(delete(Event).where(Event.user_id == user_id))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE has rowcount
+
+
+async def stored_ids(session: AsyncSession) -> list[str]:
+    """Every stored event id (tests and the bench count rows through it)."""
+    return list((await session.scalars(select(Event.event_id))).all())

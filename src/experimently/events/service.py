@@ -1,0 +1,71 @@
+"""Event rules: who may track and read, the batch bound, and the live debugging view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently.auth.actor import Actor
+from experimently.errors import ValidationFailed
+from experimently.events import repository
+from experimently.events.ingest import EventIngest, IngestResult
+from experimently.events.models import Event
+from experimently.events.schemas import MAX_BATCH
+from experimently.events.validation import to_us
+from experimently.kit.clock import ensure_utc
+from experimently.rbac import Permission, require
+
+
+def parse_body(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed(
+            "body is not valid JSON", [{"path": "body", "message": "invalid JSON"}]
+        ) from None
+
+
+async def track_one(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:
+    require(actor, Permission.TRACK)
+    event = parse_body(body)
+    _rows, rejected = ingest.validate([event], actor.environment_key)
+    if rejected:
+        problem = rejected[0]
+        raise ValidationFailed(
+            "event rejected", [{"path": problem["path"] or "body", "message": problem["reason"]}]
+        )
+    return await ingest.submit([event], environment=actor.environment_key)
+
+
+async def track_batch(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:
+    require(actor, Permission.TRACK)
+    payload = parse_body(body)
+    events = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(events, list):
+        raise ValidationFailed("body must be {'events': [...]}", [{"path": "events", "message": "required"}])
+    if not events or len(events) > MAX_BATCH:
+        raise ValidationFailed(
+            "batch size out of range", [{"path": "events", "message": f"must hold 1 to {MAX_BATCH} events"}]
+        )
+    return await ingest.submit(events, environment=actor.environment_key)
+
+
+async def recent(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    name: str | None,
+    user_id: str | None,
+    experiment_key: str | None,
+    since: datetime | None,
+    limit: int,
+) -> Sequence[Event]:
+    require(actor, Permission.EVENTS_READ)
+    since_us = to_us(ensure_utc(since)) if since is not None else None
+    return await repository.recent(
+        session, name=name, user_id=user_id, experiment_key=experiment_key, since_us=since_us, limit=limit
+    )

@@ -1,0 +1,53 @@
+"""How the events and metrics domains plug into a process (called from ``experimently.wiring``)."""
+
+from __future__ import annotations
+
+import structlog
+
+from experimently import privacy
+from experimently.events.ingest import EventIngest
+from experimently.events.pipeline import EmbeddedPipeline, Pipeline, StreamPipeline
+from experimently.events.privacy import EVENTS_PROVIDER, METRIC_UNITS_PROVIDER
+from experimently.events.retention import maintain_partitions, run_retention
+from experimently.metrics.aggregation import run_aggregation
+from experimently.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+
+def register_event_services(runtime: Runtime) -> None:
+    pipeline: Pipeline
+    if runtime.redis is not None:
+        pipeline = StreamPipeline(runtime.db, runtime.redis, runtime.settings, runtime.jobs.holder)
+    else:
+        pipeline = EmbeddedPipeline(runtime.db, runtime.settings)
+    runtime.services["events.pipeline"] = pipeline
+    runtime.services["events.ingest"] = EventIngest(runtime.settings, pipeline)
+    privacy.register(EVENTS_PROVIDER)
+    privacy.register(METRIC_UNITS_PROVIDER)
+
+
+def register_event_jobs(runtime: Runtime) -> None:
+    db, settings = runtime.db, runtime.settings
+    runtime.jobs.register("events.maintain_partitions", 3600, lambda: maintain_partitions(db, settings))
+    runtime.jobs.register("events.retention", 3600, lambda: run_retention(db, settings))
+    runtime.jobs.register(
+        "metrics.aggregate",
+        settings.aggregation_interval_seconds,
+        lambda: run_aggregation(db, runtime.services),
+    )
+
+
+async def start_events(runtime: Runtime) -> None:
+    """Partitions for today exist before the first write; then the writer starts."""
+    try:
+        await maintain_partitions(runtime.db, runtime.settings)
+    except Exception as exc:  # another instance may be creating them; the job retries
+        log.warning("events.partitions_failed", error=repr(exc))
+    await runtime.services["events.pipeline"].start()
+
+
+async def stop_events(runtime: Runtime) -> None:
+    pipeline = runtime.services.get("events.pipeline")
+    if pipeline is not None:
+        await pipeline.stop()

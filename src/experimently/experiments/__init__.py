@@ -1,0 +1,1 @@
+"""Experiments: lifecycle, deterministic sticky assignment, layers, scheduling, flag integration."""

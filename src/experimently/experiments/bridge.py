@@ -1,0 +1,56 @@
+"""Flags that serve experiments: a flag rule hands its decision to a running experiment and maps the
+experiment's variants to flag variations. Product code asks the flag; the experiment still gets its
+sticky assignment and exposure — but only when evaluation actually reaches that rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from experimently.db import Database
+from experimently.experiments.assign import AssignmentService, Decision
+from experimently.experiments.schemas import AssignRequest
+from experimently.flags.evaluation import FlagEvaluation
+
+
+def experiment_keys(flag_document: Mapping[str, Any]) -> list[str]:
+    serves = [rule.get("serve") or {} for rule in flag_document.get("rules", [])]
+    serves.append(flag_document.get("fallthrough") or {})
+    return [str(s["experiment"]["key"]) for s in serves if isinstance(s.get("experiment"), Mapping)]
+
+
+class FlagExperimentBridge:
+    def __init__(self, db: Database, flags: FlagEvaluation, assignments: AssignmentService) -> None:
+        self.db = db
+        self.flags = flags
+        self.assignments = assignments
+
+    async def evaluate_one(
+        self, environment: str, flag_key: str, context: Mapping[str, Any], default: Any
+    ) -> Any:
+        snap = await self.flags.snapshot(environment)
+        document = next((f for f in snap.payload["flags"] if f["key"] == flag_key), None)
+        keys = experiment_keys(document) if document else []
+        if not keys:
+            return (await self.flags.evaluate(environment, flag_key, context, default)).to_dict()
+        definitions = await self.assignments.definitions()
+        async with self.db.transaction() as session:
+            candidates: dict[str, Decision] = {}
+            for key in keys:
+                exp = definitions.get(key)
+                if exp is not None:
+                    request = AssignRequest(context=dict(context))
+                    candidates[key] = (await self.assignments.decide(session, environment, exp, [request]))[0]
+            reached: set[str] = set()
+
+            def resolver(key: str, _context: Mapping[str, Any]) -> str | None:
+                decision = candidates.get(key)
+                if decision is None or decision.result.variant is None:
+                    return None
+                reached.add(key)
+                return decision.result.variant
+
+            result = await self.flags.evaluate(environment, flag_key, context, default, resolver)
+            for key in reached:
+                await self.assignments.persist(session, environment, definitions[key], [candidates[key]])
+        return result.to_dict()

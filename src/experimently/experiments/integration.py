@@ -1,0 +1,51 @@
+"""What experiments give the other domains: the running experiments for the aggregation job, and the
+assignments for privacy export and erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently.experiments import repository
+from experimently.experiments.models import Assignment
+from experimently.experiments.schemas import Status
+from experimently.metrics.aggregation import ExperimentSpec
+from experimently.privacy import PrivacyProvider
+
+
+async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
+    """Running and paused experiments (paused ones still collect conversions of exposed units)."""
+    return [
+        ExperimentSpec(
+            key=exp.key,
+            variants=tuple(str(v["key"]) for v in exp.variants),
+            metric_keys=tuple(
+                dict.fromkeys(
+                    [
+                        *([exp.primary_metric] if exp.primary_metric else []),
+                        *exp.secondary_metrics,
+                        *exp.guardrail_metrics,
+                    ]
+                )
+            ),
+            started_at=exp.started_at,
+        )
+        for exp in await repository.in_statuses(session, [Status.RUNNING, Status.PAUSED])
+    ]
+
+
+async def _export(session: AsyncSession, unit_id: str) -> list[dict[str, Any]]:
+    return [
+        {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
+        for k, v, e, t in await repository.unit_history(session, unit_id)
+    ]
+
+
+async def _erase(session: AsyncSession, unit_id: str) -> int:
+    result = await session.execute(delete(Assignment).where(Assignment.unit_id == unit_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # DELETE results carry rowcount
+
+
+ASSIGNMENTS_PROVIDER = PrivacyProvider("assignments", _export, _erase)

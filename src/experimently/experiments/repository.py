@@ -1,0 +1,121 @@
+"""All SQL of experiments, layers and assignments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently.experiments.models import Assignment, Experiment, Layer
+
+
+async def get_experiment(session: AsyncSession, ref: str, *, for_update: bool = False) -> Experiment | None:
+    """By id or by key."""
+    query = select(Experiment).where(or_(Experiment.id == ref, Experiment.key == ref))
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def list_experiments(
+    session: AsyncSession,
+    *,
+    status: str | None,
+    owner: str | None,
+    text: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+    tag: str | None,
+) -> tuple[Sequence[Experiment], int]:
+    query = select(Experiment)
+    if status:
+        query = query.where(Experiment.status == status)
+    if owner:
+        query = query.where(Experiment.owner_id == owner)
+    if text:
+        like = f"%{text.lower()}%"
+        query = query.where(
+            or_(func.lower(Experiment.key).like(like), func.lower(Experiment.name).like(like))
+        )
+    column = {
+        "created_at": Experiment.created_at,
+        "name": Experiment.name,
+        "key": Experiment.key,
+        "updated_at": Experiment.updated_at,
+    }[sort.lstrip("-")]
+    query = query.order_by(column.desc() if sort.startswith("-") else column, Experiment.key)
+    rows = (await session.scalars(query)).all()
+    if tag:
+        rows = [r for r in rows if tag in r.tags]
+    return rows[offset : offset + limit], len(rows)
+
+
+async def running_in(session: AsyncSession, environment: str) -> Sequence[Experiment]:
+    query = select(Experiment).where(Experiment.environment == environment, Experiment.status == "running")
+    return (await session.scalars(query.order_by(Experiment.key))).all()
+
+
+async def in_statuses(session: AsyncSession, statuses: Sequence[str]) -> Sequence[Experiment]:
+    query = select(Experiment).where(Experiment.status.in_(statuses)).order_by(Experiment.key)
+    return (await session.scalars(query)).all()
+
+
+async def layer_members(session: AsyncSession, layer_key: str) -> Sequence[Experiment]:
+    query = select(Experiment).where(
+        Experiment.layer_key == layer_key, Experiment.status.in_(["draft", "scheduled", "running", "paused"])
+    )
+    return (await session.scalars(query.order_by(Experiment.layer_range_start))).all()
+
+
+async def get_layer(session: AsyncSession, key: str) -> Layer | None:
+    return await session.scalar(select(Layer).where(Layer.key == key))
+
+
+async def all_layers(session: AsyncSession) -> Sequence[Layer]:
+    return (await session.scalars(select(Layer).order_by(Layer.key))).all()
+
+
+async def stored_assignments(
+    session: AsyncSession, experiment_id: str, units: Sequence[str]
+) -> dict[str, str]:
+    if not units:
+        return {}
+    rows = await session.execute(
+        select(Assignment.unit_id, Assignment.variant).where(
+            Assignment.experiment_id == experiment_id, Assignment.unit_id.in_(list(set(units)))
+        )
+    )
+    return {str(unit): str(variant) for unit, variant in rows.all()}
+
+
+async def insert_assignments(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Insert first assignments; a concurrent first assignment of the same unit wins (DO NOTHING)."""
+    if not rows:
+        return
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(Assignment).values(rows).on_conflict_do_nothing())
+
+
+async def unit_history(session: AsyncSession, unit_id: str) -> Sequence[tuple[str, str, str, datetime]]:
+    rows = await session.execute(
+        select(Experiment.key, Assignment.variant, Assignment.environment, Assignment.assigned_at)
+        .join(Experiment, Experiment.id == Assignment.experiment_id)
+        .where(Assignment.unit_id == unit_id)
+        .order_by(Assignment.assigned_at)
+    )
+    return [(k, v, e, t) for k, v, e, t in rows.all()]
+
+
+async def count_assignments(session: AsyncSession, experiment_id: str) -> dict[str, int]:
+    rows = await session.execute(
+        select(Assignment.variant, func.count())
+        .where(Assignment.experiment_id == experiment_id)
+        .group_by(Assignment.variant)
+    )
+    return {variant: int(count) for variant, count in rows.all()}

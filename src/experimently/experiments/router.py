@@ -1,0 +1,168 @@
+"""Experiments: management (people, ``manage`` keys), lifecycle, layers, and assignment for applications
+(``evaluate`` keys; the key fixes the environment)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, status
+
+from experimently.auth.actor import Actor
+from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.errors import PermissionDenied
+from experimently.experiments import service
+from experimently.experiments.assign import AssignmentService
+from experimently.experiments.repository import unit_history
+from experimently.experiments.schemas import (
+    AssignmentRead,
+    AssignRequest,
+    BulkAssignRequest,
+    ExperimentCreate,
+    ExperimentRead,
+    ExperimentUpdate,
+    LayerCreate,
+    LayerRead,
+    Status,
+    TransitionRequest,
+)
+from experimently.kit.envelope import Envelope, Page, page_params
+from experimently.rbac import Permission, permissions_for, require
+from experimently.runtime import Runtime
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+layers_router = APIRouter(prefix="/layers", tags=["experiments"])
+Action = Literal["schedule", "unschedule", "start", "pause", "resume", "complete", "archive"]
+Sort = Literal["created_at", "-created_at", "name", "-name", "key", "-key", "updated_at", "-updated_at"]
+
+
+def _read(exp: object) -> ExperimentRead:
+    return ExperimentRead.model_validate(exp)
+
+
+def _assigner(runtime: Runtime) -> AssignmentService:
+    assigner: AssignmentService = runtime.services["experiments.assignments"]
+    return assigner
+
+
+def _environment(actor: Actor) -> str:
+    require(actor, Permission.EVALUATE)
+    if actor.environment_key is None:
+        raise PermissionDenied("assignment needs an API key (X-API-Key) with the 'evaluate' scope")
+    return actor.environment_key
+
+
+@router.get("", response_model=Envelope[list[ExperimentRead]])
+async def list_experiments(
+    actor: ActorDep,
+    session: SessionDep,
+    page: Annotated[Page, Depends(page_params)],
+    status_: Annotated[Status | None, Query(alias="status")] = None,
+    owner: str | None = None,
+    tag: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Sort = "-created_at",
+) -> Envelope[list[ExperimentRead]]:
+    """List experiments with filters (status, owner, tag, text), sorting and pagination."""
+    rows, total = await service.list_experiments(
+        session,
+        actor,
+        status=status_,
+        owner=owner,
+        tag=tag,
+        text=q,
+        sort=sort,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Envelope(data=[_read(r) for r in rows], meta=page.meta(total))
+
+
+@router.post("", response_model=Envelope[ExperimentRead], status_code=status.HTTP_201_CREATED)
+async def create_experiment(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: ExperimentCreate
+) -> Envelope[ExperimentRead]:
+    """Create an experiment (status draft)."""
+    return Envelope(data=_read(await service.create(session, runtime.cache, actor, body)))
+
+
+@router.post("/assign-all", response_model=Envelope[list[AssignmentRead]])
+async def assign_all(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: AssignRequest
+) -> Envelope[list[AssignmentRead]]:
+    """Every running experiment of the key's environment for one unit."""
+    env = _environment(actor)
+    return Envelope(data=await _assigner(runtime).assign_all(session, env, body))
+
+
+@router.get("/units/{unit_id}/assignments", response_model=Envelope[list[dict[str, str]]])
+async def assignment_history(
+    actor: ActorDep, session: SessionDep, unit_id: str
+) -> Envelope[list[dict[str, str]]]:
+    """A unit's assignment history across experiments."""
+    if Permission.EVALUATE not in permissions_for(actor):
+        require(actor, Permission.EXPERIMENTS_READ)
+    rows = await unit_history(session, unit_id)
+    return Envelope(
+        data=[
+            {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
+            for k, v, e, t in rows
+        ]
+    )
+
+
+@router.get("/{ref}", response_model=Envelope[ExperimentRead])
+async def get_experiment(actor: ActorDep, session: SessionDep, ref: str) -> Envelope[ExperimentRead]:
+    """One experiment, by id or key."""
+    return Envelope(data=_read(await service.get(session, actor, ref)))
+
+
+@router.patch("/{ref}", response_model=Envelope[ExperimentRead])
+async def update_experiment(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, ref: str, body: ExperimentUpdate
+) -> Envelope[ExperimentRead]:
+    """Change an experiment; what is editable depends on its status; ``version`` must be current."""
+    return Envelope(data=_read(await service.update(session, runtime.cache, actor, ref, body)))
+
+
+@router.post("/{key}/assign", response_model=Envelope[AssignmentRead])
+async def assign(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: AssignRequest
+) -> Envelope[AssignmentRead]:
+    """Assign one unit (sticky); or say why it is not in the experiment."""
+    env = _environment(actor)
+    return Envelope(data=(await _assigner(runtime).assign_many(session, env, key, [body]))[0])
+
+
+@router.post("/{key}/assign/bulk", response_model=Envelope[list[AssignmentRead]])
+async def assign_bulk(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: BulkAssignRequest
+) -> Envelope[list[AssignmentRead]]:
+    """Assign up to 1,000 units in one call."""
+    env = _environment(actor)
+    return Envelope(data=await _assigner(runtime).assign_many(session, env, key, body.units))
+
+
+@router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead])
+async def transition(
+    actor: ActorDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    ref: str,
+    action: Action,
+    body: TransitionRequest | None = None,
+) -> Envelope[ExperimentRead]:
+    """Lifecycle: start, pause, resume, complete, archive, schedule, unschedule (409 when not allowed)."""
+    reason = body.reason if body else None
+    return Envelope(data=_read(await service.transition(session, runtime.cache, actor, ref, action, reason)))
+
+
+@layers_router.get("", response_model=Envelope[list[LayerRead]])
+async def list_layers(actor: ActorDep, session: SessionDep) -> Envelope[list[LayerRead]]:
+    """Layers with their allocations and free capacity."""
+    return Envelope(data=await service.list_layers(session, actor))
+
+
+@layers_router.post("", response_model=Envelope[LayerRead], status_code=status.HTTP_201_CREATED)
+async def create_layer(actor: ActorDep, session: SessionDep, body: LayerCreate) -> Envelope[LayerRead]:
+    """Create a mutual-exclusion layer."""
+    return Envelope(data=await service.create_layer(session, actor, body))

@@ -1,0 +1,198 @@
+"""Experiment, layer and assignment payloads. Cross-field rules (one control, weights summing to 100,
+unique keys) are checked here so a 422 names the exact field."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
+
+from experimently.flags.schemas import FLAG_KEY
+
+
+class Status(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    ARCHIVED = "archived"
+
+
+class Variant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=FLAG_KEY)
+    name: str = Field(default="", max_length=200)
+    weight: float = Field(ge=0, le=100)
+    is_control: bool = False
+    payload: JsonValue = None
+
+
+def check_variants(variants: list[Variant]) -> list[Variant]:
+    if len(variants) < 2:
+        raise ValueError("at least 2 variants are required")
+    keys = [v.key for v in variants]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"variant keys must be unique: {keys}")
+    controls = sum(v.is_control for v in variants)
+    if controls != 1:
+        raise ValueError(f"exactly one variant must be the control (found {controls})")
+    if not math.isclose(sum(v.weight for v in variants), 100.0, abs_tol=1e-9):
+        raise ValueError(f"weights must sum to 100 (got {sum(v.weight for v in variants)})")
+    if any(round(v.weight, 2) != v.weight for v in variants):
+        raise ValueError("weights take at most 2 decimals")
+    return variants
+
+
+class ExperimentBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    hypothesis: str = Field(default="", max_length=5000)
+    description: str = Field(default="", max_length=5000)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    variants: list[Variant]
+    traffic_allocation: float = Field(default=100.0, ge=0, le=100)
+    targeting: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
+    bucket_by: str = Field(default="user_id", min_length=1, max_length=200)
+    environment: str = Field(default="production", min_length=1, max_length=64)
+    layer: str | None = Field(default=None, description="layer key")
+    layer_share: float | None = Field(
+        default=None, gt=0, le=100, description="percent of the layer's traffic"
+    )
+    primary_metric: str | None = None
+    secondary_metrics: list[str] = Field(default_factory=list, max_length=50)
+    guardrail_metrics: list[str] = Field(default_factory=list, max_length=50)
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+    min_sample_size: int | None = Field(default=None, ge=1)
+
+    _variants = field_validator("variants")(check_variants)
+
+    @model_validator(mode="after")
+    def _dates(self) -> ExperimentBase:
+        if self.planned_start and self.planned_end and self.planned_end <= self.planned_start:
+            raise ValueError("planned_end must be after planned_start")
+        if self.layer is not None and self.layer_share is None:
+            self.layer_share = 100.0
+        return self
+
+
+class ExperimentCreate(ExperimentBase):
+    key: str = Field(pattern=FLAG_KEY, description="unique, immutable")
+
+
+class ExperimentUpdate(BaseModel):
+    """All optional; ``version`` is the version being edited. What may change depends on the status."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    hypothesis: str | None = Field(default=None, max_length=5000)
+    description: str | None = Field(default=None, max_length=5000)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    variants: list[Variant] | None = None
+    traffic_allocation: float | None = Field(default=None, ge=0, le=100)
+    targeting: list[dict[str, Any]] | None = Field(default=None, max_length=100)
+    bucket_by: str | None = Field(default=None, min_length=1, max_length=200)
+    environment: str | None = None
+    layer: str | None = None
+    layer_share: float | None = Field(default=None, gt=0, le=100)
+    primary_metric: str | None = None
+    secondary_metrics: list[str] | None = None
+    guardrail_metrics: list[str] | None = None
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+    min_sample_size: int | None = Field(default=None, ge=1)
+
+    @field_validator("variants")
+    @classmethod
+    def _variants(cls, variants: list[Variant] | None) -> list[Variant] | None:
+        return None if variants is None else check_variants(variants)
+
+
+class ExperimentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    key: str
+    name: str
+    hypothesis: str
+    description: str
+    owner_id: str | None
+    tags: list[str]
+    variants: list[dict[str, Any]]
+    traffic_allocation: float
+    targeting: list[dict[str, Any]]
+    bucket_by: str
+    environment: str
+    layer_key: str | None
+    layer_range_start: int | None
+    layer_range_end: int | None
+    primary_metric: str | None
+    secondary_metrics: list[str]
+    guardrail_metrics: list[str]
+    planned_start: datetime | None
+    planned_end: datetime | None
+    min_sample_size: int | None
+    status: Status
+    salt: str
+    version: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransitionRequest(BaseModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class LayerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=FLAG_KEY)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+
+
+class LayerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    key: str
+    name: str
+    description: str
+    salt: str
+    created_at: datetime
+    allocations: list[dict[str, Any]] = Field(default_factory=list)
+    free_buckets: int = 10_000
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: str | int | None = Field(default=None, description="value of the bucketing attribute")
+    user_id: str | int | None = None
+    context: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class BulkAssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    units: list[AssignRequest] = Field(min_length=1, max_length=1000)
+
+
+class AssignmentRead(BaseModel):
+    experiment_key: str
+    unit_id: str | None
+    in_experiment: bool
+    variant: str | None
+    payload: JsonValue = None
+    reason: str
+    sticky: bool = False

@@ -1,0 +1,315 @@
+"""Experiment rules: create, update (what is editable depends on the status), lifecycle transitions,
+layers. Every change is audited and invalidates the assignment definitions on every instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth.actor import Actor
+from experimently.cache import Cache
+from experimently.environments.service import get_environment_by_key
+from experimently.errors import Conflict, NotFound, ValidationFailed
+from experimently.experiments import lifecycle, repository
+from experimently.experiments.models import Experiment, Layer
+from experimently.experiments.schemas import (
+    ExperimentCreate,
+    ExperimentRead,
+    ExperimentUpdate,
+    LayerCreate,
+    LayerRead,
+    Status,
+)
+from experimently.flags import repository as flag_repository
+from experimently.flags.documents import segment_document
+from experimently.kit.clock import ensure_utc, now
+from experimently.rbac import Permission, require, require_environment
+from experimently.webhooks.outbox import emit
+from experimently_sdk import RuleValidationError, validate_experiment_targeting
+
+NAMESPACE = "experiments"
+LAYER_BUCKETS = 10_000
+
+
+def snapshot(exp: Experiment) -> dict[str, Any]:
+    data = ExperimentRead.model_validate(exp).model_dump(mode="json")
+    for volatile in ("created_at", "updated_at", "id"):
+        data.pop(volatile, None)
+    return data
+
+
+async def _validate_targeting(session: AsyncSession, conditions: list[dict[str, Any]]) -> None:
+    segments = {s.key: segment_document(s) for s in await flag_repository.all_segments(session)}
+    try:
+        validate_experiment_targeting(conditions, segments)
+    except RuleValidationError as exc:
+        raise ValidationFailed(
+            "targeting failed validation",
+            [{"path": f"targeting{p[len('conditions') :]}", "message": m} for p, m in exc.errors],
+        ) from None
+
+
+async def _allocate(
+    session: AsyncSession, exp: Experiment, layer_key: str | None, share: float | None
+) -> None:
+    """Give ``exp`` a free range of its layer's buckets, or refuse (the layer would be over-allocated)."""
+    if layer_key is None:
+        exp.layer_key, exp.layer_range_start, exp.layer_range_end = None, None, None
+        return
+    if await repository.get_layer(session, layer_key) is None:
+        raise ValidationFailed("unknown layer", [{"path": "layer", "message": f"no layer '{layer_key}'"}])
+    size = round((share or 100.0) * LAYER_BUCKETS / 100)
+    taken = sorted(
+        (m.layer_range_start or 0, m.layer_range_end or 0)
+        for m in await repository.layer_members(session, layer_key)
+        if m.id != exp.id
+    )
+    cursor = 0
+    for start, end in [*taken, (LAYER_BUCKETS, LAYER_BUCKETS)]:
+        if start - cursor >= size:
+            exp.layer_key, exp.layer_range_start, exp.layer_range_end = layer_key, cursor, cursor + size
+            return
+        cursor = max(cursor, end)
+    free = LAYER_BUCKETS - sum(end - start for start, end in taken)
+    raise Conflict(
+        f"layer '{layer_key}' cannot give {share}% of its traffic: it would be over-allocated",
+        details={"layer": layer_key, "requested_buckets": size, "free_buckets": free},
+    )
+
+
+async def get(session: AsyncSession, actor: Actor, ref: str) -> Experiment:
+    require(actor, Permission.EXPERIMENTS_READ)
+    exp = await repository.get_experiment(session, ref)
+    if exp is None:
+        raise NotFound("experiment", ref)
+    return exp
+
+
+async def create(session: AsyncSession, cache: Cache, actor: Actor, body: ExperimentCreate) -> Experiment:
+    require(actor, Permission.EXPERIMENTS_WRITE)
+    if await repository.get_experiment(session, body.key) is not None:
+        raise Conflict(f"experiment '{body.key}' exists", details={"key": body.key})
+    await get_environment_by_key(session, body.environment)
+    require_environment(actor, body.environment)
+    await _validate_targeting(session, body.targeting)
+    moment = now()
+    data = body.model_dump(exclude={"layer", "layer_share", "variants", "tags"})
+    exp = Experiment(
+        **data,
+        variants=[v.model_dump() for v in body.variants],
+        tags=sorted(set(body.tags)),
+        owner_id=actor.owner,
+        status=Status.DRAFT,
+        salt=body.key,
+        version=1,
+        created_at=moment,
+        updated_at=moment,
+    )
+    await _allocate(session, exp, body.layer, body.layer_share)
+    session.add(exp)
+    await session.flush()
+    audit.record(session, actor, "experiment.created", "experiment", exp.id, after=snapshot(exp))
+    cache.invalidate_on_commit(session, NAMESPACE)
+    return exp
+
+
+async def _load_for_write(session: AsyncSession, actor: Actor, ref: str) -> Experiment:
+    exp = await repository.get_experiment(session, ref, for_update=True)
+    if exp is None:
+        raise NotFound("experiment", ref)
+    require(actor, Permission.EXPERIMENTS_WRITE, owner_id=exp.owner_id)
+    require_environment(actor, exp.environment)
+    return exp
+
+
+async def update(
+    session: AsyncSession, cache: Cache, actor: Actor, ref: str, body: ExperimentUpdate
+) -> Experiment:
+    exp = await _load_for_write(session, actor, ref)
+    if exp.version != body.version:
+        raise Conflict(
+            f"experiment '{exp.key}' changed since version {body.version}; reload and retry",
+            details={"current_version": exp.version, "given_version": body.version},
+        )
+    changes = body.model_dump(exclude_unset=True, exclude={"version"})
+    frozen = lifecycle.frozen_fields(Status(exp.status), set(changes))
+    if frozen:
+        raise ValidationFailed(
+            f"these fields cannot change while the experiment is {exp.status}",
+            [{"path": f, "message": f"frozen in status {exp.status}"} for f in frozen],
+        )
+    if (
+        "traffic_allocation" in changes
+        and exp.status in (Status.RUNNING, Status.PAUSED)
+        and (changes["traffic_allocation"] or 0) < exp.traffic_allocation
+    ):
+        raise ValidationFailed(
+            "traffic allocation may only rise while running (lowering it would drop units)",
+            [{"path": "traffic_allocation", "message": f"must be >= {exp.traffic_allocation}"}],
+        )
+    if body.variants is not None and exp.status == Status.PAUSED:
+        _check_reweight(exp, body)
+    before = snapshot(exp)
+    await _apply(session, actor, exp, body, changes)
+    exp.version += 1
+    exp.updated_at = now()
+    audit.record(
+        session, actor, "experiment.updated", "experiment", exp.id, before=before, after=snapshot(exp)
+    )
+    cache.invalidate_on_commit(session, NAMESPACE)
+    return exp
+
+
+def _check_reweight(exp: Experiment, body: ExperimentUpdate) -> None:
+    old = [(v["key"], bool(v.get("is_control"))) for v in exp.variants]
+    new = [(v.key, v.is_control) for v in body.variants or []]
+    if old != new:
+        raise ValidationFailed(
+            "while paused only the weights may change (same variant keys, same control)",
+            [{"path": "variants", "message": "variant keys and control are frozen"}],
+        )
+
+
+async def _apply(
+    session: AsyncSession, actor: Actor, exp: Experiment, body: ExperimentUpdate, changes: dict[str, Any]
+) -> None:
+    if body.targeting is not None:
+        await _validate_targeting(session, body.targeting)
+    if body.environment is not None:
+        await get_environment_by_key(session, body.environment)
+        require_environment(actor, body.environment)
+    if "layer" in changes or "layer_share" in changes:
+        share = (
+            body.layer_share
+            if body.layer_share is not None
+            else (((exp.layer_range_end or 0) - (exp.layer_range_start or 0)) / 100 or 100.0)
+        )
+        await _allocate(session, exp, changes.get("layer", exp.layer_key), share)
+    for field, value in changes.items():
+        if field in ("layer", "layer_share") or (
+            value is None and field not in ("planned_start", "planned_end")
+        ):
+            continue
+        if field == "variants":
+            value = [v.model_dump() for v in body.variants or []]
+        elif field == "tags":
+            value = sorted(set(value))
+        setattr(exp, field, value)
+    if exp.planned_start and exp.planned_end and ensure_utc(exp.planned_end) <= ensure_utc(exp.planned_start):
+        raise ValidationFailed(
+            "planned_end must be after planned_start",
+            [{"path": "planned_end", "message": "must be after planned_start"}],
+        )
+
+
+async def transition(
+    session: AsyncSession, cache: Cache, actor: Actor, ref: str, action: str, reason: str | None
+) -> Experiment:
+    """Move the experiment through its lifecycle; audited with who and why, and emitted as a domain event."""
+    exp = await _load_for_write(session, actor, ref)
+    target = lifecycle.next_status(action, Status(exp.status))
+    if action == "schedule" and exp.planned_start is None:
+        raise ValidationFailed(
+            "scheduling needs a planned start", [{"path": "planned_start", "message": "required to schedule"}]
+        )
+    before = snapshot(exp)
+    apply_status(exp, target)
+    audit.record(
+        session,
+        actor,
+        f"experiment.{action}",
+        "experiment",
+        exp.id,
+        before=before,
+        after=snapshot(exp),
+        reason=reason,
+    )
+    emit_status_event(session, exp, action, reason)
+    cache.invalidate_on_commit(session, NAMESPACE)
+    return exp
+
+
+def apply_status(exp: Experiment, target: Status) -> None:
+    moment = now()
+    if target is Status.RUNNING and exp.started_at is None:
+        exp.started_at = moment
+    if target is Status.COMPLETED:
+        exp.ended_at = moment
+    exp.status = target
+    exp.version += 1
+    exp.updated_at = moment
+
+
+_EVENTS = {
+    "start": "experiment.started",
+    "pause": "experiment.paused",
+    "resume": "experiment.resumed",
+    "complete": "experiment.completed",
+    "archive": "experiment.archived",
+    "schedule": "experiment.scheduled",
+    "unschedule": "experiment.unscheduled",
+}
+
+
+def emit_status_event(session: AsyncSession, exp: Experiment, action: str, reason: str | None) -> None:
+    emit(
+        session,
+        _EVENTS[action],
+        "experiment",
+        exp.id,
+        {"key": exp.key, "status": exp.status, "reason": reason, "at": now().isoformat()},
+    )
+
+
+async def list_experiments(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    status: str | None,
+    owner: str | None,
+    tag: str | None,
+    text: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[Experiment], int]:
+    require(actor, Permission.EXPERIMENTS_READ)
+    rows, total = await repository.list_experiments(
+        session, status=status, owner=owner, text=text, sort=sort, limit=limit, offset=offset, tag=tag
+    )
+    return list(rows), total
+
+
+async def create_layer(session: AsyncSession, actor: Actor, body: LayerCreate) -> LayerRead:
+    require(actor, Permission.EXPERIMENTS_WRITE)
+    if await repository.get_layer(session, body.key) is not None:
+        raise Conflict(f"layer '{body.key}' exists", details={"key": body.key})
+    layer = Layer(**body.model_dump(), salt=body.key, created_at=now())
+    session.add(layer)
+    await session.flush()
+    audit.record(session, actor, "layer.created", "layer", layer.key, after=body.model_dump())
+    return await layer_read(session, layer)
+
+
+async def layer_read(session: AsyncSession, layer: Layer) -> LayerRead:
+    members = await repository.layer_members(session, layer.key)
+    allocations = [
+        {
+            "experiment": m.key,
+            "status": m.status,
+            "range_start": m.layer_range_start,
+            "range_end": m.layer_range_end,
+        }
+        for m in members
+    ]
+    used = sum((m.layer_range_end or 0) - (m.layer_range_start or 0) for m in members)
+    return LayerRead.model_validate(layer).model_copy(
+        update={"allocations": allocations, "free_buckets": LAYER_BUCKETS - used}
+    )
+
+
+async def list_layers(session: AsyncSession, actor: Actor) -> list[LayerRead]:
+    require(actor, Permission.EXPERIMENTS_READ)
+    return [await layer_read(session, layer) for layer in await repository.all_layers(session)]

@@ -1,0 +1,1 @@
+"""Metric definitions and the aggregation of events into per-variant sufficient statistics."""

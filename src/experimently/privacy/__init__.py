@@ -1,0 +1,38 @@
+"""Privacy requests: export and erase everything stored about one user id.
+
+Each domain that stores per-user data registers a :class:`PrivacyProvider`; the service runs them
+all in one transaction and audits the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+Exporter = Callable[[AsyncSession, str], Awaitable[list[dict[str, Any]]]]
+Eraser = Callable[[AsyncSession, str], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class PrivacyProvider:
+    name: str
+    export: Exporter
+    erase: Eraser
+
+
+_PROVIDERS: dict[str, PrivacyProvider] = {}
+
+
+def register(provider: PrivacyProvider) -> None:
+    """Add (or replace, by name) a domain's provider."""
+    _PROVIDERS[provider.name] = provider
+
+
+def providers() -> list[PrivacyProvider]:
+    return [_PROVIDERS[name] for name in sorted(_PROVIDERS)]
+
+
+__all__ = ["PrivacyProvider", "providers", "register"]

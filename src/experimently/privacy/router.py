@@ -1,0 +1,26 @@
+"""Privacy requests: export a user's data as JSON, or erase it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from experimently.deps import ActorDep, SessionDep
+from experimently.kit.envelope import Envelope
+from experimently.privacy import service
+
+router = APIRouter(prefix="/privacy", tags=["privacy"])
+UserId = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.get("/users/{user_id}/export", response_model=Envelope[dict[str, Any]])
+async def export_user(actor: ActorDep, session: SessionDep, user_id: UserId) -> Envelope[dict[str, Any]]:
+    """Everything stored about ``user_id``, per data source (admin)."""
+    return Envelope(data=await service.export_user(session, actor, user_id))
+
+
+@router.delete("/users/{user_id}", response_model=Envelope[dict[str, int]])
+async def erase_user(actor: ActorDep, session: SessionDep, user_id: UserId) -> Envelope[dict[str, int]]:
+    """Erase everything stored about ``user_id``; returns rows deleted per data source (admin)."""
+    return Envelope(data=await service.erase_user(session, actor, user_id))

@@ -1,0 +1,36 @@
+"""Shared helpers for event tests: post batches, wait for the writer, read what is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from experimently.events.models import Event, EventKey
+from tests.conftest import Harness
+
+BATCH = "/api/v1/events/batch"
+
+
+async def post_batch(h: Harness, headers: dict[str, str], events: list[dict[str, Any]]) -> Any:
+    return await h.client.post(BATCH, json={"events": events}, headers=headers)
+
+
+async def flush(h: Harness) -> None:
+    await h.runtime.services["events.pipeline"].flush()
+
+
+async def stored(h: Harness) -> list[str]:
+    async with h.runtime.db.transaction() as session:
+        return sorted((await session.scalars(select(Event.event_id))).all())
+
+
+async def count_rows(h: Harness, model: Any, **where: Any) -> int:
+    async with h.runtime.db.transaction() as session:
+        query = select(func.count()).select_from(model)
+        for name, value in where.items():
+            query = query.where(getattr(model, name) == value)
+        return int(await session.scalar(query) or 0)
+
+
+__all__ = ["Event", "EventKey", "count_rows", "flush", "post_batch", "stored"]

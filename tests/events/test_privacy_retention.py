@@ -1,0 +1,127 @@
+"""Privacy export/erasure leaves nothing behind; retention deletes by age (whole partitions on
+PostgreSQL) and is audited as the system actor."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from experimently.audit.models import AuditLog
+from experimently.events.models import Event, EventKey
+from experimently.events.pipeline import write_rows
+from experimently.events.retention import existing_partitions, maintain_partitions
+from experimently.events.validation import EventRow, to_us
+from experimently.metrics.aggregation import ExperimentSpec
+from experimently.metrics.models import MetricUnit
+from tests.conftest import FakeClock, Harness
+from tests.events.helpers import count_rows, flush, post_batch
+
+
+async def test_erase__user_gone_everywhere__others_kept__audited(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    admin = await harness.admin()
+    await harness.client.post(
+        "/api/v1/metrics",
+        json={"key": "buys", "name": "b", "kind": "count", "event_name": "buy"},
+        headers=admin,
+    )
+    spec = ExperimentSpec("exp", ("a", "b"), ("buys",), None)
+
+    async def provider(_session: Any) -> list[ExperimentSpec]:
+        return [spec]
+
+    harness.runtime.services["experiments.specs"] = provider
+    events: list[dict[str, Any]] = []
+    for user, variant in (("alice", "a"), ("bob", "b")):
+        events += [
+            {
+                "name": "exposure",
+                "user_id": user,
+                "experiment_key": "exp",
+                "variant": variant,
+                "event_id": f"exposure:exp:{user}",
+            },
+            {"name": "buy", "user_id": user, "value": 3},
+        ]
+    await post_batch(harness, await harness.api_key(["track"]), events)
+    await flush(harness)
+    await harness.runtime.jobs.run("metrics.aggregate")
+    exported = await harness.client.get("/api/v1/privacy/users/alice/export", headers=admin)
+    assert exported.status_code == 200
+    data = exported.json()["data"]["data"]
+    assert len(data["events"]) == 2 and len(data["metric_units"]) == 2
+
+    erased = await harness.client.delete("/api/v1/privacy/users/alice", headers=admin)
+    assert erased.status_code == 200
+    assert erased.json()["data"] == {"events": 2, "metric_units": 2} | {
+        k: v for k, v in erased.json()["data"].items() if k not in ("events", "metric_units")
+    }
+    assert await count_rows(harness, Event, user_id="alice") == 0
+    assert await count_rows(harness, MetricUnit, unit_id="alice") == 0
+    assert await count_rows(harness, EventKey, event_id="exposure:exp:alice") == 0
+    assert await count_rows(harness, Event, user_id="bob") == 2
+    again = (await harness.client.get("/api/v1/privacy/users/alice/export", headers=admin)).json()["data"][
+        "data"
+    ]
+    assert again["events"] == [] and again["metric_units"] == []
+    records = await harness.audit(resource_type="privacy_subject")
+    assert sorted(r["action"] for r in records) == ["privacy.erased", "privacy.exported", "privacy.exported"]
+    assert all("alice" not in str(r) for r in records)
+    analyst, _ = await harness.user("analyst")
+    assert (await harness.client.delete("/api/v1/privacy/users/bob", headers=analyst)).status_code == 403
+
+
+def row(event_id: str, days_ago: float, now_us: int) -> EventRow:
+    ts = now_us - int(days_ago * 86_400_000_000)
+    return EventRow(event_id, "c", "u", None, None, None, None, {}, ts, ts)
+
+
+async def test_retention__old_events_units_audit_deleted__recent_kept(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    db, settings = harness.runtime.db, harness.settings
+    now_us = to_us(fake_clock.moment)
+    fake_clock.advance(days=-100)
+    await maintain_partitions(db, settings)  # PostgreSQL: partitions for the old days exist
+    fake_clock.advance(days=100)
+    await maintain_partitions(db, settings)
+    await write_rows(db, [row("old", 95, now_us), row("older", 99, now_us), row("new", 1, now_us)])
+    async with db.transaction() as session:
+        session.add(
+            MetricUnit(
+                experiment_key="x",
+                metric_key="m",
+                unit_id="u",
+                variant="a",
+                exposed_us=now_us - 800 * 86_400_000_000,
+                exposed_day=0,
+                multi_variant=False,
+            )
+        )
+        session.add(
+            AuditLog(
+                occurred_at=fake_clock.moment - timedelta(days=3000),
+                actor_type="system",
+                action="ancient",
+                resource_type="x",
+            )
+        )
+    before = None
+    if harness.backend == "postgres":
+        async with db.transaction() as session:
+            before = len(await existing_partitions(session))
+    assert await harness.runtime.jobs.run("events.retention")
+    assert await count_rows(harness, Event) == 1
+    assert await count_rows(harness, EventKey) == 1
+    assert await count_rows(harness, MetricUnit) == 0
+    assert await count_rows(harness, AuditLog, action="ancient") == 0
+    kinds = {r["resource_type"] for r in await harness.audit(action="retention.deleted")}
+    assert kinds == {"events", "metric_units", "audit_logs"}
+    if harness.backend == "postgres":
+        async with db.transaction() as session:
+            after = len(await existing_partitions(session))
+            in_default = await session.scalar(text("SELECT count(*) FROM events_default"))
+        assert before is not None and before - after >= 5 and in_default == 0

@@ -1,0 +1,48 @@
+"""Crash safety of the production shape (real Redis + PostgreSQL): a consumer that dies after reading
+(before committing) and one that dies after committing but before acknowledging; a live consumer
+claims their pending messages and every event ends up stored exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from experimently.events.models import Event
+from experimently.events.pipeline import StreamPipeline
+from tests.conftest import Harness
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"event_claim_idle_ms": 100, "event_stream_read_count": 2}
+
+
+async def test_dead_consumers__pending_claimed__each_event_stored_once(harness: Harness) -> None:
+    if harness.backend != "postgres":
+        pytest.skip("the Redis Stream pipeline exists only when Redis is configured (postgres backend)")
+    live: StreamPipeline = harness.runtime.services["events.pipeline"]
+    await live.stop()  # the harness's own writer must not read first
+    key = await harness.api_key(["track"])
+    for start in range(0, 600, 100):
+        batch = [{"event_id": f"e{i}", "name": "c", "user_id": f"u{i}"} for i in range(start, start + 100)]
+        response = await harness.client.post("/api/v1/events/batch", json={"events": batch}, headers=key)
+        assert response.status_code == 202
+    settings, db, redis = harness.settings, harness.runtime.db, harness.runtime.redis
+    assert redis is not None
+    died_before_commit = StreamPipeline(db, redis, settings, consumer="dead-1")
+    assert len(await died_before_commit.read(block_ms=10)) == 2  # read, never written, never acked
+    died_after_commit = StreamPipeline(db, redis, settings, consumer="dead-2")
+    taken = await died_after_commit.read(block_ms=10)
+    assert await died_after_commit.process(taken, ack=False) == 200  # committed, ack lost
+    survivor = StreamPipeline(db, redis, settings, consumer="survivor")
+    await survivor.start()
+    await survivor.flush(wait_seconds=20)
+    await survivor.stop()
+    pending = await redis.xpending(settings.event_stream_key, settings.event_stream_group)
+    assert pending["pending"] == 0
+    async with db.transaction() as session:
+        total = await session.scalar(select(func.count()).select_from(Event))
+        distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
+    assert total == distinct == 600

@@ -1,0 +1,201 @@
+"""Aggregation: incremental runs (events arriving in chunks, a late earlier exposure among them) give
+exactly the statistics of a recompute from scratch, and both match an independent computation."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from experimently.metrics.aggregation import ExperimentSpec, load_stats, recompute_from_scratch
+from tests.conftest import FakeClock, Harness
+from tests.events.helpers import flush, post_batch
+
+METRICS = [
+    {
+        "key": "converted",
+        "name": "Converted (pro)",
+        "kind": "binomial",
+        "event_name": "purchase",
+        "conditions": [{"attribute": "plan", "operator": "eq", "values": ["pro"]}],
+        "attribution_window_hours": 48,
+    },
+    {
+        "key": "revenue",
+        "name": "Revenue",
+        "kind": "sum",
+        "event_name": "purchase",
+        "cuped_pre_window_days": 7,
+        "winsorize_cap": 50,
+    },
+    {
+        "key": "orders_per_visit",
+        "name": "Orders per visit",
+        "kind": "ratio",
+        "event_name": "purchase",
+        "denominator_event": "visit",
+    },
+]
+
+
+def scenario(start: datetime) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    events: list[dict[str, Any]] = []
+    for u in range(40):
+        user = f"u{u}"
+        exposed = start + timedelta(hours=rng.randint(0, 100))
+        variant = rng.choice(["control", "treatment"])
+        events.append(
+            {
+                "name": "exposure",
+                "user_id": user,
+                "experiment_key": "exp",
+                "variant": variant,
+                "event_id": f"exposure:exp:{user}",
+                "timestamp": exposed,
+            }
+        )
+        if u % 9 == 0:  # a second exposure in the other arm, later
+            other = "treatment" if variant == "control" else "control"
+            events.append(
+                {
+                    "name": "exposure",
+                    "user_id": user,
+                    "experiment_key": "exp",
+                    "variant": other,
+                    "event_id": f"exposure2:exp:{user}",
+                    "timestamp": exposed + timedelta(hours=1),
+                }
+            )
+        for k in range(rng.randint(0, 4)):
+            offset = timedelta(hours=rng.randint(-200, 120))
+            events.append(
+                {
+                    "name": "purchase",
+                    "user_id": user,
+                    "event_id": f"p:{user}:{k}",
+                    "value": rng.randint(1, 120) * 0.25,
+                    "timestamp": exposed + offset,
+                    "properties": {"plan": rng.choice(["pro", "free", 3])} if k % 3 else {},
+                }
+            )
+        for k in range(rng.randint(0, 3)):
+            events.append(
+                {
+                    "name": "visit",
+                    "user_id": user,
+                    "event_id": f"v:{user}:{k}",
+                    "timestamp": exposed + timedelta(hours=rng.randint(0, 90)),
+                }
+            )
+    events.append(
+        {
+            "name": "purchase",
+            "user_id": "stranger",
+            "event_id": "p:stranger",
+            "value": 1.0,
+            "timestamp": start + timedelta(hours=5),
+        }
+    )
+    return events
+
+
+def expected(events: list[dict[str, Any]], started: datetime) -> dict[str, Any]:
+    """The statistics computed in Python straight from the scenario (independent of the SQL)."""
+    first: dict[str, tuple[datetime, str, str]] = {}
+    for e in events:
+        if e["name"] == "exposure" and e["timestamp"] >= started:
+            candidate = (e["timestamp"], e["variant"], e["event_id"])
+            first[e["user_id"]] = min(first.get(e["user_id"], candidate), candidate)
+    seen: dict[str, set[str]] = {}
+    for e in events:
+        if e["name"] == "exposure" and e["timestamp"] >= started:
+            seen.setdefault(e["user_id"], set()).add(e["variant"])
+    out: dict[str, Any] = {"converted": {}, "revenue": {}, "multi": sum(len(v) > 1 for v in seen.values())}
+    for user, (t0, variant, _) in first.items():
+        buys = [e for e in events if e["name"] == "purchase" and e["user_id"] == user]
+        conv = any(
+            t0 <= e["timestamp"] < t0 + timedelta(hours=48) and e.get("properties", {}).get("plan") == "pro"
+            for e in buys
+        )
+        rev = min(50.0, sum(e["value"] for e in buys if e["timestamp"] >= t0))
+        pre = min(50.0, sum(e["value"] for e in buys if t0 - timedelta(days=7) <= e["timestamp"] < t0))
+        c = out["converted"].setdefault(variant, [0, 0, 0])
+        c[0], c[1], c[2] = c[0] + 1, c[1] + conv, c[2] + conv
+        r = out["revenue"].setdefault(variant, [0, 0.0, 0.0, 0.0, 0.0, 0.0])
+        for i, x in enumerate((1, rev, rev * rev, pre, pre * pre, rev * pre)):
+            r[i] += x
+    return out
+
+
+async def test_incremental__equals_from_scratch__and_independent_expectation(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    admin = await harness.admin()
+    for metric in METRICS:
+        assert (await harness.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
+    started = fake_clock.moment - timedelta(days=10)
+    spec = ExperimentSpec(
+        "exp", ("control", "treatment"), ("converted", "revenue", "orders_per_visit"), started
+    )
+
+    async def provider(_session: Any) -> list[ExperimentSpec]:
+        return [spec]
+
+    harness.runtime.services["experiments.specs"] = provider
+    events = scenario(started - timedelta(days=2))
+    wire = [e | {"timestamp": e["timestamp"].isoformat()} for e in events]
+    late = [e for e in wire if e["event_id"] == "exposure:exp:u3"]
+    late_copy = late[0] | {
+        "event_id": "early:exp:u3",
+        "variant": "treatment",
+        "timestamp": (started + timedelta(minutes=1)).isoformat(),
+    }
+    key = await harness.api_key(["track"])
+    chunks = [wire[: len(wire) // 3], wire[len(wire) // 3 : 2 * len(wire) // 3], wire[2 * len(wire) // 3 :]]
+    for chunk in chunks:
+        assert (await post_batch(harness, key, chunk)).json()["data"]["accepted"] == len(chunk)
+        await flush(harness)
+        assert await harness.runtime.jobs.run("metrics.aggregate")
+    await post_batch(harness, key, [late_copy])  # an earlier exposure arriving late moves u3
+    await flush(harness)
+    await harness.runtime.jobs.run("metrics.aggregate")
+    async with harness.runtime.db.transaction() as session:
+        incremental = await load_stats(session, "exp")
+    async with harness.runtime.db.transaction() as session:
+        await recompute_from_scratch(session, spec)
+    async with harness.runtime.db.transaction() as session:
+        scratch = await load_stats(session, "exp")
+
+    assert incremental.metrics == scratch.metrics
+    assert incremental.series == scratch.series
+    assert (
+        incremental.units == scratch.units and incremental.multi_variant_units == scratch.multi_variant_units
+    )
+
+    events.append(late_copy | {"timestamp": started + timedelta(minutes=1)})
+    want = expected(events, started)
+    assert scratch.units == {v: int(want["converted"][v][0]) for v in want["converted"]}
+    assert scratch.multi_variant_units == want["multi"] > 0
+    for variant, (n, total, squares) in want["converted"].items():
+        got = scratch.metrics["converted"][variant]
+        assert (got.n, got.sum, got.sum_squares) == (n, total, squares)
+        assert got.sum == got.sum_squares  # binomial: 0/1 per unit
+    for variant, values in want["revenue"].items():
+        got = scratch.metrics["revenue"][variant]
+        assert (got.n, got.sum, got.sum_squares, got.pre_sum, got.pre_sum_squares, got.cross_sum) == tuple(
+            values
+        )
+    ratio = scratch.metrics["orders_per_visit"]["control"]
+    assert ratio.denom_sum is not None and ratio.num_denom_cross is not None and ratio.pre_sum is None
+    last = scratch.series["revenue"]["control"][-1].stats
+    assert (last.n, last.sum) == (
+        scratch.metrics["revenue"]["control"].n,
+        scratch.metrics["revenue"]["control"].sum,
+    )
+    assert scratch.aggregated_at is not None
+
+
+async def test_no_spec_provider__job_does_nothing(harness: Harness) -> None:
+    harness.runtime.services.pop("experiments.specs", None)
+    assert await harness.runtime.jobs.run("metrics.aggregate")
