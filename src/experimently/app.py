@@ -62,19 +62,19 @@ async def metrics() -> Response:
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api/v1")
-    routers = (
+    routers = (  # hot paths first: FastAPI tries routers in order on every request
+        flags_router,
+        sdk_router,
+        events_router,
+        experiments_router,
         auth_router,
         users_router,
         keys_router,
         environments_router,
         audit_router,
-        flags_router,
         segments_router,
-        sdk_router,
-        experiments_router,
         layers_router,
         analysis_router,
-        events_router,
         metrics_router,
         privacy_router,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -118,11 +118,18 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
             "variants": list(spec.variants) or [""],
             "names": names or [""],
         }
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SET LOCAL work_mem = '256MB'"))  # sorts and hashes in memory
         await delete_units(session, params, full)
         await insert_exposures(session, params, full)
+        if session.get_bind().dialect.name == "postgresql":
+            # fresh statistics for the rows just written: without them the planner believes the exposure
+            # set is tiny and picks nested loops over every partition of events (minutes instead of seconds)
+            await session.execute(text("ANALYZE metric_units"))
         for metric in metrics:
             await insert_metric(session, metric, params, full)
     state.last_seq, state.fingerprint, state.aggregated_at = hi, mark, now()
+    state.snapshot = snapshot_of(await load_stats(session, spec.key, state=state))
     return hi
 
 
@@ -208,7 +215,46 @@ async def _metric_stats(
     return totals, series
 
 
-async def load_stats(session: AsyncSession, experiment_key: str) -> ExperimentStats:
+def snapshot_of(stats: ExperimentStats) -> dict[str, Any]:
+    """``ExperimentStats`` as JSON, stored with the aggregation state."""
+    return {
+        "units": stats.units,
+        "multi_variant_units": stats.multi_variant_units,
+        "aggregated_at": stats.aggregated_at.isoformat() if stats.aggregated_at else None,
+        "metrics": {m: {v: asdict(vs) for v, vs in by.items()} for m, by in stats.metrics.items()},
+        "series": {
+            m: {v: [{"day": p.day, "stats": asdict(p.stats)} for p in points] for v, points in by.items()}
+            for m, by in stats.series.items()
+        },
+    }
+
+
+async def load_snapshot(session: AsyncSession, experiment_key: str) -> ExperimentStats | None:
+    """The statistics stored by the last aggregation run (None before the first run)."""
+    state = await session.get(AggregationState, experiment_key)
+    data = state.snapshot if state is not None else None
+    if not data:
+        return None
+    at = data.get("aggregated_at")
+    return ExperimentStats(
+        experiment_key,
+        {str(k): int(v) for k, v in data["units"].items()},
+        int(data["multi_variant_units"]),
+        datetime.fromisoformat(at) if at else None,
+        {m: {v: VariantStats(**vs) for v, vs in by.items()} for m, by in data["metrics"].items()},
+        {
+            m: {
+                v: [DailyPoint(p["day"], VariantStats(**p["stats"])) for p in points]
+                for v, points in by.items()
+            }
+            for m, by in data["series"].items()
+        },
+    )
+
+
+async def load_stats(
+    session: AsyncSession, experiment_key: str, *, state: AggregationState | None = None
+) -> ExperimentStats:
     """Per metric and variant, the sufficient statistics (``VariantStats``), units per variant, the
     units seen in more than one variant, the last aggregation time, and cumulative daily series."""
     exposure = (
@@ -221,7 +267,8 @@ async def load_stats(session: AsyncSession, experiment_key: str) -> ExperimentSt
     for variant, count, multiples in await session.execute(exposure):
         units[variant] = int(count)
         multi += int(multiples or 0)
-    state = await session.get(AggregationState, experiment_key)
+    if state is None:
+        state = await session.get(AggregationState, experiment_key)
     keys = (
         await session.scalars(
             select(MetricUnit.metric_key)

@@ -65,3 +65,6 @@ class AggregationState(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     aggregated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the sufficient statistics as of ``aggregated_at`` (see aggregation.snapshot_of): the results
+    # endpoint reads this one row instead of grouping a million per-unit rows per request
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("last_seq", sa.BigInteger(), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("aggregated_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("snapshot", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql")),
         sa.PrimaryKeyConstraint("experiment_key", name=op.f("pk_aggregation_state")),
     )
     op.create_table(

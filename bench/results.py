@@ -1,0 +1,218 @@
+"""Experiment results at scale on PostgreSQL: 1,000,000 users and 10,000,000 events.
+
+Budgets (issue 6): aggregation from scratch <= 10 s on a 2-core machine; the results endpoint, from
+the aggregates, P50 <= 100 ms with each of the three engines and CUPED on.
+
+Run: .venv/bin/python bench/results.py [--users 1000000] [--database-url URL]
+
+It recreates a separate database (default ``experimently_bench_results`` on 127.0.0.1:5432, never the
+test database), applies the migrations, defines three metrics (a conversion, revenue per user with a
+14-day CUPED pre-period, and an error count as a guardrail), starts a 50/50 experiment, and generates the
+events in SQL: one exposure per user over 30 days, and nine more events per user on average
+(purchases after exposure, purchases in the pre-period, errors). Then it times the aggregation job from
+scratch, and the results endpoint through the ASGI app, cold (recomputed from the aggregates each call)
+and warm (served from the cache). The last line printed is one JSON object with every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from sqlalchemy import text, update
+
+from experimently import migrate
+from experimently.app import create_app
+from experimently.auth.actor import SYSTEM
+from experimently.bootstrap import bootstrap
+from experimently.config import Settings
+from experimently.experiments import service as experiments
+from experimently.experiments.models import Experiment
+from experimently.experiments.schemas import ExperimentCreate, Variant
+from experimently.metrics import service as metrics
+from experimently.metrics.aggregation import ExperimentSpec, recompute_from_scratch
+from experimently.metrics.schemas import MetricCreate
+from experimently.runtime import build_runtime
+
+KEY = "bench-results"
+ADMIN = ("bench@example.com", "bench-password-123456")
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+EVENTS_SQL = """
+INSERT INTO events (event_id, name, user_id, environment, experiment_key, variant, value, properties,
+                    occurred_at, ts_us, received_at)
+SELECT e.event_id, e.name, 'u' || g, 'production', e.experiment_key, e.variant, e.value, '{}'::jsonb,
+       e.at, (extract(epoch FROM e.at) * 1000000)::bigint, now()
+FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) AS g
+CROSS JOIN LATERAL (
+  SELECT CAST(:start AS timestamptz) + (g % 30) * interval '1 day'
+         + (g % 80000) * interval '1 second' AS exposed,
+         CASE WHEN g % 2 = 0 THEN 'control' ELSE 'treatment' END AS arm
+) u
+CROSS JOIN LATERAL (
+  SELECT 'x' || g AS event_id, 'exposure' AS name, CAST(:key AS text) AS experiment_key, u.arm AS variant,
+         NULL::float8 AS value, u.exposed AS at
+  UNION ALL
+  SELECT 'p' || g || '-' || k, 'purchase', NULL, NULL, 5 + (g * 7 + k * 13) % 50 + (u.arm = 'treatment')::int,
+         u.exposed + k * interval '7 hours'
+  FROM generate_series(1, 3 + (g % 2)) AS k
+  UNION ALL
+  SELECT 'q' || g || '-' || k, 'purchase', NULL, NULL, 5 + (g * 11 + k) % 50,
+         u.exposed - k * interval '2 days'
+  FROM generate_series(1, 3) AS k
+  UNION ALL
+  SELECT 'r' || g || '-' || k, 'error', NULL, NULL, NULL, u.exposed + k * interval '3 hours'
+  FROM generate_series(1, 2 - (g % 3 = 0)::int) AS k
+) e
+"""
+
+
+async def recreate_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin_url = url.rsplit("/", 1)[0].replace("postgresql+asyncpg", "postgresql") + "/postgres"
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+async def define(runtime: Any) -> None:
+    async with runtime.db.transaction() as session:
+        for body in (
+            MetricCreate(key="purchase", name="Purchase", kind="binomial", event_name="purchase"),
+            MetricCreate(
+                key="revenue", name="Revenue", kind="sum", event_name="purchase", cuped_pre_window_days=14
+            ),
+            MetricCreate(key="errors", name="Errors", kind="count", event_name="error", direction="lower"),
+        ):
+            await metrics.create(session, SYSTEM, body)
+        variants = [Variant(key="control", weight=50, is_control=True), Variant(key="treatment", weight=50)]
+        create = ExperimentCreate(
+            key=KEY,
+            name="bench",
+            variants=variants,
+            primary_metric="purchase",
+            secondary_metrics=["revenue"],
+            guardrail_metrics=["errors"],
+        )
+        await experiments.create(session, runtime.cache, SYSTEM, create)
+        await experiments.transition(session, runtime.cache, SYSTEM, KEY, "start", None)
+        await session.execute(update(Experiment).where(Experiment.key == KEY).values(started_at=START))
+
+
+async def generate(runtime: Any, users: int) -> tuple[int, float]:
+    started = time.perf_counter()
+    step = 100_000
+    for lo in range(1, users + 1, step):
+        async with runtime.db.transaction() as session:
+            await session.execute(
+                text(EVENTS_SQL), {"lo": lo, "hi": min(lo + step - 1, users), "start": START, "key": KEY}
+            )
+    async with runtime.db.transaction() as session:
+        await session.execute(text("ANALYZE events"))
+        total = int(await session.scalar(text("SELECT count(*) FROM events")) or 0)
+    return total, time.perf_counter() - started
+
+
+async def aggregate(runtime: Any) -> float:
+    spec = ExperimentSpec(KEY, ("control", "treatment"), ("purchase", "revenue", "errors"), START)
+    started = time.perf_counter()
+    async with runtime.db.transaction() as session:
+        await recompute_from_scratch(session, spec)
+    return time.perf_counter() - started
+
+
+async def endpoint(runtime: Any, settings: Settings, calls: int) -> dict[str, float]:
+    app = create_app(settings, runtime=runtime)
+    figures: dict[str, float] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            token = await client.post("/api/v1/auth/token", data={"username": ADMIN[0], "password": ADMIN[1]})
+            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            for engine in ("frequentist", "sequential", "bayesian"):
+                for mode in ("cold", "warm"):
+                    times = []
+                    for _ in range(calls):
+                        if mode == "cold":
+                            runtime.cache._l1.clear()  # recompute from the aggregates every call
+                        began = time.perf_counter()
+                        response = await client.get(
+                            f"/api/v1/experiments/{KEY}/results",
+                            params={"engine": engine, "cuped": "true"},
+                            headers=headers,
+                        )
+                        times.append(time.perf_counter() - began)
+                        response.raise_for_status()
+                    figures[f"results_{engine}_{mode}_p50_ms"] = statistics.median(times) * 1000
+            body = response.json()["data"]
+            revenue = next(m for m in body["metrics"] if m["metric_key"] == "revenue")["comparisons"][0]
+            figures["cuped_variance_reduction"] = revenue.get("cuped_variance_reduction") or 0.0
+            figures["units_total"] = sum(body["units"].values())
+    return figures
+
+
+async def main(args: argparse.Namespace) -> None:
+    await recreate_database(args.database_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            database_url=args.database_url,
+            data_dir=Path(tmp),
+            secret_key="b" * 48,
+            admin_email=ADMIN[0],
+            admin_password=ADMIN[1],
+            run_jobs=False,
+            access_log=False,
+            log_level="WARNING",
+        ).resolve()
+        runtime = build_runtime(settings)
+        await migrate.upgrade(runtime.db.engine)
+        await bootstrap(runtime, apply_migrations=False)
+        await define(runtime)
+        total, generated_in = await generate(runtime, args.users)
+        print(f"generated {total:,} events for {args.users:,} users in {generated_in:.1f} s")
+        seconds = await aggregate(runtime)
+        print(f"aggregation from scratch: {seconds:.2f} s (budget <= 10 s)")
+        figures = await endpoint(runtime, settings, args.calls)
+        for name, value in figures.items():
+            print(f"{name}: {value:,.3f}")
+    print(
+        json.dumps(
+            {
+                "bench": "results",
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "users": args.users,
+                "events": total,
+                "aggregation_from_scratch_s": round(seconds, 3),
+                **{k: round(v, 3) for k, v in figures.items()},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "EXPERIMENTLY_BENCH_DATABASE_URL",
+            "postgresql+asyncpg://postgres@127.0.0.1:5432/experimently_bench_results",
+        ),
+    )
+    asyncio.run(main(parser.parse_args()))
