@@ -22,6 +22,7 @@ from experimently.errors import AuthenticationRequired, ErrorCode
 from experimently.kit.clock import now
 from experimently.runtime import Runtime
 
+LAST_LOGIN_RESOLUTION = 60.0
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -55,7 +56,8 @@ async def _user_from_local_token(session: AsyncSession, runtime: Runtime, token:
     user = await session.get(User, claims.subject)
     if user is None or not user.is_active:
         raise AuthenticationRequired("account inactive or removed", code=ErrorCode.TOKEN_INVALID)
-    if user.password_changed_at and claims.issued_at < user.password_changed_at.replace(microsecond=0):
+    # iat has one-second resolution: a token issued in the second of the change is refused too
+    if user.password_changed_at and claims.issued_at <= user.password_changed_at.replace(microsecond=0):
         raise AuthenticationRequired("token predates a password change", code=ErrorCode.TOKEN_INVALID)
     return user_actor(user)
 
@@ -77,6 +79,12 @@ async def _user_from_oidc(session: AsyncSession, runtime: Runtime, token: str) -
 async def _provision(session: AsyncSession, identity: OidcIdentity) -> User:
     """Just-in-time account for an external identity; its role follows the issuer's groups."""
     user = await session.scalar(select(User).where(User.external_subject == identity.subject))
+    if user is None and await session.scalar(select(User.id).where(User.email == identity.email)):
+        # never link an external identity to a local account by email alone (account takeover)
+        raise AuthenticationRequired(
+            f"'{identity.email}' belongs to a local account; an admin must link or remove it first",
+            code=ErrorCode.TOKEN_INVALID,
+        )
     if user is None:
         user = User(
             email=identity.email,
@@ -103,7 +111,9 @@ async def _provision(session: AsyncSession, identity: OidcIdentity) -> User:
             after=user_snapshot(user),
             reason="oidc groups",
         )
-    user.last_login_at = now()
+    moment = now()
+    if user.last_login_at is None or (moment - user.last_login_at).total_seconds() > LAST_LOGIN_RESOLUTION:
+        user.last_login_at = moment  # not a write on every request
     return user
 
 
@@ -120,7 +130,7 @@ async def get_actor(
     if not token:
         raise AuthenticationRequired()
     async with runtime.db.transaction() as session:  # its own unit: JIT provisioning commits even on a 4xx
-        if runtime.oidc is not None and security.unverified_issuer(token) == runtime.oidc.issuer:
+        if runtime.oidc is not None and runtime.oidc.matches(security.unverified_issuer(token)):
             return await _user_from_oidc(session, runtime, token)
         return await _user_from_local_token(session, runtime, token)
 

@@ -3,6 +3,7 @@ Prometheus metrics by route template, and one structured log line per request.""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -72,6 +73,8 @@ class RequestMiddleware:
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         client = scope.get("client")
         set_current(RequestContext(request_id, client[0] if client else None, _header(scope, b"user-agent")))
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         length = _header(scope, b"content-length")
         if length and length.isdigit() and int(length) > self.max_body:
@@ -91,10 +94,13 @@ class RequestMiddleware:
                     raise HTTPException(413)
             return message
 
+        status_sent = False
+
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
                 status = message["status"]
+                status_sent = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(self.security_headers)
@@ -104,12 +110,24 @@ class RequestMiddleware:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
+        except Exception as exc:  # an error no handler rendered: still the envelope, the id and the headers
+            log.error("request.unhandled_error", error=repr(exc), exc_info=exc)
+            if status_sent:
+                raise
+            status = 500
+            body = json.dumps(error_body(ErrorCode.INTERNAL_ERROR, "internal error", request_id)).encode()
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
         finally:
             self._finish(scope, status, started, request_id)
 
     async def _reject_too_large(self, send: Send, request_id: str) -> None:
-        import json
-
         body = json.dumps(
             error_body(ErrorCode.PAYLOAD_TOO_LARGE, "request body too large", request_id)
         ).encode()

@@ -534,3 +534,11 @@ async def test_bearer_token__cannot_evaluate__403(harness: Harness) -> None:
         f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=await harness.admin()
     )
     assert response.status_code == 403
+
+
+async def test_evaluate_get__default_on_error(harness: Harness) -> None:
+    key = await harness.api_key(["evaluate"])
+    response = await harness.client.get(
+        f"{FLAGS}/ghost/evaluate", params={"user_id": "u", "default": "true"}, headers=key
+    )
+    assert response.json()["data"]["value"] is True and response.json()["data"]["reason"] == "ERROR"

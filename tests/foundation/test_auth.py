@@ -190,3 +190,32 @@ async def test_failed_login__unknown_account__only_a_digest_in_the_trail(harness
     await harness.client.post("/api/v1/auth/token", data={"username": "hunter2-typed-here", "password": "x"})
     record = (await harness.audit(action="auth.login_failed"))[0]
     assert record["actor_label"].startswith("unknown:") and "hunter2" not in str(record)
+
+
+async def test_oidc__email_of_a_local_account__refused_not_linked(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    import shutil
+    import time
+
+    import httpx
+
+    from experimently.auth.oidc import OidcVerifier
+
+    key, jwks = _oidc_setup()
+    issuer = "https://idp.example.com/"
+    shutil.copy(migrated_sqlite, tmp_path / "experimently.db")
+    async with start_harness("sqlite", tmp_path, oidc_issuer=issuer, oidc_audience="experimently") as h:
+        h.runtime.oidc = OidcVerifier(
+            h.settings, transport=httpx.MockTransport(lambda r: httpx.Response(200, json=jwks))
+        )
+        claims = {
+            "iss": issuer,
+            "aud": "experimently",
+            "sub": "evil",
+            "email": ADMIN_EMAIL,
+            "exp": int(time.time()) + 300,
+        }
+        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+        response = await h.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401 and "local account" in response.json()["error"]["message"]

@@ -120,3 +120,23 @@ async def test_success_envelope__data_and_meta(harness: Harness) -> None:
     body = response.json()
     assert set(body) == {"data", "meta"}
     assert [e["key"] for e in body["data"]] == ["development", "staging", "production"]
+
+
+async def test_unexpected_error__500_envelope_with_request_id_and_headers(harness: Harness) -> None:
+    app = harness.client._transport.app  # type: ignore[attr-defined]
+
+    async def explode() -> None:
+        raise RuntimeError("boom: secret detail")
+
+    app.router.add_api_route("/test-explode", explode, methods=["GET"])
+    response = await harness.client.get("/test-explode", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "INTERNAL_ERROR",
+        "message": "internal error",
+        "details": {},
+        "request_id": "trace-500",
+    }
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "secret detail" not in response.text

@@ -67,11 +67,26 @@ async def evaluate_batch_endpoint(
 
 @router.get("/{key}/evaluate")
 async def evaluate_get(
-    request: Request, actor: ActorDep, runtime: RuntimeDep, key: str, user_id: str | None = None
+    request: Request,
+    actor: ActorDep,
+    runtime: RuntimeDep,
+    key: str,
+    user_id: str | None = None,
+    default: Annotated[str | None, Query(description="value on error, as JSON (text if not JSON)")] = None,
 ) -> Response:
     """Evaluate for ``user_id``; every other query parameter is a context attribute (as text)."""
     attributes = {k: v for k, v in request.query_params.items() if k not in RESERVED_QUERY}
-    return _json(await evaluate_one(runtime, actor, key, build_context(user_id, attributes), None))
+    context = build_context(user_id, attributes)
+    return _json(await evaluate_one(runtime, actor, key, context, _query_default(default)))
+
+
+def _query_default(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
 
 
 @router.get("", response_model=Envelope[list[FlagRead]])
