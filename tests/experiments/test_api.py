@@ -373,3 +373,25 @@ async def test_ownership__developer_cannot_start_anothers_experiment(harness: Ha
     assert made.status_code == 201
     assert (await harness.client.post(f"{EXP}/alices/start", headers=bob)).status_code == 403
     assert (await harness.client.post(f"{EXP}/alices/start", headers=alice)).status_code == 200
+
+
+async def test_metrics__must_be_defined__422_with_paths(harness: Harness) -> None:
+    admin = await harness.admin()
+    made = await harness.client.post(
+        "/api/v1/metrics",
+        json={"key": "purchase", "name": "P", "kind": "binomial", "event_name": "purchase"},
+        headers=admin,
+    )
+    assert made.status_code == 201
+    body = {
+        "key": "m",
+        "name": "m",
+        "variants": VARIANTS,
+        "primary_metric": "purchase",
+        "secondary_metrics": ["purchase", "ghost"],
+        "guardrail_metrics": ["nope"],
+    }
+    response = await harness.client.post(EXP, json=body, headers=admin)
+    assert response.status_code == 422
+    paths = [e["path"] for e in response.json()["error"]["details"]["errors"]]
+    assert paths == ["secondary_metrics[1]", "guardrail_metrics[0]"]

@@ -25,6 +25,7 @@ from experimently.experiments.schemas import (
 from experimently.flags import repository as flag_repository
 from experimently.flags.documents import segment_document
 from experimently.kit.clock import ensure_utc, now
+from experimently.metrics import repository as metric_repository
 from experimently.rbac import Permission, require, require_environment
 from experimently.webhooks.outbox import emit
 from experimently_sdk import RuleValidationError, validate_experiment_targeting
@@ -49,6 +50,23 @@ async def _validate_targeting(session: AsyncSession, conditions: list[dict[str, 
             "targeting failed validation",
             [{"path": f"targeting{p[len('conditions') :]}", "message": m} for p, m in exc.errors],
         ) from None
+
+
+async def _check_metrics(session: AsyncSession, fields: dict[str, Any]) -> None:
+    """Metric keys must name defined metrics (422 with the exact path of each unknown one)."""
+    paths: list[tuple[str, str]] = []
+    for field in ("primary_metric", "secondary_metrics", "guardrail_metrics"):
+        value = fields.get(field)
+        if isinstance(value, str):
+            paths.append((field, value))
+        elif isinstance(value, list):
+            paths.extend((f"{field}[{i}]", str(key)) for i, key in enumerate(value))
+    if not paths:
+        return
+    known = await metric_repository.by_keys(session, [key for _, key in paths])
+    unknown = [{"path": path, "message": f"no metric '{key}'"} for path, key in paths if key not in known]
+    if unknown:
+        raise ValidationFailed("unknown metric", unknown)
 
 
 async def _allocate(
@@ -94,6 +112,7 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: Experi
     await get_environment_by_key(session, body.environment)
     require_environment(actor, body.environment)
     await _validate_targeting(session, body.targeting)
+    await _check_metrics(session, body.model_dump())
     moment = now()
     data = body.model_dump(exclude={"layer", "layer_share", "variants", "tags"})
     exp = Experiment(
@@ -177,6 +196,7 @@ async def _apply(
 ) -> None:
     if body.targeting is not None:
         await _validate_targeting(session, body.targeting)
+    await _check_metrics(session, changes)
     if body.environment is not None:
         await get_environment_by_key(session, body.environment)
         require_environment(actor, body.environment)
