@@ -82,7 +82,7 @@ async def _provision(session: AsyncSession, identity: OidcIdentity) -> User:
     if user is None and await session.scalar(select(User.id).where(User.email == identity.email)):
         # never link an external identity to a local account by email alone (account takeover)
         raise AuthenticationRequired(
-            f"'{identity.email}' belongs to a local account; an admin must link or remove it first",
+            f"'{identity.email}' belongs to a local account; an admin must rename that account first",
             code=ErrorCode.TOKEN_INVALID,
         )
     if user is None:

@@ -395,3 +395,66 @@ async def test_metrics__must_be_defined__422_with_paths(harness: Harness) -> Non
     assert response.status_code == 422
     paths = [e["path"] for e in response.json()["error"]["details"]["errors"]]
     assert paths == ["secondary_metrics[1]", "guardrail_metrics[0]"]
+
+
+async def test_segment_targeting__works_and_blocks_segment_deletion(harness: Harness) -> None:
+    admin = await harness.admin()
+    segment = {
+        "key": "germans",
+        "name": "DE",
+        "conditions": [{"attribute": "country", "operator": "eq", "values": ["DE"]}],
+    }
+    assert (await harness.client.post("/api/v1/segments", json=segment, headers=admin)).status_code == 201
+    exp = await create(
+        harness, targeting=[{"attribute": "", "operator": "in_segment", "values": ["germans"]}]
+    )
+    await act(harness, exp["key"], "start")
+    key = await harness.api_key(["evaluate"])
+    assert (await assign(harness, exp["key"], "u1", key, country="DE"))["reason"] == "ASSIGNED"
+    assert (await assign(harness, exp["key"], "u2", key, country="FR"))["reason"] == "NOT_TARGETED"
+    blocked = await harness.client.delete("/api/v1/segments/germans", headers=admin)
+    assert blocked.status_code == 409
+    assert blocked.json()["error"]["details"]["used_by"] == [{"type": "experiment", "key": exp["key"]}]
+
+
+async def test_history__an_api_key_sees_its_environment_only(harness: Harness) -> None:
+    exp = await create(harness)
+    await act(harness, exp["key"], "start")
+    production = await harness.api_key(["evaluate"])
+    await assign(harness, exp["key"], "u1", production)
+    staging = await harness.api_key(["evaluate"], environment="staging")
+    assert (await harness.client.get(f"{EXP}/units/u1/assignments", headers=staging)).json()["data"] == []
+    assert (
+        len((await harness.client.get(f"{EXP}/units/u1/assignments", headers=production)).json()["data"]) == 1
+    )
+
+
+async def test_batch_evaluation__flag_serving_experiment__assigns_like_single(harness: Harness) -> None:
+    exp = await create(harness)
+    await act(harness, exp["key"], "start")
+    admin = await harness.admin()
+    await harness.client.post("/api/v1/feature-flags", json={"key": "f", "name": "f"}, headers=admin)
+    rule = {
+        "id": "e",
+        "conditions": [],
+        "serve": {"experiment": {"key": exp["key"], "variations": {"control": "off", "treatment": "on"}}},
+    }
+    put = await harness.client.put(
+        "/api/v1/feature-flags/f/environments/production",
+        json={"version": 1, "enabled": True, "rules": [rule]},
+        headers=admin,
+    )
+    assert put.status_code == 200, put.text
+    key = await harness.api_key(["evaluate"])
+    batch = await harness.client.post(
+        "/api/v1/feature-flags/evaluate/batch",
+        json={"flag_key": "f", "users": [{"user_id": f"u{i}"} for i in range(20)]},
+        headers=key,
+    )
+    for i, result in enumerate(batch.json()["data"]["results"]):
+        assigned = await assign(harness, exp["key"], f"u{i}", key)
+        assert assigned["reason"] == "STICKY" and result["experiment_variant"] == assigned["variant"]
+    everything = await harness.client.post(
+        "/api/v1/feature-flags/evaluate/batch", json={"user_id": "u0"}, headers=key
+    )
+    assert everything.json()["data"]["flags"]["f"]["experiment_key"] == exp["key"]

@@ -542,3 +542,18 @@ async def test_evaluate_get__default_on_error(harness: Harness) -> None:
         f"{FLAGS}/ghost/evaluate", params={"user_id": "u", "default": "true"}, headers=key
     )
     assert response.json()["data"]["value"] is True and response.json()["data"]["reason"] == "ERROR"
+
+
+async def test_manage_key__cannot_change_every_environment(harness: Harness) -> None:
+    await create_flag(harness)
+    dev_key = await harness.api_key(["manage"], environment="development")
+    variations = [{"key": "on", "value": True}, {"key": "off", "value": False}, {"key": "x", "value": False}]
+    denied = await harness.client.patch(
+        f"{FLAGS}/new-checkout", json={"version": 1, "variations": variations}, headers=dev_key
+    )
+    assert denied.status_code == 403
+    assert (await harness.client.delete(f"{FLAGS}/new-checkout", headers=dev_key)).status_code == 403
+    renamed = await harness.client.patch(
+        f"{FLAGS}/new-checkout", json={"version": 1, "name": "ok"}, headers=dev_key
+    )
+    assert renamed.status_code == 200

@@ -104,5 +104,5 @@ async def create_key(actor: ActorDep, session: SessionDep, body: ApiKeyCreate) -
 async def revoke_key(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key_id: str
 ) -> Envelope[ApiKeyRead]:
-    """Revoke an API key; every instance stops accepting it within a second."""
+    """Revoke an API key; every instance refuses it within seconds (30 s at most if a message is lost)."""
     return Envelope(data=await keys.revoke_key(session, runtime.cache, actor, key_id))

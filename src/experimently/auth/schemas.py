@@ -36,6 +36,7 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     role: Role | None = None
     is_active: bool | None = None
+    email: EmailStr | None = Field(default=None, description="rename the account (frees the old email)")
 
 
 class UserRead(BaseModel):

@@ -164,6 +164,11 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: str, body: U
             [{"path": "role", "message": "would lock out the acting admin"}],
         )
     before = user_snapshot(user)
+    if body.email is not None and str(body.email).lower() != user.email:
+        email = str(body.email).lower()
+        if await find_user_by_email(session, email) is not None:
+            raise Conflict(f"a user with email '{email}' exists", details={"email": email})
+        user.email = email
     if body.role is not None:
         user.role = body.role
     if body.is_active is not None:

@@ -25,6 +25,11 @@ class FlagExperimentBridge:
         self.flags = flags
         self.assignments = assignments
 
+    async def experiment_flags(self, environment: str) -> set[str]:
+        """Keys of the environment's flags that hand a decision to an experiment."""
+        snap = await self.flags.snapshot(environment)
+        return {str(f["key"]) for f in snap.payload["flags"] if experiment_keys(f)}
+
     async def evaluate_one(
         self, environment: str, flag_key: str, context: Mapping[str, Any], default: Any
     ) -> Any:

@@ -49,3 +49,18 @@ async def _erase(session: AsyncSession, unit_id: str) -> int:
 
 
 ASSIGNMENTS_PROVIDER = PrivacyProvider("assignments", _export, _erase)
+
+
+async def segment_users(session: AsyncSession, key: str) -> list[dict[str, str]]:
+    """Experiments (not archived) whose targeting references segment ``key``."""
+    rows = await repository.in_statuses(session, [s.value for s in Status if s is not Status.ARCHIVED])
+    return [
+        {"type": "experiment", "key": exp.key}
+        for exp in rows
+        if any(
+            isinstance(c, dict)
+            and c.get("operator") in ("in_segment", "not_in_segment")
+            and key in (c.get("values") or [])
+            for c in exp.targeting
+        )
+    ]

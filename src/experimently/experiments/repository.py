@@ -102,13 +102,18 @@ async def insert_assignments(session: AsyncSession, rows: list[dict[str, object]
     await session.execute(insert(Assignment).values(rows).on_conflict_do_nothing())
 
 
-async def unit_history(session: AsyncSession, unit_id: str) -> Sequence[tuple[str, str, str, datetime]]:
-    rows = await session.execute(
+async def unit_history(
+    session: AsyncSession, unit_id: str, *, environment: str | None = None
+) -> Sequence[tuple[str, str, str, datetime]]:
+    query = (
         select(Experiment.key, Assignment.variant, Assignment.environment, Assignment.assigned_at)
         .join(Experiment, Experiment.id == Assignment.experiment_id)
         .where(Assignment.unit_id == unit_id)
         .order_by(Assignment.assigned_at)
     )
+    if environment is not None:
+        query = query.where(Assignment.environment == environment)
+    rows = await session.execute(query)
     return [(k, v, e, t) for k, v, e, t in rows.all()]
 
 

@@ -98,10 +98,10 @@ async def assign_all(
 async def assignment_history(
     actor: ActorDep, session: SessionDep, unit_id: str
 ) -> Envelope[list[dict[str, str]]]:
-    """A unit's assignment history across experiments."""
+    """A unit's assignment history across experiments (an API key sees its own environment only)."""
     if Permission.EVALUATE not in permissions_for(actor):
         require(actor, Permission.EXPERIMENTS_READ)
-    rows = await unit_history(session, unit_id)
+    rows = await unit_history(session, unit_id, environment=actor.environment_key)
     return Envelope(
         data=[
             {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}

@@ -82,12 +82,18 @@ class FlagEvaluation:
             "segments": [segment_document(s) for s in segments if s.key in used],
         }
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
-        return {"etag": f'"{digest}"', "payload": payload}
+        # the server compiles every segment (experiment targeting uses them too); SDKs get the used ones
+        return {
+            "etag": f'"{digest}"',
+            "payload": payload,
+            "segments": [segment_document(s) for s in segments],
+        }
 
     def _build(self, raw: dict[str, Any]) -> EnvSnapshot:
         payload = raw["payload"]
         env = str(payload["environment"])
-        ruleset = Ruleset.from_payload(payload, previous=self._previous.get(env))
+        compiled = {"flags": payload["flags"], "segments": raw["segments"]}
+        ruleset = Ruleset.from_payload(compiled, previous=self._previous.get(env))
         self._previous[env] = ruleset
         return EnvSnapshot(env, payload, str(raw["etag"]), Evaluator(ruleset))
 

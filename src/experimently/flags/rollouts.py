@@ -109,6 +109,7 @@ async def cancel_schedule(
     )
     if schedule is None:
         raise NotFound("rollout_schedule", schedule_id)
+    require_environment(actor, schedule.environment)
     if schedule.status == "active":
         schedule.status = "cancelled"
         audit.record(

@@ -37,22 +37,32 @@ async def evaluate_one(
 
 
 async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequest) -> dict[str, Any]:
+    """Flags that serve experiments go through the bridge (assignment and exposure, as a single
+    evaluation would); the rest take the engine's batch path."""
     env = _environment(actor)
     engine = _engine(runtime)
+    bridge = runtime.services.get("experiments.bridge")
+    via_bridge: set[str] = await bridge.experiment_flags(env) if bridge is not None else set()
     if body.flag_key is not None:
         if body.users is None:
             raise ValidationFailed(
                 "'users' is required with 'flag_key'", [{"path": "users", "message": "required"}]
             )
         contexts = [build_context(u.user_id, u.context) for u in body.users]
+        if body.flag_key in via_bridge:
+            rows = [await bridge.evaluate_one(env, body.flag_key, c, None) for c in contexts]  # type: ignore[union-attr]
+            return {"flag_key": body.flag_key, "results": rows}
         results = await engine.evaluate_many(env, body.flag_key, contexts)
         return {"flag_key": body.flag_key, "results": [r.to_dict() for r in results]}
     if body.users is not None:
         raise ValidationFailed(
             "'users' needs 'flag_key'", [{"path": "flag_key", "message": "required with users"}]
         )
-    all_results = await engine.evaluate_all(env, build_context(body.user_id, body.context))
-    return {"user_id": body.user_id, "flags": {k: r.to_dict() for k, r in all_results.items()}}
+    context = build_context(body.user_id, body.context)
+    flags = {k: r.to_dict() for k, r in (await engine.evaluate_all(env, context)).items()}
+    for key in via_bridge & set(flags):
+        flags[key] = await bridge.evaluate_one(env, key, context, None)  # type: ignore[union-attr]
+    return {"user_id": body.user_id, "flags": flags}
 
 
 async def sdk_payload(runtime: Runtime, actor: Actor) -> tuple[str, dict[str, Any]]:

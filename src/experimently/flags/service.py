@@ -32,7 +32,7 @@ from experimently.flags.schemas import (
     FlagUpdate,
 )
 from experimently.kit.clock import now
-from experimently.rbac import Permission, require, require_environment
+from experimently.rbac import Permission, require, require_environment, require_every_environment
 
 RULESET_NAMESPACE = "ruleset"
 
@@ -153,6 +153,8 @@ async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, bo
     _check_version(flag, body.version)
     for env in body.environments or {}:
         require_environment(actor, env)
+    if body.variations is not None:
+        require_every_environment(actor, "variations")
     before = snapshot(flag)
     fields = body.model_dump(exclude_unset=True, exclude={"version", "environments", "variations"})
     for field, value in fields.items():
@@ -201,6 +203,7 @@ async def set_enabled(
 
 
 async def archive(session: AsyncSession, cache: Cache, actor: Actor, key: str) -> Flag:
+    require_every_environment(actor, "archiving")
     flag = await _load_for_write(session, actor, key)
     dependants = [
         f.key

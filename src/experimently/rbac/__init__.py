@@ -1,5 +1,11 @@
 """The whole permission matrix lives in :mod:`experimently.rbac.permissions`."""
 
-from experimently.rbac.permissions import Permission, permissions_for, require, require_environment
+from experimently.rbac.permissions import (
+    Permission,
+    permissions_for,
+    require,
+    require_environment,
+    require_every_environment,
+)
 
-__all__ = ["Permission", "permissions_for", "require", "require_environment"]
+__all__ = ["Permission", "permissions_for", "require", "require_environment", "require_every_environment"]

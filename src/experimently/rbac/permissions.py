@@ -117,3 +117,13 @@ def require_environment(actor: Actor, environment: str) -> None:
             f"this API key is bound to environment '{actor.environment_key}', not '{environment}'",
             details={"key_environment": actor.environment_key, "environment": environment},
         )
+
+
+def require_every_environment(actor: Actor, what: str) -> None:
+    """Changes that reach every environment (variations, archiving) are for people, not for keys bound to
+    one environment."""
+    if actor.kind is ActorKind.API_KEY:
+        raise PermissionDenied(
+            f"{what} changes every environment; an API key bound to '{actor.environment_key}' may not",
+            details={"key_environment": actor.environment_key},
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,7 +67,13 @@ async def users_of(session: AsyncSession, key: str) -> list[dict[str, str]]:
     return users
 
 
-_EXTRA_USERS: list[Any] = []  # other domains (experiments) register look-ups of their own references
+UsersLookup = Callable[[AsyncSession, str], Awaitable[list[dict[str, str]]]]
+_EXTRA_USERS: list[UsersLookup] = []  # other domains (experiments) register look-ups of their references
+
+
+def register_users_lookup(lookup: UsersLookup) -> None:
+    if lookup not in _EXTRA_USERS:
+        _EXTRA_USERS.append(lookup)
 
 
 async def create(session: AsyncSession, cache: Cache, actor: Actor, body: SegmentCreate) -> SegmentRead:
