@@ -155,16 +155,17 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, exc.status, body, exc.headers)
 
 
+def _describe(err: Any) -> dict[str, str]:
+    kind = str(err.get("type", ""))
+    if kind == "json_invalid":  # loc holds the character offset, not a field
+        where = err.get("loc", ("body", 0))[-1]
+        return {"path": "body", "message": f"malformed JSON at character {where}", "type": kind}
+    return {"path": field_path(err.get("loc", ())), "message": str(err.get("msg", "invalid")), "type": kind}
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "path": field_path(err.get("loc", ())),
-            "message": str(err.get("msg", "invalid")),
-            "type": str(err.get("type", "")),
-        }
-        for err in exc.errors()
-    ]
+    errors = [_describe(err) for err in exc.errors()]
     body = error_body(
         ErrorCode.VALIDATION_ERROR, "request validation failed", _request_id(request), {"errors": errors}
     )

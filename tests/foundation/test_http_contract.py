@@ -63,6 +63,7 @@ async def test_malformed_json__422_envelope_not_500(harness: Harness) -> None:
     )
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert response.json()["error"]["details"]["errors"][0]["path"] == "body"
 
 
 async def test_wrong_types__422_with_field_paths(harness: Harness) -> None:
