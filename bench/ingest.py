@@ -4,9 +4,15 @@ on PostgreSQL + Redis (production shape) and on embedded SQLite, plus API accept
 Starts a real ``experimently serve`` subprocess on 127.0.0.1 per shape (PostgreSQL: a separate
 database ``experimently_bench``, recreated; Redis db 14, flushed), sends a bounded number of batches
 from a few concurrent clients on the same machine, and waits until every event is committed.
+Shapes: ``postgres`` (one ``serve`` process: API, jobs and the event writer), ``postgres-split``
+(``serve`` with ``EXPERIMENTLY_EVENT_WRITER=false`` plus ``--workers`` ``experimently worker``
+processes writing), ``sqlite`` (embedded). For each shape it prints the CPU used during the measured
+window, in cores: the API process, the writer processes, the load generator, the PostgreSQL backends
+of the bench database and Redis, and "other" (the rest of the machine: another job perturbs the run).
 Ends with one line of JSON.
 
-    .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4]
+    .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
+        [--shapes postgres,postgres-split,sqlite]
 """
 
 from __future__ import annotations
@@ -63,8 +69,90 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     )
 
 
-async def wait_ready(client: httpx.AsyncClient) -> None:
-    for _ in range(300):
+def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).parent / "experimently"
+    return subprocess.Popen(
+        [str(exe), "worker"], env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process, 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (all cores) since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / TICK  # minus idle and iowait
+
+
+async def service_pids(shape: str) -> dict[str, list[int]]:
+    """PostgreSQL backends of the bench database (autovacuum included), PostgreSQL's shared writers
+    (WAL writer, checkpointer, background writer: they also serve other databases), the Redis server."""
+    if not shape.startswith("postgres"):
+        return {}
+    conn = await asyncpg.connect(PG_BENCH)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid, datname, backend_type FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+        )
+    finally:
+        await conn.close()
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        info = await redis.info("server")
+    finally:
+        await redis.aclose()
+    shared = {"walwriter", "checkpointer", "background writer"}
+    return {
+        "postgres": [int(r["pid"]) for r in rows if r["datname"] == "experimently_bench"],
+        "pg_shared": [int(r["pid"]) for r in rows if r["backend_type"] in shared],
+        "redis": [int(info["process_id"])],
+    }
+
+
+class CpuMeter:
+    """CPU used by each group of processes between ``start`` and ``stop``, in cores. A process that
+    appears during the window (a new backend, autovacuum) counts from its start."""
+
+    def __init__(self, shape: str, fixed: dict[str, list[int]]) -> None:
+        self.shape, self.fixed = shape, fixed
+
+    async def groups(self) -> dict[str, list[int]]:
+        return self.fixed | await service_pids(self.shape)
+
+    def sample(self, groups: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+        return {name: {pid: proc_cpu(pid) for pid in pids} for name, pids in groups.items()}
+
+    async def start(self) -> None:
+        self.first = self.sample(await self.groups())
+        self.client, self.machine = time.process_time(), machine_busy()
+        self.started = time.perf_counter()
+
+    async def stop(self) -> dict[str, float]:
+        wall = time.perf_counter() - self.started
+        last = self.sample(await self.groups())
+        used = {
+            name: sum(cpu - self.first.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items()) / wall
+            for name, pids in last.items()
+        }
+        used["client"] = (time.process_time() - self.client) / wall
+        used["other"] = (machine_busy() - self.machine) / wall - sum(used.values())
+        return {name: round(value, 2) for name, value in used.items()}
+
+
+async def wait_ready(client: httpx.AsyncClient, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):  # 60 s: start-up includes migrations, slow on a loaded machine
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
         try:
             if (await client.get("/ready")).status_code == 200:
                 return
@@ -131,7 +219,7 @@ async def load(
 
 
 async def count_rows(shape: str, data_dir: Path) -> int:
-    if shape == "postgres":
+    if shape.startswith("postgres"):
         conn = await asyncpg.connect(PG_BENCH)
         try:
             return int(await conn.fetchval("SELECT count(*) FROM events"))
@@ -141,7 +229,7 @@ async def count_rows(shape: str, data_dir: Path) -> int:
         return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
-async def run_shape(shape: str, requests: int, concurrency: int) -> dict[str, Any]:
+async def run_shape(shape: str, requests: int, concurrency: int, workers: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
         "EXPERIMENTLY_DATA_DIR": str(data_dir),
@@ -152,25 +240,31 @@ async def run_shape(shape: str, requests: int, concurrency: int) -> dict[str, An
         "EXPERIMENTLY_ACCESS_LOG": "false",
         "EXPERIMENTLY_API_KEY_RATE_LIMIT": "1000000/minute",
     }
-    if shape == "postgres":
+    if shape.startswith("postgres"):
         await reset_postgres()
         env |= {
             "EXPERIMENTLY_DATABASE_URL": PG_BENCH.replace("postgresql://", "postgresql+asyncpg://"),
             "EXPERIMENTLY_REDIS_URL": REDIS_URL,
         }
+    split = shape == "postgres-split"
     port = free_port()
-    server = start_server(env, port)
+    server = start_server(env | ({"EXPERIMENTLY_EVENT_WRITER": "false"} if split else {}), port)
+    writers: list[subprocess.Popen[bytes]] = []
     payloads = bodies(requests)
     total = requests * 1000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            await wait_ready(client)
+            await wait_ready(client, server)
+            if split:  # after serve --migrate
+                writers = [start_worker(env) for _ in range(workers)]
             headers = await track_key(client)
             await load(client, headers, payloads[:5], 2)  # warm-up (counted in rows, not in the figure)
             warm = await count_rows(shape, data_dir)
             while warm < 5000:
                 await asyncio.sleep(0.05)
                 warm = await count_rows(shape, data_dir)
+            meter = CpuMeter(shape, {"api": [server.pid], "writers": [w.pid for w in writers]})
+            await meter.start()
             started = time.perf_counter()
             latencies = await load(client, headers, payloads[5:], concurrency)
             accepted_at = time.perf_counter()
@@ -180,9 +274,12 @@ async def run_shape(shape: str, requests: int, concurrency: int) -> dict[str, An
                 await asyncio.sleep(0.05)
                 stored = await count_rows(shape, data_dir)
             committed_at = time.perf_counter()
+            cpu = await meter.stop()
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for process in [server, *writers]:
+            process.terminate()
+        for process in [server, *writers]:
+            process.wait(timeout=60)
     measured = (requests - 5) * 1000
     latencies.sort()
     return {
@@ -192,6 +289,8 @@ async def run_shape(shape: str, requests: int, concurrency: int) -> dict[str, An
         "accept_events_per_s": round(measured / (accepted_at - started)),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
+        "cpu_cores": cpu,
+        "load_avg_1m": os.getloadavg()[0],
     }
 
 
@@ -199,19 +298,30 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--shapes", default="postgres,sqlite")
+    parser.add_argument("--workers", type=int, default=1, help="writer processes of postgres-split")
+    parser.add_argument("--shapes", default="postgres,postgres-split,sqlite")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
-        result = await run_shape(shape, args.requests, args.concurrency)
+        result = await run_shape(shape, args.requests, args.concurrency, args.workers)
         results[shape] = result
         print(
-            f"{shape:9s} {result['events_per_s']:>8,} events/s committed "
+            f"{shape:14s} {result['events_per_s']:>8,} events/s committed "
             f"(accept {result['accept_events_per_s']:,}/s)  P50 {result['p50_ms']} ms  "
-            f"P99 {result['p99_ms']} ms  all stored: {result['stored_all']}"
+            f"P99 {result['p99_ms']} ms  all stored: {result['stored_all']}  "
+            f"load {result['load_avg_1m']:.2f}"
         )
+        print(f"{'':14s} CPU (cores): " + ", ".join(f"{k} {v}" for k, v in result["cpu_cores"].items()))
     print(
-        json.dumps({"bench": "ingest", "nproc": os.cpu_count(), "python": sys.version.split()[0], **results})
+        json.dumps(
+            {
+                "bench": "ingest",
+                "nproc": os.cpu_count(),
+                "python": sys.version.split()[0],
+                "workers": args.workers,
+                **results,
+            }
+        )
     )
 
 

@@ -52,7 +52,7 @@ def serve(
         bool | None, typer.Option(help="apply migrations first (default: yes on embedded SQLite)")
     ] = None,
 ) -> None:
-    """Run the API, the dashboard, background jobs and the event writer in one process."""
+    """Run the API, background jobs and the event writer in one process."""
     import uvicorn
 
     from experimently.app import create_app
@@ -84,7 +84,7 @@ def worker() -> None:
     from experimently.runtime import build_runtime
     from experimently.wiring import register_jobs, register_services, start_services, stop_services
 
-    settings = load_settings()
+    settings = load_settings(event_writer=True)  # a worker always writes (EVENT_WRITER is for serve)
     configure_logging(settings.log_level, settings.log_json)
 
     async def main() -> None:

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     job_interval_seconds: float = 5.0
 
     event_queue_max: int = 200_000
+    # Run the event writer in this process. With Redis, set it false on ``serve`` instances so only the
+    # ``experimently worker`` processes write (the API's event loop then only validates and XADDs).
+    # Ignored without Redis: the embedded queue lives in the API process and only it can write it.
+    event_writer: bool = True
     event_batch_size: int = 5_000
     retention_raw_events_days: int = 90
     retention_aggregates_days: int = 730

@@ -77,6 +77,26 @@ async def test_batch__bounds_and_permissions(harness: Harness) -> None:
     evaluate_only = await harness.api_key(["evaluate"])
     assert (await post_batch(harness, evaluate_only, [ev(1)])).status_code == 403
     assert (await harness.client.post("/api/v1/events/batch", json={"events": [ev(1)]})).status_code == 401
+    admin_bearer = await harness.client.post(
+        "/api/v1/events/batch", json={"events": [ev(1)]}, headers=await harness.admin()
+    )
+    assert admin_bearer.status_code == 403  # tracking needs a key, which fixes the environment
+
+
+async def test_batch__nul_and_lone_surrogate__rejected_not_stuck(harness: Harness) -> None:
+    key = await harness.api_key(["track"])
+    raw = (
+        '{"events": [{"name": "purchase", "user_id": "ok"}, {"name": "pur\\u0000chase", "user_id": "u"}, '
+        '{"name": "purchase", "user_id": "u", "properties": {"k": "\\ud800"}}]}'
+    )
+    response = await harness.client.post(
+        "/api/v1/events/batch", content=raw, headers={**key, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()["data"]
+    assert body["accepted"] == 1 and [r["index"] for r in body["rejected"]] == [1, 2]
+    await flush(harness)
+    assert len(await stored(harness)) == 1
 
 
 async def test_batch__sent_twice__stored_once(harness: Harness) -> None:

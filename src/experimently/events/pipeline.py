@@ -3,7 +3,8 @@
 - :class:`EmbeddedPipeline` (no Redis): a bounded in-process queue and one writer task. Accepted
   events live in memory until written; shutdown drains the queue before the process exits.
 - :class:`StreamPipeline` (Redis configured): one ``XADD`` per accepted request onto a Redis Stream
-  read through a consumer group by the writer task of every ``serve`` and ``worker`` process. A
+  read through a consumer group by the writer task of every ``worker`` process and of every ``serve``
+  process unless ``EVENT_WRITER=false`` (then that process only enqueues). A
   message is acknowledged only after its rows are committed; ``XAUTOCLAIM`` hands the pending messages
   of a dead consumer to a live one. Replays are harmless: the writer stores an ``event_id`` once.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -47,11 +47,15 @@ redis.call('XADD', KEYS[1], '*', 'n', ARGV[1], 'e', ARGV[3])
 return redis.call('INCRBY', KEYS[2], ARGV[1])
 """
 ACK = """
-if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('XDEL', KEYS[1], ARGV[2])
-  return redis.call('DECRBY', KEYS[2], ARGV[3])
+local done = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    redis.call('XDEL', KEYS[1], ARGV[i])
+    done = done + tonumber(ARGV[i + 1])
+  end
 end
-return -1
+if done == 0 then return -1 end
+return redis.call('DECRBY', KEYS[2], done)
 """
 
 
@@ -67,10 +71,23 @@ async def write_rows(db: Database, rows: Sequence[EventRow]) -> int:
     started = time.perf_counter()
     async with db.transaction() as session:
         stored = await repository.insert_batch(session, rows)
+    _observe(started, len(rows), stored)
+    return stored
+
+
+async def write_messages(db: Database, messages: Sequence[bytes], events: int) -> int:
+    """One committed batch of wire messages (``events`` rows in all); returns the rows newly stored."""
+    started = time.perf_counter()
+    async with db.transaction() as session:
+        stored = await repository.insert_messages(session, messages)
+    _observe(started, events, stored)
+    return stored
+
+
+def _observe(started: float, rows: int, stored: int) -> None:
     BATCH_SECONDS.observe(time.perf_counter() - started)
     STORED.inc(stored)
-    DUPLICATES.inc(len(rows) - stored)
-    return stored
+    DUPLICATES.inc(rows - stored)
 
 
 def _full(retry_after: int = 1) -> ServiceUnavailable:
@@ -165,7 +182,7 @@ class StreamPipeline:
         self._last_claim = 0.0
 
     async def enqueue(self, rows: Sequence[EventRow]) -> None:
-        payload = json.dumps([r.to_wire() for r in rows], separators=(",", ":"))
+        payload = repository.encode_rows(rows)
         depth = await self._enqueue(
             keys=[self.stream, self.counter], args=[len(rows), self.settings.event_queue_max, payload]
         )
@@ -208,12 +225,16 @@ class StreamPipeline:
         return claimed
 
     async def process(self, messages: list[tuple[bytes, dict[bytes, bytes]]], *, ack: bool = True) -> int:
-        """Write the messages' rows in one transaction, then acknowledge each message."""
-        rows = [EventRow.from_wire(item) for _id, fields in messages for item in json.loads(fields[b"e"])]
-        stored = await write_rows(self.db, rows)
+        """Write the messages' rows in one transaction, then acknowledge them (one script call).
+
+        The message bodies go to the database as they are (no decoding here, see ``repository``)."""
+        events = sum(int(fields[b"n"]) for _id, fields in messages)
+        stored = await write_messages(self.db, [fields[b"e"] for _id, fields in messages], events)
         if ack:
+            args: list[bytes | str] = [self.group]
             for message_id, fields in messages:
-                await self._ack(keys=[self.stream, self.counter], args=[self.group, message_id, fields[b"n"]])
+                args += [message_id, fields[b"n"]]
+            await self._ack(keys=[self.stream, self.counter], args=args)
         return stored
 
     async def _step(self) -> None:
@@ -223,8 +244,23 @@ class StreamPipeline:
             messages = await self.claim()
         if not messages:
             messages = await self.read()
-        if messages:
+        if not messages:
+            return
+        try:
             await self.process(messages)
+        except Exception as exc:
+            if len(messages) == 1:
+                raise
+            # Write them one by one, so a message that cannot be written does not hold the others
+            # back; it stays pending (claimed again later) and its neighbours are committed and acked.
+            WRITE_ERRORS.inc()
+            log.error("events.batch_failed", error=repr(exc), messages=len(messages))
+            for message in messages:
+                try:
+                    await self.process([message])
+                except Exception as one:
+                    WRITE_ERRORS.inc()
+                    log.error("events.message_failed", message_id=message[0].decode(), error=repr(one))
 
     async def _run(self) -> None:
         await self.ensure_group()
@@ -243,6 +279,9 @@ class StreamPipeline:
 
     async def start(self) -> None:
         await self.ensure_group()
+        if not self.settings.event_writer:
+            log.info("events.writer_disabled", consumer=self.consumer)
+            return
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="events-stream-writer")
 

@@ -1,4 +1,9 @@
-"""All SQL of the events domain: the batch writer's inserts (COPY on PostgreSQL), reads, erasure."""
+"""All SQL of the events domain: the batch writer's inserts, reads, erasure.
+
+On PostgreSQL the writer hands the server the stream messages as they are (JSON arrays of rows, see
+:class:`EventRow`): one ``INSERT ... SELECT`` over ``jsonb_array_elements`` fills a per-connection
+staging table, then, under the writers' advisory lock, one statement stores the new keys and events.
+The writer process does no per-event work at all."""
 
 # ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)
 
@@ -36,6 +41,15 @@ PG_STAGE = (
     "occurred_at timestamptz, ts_us bigint, received_at timestamptz) ON COMMIT DELETE ROWS"
 )
 _COLS = ", ".join(COLUMNS)
+_US = "timestamptz 'epoch' + ({}) * interval '1 microsecond'"  # exact: integer microseconds < 2**53
+# Each message is a JSON array of rows in EventRow field order:
+# [event_id, name, user_id, environment, experiment_key, variant, value, properties, ts_us, received_us]
+PG_STAGE_JSON = f"""
+INSERT INTO events_incoming ({_COLS})
+SELECT e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, (e->>6)::float8, e->7,
+       {_US.format("(e->>8)::int8")}, (e->>8)::int8, {_US.format("(e->>9)::int8")}
+FROM unnest($1::text[]) AS m(body) CROSS JOIN LATERAL jsonb_array_elements(m.body::jsonb) AS e
+"""
 PG_MERGE = f"""
 WITH fresh AS (
     INSERT INTO event_keys (event_id, occurred_at)
@@ -47,6 +61,22 @@ SELECT DISTINCT ON (i.event_id) {", ".join("i." + c for c in COLUMNS)}
 FROM events_incoming i JOIN fresh f ON f.event_id = i.event_id
 ORDER BY i.event_id
 """
+_WIRE = json.JSONEncoder(separators=(",", ":"))
+
+
+def encode_rows(rows: Sequence[EventRow]) -> str:
+    """Rows to one wire message (a JSON array of arrays; a NamedTuple encodes as an array)."""
+    return _WIRE.encode(rows if isinstance(rows, list | tuple) else list(rows))
+
+
+def decode_rows(messages: Sequence[str | bytes]) -> list[EventRow]:
+    return [EventRow(*item) for message in messages for item in json.loads(message)]
+
+
+async def lock_writers(session: AsyncSession) -> None:
+    """Serialise writers (PostgreSQL) so ``seq`` values commit in increasing order."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
 
 
 def _dedupe(rows: Sequence[EventRow]) -> list[EventRow]:
@@ -56,46 +86,35 @@ def _dedupe(rows: Sequence[EventRow]) -> list[EventRow]:
     return list(seen.values())
 
 
-async def lock_writers(session: AsyncSession) -> None:
-    """Serialise writers (PostgreSQL) so ``seq`` values commit in increasing order."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
-
-
 async def insert_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
     """Store the rows whose ``event_id`` is new; returns how many were stored."""
     if not rows:
         return 0
-    await lock_writers(session)
     if session.get_bind().dialect.name == "postgresql":
-        return await _copy_batch(session, rows)
-    return await _insert_batch(session, _dedupe(rows))
+        return await _merge_messages(session, [encode_rows(rows)])
+    return await _insert_batch(session, _dedupe(rows))  # SQLite: one writer at a time anyway
 
 
-async def _copy_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
+async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]) -> int:
+    """Store the new rows of wire messages (see :func:`encode_rows`); returns how many were stored."""
+    if not messages:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return await _merge_messages(session, [m if isinstance(m, str) else m.decode() for m in messages])
+    return await _insert_batch(session, _dedupe(decode_rows(messages)))
+
+
+async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
+    """Stage (parsing JSON in the server; concurrent writers may overlap here), then lock and merge:
+    the advisory lock is held only from the merge to the commit, which is what orders ``seq``."""
     conn = await session.connection()
-    await conn.execute(text(PG_STAGE))
+    await conn.execute(text(PG_STAGE))  # through SQLAlchemy first: this begins the transaction
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    records = [
-        (
-            r.event_id,
-            r.name,
-            r.user_id,
-            r.environment,
-            r.experiment_key,
-            r.variant,
-            r.value,
-            json.dumps(r.properties, separators=(",", ":")),
-            from_us(r.ts_us),
-            r.ts_us,
-            from_us(r.received_us),
-        )
-        for r in rows
-    ]
-    await driver.copy_records_to_table("events_incoming", records=records, columns=COLUMNS)
-    result = await conn.execute(text(PG_MERGE))
-    return int(result.rowcount)
+    await driver.execute(PG_STAGE_JSON, messages)
+    await lock_writers(session)
+    status: str = await driver.execute(PG_MERGE)
+    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
 
 
 async def _insert_batch(session: AsyncSession, rows: list[EventRow]) -> int:

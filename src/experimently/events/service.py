@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.auth.actor import Actor
-from experimently.errors import ValidationFailed
+from experimently.errors import PermissionDenied, ValidationFailed
 from experimently.events import repository
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.models import Event
@@ -29,8 +29,15 @@ def parse_body(body: bytes) -> Any:
         ) from None
 
 
-async def track_one(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:
+def _require_track_key(actor: Actor) -> None:
+    """Tracking is for applications: an API key with the ``track`` scope, which fixes the environment."""
     require(actor, Permission.TRACK)
+    if actor.environment_key is None:
+        raise PermissionDenied("tracking needs an API key (X-API-Key) with the 'track' scope")
+
+
+async def track_one(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:
+    _require_track_key(actor)
     event = parse_body(body)
     _rows, rejected = ingest.validate([event], actor.environment_key)
     if rejected:
@@ -42,7 +49,7 @@ async def track_one(ingest: EventIngest, actor: Actor, body: bytes) -> IngestRes
 
 
 async def track_batch(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:
-    require(actor, Permission.TRACK)
+    _require_track_key(actor)
     payload = parse_body(body)
     events = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(events, list):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from experimently.config import Settings
 
@@ -18,6 +18,33 @@ FIELDS = frozenset(
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LIMITS = {"event_id": 128, "name": 100, "user_id": 200, "experiment_key": 100, "variant": 100}
+# One encoder for the size check (``json.dumps`` with options builds a new encoder on every call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+_COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")  # \u0000 not itself escaped
+_UNSTORABLE = "must not contain NUL or unpaired surrogate characters"
+
+
+def storable(value: str) -> bool:
+    """PostgreSQL text and jsonb refuse NUL and unpaired surrogates; an accepted event holding one
+    could never be written (and would hold its batch back), so validation refuses it on both backends."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _storable_json(raw: dict[str, Any], ascii_json: str) -> bool:
+    if "\\u" not in ascii_json:  # no escape at all: plain ASCII without NUL
+        return True
+    if _NUL_ESCAPE.search(ascii_json):
+        return False
+    return storable(_COMPACT_UTF8.encode(raw))
 
 
 class Rejected(ValueError):
@@ -27,9 +54,9 @@ class Rejected(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """One validated event, ready for the queue and the writer."""
+class EventRow(NamedTuple):
+    """One validated event, ready for the queue and the writer. A tuple, so a list of rows is its own
+    wire form: ``json.dumps(rows)`` is the stream message, one array per event in field order."""
 
     event_id: str
     name: str
@@ -43,18 +70,7 @@ class EventRow:
     received_us: int
 
     def to_wire(self) -> list[Any]:
-        return [
-            self.event_id,
-            self.name,
-            self.user_id,
-            self.environment,
-            self.experiment_key,
-            self.variant,
-            self.value,
-            self.properties,
-            self.ts_us,
-            self.received_us,
-        ]
+        return list(self)
 
     @classmethod
     def from_wire(cls, item: list[Any]) -> EventRow:
@@ -80,6 +96,8 @@ def _text(event: dict[str, Any], field: str, required: bool) -> str | None:
         raise Rejected(field, "must be a non-empty string")
     if len(value) > _LIMITS[field]:
         raise Rejected(field, f"must be at most {_LIMITS[field]} characters")
+    if not storable(value):
+        raise Rejected(field, _UNSTORABLE)
     return value
 
 
@@ -97,11 +115,13 @@ def _properties(raw: Any, max_bytes: int) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise Rejected("properties", "must be an object")
     try:
-        size = len(json.dumps(raw, separators=(",", ":"), allow_nan=False))
+        encoded = _COMPACT.encode(raw)
     except (ValueError, TypeError):
         raise Rejected("properties", "must be plain JSON without NaN or Infinity") from None
-    if size > max_bytes:
+    if len(encoded) > max_bytes:
         raise Rejected("properties", f"must be at most {max_bytes} bytes as JSON")
+    if not _storable_json(raw, encoded):
+        raise Rejected("properties", _UNSTORABLE)
     return raw
 
 
@@ -125,7 +145,50 @@ def _timestamp(raw: Any, received_us: int, settings: Settings) -> int:
 
 
 def validate_event(event: Any, *, environment: str | None, received_us: int, settings: Settings) -> EventRow:
-    """One event dict to a row, or :class:`Rejected` with the offending field."""
+    """One event dict to a row, or :class:`Rejected` with the offending field.
+
+    The common case (every field present is well-formed) is checked inline; anything else goes
+    through :func:`_validate_fields`, which names the first offending field."""
+    if type(event) is dict and FIELDS.issuperset(event):
+        get = event.get
+        name, user_id, event_id = get("name"), get("user_id"), get("event_id")
+        experiment_key, variant, value = get("experiment_key"), get("variant"), get("value")
+        if (
+            type(name) is str
+            and 0 < len(name) <= 100
+            and type(user_id) is str
+            and 0 < len(user_id) <= 200
+            and (event_id is None or (type(event_id) is str and 0 < len(event_id) <= 128))
+            and (experiment_key is None or (type(experiment_key) is str and 0 < len(experiment_key) <= 100))
+            and (variant is None or (type(variant) is str and 0 < len(variant) <= 100))
+            and (value is None or ((type(value) is float or type(value) is int) and math.isfinite(value)))
+            and storable(name + user_id + (event_id or "") + (experiment_key or "") + (variant or ""))
+        ):
+            properties = get("properties")
+            if properties is None:
+                properties = {}
+            else:
+                properties = _properties(properties, settings.event_max_properties_bytes)
+            timestamp = get("timestamp")
+            return EventRow(
+                event_id or uuid.uuid4().hex,
+                name,
+                user_id,
+                environment,
+                experiment_key,
+                variant,
+                None if value is None else float(value),
+                properties,
+                received_us if timestamp is None else _timestamp(timestamp, received_us, settings),
+                received_us,
+            )
+    return _validate_fields(event, environment=environment, received_us=received_us, settings=settings)
+
+
+def _validate_fields(
+    event: Any, *, environment: str | None, received_us: int, settings: Settings
+) -> EventRow:
+    """Field by field, in a fixed order, so the rejection names the first offending field."""
     if not isinstance(event, dict):
         raise Rejected("", "event must be an object")
     unknown = event.keys() - FIELDS

@@ -20,6 +20,8 @@ def register_event_services(runtime: Runtime) -> None:
     if runtime.redis is not None:
         pipeline = StreamPipeline(runtime.db, runtime.redis, runtime.settings, runtime.jobs.holder)
     else:
+        if not runtime.settings.event_writer:
+            log.warning("events.writer_required", reason="no Redis: the embedded queue is written in-process")
         pipeline = EmbeddedPipeline(runtime.db, runtime.settings)
     runtime.services["events.pipeline"] = pipeline
     runtime.services["events.ingest"] = EventIngest(runtime.settings, pipeline)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.db import Database
@@ -28,12 +28,13 @@ from experimently.metrics import repository
 from experimently.metrics.aggregation_sql import (
     DAY_US,
     EXPOSURE,
+    METRIC_KEYS,
     delete_units,
     insert_exposures,
-    insert_metric,
+    insert_metrics,
     stats_query,
 )
-from experimently.metrics.models import AggregationState, MetricDefinition, MetricUnit
+from experimently.metrics.models import AggregationState, MetricDefinition
 from experimently.stats.model import VariantStats
 
 log = structlog.get_logger(__name__)
@@ -120,14 +121,16 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
         }
         if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SET LOCAL work_mem = '256MB'"))  # sorts and hashes in memory
+            # JIT compiles the wide conditional aggregates of every partition's scan afresh each run
+            # (1-2 s at 10M events) and buys nothing on plans that are hashing bound
+            await session.execute(text("SET LOCAL jit = off"))
         await delete_units(session, params, full)
         await insert_exposures(session, params, full)
         if session.get_bind().dialect.name == "postgresql":
             # fresh statistics for the rows just written: without them the planner believes the exposure
             # set is tiny and picks nested loops over every partition of events (minutes instead of seconds)
             await session.execute(text("ANALYZE metric_units"))
-        for metric in metrics:
-            await insert_metric(session, metric, params, full)
+        await insert_metrics(session, metrics, params, full)
     state.last_seq, state.fingerprint, state.aggregated_at = hi, mark, now()
     state.snapshot = snapshot_of(await load_stats(session, spec.key, state=state))
     return hi
@@ -193,26 +196,10 @@ def _cap(metric: MetricDefinition | None) -> float | None:
     return metric.winsorize_cap
 
 
-async def _metric_stats(
-    session: AsyncSession, experiment_key: str, key: str, metric: MetricDefinition | None
-) -> tuple[dict[str, VariantStats], dict[str, list[DailyPoint]]]:
+def _shape(metric: MetricDefinition | None) -> tuple[bool, bool]:
+    """(has a CUPED pre-period, is a ratio)."""
     pre = bool(metric and metric.cuped_pre_window_days and metric.kind != "ratio")
-    ratio = bool(metric and metric.kind == "ratio")
-    params = {"exp": experiment_key, "metric": key}
-    totals = {
-        str(row[0]): _variant_stats(str(row[0]), row[1:], pre=pre, ratio=ratio)
-        for row in await session.execute(text(stats_query(_cap(metric), by_day=False)), params)
-    }
-    series: dict[str, list[DailyPoint]] = {}
-    for row in await session.execute(text(stats_query(_cap(metric), by_day=True)), params):
-        variant, day = str(row[0]), int(row[1])
-        point = _variant_stats(variant, row[2:], pre=pre, ratio=ratio)
-        points = series.setdefault(variant, [])
-        if points:
-            point = _add(points[-1].stats, point)
-        label = datetime.fromtimestamp(day * 86_400, UTC).date().isoformat()
-        points.append(DailyPoint(label, point))
-    return totals, series
+    return pre, bool(metric and metric.kind == "ratio")
 
 
 def snapshot_of(stats: ExperimentStats) -> dict[str, Any]:
@@ -256,30 +243,34 @@ async def load_stats(
     session: AsyncSession, experiment_key: str, *, state: AggregationState | None = None
 ) -> ExperimentStats:
     """Per metric and variant, the sufficient statistics (``VariantStats``), units per variant, the
-    units seen in more than one variant, the last aggregation time, and cumulative daily series."""
-    exposure = (
-        select(MetricUnit.variant, func.count(), func.sum(case((MetricUnit.multi_variant, 1), else_=0)))
-        .where(MetricUnit.experiment_key == experiment_key, MetricUnit.metric_key == EXPOSURE)
-        .group_by(MetricUnit.variant)
-    )
-    units: dict[str, int] = {}
-    multi = 0
-    for variant, count, multiples in await session.execute(exposure):
-        units[variant] = int(count)
-        multi += int(multiples or 0)
+    units seen in more than one variant, the last aggregation time, and cumulative daily series.
+
+    One GROUP BY (metric, variant, exposure day) over the experiment's rows; a variant's totals are
+    its last cumulative daily point."""
+    params: dict[str, Any] = {"exp": experiment_key}
+    keys = [k for k in (await session.scalars(text(METRIC_KEYS), params)).all() if k != EXPOSURE]
+    definitions = await repository.by_keys(session, keys)
+    caps = {k: float(c) for k in definitions if (c := _cap(definitions[k])) is not None}
     if state is None:
         state = await session.get(AggregationState, experiment_key)
-    keys = (
-        await session.scalars(
-            select(MetricUnit.metric_key)
-            .where(MetricUnit.experiment_key == experiment_key, MetricUnit.metric_key != EXPOSURE)
-            .distinct()
-        )
-    ).all()
-    definitions = await repository.by_keys(session, keys)
-    result = ExperimentStats(experiment_key, units, multi, state.aggregated_at if state else None)
-    for key in sorted(keys):
-        result.metrics[key], result.series[key] = await _metric_stats(
-            session, experiment_key, key, definitions.get(key)
-        )
-    return result
+    units: dict[str, int] = {}
+    multi = 0
+    metrics: dict[str, dict[str, VariantStats]] = {k: {} for k in sorted(keys)}
+    series: dict[str, dict[str, list[DailyPoint]]] = {k: {} for k in sorted(keys)}
+    query = stats_query(caps, params)
+    for row in await session.execute(text(query), params):
+        key, variant, day = str(row[0]), str(row[1]), int(row[2])
+        if key == EXPOSURE:
+            units[variant] = units.get(variant, 0) + int(row[3])
+            multi += int(row[4] or 0)
+            continue
+        pre, ratio = _shape(definitions.get(key))
+        point = _variant_stats(variant, row[3:], pre=pre, ratio=ratio)
+        points = series.setdefault(key, {}).setdefault(variant, [])
+        if points:
+            point = _add(points[-1].stats, point)
+        label = datetime.fromtimestamp(day * 86_400, UTC).date().isoformat()
+        points.append(DailyPoint(label, point))
+        metrics.setdefault(key, {})[variant] = point
+    at = state.aggregated_at if state else None
+    return ExperimentStats(experiment_key, units, multi, at, metrics, series)
