@@ -64,7 +64,7 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
     }
     exe = Path(sys.executable).parent / "experimently"
     return subprocess.Popen(
-        [str(exe), "serve", "--host", HOST, "--port", str(port)],
+        [str(exe), "serve", "--migrate", "--host", HOST, "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

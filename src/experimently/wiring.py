@@ -5,7 +5,7 @@ from __future__ import annotations
 from experimently.events.wiring import register_event_jobs, register_event_services, start_events, stop_events
 from experimently.experiments.assign import AssignmentService
 from experimently.experiments.bridge import FlagExperimentBridge
-from experimently.experiments.integration import ASSIGNMENTS_PROVIDER, aggregation_specs, segment_users
+from experimently.experiments.integration import aggregation_specs, assignments_provider, segment_users
 from experimently.experiments.scheduler import run_schedule
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.rollouts import run_rollout_job
@@ -22,7 +22,7 @@ def register_services(runtime: Runtime) -> None:
     runtime.services["experiments.assignments"] = assignments
     runtime.services["experiments.bridge"] = FlagExperimentBridge(runtime.db, flags, assignments)
     runtime.services["experiments.specs"] = aggregation_specs
-    register_privacy(ASSIGNMENTS_PROVIDER)
+    register_privacy(assignments_provider(runtime.cache))
     register_users_lookup(segment_users)
     register_event_services(runtime)
 

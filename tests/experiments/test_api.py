@@ -458,3 +458,18 @@ async def test_batch_evaluation__flag_serving_experiment__assigns_like_single(ha
         "/api/v1/feature-flags/evaluate/batch", json={"user_id": "u0"}, headers=key
     )
     assert everything.json()["data"]["flags"]["f"]["experiment_key"] == exp["key"]
+
+
+async def test_sticky_reads__cached__and_dropped_by_privacy_erasure(harness: Harness) -> None:
+    exp = await create(harness)
+    await act(harness, exp["key"], "start")
+    key = await harness.api_key(["evaluate"])
+    first = await assign(harness, exp["key"], "erase-me", key)
+    assert (await assign(harness, exp["key"], "erase-me", key))["reason"] == "STICKY"
+    service = harness.runtime.services["experiments.assignments"]
+    assert service.sticky.get_many(exp["id"], ["erase-me"]) == {"erase-me": first["variant"]}
+    erased = await harness.client.delete("/api/v1/privacy/users/erase-me", headers=await harness.admin())
+    assert erased.status_code == 200, erased.text
+    assert service.sticky.get_many(exp["id"], ["erase-me"]) == {}
+    history = await harness.client.get(f"{EXP}/units/erase-me/assignments", headers=key)
+    assert history.json()["data"] == []

@@ -7,6 +7,7 @@ every instance after any experiment change."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
-from experimently.db import Database
+from experimently.db import Database, after_commit
 from experimently.errors import NotFound
 from experimently.experiments import repository
 from experimently.experiments.models import Experiment
@@ -75,6 +76,35 @@ def _conditions(conditions: list[Any]) -> tuple[Condition, ...]:
     return parse_conditions(conditions, "conditions", Errors(), lambda *_: None)
 
 
+class StickyCache:
+    """Stored assignments seen by this instance (they never change once stored), so a repeat assignment
+    needs no database read. Bounded (least recently used go first) and dropped on any experiment change
+    or privacy erasure."""
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def get_many(self, experiment_id: str, units: Sequence[str | None]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for unit in units:
+            if unit is not None:
+                variant = self._entries.get((experiment_id, unit))
+                if variant is not None:
+                    self._entries.move_to_end((experiment_id, unit))
+                    found[unit] = variant
+        return found
+
+    def put_many(self, experiment_id: str, assigned: Mapping[str, str]) -> None:
+        for unit, variant in assigned.items():
+            self._entries[(experiment_id, unit)] = variant
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     result: AssignmentRead
@@ -86,6 +116,9 @@ class AssignmentService:
         self.db = db
         self.cache = cache
         self.services = services
+        self.sticky = StickyCache()
+        # any experiment change (and a privacy erasure) drops the sticky reads of this instance
+        cache.on_invalidate(lambda namespace, _key: self.sticky.clear() if namespace == NAMESPACE else None)
 
     async def _load(self) -> list[dict[str, Any]]:
         from experimently.experiments.models import Layer as LayerRow
@@ -148,7 +181,12 @@ class AssignmentService:
                 )
                 for u in units
             ]
-        stored = await repository.stored_assignments(session, exp.id, [u for u in units if u is not None])
+        stored = self.sticky.get_many(exp.id, units)
+        missing = [u for u in units if u is not None and u not in stored]
+        if missing:
+            found = await repository.stored_assignments(session, exp.id, missing)
+            self.sticky.put_many(exp.id, found)
+            stored |= found
         segments = await self._segments(environment)
         decisions: list[Decision] = []
         fresh: dict[str, str] = {}
@@ -173,6 +211,9 @@ class AssignmentService:
             ASSIGNMENTS.labels(d.result.reason).inc()
         return decisions
 
+    async def _remember(self, experiment_id: str, assigned: Mapping[str, str | None]) -> None:
+        self.sticky.put_many(experiment_id, {str(u): str(v) for u, v in assigned.items() if u and v})
+
     def _read(
         self, exp: LiveExperiment, unit: str | None, variant: str | None, reason: str, sticky: bool
     ) -> AssignmentRead:
@@ -194,6 +235,7 @@ class AssignmentService:
         if not new:
             return
         moment = now()
+        after_commit(session, lambda: self._remember(exp.id, new))
         await repository.insert_assignments(
             session,
             [

@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.cache import Cache
 from experimently.experiments import repository
 from experimently.experiments.models import Assignment
 from experimently.experiments.schemas import Status
+from experimently.experiments.service import NAMESPACE
 from experimently.metrics.aggregation import ExperimentSpec
 from experimently.privacy import PrivacyProvider
 
@@ -48,7 +50,14 @@ async def _erase(session: AsyncSession, unit_id: str) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]  # DELETE results carry rowcount
 
 
-ASSIGNMENTS_PROVIDER = PrivacyProvider("assignments", _export, _erase)
+def assignments_provider(cache: Cache) -> PrivacyProvider:
+    """Export and erase a unit's assignments; an erasure also drops every instance's sticky reads."""
+
+    async def erase(session: AsyncSession, unit_id: str) -> int:
+        cache.invalidate_on_commit(session, NAMESPACE)
+        return await _erase(session, unit_id)
+
+    return PrivacyProvider("assignments", _export, erase)
 
 
 async def segment_users(session: AsyncSession, key: str) -> list[dict[str, str]]:
