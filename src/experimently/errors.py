@@ -71,6 +71,15 @@ class Conflict(AppError):
     code = ErrorCode.CONFLICT
 
 
+def check_version(resource: str, key: str, current: int, given: int) -> None:
+    """Optimistic concurrency: an update names the version it edits; a stale one is 409 CONFLICT."""
+    if current != given:
+        raise Conflict(
+            f"{resource} '{key}' changed since version {given}; reload and retry",
+            details={"current_version": current, "given_version": given},
+        )
+
+
 class InvalidTransition(AppError):
     status = 409
     code = ErrorCode.INVALID_STATE_TRANSITION

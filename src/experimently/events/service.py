@@ -10,14 +10,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.auth.actor import Actor
-from experimently.errors import PermissionDenied, ValidationFailed
+from experimently.errors import ValidationFailed
 from experimently.events import repository
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.models import Event
 from experimently.events.schemas import MAX_BATCH
 from experimently.events.validation import to_us
 from experimently.kit.clock import ensure_utc
-from experimently.rbac import Permission, require
+from experimently.rbac import Permission, require, require_key_environment
 
 
 def parse_body(body: bytes) -> Any:
@@ -31,9 +31,7 @@ def parse_body(body: bytes) -> Any:
 
 def _require_track_key(actor: Actor) -> None:
     """Tracking is for applications: an API key with the ``track`` scope, which fixes the environment."""
-    require(actor, Permission.TRACK)
-    if actor.environment_key is None:
-        raise PermissionDenied("tracking needs an API key (X-API-Key) with the 'track' scope")
+    require_key_environment(actor, Permission.TRACK, "track")
 
 
 async def track_one(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, status
 
 from experimently.auth.actor import Actor
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
-from experimently.errors import PermissionDenied
 from experimently.experiments import service
 from experimently.experiments.assign import AssignmentService
 from experimently.experiments.repository import unit_history
@@ -26,7 +25,7 @@ from experimently.experiments.schemas import (
     TransitionRequest,
 )
 from experimently.kit.envelope import Envelope, Page, page_params
-from experimently.rbac import Permission, permissions_for, require
+from experimently.rbac import Permission, permissions_for, require, require_key_environment
 from experimently.runtime import Runtime
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -45,10 +44,7 @@ def _assigner(runtime: Runtime) -> AssignmentService:
 
 
 def _environment(actor: Actor) -> str:
-    require(actor, Permission.EVALUATE)
-    if actor.environment_key is None:
-        raise PermissionDenied("assignment needs an API key (X-API-Key) with the 'evaluate' scope")
-    return actor.environment_key
+    return require_key_environment(actor, Permission.EVALUATE, "evaluate")
 
 
 @router.get("", response_model=Envelope[list[ExperimentRead]])

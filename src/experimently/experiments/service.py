@@ -11,7 +11,7 @@ from experimently import audit
 from experimently.auth.actor import Actor
 from experimently.cache import Cache
 from experimently.environments.service import get_environment_by_key
-from experimently.errors import Conflict, NotFound, ValidationFailed
+from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.experiments import lifecycle, repository
 from experimently.experiments.models import Experiment, Layer
 from experimently.experiments.schemas import (
@@ -147,11 +147,7 @@ async def update(
     session: AsyncSession, cache: Cache, actor: Actor, ref: str, body: ExperimentUpdate
 ) -> Experiment:
     exp = await _load_for_write(session, actor, ref)
-    if exp.version != body.version:
-        raise Conflict(
-            f"experiment '{exp.key}' changed since version {body.version}; reload and retry",
-            details={"current_version": exp.version, "given_version": body.version},
-        )
+    check_version("experiment", exp.key, exp.version, body.version)
     changes = body.model_dump(exclude_unset=True, exclude={"version"})
     frozen = lifecycle.frozen_fields(Status(exp.status), set(changes))
     if frozen:

@@ -7,18 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from experimently.auth.actor import Actor
-from experimently.errors import PermissionDenied, ValidationFailed
+from experimently.errors import ValidationFailed
 from experimently.flags.evaluation import FlagEvaluation, build_context
 from experimently.flags.schemas import BatchEvaluateRequest
-from experimently.rbac import Permission, require
+from experimently.rbac import Permission, require_key_environment
 from experimently.runtime import Runtime
 
 
 def _environment(actor: Actor) -> str:
-    require(actor, Permission.EVALUATE)
-    if actor.environment_key is None:
-        raise PermissionDenied("evaluation needs an API key (X-API-Key) with the 'evaluate' scope")
-    return actor.environment_key
+    return require_key_environment(actor, Permission.EVALUATE, "evaluate")
 
 
 def _engine(runtime: Runtime) -> FlagEvaluation:

@@ -14,7 +14,7 @@ from experimently.auth.actor import Actor
 from experimently.cache import Cache
 from experimently.environments.models import Environment
 from experimently.environments.service import get_environment_by_key
-from experimently.errors import Conflict, NotFound, ValidationFailed
+from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.flags import repository
 from experimently.flags.documents import (
     complete_environment,
@@ -115,14 +115,6 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCr
     return flag
 
 
-def _check_version(flag: Flag, version: int) -> None:
-    if flag.version != version:
-        raise Conflict(
-            f"flag '{flag.key}' changed since version {version}; reload and retry",
-            details={"current_version": flag.version, "given_version": version},
-        )
-
-
 async def _load_for_write(session: AsyncSession, actor: Actor, key: str) -> Flag:
     flag = await repository.get_flag(session, key, for_update=True)
     if flag is None:
@@ -150,7 +142,7 @@ async def _commit_change(
 
 async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, body: FlagUpdate) -> Flag:
     flag = await _load_for_write(session, actor, key)
-    _check_version(flag, body.version)
+    check_version("flag", flag.key, flag.version, body.version)
     for env in body.environments or {}:
         require_environment(actor, env)
     if body.variations is not None:
@@ -178,7 +170,7 @@ async def update_environment(
     await get_environment_by_key(session, env)
     require_environment(actor, env)
     flag = await _load_for_write(session, actor, key)
-    _check_version(flag, body.version)
+    check_version("flag", flag.key, flag.version, body.version)
     before = snapshot(flag)
     merged = copy.deepcopy(flag.environments)
     merged[env] = complete_environment(body.model_dump(exclude={"version"}), flag.variations)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.auth.actor import Actor
-from experimently.errors import Conflict, NotFound, ValidationFailed
+from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.events.validation import to_us
 from experimently.kit.clock import now
 from experimently.metrics import conditions, repository
@@ -78,11 +78,7 @@ async def create(session: AsyncSession, actor: Actor, body: MetricCreate) -> Met
 async def update(session: AsyncSession, actor: Actor, key: str, body: MetricUpdate) -> MetricDefinition:
     metric = await get(session, actor, key)
     require(actor, Permission.METRICS_WRITE, owner_id=metric.owner_id)
-    if metric.version != body.version:
-        raise Conflict(
-            f"metric '{key}' changed since version {body.version}; reload and retry",
-            details={"current_version": metric.version, "given_version": body.version},
-        )
+    check_version("metric", key, metric.version, body.version)
     before = snapshot(metric)
     for field, value in body.model_dump(mode="json", exclude_unset=True, exclude={"version"}).items():
         setattr(metric, field, DEFAULTS.get(field) if value is None and field in DEFAULTS else value)

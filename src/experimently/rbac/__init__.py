@@ -6,6 +6,14 @@ from experimently.rbac.permissions import (
     require,
     require_environment,
     require_every_environment,
+    require_key_environment,
 )
 
-__all__ = ["Permission", "permissions_for", "require", "require_environment", "require_every_environment"]
+__all__ = [
+    "Permission",
+    "permissions_for",
+    "require",
+    "require_environment",
+    "require_every_environment",
+    "require_key_environment",
+]

@@ -127,3 +127,12 @@ def require_every_environment(actor: Actor, what: str) -> None:
             f"{what} changes every environment; an API key bound to '{actor.environment_key}' may not",
             details={"key_environment": actor.environment_key},
         )
+
+
+def require_key_environment(actor: Actor, permission: Permission, scope: str) -> str:
+    """SDK endpoints (evaluate, assign, track) are for applications: an API key holding ``permission``,
+    whose environment they act in. Returns that environment; 403 for people and other keys."""
+    require(actor, permission)
+    if actor.environment_key is None:
+        raise PermissionDenied(f"this endpoint needs an API key (X-API-Key) with the '{scope}' scope")
+    return actor.environment_key

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.auth.actor import Actor
 from experimently.cache import Cache
-from experimently.errors import Conflict, NotFound, ValidationFailed
+from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.flags import repository
 from experimently.flags.documents import segment_document
 from experimently.flags.service import RULESET_NAMESPACE
@@ -110,11 +110,7 @@ async def update(
 ) -> SegmentRead:
     segment = await get(session, actor, key)
     require(actor, Permission.SEGMENTS_WRITE, owner_id=segment.owner_id)
-    if segment.version != body.version:
-        raise Conflict(
-            f"segment '{key}' changed since version {body.version}",
-            details={"current_version": segment.version, "given_version": body.version},
-        )
+    check_version("segment", key, segment.version, body.version)
     before = snapshot(segment)
     for field, value in body.model_dump(exclude_unset=True, exclude={"version"}).items():
         if value is not None:
