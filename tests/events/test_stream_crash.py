@@ -46,3 +46,67 @@ async def test_dead_consumers__pending_claimed__each_event_stored_once(harness: 
         total = await session.scalar(select(func.count()).select_from(Event))
         distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
     assert total == distinct == 600
+
+
+KILLED_WORKER = """
+import asyncio, json, os, signal, sys
+from experimently.config import Settings
+from experimently.db import Database
+from experimently.events.pipeline import StreamPipeline
+from redis.asyncio import Redis
+
+async def main() -> None:
+    settings = Settings(**json.loads(sys.argv[1])).resolve()
+    redis = Redis.from_url(settings.redis_url)
+    pipeline = StreamPipeline(Database(settings), redis, settings, consumer="killed")
+    taken = await pipeline.read(block_ms=2000)
+    print(len(taken), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # dies holding what it read: nothing written, nothing acked
+
+asyncio.run(main())
+"""
+
+
+async def test_worker_process_killed_after_reading__restart_stores_each_event_once(harness: Harness) -> None:
+    if harness.backend != "postgres":
+        pytest.skip("the Redis Stream pipeline exists only when Redis is configured (postgres backend)")
+    import asyncio
+    import json
+    import sys
+
+    live: StreamPipeline = harness.runtime.services["events.pipeline"]
+    await live.stop()
+    key = await harness.api_key(["track"])
+    batch = [{"event_id": f"k{i}", "name": "c", "user_id": f"u{i}"} for i in range(300)]
+    for start in range(0, 300, 100):
+        response = await harness.client.post(
+            "/api/v1/events/batch", json={"events": batch[start : start + 100]}, headers=key
+        )
+        assert response.status_code == 202
+    s = harness.settings
+    config = {
+        "database_url": s.database_url,
+        "redis_url": s.redis_url,
+        "secret_key": s.secret,
+        "data_dir": str(s.data_dir),
+        "event_claim_idle_ms": 100,
+        "event_stream_read_count": 2,
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", KILLED_WORKER, json.dumps(config), stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == -9 and int(out.decode().strip()) == 2  # read two messages, then SIGKILL
+    redis = harness.runtime.redis
+    assert redis is not None
+    pending = await redis.xpending(s.event_stream_key, s.event_stream_group)
+    assert pending["pending"] == 2
+    restarted = StreamPipeline(harness.runtime.db, redis, s, consumer="restarted")
+    await restarted.start()
+    await restarted.flush(wait_seconds=20)
+    await restarted.stop()
+    assert (await redis.xpending(s.event_stream_key, s.event_stream_group))["pending"] == 0
+    async with harness.runtime.db.transaction() as session:
+        total = await session.scalar(select(func.count()).select_from(Event))
+        distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
+    assert total == distinct == 300
