@@ -13,12 +13,6 @@ from experimently.experiments.schemas import AssignRequest
 from experimently.flags.evaluation import FlagEvaluation
 
 
-def experiment_keys(flag_document: Mapping[str, Any]) -> list[str]:
-    serves = [rule.get("serve") or {} for rule in flag_document.get("rules", [])]
-    serves.append(flag_document.get("fallthrough") or {})
-    return [str(s["experiment"]["key"]) for s in serves if isinstance(s.get("experiment"), Mapping)]
-
-
 class FlagExperimentBridge:
     def __init__(self, db: Database, flags: FlagEvaluation, assignments: AssignmentService) -> None:
         self.db = db
@@ -27,16 +21,13 @@ class FlagExperimentBridge:
 
     async def experiment_flags(self, environment: str) -> set[str]:
         """Keys of the environment's flags that hand a decision to an experiment."""
-        snap = await self.flags.snapshot(environment)
-        return {str(f["key"]) for f in snap.payload["flags"] if experiment_keys(f)}
+        return set((await self.flags.snapshot(environment)).experiments)
 
     async def evaluate_one(
         self, environment: str, flag_key: str, context: Mapping[str, Any], default: Any
     ) -> Any:
-        snap = await self.flags.snapshot(environment)
-        document = next((f for f in snap.payload["flags"] if f["key"] == flag_key), None)
-        keys = experiment_keys(document) if document else []
-        if not keys:
+        keys = (await self.flags.snapshot(environment)).experiments.get(flag_key)
+        if not keys:  # the hot path: a dict look-up, no scan of the ruleset
             return (await self.flags.evaluate(environment, flag_key, context, default)).to_dict()
         definitions = await self.assignments.definitions()
         async with self.db.transaction() as session:

@@ -88,3 +88,10 @@ def validate_documents(
                     errors.append({"path": full.rstrip("."), "message": message})
     if errors:
         raise ValidationFailed("flag failed validation", errors)
+
+
+def experiment_keys(flag_document: Mapping[str, Any]) -> list[str]:
+    """Experiments a flag document hands decisions to (rules and fallthrough)."""
+    serves = [rule.get("serve") or {} for rule in flag_document.get("rules", [])]
+    serves.append(flag_document.get("fallthrough") or {})
+    return [str(s["experiment"]["key"]) for s in serves if isinstance(s.get("experiment"), Mapping)]

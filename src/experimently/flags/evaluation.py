@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.flags import repository
-from experimently.flags.documents import engine_document, segment_document
+from experimently.flags.documents import engine_document, experiment_keys, segment_document
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently_sdk import EvaluationResult, Evaluator, ExperimentResolver, Ruleset
 
@@ -28,6 +28,7 @@ class EnvSnapshot:
     payload: dict[str, Any]
     etag: str
     evaluator: Evaluator
+    experiments: dict[str, list[str]]  # flag key -> experiments it hands decisions to (computed once)
 
 
 def build_context(user_id: str | int | None, attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +96,8 @@ class FlagEvaluation:
         compiled = {"flags": payload["flags"], "segments": raw["segments"]}
         ruleset = Ruleset.from_payload(compiled, previous=self._previous.get(env))
         self._previous[env] = ruleset
-        return EnvSnapshot(env, payload, str(raw["etag"]), Evaluator(ruleset))
+        experiments = {str(f["key"]): keys for f in payload["flags"] if (keys := experiment_keys(f))}
+        return EnvSnapshot(env, payload, str(raw["etag"]), Evaluator(ruleset), experiments)
 
     async def snapshot(self, environment: str) -> EnvSnapshot:
         cached = self.cache.peek(RULESET_NAMESPACE, environment)
