@@ -36,10 +36,13 @@ Listener = Callable[[str, str | None], None]
 
 
 class Cache:
-    def __init__(self, redis: Redis | None, *, l1_ttl: float = 60.0, l2_ttl: int = 3600) -> None:
+    def __init__(
+        self, redis: Redis | None, *, l1_ttl: float = 60.0, l2_ttl: int = 3600, max_entries: int = 20_000
+    ) -> None:
         self.redis = redis
         self.instance_id = new_id()
         self.l1_ttl = l1_ttl
+        self.max_entries = max_entries
         self.l2_ttl = l2_ttl
         self._l1: dict[tuple[str, str], tuple[float, Any]] = {}
         self._listeners: list[Listener] = []
@@ -56,7 +59,13 @@ class Cache:
         return None
 
     def put_local(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> None:
-        self._l1[(namespace, key)] = (time.monotonic() + (ttl or self.l1_ttl), value)
+        moment = time.monotonic()
+        self._l1[(namespace, key)] = (moment + (ttl or self.l1_ttl), value)
+        if len(self._l1) > self.max_entries:  # bounded: expired entries first, then the oldest
+            for entry in [k for k, (expires, _) in self._l1.items() if expires <= moment]:
+                del self._l1[entry]
+            while len(self._l1) > self.max_entries * 0.9:
+                del self._l1[next(iter(self._l1))]
 
     async def get_or_load(
         self, namespace: str, key: str, loader: Loader, *, decode: Callable[[Any], Any] | None = None
