@@ -557,3 +557,10 @@ async def test_manage_key__cannot_change_every_environment(harness: Harness) -> 
         f"{FLAGS}/new-checkout", json={"version": 1, "name": "ok"}, headers=dev_key
     )
     assert renamed.status_code == 200
+
+
+async def test_create__null_variation_value__422_not_500(harness: Harness) -> None:
+    body = {"key": "nully", "name": "n", "variations": [{"key": "a", "value": None}]}
+    response = await harness.client.post(FLAGS, json=body, headers=await harness.admin())
+    assert response.status_code == 422
+    assert response.json()["error"]["details"]["errors"][0]["path"].startswith("variations")

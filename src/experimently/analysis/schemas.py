@@ -18,7 +18,7 @@ class _Finite(BaseModel):
 
 class VariantInput(_Finite):
     key: str = Field(min_length=1, max_length=100)
-    n: int
+    n: int = Field(ge=-(10**15), le=10**15)
     sum: float
     sum_squares: float
     pre_sum: float | None = None
@@ -67,7 +67,7 @@ class PowerRequest(_Finite):
     baseline_mean: float
     baseline_variance: float | None = Field(default=None, ge=0)
     relative_mde: float | None = None
-    units_per_arm: int | None = Field(default=None, ge=1)
+    units_per_arm: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
     alpha: float = Field(default=0.05, gt=0, lt=1)
     power: float = Field(default=0.8, gt=0, lt=1)
     alternative: Alternative = Alternative.TWO_SIDED

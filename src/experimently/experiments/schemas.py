@@ -69,7 +69,7 @@ class ExperimentBase(BaseModel):
     guardrail_metrics: list[str] = Field(default_factory=list, max_length=50)
     planned_start: datetime | None = None
     planned_end: datetime | None = None
-    min_sample_size: int | None = Field(default=None, ge=1)
+    min_sample_size: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
     _variants = field_validator("variants")(check_variants)
 
@@ -108,7 +108,7 @@ class ExperimentUpdate(BaseModel):
     guardrail_metrics: list[str] | None = None
     planned_start: datetime | None = None
     planned_end: datetime | None = None
-    min_sample_size: int | None = Field(default=None, ge=1)
+    min_sample_size: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
     @field_validator("variants")
     @classmethod

@@ -30,6 +30,7 @@ from experimently.flags.schemas import (
     FlagCreate,
     FlagRead,
     FlagUpdate,
+    Variation,
 )
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require, require_environment, require_every_environment
@@ -42,6 +43,14 @@ def snapshot(flag: Flag) -> dict[str, Any]:
     for volatile in ("created_at", "updated_at", "id"):
         data.pop(volatile, None)
     return data
+
+
+def _variation_documents(variations: list[Variation]) -> list[dict[str, Any]]:
+    """Optional descriptive fields are left out when empty; ``value`` is always kept (null included, so
+    the engine can refuse it for the flag's type)."""
+    return [
+        {k: v for k, v in item.model_dump().items() if v is not None or k == "value"} for item in variations
+    ]
 
 
 async def environment_keys(session: AsyncSession) -> list[str]:
@@ -77,11 +86,7 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCr
     require(actor, Permission.FLAGS_WRITE)
     if await repository.get_flag(session, body.key) is not None:
         raise Conflict(f"flag '{body.key}' exists", details={"key": body.key})
-    variations = (
-        [v.model_dump(exclude_none=True) for v in body.variations]
-        if body.variations
-        else default_variations(body.type)
-    )
+    variations = _variation_documents(body.variations) if body.variations else default_variations(body.type)
     envs = await _envs_of(session, body.environments)
     for env in body.environments:
         require_environment(actor, env)
@@ -153,7 +158,7 @@ async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, bo
         if value is not None:
             setattr(flag, field, sorted(set(value)) if field == "tags" else value)
     if body.variations is not None:
-        flag.variations = [v.model_dump(exclude_none=True) for v in body.variations]
+        flag.variations = _variation_documents(body.variations)
     envs = await _envs_of(session, body.environments or {})
     if body.environments:
         merged = copy.deepcopy(flag.environments)

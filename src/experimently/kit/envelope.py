@@ -27,7 +27,7 @@ class Page(BaseModel):
 
 def page_params(
     limit: int = Query(50, ge=1, le=500, description="page size"),
-    offset: int = Query(0, ge=0, description="rows to skip"),
+    offset: int = Query(0, ge=0, le=1_000_000_000, description="rows to skip"),
 ) -> Page:
     return Page(limit=limit, offset=offset)
 
