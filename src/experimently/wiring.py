@@ -5,13 +5,19 @@ from __future__ import annotations
 from experimently.events.wiring import register_event_jobs, register_event_services, start_events, stop_events
 from experimently.experiments.assign import AssignmentService
 from experimently.experiments.bridge import FlagExperimentBridge
-from experimently.experiments.integration import aggregation_specs, assignments_provider, segment_users
+from experimently.experiments.integration import (
+    aggregation_specs,
+    assignments_provider,
+    metric_users,
+    segment_users,
+)
 from experimently.experiments.scheduler import run_schedule
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.rollouts import run_rollout_job
+from experimently.metrics.service import METRIC_USERS
 from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
-from experimently.segments.service import register_users_lookup
+from experimently.segments.service import SEGMENT_USERS
 
 
 def register_services(runtime: Runtime) -> None:
@@ -23,7 +29,8 @@ def register_services(runtime: Runtime) -> None:
     runtime.services["experiments.bridge"] = FlagExperimentBridge(runtime.db, flags, assignments)
     runtime.services["experiments.specs"] = aggregation_specs
     register_privacy(assignments_provider(runtime.cache))
-    register_users_lookup(segment_users)
+    SEGMENT_USERS.register(segment_users)
+    METRIC_USERS.register(metric_users)
     register_event_services(runtime)
 
 

@@ -473,3 +473,13 @@ async def test_sticky_reads__cached__and_dropped_by_privacy_erasure(harness: Har
     assert service.sticky.get_many(exp["id"], ["erase-me"]) == {}
     history = await harness.client.get(f"{EXP}/units/erase-me/assignments", headers=key)
     assert history.json()["data"] == []
+
+
+async def test_metric_named_by_an_experiment__cannot_be_deleted(harness: Harness) -> None:
+    admin = await harness.admin()
+    metric = {"key": "purchase", "name": "P", "kind": "binomial", "event_name": "purchase"}
+    assert (await harness.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
+    await create(harness, guardrail_metrics=["purchase"])
+    refused = await harness.client.delete("/api/v1/metrics/purchase", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["used_by"] == [{"type": "experiment", "key": "checkout-color"}]

@@ -73,3 +73,13 @@ async def segment_users(session: AsyncSession, key: str) -> list[dict[str, str]]
             for c in exp.targeting
         )
     ]
+
+
+async def metric_users(session: AsyncSession, key: str) -> list[dict[str, str]]:
+    """Experiments (not archived) that name metric ``key``."""
+    rows = await repository.in_statuses(session, [s.value for s in Status if s is not Status.ARCHIVED])
+    return [
+        {"type": "experiment", "key": exp.key}
+        for exp in rows
+        if key == exp.primary_metric or key in exp.secondary_metrics or key in exp.guardrail_metrics
+    ]

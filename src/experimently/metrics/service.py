@@ -14,6 +14,7 @@ from experimently.auth.actor import Actor
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.events.validation import to_us
 from experimently.kit.clock import now
+from experimently.kit.references import ReferenceLookups
 from experimently.metrics import conditions, repository
 from experimently.metrics.models import MetricDefinition
 from experimently.metrics.schemas import MetricCreate, MetricKind, MetricRead, MetricUpdate, SeriesPoint
@@ -89,9 +90,15 @@ async def update(session: AsyncSession, actor: Actor, key: str, body: MetricUpda
     return metric
 
 
+METRIC_USERS = ReferenceLookups()  # experiments register who names a metric
+
+
 async def delete(session: AsyncSession, actor: Actor, key: str) -> MetricDefinition:
     metric = await get(session, actor, key)
     require(actor, Permission.METRICS_WRITE, owner_id=metric.owner_id)
+    users = await METRIC_USERS.find(session, key)
+    if users:
+        raise Conflict(f"metric '{key}' is in use", details={"used_by": users})
     audit.record(session, actor, "metric.deleted", "metric", key, before=snapshot(metric))
     await session.delete(metric)
     return metric

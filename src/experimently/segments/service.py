@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from experimently.flags import repository
 from experimently.flags.documents import segment_document
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.kit.clock import now
+from experimently.kit.references import ReferenceLookups
 from experimently.rbac import Permission, require
 from experimently.segments.models import Segment
 from experimently.segments.schemas import SegmentCreate, SegmentRead, SegmentUpdate
@@ -62,18 +62,11 @@ async def users_of(session: AsyncSession, key: str) -> list[dict[str, str]]:
     for segment in await repository.all_segments(session):
         if segment.key != key and _references(segment.conditions, key):
             users.append({"type": "segment", "key": segment.key})
-    for extra in _EXTRA_USERS:
-        users.extend(await extra(session, key))
+    users.extend(await SEGMENT_USERS.find(session, key))
     return users
 
 
-UsersLookup = Callable[[AsyncSession, str], Awaitable[list[dict[str, str]]]]
-_EXTRA_USERS: list[UsersLookup] = []  # other domains (experiments) register look-ups of their references
-
-
-def register_users_lookup(lookup: UsersLookup) -> None:
-    if lookup not in _EXTRA_USERS:
-        _EXTRA_USERS.append(lookup)
+SEGMENT_USERS = ReferenceLookups()  # other domains (experiments) register look-ups of their references
 
 
 async def create(session: AsyncSession, cache: Cache, actor: Actor, body: SegmentCreate) -> SegmentRead:
