@@ -7,19 +7,13 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from experimently_sdk import FlagType  # the engine owns the flag-type vocabulary
+
 FLAG_KEY = r"^[a-z0-9][a-z0-9._-]{0,99}$"
-
-
-class FlagType(StrEnum):
-    BOOLEAN = "boolean"
-    STRING = "string"
-    NUMBER = "number"
-    JSON = "json"
 
 
 class Variation(BaseModel):
