@@ -8,7 +8,7 @@ from experimently.events.models import Event, EventKey
 from experimently.experiments.models import Assignment, Experiment, Layer
 from experimently.flags.models import Flag, RolloutSchedule
 from experimently.jobs.models import JobLease
-from experimently.metrics.models import AggregationState, MetricDefinition, MetricUnit
+from experimently.metrics.models import AggregationState, MetricDefinition
 from experimently.segments.models import Segment
 from experimently.webhooks.models import DomainEvent
 
@@ -28,7 +28,6 @@ __all__ = [
     "JobLease",
     "Layer",
     "MetricDefinition",
-    "MetricUnit",
     "RefreshToken",
     "RolloutSchedule",
     "Segment",

@@ -13,8 +13,8 @@ from experimently.events.models import Event, EventKey
 from experimently.events.pipeline import write_rows
 from experimently.events.retention import existing_partitions, maintain_partitions
 from experimently.events.validation import EventRow, to_us
-from experimently.metrics.aggregation import ExperimentSpec
-from experimently.metrics.models import MetricUnit
+from experimently.metrics.aggregation import ExperimentSpec, load_snapshot, recompute_from_scratch
+from experimently.metrics.models import AggregationState
 from tests.conftest import FakeClock, Harness
 from tests.events.helpers import count_rows, flush, post_batch
 
@@ -52,21 +52,41 @@ async def test_erase__user_gone_everywhere__others_kept__audited(
     exported = await harness.client.get("/api/v1/privacy/users/alice/export", headers=admin)
     assert exported.status_code == 200
     data = exported.json()["data"]["data"]
-    assert len(data["events"]) == 2 and len(data["metric_units"]) == 2
+    assert len(data["events"]) == 2
+    assert data["experiment_statistics"] == [
+        {
+            "experiment_key": "exp",
+            "variant": "a",
+            "first_exposure_day": data["experiment_statistics"][0]["first_exposure_day"],
+            "multi_variant": False,
+            "metrics": {"buys": {"value": 1.0, "pre_value": 0.0, "denominator": 0.0}},
+        }
+    ]
+    async with harness.runtime.db.transaction() as session:
+        before = await load_snapshot(session, "exp")
+    assert before is not None and before.units == {"a": 1, "b": 1}
 
     erased = await harness.client.delete("/api/v1/privacy/users/alice", headers=admin)
     assert erased.status_code == 200
-    assert erased.json()["data"] == {"events": 2, "metric_units": 2} | {
-        k: v for k, v in erased.json()["data"].items() if k not in ("events", "metric_units")
+    assert erased.json()["data"] == {"events": 2, "experiment_statistics": 1} | {
+        k: v for k, v in erased.json()["data"].items() if k not in ("events", "experiment_statistics")
     }
     assert await count_rows(harness, Event, user_id="alice") == 0
-    assert await count_rows(harness, MetricUnit, unit_id="alice") == 0
+    # alice's contribution is retracted: the statistics equal a recompute over what is left
+    async with harness.runtime.db.transaction() as session:
+        retracted = await load_snapshot(session, "exp")
+    async with harness.runtime.db.transaction() as session:
+        await recompute_from_scratch(session, spec)
+        scratch = await load_snapshot(session, "exp")
+    assert retracted is not None and scratch is not None
+    assert retracted.units == scratch.units == {"b": 1}
+    assert retracted.metrics == scratch.metrics and retracted.series == scratch.series
     assert await count_rows(harness, EventKey, event_id="exposure:exp:alice") == 0
     assert await count_rows(harness, Event, user_id="bob") == 2
     again = (await harness.client.get("/api/v1/privacy/users/alice/export", headers=admin)).json()["data"][
         "data"
     ]
-    assert again["events"] == [] and again["metric_units"] == []
+    assert again["events"] == [] and again["experiment_statistics"] == []
     records = await harness.audit(resource_type="privacy_subject")
     assert sorted(r["action"] for r in records) == ["privacy.erased", "privacy.exported", "privacy.exported"]
     assert all("alice" not in str(r) for r in records)
@@ -79,7 +99,7 @@ def row(event_id: str, days_ago: float, now_us: int) -> EventRow:
     return EventRow(event_id, "c", "u", None, None, None, None, {}, ts, ts)
 
 
-async def test_retention__old_events_units_audit_deleted__recent_kept(
+async def test_retention__old_events_statistics_audit_deleted__recent_kept(
     harness: Harness, fake_clock: FakeClock
 ) -> None:
     db, settings = harness.runtime.db, harness.settings
@@ -90,17 +110,9 @@ async def test_retention__old_events_units_audit_deleted__recent_kept(
     await maintain_partitions(db, settings)
     await write_rows(db, [row("old", 95, now_us), row("older", 99, now_us), row("new", 1, now_us)])
     async with db.transaction() as session:
-        session.add(
-            MetricUnit(
-                experiment_key="x",
-                metric_key="m",
-                unit_id="u",
-                variant="a",
-                exposed_us=now_us - 800 * 86_400_000_000,
-                exposed_day=0,
-                multi_variant=False,
-            )
-        )
+        for key, days in (("ended", 800), ("running", 0)):
+            at = fake_clock.moment - timedelta(days=days)
+            session.add(AggregationState(experiment_key=key, last_seq=1, fingerprint="f", aggregated_at=at))
         session.add(
             AuditLog(
                 occurred_at=fake_clock.moment - timedelta(days=3000),
@@ -116,10 +128,11 @@ async def test_retention__old_events_units_audit_deleted__recent_kept(
     assert await harness.runtime.jobs.run("events.retention")
     assert await count_rows(harness, Event) == 1
     assert await count_rows(harness, EventKey) == 1
-    assert await count_rows(harness, MetricUnit) == 0
+    assert await count_rows(harness, AggregationState) == 1
+    assert await count_rows(harness, AggregationState, experiment_key="running") == 1
     assert await count_rows(harness, AuditLog, action="ancient") == 0
     kinds = {r["resource_type"] for r in await harness.audit(action="retention.deleted")}
-    assert kinds == {"events", "metric_units", "audit_logs"}
+    assert kinds == {"events", "experiment_statistics", "audit_logs"}
     if harness.backend == "postgres":
         async with db.transaction() as session:
             after = len(await existing_partitions(session))

@@ -18,7 +18,7 @@ from experimently.cache import Cache
 from experimently.experiments import service as experiments
 from experimently.experiments.models import Experiment
 from experimently.metrics import repository as metric_repository
-from experimently.metrics.aggregation import DailyPoint, ExperimentStats, load_snapshot, load_stats
+from experimently.metrics.aggregation import DailyPoint, ExperimentStats, load_snapshot
 from experimently.metrics.models import AggregationState, MetricDefinition
 from experimently.stats import (
     Engine,
@@ -174,7 +174,7 @@ async def _compute(
     cuped: bool,
     correction: CorrectionName,
 ) -> dict[str, Any]:
-    stats = await load_snapshot(session, exp.key) or await load_stats(session, exp.key)
+    stats = await load_snapshot(session, exp.key) or ExperimentStats(exp.key, {}, 0, None)
     analyses, missing = [], []
     for key, role in plan:
         metric = definitions.get(key)

@@ -1,8 +1,9 @@
 """Storage upkeep: daily partitions created ahead (PostgreSQL), and the retention job.
 
 Retention is the one place rows are deleted by age: raw events (whole partitions dropped on
-PostgreSQL, rows deleted on SQLite), per-unit aggregates, and audit records older than their
-configured days. Each deletion is recorded in the audit trail as the system actor.
+PostgreSQL, rows deleted on SQLite), the statistics of experiments not aggregated for the configured
+days (experiments that ended long ago), and audit records older than their configured days. Each
+deletion is recorded in the audit trail as the system actor.
 """
 
 # ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)
@@ -23,9 +24,8 @@ from experimently.config import Settings
 from experimently.db import Database
 from experimently.events.models import Event, EventKey
 from experimently.events.repository import lock_writers
-from experimently.events.validation import to_us
 from experimently.kit.clock import now
-from experimently.metrics.models import MetricUnit
+from experimently.metrics.models import AggregationState
 
 log = structlog.get_logger(__name__)
 PARTITION = re.compile(r"^events_p(\d{8})$")
@@ -119,13 +119,14 @@ async def run_retention(db: Database, settings: Settings) -> dict[str, int]:
     async with db.transaction() as session:
         raw_cutoff = moment - timedelta(days=settings.retention_raw_events_days)
         events = await _purge_events(session, raw_cutoff)
-        agg_cutoff = to_us(moment - timedelta(days=settings.retention_aggregates_days))
-        units = await session.execute(delete(MetricUnit).where(MetricUnit.exposed_us < agg_cutoff))
+        agg_cutoff = moment - timedelta(days=settings.retention_aggregates_days)
+        stale = delete(AggregationState).where(AggregationState.aggregated_at < agg_cutoff)
+        statistics = await session.execute(stale)
         audit_cutoff = moment - timedelta(days=settings.retention_audit_days)
         audits = await session.execute(delete(AuditLog).where(AuditLog.occurred_at < audit_cutoff))
         counts = {
             "events": events,
-            "metric_units": int(units.rowcount),  # type: ignore[attr-defined]  # DELETE result
+            "experiment_statistics": int(statistics.rowcount),  # type: ignore[attr-defined]  # DELETE result
             "audit_logs": int(audits.rowcount),  # type: ignore[attr-defined]  # DELETE result
         }
         for kind, count in counts.items():

@@ -7,7 +7,7 @@ import structlog
 from experimently import privacy
 from experimently.events.ingest import EventIngest
 from experimently.events.pipeline import EmbeddedPipeline, Pipeline, StreamPipeline
-from experimently.events.privacy import EVENTS_PROVIDER, METRIC_UNITS_PROVIDER
+from experimently.events.privacy import EVENTS_PROVIDER, STATISTICS_PROVIDER
 from experimently.events.retention import maintain_partitions, run_retention
 from experimently.metrics.aggregation import run_aggregation
 from experimently.runtime import Runtime
@@ -26,7 +26,7 @@ def register_event_services(runtime: Runtime) -> None:
     runtime.services["events.pipeline"] = pipeline
     runtime.services["events.ingest"] = EventIngest(runtime.settings, pipeline)
     privacy.register(EVENTS_PROVIDER)
-    privacy.register(METRIC_UNITS_PROVIDER)
+    privacy.register(STATISTICS_PROVIDER)
 
 
 def register_event_jobs(runtime: Runtime) -> None:

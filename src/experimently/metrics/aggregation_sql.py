@@ -1,17 +1,30 @@
-"""The SQL of the aggregation: per-unit rows recomputed from raw events, and the GROUP BY that turns
-them into sufficient statistics. Text SQL; where the fast form differs between SQLite and PostgreSQL
-(first exposure), both are here.
+"""The SQL of the aggregation: from raw events straight to sufficient statistics per (variant, day of
+first exposure), with no per-unit rows kept. Text SQL; the same statements run on SQLite and
+PostgreSQL except for the kind of scratch table.
 
-A run is three statements whatever the number of metrics: delete the dirty units' rows, insert their
-``$exposure`` rows (one pass over the experiment's exposure events), and insert every metric's rows
-from ONE join of those exposure rows to the events of the metrics' event names, grouped by unit, each
-metric's numerator / pre-period / denominator being a conditional aggregate (``FILTER``) over it.
+One computation is two statements over a scratch table of first exposures:
+
+1. ``CREATE ... TABLE <scratch> AS``: per unit, the first exposure (time; variant, ties broken by
+   variant then event id) and whether it saw more than one variant, from the experiment's exposure
+   events up to a sequence number, optionally for a subset of units;
+2. exposure counts per (variant, day) from the scratch table, and every metric's sums per (variant,
+   day) from ONE join of the scratch table to the events of the metrics' event names, grouped by unit
+   (each metric's numerator, CUPED pre-period and denominator a conditional aggregate, ``FILTER``),
+   then by (variant, day).
+
+On PostgreSQL the scratch table of a full computation is UNLOGGED (a regular table created in the
+transaction, so it vanishes on rollback) rather than TEMP because parallel workers cannot read
+temporary tables: the join and group by of ~10M events then runs on every core.
 """
 
 # ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)
 
 from __future__ import annotations
 
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -20,74 +33,69 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently.metrics.conditions import compile_conditions
 from experimently.metrics.models import MetricDefinition
 
-EXPOSURE = "$exposure"
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
-UNIT_COLUMNS = (
-    "experiment_key, metric_key, unit_id, variant, exposed_us, exposed_day, multi_variant, "
-    "value, pre_value, denominator"
-)
+# sums kept per (metric, variant, day): values counted (n of a mean metric), sum, sum of squares,
+# pre-period sum / squares, value x pre cross sum, denominator sum / squares, value x denominator
+SUMS = 9
 
 
-def dirty_units(full: bool) -> str:
-    """Units whose row may change: every unit (from scratch) or those with events in (lo, hi]."""
-    if full:
+@dataclass(frozen=True)
+class Units:
+    """Which units a computation covers: all, those with events in ``(lo, hi]`` of the experiment's
+    exposures or the metrics' event names (an incremental run's dirty units), or the given ids."""
+
+    dirty_between: tuple[int, int] | None = None
+    ids: tuple[str, ...] | None = None
+
+    def where(self, column: str, params: dict[str, Any]) -> str:
+        if self.ids is not None:
+            params["unit_ids"] = list(self.ids) or [""]
+            return f"{column} IN :unit_ids"
+        if self.dirty_between is not None:
+            params["lo"], params["hi"] = self.dirty_between
+            return (
+                f"{column} IN (SELECT d.user_id FROM events d WHERE d.seq > :lo AND d.seq <= :hi AND "
+                "((d.name = 'exposure' AND d.experiment_key = :exp) OR d.name IN :names))"
+            )
         return "1=1"
-    return (
-        "{col} IN (SELECT d.user_id FROM events d WHERE d.seq > :lo AND d.seq <= :hi AND "
-        "((d.name = 'exposure' AND d.experiment_key = :exp) OR d.name IN :names))"
-    )
 
 
-def _bind_lists(stmt: Any, *names: str) -> Any:
-    return stmt.bindparams(*(bindparam(n, expanding=True) for n in names))
+ALL_UNITS = Units()
 
 
-async def delete_units(session: AsyncSession, params: dict[str, Any], full: bool) -> None:
-    where = dirty_units(full).format(col="unit_id")
-    stmt = text(f"DELETE FROM metric_units WHERE experiment_key = :exp AND {where}")
-    if not full:
-        stmt = _bind_lists(stmt, "names")
-    await session.execute(stmt, params)
+def _expanding(stmt: Any) -> Any:
+    """The statement with its list parameters bound as expanding ``IN`` lists."""
+    lists = [n for n in ("variants", "names", "unit_ids") if re.search(rf":{n}\b", stmt.text)]
+    return stmt.bindparams(*(bindparam(n, expanding=True) for n in lists))
 
 
-_EXPOSURES = (
-    "e.name = 'exposure' AND e.experiment_key = :exp AND e.seq <= :hi AND e.variant IN :variants "
-    "AND e.ts_us >= :start"
+_EXPOSURE = (
+    "{a}.name = 'exposure' AND {a}.experiment_key = :exp AND {a}.seq <= :upto AND {a}.variant IN :variants "
+    "AND {a}.ts_us >= :start"
 )
 
 
-def exposure_statement(dialect: str, full: bool) -> str:
-    """One row per exposed unit: its first exposure (time, variant; ties broken by variant then event
-    id) and whether it saw more than one variant (MIN <> MAX over its exposures, same sort)."""
-    where = f"{_EXPOSURES} AND {dirty_units(full).format(col='e.user_id')}"
-    insert = f"INSERT INTO metric_units ({UNIT_COLUMNS})"
-    row = f":exp, '{EXPOSURE}', f.user_id, f.variant, f.ts_us, f.ts_us / :day, f.lo <> f.hi, NULL, NULL, NULL"
-    window = "WINDOW w AS (PARTITION BY e.user_id)"
-    if dialect == "postgresql":
-        # one sort of the experiment's exposures by unit; the window aggregates reuse it
-        return f"""
-            {insert} SELECT {row} FROM (
-                SELECT DISTINCT ON (e.user_id) e.user_id, e.variant, e.ts_us,
-                       MIN(e.variant) OVER w AS lo, MAX(e.variant) OVER w AS hi
-                FROM events e WHERE {where} {window}
-                ORDER BY e.user_id, e.ts_us, e.variant, e.event_id
-            ) f
-            """
+def scratch_statement(name: str, kind: str, units: Units, params: dict[str, Any]) -> str:
+    """The first exposure of every unit (``unit_id, exposed_us, variant, multi``). The variant is read
+    again, in order, only for the rare units exposed to more than one."""
+    first = (
+        f"SELECT f.variant FROM events f WHERE f.user_id = g.user_id AND {_EXPOSURE.format(a='f')} "
+        "ORDER BY f.ts_us, f.variant, f.event_id LIMIT 1"
+    )
     return f"""
-        {insert} SELECT {row} FROM (
-            SELECT e.user_id, e.variant, e.ts_us, MIN(e.variant) OVER w AS lo, MAX(e.variant) OVER w AS hi,
-                   ROW_NUMBER() OVER (PARTITION BY e.user_id ORDER BY e.ts_us, e.variant, e.event_id) AS rn
-            FROM events e WHERE {where} {window}
-        ) f WHERE f.rn = 1
+        CREATE {kind} TABLE {name} AS
+        SELECT g.user_id AS unit_id, g.exposed_us,
+               CASE WHEN g.lo = g.hi THEN g.lo ELSE ({first}) END AS variant,
+               CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
+        FROM (SELECT e.user_id, MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi
+              FROM events e WHERE {_EXPOSURE.format(a="e")} AND {units.where("e.user_id", params)}
+              GROUP BY e.user_id) g
         """
 
 
-async def insert_exposures(session: AsyncSession, params: dict[str, Any], full: bool) -> None:
-    stmt = _bind_lists(text(exposure_statement(session.get_bind().dialect.name, full)), "variants")
-    if not full:
-        stmt = _bind_lists(stmt, "names")
-    await session.execute(stmt, params)
+def exposure_statement(name: str) -> str:
+    return f"SELECT variant, exposed_us / :day, COUNT(*), SUM(multi) FROM {name} GROUP BY 1, 2"
 
 
 def _agg(kind: str, aggregation: str) -> str:
@@ -106,11 +114,16 @@ def _value_expr(kind: str, column: str) -> str:
     return f"COALESCE({column}, 0)"
 
 
+def _capped(expr: str, cap: str | None) -> str:
+    return expr if cap is None else f"(CASE WHEN {expr} > {cap} THEN {cap} ELSE {expr} END)"
+
+
 def _one_metric(
     i: int, metric: MetricDefinition, dialect: str, params: dict[str, Any]
 ) -> tuple[list[str], tuple[str, str, str]]:
-    """The metric's aggregate columns over the joined events ``e`` (alias per unit ``x``) and its
-    (value, pre_value, denominator) expressions over them."""
+    """The metric's per-unit aggregate columns over the joined events ``e`` and scratch rows ``x``, and
+    its (value, pre-value, denominator) expressions over them (alias ``u``), winsorized when the metric
+    asks for it. A mean metric's unit without a value has no pre-value either (it is not counted)."""
     conds = compile_conditions(metric.conditions, dialect, "e", params, f"c{i}_")
     params[f"ev{i}"] = metric.event_name
     span = "e.ts_us >= x.exposed_us"
@@ -118,113 +131,116 @@ def _one_metric(
         span += f" AND e.ts_us < x.exposed_us + {int(metric.attribution_window_hours) * HOUR_US}"
     agg = _agg(metric.kind, metric.numerator_aggregation)
     columns = [f"{agg} FILTER (WHERE e.name = :ev{i} AND {span} AND {conds}) AS n{i}"]
-    value, pre, den = _value_expr(metric.kind, f"a.n{i}"), "NULL", "NULL"
+    cap = None
+    if metric.winsorize_cap is not None and metric.kind != "binomial":
+        params[f"cap{i}"] = float(metric.winsorize_cap)
+        cap = f":cap{i}"
+    value, pre, den = _capped(_value_expr(metric.kind, f"u.n{i}"), cap), "NULL", "NULL"
     if metric.cuped_pre_window_days and metric.kind != "ratio":
         lookback = int(metric.cuped_pre_window_days) * DAY_US
         pre_span = f"e.ts_us < x.exposed_us AND e.ts_us >= x.exposed_us - {lookback}"
         columns.append(f"{agg} FILTER (WHERE e.name = :ev{i} AND {pre_span} AND {conds}) AS p{i}")
-        pre = f"COALESCE(a.p{i}, 0)" if metric.kind == "mean" else _value_expr(metric.kind, f"a.p{i}")
+        if metric.kind == "mean":
+            pre = f"CASE WHEN u.n{i} IS NULL THEN NULL ELSE {_capped(f'COALESCE(u.p{i}, 0)', cap)} END"
+        else:
+            pre = _capped(_value_expr(metric.kind, f"u.p{i}"), cap)
     if metric.kind == "ratio" and metric.denominator_event:
         params[f"den{i}"] = metric.denominator_event
         den_agg = _agg("ratio", metric.denominator_aggregation)
         columns.append(f"{den_agg} FILTER (WHERE e.name = :den{i} AND {span}) AS d{i}")
-        den = f"COALESCE(a.d{i}, 0)"
+        den = f"COALESCE(u.d{i}, 0)"
     return columns, (value, pre, den)
 
 
-def metrics_statement(metrics: list[MetricDefinition], dialect: str, params: dict[str, Any]) -> str:
-    """INSERT ... SELECT of every metric's per-unit rows for the exposure rows already written: one
-    pass over the events (joined to the exposure rows by unit, grouped by unit), then one row per
-    (metric, unit) from a cross join with the metric keys."""
-    columns: list[str] = []
-    cases: tuple[list[str], list[str], list[str]] = ([], [], [])
-    keys: list[str] = []
+def metrics_statement(
+    name: str, metrics: Sequence[MetricDefinition], dialect: str, params: dict[str, Any]
+) -> str:
+    """Every metric's sums per (variant, day) for the units of the scratch table: one pass over the
+    events (joined to the scratch rows by unit, grouped by unit), then one GROUP BY (variant, day).
+    Units with no event of any metric are not in the join; they count in ``n`` of the non-mean
+    metrics through the exposure counts and add zero to every sum."""
+    inner: list[str] = []
+    middle: list[str] = []
+    outer: list[str] = []
     for i, metric in enumerate(metrics):
-        cols, exprs = _one_metric(i, metric, dialect, params)
-        columns += cols
-        for case, expr in zip(cases, exprs, strict=True):
-            case.append(f"WHEN {i} THEN {expr}")
-        params[f"mk{i}"] = metric.key
-        keys.append(f"SELECT {i} AS i, CAST(:mk{i} AS VARCHAR(100)) AS metric_key")
-    value, pre, den = (f"CAST(CASE k.i {' '.join(case)} END AS DOUBLE PRECISION)" for case in cases)
-    x = (
-        "(SELECT unit_id, variant, exposed_us, exposed_day, multi_variant FROM metric_units "
-        f"WHERE experiment_key = :exp AND metric_key = '{EXPOSURE}' AND {{dirty}}) x"
-    )
-    # The exposure rows appear twice rather than as one shared CTE: a materialized CTE has no
-    # statistics, and PostgreSQL then hashes the 10M events instead of the 1M exposure rows. The outer
-    # scan of them is the probe side of the last hash join, so rows come out in the exposure rows'
-    # physical order, which a from-scratch run wrote sorted by unit: the index inserts then walk the
-    # btrees in order instead of at random (measured: half the insert time at 1M units).
+        cols, (value, pre, den) = _one_metric(i, metric, dialect, params)
+        inner += cols
+        for label, expr in (("v", value), ("p", pre), ("d", den)):
+            middle.append(f"CAST({expr} AS DOUBLE PRECISION) AS {label}{i}")
+        v, p, d = f"v{i}", f"p{i}", f"d{i}"
+        outer += [
+            f"COUNT({v})",
+            f"SUM({v})",
+            f"SUM({v} * {v})",
+            f"SUM({p})",
+            f"SUM({p} * {p})",
+            f"SUM({v} * {p})",
+            f"SUM({d})",
+            f"SUM({d} * {d})",
+            f"SUM({v} * {d})",
+        ]
     return f"""
-        WITH a AS (
-            SELECT x.unit_id, {", ".join(columns)}
-            FROM {x} JOIN events e ON e.user_id = x.unit_id
-            WHERE e.name IN :names AND e.seq <= :hi
-            GROUP BY x.unit_id
-        )
-        INSERT INTO metric_units ({UNIT_COLUMNS})
-        SELECT :exp, k.metric_key, x.unit_id, x.variant, x.exposed_us, x.exposed_day, x.multi_variant,
-               {value}, {pre}, {den}
-        FROM {x} LEFT JOIN a ON a.unit_id = x.unit_id CROSS JOIN ({" UNION ALL ".join(keys)}) k
+        SELECT variant, day, {", ".join(outer)}
+        FROM (
+            SELECT u.variant, u.exposed_us / :day AS day, {", ".join(middle)}
+            FROM (
+                SELECT x.unit_id, MIN(x.variant) AS variant, MIN(x.exposed_us) AS exposed_us,
+                       {", ".join(inner)}
+                FROM {name} x JOIN events e ON e.user_id = x.unit_id
+                WHERE e.name IN :names AND e.seq <= :upto
+                GROUP BY x.unit_id
+            ) u
+        ) w
+        GROUP BY 1, 2
         """
 
 
-async def insert_metrics(
-    session: AsyncSession, metrics: list[MetricDefinition], params: dict[str, Any], full: bool
-) -> None:
-    if not metrics:
-        return
+@dataclass(frozen=True)
+class RawSums:
+    """What one computation returns: ``exposures`` rows ``(variant, day, units, multi)`` and, per
+    metric key, rows ``(variant, day, *SUMS)``."""
+
+    exposures: list[tuple[str, int, int, int]]
+    metrics: dict[str, list[tuple[Any, ...]]]
+
+
+def _num(value: Any) -> float:
+    return float(value or 0)
+
+
+async def compute_sums(
+    session: AsyncSession,
+    params: dict[str, Any],
+    metrics: Sequence[MetricDefinition],
+    units: Units,
+    *,
+    parallel: bool,
+) -> RawSums:
+    """Exposure counts and metric sums per (variant, day) of ``units`` from the events with
+    ``seq <= params['upto']``. ``params`` carries ``exp, upto, start, variants, names, day``."""
+    dialect = session.get_bind().dialect.name
     local = dict(params)
-    sql = metrics_statement(metrics, session.get_bind().dialect.name, local)
-    stmt = _bind_lists(text(sql.replace("{dirty}", dirty_units(full).format(col="unit_id"))), "names")
-    await session.execute(stmt, local)
-
-
-# the experiment's metric keys by a walk down the primary key (a few index probes, not a scan of the
-# experiment's rows)
-METRIC_KEYS = """
-    WITH RECURSIVE k(key) AS (
-        SELECT MIN(metric_key) FROM metric_units WHERE experiment_key = :exp
-        UNION ALL
-        SELECT (SELECT MIN(m.metric_key) FROM metric_units m
-                WHERE m.experiment_key = :exp AND m.metric_key > k.key)
-        FROM k WHERE k.key IS NOT NULL
-    )
-    SELECT key FROM k WHERE key IS NOT NULL
-    """
-
-
-def _capped(column: str, caps: dict[str, str]) -> str:
-    """``column`` with the cap of its row's metric applied (``caps``: bind name of a metric key -> bind
-    name of its cap)."""
-    if not caps:
-        return column
-    whens = " ".join(
-        f"WHEN :{key} THEN (CASE WHEN {column} > :{cap} THEN :{cap} ELSE {column} END)"
-        for key, cap in caps.items()
-    )
-    return f"(CASE metric_key {whens} ELSE {column} END)"
-
-
-def stats_query(caps: dict[str, float], params: dict[str, Any]) -> str:
-    """Sufficient statistics of every metric of an experiment per (metric, variant, exposure day), the
-    winsorization cap of each metric (``caps``: metric key -> cap) applied to its per-unit values (bound
-    into ``params``). The ``$exposure`` rows come out with ``n`` = exposed units and the multi-variant
-    count in place of the value sum."""
-    names: dict[str, str] = {}
-    for i, (key, cap) in enumerate(sorted(caps.items())):
-        params[f"ck{i}"], params[f"cv{i}"] = key, float(cap)
-        names[f"ck{i}"] = f"cv{i}"
-    v, p = _capped("value", names), _capped("pre_value", names)
-    multi = "CASE WHEN multi_variant THEN 1 ELSE 0 END"
-    return f"""
-        SELECT metric_key, variant, exposed_day, COUNT(*), SUM(v), SUM(v * v), SUM(p), SUM(p * p),
-               SUM(v * p), SUM(d), SUM(d * d), SUM(v * d)
-        FROM (SELECT metric_key, variant, exposed_day,
-                     CASE WHEN metric_key = '{EXPOSURE}' THEN {multi} ELSE {v} END AS v, {p} AS p,
-                     denominator AS d
-              FROM metric_units
-              WHERE experiment_key = :exp AND (value IS NOT NULL OR metric_key = '{EXPOSURE}')) u
-        GROUP BY metric_key, variant, exposed_day ORDER BY metric_key, variant, exposed_day
-        """
+    name = f"agg_scratch_{secrets.token_hex(6)}"
+    kind = "UNLOGGED" if dialect == "postgresql" and parallel else "TEMP"
+    create = text(scratch_statement(name, kind, units, local))
+    await session.execute(_expanding(create), local)
+    if dialect == "postgresql":
+        # true row counts for the planner: the scratch table is the hashed side of the join
+        await session.execute(text(f"ANALYZE {name}"))
+    exposures = [
+        (str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0))
+        for r in await session.execute(text(exposure_statement(name)), local)
+    ]
+    by_metric: dict[str, list[tuple[Any, ...]]] = {m.key: [] for m in metrics}
+    if metrics and exposures:
+        stmt = text(metrics_statement(name, metrics, dialect, local))
+        for row in await session.execute(_expanding(stmt), local):
+            cells: tuple[Any, ...] = tuple(row)
+            variant, day = str(cells[0]), int(cells[1])
+            for i, metric in enumerate(metrics):
+                base = 2 + i * SUMS
+                values = (int(cells[base] or 0), *(_num(v) for v in cells[base + 1 : base + SUMS]))
+                by_metric[metric.key].append((variant, day, *values))
+    # on an error the rollback drops it (DDL is transactional on both databases)
+    await session.execute(text(f"DROP TABLE {name}"))
+    return RawSums(exposures, by_metric)

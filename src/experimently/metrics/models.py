@@ -1,9 +1,8 @@
-"""Metric definitions, the per-unit aggregate rows and the aggregation watermark.
+"""Metric definitions and the aggregation state of each experiment.
 
-``metric_units`` holds one row per (experiment, metric, unit): the unit's variant at first exposure,
-its metric value in the attribution window, its CUPED pre-period value and (ratios) its denominator.
-Sufficient statistics are a GROUP BY over it, so recomputing a unit's row from its events is all an
-incremental run needs to do to stay exactly equal to a recompute from scratch.
+``aggregation_state`` holds, per experiment, the watermark (``last_seq``), the fingerprint of the
+definitions the statistics were computed with, and the statistics themselves (``snapshot``): sums per
+(metric, variant, day of first exposure), no per-unit rows (see ``metrics.aggregation``).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from experimently.db import Base
@@ -43,21 +42,6 @@ class MetricDefinition(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 
-class MetricUnit(Base):
-    __tablename__ = "metric_units"
-
-    experiment_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    metric_key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    unit_id: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
-    variant: Mapped[str] = mapped_column(String(100))
-    exposed_us: Mapped[int] = mapped_column(BigInteger)
-    exposed_day: Mapped[int] = mapped_column(Integer)
-    multi_variant: Mapped[bool] = mapped_column(Boolean, default=False)
-    value: Mapped[float | None] = mapped_column(Float)
-    pre_value: Mapped[float | None] = mapped_column(Float)
-    denominator: Mapped[float | None] = mapped_column(Float)
-
-
 class AggregationState(Base):
     __tablename__ = "aggregation_state"
 
@@ -65,6 +49,6 @@ class AggregationState(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     fingerprint: Mapped[str] = mapped_column(String(64), default="")
     aggregated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # the sufficient statistics as of ``aggregated_at`` (see aggregation.snapshot_of): the results
-    # endpoint reads this one row instead of grouping a million per-unit rows per request
+    # the sufficient statistics as of ``last_seq`` (layout: aggregation.FORMAT), which incremental runs
+    # and privacy erasure add to and retract from, and the results endpoint reads
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONType)

@@ -21,6 +21,8 @@ class PrivacyProvider:
     name: str
     export: Exporter
     erase: Eraser
+    # providers run in (order, name) order: one that derives from another's rows runs first
+    order: int = 0
 
 
 _PROVIDERS: dict[str, PrivacyProvider] = {}
@@ -32,7 +34,7 @@ def register(provider: PrivacyProvider) -> None:
 
 
 def providers() -> list[PrivacyProvider]:
-    return [_PROVIDERS[name] for name in sorted(_PROVIDERS)]
+    return sorted(_PROVIDERS.values(), key=lambda p: (p.order, p.name))
 
 
 __all__ = ["PrivacyProvider", "providers", "register"]
