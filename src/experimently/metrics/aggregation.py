@@ -35,7 +35,16 @@ from experimently.events.models import Event
 from experimently.events.validation import to_us
 from experimently.kit.clock import now
 from experimently.metrics import repository
-from experimently.metrics.aggregation_sql import ALL_UNITS, DAY_US, SUMS, RawSums, Units, compute_sums
+from experimently.metrics.aggregation_sql import (
+    ALL_UNITS,
+    DAY_US,
+    SUMS,
+    RawSums,
+    Units,
+    compute_sums,
+    dirty_units,
+    drop,
+)
 from experimently.metrics.models import AggregationState, MetricDefinition
 from experimently.stats.model import VariantStats
 
@@ -225,6 +234,10 @@ async def _tune(session: AsyncSession) -> None:
     # worth them even on two cores (measured: first exposures 2.8 -> 1.9 s at 1M units)
     await session.execute(text("SET LOCAL parallel_setup_cost = 10"))
     await session.execute(text("SET LOCAL parallel_tuple_cost = 0.01"))
+    # index lookups priced for SSDs / a cached working set (the default 4.0 is for spinning disks): an
+    # incremental run then reads its few dirty units' events through the user index (0.6 s) rather
+    # than hashing every event (3.7 s, 20,000 units of 1M)
+    await session.execute(text("SET LOCAL random_page_cost = 1.1"))
 
 
 async def _compute(
@@ -263,10 +276,12 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
         sums = Sums.from_json(stored)
         lo = state.last_seq
         if hi > lo:
-            dirty = Units(dirty_between=(lo, hi))
+            dirty = await dirty_units(session, _params(spec, metrics), lo, hi)
             parallel = hi - lo > PARALLEL_FROM_EVENTS
             sums.add(await _compute(session, spec, metrics, hi, dirty, parallel=parallel), 1)
             sums.add(await _compute(session, spec, metrics, lo, dirty, parallel=parallel), -1)
+            assert dirty.table is not None
+            await drop(session, dirty.table)
     state.last_seq, state.fingerprint, state.aggregated_at = hi, mark, now()
     state.snapshot = _snapshot(spec, metrics, sums)
     return hi
