@@ -258,6 +258,9 @@ async def test_incremental__equals_from_scratch__and_independent_expectation(
         scratch.metrics["revenue"]["control"].sum,
     )
     assert scratch.aggregated_at is not None
+    exposition = (await harness.client.get("/metrics")).text
+    for mode in ("full", "incremental"):
+        assert f'experimently_aggregation_runs_total{{mode="{mode}"}}' in exposition
 
 
 async def test_no_spec_provider__job_does_nothing(harness: Harness) -> None:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from prometheus_client import Counter, Histogram
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +51,17 @@ from experimently.metrics.models import AggregationState, MetricDefinition
 from experimently.stats.model import VariantStats
 
 log = structlog.get_logger(__name__)
+RUNS = Counter(
+    "experimently_aggregation_runs_total",
+    "Aggregation runs of one experiment, by mode (full, incremental, idle: no new events)",
+    ["mode"],
+)
+SECONDS = Histogram(
+    "experimently_aggregation_seconds",
+    "Duration of one experiment's aggregation, by mode",
+    ["mode"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
 
 # the stored statistics' layout; a state written in another layout is recomputed from scratch
 FORMAT = 2
@@ -258,6 +271,7 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
 
     Writers commit ``seq`` values in increasing order (events.repository.lock_writers), so every event
     with ``seq <= hi`` is committed when ``hi`` is read and none can appear below it later."""
+    began = time.perf_counter()
     metrics = await _metrics_of(session, spec)
     mark = fingerprint(spec, metrics)
     state = await session.get(AggregationState, spec.key, with_for_update=True)
@@ -269,21 +283,33 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
     hi = int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
     keys = [m.key for m in metrics]
     await _tune(session)
-    if full:
+    lo = 0 if full else state.last_seq
+    mode = "full" if full else "incremental" if hi > lo else "idle"
+    if full or stored is None:
         sums = Sums.of(await _compute(session, spec, metrics, hi, ALL_UNITS, parallel=True), keys)
     else:
-        assert stored is not None
         sums = Sums.from_json(stored)
-        lo = state.last_seq
         if hi > lo:
-            dirty = await dirty_units(session, _params(spec, metrics), lo, hi)
-            parallel = hi - lo > PARALLEL_FROM_EVENTS
+            table = await dirty_units(session, _params(spec, metrics), lo, hi)
+            dirty, parallel = Units(table=table), hi - lo > PARALLEL_FROM_EVENTS
             sums.add(await _compute(session, spec, metrics, hi, dirty, parallel=parallel), 1)
             sums.add(await _compute(session, spec, metrics, lo, dirty, parallel=parallel), -1)
-            assert dirty.table is not None
-            await drop(session, dirty.table)
+            await drop(session, table)
     state.last_seq, state.fingerprint, state.aggregated_at = hi, mark, now()
     state.snapshot = _snapshot(spec, metrics, sums)
+    seconds = time.perf_counter() - began
+    RUNS.labels(mode).inc()
+    SECONDS.labels(mode).observe(seconds)
+    if mode != "idle":
+        log.info(
+            "metrics.aggregated",
+            experiment=spec.key,
+            mode=mode,
+            watermark=hi,
+            new_events=hi - lo,
+            units=sum(u for u, _ in sums.exposures.values()),
+            seconds=round(seconds, 3),
+        )
     return hi
 
 

@@ -64,8 +64,8 @@ def _scratch_name() -> str:
     return f"agg_scratch_{secrets.token_hex(6)}"
 
 
-async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi: int) -> Units:
-    """A temporary table of the units with events in ``(lo, hi]``: exposures of the experiment or
+async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi: int) -> str:
+    """A temporary table (its name) of the units with events in ``(lo, hi]``: exposures of the experiment or
     events of the metrics' names. Only their contribution can have changed since ``lo``. (A table
     with statistics, found once for both computations of an incremental run; with it the planner
     reads the few units' events through the user index instead of hashing every event.)"""
@@ -79,7 +79,7 @@ async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi
     await session.execute(_expanding(create), local)
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"ANALYZE {name}"))
-    return Units(table=name)
+    return name
 
 
 async def drop(session: AsyncSession, table: str) -> None:
