@@ -30,6 +30,7 @@ from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
+from experimently.safety.router import router as safety_router
 from experimently.segments.router import router as segments_router
 from experimently.wiring import register_jobs, register_services, start_services, stop_services
 
@@ -75,6 +76,7 @@ def api_router() -> APIRouter:
         segments_router,
         layers_router,
         analysis_router,
+        safety_router,
         metrics_router,
         privacy_router,
     )

@@ -74,6 +74,11 @@ class Settings(BaseSettings):
     event_claim_idle_ms: int = 30_000
     event_partition_days_ahead: int = 7
     aggregation_interval_seconds: float = 60.0
+    # guardrail monitor (safety.check_guardrails, every aggregation interval): a breach is a treatment
+    # significantly worse than control on a guardrail metric under the sequential (always-valid) test
+    # at this alpha, once every arm has at least this many units
+    guardrail_alpha: float = Field(default=0.05, gt=0, lt=0.5)
+    guardrail_min_units: int = Field(default=100, ge=2)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from experimently.experiments.models import Assignment, Experiment, Layer
 from experimently.flags.models import Flag, RolloutSchedule
 from experimently.jobs.models import JobLease
 from experimently.metrics.models import AggregationState, MetricDefinition
+from experimently.safety.models import GuardrailBreach
 from experimently.segments.models import Segment
 from experimently.webhooks.models import DomainEvent
 
@@ -25,6 +26,7 @@ __all__ = [
     "EventKey",
     "Experiment",
     "Flag",
+    "GuardrailBreach",
     "JobLease",
     "Layer",
     "MetricDefinition",

@@ -17,6 +17,7 @@ from experimently.flags.rollouts import run_rollout_job
 from experimently.metrics.service import METRIC_USERS
 from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
+from experimently.safety.guardrails import check_guardrails
 from experimently.segments.service import SEGMENT_USERS
 
 
@@ -42,6 +43,11 @@ def register_jobs(runtime: Runtime) -> None:
     )
     runtime.jobs.register(
         "experiments.run_schedule", interval, lambda: run_schedule(runtime.db, runtime.cache)
+    )
+    runtime.jobs.register(
+        "safety.check_guardrails",
+        runtime.settings.aggregation_interval_seconds,
+        lambda: check_guardrails(runtime.db, runtime.cache, runtime.settings),
     )
     register_event_jobs(runtime)
 

@@ -26,6 +26,7 @@ _WHILE_LIVE = _DESCRIPTIVE | {
     "traffic_allocation",  # may only rise: it only adds units
     "secondary_metrics",
     "guardrail_metrics",
+    "guardrail_action",
     "planned_end",
     "min_sample_size",
 }

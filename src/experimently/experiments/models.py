@@ -51,6 +51,8 @@ class Experiment(Base):
     planned_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
     planned_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
     min_sample_size: Mapped[int | None] = mapped_column(Integer)
+    # what the guardrail monitor does on a breach: "pause" the experiment or only "notify"
+    guardrail_action: Mapped[str] = mapped_column(String(10), default="pause", server_default="pause")
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     salt: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from experimently.flags.schemas import FLAG_KEY
+
+GuardrailAction = Literal["pause", "notify"]
 
 
 class Status(StrEnum):
@@ -67,6 +69,9 @@ class ExperimentBase(BaseModel):
     primary_metric: str | None = None
     secondary_metrics: list[str] = Field(default_factory=list, max_length=50)
     guardrail_metrics: list[str] = Field(default_factory=list, max_length=50)
+    guardrail_action: GuardrailAction = Field(
+        default="pause", description="on a guardrail breach: pause the experiment, or only notify"
+    )
     planned_start: datetime | None = None
     planned_end: datetime | None = None
     min_sample_size: int | None = Field(default=None, ge=1, le=1_000_000_000)
@@ -106,6 +111,7 @@ class ExperimentUpdate(BaseModel):
     primary_metric: str | None = None
     secondary_metrics: list[str] | None = None
     guardrail_metrics: list[str] | None = None
+    guardrail_action: GuardrailAction | None = None
     planned_start: datetime | None = None
     planned_end: datetime | None = None
     min_sample_size: int | None = Field(default=None, ge=1, le=1_000_000_000)
@@ -137,6 +143,7 @@ class ExperimentRead(BaseModel):
     primary_metric: str | None
     secondary_metrics: list[str]
     guardrail_metrics: list[str]
+    guardrail_action: str
     planned_start: datetime | None
     planned_end: datetime | None
     min_sample_size: int | None

@@ -1,0 +1,179 @@
+"""The job ``safety.check_guardrails``: every running experiment's guardrail metrics, read from the
+statistics the aggregation stores, under the sequential engine (always-valid p-values and intervals,
+so checking after every aggregation run does not inflate false alarms).
+
+A **breach** is a treatment variant significantly worse than the control on a guardrail metric (in the
+metric's ``direction``) at ``GUARDRAIL_ALPHA``, once every variant has at least
+``GUARDRAIL_MIN_UNITS`` exposed units. On a breach, in one transaction:
+
+- a ``guardrail_breaches`` row (one per experiment, metric and variant: a breach is acted on once);
+- an audit record ``guardrail.breached`` as the system actor, and the domain event
+  ``experiment.guardrail_breached`` (the outbox a webhook delivery reads);
+- with ``guardrail_action = "pause"`` (the default) the experiment is paused like a person would pause
+  it: audited ``experiment.pause`` with the breach as the reason, ``experiment.paused`` emitted. A
+  paused experiment assigns nobody, so applications serve their default. Resuming it is a person's
+  decision and acknowledges the breach: the monitor does not pause again for the same metric and
+  variant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.analysis.results import KINDS
+from experimently.auth.actor import SYSTEM
+from experimently.cache import Cache
+from experimently.config import Settings
+from experimently.db import Database
+from experimently.experiments import repository
+from experimently.experiments.models import Experiment
+from experimently.experiments.schemas import Status
+from experimently.experiments.service import NAMESPACE, apply_status, emit_status_event, snapshot
+from experimently.metrics import repository as metric_repository
+from experimently.metrics.aggregation import ExperimentStats, load_snapshot
+from experimently.safety.models import GuardrailBreach
+from experimently.stats import (
+    Comparison,
+    Engine,
+    MetricRole,
+    VariantStats,
+    Verdict,
+    analyze_metric,
+    to_json_dict,
+)
+from experimently.webhooks.outbox import emit
+
+log = structlog.get_logger(__name__)
+
+
+async def check_guardrails(db: Database, cache: Cache, settings: Settings) -> int:
+    """Check every running experiment that has guardrail metrics; returns the new breaches found."""
+    async with db.transaction() as session:
+        keys = [e.key for e in await repository.in_statuses(session, [Status.RUNNING]) if e.guardrail_metrics]
+    found = 0
+    for key in keys:
+        async with db.transaction() as session:
+            exp = await repository.get_experiment(session, key, for_update=True)
+            if exp is not None and exp.status == Status.RUNNING:
+                found += await _check(session, cache, settings, exp)
+    return found
+
+
+def _control(exp: Experiment) -> str:
+    return next(str(v["key"]) for v in exp.variants if v.get("is_control"))
+
+
+async def harmed(
+    session: AsyncSession, settings: Settings, exp: Experiment, stats: ExperimentStats
+) -> list[tuple[str, Comparison]]:
+    """(metric key, comparison) of every guardrail metric and variant that is significantly worse."""
+    keys = [str(v["key"]) for v in exp.variants]
+    if min(stats.units.get(k, 0) for k in keys) < settings.guardrail_min_units:
+        return []
+    definitions = await metric_repository.by_keys(session, [str(k) for k in exp.guardrail_metrics])
+    out: list[tuple[str, Comparison]] = []
+    for key, metric in sorted(definitions.items()):
+        by_variant = stats.metrics.get(key, {})
+        analysis = analyze_metric(
+            KINDS[metric.kind],
+            [by_variant.get(k) or VariantStats(k, 0, 0.0, 0.0) for k in keys],
+            control_key=_control(exp),
+            engine=Engine.SEQUENTIAL,
+            alpha=settings.guardrail_alpha,
+            lower_is_better=metric.direction == "lower",
+            metric_key=key,
+            role=MetricRole.GUARDRAIL,
+        )
+        out += [(key, c) for c in analysis.comparisons if c.verdict == Verdict.LOSER]
+    return out
+
+
+def _describe(metric: str, comparison: Comparison) -> str:
+    lift, p = comparison.relative_lift, comparison.p_value
+    change = f"{lift:+.1%}" if lift is not None else "changed"
+    significance = f", always-valid p={p:.2g}" if p is not None else ""
+    return (
+        f"guardrail '{metric}' is significantly worse in '{comparison.variant_key}' ({change}{significance})"
+    )
+
+
+async def _check(session: AsyncSession, cache: Cache, settings: Settings, exp: Experiment) -> int:
+    stats = await load_snapshot(session, exp.key)
+    if stats is None:
+        return 0
+    rows = await session.execute(
+        select(GuardrailBreach.metric_key, GuardrailBreach.variant).where(
+            GuardrailBreach.experiment_id == exp.id
+        )
+    )
+    known = {(str(metric), str(variant)) for metric, variant in rows}
+    new = [(m, c) for m, c in await harmed(session, settings, exp, stats) if (m, c.variant_key) not in known]
+    if not new:
+        return 0
+    pause = exp.guardrail_action == "pause"
+    action = "paused" if pause else "notified"
+    reasons = []
+    for metric, comparison in new:
+        details: dict[str, Any] = {
+            "engine": str(Engine.SEQUENTIAL),
+            "alpha": settings.guardrail_alpha,
+            "aggregated_at": stats.aggregated_at.isoformat() if stats.aggregated_at else None,
+            "comparison": to_json_dict(comparison),
+        }
+        breach = GuardrailBreach(
+            experiment_id=exp.id,
+            experiment_key=exp.key,
+            metric_key=metric,
+            variant=comparison.variant_key,
+            action=action,
+            relative_lift=comparison.relative_lift,
+            p_value=comparison.p_value,
+            details=details,
+        )
+        session.add(breach)
+        reason = _describe(metric, comparison)
+        reasons.append(reason)
+        summary = {
+            "key": exp.key,
+            "metric": metric,
+            "variant": comparison.variant_key,
+            "relative_lift": comparison.relative_lift,
+            "p_value": comparison.p_value,
+            "action": action,
+        }
+        audit.record(
+            session, SYSTEM, "guardrail.breached", "experiment", exp.id, after=summary, reason=reason
+        )
+        emit(session, "experiment.guardrail_breached", "experiment", exp.id, summary | {"reason": reason})
+        log.warning("safety.guardrail_breached", experiment=exp.key, **summary)
+    if pause:
+        before = snapshot(exp)
+        apply_status(exp, Status.PAUSED)
+        reason = "; ".join(reasons)
+        audit.record(
+            session,
+            SYSTEM,
+            "experiment.pause",
+            "experiment",
+            exp.id,
+            before=before,
+            after=snapshot(exp),
+            reason=reason,
+        )
+        emit_status_event(session, exp, "pause", reason)
+        cache.invalidate_on_commit(session, NAMESPACE)
+    return len(new)
+
+
+async def list_breaches(session: AsyncSession, experiment_id: str) -> list[GuardrailBreach]:
+    rows = await session.scalars(
+        select(GuardrailBreach)
+        .where(GuardrailBreach.experiment_id == experiment_id)
+        .order_by(GuardrailBreach.detected_at, GuardrailBreach.metric_key, GuardrailBreach.variant)
+    )
+    return list(rows.all())
