@@ -32,6 +32,7 @@ from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
 from experimently.segments.router import router as segments_router
+from experimently.webhooks.router import router as webhooks_router
 from experimently.wiring import register_jobs, register_services, start_services, stop_services
 
 ops = APIRouter(tags=["operations"])
@@ -79,6 +80,7 @@ def api_router() -> APIRouter:
         safety_router,
         metrics_router,
         privacy_router,
+        webhooks_router,
     )
     for router in routers:
         api.include_router(router)

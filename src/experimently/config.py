@@ -79,6 +79,13 @@ class Settings(BaseSettings):
     # at this alpha, once every arm has at least this many units
     guardrail_alpha: float = Field(default=0.05, gt=0, lt=0.5)
     guardrail_min_units: int = Field(default=100, ge=2)
+    # webhook delivery (job webhooks.deliver, every JOB_INTERVAL_SECONDS): attempts before a delivery is
+    # failed (backoff 30 s, 2 min, 10 min, 30 min, 2 h, 6 h, 12 h...), the timeout of one POST, and
+    # whether private, loopback and link-local addresses may be called (off: no requests into the
+    # network the server sits in, such as a cloud metadata endpoint)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_allow_private_networks: bool = False
 
     @field_validator("cors_origins", mode="before")
     @classmethod

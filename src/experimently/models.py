@@ -11,7 +11,7 @@ from experimently.jobs.models import JobLease
 from experimently.metrics.models import AggregationState, MetricDefinition
 from experimently.safety.models import GuardrailBreach
 from experimently.segments.models import Segment
-from experimently.webhooks.models import DomainEvent
+from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
 
 metadata = Base.metadata
 
@@ -34,5 +34,7 @@ __all__ = [
     "RolloutSchedule",
     "Segment",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

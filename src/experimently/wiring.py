@@ -19,6 +19,7 @@ from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.segments.service import SEGMENT_USERS
+from experimently.webhooks.delivery import deliver
 
 
 def register_services(runtime: Runtime) -> None:
@@ -48,6 +49,11 @@ def register_jobs(runtime: Runtime) -> None:
         "safety.check_guardrails",
         runtime.settings.aggregation_interval_seconds,
         lambda: check_guardrails(runtime.db, runtime.cache, runtime.settings),
+    )
+    runtime.jobs.register(
+        "webhooks.deliver",
+        interval,
+        lambda: deliver(runtime.db, runtime.settings, runtime.services.get("webhooks.transport")),
     )
     register_event_jobs(runtime)
 

@@ -2,7 +2,8 @@
 
 Retention is the one place rows are deleted by age: raw events (whole partitions dropped on
 PostgreSQL, rows deleted on SQLite), the statistics of experiments not aggregated for the configured
-days (experiments that ended long ago), and audit records older than their configured days. Each
+days (experiments that ended long ago), domain events handed to webhooks (with their deliveries) as
+old as raw events, and audit records older than their configured days. Each
 deletion is recorded in the audit trail as the system actor.
 """
 
@@ -26,6 +27,7 @@ from experimently.events.models import Event, EventKey
 from experimently.events.repository import lock_writers
 from experimently.kit.clock import now
 from experimently.metrics.models import AggregationState
+from experimently.webhooks.models import DomainEvent, WebhookDelivery
 
 log = structlog.get_logger(__name__)
 PARTITION = re.compile(r"^events_p(\d{8})$")
@@ -122,11 +124,19 @@ async def run_retention(db: Database, settings: Settings) -> dict[str, int]:
         agg_cutoff = moment - timedelta(days=settings.retention_aggregates_days)
         stale = delete(AggregationState).where(AggregationState.aggregated_at < agg_cutoff)
         statistics = await session.execute(stale)
+        # domain events handed to the webhooks, and their deliveries, age out with the raw events
+        await session.execute(delete(WebhookDelivery).where(WebhookDelivery.created_at < raw_cutoff))
+        outbox = await session.execute(
+            delete(DomainEvent).where(
+                DomainEvent.delivered_at.is_not(None), DomainEvent.created_at < raw_cutoff
+            )
+        )
         audit_cutoff = moment - timedelta(days=settings.retention_audit_days)
         audits = await session.execute(delete(AuditLog).where(AuditLog.occurred_at < audit_cutoff))
         counts = {
             "events": events,
             "experiment_statistics": int(statistics.rowcount),  # type: ignore[attr-defined]  # DELETE result
+            "domain_events": int(outbox.rowcount),  # type: ignore[attr-defined]  # DELETE result
             "audit_logs": int(audits.rowcount),  # type: ignore[attr-defined]  # DELETE result
         }
         for kind, count in counts.items():

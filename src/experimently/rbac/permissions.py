@@ -3,7 +3,7 @@
 - viewer reads product resources;
 - analyst reads everything (audit included) and owns analyses and metric definitions;
 - developer creates and changes flags, segments, experiments and metrics, but changes only what it owns;
-- admin does everything, including users, API keys, environments and privacy requests.
+- admin does everything, including users, API keys, environments, webhooks and privacy requests.
 
 API keys act with their scopes: ``evaluate`` and ``track`` reach only the SDK endpoints; ``manage``
 acts as a developer owning what the key's creator owns.
@@ -37,6 +37,7 @@ class Permission(StrEnum):
     KEYS_READ = "keys:read"
     KEYS_WRITE = "keys:write"
     PRIVACY_WRITE = "privacy:write"
+    WEBHOOKS_MANAGE = "webhooks:manage"
     EVALUATE = "sdk:evaluate"
     TRACK = "sdk:track"
 

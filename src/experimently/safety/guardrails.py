@@ -96,7 +96,7 @@ async def harmed(
 def _describe(metric: str, comparison: Comparison) -> str:
     lift, p = comparison.relative_lift, comparison.p_value
     change = f"{lift:+.1%}" if lift is not None else "changed"
-    significance = f", always-valid p={p:.2g}" if p is not None else ""
+    significance = "" if p is None else ", always-valid p<0.0001" if p < 1e-4 else f", always-valid p={p:.2g}"
     return (
         f"guardrail '{metric}' is significantly worse in '{comparison.variant_key}' ({change}{significance})"
     )

@@ -1,4 +1,5 @@
-"""``emit()``: record a domain event (``experiment.started``...) in the caller's transaction."""
+"""``emit()``: record a domain event (``experiment.started``...) in the caller's transaction, and the
+catalogue of event types a webhook may subscribe to."""
 
 from __future__ import annotations
 
@@ -9,16 +10,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently.kit.clock import now
 from experimently.webhooks.models import DomainEvent
 
+EVENT_TYPES = (
+    "experiment.scheduled",
+    "experiment.unscheduled",
+    "experiment.started",
+    "experiment.paused",
+    "experiment.resumed",
+    "experiment.completed",
+    "experiment.archived",
+    "experiment.guardrail_breached",
+    "webhook.ping",
+)
+
 
 def emit(
     session: AsyncSession, type_: str, resource_type: str, resource_id: str, payload: dict[str, Any]
-) -> None:
-    session.add(
-        DomainEvent(
-            type=type_,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            payload=payload,
-            created_at=now(),
-        )
+) -> DomainEvent:
+    event = DomainEvent(
+        type=type_,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        payload=payload,
+        created_at=now(),
     )
+    session.add(event)
+    return event

@@ -1,0 +1,90 @@
+"""Webhook API bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from experimently.webhooks.outbox import EVENT_TYPES
+
+
+def _url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL with a host")
+    if parts.username or parts.password:
+        raise ValueError("must not carry credentials (the signature authenticates us)")
+    return value
+
+
+def _types(values: list[str]) -> list[str]:
+    unknown = sorted(set(values) - set(EVENT_TYPES))
+    if unknown:
+        raise ValueError(f"unknown event types {unknown}; known: {list(EVENT_TYPES)}")
+    return sorted(set(values))
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=500)
+    event_types: list[str] = Field(default_factory=list, max_length=50, description="empty: every type")
+    active: bool = True
+
+    _check_url = field_validator("url")(_url)
+    _check_types = field_validator("event_types")(_types)
+
+
+class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    url: str | None = Field(default=None, max_length=2000)
+    description: str | None = Field(default=None, max_length=500)
+    event_types: list[str] | None = Field(default=None, max_length=50)
+    active: bool | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return None if value is None else _url(value)
+
+    @field_validator("event_types")
+    @classmethod
+    def _check_types(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _types(value)
+
+
+class WebhookRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    url: str
+    description: str
+    event_types: list[str]
+    active: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookWithSecret(WebhookRead):
+    secret: str = Field(description="shown only now: signs every delivery (HMAC-SHA256)")
+
+
+class DeliveryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    event_id: int
+    event_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime

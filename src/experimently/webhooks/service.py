@@ -1,0 +1,124 @@
+"""Webhook subscriptions (admin only, audited; the secret never appears in the audit trail or in reads)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth.actor import Actor
+from experimently.errors import NotFound, check_version
+from experimently.kit.clock import now
+from experimently.rbac import Permission, require
+from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
+from experimently.webhooks.outbox import emit
+from experimently.webhooks.schemas import DeliveryRead, WebhookCreate, WebhookRead, WebhookUpdate
+
+
+def _secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def _snapshot(hook: Webhook) -> dict[str, Any]:
+    data = WebhookRead.model_validate(hook).model_dump(mode="json")
+    for volatile in ("created_at", "updated_at", "id"):
+        data.pop(volatile, None)
+    return data
+
+
+async def get(session: AsyncSession, actor: Actor, webhook_id: str) -> Webhook:
+    require(actor, Permission.WEBHOOKS_MANAGE)
+    hook = await session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFound("webhook", webhook_id)
+    return hook
+
+
+async def list_webhooks(session: AsyncSession, actor: Actor) -> list[Webhook]:
+    require(actor, Permission.WEBHOOKS_MANAGE)
+    return list((await session.scalars(select(Webhook).order_by(Webhook.created_at, Webhook.id))).all())
+
+
+async def create(session: AsyncSession, actor: Actor, body: WebhookCreate) -> Webhook:
+    require(actor, Permission.WEBHOOKS_MANAGE)
+    moment = now()
+    hook = Webhook(**body.model_dump(), secret=_secret(), version=1, created_at=moment, updated_at=moment)
+    session.add(hook)
+    await session.flush()
+    audit.record(session, actor, "webhook.created", "webhook", hook.id, after=_snapshot(hook))
+    return hook
+
+
+async def update(session: AsyncSession, actor: Actor, webhook_id: str, body: WebhookUpdate) -> Webhook:
+    hook = await get(session, actor, webhook_id)
+    check_version("webhook", hook.id, hook.version, body.version)
+    before = _snapshot(hook)
+    for field, value in body.model_dump(exclude_unset=True, exclude={"version"}).items():
+        if value is not None:
+            setattr(hook, field, value)
+    hook.version += 1
+    hook.updated_at = now()
+    audit.record(session, actor, "webhook.updated", "webhook", hook.id, before=before, after=_snapshot(hook))
+    return hook
+
+
+async def rotate_secret(session: AsyncSession, actor: Actor, webhook_id: str) -> Webhook:
+    """A new secret, in force for every delivery sent from now on (retries included)."""
+    hook = await get(session, actor, webhook_id)
+    hook.secret = _secret()
+    hook.version += 1
+    hook.updated_at = now()
+    audit.record(
+        session, actor, "webhook.secret_rotated", "webhook", hook.id, after={"version": hook.version}
+    )
+    return hook
+
+
+async def delete(session: AsyncSession, actor: Actor, webhook_id: str) -> None:
+    hook = await get(session, actor, webhook_id)
+    audit.record(session, actor, "webhook.deleted", "webhook", hook.id, before=_snapshot(hook))
+    await session.delete(hook)
+
+
+async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> WebhookDelivery:
+    """A ``webhook.ping`` event for this webhook only, delivered by the next run of the delivery job."""
+    hook = await get(session, actor, webhook_id)
+    event = emit(
+        session, "webhook.ping", "webhook", hook.id, {"webhook_id": hook.id, "at": now().isoformat()}
+    )
+    event.delivered_at = now()  # handed over here, to this webhook alone
+    await session.flush()
+    delivery = WebhookDelivery(webhook_id=hook.id, event_id=event.id, next_attempt_at=now())
+    session.add(delivery)
+    await session.flush()
+    return delivery
+
+
+async def deliveries(
+    session: AsyncSession, actor: Actor, webhook_id: str, status: str | None, limit: int, offset: int
+) -> tuple[list[DeliveryRead], int]:
+    """The webhook's deliveries, newest first."""
+    hook = await get(session, actor, webhook_id)
+    where = [WebhookDelivery.webhook_id == hook.id]
+    if status is not None:
+        where.append(WebhookDelivery.status == status)
+    total = int(await session.scalar(select(func.count()).select_from(WebhookDelivery).where(*where)) or 0)
+    rows = await session.execute(
+        select(WebhookDelivery, DomainEvent.type)
+        .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
+        .where(*where)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.event_id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    out = [
+        DeliveryRead.model_validate({**_columns(d), "event_type": event_type}) for d, event_type in rows.all()
+    ]
+    return out, total
+
+
+def _columns(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {c.key: getattr(delivery, c.key) for c in WebhookDelivery.__table__.columns}
