@@ -1,5 +1,5 @@
 """The audit trail: one append-only record per change, written by :func:`record`."""
 
-from experimently.audit.service import record
+from experimently.audit.service import record, snapshot
 
-__all__ = ["record"]
+__all__ = ["record", "snapshot"]

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.audit.models import AuditLog
@@ -28,6 +29,17 @@ def jsonable(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return json.loads(json.dumps(value, default=str))
+
+
+def snapshot(
+    schema: type[BaseModel], obj: Any, *, volatile: tuple[str, ...] = ("created_at", "updated_at", "id")
+) -> dict[str, Any]:
+    """A resource as its read schema shows it, minus the fields every change touches (the audit
+    ``before`` / ``after`` of a change)."""
+    data: dict[str, Any] = schema.model_validate(obj).model_dump(mode="json")
+    for name in volatile:
+        data.pop(name, None)
+    return data
 
 
 def diff(before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:

@@ -35,10 +35,7 @@ LAYER_BUCKETS = 10_000
 
 
 def snapshot(exp: Experiment) -> dict[str, Any]:
-    data = ExperimentRead.model_validate(exp).model_dump(mode="json")
-    for volatile in ("created_at", "updated_at", "id"):
-        data.pop(volatile, None)
-    return data
+    return audit.snapshot(ExperimentRead, exp)
 
 
 async def _validate_targeting(session: AsyncSession, conditions: list[dict[str, Any]]) -> None:

@@ -39,10 +39,7 @@ RULESET_NAMESPACE = "ruleset"
 
 
 def snapshot(flag: Flag) -> dict[str, Any]:
-    data = FlagRead.model_validate(flag).model_dump(mode="json")
-    for volatile in ("created_at", "updated_at", "id"):
-        data.pop(volatile, None)
-    return data
+    return audit.snapshot(FlagRead, flag)
 
 
 def _variation_documents(variations: list[Variation]) -> list[dict[str, Any]]:

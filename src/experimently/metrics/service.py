@@ -31,10 +31,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def snapshot(metric: MetricDefinition) -> dict[str, Any]:
-    data = MetricRead.model_validate(metric).model_dump(mode="json")
-    for volatile in ("created_at", "updated_at"):
-        data.pop(volatile, None)
-    return data
+    return audit.snapshot(MetricRead, metric, volatile=("created_at", "updated_at"))
 
 
 def _check(metric: MetricDefinition) -> None:

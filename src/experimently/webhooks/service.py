@@ -23,10 +23,7 @@ def _secret() -> str:
 
 
 def _snapshot(hook: Webhook) -> dict[str, Any]:
-    data = WebhookRead.model_validate(hook).model_dump(mode="json")
-    for volatile in ("created_at", "updated_at", "id"):
-        data.pop(volatile, None)
-    return data
+    return audit.snapshot(WebhookRead, hook)
 
 
 async def get(session: AsyncSession, actor: Actor, webhook_id: str) -> Webhook:
