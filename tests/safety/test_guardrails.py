@@ -86,6 +86,10 @@ async def test_breach__pauses_once__audited__emitted__listed(harness: Harness, f
         assert record["actor_type"] == "system"
         assert "guardrail 'errors' is significantly worse in 'treatment'" in record["reason"]
     assert paused["diff"]["status"] == {"before": "running", "after": "paused"}
+    assert (
+        'experimently_guardrail_breaches_total{action="paused"}'
+        in (await harness.client.get("/metrics")).text
+    )
     types = [t for t, _ in await domain_events(harness)]
     assert types == ["experiment.started", "experiment.guardrail_breached", "experiment.paused"]
 

@@ -200,6 +200,18 @@ async def test_failures__retried_with_backoff__then_failed(harness: Harness, fak
     )
     assert failed.json()["meta"]["pagination"]["total"] == 1
 
+    # the receiver is back: an admin retries the failed delivery, which goes out on the next run
+    use(harness, Receiver())
+    admin = await harness.admin()
+    retried = await harness.client.post(f"{HOOKS}/{other['id']}/deliveries/{row['id']}/retry", headers=admin)
+    assert retried.status_code == 202 and retried.json()["data"]["status"] == "pending"
+    await harness.runtime.jobs.run("webhooks.deliver")
+    [row] = await deliveries(harness, other["id"])
+    assert (row["status"], row["attempts"]) == ("delivered", 1)
+    assert (await harness.audit(action="webhook.delivery_retried"))[0]["actor_type"] == "user"
+    missing = await harness.client.post(f"{HOOKS}/{hook['id']}/deliveries/{row['id']}/retry", headers=admin)
+    assert missing.status_code == 404  # not that webhook's delivery (and that webhook is gone)
+
 
 async def test_ping__reaches_that_webhook_only(harness: Harness) -> None:
     receiver = Receiver()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,11 @@ from experimently.stats import (
 from experimently.webhooks.outbox import emit
 
 log = structlog.get_logger(__name__)
+BREACHES = Counter(
+    "experimently_guardrail_breaches_total",
+    "Guardrail breaches found, by action (paused, notified)",
+    ["action"],
+)
 
 
 async def check_guardrails(db: Database, cache: Cache, settings: Settings) -> int:
@@ -151,6 +157,7 @@ async def _check(session: AsyncSession, cache: Cache, settings: Settings, exp: E
         )
         emit(session, "experiment.guardrail_breached", "experiment", exp.id, summary | {"reason": reason})
         log.warning("safety.guardrail_breached", experiment=exp.key, **summary)
+        BREACHES.labels(action).inc()
     if pause:
         before = snapshot(exp)
         apply_status(exp, Status.PAUSED)

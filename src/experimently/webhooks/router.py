@@ -88,3 +88,16 @@ async def deliveries(
     next attempt."""
     rows, total = await service.deliveries(session, actor, webhook_id, status_, page.limit, page.offset)
     return Envelope(data=rows, meta=page.meta(total))
+
+
+@router.post(
+    "/{webhook_id}/deliveries/{delivery_id}/retry",
+    response_model=Envelope[dict[str, str]],
+    status_code=status.HTTP_202_ACCEPTED,
+)
+async def retry(
+    actor: ActorDep, session: SessionDep, webhook_id: str, delivery_id: str
+) -> Envelope[dict[str, str]]:
+    """Send a delivery again (pending, attempts reset) from the next delivery run."""
+    delivery = await service.retry(session, actor, webhook_id, delivery_id)
+    return Envelope(data={"id": delivery.id, "status": delivery.status})

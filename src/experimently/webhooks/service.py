@@ -94,6 +94,27 @@ async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> WebhookD
     return delivery
 
 
+async def retry(session: AsyncSession, actor: Actor, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+    """Send a delivery again from the next run, with a fresh set of attempts (after a receiver's outage
+    outlasted the retries, say). Audited."""
+    hook = await get(session, actor, webhook_id)
+    delivery = await session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.webhook_id != hook.id:
+        raise NotFound("delivery", delivery_id)
+    before = {"status": delivery.status, "attempts": delivery.attempts}
+    delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now()
+    audit.record(
+        session,
+        actor,
+        "webhook.delivery_retried",
+        "webhook",
+        hook.id,
+        before=before,
+        after={"status": "pending", "attempts": 0, "delivery_id": delivery.id},
+    )
+    return delivery
+
+
 async def deliveries(
     session: AsyncSession, actor: Actor, webhook_id: str, status: str | None, limit: int, offset: int
 ) -> tuple[list[DeliveryRead], int]:
