@@ -48,11 +48,12 @@ def _metric_plan(exp: Experiment) -> list[tuple[str, MetricRole]]:
     return plan + [(str(k), MetricRole.GUARDRAIL) for k in exp.guardrail_metrics if k not in goals]
 
 
-def _control(exp: Experiment) -> str:
+def control_key(exp: Experiment) -> str:
     return next(str(v["key"]) for v in exp.variants if v.get("is_control"))
 
 
-def _arms(exp: Experiment, by_variant: dict[str, VariantStats]) -> list[VariantStats]:
+def arms(exp: Experiment, by_variant: dict[str, VariantStats]) -> list[VariantStats]:
+    """Every variant's statistics in the experiment's order (an arm without data: all zeros)."""
     return [by_variant.get(str(v["key"])) or VariantStats(str(v["key"]), 0, 0.0, 0.0) for v in exp.variants]
 
 
@@ -68,7 +69,7 @@ def _analyze(
     return analyze_metric(
         KINDS[metric.kind],
         arms,
-        control_key=_control(exp),
+        control_key=control_key(exp),
         engine=engine,
         cuped=cuped,
         lower_is_better=metric.direction == "lower",
@@ -89,7 +90,7 @@ def _series(
             for point in points:
                 if point.day == day:
                     latest[variant] = point.stats
-        analysis = _analyze(exp, key, MetricRole.GOAL, metric, _arms(exp, latest), Engine.FREQUENTIST, False)
+        analysis = _analyze(exp, key, MetricRole.GOAL, metric, arms(exp, latest), Engine.FREQUENTIST, False)
         out.append(
             {
                 "day": day,
@@ -182,7 +183,7 @@ async def _compute(
             missing.append(key)
             continue
         analyses.append(
-            _analyze(exp, key, role, metric, _arms(exp, stats.metrics.get(key, {})), engine, cuped)
+            _analyze(exp, key, role, metric, arms(exp, stats.metrics.get(key, {})), engine, cuped)
         )
     weights = {str(v["key"]): float(v["weight"]) for v in exp.variants}
     units = {str(v["key"]): stats.units.get(str(v["key"]), 0) for v in exp.variants}
@@ -196,7 +197,7 @@ async def _compute(
             "id": exp.id,
             "key": exp.key,
             "status": exp.status,
-            "control": _control(exp),
+            "control": control_key(exp),
             "started_at": exp.started_at.isoformat() if exp.started_at else None,
         },
         "engine": str(engine),

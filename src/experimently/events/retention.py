@@ -3,8 +3,8 @@
 Retention is the one place rows are deleted by age: raw events (whole partitions dropped on
 PostgreSQL, rows deleted on SQLite), the statistics of experiments not aggregated for the configured
 days (experiments that ended long ago), domain events handed to webhooks (with their deliveries) as
-old as raw events, and audit records older than their configured days. Each
-deletion is recorded in the audit trail as the system actor.
+old as raw events, and audit records older than their configured days. Each deletion is recorded in
+the audit trail as the system actor.
 """
 
 # ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)

@@ -4,13 +4,12 @@ after downtime (whatever is due is done on the next run). Audited as the system 
 
 from __future__ import annotations
 
-from experimently import audit
 from experimently.auth.actor import SYSTEM
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.experiments import repository
 from experimently.experiments.schemas import Status
-from experimently.experiments.service import NAMESPACE, apply_status, emit_status_event, snapshot
+from experimently.experiments.service import NAMESPACE, record_transition
 from experimently.kit.clock import ensure_utc, now
 
 
@@ -31,19 +30,7 @@ async def run_schedule(db: Database, cache: Cache) -> int:
             if ends and (steps or exp.status in (Status.RUNNING, Status.PAUSED)):
                 steps.append(("complete", Status.COMPLETED))
             for action, target in steps:  # after downtime both may be due: started, then completed
-                before = snapshot(exp)
-                apply_status(exp, target)
-                audit.record(
-                    session,
-                    SYSTEM,
-                    f"experiment.{action}",
-                    "experiment",
-                    exp.id,
-                    before=before,
-                    after=snapshot(exp),
-                    reason="schedule",
-                )
-                emit_status_event(session, exp, action, "schedule")
+                record_transition(session, SYSTEM, exp, action, target, "schedule")
                 changed += 1
         if changed:
             cache.invalidate_on_commit(session, NAMESPACE)

@@ -227,6 +227,16 @@ async def transition(
         raise ValidationFailed(
             "scheduling needs a planned start", [{"path": "planned_start", "message": "required to schedule"}]
         )
+    record_transition(session, actor, exp, action, target, reason)
+    cache.invalidate_on_commit(session, NAMESPACE)
+    return exp
+
+
+def record_transition(
+    session: AsyncSession, actor: Actor, exp: Experiment, action: str, target: Status, reason: str | None
+) -> None:
+    """Move ``exp`` to ``target`` (already checked to be allowed), audited with who and why and emitted
+    as a domain event; the caller invalidates the cache."""
     before = snapshot(exp)
     apply_status(exp, target)
     audit.record(
@@ -240,8 +250,6 @@ async def transition(
         reason=reason,
     )
     emit_status_event(session, exp, action, reason)
-    cache.invalidate_on_commit(session, NAMESPACE)
-    return exp
 
 
 def apply_status(exp: Experiment, target: Status) -> None:

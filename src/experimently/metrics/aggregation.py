@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -278,15 +278,15 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
     if state is None:
         state = AggregationState(experiment_key=spec.key, last_seq=0, fingerprint="")
         session.add(state)
-    stored = _stored(state)
-    full = full or stored is None or state.fingerprint != mark
+    # what the statistics hold, unless they must be computed from scratch
+    stored = None if full or state.fingerprint != mark else _stored(state)
     hi = int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
-    keys = [m.key for m in metrics]
     await _tune(session)
-    lo = 0 if full else state.last_seq
-    mode = "full" if full else "incremental" if hi > lo else "idle"
-    if full or stored is None:
-        sums = Sums.of(await _compute(session, spec, metrics, hi, ALL_UNITS, parallel=True), keys)
+    lo = 0 if stored is None else state.last_seq
+    mode = "full" if stored is None else "incremental" if hi > lo else "idle"
+    if stored is None:
+        raw = await _compute(session, spec, metrics, hi, ALL_UNITS, parallel=True)
+        sums = Sums.of(raw, [m.key for m in metrics])
     else:
         sums = Sums.from_json(stored)
         if hi > lo:
@@ -344,31 +344,41 @@ async def _current(
     return (spec, metrics, stored) if fingerprint(spec, metrics) == state.fingerprint else None
 
 
+async def _contributions(
+    session: AsyncSession, unit_id: str, *, lock: bool
+) -> AsyncIterator[tuple[AggregationState, ExperimentSpec, list[MetricDefinition], dict[str, Any], RawSums]]:
+    """Per experiment whose stored statistics the next run would keep, the unit's contribution to
+    them (as of the state's watermark), computed from its raw events."""
+    query = select(AggregationState).order_by(AggregationState.experiment_key)
+    for state in (await session.scalars(query.with_for_update() if lock else query)).all():
+        current = await _current(session, state)
+        if current is None:
+            continue
+        spec, metrics, stored = current
+        raw = await _compute(session, spec, metrics, state.last_seq, Units(ids=(unit_id,)), parallel=False)
+        if raw.exposures:
+            yield state, spec, metrics, stored, raw
+
+
 async def unit_contributions(session: AsyncSession, unit_id: str) -> list[dict[str, Any]]:
     """What the stored statistics hold of one unit, per experiment: variant, day of first exposure
     and each metric's value, pre-period value and denominator (the privacy export)."""
     out: list[dict[str, Any]] = []
-    for state in (
-        await session.scalars(select(AggregationState).order_by(AggregationState.experiment_key))
-    ).all():
-        current = await _current(session, state)
-        if current is None:
-            continue
-        spec, metrics, _ = current
-        raw = await _compute(session, spec, metrics, state.last_seq, Units(ids=(unit_id,)), parallel=False)
-        for variant, day, _units, multi in raw.exposures:
-            values = {k: rows[0] for k, rows in raw.metrics.items() if rows}
-            out.append(
-                {
-                    "experiment_key": spec.key,
-                    "variant": variant,
-                    "first_exposure_day": _label(day),
-                    "multi_variant": bool(multi),
-                    "metrics": {
-                        k: {"value": r[3], "pre_value": r[5], "denominator": r[8]} for k, r in values.items()
-                    },
-                }
-            )
+    async for _, spec, _, _, raw in _contributions(session, unit_id, lock=False):
+        [(variant, day, _units, multi)] = raw.exposures  # one unit: one first exposure
+        out.append(
+            {
+                "experiment_key": spec.key,
+                "variant": variant,
+                "first_exposure_day": _label(day),
+                "multi_variant": bool(multi),
+                "metrics": {
+                    k: {"value": rows[0][3], "pre_value": rows[0][5], "denominator": rows[0][8]}
+                    for k, rows in raw.metrics.items()
+                    if rows
+                },
+            }
+        )
     return out
 
 
@@ -376,17 +386,7 @@ async def retract_unit(session: AsyncSession, unit_id: str) -> int:
     """Take one unit out of every experiment's statistics (before its raw events are erased); returns
     the number of experiments whose statistics held it."""
     retracted = 0
-    states = await session.scalars(
-        select(AggregationState).order_by(AggregationState.experiment_key).with_for_update()
-    )
-    for state in states.all():
-        current = await _current(session, state)
-        if current is None:
-            continue
-        spec, metrics, stored = current
-        raw = await _compute(session, spec, metrics, state.last_seq, Units(ids=(unit_id,)), parallel=False)
-        if not raw.exposures:
-            continue
+    async for state, spec, metrics, stored, raw in _contributions(session, unit_id, lock=True):
         sums = Sums.from_json(stored)
         sums.add(raw, -1)
         state.snapshot = _snapshot(spec, metrics, sums)
@@ -441,7 +441,7 @@ def stats_of(experiment_key: str, data: dict[str, Any], aggregated_at: datetime 
                 n = bucket[0] if shape["mean"] else float(sums.exposures[(variant, day)][0])
                 acc = [acc[0] + n, *(a + b for a, b in zip(acc[1:], bucket[1:], strict=True))]
                 if acc[0] >= 0.5:
-                    points.append(DailyPoint(_label(day), _variant_stats(variant, list(acc), shape)))
+                    points.append(DailyPoint(_label(day), _variant_stats(variant, acc, shape)))
             if points:
                 series[key][variant] = points
                 metrics[key][variant] = points[-1].stats

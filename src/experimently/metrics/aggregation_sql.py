@@ -60,26 +60,28 @@ class Units:
 ALL_UNITS = Units()
 
 
-def _scratch_name() -> str:
-    return f"agg_scratch_{secrets.token_hex(6)}"
-
-
-async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi: int) -> str:
-    """A temporary table (its name) of the units with events in ``(lo, hi]``: exposures of the experiment or
-    events of the metrics' names. Only their contribution can have changed since ``lo``. (A table
-    with statistics, found once for both computations of an incremental run; with it the planner
-    reads the few units' events through the user index instead of hashing every event.)"""
-    name = _scratch_name()
-    local = dict(params) | {"lo": lo, "hi": hi}
-    create = text(
-        f"CREATE TEMP TABLE {name} AS SELECT DISTINCT d.user_id AS unit_id FROM events d "
-        "WHERE d.seq > :lo AND d.seq <= :hi AND "
-        "((d.name = 'exposure' AND d.experiment_key = :exp) OR d.name IN :names)"
-    )
-    await session.execute(_expanding(create), local)
+async def _scratch(session: AsyncSession, kind: str, select_sql: str, params: dict[str, Any]) -> str:
+    """``CREATE <kind> TABLE agg_scratch_<random> AS <select_sql>``; returns its name. On PostgreSQL
+    it is ANALYZEd: true row counts for the planner, which joins it to the events. On an error the
+    rollback drops it (DDL is transactional on both databases)."""
+    name = f"agg_scratch_{secrets.token_hex(6)}"
+    create = text(f"CREATE {kind} TABLE {name} AS {select_sql}")
+    await session.execute(_expanding(create), params)
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text(f"ANALYZE {name}"))
     return name
+
+
+async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi: int) -> str:
+    """A temporary table (its name) of the units with events in ``(lo, hi]``: exposures of the
+    experiment or events of the metrics' names. Only their contribution can have changed since
+    ``lo``. (Found once for both computations of an incremental run; with its statistics the planner
+    reads the few units' events through the user index instead of hashing every event.)"""
+    select_sql = (
+        "SELECT DISTINCT d.user_id AS unit_id FROM events d WHERE d.seq > :lo AND d.seq <= :hi AND "
+        "((d.name = 'exposure' AND d.experiment_key = :exp) OR d.name IN :names)"
+    )
+    return await _scratch(session, "TEMP", select_sql, dict(params) | {"lo": lo, "hi": hi})
 
 
 async def drop(session: AsyncSession, table: str) -> None:
@@ -98,7 +100,7 @@ _EXPOSURE = (
 )
 
 
-def scratch_statement(name: str, kind: str, units: Units, params: dict[str, Any]) -> str:
+def first_exposures(units: Units, params: dict[str, Any]) -> str:
     """The first exposure of every unit (``unit_id, exposed_us, variant, multi``). The variant is read
     again, in order, only for the rare units exposed to more than one."""
     first = (
@@ -106,7 +108,6 @@ def scratch_statement(name: str, kind: str, units: Units, params: dict[str, Any]
         "ORDER BY f.ts_us, f.variant, f.event_id LIMIT 1"
     )
     return f"""
-        CREATE {kind} TABLE {name} AS
         SELECT g.user_id AS unit_id, g.exposed_us,
                CASE WHEN g.lo = g.hi THEN g.lo ELSE ({first}) END AS variant,
                CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
@@ -242,13 +243,8 @@ async def compute_sums(
     ``seq <= params['upto']``. ``params`` carries ``exp, upto, start, variants, names, day``."""
     dialect = session.get_bind().dialect.name
     local = dict(params)
-    name = _scratch_name()
     kind = "UNLOGGED" if dialect == "postgresql" and parallel else "TEMP"
-    create = text(scratch_statement(name, kind, units, local))
-    await session.execute(_expanding(create), local)
-    if dialect == "postgresql":
-        # true row counts for the planner: the scratch table is the hashed side of the join
-        await session.execute(text(f"ANALYZE {name}"))
+    name = await _scratch(session, kind, first_exposures(units, local), local)
     exposures = [
         (str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0))
         for r in await session.execute(text(exposure_statement(name)), local)
@@ -263,6 +259,5 @@ async def compute_sums(
                 base = 2 + i * SUMS
                 values = (int(cells[base] or 0), *(_num(v) for v in cells[base + 1 : base + SUMS]))
                 by_metric[metric.key].append((variant, day, *values))
-    # on an error the rollback drops it (DDL is transactional on both databases)
     await drop(session, name)
     return RawSums(exposures, by_metric)

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.analysis.results import KINDS
+from experimently.analysis.results import KINDS, arms, control_key
 from experimently.auth.actor import SYSTEM
 from experimently.cache import Cache
 from experimently.config import Settings
@@ -34,7 +34,7 @@ from experimently.db import Database
 from experimently.experiments import repository
 from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import Status
-from experimently.experiments.service import NAMESPACE, apply_status, emit_status_event, snapshot
+from experimently.experiments.service import NAMESPACE, record_transition
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import ExperimentStats, load_snapshot
 from experimently.safety.models import GuardrailBreach
@@ -42,7 +42,6 @@ from experimently.stats import (
     Comparison,
     Engine,
     MetricRole,
-    VariantStats,
     Verdict,
     analyze_metric,
     to_json_dict,
@@ -70,25 +69,19 @@ async def check_guardrails(db: Database, cache: Cache, settings: Settings) -> in
     return found
 
 
-def _control(exp: Experiment) -> str:
-    return next(str(v["key"]) for v in exp.variants if v.get("is_control"))
-
-
 async def harmed(
     session: AsyncSession, settings: Settings, exp: Experiment, stats: ExperimentStats
 ) -> list[tuple[str, Comparison]]:
     """(metric key, comparison) of every guardrail metric and variant that is significantly worse."""
-    keys = [str(v["key"]) for v in exp.variants]
-    if min(stats.units.get(k, 0) for k in keys) < settings.guardrail_min_units:
+    if min(stats.units.get(str(v["key"]), 0) for v in exp.variants) < settings.guardrail_min_units:
         return []
     definitions = await metric_repository.by_keys(session, [str(k) for k in exp.guardrail_metrics])
     out: list[tuple[str, Comparison]] = []
     for key, metric in sorted(definitions.items()):
-        by_variant = stats.metrics.get(key, {})
         analysis = analyze_metric(
             KINDS[metric.kind],
-            [by_variant.get(k) or VariantStats(k, 0, 0.0, 0.0) for k in keys],
-            control_key=_control(exp),
+            arms(exp, stats.metrics.get(key, {})),
+            control_key=control_key(exp),
             engine=Engine.SEQUENTIAL,
             alpha=settings.guardrail_alpha,
             lower_is_better=metric.direction == "lower",
@@ -159,20 +152,7 @@ async def _check(session: AsyncSession, cache: Cache, settings: Settings, exp: E
         log.warning("safety.guardrail_breached", experiment=exp.key, **summary)
         BREACHES.labels(action).inc()
     if pause:
-        before = snapshot(exp)
-        apply_status(exp, Status.PAUSED)
-        reason = "; ".join(reasons)
-        audit.record(
-            session,
-            SYSTEM,
-            "experiment.pause",
-            "experiment",
-            exp.id,
-            before=before,
-            after=snapshot(exp),
-            reason=reason,
-        )
-        emit_status_event(session, exp, "pause", reason)
+        record_transition(session, SYSTEM, exp, "pause", Status.PAUSED, "; ".join(reasons))
         cache.invalidate_on_commit(session, NAMESPACE)
     return len(new)
 

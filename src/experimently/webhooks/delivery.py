@@ -81,8 +81,8 @@ def verify(secret: str, header: str, body: bytes, *, now_s: int, tolerance_s: in
         timestamp = int(parts["t"])
     except (KeyError, ValueError):
         return False
-    expected = sign(secret, timestamp, body)
-    return abs(now_s - timestamp) <= tolerance_s and hmac.compare_digest(expected, header)
+    expected = sign(secret, timestamp, body).rsplit("v1=", 1)[1]
+    return abs(now_s - timestamp) <= tolerance_s and hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -210,11 +210,13 @@ async def _record(db: Database, settings: Settings, outcomes: list[Outcome]) -> 
             delivery.last_status_code, delivery.last_error = outcome.status_code, outcome.error
             if outcome.ok:
                 delivery.status, delivery.delivered_at, delivery.next_attempt_at = "delivered", moment, None
+                label = "delivered"
             elif delivery.attempts >= settings.webhook_max_attempts:
                 delivery.status, delivery.next_attempt_at = "failed", None
+                label = "failed"
             else:
                 delivery.next_attempt_at = moment + backoff(delivery.attempts)
-            label = "delivered" if outcome.ok else delivery.status if delivery.status == "failed" else "retry"
+                label = "retry"
             DELIVERIES.labels(label).inc()
             if not outcome.ok:
                 log.warning(

@@ -70,10 +70,7 @@ async def rotate_secret(actor: ActorDep, session: SessionDep, webhook_id: str) -
 )
 async def ping(actor: ActorDep, session: SessionDep, webhook_id: str) -> Envelope[DeliveryRead]:
     """Queue a ``webhook.ping`` event for this webhook alone (sent by the next delivery run)."""
-    delivery = await service.ping(session, actor, webhook_id)
-    rows, _ = await service.deliveries(session, actor, webhook_id, None, 1, 0)
-    data = next((r for r in rows if r.id == delivery.id), rows[0])
-    return Envelope(data=data)
+    return Envelope(data=await service.ping(session, actor, webhook_id))
 
 
 @router.get("/{webhook_id}/deliveries", response_model=Envelope[list[DeliveryRead]])

@@ -80,7 +80,7 @@ async def delete(session: AsyncSession, actor: Actor, webhook_id: str) -> None:
     await session.delete(hook)
 
 
-async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> WebhookDelivery:
+async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> DeliveryRead:
     """A ``webhook.ping`` event for this webhook only, delivered by the next run of the delivery job."""
     hook = await get(session, actor, webhook_id)
     event = emit(
@@ -91,7 +91,7 @@ async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> WebhookD
     delivery = WebhookDelivery(webhook_id=hook.id, event_id=event.id, next_attempt_at=now())
     session.add(delivery)
     await session.flush()
-    return delivery
+    return read_delivery(delivery, event.type)
 
 
 async def retry(session: AsyncSession, actor: Actor, webhook_id: str, delivery_id: str) -> WebhookDelivery:
@@ -132,11 +132,9 @@ async def deliveries(
         .limit(limit)
         .offset(offset)
     )
-    out = [
-        DeliveryRead.model_validate({**_columns(d), "event_type": event_type}) for d, event_type in rows.all()
-    ]
-    return out, total
+    return [read_delivery(d, event_type) for d, event_type in rows.all()], total
 
 
-def _columns(delivery: WebhookDelivery) -> dict[str, Any]:
-    return {c.key: getattr(delivery, c.key) for c in WebhookDelivery.__table__.columns}
+def read_delivery(delivery: WebhookDelivery, event_type: str) -> DeliveryRead:
+    columns = {c.key: getattr(delivery, c.key) for c in WebhookDelivery.__table__.columns}
+    return DeliveryRead.model_validate(columns | {"event_type": event_type})
