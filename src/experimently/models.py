@@ -9,7 +9,7 @@ from experimently.experiments.models import Assignment, Experiment, Layer
 from experimently.flags.models import Flag, RolloutSchedule
 from experimently.jobs.models import JobLease
 from experimently.metrics.models import AggregationState, MetricDefinition
-from experimently.safety.models import GuardrailBreach
+from experimently.safety.models import GuardedRollout, GuardrailBreach, SafetySettings
 from experimently.segments.models import Segment
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
 
@@ -26,12 +26,14 @@ __all__ = [
     "EventKey",
     "Experiment",
     "Flag",
+    "GuardedRollout",
     "GuardrailBreach",
     "JobLease",
     "Layer",
     "MetricDefinition",
     "RefreshToken",
     "RolloutSchedule",
+    "SafetySettings",
     "Segment",
     "User",
     "Webhook",

@@ -14,7 +14,14 @@ from prometheus_client import Counter
 
 from experimently.config import Settings
 from experimently.events.pipeline import Pipeline
-from experimently.events.validation import EventRow, Rejected, to_us, validate_event
+from experimently.events.validation import (
+    FLAG_EXPOSURE,
+    EventRow,
+    Rejected,
+    flag_exposure,
+    to_us,
+    validate_event,
+)
 from experimently.kit.clock import now
 
 INGESTED = Counter("experimently_events_ingested_total", "Events accepted by the API")
@@ -47,11 +54,10 @@ class EventIngest:
         rejected: list[dict[str, Any]] = []
         for index, event in enumerate(events):
             try:
-                rows.append(
-                    validate_event(
-                        event, environment=environment, received_us=received, settings=self.settings
-                    )
+                row = validate_event(
+                    event, environment=environment, received_us=received, settings=self.settings
                 )
+                rows.append(flag_exposure(row) if row.name == FLAG_EXPOSURE else row)
             except Rejected as exc:
                 REJECTED.labels(exc.path or "event").inc()
                 rejected.append({"index": index, "path": exc.path, "reason": exc.reason})

@@ -209,3 +209,21 @@ def _validate_fields(
         ts_us=_timestamp(event.get("timestamp"), received_us, settings),
         received_us=received_us,
     )
+
+
+FLAG_EXPOSURE = "flag_exposure"
+
+
+def flag_exposure(row: EventRow) -> EventRow:
+    """A ``flag_exposure`` event (``properties.flag`` and ``properties.variation``: which variation of
+    which flag the unit was served) is stored with the flag key as ``experiment_key`` and the variation
+    as ``variant``, so the aggregation reads it like an experiment's exposure (indexed, no JSON)."""
+    if row.experiment_key is not None:
+        return row
+    for field in ("flag", "variation"):
+        value = row.properties.get(field)
+        if not isinstance(value, str) or not 0 < len(value) <= 100:
+            raise Rejected(
+                f"properties.{field}", "a flag_exposure needs it as a string of 1 to 100 characters"
+            )
+    return row._replace(experiment_key=row.properties["flag"], variant=row.properties["variation"])

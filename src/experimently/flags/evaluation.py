@@ -6,16 +6,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter as Tally
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.flags import repository
 from experimently.flags.documents import engine_document, experiment_keys, segment_document
+from experimently.flags.exposures import ExposureRecorder
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently_sdk import EvaluationResult, Evaluator, ExperimentResolver, Ruleset
 
@@ -29,6 +31,12 @@ class EnvSnapshot:
     etag: str
     evaluator: Evaluator
     experiments: dict[str, list[str]]  # flag key -> experiments it hands decisions to (computed once)
+    # flag key -> "<rollout id>.<step>" of the guarded rollout running here (exposures are recorded)
+    guarded: dict[str, str] = field(default_factory=dict)
+
+
+# the guarded rollouts running in an environment (flag key -> marker); provided by safety.rollouts
+GuardedLoader = Callable[[AsyncSession, str], Awaitable[dict[str, str]]]
 
 
 def build_context(user_id: str | int | None, attributes: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,11 +78,14 @@ class FlagEvaluation:
         self.db = db
         self.cache = cache
         self._previous: dict[str, Ruleset] = {}
+        self.guarded_loader: GuardedLoader | None = None
+        self.exposures: ExposureRecorder | None = None
 
     async def _load(self, environment: str) -> dict[str, Any]:
         async with self.db.sessions() as session:
             flags = await repository.all_flags(session)
             segments = await repository.all_segments(session)
+            guarded = await self.guarded_loader(session, environment) if self.guarded_loader else {}
         documents = [engine_document(f, environment) for f in flags]
         used = referenced_segments(documents, {s.key: s.conditions for s in segments})
         payload = {
@@ -88,6 +99,7 @@ class FlagEvaluation:
             "etag": f'"{digest}"',
             "payload": payload,
             "segments": [segment_document(s) for s in segments],
+            "guarded": guarded,
         }
 
     def _build(self, raw: dict[str, Any]) -> EnvSnapshot:
@@ -97,7 +109,8 @@ class FlagEvaluation:
         ruleset = Ruleset.from_payload(compiled, previous=self._previous.get(env))
         self._previous[env] = ruleset
         experiments = {str(f["key"]): keys for f in payload["flags"] if (keys := experiment_keys(f))}
-        return EnvSnapshot(env, payload, str(raw["etag"]), Evaluator(ruleset), experiments)
+        guarded = {str(k): str(v) for k, v in (raw.get("guarded") or {}).items()}
+        return EnvSnapshot(env, payload, str(raw["etag"]), Evaluator(ruleset), experiments, guarded)
 
     async def snapshot(self, environment: str) -> EnvSnapshot:
         cached = self.cache.peek(RULESET_NAMESPACE, environment)
@@ -119,6 +132,10 @@ class FlagEvaluation:
         snap = await self.snapshot(environment)
         result = snap.evaluator.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
         EVALUATIONS.labels(result.reason).inc()
+        if snap.guarded and self.exposures is not None:
+            self.exposures.record(
+                environment, snap.guarded, flag_key, context.get("user_id"), result.variation
+            )
         return result
 
     async def evaluate_many(
@@ -131,6 +148,11 @@ class FlagEvaluation:
         snap = await self.snapshot(environment)
         results = snap.evaluator.evaluate_many(flag_key, contexts, experiment_resolver=resolver)
         _count(results)
+        if flag_key in snap.guarded and self.exposures is not None:
+            for context, result in zip(contexts, results, strict=True):
+                self.exposures.record(
+                    environment, snap.guarded, flag_key, context.get("user_id"), result.variation
+                )
         return results
 
     async def evaluate_all(
@@ -139,6 +161,11 @@ class FlagEvaluation:
         snap = await self.snapshot(environment)
         results = snap.evaluator.evaluate_all(context, experiment_resolver=resolver)
         _count(results.values())
+        if snap.guarded and self.exposures is not None:
+            unit = context.get("user_id")
+            for key in snap.guarded:
+                if key in results:
+                    self.exposures.record(environment, snap.guarded, key, unit, results[key].variation)
         return results
 
 

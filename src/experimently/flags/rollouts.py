@@ -154,6 +154,9 @@ async def _apply_step(
     other = _other_variation(flag, schedule.environment, schedule.variation)
     env["fallthrough"] = rollout_serve(schedule.variation, other, percentage)
     flag.environments = merged
+    steps = copy.deepcopy(schedule.steps)  # when it was applied: a guarded rollout's step starts then
+    steps[schedule.next_step]["applied_at"] = now().isoformat()
+    schedule.steps = steps
     reason = (
         f"rollout schedule {schedule.id} step {schedule.next_step + 1}/{len(schedule.steps)}: {percentage}%"
     )

@@ -19,6 +19,7 @@ from experimently.flags.schemas import (
     FlagRead,
     FlagUpdate,
     KillRequest,
+    OwnershipTransfer,
     RolloutScheduleCreate,
     RolloutScheduleRead,
     StaleFlag,
@@ -183,6 +184,15 @@ async def enable(
     return Envelope(
         data=_read(await service.set_enabled(session, runtime.cache, actor, key, env, True, reason))
     )
+
+
+@router.post("/{key}/owner", response_model=Envelope[FlagRead])
+async def transfer_ownership(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: OwnershipTransfer
+) -> Envelope[FlagRead]:
+    """Hand the flag to another user (its owner or an admin may)."""
+    flag = await service.transfer_ownership(session, runtime.cache, actor, key, body.owner_id)
+    return Envelope(data=_read(flag))
 
 
 @router.get("/{key}/rollout-schedules", response_model=Envelope[list[RolloutScheduleRead]])

@@ -162,3 +162,9 @@ class StaleFlag(BaseModel):
     updated_at: datetime
     days_unchanged: int
     serving: dict[str, str | None]
+
+
+class OwnershipTransfer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    owner_id: str = Field(min_length=1, max_length=36, description="the id of the user who will own it")

@@ -34,8 +34,18 @@ from experimently.flags.schemas import (
 )
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require, require_environment, require_every_environment
+from experimently.webhooks.announce import announce
 
 RULESET_NAMESPACE = "ruleset"
+# the webhook event of each audited flag change (anything else announces ``flag.updated``)
+FLAG_EVENTS = {
+    "flag.enabled": "flag.enabled",
+    "flag.killed": "flag.killed",
+    "flag.archived": "flag.archived",
+    "flag.rollout_step_applied": "flag.rollout_step_applied",
+    "flag.rolled_back": "flag.rolled_back",
+    "flag.owner_changed": "flag.owner_changed",
+}
 
 
 def snapshot(flag: Flag) -> dict[str, Any]:
@@ -113,8 +123,15 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCr
     session.add(flag)
     await session.flush()
     audit.record(session, actor, "flag.created", "flag", flag.key, after=snapshot(flag))
+    announce(
+        session, "flag.created", actor, "flag", flag.key, after=snapshot(flag), path=console_path(flag.key)
+    )
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)
     return flag
+
+
+def console_path(key: str) -> str:
+    return f"/flags/{key}"
 
 
 async def _load_for_write(session: AsyncSession, actor: Actor, key: str) -> Flag:
@@ -137,7 +154,20 @@ async def _commit_change(
     flag.version += 1
     flag.updated_at = now()
     await session.flush()
-    audit.record(session, actor, action, "flag", flag.key, before=before, after=snapshot(flag), reason=reason)
+    after = snapshot(flag)
+    audit.record(session, actor, action, "flag", flag.key, before=before, after=after, reason=reason)
+    announce(
+        session,
+        FLAG_EVENTS.get(action, "flag.updated"),
+        actor,
+        "flag",
+        flag.key,
+        before=before,
+        after=after,
+        reason=reason,
+        path=console_path(flag.key),
+        extra={"action": action},
+    )
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)
     return flag
 
@@ -184,10 +214,25 @@ async def update_environment(
 async def set_enabled(
     session: AsyncSession, cache: Cache, actor: Actor, key: str, env: str, enabled: bool, reason: str | None
 ) -> Flag:
-    """The kill switch (``enabled=False``) and its reverse. No version needed: it must always work."""
+    """The kill switch (``enabled=False``) and its reverse. No version needed: it must always work.
+
+    Incident access: any actor allowed to write flags (a developer) may kill any flag in an environment
+    it can reach, owner or not, with a reason (mandatory for everyone); enabling stays with the owner
+    and admins."""
     await get_environment_by_key(session, env)
     require_environment(actor, env)
-    flag = await _load_for_write(session, actor, key)
+    if enabled:
+        flag = await _load_for_write(session, actor, key)
+    else:
+        if not (reason or "").strip():
+            raise ValidationFailed(
+                "the kill switch needs a reason", [{"path": "reason", "message": "required"}]
+            )
+        found = await repository.get_flag(session, key, for_update=True)
+        if found is None:
+            raise NotFound("flag", key)
+        require(actor, Permission.FLAGS_WRITE)  # no ownership check: incident access
+        flag = found
     before = snapshot(flag)
     merged = copy.deepcopy(flag.environments)
     merged.setdefault(env, default_environment(flag.variations))["enabled"] = enabled
@@ -227,3 +272,21 @@ async def list_flags(
         session, tag=tag, archived=archived, text=text, limit=limit, offset=offset
     )
     return list(rows), total
+
+
+async def transfer_ownership(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, owner_id: str
+) -> Flag:
+    """Hand the flag to another user (its owner or an admin may); audited and announced."""
+    from experimently.auth.models import User  # the auth domain's table, read only
+
+    flag = await _load_for_write(session, actor, key)
+    require_every_environment(actor, "ownership")
+    user = await session.get(User, owner_id)
+    if user is None or not user.is_active:
+        raise ValidationFailed(
+            "no such active user", [{"path": "owner_id", "message": "must be an active user's id"}]
+        )
+    before = snapshot(flag)
+    flag.owner_id = owner_id
+    return await _commit_change(session, cache, actor, flag, before, "flag.owner_changed")

@@ -71,10 +71,19 @@ PARALLEL_FROM_EVENTS = 200_000
 
 @dataclass(frozen=True)
 class ExperimentSpec:
+    """What one aggregation covers. An experiment reads its ``exposure`` events (``experiment_key`` =
+    its key); a guarded flag rollout (``safety.rollouts``) reads ``flag_exposure`` events of one flag
+    (``subject``) in one ``environment``, and counts a unit that was served ``prefer`` (the new
+    variation) at any point in that group, from its first exposure to it."""
+
     key: str
     variants: tuple[str, ...]
     metric_keys: tuple[str, ...]
     started_at: datetime | None
+    exposure_event: str = "exposure"
+    subject: str | None = None
+    environment: str | None = None
+    prefer: str | None = None
 
 
 SpecProvider = Callable[[AsyncSession], Awaitable[list[ExperimentSpec]]]
@@ -117,6 +126,7 @@ def fingerprint(spec: ExperimentSpec, metrics: list[MetricDefinition]) -> str:
         "format": FORMAT,
         "variants": sorted(spec.variants),
         "started": spec.started_at.isoformat() if spec.started_at else None,
+        **_exposure_json(spec),
         "metrics": [{"key": m.key, **{f: getattr(m, f) for f in _SHAPE}} for m in metrics],
     }
     return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
@@ -188,11 +198,22 @@ class Sums:
         )
 
 
+_EXPOSURE_FIELDS = ("exposure_event", "subject", "environment", "prefer")
+
+
+def _exposure_json(spec: ExperimentSpec) -> dict[str, Any]:
+    """The exposure source, when it is not the experiment's own (kept out of older layouts)."""
+    if spec.exposure_event == "exposure" and spec.subject is None and spec.prefer is None:
+        return {}
+    return {f: getattr(spec, f) for f in _EXPOSURE_FIELDS}
+
+
 def _spec_json(spec: ExperimentSpec) -> dict[str, Any]:
     return {
         "variants": list(spec.variants),
         "metric_keys": list(spec.metric_keys),
         "started_at": spec.started_at.isoformat() if spec.started_at else None,
+        **_exposure_json(spec),
     }
 
 
@@ -203,6 +224,7 @@ def _spec_of(key: str, data: dict[str, Any]) -> ExperimentSpec:
         tuple(data["variants"]),
         tuple(data["metric_keys"]),
         datetime.fromisoformat(started) if started else None,
+        **{f: data[f] for f in _EXPOSURE_FIELDS if f in data},
     )
 
 
@@ -227,13 +249,19 @@ async def _metrics_of(session: AsyncSession, spec: ExperimentSpec) -> list[Metri
 
 def _params(spec: ExperimentSpec, metrics: Sequence[MetricDefinition]) -> dict[str, Any]:
     names = sorted({m.event_name for m in metrics} | {m.denominator_event or m.event_name for m in metrics})
-    return {
-        "exp": spec.key,
+    params = {
+        "exp": spec.subject or spec.key,
+        "exposure_name": spec.exposure_event,
         "day": DAY_US,
         "start": to_us(spec.started_at) if spec.started_at else -(2**62),
         "variants": list(spec.variants) or [""],
         "names": names or [""],
     }
+    if spec.environment is not None:
+        params["env"] = spec.environment
+    if spec.prefer is not None:
+        params["prefer"] = spec.prefer
+    return params
 
 
 async def _tune(session: AsyncSession) -> None:

@@ -79,7 +79,7 @@ async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi
     reads the few units' events through the user index instead of hashing every event.)"""
     select_sql = (
         "SELECT DISTINCT d.user_id AS unit_id FROM events d WHERE d.seq > :lo AND d.seq <= :hi AND "
-        "((d.name = 'exposure' AND d.experiment_key = :exp) OR d.name IN :names)"
+        f"((d.name = :exposure_name AND d.experiment_key = :exp{_env('d', params)}) OR d.name IN :names)"
     )
     return await _scratch(session, "TEMP", select_sql, dict(params) | {"lo": lo, "hi": hi})
 
@@ -95,24 +95,45 @@ def _expanding(stmt: Any) -> Any:
 
 
 _EXPOSURE = (
-    "{a}.name = 'exposure' AND {a}.experiment_key = :exp AND {a}.seq <= :upto AND {a}.variant IN :variants "
-    "AND {a}.ts_us >= :start"
+    "{a}.name = :exposure_name AND {a}.experiment_key = :exp AND {a}.seq <= :upto "
+    "AND {a}.variant IN :variants AND {a}.ts_us >= :start"
 )
+
+
+def _env(alias: str, params: dict[str, Any]) -> str:
+    """Exposures of one environment only (a flag rollout's), when ``params`` names one."""
+    return f" AND {alias}.environment = :env" if "env" in params else ""
+
+
+def _exposure(alias: str, params: dict[str, Any]) -> str:
+    return _EXPOSURE.format(a=alias) + _env(alias, params)
 
 
 def first_exposures(units: Units, params: dict[str, Any]) -> str:
     """The first exposure of every unit (``unit_id, exposed_us, variant, multi``). The variant is read
     again, in order, only for the rare units exposed to more than one."""
     first = (
-        f"SELECT f.variant FROM events f WHERE f.user_id = g.user_id AND {_EXPOSURE.format(a='f')} "
+        f"SELECT f.variant FROM events f WHERE f.user_id = g.user_id AND {_exposure('f', params)} "
         "ORDER BY f.ts_us, f.variant, f.event_id LIMIT 1"
     )
+    if "prefer" in params:
+        # a flag rollout: a unit ever served the new variation counts there from its first exposure to
+        # it (raising the percentage only moves units from the old variation to the new one)
+        return f"""
+        SELECT g.user_id AS unit_id, COALESCE(g.pref_us, g.exposed_us) AS exposed_us,
+               CASE WHEN g.pref_us IS NULL THEN g.lo ELSE :prefer END AS variant,
+               CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
+        FROM (SELECT e.user_id, MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi,
+                     MIN(CASE WHEN e.variant = :prefer THEN e.ts_us END) AS pref_us
+              FROM events e WHERE {_exposure("e", params)} AND {units.where("e.user_id", params)}
+              GROUP BY e.user_id) g
+        """
     return f"""
         SELECT g.user_id AS unit_id, g.exposed_us,
                CASE WHEN g.lo = g.hi THEN g.lo ELSE ({first}) END AS variant,
                CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
         FROM (SELECT e.user_id, MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi
-              FROM events e WHERE {_EXPOSURE.format(a="e")} AND {units.where("e.user_id", params)}
+              FROM events e WHERE {_exposure("e", params)} AND {units.where("e.user_id", params)}
               GROUP BY e.user_id) g
         """
 

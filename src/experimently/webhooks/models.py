@@ -45,6 +45,8 @@ class Webhook(Base):
     description: Mapped[str] = mapped_column(String(500), default="")
     event_types: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "experimently" (the signed JSON document) or "slack" (an incoming-webhook message: text + blocks)
+    format: Mapped[str] = mapped_column(String(20), default="experimently", server_default="experimently")
     secret: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
