@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=20)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_allow_private_networks: bool = False
+    # the console's address, for absolute links in webhook deliveries (and anything else that links)
+    public_url: str = "http://127.0.0.1:8000"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

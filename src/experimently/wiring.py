@@ -18,6 +18,7 @@ from experimently.metrics.service import METRIC_USERS
 from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
+from experimently.safety.monitor import after_aggregation, rollout_job, wire_rollouts
 from experimently.segments.service import SEGMENT_USERS
 from experimently.webhooks.delivery import deliver
 
@@ -34,22 +35,23 @@ def register_services(runtime: Runtime) -> None:
     SEGMENT_USERS.register(segment_users)
     METRIC_USERS.register(metric_users)
     register_event_services(runtime)
+    wire_rollouts(runtime, flags)
 
 
 def register_jobs(runtime: Runtime) -> None:
     """Register every domain's periodic jobs with the runner (each runs under a lease)."""
     interval = runtime.settings.job_interval_seconds
-    runtime.jobs.register(
-        "flags.apply_rollouts", interval, lambda: run_rollout_job(runtime.db, runtime.cache)
-    )
+    runtime.jobs.register("flags.apply_rollouts", interval, lambda: rollout_job(runtime, run_rollout_job))
     runtime.jobs.register(
         "experiments.run_schedule", interval, lambda: run_schedule(runtime.db, runtime.cache)
     )
+    # a backstop only: the checks run right after each aggregation run (metrics.after_aggregation)
     runtime.jobs.register(
         "safety.check_guardrails",
-        runtime.settings.aggregation_interval_seconds,
+        runtime.settings.aggregation_interval_seconds * 10,
         lambda: check_guardrails(runtime.db, runtime.cache, runtime.settings),
     )
+    runtime.services["metrics.after_aggregation"] = lambda keys: after_aggregation(runtime, keys)
     runtime.jobs.register(
         "webhooks.deliver",
         interval,
@@ -65,4 +67,9 @@ async def start_services(runtime: Runtime, *, http: bool) -> None:
 
 async def stop_services(runtime: Runtime) -> None:
     """Stop them, draining what they hold."""
+    exposures = (
+        runtime.services["flags.evaluation"].exposures if "flags.evaluation" in runtime.services else None
+    )
+    if exposures is not None:
+        await exposures.stop()
     await stop_events(runtime)

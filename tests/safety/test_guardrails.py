@@ -64,7 +64,8 @@ async def breaches(h: Harness, key: str) -> list[dict[str, Any]]:
 
 async def domain_events(h: Harness) -> list[tuple[str, dict[str, Any]]]:
     async with h.runtime.db.sessions() as session:
-        return [(e.type, e.payload) for e in (await session.scalars(select(DomainEvent))).all()]
+        rows = (await session.scalars(select(DomainEvent).order_by(DomainEvent.id))).all()
+        return [(e.type, e.payload) for e in rows if e.type.startswith("experiment.")]
 
 
 async def test_breach__pauses_once__audited__emitted__listed(harness: Harness, fake_clock: FakeClock) -> None:

@@ -22,6 +22,7 @@ from experimently.environments.service import get_environment_by_key
 from experimently.errors import AuthenticationRequired, ErrorCode, NotFound
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require
+from experimently.webhooks.announce import announce
 
 NAMESPACE = "api_key"
 LAST_USED_RESOLUTION = 60.0  # write last_used_at at most once a minute per key
@@ -69,6 +70,7 @@ async def create_key(session: AsyncSession, actor: Actor, body: ApiKeyCreate) ->
     session.add(key)
     await session.flush()
     audit.record(session, actor, "api_key.created", "api_key", key.id, after=_snapshot(key))
+    announce(session, "api_key.created", actor, "api_key", key.id, after=_snapshot(key), path="/admin/keys")
     return ApiKeyCreated(**_read(key, env.key).model_dump(), key=secret)
 
 
@@ -99,6 +101,16 @@ async def revoke_key(session: AsyncSession, cache: Cache, actor: Actor, key_id: 
         key.revoked_at = now()
         audit.record(
             session, actor, "api_key.revoked", "api_key", key.id, before=before, after=_snapshot(key)
+        )
+        announce(
+            session,
+            "api_key.revoked",
+            actor,
+            "api_key",
+            key.id,
+            before=before,
+            after=_snapshot(key),
+            path="/admin/keys",
         )
     cache.invalidate_on_commit(session, NAMESPACE, key.key_hash)
     return _read(key, env_key)

@@ -27,6 +27,9 @@ from experimently.kit.clock import now
 from experimently.kit.ids import new_id
 from experimently.ratelimit import RateLimiter
 from experimently.rbac import Permission, require
+from experimently.webhooks.announce import announce
+
+PEOPLE = "/admin/people"  # the console page of users
 
 
 def user_snapshot(user: User) -> dict[str, Any]:
@@ -149,6 +152,7 @@ async def create_user(session: AsyncSession, actor: Actor, body: UserCreate) -> 
     session.add(user)
     await session.flush()
     audit.record(session, actor, "user.created", "user", user.id, after=user_snapshot(user))
+    announce(session, "user.created", actor, "user", user.id, after=user_snapshot(user), path=PEOPLE)
     read = UserRead.model_validate(user)
     return UserCreated(**read.model_dump(), password=None if body.password else password)
 
@@ -177,7 +181,14 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: str, body: U
             await session.execute(
                 update(RefreshToken).where(RefreshToken.user_id == user.id).values(revoked_at=now())
             )
-    audit.record(session, actor, "user.updated", "user", user.id, before=before, after=user_snapshot(user))
+    after = user_snapshot(user)
+    audit.record(session, actor, "user.updated", "user", user.id, before=before, after=after)
+    if before.get("role") != after.get("role"):
+        announce(
+            session, "user.role_changed", actor, "user", user.id, before=before, after=after, path=PEOPLE
+        )
+    if before.get("is_active") and not after.get("is_active"):
+        announce(session, "user.deactivated", actor, "user", user.id, before=before, after=after, path=PEOPLE)
     return UserRead.model_validate(user)
 
 

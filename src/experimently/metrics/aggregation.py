@@ -87,6 +87,8 @@ class ExperimentSpec:
 
 
 SpecProvider = Callable[[AsyncSession], Awaitable[list[ExperimentSpec]]]
+# called after each aggregation run with the keys whose statistics moved (the guardrail monitors)
+AfterAggregation = Callable[[set[str]], Awaitable[object]]
 
 
 @dataclass(frozen=True)
@@ -353,9 +355,21 @@ async def run_aggregation(db: Database, services: dict[str, Any]) -> int:
         return 0
     async with db.transaction() as session:
         specs = await provider(session)
+    touched: set[str] = set()
     for spec in specs:
         async with db.transaction() as session:
-            await aggregate_experiment(session, spec)
+            before = await session.scalar(
+                select(AggregationState.last_seq).where(AggregationState.experiment_key == spec.key)
+            )
+            if await aggregate_experiment(session, spec) != before:
+                touched.add(spec.key)
+    # the guardrail checks (experiments and flag rollouts) run right after, on what moved
+    after: AfterAggregation | None = services.get("metrics.after_aggregation")
+    if after is not None and touched:
+        try:
+            await after(touched)
+        except Exception as exc:  # a failed check must not fail the aggregation; the next run retries
+            log.exception("metrics.after_aggregation_failed", error=repr(exc))
     return len(specs)
 
 

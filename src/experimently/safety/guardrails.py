@@ -56,12 +56,17 @@ BREACHES = Counter(
 )
 
 
-async def check_guardrails(db: Database, cache: Cache, settings: Settings) -> int:
-    """Check every running experiment that has guardrail metrics; returns the new breaches found."""
+async def check_guardrails(
+    db: Database, cache: Cache, settings: Settings, only: set[str] | None = None
+) -> int:
+    """Check every running experiment that has guardrail metrics (those in ``only``, when given: the
+    experiments an aggregation run just moved); returns the new breaches found."""
     async with db.transaction() as session:
         keys = [e.key for e in await repository.in_statuses(session, [Status.RUNNING]) if e.guardrail_metrics]
     found = 0
     for key in keys:
+        if only is not None and key not in only:
+            continue
         async with db.transaction() as session:
             exp = await repository.get_experiment(session, key, for_update=True)
             if exp is not None and exp.status == Status.RUNNING:

@@ -18,6 +18,7 @@ from experimently.kit.references import ReferenceLookups
 from experimently.rbac import Permission, require
 from experimently.segments.models import Segment
 from experimently.segments.schemas import SegmentCreate, SegmentRead, SegmentUpdate
+from experimently.webhooks.announce import announce
 from experimently_sdk import RuleValidationError, validate_segment
 
 
@@ -81,6 +82,15 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: Segmen
     session.add(segment)
     await session.flush()
     audit.record(session, actor, "segment.created", "segment", segment.key, after=snapshot(segment))
+    announce(
+        session,
+        "segment.created",
+        actor,
+        "segment",
+        segment.key,
+        after=snapshot(segment),
+        path=f"/segments/{segment.key}",
+    )
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)
     return SegmentRead.model_validate(segment)
 
@@ -112,6 +122,16 @@ async def update(
     segment.version += 1
     segment.updated_at = now()
     audit.record(session, actor, "segment.updated", "segment", key, before=before, after=snapshot(segment))
+    announce(
+        session,
+        "segment.updated",
+        actor,
+        "segment",
+        key,
+        before=before,
+        after=snapshot(segment),
+        path=f"/segments/{key}",
+    )
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)
     return SegmentRead.model_validate(segment)
 
@@ -123,5 +143,6 @@ async def delete(session: AsyncSession, cache: Cache, actor: Actor, key: str) ->
     if users:
         raise Conflict(f"segment '{key}' is in use", details={"used_by": users})
     audit.record(session, actor, "segment.deleted", "segment", key, before=snapshot(segment))
+    announce(session, "segment.deleted", actor, "segment", key, before=snapshot(segment), path="/segments")
     await session.delete(segment)
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)

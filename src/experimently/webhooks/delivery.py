@@ -32,7 +32,6 @@ import asyncio
 import hashlib
 import hmac
 import ipaddress
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -45,6 +44,7 @@ from sqlalchemy import select
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.kit.clock import now
+from experimently.webhooks.formats import render
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
 
 log = structlog.get_logger(__name__)
@@ -134,18 +134,7 @@ async def _hand_over(db: Database) -> int:
         return len(events)
 
 
-def _body(event: DomainEvent) -> bytes:
-    document = {
-        "id": event.id,
-        "type": event.type,
-        "created_at": event.created_at.isoformat(),
-        "resource": {"type": event.resource_type, "id": event.resource_id},
-        "data": event.payload,
-    }
-    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
-
-
-async def _claim(db: Database) -> list[Outgoing]:
+async def _claim(db: Database, settings: Settings) -> list[Outgoing]:
     async with db.transaction() as session:
         moment = now()
         rows = await session.execute(
@@ -159,7 +148,8 @@ async def _claim(db: Database) -> list[Outgoing]:
         out: list[Outgoing] = []
         for delivery, hook, event in rows.all():
             delivery.next_attempt_at = moment + CLAIM
-            out.append(Outgoing(delivery.id, hook.url, hook.secret, event.type, _body(event)))
+            body = render(event, hook.format, settings.public_url)
+            out.append(Outgoing(delivery.id, hook.url, hook.secret, event.type, body))
         return out
 
 
@@ -232,7 +222,7 @@ async def deliver(db: Database, settings: Settings, transport: httpx.AsyncBaseTr
     """One run of the job; returns how many deliveries were attempted. ``transport``: tests stand in
     for the outside world with ``httpx.MockTransport``."""
     await _hand_over(db)
-    due = await _claim(db)
+    due = await _claim(db, settings)
     if not due:
         return 0
     limit = asyncio.Semaphore(CONCURRENCY)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -33,6 +34,9 @@ class WebhookCreate(BaseModel):
     description: str = Field(default="", max_length=500)
     event_types: list[str] = Field(default_factory=list, max_length=50, description="empty: every type")
     active: bool = True
+    format: Literal["experimently", "slack"] = Field(
+        default="experimently", description="slack: an incoming-webhook message (text and blocks)"
+    )
 
     _check_url = field_validator("url")(_url)
     _check_types = field_validator("event_types")(_types)
@@ -46,6 +50,7 @@ class WebhookUpdate(BaseModel):
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] | None = Field(default=None, max_length=50)
     active: bool | None = None
+    format: Literal["experimently", "slack"] | None = None
 
     @field_validator("url")
     @classmethod
@@ -66,6 +71,7 @@ class WebhookRead(BaseModel):
     description: str
     event_types: list[str]
     active: bool
+    format: str
     version: int
     created_at: datetime
     updated_at: datetime

@@ -1,0 +1,54 @@
+"""How the safety domain plugs into a process (called from ``experimently.wiring``): flag exposures
+for guarded rollouts, the rollouts' aggregations beside the experiments', and the guardrail checks of
+both right after each aggregation run."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently.cache import Cache
+from experimently.db import Database
+from experimently.flags.evaluation import FlagEvaluation
+from experimently.flags.exposures import ExposureRecorder
+from experimently.metrics.aggregation import ExperimentSpec, SpecProvider
+from experimently.runtime import Runtime
+from experimently.safety.guardrails import check_guardrails
+from experimently.safety.rollouts import (
+    PREFIX,
+    aggregation_specs,
+    check_rollouts,
+    guarded_markers,
+    release_completed,
+)
+
+
+def wire_rollouts(runtime: Runtime, flags: FlagEvaluation) -> None:
+    flags.guarded_loader = guarded_markers
+    flags.exposures = ExposureRecorder(runtime.services["events.pipeline"])
+    experiments: SpecProvider | None = runtime.services.get("experiments.specs")
+
+    async def specs(session: AsyncSession) -> list[ExperimentSpec]:
+        found = await experiments(session) if experiments is not None else []
+        return [*found, *await aggregation_specs(session)]
+
+    runtime.services["experiments.specs"] = specs
+
+
+async def after_aggregation(runtime: Runtime, keys: set[str]) -> int:
+    """The guardrail checks of what an aggregation run just moved: experiments, then rollouts."""
+    experiments = {k for k in keys if not k.startswith(PREFIX)}
+    found = 0
+    if experiments:
+        found += await check_guardrails(runtime.db, runtime.cache, runtime.settings, experiments)
+    rollouts = keys - experiments
+    if rollouts:
+        found += await check_rollouts(runtime.db, runtime.cache, rollouts)
+    return found
+
+
+async def rollout_job(runtime: Runtime, apply: Callable[[Database, Cache], Awaitable[int]]) -> int:
+    """``flags.apply_rollouts``: due schedule steps, then rollouts that reached 100% are released."""
+    applied = await apply(runtime.db, runtime.cache)
+    return applied + await release_completed(runtime.db)

@@ -1,0 +1,558 @@
+"""Guarded rollouts: a flag rollout in one environment watched by guardrail metrics.
+
+A guarded rollout is **scheduled** (a rollout schedule moves the percentage at set times) or **manual**
+(a percentage now, raised through the API). Each step is one comparison: from the moment the step was
+applied, the units served the new variation (``flag_exposure`` events, recorded server-side for guarded
+flags, see ``flags.exposures``) against the units still served the old one, aggregated like an
+experiment (``metrics.aggregation``, key ``rollout:<id>``) and judged by ``safety.decision`` right
+after each aggregation run that touched it.
+
+On a breach, by the rollout's action:
+
+- ``rollback``: the environment's fallthrough returns to what it served before the rollout, as a new
+  flag version by the system actor (audited ``flag.rolled_back`` with the reason: metric, lift,
+  interval, p); the schedule stops; ``flag.rolled_back`` goes to the webhooks;
+- ``pause``: the schedule is held (no further step) and the flag stays where it is;
+- ``notify``: only ``flag.guardrail_breached`` (sent for every action).
+
+A rollout whose percentage reaches 100% without a breach is **released**.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.analysis.results import KINDS
+from experimently.auth.actor import SYSTEM, Actor
+from experimently.cache import Cache
+from experimently.config import Settings
+from experimently.db import Database
+from experimently.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from experimently.flags import repository as flag_repository
+from experimently.flags.documents import default_environment
+from experimently.flags.models import Flag, RolloutSchedule
+from experimently.flags.rollouts import _other_variation, create_schedule, rollout_serve
+from experimently.flags.schemas import RolloutScheduleCreate
+from experimently.flags.service import (
+    RULESET_NAMESPACE,
+    _commit_change,
+    _load_for_write,
+    console_path,
+    snapshot,
+)
+from experimently.kit.clock import ensure_utc, now
+from experimently.metrics import repository as metric_repository
+from experimently.metrics.aggregation import ExperimentSpec, ExperimentStats, load_snapshot
+from experimently.rbac import Permission, require, require_environment
+from experimently.safety.decision import Check, MetricInput, decide, step_alpha
+from experimently.safety.models import GuardedRollout
+from experimently.safety.schemas import GuardedRolloutAdvance, GuardedRolloutCreate, GuardedRolloutRead
+from experimently.safety.settings import check_metrics, resolve
+from experimently.webhooks.announce import announce
+
+log = structlog.get_logger(__name__)
+ACTIONS = Counter(
+    "experimently_rollout_guard_actions_total",
+    "Guarded rollout outcomes (rolled_back, paused, notified, released)",
+    ["action"],
+)
+PREFIX = "rollout:"
+
+
+def read(rollout: GuardedRollout) -> GuardedRolloutRead:
+    return GuardedRolloutRead.model_validate(rollout)
+
+
+def spec_key(rollout_id: str) -> str:
+    return f"{PREFIX}{rollout_id}"
+
+
+async def _schedule(session: AsyncSession, rollout: GuardedRollout) -> RolloutSchedule | None:
+    if rollout.schedule_id is None:
+        return None
+    return await session.get(RolloutSchedule, rollout.schedule_id)
+
+
+def _applied(schedule: RolloutSchedule) -> tuple[int, float, datetime | None]:
+    """(steps applied, the current percentage, when the current step was applied) of a schedule."""
+    if schedule.next_step == 0:
+        return 0, 0.0, None
+    step = schedule.steps[schedule.next_step - 1]
+    at = step.get("applied_at") or step["at"]
+    return schedule.next_step, float(step["percentage"]), ensure_utc(datetime.fromisoformat(at))
+
+
+def _comparison_steps(rollout: GuardedRollout, schedule: RolloutSchedule | None) -> int | None:
+    if schedule is None:
+        return None
+    return max(1, sum(1 for s in schedule.steps if float(s["percentage"]) < 100))
+
+
+async def _sync(session: AsyncSession, rollout: GuardedRollout) -> RolloutSchedule | None:
+    """Bring a scheduled rollout's step, percentage and step start up to its schedule."""
+    schedule = await _schedule(session, rollout)
+    if schedule is not None:
+        step, percentage, started = _applied(schedule)
+        if step != rollout.step:
+            rollout.step, rollout.percentage, rollout.step_started_at = step, percentage, started
+    return schedule
+
+
+# --- API ---------------------------------------------------------------------------------------------
+
+
+async def create(
+    session: AsyncSession,
+    cache: Cache,
+    settings: Settings,
+    actor: Actor,
+    key: str,
+    body: GuardedRolloutCreate,
+) -> GuardedRollout:
+    require_environment(actor, body.environment)
+    flag = await _load_for_write(session, actor, key)
+    keys = [str(v["key"]) for v in flag.variations]
+    errors = []
+    if body.variation not in keys:
+        errors.append({"path": "variation", "message": f"unknown variation; known: {keys}"})
+    if body.environment not in flag.environments:
+        errors.append({"path": "environment", "message": "no such environment on this flag"})
+    if errors:
+        raise ValidationFailed("guarded rollout failed validation", errors)
+    running = await session.scalars(
+        select(GuardedRollout.id).where(
+            GuardedRollout.flag_id == flag.id,
+            GuardedRollout.environment == body.environment,
+            GuardedRollout.status.in_(("running", "paused")),
+        )
+    )
+    if (other := running.first()) is not None:
+        raise Conflict(
+            "a guarded rollout of this flag is already under way here", details={"rollout_id": other}
+        )
+    await check_metrics(session, body)
+    guard = await resolve(session, settings, body.environment, key, body)
+    if not guard.guardrail_metrics:
+        raise ValidationFailed(
+            "a guarded rollout needs guardrail metrics",
+            [{"path": "guardrail_metrics", "message": "name some, or set them in the safety settings"}],
+        )
+    control = _other_variation(flag, body.environment, body.variation)
+    pre = flag.environments.get(body.environment) or default_environment(flag.variations)
+    rollout = GuardedRollout(
+        flag_id=flag.id,
+        flag_key=flag.key,
+        environment=body.environment,
+        variation=body.variation,
+        control=control,
+        percentage=0.0,
+        step=0,
+        guardrail_metrics=guard.guardrail_metrics,
+        success_metric=guard.success_metric,
+        min_units=guard.min_units,
+        alpha=guard.alpha,
+        action=guard.action,
+        status="running",
+        pre_state=copy.deepcopy(pre),
+        breaches=[],
+        created_by=actor.owner,
+        created_at=now(),
+    )
+    if body.steps is not None:
+        schedule = await create_schedule(
+            session,
+            actor,
+            key,
+            RolloutScheduleCreate(environment=body.environment, variation=body.variation, steps=body.steps),
+        )
+        rollout.schedule_id = schedule.id
+    session.add(rollout)
+    await session.flush()
+    after = read(rollout).model_dump(mode="json")
+    audit.record(session, actor, "flag.guarded_rollout_started", "flag", flag.key, after=after)
+    announce(
+        session,
+        "flag.rollout_started",
+        actor,
+        "flag",
+        flag.key,
+        after=after,
+        path=console_path(flag.key),
+        extra={"rollout_id": rollout.id, "environment": rollout.environment},
+    )
+    if body.percentage is not None:
+        await _set_percentage(session, cache, actor, flag, rollout, body.percentage)
+    cache.invalidate_on_commit(session, RULESET_NAMESPACE)
+    return rollout
+
+
+async def _set_percentage(
+    session: AsyncSession, cache: Cache, actor: Actor, flag: Flag, rollout: GuardedRollout, percentage: float
+) -> None:
+    before = snapshot(flag)
+    merged = copy.deepcopy(flag.environments)
+    env = merged.setdefault(rollout.environment, default_environment(flag.variations))
+    env["fallthrough"] = rollout_serve(rollout.variation, rollout.control, percentage)
+    flag.environments = merged
+    rollout.step += 1
+    rollout.percentage = percentage
+    rollout.step_started_at = now()
+    reason = f"guarded rollout {rollout.id} step {rollout.step}: {percentage}%"
+    await _commit_change(session, cache, actor, flag, before, "flag.rollout_step_applied", reason)
+    if percentage >= 100:
+        _release(session, rollout)
+
+
+async def _get(session: AsyncSession, key: str, rollout_id: str, *, lock: bool = False) -> GuardedRollout:
+    query = select(GuardedRollout).where(GuardedRollout.id == rollout_id, GuardedRollout.flag_key == key)
+    found = (await session.scalars(query.with_for_update() if lock else query)).first()
+    if found is None:
+        raise NotFound("guarded_rollout", rollout_id)
+    return found
+
+
+async def get(session: AsyncSession, actor: Actor, key: str, rollout_id: str) -> GuardedRollout:
+    require(actor, Permission.FLAGS_READ)
+    rollout = await _get(session, key, rollout_id)
+    await _sync(session, rollout)
+    return rollout
+
+
+async def list_for(session: AsyncSession, actor: Actor, key: str) -> list[GuardedRollout]:
+    require(actor, Permission.FLAGS_READ)
+    if await flag_repository.get_flag(session, key) is None:
+        raise NotFound("flag", key)
+    rows = await session.scalars(
+        select(GuardedRollout)
+        .where(GuardedRollout.flag_key == key)
+        .order_by(GuardedRollout.created_at.desc())
+    )
+    out = list(rows.all())
+    for rollout in out:
+        await _sync(session, rollout)
+    return out
+
+
+async def advance(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, rollout_id: str, body: GuardedRolloutAdvance
+) -> GuardedRollout:
+    """Raise a manual rollout's percentage: a new step, compared afresh."""
+    flag = await _load_for_write(session, actor, key)
+    rollout = await _get(session, key, rollout_id, lock=True)
+    require_environment(actor, rollout.environment)
+    if rollout.schedule_id is not None:
+        raise InvalidTransition(
+            "a scheduled rollout moves by its schedule", details={"rollout_id": rollout.id}
+        )
+    if rollout.status != "running":
+        raise InvalidTransition(f"the rollout is {rollout.status}", details={"status": rollout.status})
+    if body.percentage <= rollout.percentage:
+        raise ValidationFailed(
+            "a rollout only moves forward",
+            [{"path": "percentage", "message": f"must be above the current {rollout.percentage}%"}],
+        )
+    await _set_percentage(session, cache, actor, flag, rollout, body.percentage)
+    cache.invalidate_on_commit(session, RULESET_NAMESPACE)
+    return rollout
+
+
+async def cancel(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, rollout_id: str
+) -> GuardedRollout:
+    """Stop watching (and stop the schedule); the flag stays where it is."""
+    flag = await _load_for_write(session, actor, key)
+    rollout = await _get(session, key, rollout_id, lock=True)
+    require_environment(actor, rollout.environment)
+    if rollout.status not in ("running", "paused"):
+        raise InvalidTransition(f"the rollout is {rollout.status}", details={"status": rollout.status})
+    schedule = await _sync(session, rollout)
+    if schedule is not None and schedule.status in ("active", "paused"):
+        schedule.status = "cancelled"
+    before = {"status": rollout.status}
+    _end(rollout, "cancelled", f"cancelled by {actor.label}")
+    audit.record(
+        session,
+        actor,
+        "flag.guarded_rollout_cancelled",
+        "flag",
+        flag.key,
+        before=before,
+        after={"status": "cancelled", "rollout_id": rollout.id},
+    )
+    announce(
+        session,
+        "flag.rollout_cancelled",
+        actor,
+        "flag",
+        flag.key,
+        before=before,
+        after={"status": "cancelled"},
+        path=console_path(flag.key),
+        extra={"rollout_id": rollout.id, "environment": rollout.environment},
+    )
+    cache.invalidate_on_commit(session, RULESET_NAMESPACE)
+    return rollout
+
+
+# --- what the evaluation and the aggregation need --------------------------------------------------
+
+
+async def guarded_markers(session: AsyncSession, environment: str) -> dict[str, str]:
+    """flag key -> ``<rollout id>.<step>`` of every rollout being compared in ``environment`` (the
+    exposures to record; the step in the marker starts each step's deduplication afresh)."""
+    rows = await session.scalars(
+        select(GuardedRollout).where(
+            GuardedRollout.status == "running", GuardedRollout.environment == environment
+        )
+    )
+    out: dict[str, str] = {}
+    for rollout in rows.all():
+        await _sync(session, rollout)
+        if rollout.step > 0 and rollout.percentage < 100:
+            out[rollout.flag_key] = f"{rollout.id}.{rollout.step}"
+    return out
+
+
+async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
+    """One aggregation per running rollout step: its exposures since the step was applied."""
+    rows = await session.scalars(select(GuardedRollout).where(GuardedRollout.status == "running"))
+    specs = []
+    for rollout in rows.all():
+        await _sync(session, rollout)
+        if rollout.step_started_at is None or rollout.percentage >= 100:
+            continue
+        metrics = [str(k) for k in rollout.guardrail_metrics]
+        if rollout.success_metric and rollout.success_metric not in metrics:
+            metrics.append(rollout.success_metric)
+        specs.append(
+            ExperimentSpec(
+                key=spec_key(rollout.id),
+                variants=(rollout.control, rollout.variation),
+                metric_keys=tuple(metrics),
+                started_at=rollout.step_started_at,
+                exposure_event="flag_exposure",
+                subject=rollout.flag_key,
+                environment=rollout.environment,
+                prefer=rollout.variation,
+            )
+        )
+    return specs
+
+
+# --- the monitor -----------------------------------------------------------------------------------
+
+
+async def check_rollouts(db: Database, cache: Cache, keys: set[str] | None = None) -> int:
+    """Check running rollouts (those whose aggregation is in ``keys``, or all); returns actions taken."""
+    async with db.transaction() as session:
+        ids = list(
+            (await session.scalars(select(GuardedRollout.id).where(GuardedRollout.status == "running"))).all()
+        )
+    acted = 0
+    for rollout_id in ids:
+        if keys is not None and spec_key(rollout_id) not in keys:
+            continue
+        async with db.transaction() as session:
+            rollout = await session.get(GuardedRollout, rollout_id, with_for_update=True)
+            if rollout is not None and rollout.status == "running":
+                acted += await _check(session, cache, rollout)
+    return acted
+
+
+async def release_completed(db: Database) -> int:
+    """Mark released every running scheduled rollout whose schedule reached 100%."""
+    released = 0
+    async with db.transaction() as session:
+        for rollout in (
+            await session.scalars(select(GuardedRollout).where(GuardedRollout.status == "running"))
+        ).all():
+            await _sync(session, rollout)
+            if rollout.percentage >= 100:
+                _release(session, rollout)
+                released += 1
+    return released
+
+
+async def _inputs(
+    session: AsyncSession, rollout: GuardedRollout, stats: ExperimentStats
+) -> tuple[list[MetricInput], MetricInput | None]:
+    keys = [str(k) for k in rollout.guardrail_metrics]
+    wanted = keys + ([rollout.success_metric] if rollout.success_metric else [])
+    definitions = await metric_repository.by_keys(session, wanted)
+
+    def one(key: str) -> MetricInput | None:
+        metric = definitions.get(key)
+        if metric is None:
+            return None
+        return MetricInput(key, KINDS[metric.kind], metric.direction == "lower", stats.metrics.get(key, {}))
+
+    guardrails = [m for k in keys if (m := one(k)) is not None]
+    return guardrails, one(rollout.success_metric) if rollout.success_metric else None
+
+
+async def evaluate(session: AsyncSession, rollout: GuardedRollout) -> Check | None:
+    """The decision on the statistics of the rollout's current step (None before its first aggregation)."""
+    stats = await load_snapshot(session, spec_key(rollout.id))
+    if stats is None or rollout.step_started_at is None:
+        return None
+    schedule = await _schedule(session, rollout)
+    guardrails, success = await _inputs(session, rollout, stats)
+    previous = rollout.last_check or {}
+    srm_min = previous.get("srm_min_p") if previous.get("step") == rollout.step else None
+    return decide(
+        control=rollout.control,
+        treatment=rollout.variation,
+        share=rollout.percentage / 100.0,
+        units=stats.units,
+        guardrails=guardrails,
+        success=success,
+        alpha=step_alpha(rollout.alpha, _comparison_steps(rollout, schedule), rollout.step - 1),
+        min_units=rollout.min_units,
+        srm_min_p=srm_min,
+    )
+
+
+async def _check(session: AsyncSession, cache: Cache, rollout: GuardedRollout) -> int:
+    schedule = await _sync(session, rollout)
+    if rollout.percentage >= 100:
+        _release(session, rollout)
+        return 1
+    stats_state = await load_snapshot(session, spec_key(rollout.id))
+    if stats_state is None:
+        return 0
+    check = await evaluate(session, rollout)
+    if check is None:
+        return 0
+    previous = rollout.last_check or {}
+    srm_min = min(
+        [
+            p
+            for p in (
+                check.srm_p_value,
+                previous.get("srm_min_p") if previous.get("step") == rollout.step else None,
+            )
+            if p is not None
+        ],
+        default=None,
+    )
+    rollout.last_check = check.to_json() | {
+        "step": rollout.step,
+        "percentage": rollout.percentage,
+        "srm_min_p": srm_min,
+        "checked_at": now().isoformat(),
+        "aggregated_at": stats_state.aggregated_at.isoformat() if stats_state.aggregated_at else None,
+    }
+    if check.status != "BREACH":
+        return 0
+    known = {(b.get("step"), b.get("kind"), b.get("metric")) for b in rollout.breaches}
+    new = [b for b in check.breaches if (rollout.step, b.kind, b.metric) not in known]
+    if not new:
+        return 0
+    reason = "; ".join(b.describe(rollout.variation) for b in new)
+    action = {"rollback": "rolled_back", "pause": "paused", "notify": "notified"}[rollout.action]
+    rollout.breaches = [
+        *rollout.breaches,
+        *(
+            {
+                **b.to_json(),
+                "step": rollout.step,
+                "action": action,
+                "detected_at": now().isoformat(),
+                "reason": b.describe(rollout.variation),
+            }
+            for b in new
+        ),
+    ]
+    summary = {
+        "rollout_id": rollout.id,
+        "environment": rollout.environment,
+        "variation": rollout.variation,
+        "percentage": rollout.percentage,
+        "action": action,
+        "breaches": [b.to_json() for b in new],
+        "units": check.units,
+    }
+    audit.record(
+        session, SYSTEM, "flag.guardrail_breached", "flag", rollout.flag_key, after=summary, reason=reason
+    )
+    announce(
+        session,
+        "flag.guardrail_breached",
+        SYSTEM,
+        "flag",
+        rollout.flag_key,
+        reason=reason,
+        path=console_path(rollout.flag_key),
+        extra=summary,
+    )
+    log.warning("safety.rollout_breached", flag=rollout.flag_key, reason=reason, action=action)
+    ACTIONS.labels(action).inc()
+    if rollout.action == "rollback":
+        await _rollback(session, cache, rollout, schedule, reason, summary)
+    elif rollout.action == "pause":
+        if schedule is not None and schedule.status == "active":
+            schedule.status = "paused"
+        rollout.status = "paused"
+        rollout.outcome = f"paused: {reason}"
+    return 1
+
+
+async def _rollback(
+    session: AsyncSession,
+    cache: Cache,
+    rollout: GuardedRollout,
+    schedule: RolloutSchedule | None,
+    reason: str,
+    summary: dict[str, Any],
+) -> None:
+    """The fallthrough back to what it was before the rollout (other changes made meanwhile, a kill
+    switch say, are kept), as a new version by the system; the schedule stops."""
+    flag = await flag_repository.get_flag(session, rollout.flag_key, for_update=True)
+    if schedule is not None and schedule.status in ("active", "paused"):
+        schedule.status = "cancelled"
+    _end(rollout, "rolled_back", f"rolled back: {reason}")
+    if flag is None:
+        return
+    before = snapshot(flag)
+    merged = copy.deepcopy(flag.environments)
+    env = merged.setdefault(rollout.environment, default_environment(flag.variations))
+    env["fallthrough"] = copy.deepcopy(rollout.pre_state.get("fallthrough", env.get("fallthrough")))
+    flag.environments = merged
+    await _commit_change(session, cache, SYSTEM, flag, before, "flag.rolled_back", reason)
+
+
+def _end(rollout: GuardedRollout, status: str, outcome: str) -> None:
+    rollout.status, rollout.outcome, rollout.ended_at = status, outcome[:2000], now()
+
+
+def _release(session: AsyncSession, rollout: GuardedRollout) -> None:
+    _end(rollout, "released", f"released: {rollout.variation} at 100% without a guardrail breach")
+    summary = {"rollout_id": rollout.id, "environment": rollout.environment, "variation": rollout.variation}
+    audit.record(
+        session,
+        SYSTEM,
+        "flag.rollout_released",
+        "flag",
+        rollout.flag_key,
+        after=summary | {"status": "released"},
+    )
+    announce(
+        session,
+        "flag.rollout_released",
+        SYSTEM,
+        "flag",
+        rollout.flag_key,
+        before={"status": "running"},
+        after={"status": "released"},
+        path=console_path(rollout.flag_key),
+        extra=summary,
+    )
+    ACTIONS.labels("released").inc()

@@ -1,0 +1,99 @@
+"""Guarded rollout and safety settings API bodies."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from experimently.flags.schemas import RolloutStep
+
+Action = Literal["rollback", "pause", "notify"]
+
+
+class GuardFields(BaseModel):
+    """Each field left out comes from the flag's safety settings in the environment, then the
+    environment's, then the server's defaults (GUARDRAIL_ALPHA, GUARDRAIL_MIN_UNITS, rollback)."""
+
+    guardrail_metrics: list[str] | None = Field(default=None, max_length=20)
+    success_metric: str | None = Field(default=None, max_length=100)
+    min_units: int | None = Field(default=None, ge=2, description="units per group before any decision")
+    alpha: float | None = Field(default=None, gt=0, lt=0.5)
+    action: Action | None = Field(default=None, description="on a breach: rollback (default), pause, notify")
+
+
+class GuardedRolloutCreate(GuardFields):
+    model_config = ConfigDict(extra="forbid")
+
+    environment: str
+    variation: str = Field(description="the variation being rolled out; the rest keep the off variation")
+    steps: list[RolloutStep] | None = Field(
+        default=None, min_length=1, max_length=50, description="a schedule (each step at its time)"
+    )
+    percentage: float | None = Field(
+        default=None, gt=0, le=100, description="a manual rollout: this percentage now, raised by hand"
+    )
+
+    @model_validator(mode="after")
+    def _one_mode(self) -> GuardedRolloutCreate:
+        if (self.steps is None) == (self.percentage is None):
+            raise ValueError("give either steps (a scheduled rollout) or percentage (a manual one)")
+        if self.steps is not None:
+            ats = [s.at for s in self.steps]
+            if any(b <= a for a, b in itertools.pairwise(ats)):
+                raise ValueError("step times must be strictly increasing")
+        return self
+
+
+class GuardedRolloutAdvance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    percentage: float = Field(gt=0, le=100)
+
+
+class GuardedRolloutRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    flag_key: str
+    environment: str
+    variation: str
+    control: str
+    schedule_id: str | None
+    percentage: float
+    step: int
+    step_started_at: datetime | None
+    guardrail_metrics: list[str]
+    success_metric: str | None
+    min_units: int
+    alpha: float
+    action: str
+    status: str = Field(description="running, released, rolled_back, paused or cancelled")
+    last_check: dict[str, Any] | None = Field(description="what the monitor saw at its last check")
+    breaches: list[dict[str, Any]] = Field(description="breaches found and what was done")
+    outcome: str | None
+    created_by: str | None
+    created_at: datetime
+    ended_at: datetime | None
+
+
+class SafetySettingsUpdate(GuardFields):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(default=None, ge=1, description="the version read (absent: first write)")
+
+
+class SafetySettingsRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    environment: str
+    flag_key: str | None = Field(description="null: the environment's defaults")
+    guardrail_metrics: list[str]
+    success_metric: str | None
+    min_units: int | None
+    alpha: float | None
+    action: str | None
+    version: int
+    updated_at: datetime | None

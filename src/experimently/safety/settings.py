@@ -1,0 +1,164 @@
+"""Safety settings: the guardrails every guarded rollout in an environment gets unless it names its own
+(``flag_key`` empty), and per-flag overrides there. Reading needs ``flags:read``; writing the
+environment's defaults is for admins, a flag's override for whoever may change the flag. Audited and
+announced (``safety.settings_updated``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth.actor import Actor
+from experimently.config import Settings
+from experimently.environments.service import get_environment_by_key
+from experimently.errors import NotFound, ValidationFailed, check_version
+from experimently.flags import repository as flag_repository
+from experimently.kit.clock import now
+from experimently.metrics import repository as metric_repository
+from experimently.rbac import Permission, require, require_environment
+from experimently.safety.models import SafetySettings
+from experimently.safety.schemas import GuardFields, SafetySettingsRead, SafetySettingsUpdate
+from experimently.webhooks.announce import announce
+
+_FIELDS = ("guardrail_metrics", "success_metric", "min_units", "alpha", "action")
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The settings a guarded rollout runs with, every field resolved."""
+
+    guardrail_metrics: list[str]
+    success_metric: str | None
+    min_units: int
+    alpha: float
+    action: str
+
+
+def read(row: SafetySettings | None, environment: str, flag_key: str | None) -> SafetySettingsRead:
+    if row is None:
+        return SafetySettingsRead(
+            environment=environment,
+            flag_key=flag_key,
+            guardrail_metrics=[],
+            success_metric=None,
+            min_units=None,
+            alpha=None,
+            action=None,
+            version=0,
+            updated_at=None,
+        )
+    data = {c: getattr(row, c) for c in (*_FIELDS, "environment", "version", "updated_at")}
+    return SafetySettingsRead.model_validate(data | {"flag_key": row.flag_key or None})
+
+
+async def _row(
+    session: AsyncSession, environment: str, flag_key: str, *, lock: bool = False
+) -> SafetySettings | None:
+    query = select(SafetySettings).where(
+        SafetySettings.environment == environment, SafetySettings.flag_key == flag_key
+    )
+    return (await session.scalars(query.with_for_update() if lock else query)).first()
+
+
+async def check_metrics(session: AsyncSession, fields: GuardFields) -> None:
+    keys = [*(fields.guardrail_metrics or []), *([fields.success_metric] if fields.success_metric else [])]
+    found = await metric_repository.by_keys(session, keys)
+    missing = [k for k in keys if k not in found]
+    if missing:
+        raise ValidationFailed(
+            "unknown metric",
+            [{"path": "guardrail_metrics", "message": f"no such metric: {k}"} for k in missing],
+        )
+
+
+async def get(
+    session: AsyncSession, actor: Actor, environment: str, flag_key: str | None = None
+) -> SafetySettingsRead:
+    require(actor, Permission.FLAGS_READ)
+    await get_environment_by_key(session, environment)
+    if flag_key is not None and await flag_repository.get_flag(session, flag_key) is None:
+        raise NotFound("flag", flag_key)
+    return read(await _row(session, environment, flag_key or ""), environment, flag_key)
+
+
+async def put(
+    session: AsyncSession,
+    actor: Actor,
+    environment: str,
+    body: SafetySettingsUpdate,
+    flag_key: str | None = None,
+) -> SafetySettingsRead:
+    await get_environment_by_key(session, environment)
+    require_environment(actor, environment)
+    if flag_key is None:
+        require(actor, Permission.ENVIRONMENTS_WRITE)
+        path = "/admin/environments"
+    else:
+        flag = await flag_repository.get_flag(session, flag_key)
+        if flag is None:
+            raise NotFound("flag", flag_key)
+        require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id)
+        path = f"/flags/{flag_key}"
+    await check_metrics(session, body)
+    row = await _row(session, environment, flag_key or "", lock=True)
+    if row is not None:
+        check_version("safety_settings", f"{environment}/{flag_key or ''}", row.version, body.version or 0)
+        before: dict[str, Any] | None = read(row, environment, flag_key).model_dump(mode="json")
+        row.version += 1
+    else:
+        before = None
+        row = SafetySettings(
+            environment=environment, flag_key=flag_key or "", version=1, guardrail_metrics=[]
+        )
+        session.add(row)
+    for name in _FIELDS:
+        value = getattr(body, name)
+        setattr(row, name, value if value is not None or name != "guardrail_metrics" else [])
+    row.updated_at = now()
+    await session.flush()
+    after = read(row, environment, flag_key).model_dump(mode="json")
+    resource = f"{environment}/{flag_key}" if flag_key else environment
+    audit.record(
+        session, actor, "safety.settings_updated", "safety_settings", resource, before=before, after=after
+    )
+    announce(
+        session,
+        "safety.settings_updated",
+        actor,
+        "safety_settings",
+        resource,
+        before=before,
+        after=after,
+        path=path,
+    )
+    return read(row, environment, flag_key)
+
+
+async def resolve(
+    session: AsyncSession, settings: Settings, environment: str, flag_key: str, body: GuardFields
+) -> Guard:
+    """Each field from the request, else the flag's override, else the environment's, else the server's."""
+    layers: list[Any] = [body]
+    for key in (flag_key, ""):
+        row = await _row(session, environment, key)
+        if row is not None:
+            layers.append(row)
+
+    def first(name: str) -> Any:
+        for layer in layers:
+            value = getattr(layer, name)
+            if value is not None and value != []:
+                return value
+        return None
+
+    return Guard(
+        guardrail_metrics=list(first("guardrail_metrics") or []),
+        success_metric=first("success_metric"),
+        min_units=int(first("min_units") or settings.guardrail_min_units),
+        alpha=float(first("alpha") or settings.guardrail_alpha),
+        action=str(first("action") or "rollback"),
+    )
