@@ -1,0 +1,245 @@
+"""Guarded rollouts end to end: server-side evaluations record flag exposures, the aggregation compares
+the units served the new variation with those still served the old one, and the check right after the
+aggregation run rolls a harmful rollout back (audited as the system, announced, a new flag version),
+while a harmless one reaches 100% and is released."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import FakeClock, Harness
+from tests.events.helpers import flush, post_batch
+
+FLAGS = "/api/v1/feature-flags"
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"webhook_allow_private_networks": True, "public_url": "https://experimently.example.com"}
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return httpx.Response(200)
+
+    def bodies(self, url_part: str = "") -> list[dict[str, Any]]:
+        return [json.loads(r.content) for r in self.requests if url_part in str(r.url)]
+
+
+async def setup(h: Harness) -> None:
+    admin = await h.admin()
+    metric = {"key": "errors", "name": "Errors", "kind": "count", "event_name": "error", "direction": "lower"}
+    assert (await h.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
+    created = await h.client.post(FLAGS, json={"key": "checkout", "name": "Checkout"}, headers=admin)
+    assert created.status_code == 201, created.text
+    env = {"enabled": True, "fallthrough": {"variation": "off"}, "version": 1}
+    response = await h.client.put(f"{FLAGS}/checkout/environments/production", json=env, headers=admin)
+    assert response.status_code == 200, response.text
+
+
+async def start(h: Harness, **body: Any) -> dict[str, Any]:
+    payload = {"environment": "production", "variation": "on", "guardrail_metrics": ["errors"], **body}
+    response = await h.client.post(
+        f"{FLAGS}/checkout/guarded-rollouts", json=payload, headers=await h.admin()
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def serve(h: Harness, users: list[str]) -> dict[str, str]:
+    """Server-side evaluations (one batch request); returns the variation each user was served."""
+    key = await h.api_key(["evaluate"])
+    body = {"flag_key": "checkout", "users": [{"user_id": u} for u in users]}
+    response = await h.client.post(f"{FLAGS}/evaluate/batch", json=body, headers=key)
+    assert response.status_code == 200, response.text
+    results = response.json()["data"]["results"]
+    return {u: str(r["variation"]) for u, r in zip(users, results, strict=True)}
+
+
+async def errors(h: Harness, served: dict[str, str], clock: FakeClock, *, factor: int) -> None:
+    """Every tenth unit of the old variation has an error; ``factor`` times as many of the new one."""
+    await h.runtime.services["flags.evaluation"].exposures.flush()
+    clock.advance(seconds=1)
+    events = [
+        {"name": "error", "user_id": u}
+        for i, (u, variation) in enumerate(sorted(served.items()))
+        if i % 10 < (factor if variation == "on" else 1)
+    ]
+    track = await h.api_key(["track"])
+    for i in range(0, len(events), 900):
+        assert (await post_batch(h, track, events[i : i + 900])).status_code == 202
+    await flush(h)
+
+
+async def rollout(h: Harness, rollout_id: str) -> dict[str, Any]:
+    response = await h.client.get(f"{FLAGS}/checkout/guarded-rollouts/{rollout_id}", headers=await h.admin())
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def flag(h: Harness) -> dict[str, Any]:
+    data: dict[str, Any] = (await h.client.get(f"{FLAGS}/checkout", headers=await h.admin())).json()["data"]
+    return data
+
+
+async def test_harmful_rollout__rolled_back_by_the_check_after_aggregation(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a flag at "off" for everyone, a webhook (Slack format) and a manual guarded rollout to 50%
+    await setup(harness)
+    receiver = Receiver()
+    harness.runtime.services["webhooks.transport"] = httpx.MockTransport(receiver)
+    hook = {"url": "https://hooks.example.com/slack", "format": "slack", "event_types": ["flag.rolled_back"]}
+    assert (
+        await harness.client.post("/api/v1/webhooks", json=hook, headers=await harness.admin())
+    ).status_code == 201
+    started = await start(harness, percentage=50)
+    assert started["status"] == "running" and started["control"] == "off" and started["step"] == 1
+    version = (await flag(harness))["version"]
+
+    # When 600 units are served and the new variation triples the error rate
+    served = await serve(harness, [f"u{i}" for i in range(600)])
+    assert 200 < sum(v == "on" for v in served.values()) < 400
+    await errors(harness, served, fake_clock, factor=3)
+    # only the aggregation job runs: the check follows it, with no timer of its own
+    assert await harness.runtime.jobs.run("metrics.aggregate")
+
+    # Then the rollout is rolled back, saying why
+    after = await rollout(harness, started["id"])
+    assert after["status"] == "rolled_back"
+    [breach] = after["breaches"]
+    assert (breach["kind"], breach["metric"], breach["action"]) == ("metric", "errors", "rolled_back")
+    assert breach["relative_lift"] > 1 and breach["p_value"] < 0.025
+    assert after["last_check"]["status"] == "BREACH"
+    assert sum(after["last_check"]["units"].values()) == 600
+    # the flag is back to its pre-rollout state, as a new version
+    current = await flag(harness)
+    assert current["environments"]["production"]["fallthrough"] == {"variation": "off"}
+    assert current["version"] == version + 1
+    assert {(await serve(harness, ["u1", "u2", "u3"]))[u] for u in ("u1", "u2", "u3")} == {"off"}
+    # audited as the system, the reason naming metric, lift, interval and p
+    [record] = await harness.audit(action="flag.rolled_back")
+    assert record["actor_type"] == "system" and record["resource_id"] == "checkout"
+    for part in ("guardrail 'errors'", "'on'", "interval [", "p="):
+        assert part in record["reason"]
+    assert record["diff"]["version"] == {"before": version, "after": version + 1}
+    history = [r["action"] for r in await harness.audit(resource_id="checkout")]
+    assert {"flag.rollout_step_applied", "flag.guardrail_breached", "flag.rolled_back"} <= set(history)
+    # announced: a readable Slack message with a link to the flag's page
+    assert await harness.runtime.jobs.run("webhooks.deliver")
+    [message] = receiver.bodies("slack")
+    assert "Automatic rollback" in message["text"] and "checkout" in message["text"]
+    assert "https://experimently.example.com/flags/checkout" in message["text"]
+    assert any("guardrail 'errors'" in b.get("text", {}).get("text", "") for b in message["blocks"])
+
+
+async def test_harmless_scheduled_rollout__reaches_100__released(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a scheduled guarded rollout: 50% in a second, 100% two minutes later
+    await setup(harness)
+    at = fake_clock.moment
+    steps = [
+        {"at": (at.replace(microsecond=0)).isoformat().replace("+00:00", "Z"), "percentage": 50},
+        {
+            "at": (at.replace(microsecond=0, minute=at.minute + 2)).isoformat().replace("+00:00", "Z"),
+            "percentage": 100,
+        },
+    ]
+    started = await start(harness, steps=steps)
+    assert started["schedule_id"] is not None and started["step"] == 0
+    fake_clock.advance(seconds=1)
+    assert await harness.runtime.jobs.run("flags.apply_rollouts")
+    assert (await rollout(harness, started["id"]))["percentage"] == 50
+
+    # When units are served and both variations have the same error rate
+    served = await serve(harness, [f"u{i}" for i in range(600)])
+    await errors(harness, served, fake_clock, factor=1)
+    assert await harness.runtime.jobs.run("metrics.aggregate")
+    checked = await rollout(harness, started["id"])
+    assert checked["status"] == "running" and checked["last_check"]["status"] == "HEALTHY"
+    assert checked["last_check"]["comparisons"]["errors"]["verdict"] == "inconclusive"
+
+    # Then the last step takes it to 100% and it is marked released
+    fake_clock.advance(minutes=2)
+    harness.tokens.pop("admin", None)
+    assert await harness.runtime.jobs.run("flags.apply_rollouts")
+    done = await rollout(harness, started["id"])
+    assert done["status"] == "released" and done["breaches"] == [] and done["ended_at"] is not None
+    assert (await flag(harness))["environments"]["production"]["fallthrough"] == {"variation": "on"}
+    [released] = await harness.audit(action="flag.rollout_released")
+    assert released["actor_type"] == "system"
+
+
+async def test_exposures__recorded_once_per_unit_and_step__only_for_guarded_flags(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    from sqlalchemy import func, select
+
+    from experimently.events.models import Event
+
+    async def stored() -> int:
+        async with harness.runtime.db.sessions() as session:
+            query = select(func.count()).select_from(Event).where(Event.name == "flag_exposure")
+            return int(await session.scalar(query) or 0)
+
+    await setup(harness)
+    await serve(harness, ["a", "b"])
+    await harness.runtime.services["flags.evaluation"].exposures.flush()
+    await flush(harness)
+    assert await stored() == 0  # not guarded: nothing recorded
+    await start(harness, percentage=50)
+    for _ in range(3):
+        await serve(harness, ["a", "b", "c"])
+    await harness.runtime.services["flags.evaluation"].exposures.flush()
+    await flush(harness)
+    assert await stored() == 3
+    async with harness.runtime.db.sessions() as session:
+        row = (await session.scalars(select(Event).where(Event.name == "flag_exposure"))).first()
+    assert row is not None and row.experiment_key == "checkout" and row.variant in ("on", "off")
+    assert row.properties == {"flag": "checkout", "variation": row.variant}
+
+
+async def test_create__validation_and_one_at_a_time(harness: Harness) -> None:
+    await setup(harness)
+    admin = await harness.admin()
+    url = f"{FLAGS}/checkout/guarded-rollouts"
+    both = {
+        "environment": "production",
+        "variation": "on",
+        "percentage": 10,
+        "steps": [],
+        "guardrail_metrics": ["errors"],
+    }
+    assert (await harness.client.post(url, json=both, headers=admin)).status_code == 422
+    unknown = {
+        "environment": "production",
+        "variation": "on",
+        "percentage": 10,
+        "guardrail_metrics": ["nope"],
+    }
+    response = await harness.client.post(url, json=unknown, headers=admin)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "VALIDATION_ERROR"
+    none = {"environment": "production", "variation": "on", "percentage": 10}
+    assert (await harness.client.post(url, json=none, headers=admin)).status_code == 422
+    started = await start(harness, percentage=10)
+    again = await harness.client.post(url, json=unknown | {"guardrail_metrics": ["errors"]}, headers=admin)
+    assert again.status_code == 409
+    advanced = await harness.client.post(
+        f"{url}/{started['id']}/advance", json={"percentage": 5}, headers=admin
+    )
+    assert advanced.status_code == 422
+    advanced = await harness.client.post(
+        f"{url}/{started['id']}/advance", json={"percentage": 100}, headers=admin
+    )
+    assert advanced.status_code == 200 and advanced.json()["data"]["status"] == "released"
