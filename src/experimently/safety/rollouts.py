@@ -51,6 +51,7 @@ from experimently.flags.service import (
 from experimently.kit.clock import ensure_utc, now
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import ExperimentSpec, ExperimentStats, load_snapshot
+from experimently.metrics.models import AggregationState
 from experimently.rbac import Permission, require, require_environment
 from experimently.safety.decision import Check, MetricInput, decide, step_alpha
 from experimently.safety.models import GuardedRollout
@@ -403,6 +404,10 @@ async def evaluate(session: AsyncSession, rollout: GuardedRollout) -> Check | No
     stats = await load_snapshot(session, spec_key(rollout.id))
     if stats is None or rollout.step_started_at is None:
         return None
+    state = await session.get(AggregationState, spec_key(rollout.id))
+    spec = ((state.snapshot if state is not None else None) or {}).get("spec") or {}
+    if spec.get("started_at") != rollout.step_started_at.isoformat():
+        return None  # the statistics are still those of an earlier step: the next run recomputes
     schedule = await _schedule(session, rollout)
     guardrails, success = await _inputs(session, rollout, stats)
     previous = rollout.last_check or {}
