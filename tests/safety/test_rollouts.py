@@ -243,3 +243,46 @@ async def test_create__validation_and_one_at_a_time(harness: Harness) -> None:
         f"{url}/{started['id']}/advance", json={"percentage": 100}, headers=admin
     )
     assert advanced.status_code == 200 and advanced.json()["data"]["status"] == "released"
+
+
+async def test_pause_action__holds_the_schedule__flag_stays(harness: Harness, fake_clock: FakeClock) -> None:
+    # Given a scheduled guarded rollout whose action is pause
+    await setup(harness)
+    at = fake_clock.moment.replace(microsecond=0)
+    steps = [
+        {"at": at.isoformat(), "percentage": 50},
+        {"at": at.replace(minute=at.minute + 2).isoformat(), "percentage": 100},
+    ]
+    started = await start(harness, steps=steps, action="pause")
+    fake_clock.advance(seconds=1)
+    assert await harness.runtime.jobs.run("flags.apply_rollouts")
+
+    # When the new variation triples the error rate
+    served = await serve(harness, [f"u{i}" for i in range(600)])
+    await errors(harness, served, fake_clock, factor=3)
+    assert await harness.runtime.jobs.run("metrics.aggregate")
+
+    # Then the rollout is paused, the flag stays at 50% and the next step is never applied
+    paused = await rollout(harness, started["id"])
+    assert paused["status"] == "paused" and paused["breaches"][0]["action"] == "paused"
+    fake_clock.advance(minutes=3)
+    harness.tokens.pop("admin", None)
+    await harness.runtime.jobs.run("flags.apply_rollouts")
+    fallthrough = (await flag(harness))["environments"]["production"]["fallthrough"]
+    assert [v["weight"] for v in fallthrough["rollout"]["variations"]] == [50, 50]
+    schedules = await harness.client.get(f"{FLAGS}/checkout/rollout-schedules", headers=await harness.admin())
+    assert schedules.json()["data"][0]["status"] == "paused"
+    assert (await harness.audit(action="flag.rolled_back")) == []
+
+
+async def test_flag_exposure_event__needs_flag_and_variation(harness: Harness) -> None:
+    track = await harness.api_key(["track"])
+    bad = await harness.client.post(
+        "/api/v1/events",
+        json={"name": "flag_exposure", "user_id": "u", "properties": {"flag": "f"}},
+        headers=track,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"]["errors"][0]["path"] == "properties.variation"
+    good = {"name": "flag_exposure", "user_id": "u", "properties": {"flag": "f", "variation": "on"}}
+    assert (await harness.client.post("/api/v1/events", json=good, headers=track)).status_code == 202
