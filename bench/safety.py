@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import socket
@@ -120,8 +121,12 @@ async def one_run(
     sent = time.perf_counter()
     while time.perf_counter() - sent < limit:
         state = await client.get(f"{FLAGS}/{key}/guarded-rollouts/{rollout}", headers=admin)
-        if state.json()["data"]["status"] == "rolled_back":
-            return time.perf_counter() - sent
+        data = state.json()["data"]
+        if data["status"] == "rolled_back":
+            took = time.perf_counter() - sent
+            if run == 0:
+                print(f"outcome: {data['outcome']}")
+            return took
         await asyncio.sleep(0.1)
     return None
 
@@ -148,7 +153,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             server.terminate()
             server.wait(timeout=30)
     times.sort()
-    p99 = times[max(0, int(round(len(times) * 0.99)) - 1)] if times else None
+    p99 = times[max(0, math.ceil(len(times) * 0.99) - 1)] if times else None  # nearest rank
     return {
         "bench": "safety_reaction",
         "runs": args.runs,
