@@ -122,6 +122,12 @@ async def test_harmful_rollout__rolled_back_by_the_check_after_aggregation(
     assert breach["relative_lift"] > 1 and breach["p_value"] < 0.025
     assert after["last_check"]["status"] == "BREACH"
     assert sum(after["last_check"]["units"].values()) == 600
+    [point] = after["history"]
+    assert point["status"] == "BREACH" and point["percentage"] == 50
+    assert (
+        point["metrics"]["errors"]["verdict"] == "loser"
+        and point["metrics"]["errors"]["absolute_interval"][0] > 0
+    )
     # the flag is back to its pre-rollout state, as a new version
     current = await flag(harness)
     assert current["environments"]["production"]["fallthrough"] == {"variation": "off"}

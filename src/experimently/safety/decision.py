@@ -50,8 +50,10 @@ class Breach:
     kind: str  # "metric" or "srm"
     metric: str | None
     relative_lift: float | None
-    interval: tuple[float | None, float | None] | None
+    interval: tuple[float | None, float | None] | None  # of the relative lift
     p_value: float | None
+    absolute_lift: float | None = None
+    absolute_interval: tuple[float | None, float | None] | None = None  # the one the test decides on
 
     def describe(self, treatment: str) -> str:
         if self.kind == "srm":
@@ -60,11 +62,12 @@ class Breach:
                 f"(anytime-valid p={_p(self.p_value)})"
             )
         lift = f"{self.relative_lift:+.1%}" if self.relative_lift is not None else "changed"
-        lo, hi = self.interval or (None, None)
-        span = f"[{_pct(lo)}, {_pct(hi)}]"
+        lo, hi = self.absolute_interval or (None, None)
+        diff = f"{self.absolute_lift:+.4g}" if self.absolute_lift is not None else "n/a"
         return (
-            f"guardrail '{self.metric}' is significantly worse with '{treatment}': {lift}, always-valid "
-            f"interval {span}, p={_p(self.p_value)}"
+            f"guardrail '{self.metric}' is significantly worse with '{treatment}': {lift} "
+            f"(difference {diff} per unit, always-valid interval [{_num(lo)}, {_num(hi)}]), "
+            f"p={_p(self.p_value)}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +76,8 @@ class Breach:
             "metric": self.metric,
             "relative_lift": self.relative_lift,
             "relative_interval": list(self.interval) if self.interval else None,
+            "absolute_lift": self.absolute_lift,
+            "absolute_interval": list(self.absolute_interval) if self.absolute_interval else None,
             "p_value": self.p_value,
         }
 
@@ -103,8 +108,8 @@ def _p(value: float | None) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.2g}"
 
 
-def _pct(value: float | None) -> str:
-    return "-inf" if value is None else f"{value:+.1%}"
+def _num(value: float | None) -> str:
+    return "unbounded" if value is None else f"{value:+.4g}"
 
 
 def srm_e_value(counts: list[int], weights: list[float]) -> float:
@@ -181,10 +186,17 @@ def decide(
             continue
         comparisons[metric.key] = to_json_dict(comparison) | {"role": "guardrail"}
         if comparison.verdict == Verdict.LOSER:
-            rel = comparison.relative_interval
-            bounds = (rel.lower, rel.upper) if rel is not None else None
+            rel, ab = comparison.relative_interval, comparison.absolute_interval
             breaches.append(
-                Breach("metric", metric.key, comparison.relative_lift, bounds, comparison.p_value)
+                Breach(
+                    "metric",
+                    metric.key,
+                    comparison.relative_lift,
+                    (rel.lower, rel.upper) if rel is not None else None,
+                    comparison.p_value,
+                    comparison.absolute_lift,
+                    (ab.lower, ab.upper) if ab is not None else None,
+                )
             )
     if success is not None:
         comparison = _compare(success, control, treatment, alpha)

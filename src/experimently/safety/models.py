@@ -64,6 +64,8 @@ class GuardedRollout(Base):
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)
     pre_state: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the environment before the rollout
     last_check: Mapped[dict[str, Any] | None] = mapped_column(JSONType)  # what the monitor last saw
+    # one point per check (time, step, percentage, units, each metric's lift, interval and p): the chart
+    history: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     breaches: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # what it found and did
     outcome: Mapped[str | None] = mapped_column(String(2000))  # in words, once it ended
     created_by: Mapped[str | None] = mapped_column(String(36))

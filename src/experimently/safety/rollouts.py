@@ -66,6 +66,7 @@ ACTIONS = Counter(
     ["action"],
 )
 PREFIX = "rollout:"
+HISTORY = 500  # points kept per rollout (older ones are dropped)
 
 
 def read(rollout: GuardedRollout) -> GuardedRolloutRead:
@@ -164,6 +165,7 @@ async def create(
         status="running",
         pre_state=copy.deepcopy(pre),
         breaches=[],
+        history=[],
         created_by=actor.owner,
         created_at=now(),
     )
@@ -455,6 +457,7 @@ async def _check(session: AsyncSession, cache: Cache, rollout: GuardedRollout) -
         "checked_at": now().isoformat(),
         "aggregated_at": stats_state.aggregated_at.isoformat() if stats_state.aggregated_at else None,
     }
+    rollout.history = [*rollout.history, _point(rollout, check)][-HISTORY:]
     if check.status != "BREACH":
         return 0
     known = {(b.get("step"), b.get("kind"), b.get("metric")) for b in rollout.breaches}
@@ -532,6 +535,31 @@ async def _rollback(
     env["fallthrough"] = copy.deepcopy(rollout.pre_state.get("fallthrough", env.get("fallthrough")))
     flag.environments = merged
     await _commit_change(session, cache, SYSTEM, flag, before, "flag.rolled_back", reason)
+
+
+def _point(rollout: GuardedRollout, check: Check) -> dict[str, Any]:
+    """One point of the rollout's chart: where it stood and what each metric showed."""
+    metrics = {}
+    for key, comparison in check.comparisons.items():
+        interval = comparison.get("relative_interval") or {}
+        absolute = comparison.get("absolute_interval") or {}
+        metrics[key] = {
+            "relative_lift": comparison.get("relative_lift"),
+            "relative_interval": [interval.get("lower"), interval.get("upper")] if interval else None,
+            "absolute_lift": comparison.get("absolute_lift"),
+            "absolute_interval": [absolute.get("lower"), absolute.get("upper")] if absolute else None,
+            "p_value": comparison.get("p_value"),
+            "verdict": comparison.get("verdict"),
+        }
+    return {
+        "at": now().isoformat(),
+        "step": rollout.step,
+        "percentage": rollout.percentage,
+        "status": check.status,
+        "units": check.units,
+        "srm_p_value": check.srm_p_value,
+        "metrics": metrics,
+    }
 
 
 def _end(rollout: GuardedRollout, status: str, outcome: str) -> None:

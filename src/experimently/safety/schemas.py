@@ -73,6 +73,9 @@ class GuardedRolloutRead(BaseModel):
     status: str = Field(description="running, released, rolled_back, paused or cancelled")
     last_check: dict[str, Any] | None = Field(description="what the monitor saw at its last check")
     breaches: list[dict[str, Any]] = Field(description="breaches found and what was done")
+    history: list[dict[str, Any]] = Field(
+        description="one point per check, oldest first (at most 500): the progress and guardrail chart"
+    )
     outcome: str | None
     created_by: str | None
     created_at: datetime

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("pre_state", JSON, nullable=False),
         sa.Column("last_check", JSON, nullable=True),
+        sa.Column("history", JSON, nullable=False),
         sa.Column("breaches", JSON, nullable=False),
         sa.Column("outcome", sa.String(length=2000), nullable=True),
         sa.Column("created_by", sa.String(length=36), nullable=True),
