@@ -8,9 +8,10 @@ aggregation interval of ``--interval`` seconds. Each run: a new flag, a manual g
 (guardrail: an error count), ``--units`` units served through the batch evaluation endpoint (the
 server records their flag exposures), then ONE batch of error events in which the new variation has
 three times the error rate of the old one. The time measured runs from that batch's 202 answer to the
-first read of the rollout that says ``rolled_back`` (polled every 100 ms). Budget: one aggregation
-interval + 5 s. Bounded: every run gives up after ``3 x interval + 10`` s; the server is stopped at
-the end. The last line printed is one JSON object with every figure.
+first read of the rollout that says ``rolled_back`` (polled every 100 ms); each run waits a random
+part of the interval before sending, so the events land at a uniform phase of the aggregation timer.
+Budget: one aggregation interval + 5 s. Bounded: every run gives up after ``3 x interval + 10`` s;
+the server is stopped at the end. The last line printed is one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 import math
 import os
 import platform
+import random
 import socket
 import statistics
 import subprocess
@@ -92,7 +94,12 @@ async def setup(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, st
 
 
 async def one_run(
-    client: httpx.AsyncClient, headers: tuple[dict[str, str], ...], run: int, units: int, limit: float
+    client: httpx.AsyncClient,
+    headers: tuple[dict[str, str], ...],
+    run: int,
+    units: int,
+    limit: float,
+    phase: float,
 ) -> float | None:
     admin, evaluate, track = headers
     key = f"bench-{run}"
@@ -111,7 +118,9 @@ async def one_run(
     )
     served.raise_for_status()
     variations = [r["variation"] for r in served.json()["data"]["results"]]
-    await asyncio.sleep(0.5)  # the exposures reach the pipeline (buffered 0.2 s)
+    # the exposures reach the pipeline (buffered 0.2 s); then a random phase against the aggregation
+    # timer, or every run would send its events at the same point of the interval
+    await asyncio.sleep(0.5 + random.uniform(0, phase))
     events = [
         {"name": "error", "user_id": u}
         for i, (u, v) in enumerate(zip(users, variations, strict=True))
@@ -142,7 +151,9 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
                 times: list[float] = []
                 missed = 0
                 for run in range(args.runs):
-                    took = await one_run(client, headers, run, args.units, 3 * args.interval + 10)
+                    took = await one_run(
+                        client, headers, run, args.units, 3 * args.interval + 10, args.interval
+                    )
                     if took is None:
                         missed += 1
                         print(f"run {run + 1}: no rollback within the limit")

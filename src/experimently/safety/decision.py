@@ -59,7 +59,7 @@ class Breach:
         if self.kind == "srm":
             return (
                 f"sample ratio mismatch between the new variation '{treatment}' and the old one "
-                f"(anytime-valid p={_p(self.p_value)})"
+                f"(anytime-valid {_p(self.p_value)})"
             )
         lift = f"{self.relative_lift:+.1%}" if self.relative_lift is not None else "changed"
         lo, hi = self.absolute_interval or (None, None)
@@ -67,7 +67,7 @@ class Breach:
         return (
             f"guardrail '{self.metric}' is significantly worse with '{treatment}': {lift} "
             f"(difference {diff} per unit, always-valid interval [{_num(lo)}, {_num(hi)}]), "
-            f"p={_p(self.p_value)}"
+            f"{_p(self.p_value)}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -104,8 +104,8 @@ class Check:
 
 def _p(value: float | None) -> str:
     if value is None:
-        return "n/a"
-    return "<0.0001" if value < 1e-4 else f"{value:.2g}"
+        return "p n/a"
+    return "p<0.0001" if value < 1e-4 else f"p={value:.2g}"
 
 
 def _num(value: float | None) -> str:
