@@ -280,6 +280,14 @@ async def test_pause_action__holds_the_schedule__flag_stays(harness: Harness, fa
     assert schedules.json()["data"][0]["status"] == "paused"
     assert (await harness.audit(action="flag.rolled_back")) == []
 
+    # a person resumes it: the schedule goes on, the acknowledged breach is not acted on again
+    url = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}"
+    resumed = await harness.client.post(f"{url}/resume", headers=await harness.admin())
+    assert resumed.status_code == 200 and resumed.json()["data"]["status"] == "running"
+    assert (await harness.client.post(f"{url}/resume", headers=await harness.admin())).status_code == 409
+    await harness.runtime.jobs.run("flags.apply_rollouts")
+    assert (await rollout(harness, started["id"]))["status"] == "released"
+
 
 async def test_flag_exposure_event__needs_flag_and_variation(harness: Harness) -> None:
     track = await harness.api_key(["track"])

@@ -305,6 +305,34 @@ async def cancel(
     return rollout
 
 
+async def resume(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, rollout_id: str
+) -> GuardedRollout:
+    """A person resumes a paused rollout: the schedule goes on and the monitor keeps watching. It
+    acknowledges the breach: the same breach in the same step is not acted on again."""
+    flag = await _load_for_write(session, actor, key)
+    rollout = await _get(session, key, rollout_id, lock=True)
+    require_environment(actor, rollout.environment)
+    if rollout.status != "paused":
+        raise InvalidTransition(f"the rollout is {rollout.status}", details={"status": rollout.status})
+    schedule = await _schedule(session, rollout)
+    if schedule is not None and schedule.status == "paused":
+        schedule.status = "active"
+    rollout.status, rollout.outcome = "running", None
+    after = {"status": "running", "rollout_id": rollout.id}
+    audit.record(
+        session,
+        actor,
+        "flag.guarded_rollout_resumed",
+        "flag",
+        flag.key,
+        before={"status": "paused"},
+        after=after,
+    )
+    cache.invalidate_on_commit(session, RULESET_NAMESPACE)
+    return rollout
+
+
 # --- what the evaluation and the aggregation need --------------------------------------------------
 
 

@@ -105,6 +105,16 @@ async def cancel_guarded_rollout(
     return Envelope(data=rollouts.read(await rollouts.cancel(session, runtime.cache, actor, key, rollout_id)))
 
 
+@router.post(
+    GUARDED + "/{rollout_id}/resume", response_model=Envelope[GuardedRolloutRead], tags=["feature-flags"]
+)
+async def resume_guarded_rollout(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, rollout_id: str
+) -> Envelope[GuardedRolloutRead]:
+    """Resume a paused rollout (acknowledges its breach: the same one is not acted on again)."""
+    return Envelope(data=rollouts.read(await rollouts.resume(session, runtime.cache, actor, key, rollout_id)))
+
+
 # --- safety settings -------------------------------------------------------------------------------
 
 
