@@ -66,7 +66,7 @@ def start_server(data_dir: Path, port: int, interval: float) -> subprocess.Popen
 
 
 async def wait_ready(client: httpx.AsyncClient) -> None:
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # a loaded machine starts slowly
     while time.monotonic() < deadline:
         try:
             if (await client.get("/health")).status_code == 200:

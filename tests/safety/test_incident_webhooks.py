@@ -120,6 +120,9 @@ async def test_every_change__announced_with_actor_diff_and_link(harness: Harness
         await c.put("/api/v1/environments/production/safety-settings", json=settings, headers=admin)
     ).status_code == 200
     body = {"environment": "production", "variation": "on", "percentage": 10}
+    refused = await c.post(f"{FLAGS}/f/guarded-rollouts", json=body, headers=admin)
+    assert refused.status_code == 422  # killed: nothing to roll out
+    assert (await c.post(f"{env}/enable", json={}, headers=admin)).status_code == 200
     started = await c.post(f"{FLAGS}/f/guarded-rollouts", json=body, headers=admin)
     assert started.status_code == 201, started.text
     assert (
@@ -219,6 +222,8 @@ async def test_safety_settings__environment_and_flag_override__versioned_audited
     assert stale.status_code == 409
     # a flag's owner overrides them for the flag
     assert (await harness.client.post(FLAGS, json={"key": "f", "name": "F"}, headers=dev)).status_code == 201
+    enable = f"{FLAGS}/f/environments/production/enable"
+    assert (await harness.client.post(enable, json={}, headers=dev)).status_code == 200
     flag_url = f"{FLAGS}/f/environments/production/safety-settings"
     override = await harness.client.put(flag_url, json={"min_units": 500, "action": "notify"}, headers=dev)
     assert override.status_code == 200 and override.json()["data"]["flag_key"] == "f"

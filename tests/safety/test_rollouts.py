@@ -300,3 +300,24 @@ async def test_flag_exposure_event__needs_flag_and_variation(harness: Harness) -
     assert bad.json()["error"]["details"]["errors"][0]["path"] == "properties.variation"
     good = {"name": "flag_exposure", "user_id": "u", "properties": {"flag": "f", "variation": "on"}}
     assert (await harness.client.post("/api/v1/events", json=good, headers=track)).status_code == 202
+
+
+async def test_killed_during_rollout__no_decision_no_exposures(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a running guarded rollout whose flag is then killed by on-call
+    await setup(harness)
+    started = await start(harness, percentage=50)
+    served = await serve(harness, [f"u{i}" for i in range(600)])
+    kill = f"{FLAGS}/checkout/environments/production/kill"
+    assert (
+        await harness.client.post(kill, json={"reason": "INC-1"}, headers=await harness.admin())
+    ).status_code == 200
+    # When harmful events arrive and the aggregation runs
+    await errors(harness, served, fake_clock, factor=3)
+    assert await harness.runtime.jobs.run("metrics.aggregate")
+    # Then the monitor does not act on a flag that serves nobody the new variation
+    after = await rollout(harness, started["id"])
+    assert after["status"] == "running" and after["last_check"]["status"] == "FLAG_OFF"
+    assert (await harness.audit(action="flag.rolled_back")) == []
+    assert (await flag(harness))["environments"]["production"]["enabled"] is False

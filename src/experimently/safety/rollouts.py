@@ -127,6 +127,8 @@ async def create(
         errors.append({"path": "variation", "message": f"unknown variation; known: {keys}"})
     if body.environment not in flag.environments:
         errors.append({"path": "environment", "message": "no such environment on this flag"})
+    elif not flag.environments[body.environment].get("enabled"):
+        errors.append({"path": "environment", "message": "the flag is off here: turn it on first"})
     if errors:
         raise ValidationFailed("guarded rollout failed validation", errors)
     running = await session.scalars(
@@ -347,9 +349,16 @@ async def guarded_markers(session: AsyncSession, environment: str) -> dict[str, 
     out: dict[str, str] = {}
     for rollout in rows.all():
         await _sync(session, rollout)
-        if rollout.step > 0 and rollout.percentage < 100:
+        if rollout.step > 0 and rollout.percentage < 100 and await _serving(session, rollout):
             out[rollout.flag_key] = f"{rollout.id}.{rollout.step}"
     return out
+
+
+async def _serving(session: AsyncSession, rollout: GuardedRollout) -> bool:
+    """Whether the flag is on in the rollout's environment (killed: everyone gets the off variation,
+    nothing to compare, no exposures recorded, no decision)."""
+    flag = await flag_repository.get_flag_by_id(session, rollout.flag_id)
+    return flag is not None and bool((flag.environments.get(rollout.environment) or {}).get("enabled"))
 
 
 async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
@@ -462,6 +471,9 @@ async def _check(session: AsyncSession, cache: Cache, rollout: GuardedRollout) -
         return 1
     stats_state = await load_snapshot(session, spec_key(rollout.id))
     if stats_state is None:
+        return 0
+    if not await _serving(session, rollout):
+        rollout.last_check = {"status": "FLAG_OFF", "step": rollout.step, "checked_at": now().isoformat()}
         return 0
     check = await evaluate(session, rollout)
     if check is None:
