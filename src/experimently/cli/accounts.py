@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from experimently.auth.actor import Role, Scope
-from experimently.cli.common import EXIT_CONFIG, cli_actor, fail, run, table
+from experimently.cli.common import EXIT_CONFIG, cli_actor, fail, run, stop, table
 
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
@@ -121,7 +121,7 @@ def keys_create(
     try:
         parsed = [Scope(s.strip()) for s in scopes.split(",") if s.strip()]
     except ValueError:
-        fail(f"unknown scope in '{scopes}': use evaluate, track and manage", EXIT_CONFIG)
+        stop(f"unknown scope in '{scopes}': use evaluate, track and manage", EXIT_CONFIG)
 
     async def body(runtime: Any) -> None:
         async with runtime.db.transaction() as session:

@@ -41,7 +41,14 @@ class CliError(Exception):
 
 
 def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    """Refuse inside a command body run by :func:`run` or :func:`guard` (which print it)."""
     raise CliError(message, code)
+
+
+def stop(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    """Refuse anywhere else (checking arguments before anything runs): one line, then exit."""
+    echo_error(message)
+    raise typer.Exit(code)
 
 
 def cli_actor() -> Actor:
@@ -65,7 +72,16 @@ def database_file(settings: Settings) -> Path | None:
 
 def settings_for_cli(*, create: bool = False, **overrides: Any) -> Settings:
     """Load the settings. Unless ``create`` (``serve``, ``migrate``), an embedded database must already
-    exist: a command run from the wrong folder says so instead of creating an empty ``./data``."""
+    exist: a command run from the wrong folder says so instead of creating an empty ``./data``.
+    A problem is one line on stderr and exit code 2."""
+    try:
+        return _settings(create, overrides)
+    except CliError as error:
+        echo_error(error.message)
+        raise typer.Exit(error.code) from None
+
+
+def _settings(create: bool, overrides: dict[str, Any]) -> Settings:
     try:
         settings = Settings(**overrides)
         if not create:

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from experimently.cli.common import EXIT_CONFIG, cli_actor, fail, run
+from experimently.cli.common import EXIT_CONFIG, cli_actor, run, stop
 
 FORMAT_VERSION = 1
 KINDS = ("segments", "metrics", "flags", "experiments")  # the order they are applied in
@@ -171,24 +171,24 @@ def _load(path: Path) -> dict[str, list[dict[str, Any]]]:
     try:
         doc = yaml.safe_load(path.read_text()) if str(path) != "-" else yaml.safe_load(sys.stdin.read())
     except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", EXIT_CONFIG)
+        stop(f"cannot read {path}: {exc.strerror}", EXIT_CONFIG)
     except yaml.YAMLError as exc:
-        fail(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", EXIT_CONFIG)
+        stop(f"{path} is not valid YAML: {str(exc).splitlines()[0]}", EXIT_CONFIG)
     if not isinstance(doc, dict):
-        fail(f"{path}: expected a mapping with {', '.join(KINDS)}", EXIT_CONFIG)
+        stop(f"{path}: expected a mapping with {', '.join(KINDS)}", EXIT_CONFIG)
     if doc.get("version", FORMAT_VERSION) != FORMAT_VERSION:
-        fail(
+        stop(
             f"{path}: format version {doc.get('version')} is not supported (expected {FORMAT_VERSION})",
             EXIT_CONFIG,
         )
     unknown = set(doc) - {"version", *KINDS}
     if unknown:
-        fail(f"{path}: unknown section(s) {', '.join(sorted(unknown))}", EXIT_CONFIG)
+        stop(f"{path}: unknown section(s) {', '.join(sorted(unknown))}", EXIT_CONFIG)
     result: dict[str, list[dict[str, Any]]] = {}
     for kind in KINDS:
         items = doc.get(kind) or []
         if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("key") for i in items):
-            fail(f"{path}: '{kind}' must be a list of mappings, each with a key", EXIT_CONFIG)
+            stop(f"{path}: '{kind}' must be a list of mappings, each with a key", EXIT_CONFIG)
         result[kind] = items
     return result
 
