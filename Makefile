@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test lint format bench build clean
+.PHONY: install install-runtime run test lint format bench build validate-deploy clean
 
 install: $(VENV)/.installed ## everything: the product and the development tools (tests, lint)
 
@@ -45,3 +45,18 @@ format: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Deployment files, validated without a container runtime or a cluster: compose against the Compose
+# Specification schema, each Kustomize overlay rendered and checked against the Kubernetes schemas,
+# the alert rules checked and unit-tested with promtool, the shell scripts with shellcheck.
+validate-deploy: install
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
+	for overlay in deploy/kubernetes/overlays/*/; do \
+	  echo "kustomize $$overlay"; \
+	  kubectl kustomize "$$overlay" > "$(VENV)/rendered.yaml" || exit 1; \
+	  $(BIN)/kubernetes-validate --strict --quiet "$(VENV)/rendered.yaml" || exit 1; \
+	done
+	cd deploy/prometheus && promtool check rules alerts.yml && promtool test rules alerts.test.yml
+	promtool check config --syntax-only deploy/prometheus/prometheus.yml
+	$(BIN)/python -c "import json, pathlib; [json.loads(p.read_text()) for p in pathlib.Path('deploy/grafana/dashboards').glob('*.json')]"
+	shellcheck .ci/run

@@ -154,8 +154,17 @@ def _quiet_server(config: uvicorn.Config) -> uvicorn.Server:
     return Server(config)
 
 
-def worker() -> None:
-    """Run background jobs and the event writer only (no HTTP)."""
+def worker(
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="EXPERIMENTLY_METRICS_PORT",
+            help="serve Prometheus /metrics on this port (jobs and the event writer run here)",
+        ),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="interface for --metrics-port")] = "0.0.0.0",  # noqa: S104 - a metrics port is meant to be scraped
+) -> None:
+    """Run background jobs and the event writer only (no API)."""
     from experimently.logging_setup import configure_logging
     from experimently.runtime import build_runtime
     from experimently.wiring import register_jobs, register_services, start_services, stop_services
@@ -174,6 +183,10 @@ def worker() -> None:
         register_jobs(runtime)
         await start_services(runtime, http=False)
         runtime.jobs.start()
+        if metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(metrics_port, addr=metrics_host)
         typer.echo("worker running; SIGTERM drains and stops")
         await stop.wait()
         await stop_services(runtime)
