@@ -170,6 +170,19 @@ def machine_busy() -> float:
     return (sum(jiffies[:8]) - idle) / CLK_TCK
 
 
+def children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (uvicorn's workers under ``serve --workers N``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @dataclass
 class CpuMeter:
     """Client (this process, all threads), server (its pid) and everything else on the machine
@@ -189,8 +202,15 @@ class CpuMeter:
         return usage.ru_utime + usage.ru_stime
 
     def _server(self) -> float:
-        fields = Path(f"/proc/{self.server_pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """The server's CPU time, its live child processes included (``serve --workers N``)."""
+        total = 0.0
+        for pid in [self.server_pid, *children(self.server_pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return total
 
     def read(self) -> dict[str, float]:
         wall = time.perf_counter() - self.started
@@ -394,15 +414,51 @@ def free_port() -> int:
         return port
 
 
-def server_command(port: int) -> list[str]:
+def server_command(port: int, workers: int | None = None) -> list[str]:
     script = Path(sys.executable).parent / "experimently"
     base = [str(script)] if script.exists() else [sys.executable, "-m", "experimently.cli"]
-    return [*base, "serve", "--host", HOST, "--port", str(port)]
+    extra = ["--workers", str(workers), "--no-migrate"] if workers else []
+    return [*base, "serve", "--host", HOST, "--port", str(port), *extra]
+
+
+def production_env(args: argparse.Namespace) -> dict[str, str]:
+    """``--workers N``: PostgreSQL and Redis (several processes need them), schema made anew."""
+    if not (args.database_url and args.redis_url):
+        raise SystemExit("--workers needs --database-url and --redis-url (or EXPERIMENTLY_TEST_*)")
+    env = {
+        "EXPERIMENTLY_DATABASE_URL": args.database_url,
+        "EXPERIMENTLY_REDIS_URL": args.redis_url,
+        "EXPERIMENTLY_SECRET_KEY": secrets.token_urlsafe(48),
+    }
+
+    async def reset() -> None:
+        from redis.asyncio import Redis
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        engine = create_async_engine(args.database_url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+        redis = Redis.from_url(args.redis_url)
+        await redis.flushdb()
+        await redis.aclose()
+
+    asyncio.run(reset())
+    return env
 
 
 @contextlib.contextmanager
-def running_server(port: int, data_dir: Path, password: str) -> Iterator[subprocess.Popen[bytes]]:
+def running_server(
+    port: int,
+    data_dir: Path,
+    password: str,
+    workers: int | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIMENTLY_")}
+    env.update(extra_env or {})
     env.update(
         EXPERIMENTLY_DATA_DIR=str(data_dir),
         EXPERIMENTLY_ADMIN_EMAIL=ADMIN_EMAIL,
@@ -411,7 +467,9 @@ def running_server(port: int, data_dir: Path, password: str) -> Iterator[subproc
         EXPERIMENTLY_LOG_LEVEL="WARNING",
     )
     log = (data_dir / "server.log").open("wb")
-    proc = subprocess.Popen(server_command(port), env=env, stdout=log, stderr=subprocess.STDOUT)
+    if workers:
+        subprocess.run([*server_command(port)[:1], "migrate"], env=env, check=True, stdout=log, stderr=log)
+    proc = subprocess.Popen(server_command(port, workers), env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         yield proc
     except BaseException:
@@ -548,6 +606,14 @@ def options() -> argparse.Namespace:
     parser.add_argument("--batch-requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3000, help="requests before measuring")
     parser.add_argument("--no-uvloop", action="store_true", help="client on the default asyncio loop")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="serve --workers N in the production shape (PostgreSQL + Redis; default: embedded, one process)",
+    )
+    parser.add_argument("--database-url", default=os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"))
+    parser.add_argument("--redis-url", default=os.environ.get("EXPERIMENTLY_TEST_REDIS_URL"))
     return parser.parse_args()
 
 
@@ -621,7 +687,8 @@ async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
     password = secrets.token_urlsafe(18)
     data_dir = Path(tempfile.mkdtemp(prefix="experimently-bench-"))
     try:
-        with running_server(port, data_dir, password) as proc:
+        extra_env = production_env(args) if args.workers else None
+        with running_server(port, data_dir, password, args.workers, extra_env) as proc:
             async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as client:
                 await wait_healthy(client, proc, deadline=time.monotonic() + 60)
                 api_key = await prepare(client, password)
@@ -644,6 +711,8 @@ async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "server": server,
         "client_loop": client_loop,
+        "workers": args.workers or 1,
+        "shape": "production" if args.workers else "embedded",
         **figures,
         "max_req_per_s": best["req_per_s"],
         "max_req_per_s_connections": best["connections"],

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+from prometheus_client import Gauge
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
@@ -14,6 +15,18 @@ from sqlalchemy.orm import DeclarativeBase
 from experimently.config import Settings
 
 log = structlog.get_logger(__name__)
+# Connection pool use (PostgreSQL; SQLite has no pool to exhaust). Kept by pool events, so the figures
+# add up across the processes of ``serve --workers N`` (``livesum``) as they do in one process.
+POOL_IN_USE = Gauge(
+    "experimently_db_pool_connections_in_use",
+    "Database connections checked out of the pool",
+    multiprocess_mode="livesum",
+)
+POOL_CAPACITY = Gauge(
+    "experimently_db_pool_capacity",
+    "Connections the pool may open (pool size + max overflow)",
+    multiprocess_mode="livesum",
+)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -76,6 +89,12 @@ class Database:
         self.engine = make_engine(settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.dialect = self.engine.dialect.name
+        self._capacity = 0
+        if self.dialect != "sqlite":
+            self._capacity = settings.db_pool_size + settings.db_max_overflow
+            POOL_CAPACITY.inc(self._capacity)
+            event.listen(self.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
+            event.listen(self.engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -99,3 +118,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        POOL_CAPACITY.dec(self._capacity)
+        self._capacity = 0

@@ -6,6 +6,7 @@ API keys and refresh tokens are 256-bit random strings, so a single SHA-256 is t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -23,8 +24,13 @@ ISSUER = "experimently"
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "xp_"
 _hasher = PasswordHasher()
-# A fixed hash to verify against when the account does not exist, so timing does not reveal emails.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A fixed hash to verify against when the account does not exist, so timing does not reveal
+    emails. Made on first use: one argon2 hash costs a noticeable part of a second at import."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def hash_password(password: str) -> str:
@@ -33,7 +39,7 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -217,3 +217,23 @@ async def ensure_admin(session: AsyncSession, email: str, password: str | None) 
         session, SYSTEM, "user.created", "user", user.id, after=user_snapshot(user), reason="bootstrap"
     )
     return secret if generated else None
+
+
+async def reset_password(session: AsyncSession, actor: Actor, email: str) -> str:
+    """An admin sets a new generated password for an account (a lost admin password, say): every
+    refresh token of that account is revoked and the change is audited; the password is returned to
+    be shown once."""
+    require(actor, Permission.USERS_WRITE)
+    user = await find_user_by_email(session, email.lower())
+    if user is None:
+        raise NotFound("user", email)
+    password = security.generate_password()
+    user.password_hash = security.hash_password(password)
+    user.password_changed_at = now()
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    audit.record(session, actor, "user.password_reset", "user", user.id)
+    return password

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import special
-
+from experimently.kit.lazy import lazy
 from experimently.stats.estimate import DiffEstimate
 from experimently.stats.inference import Inference, clamp_probability, interval, quantile
 from experimently.stats.model import Alternative, Prior, Risk
+
+special = lazy("scipy.special")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 
-from scipy import special
-
+from experimently.kit.lazy import lazy
 from experimently.stats.estimate import DiffEstimate
 from experimently.stats.inference import Inference, clamp_probability, interval, quantile
 from experimently.stats.model import Alternative
+
+special = lazy("scipy.special")
 
 
 def p_value_from_statistic(statistic: float, alternative: Alternative, df: float | None) -> float:

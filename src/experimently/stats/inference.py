@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import special
-
+from experimently.kit.lazy import lazy
 from experimently.stats.model import Alternative, Interval, MessageCode, Risk
+
+special = lazy("scipy.special")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats
-
+from experimently.kit.lazy import lazy
 from experimently.stats.inference import clamp_probability
 from experimently.stats.model import (
     Alternative,
@@ -23,6 +22,8 @@ from experimently.stats.model import (
     SampleSizeResult,
 )
 from experimently.stats.validate import is_finite, valid_alpha
+
+stats = lazy("scipy.stats")
 
 
 @dataclass(frozen=True, slots=True)

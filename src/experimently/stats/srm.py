@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from scipy import stats
-
+from experimently.kit.lazy import lazy
 from experimently.stats.inference import clamp_probability
 from experimently.stats.model import MessageCode, SrmResult
 from experimently.stats.validate import is_finite
+
+stats = lazy("scipy.stats")
 
 SRM_THRESHOLD = 0.001
 

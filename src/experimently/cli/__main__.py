@@ -1,0 +1,3 @@
+from experimently.cli import main
+
+main()

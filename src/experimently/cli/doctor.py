@@ -1,0 +1,148 @@
+"""``doctor``: is this installation in a state to serve? One line per check, a non-zero exit when any
+check fails (warnings do not fail)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import typer
+
+from experimently.cli.common import describe_url, migration_state, settings_for_cli
+from experimently.config import Settings
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+
+def _line(status: str, check: str, detail: str) -> None:
+    colour = {OK: typer.colors.GREEN, WARN: typer.colors.YELLOW, FAIL: typer.colors.RED}[status]
+    typer.echo(typer.style(f"{status:>4}", fg=colour) + f"  {check:<10} {detail}")
+
+
+async def _database(settings: Settings) -> list[tuple[str, str, str]]:
+    from experimently.db import Database
+
+    where = describe_url(settings.effective_database_url)
+    db = Database(settings)
+    try:
+        try:
+            revision, head = await asyncio.wait_for(migration_state(db.engine), 10)
+        except Exception as exc:
+            return [(FAIL, "database", f"unreachable at {where}: {str(exc).splitlines()[0][:200]}")]
+        found = [(OK, "database", f"reachable at {where}")]
+        if revision is None:
+            found.append((FAIL, "schema", "not migrated: run 'experimently migrate'"))
+        elif revision != head:
+            found.append(
+                (FAIL, "schema", f"at {revision}, this version needs {head}: run 'experimently migrate'")
+            )
+        else:
+            found.append((OK, "schema", f"migrated ({head})"))
+        return found
+    finally:
+        await db.dispose()
+
+
+async def _redis(settings: Settings) -> list[tuple[str, str, str]]:
+    if not settings.redis_url:
+        detail = "not configured: in-process cache and event queue (one instance only)"
+        return [(OK if settings.is_embedded else WARN, "redis", detail)]
+    from redis.asyncio import Redis
+
+    client: Redis = Redis.from_url(settings.redis_url)
+    try:
+        try:
+            await asyncio.wait_for(client.ping(), 5)
+            info: dict[str, Any] = await client.info("persistence")
+        except Exception as exc:
+            return [(FAIL, "redis", f"unreachable: {exc}")]
+        if str(info.get("aof_enabled", "0")) == "1":
+            return [(OK, "redis", "reachable; AOF persistence on (queued events survive a restart)")]
+        return [
+            (
+                WARN,
+                "redis",
+                "reachable, but AOF is off: accepted events still queued in Redis are lost if it restarts "
+                "(set appendonly yes)",
+            )
+        ]
+    finally:
+        await client.aclose()
+
+
+def _secrets(settings: Settings) -> list[tuple[str, str, str]]:
+    found = []
+    if settings.is_embedded:
+        found.append((OK, "secret", f"signing secret kept in {settings.data_dir / 'secret_key'}"))
+    else:
+        found.append((OK, "secret", "EXPERIMENTLY_SECRET_KEY set"))
+    if settings.admin_password is None:
+        found.append((OK, "admin", "first admin password generated on first start (shown once)"))
+    return found
+
+
+async def _clock() -> tuple[str, str, str]:
+    """The wall clock is set (a machine that never synced reads a date years back); the skew against
+    PostgreSQL is checked separately."""
+    wall = time.time()
+    if wall < 1_700_000_000:  # before November 2023: the clock was never set
+        return (FAIL, "clock", f"system clock reads {time.ctime(wall)}: set it (NTP)")
+    return (OK, "clock", f"UTC {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(wall))}; keep it synced (NTP)")
+
+
+def _skew_from_database(settings: Settings) -> tuple[str, str, str] | None:
+    """With PostgreSQL, compare our clock with the database server's (they should agree within a
+    second: event timestamps and leases depend on it)."""
+    if settings.is_embedded:
+        return None
+
+    async def skew() -> float:
+        from sqlalchemy import text
+
+        from experimently.db import Database
+
+        db = Database(settings)
+        try:
+            async with db.engine.connect() as conn:
+                before = time.time()
+                server = (await conn.execute(text("SELECT extract(epoch from clock_timestamp())"))).scalar()
+                after = time.time()
+            return float(server or 0) - (before + after) / 2
+        finally:
+            await db.dispose()
+
+    try:
+        seconds = asyncio.run(skew())
+    except Exception:
+        return None
+    status = OK if abs(seconds) < 1 else WARN if abs(seconds) < 30 else FAIL
+    return (status, "clock skew", f"{seconds:+.3f} s against the database server")
+
+
+def doctor() -> None:
+    """Check configuration, database (reachable, migrated), Redis (reachable, AOF), secrets, clock."""
+    settings = settings_for_cli()
+    checks: list[tuple[str, str, str]] = [
+        (
+            OK,
+            "config",
+            f"{'embedded' if settings.is_embedded else 'production'} shape, data dir {settings.data_dir}",
+        )
+    ]
+
+    async def gather() -> list[tuple[str, str, str]]:
+        return [*await _database(settings), *await _redis(settings), await _clock()]
+
+    checks += asyncio.run(gather())
+    checks += _secrets(settings)
+    skew = _skew_from_database(settings)
+    if skew:
+        checks.append(skew)
+    for status, check, detail in checks:
+        _line(status, check, detail)
+    failed = [c for c in checks if c[0] == FAIL]
+    if failed:
+        typer.echo(f"{len(failed)} check(s) failed")
+        raise typer.Exit(1)
+    typer.echo("all checks passed")

@@ -1,0 +1,315 @@
+"""The operator's CLI, run in-process (Typer's runner) against a real embedded database in a temporary
+folder, and against PostgreSQL/Redis when the test services are set. Every command is exercised, with
+its error paths: the wrong folder, a database that is not migrated, one that cannot be reached."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner, Result
+
+from experimently.cli import app
+from experimently.cli.common import EXIT_CONFIG, EXIT_NOT_MIGRATED, EXIT_REFUSED, EXIT_UNREACHABLE
+
+runner = CliRunner()
+SECRET = "s" * 48
+
+
+def cli(*args: str) -> Result:
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An empty working folder with no EXPERIMENTLY_* settings from the outside."""
+    for name in list(os.environ):
+        if name.startswith("EXPERIMENTLY_") and not name.startswith("EXPERIMENTLY_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+@pytest.fixture
+def embedded(folder: Path) -> Path:
+    result = cli("migrate")
+    assert result.exit_code == 0, result.output
+    assert "applied migrations (empty database) ->" in result.output
+    assert "password (shown ONCE)" in result.output
+    return folder / "data" / "experimently.db"
+
+
+def audit_rows(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        return list(conn.execute("SELECT actor_label, action, resource_type FROM audit_logs ORDER BY id"))
+
+
+# --- error paths -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keys", "list"],
+        ["users", "list"],
+        ["flags", "list"],
+        ["experiments", "list"],
+        ["aggregate"],
+        ["doctor"],
+        ["export"],
+        ["worker"],
+    ],
+)
+def test_wrong_folder__one_line_error_and_no_empty_data_dir(folder: Path, args: list[str]) -> None:
+    result = cli(*args)
+    assert result.exit_code == EXIT_CONFIG
+    assert "no database at data/experimently.db" in result.output
+    assert "Traceback" not in result.output
+    assert not (folder / "data").exists()
+
+
+def test_not_migrated__one_line_error(folder: Path) -> None:
+    (folder / "data").mkdir()
+    (folder / "data" / "experimently.db").touch()
+    result = cli("users", "list")
+    assert result.exit_code == EXIT_NOT_MIGRATED
+    assert "is not migrated: run 'experimently migrate'" in result.output
+
+
+def test_unreachable_database__one_line_error(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a loopback port nothing listens on (in this project's range for tests)
+    monkeypatch.setenv("EXPERIMENTLY_DATABASE_URL", "postgresql+asyncpg://nobody:pw@127.0.0.1:18799/none")
+    monkeypatch.setenv("EXPERIMENTLY_SECRET_KEY", SECRET)
+    result = cli("flags", "list")
+    assert result.exit_code == EXIT_UNREACHABLE
+    assert "cannot connect" in result.output and "18799" in result.output
+    assert "pw@" not in result.output  # the password is never printed
+    assert not (folder / "data").exists()
+    doctor = cli("doctor")
+    assert doctor.exit_code == 1
+    assert "FAIL  database" in doctor.output
+
+
+def test_missing_secret_with_external_database__configuration_error(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXPERIMENTLY_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:18799/none")
+    result = cli("keys", "list")
+    assert result.exit_code == EXIT_CONFIG
+    assert "EXPERIMENTLY_SECRET_KEY is required" in result.output
+
+
+def test_serve_refuses_several_workers_on_embedded(folder: Path) -> None:
+    result = cli("serve", "--workers", "2", "--port", "18798")
+    assert result.exit_code == EXIT_CONFIG
+    assert "--workers above 1 needs an external database and Redis" in result.output
+
+
+# --- migrate, users, keys ---------------------------------------------------------------------------
+
+
+def test_migrate__says_whether_it_applied_anything(embedded: Path) -> None:
+    again = cli("migrate")
+    assert again.exit_code == 0
+    assert "nothing to apply" in again.output
+    assert "password" not in again.output
+
+
+def test_users__create_list_set_role_reset_deactivate_activate(embedded: Path) -> None:
+    created = cli("users", "create", "--email", "Ana@Example.com", "--role", "developer")
+    assert created.exit_code == 0 and "created developer ana@example.com" in created.output
+    assert "password (shown once)" in created.output
+    duplicate = cli("users", "create", "--email", "ana@example.com")
+    assert duplicate.exit_code == EXIT_REFUSED and "exists" in duplicate.output
+
+    listed = cli("users", "list")
+    assert "ana@example.com\tdeveloper\tyes" in listed.output
+
+    assert "ana@example.com is now analyst" in cli("users", "set-role", "ana@example.com", "analyst").output
+    reset = cli("users", "reset-password", "ana@example.com")
+    assert reset.exit_code == 0
+    new_password = reset.output.strip().splitlines()[-1]
+    assert len(new_password) >= 12
+    assert "deactivated ana@example.com" in cli("users", "deactivate", "ana@example.com").output
+    assert "ana@example.com\tanalyst\tno" in cli("users", "list").output
+    assert "activated" in cli("users", "activate", "ana@example.com").output
+
+    missing = cli("users", "deactivate", "nobody@example.com")
+    assert missing.exit_code == EXIT_REFUSED and "no user with email 'nobody@example.com'" in missing.output
+    # the CLI cannot lock out the last admin by accident either: same rule as the API
+    actions = [(label.split(":")[0], action) for label, action, _ in audit_rows(embedded)]
+    assert ("cli", "user.created") in actions
+    assert ("cli", "user.password_reset") in actions
+    assert actions.count(("cli", "user.updated")) == 3
+
+
+def test_keys__create_list_revoke(embedded: Path) -> None:
+    created = cli("keys", "create", "--env", "staging", "--scopes", "evaluate,track", "--name", "web")
+    assert created.exit_code == 0
+    key_id = created.output.split("created API key ")[1].split()[0]
+    secret = created.output.strip().splitlines()[-1]
+    assert secret.startswith("xp_")
+
+    listed = cli("keys", "list")
+    assert key_id in listed.output and "staging" in listed.output
+    assert secret not in listed.output  # never the secret again
+
+    revoked = cli("keys", "revoke", key_id)
+    assert revoked.exit_code == 0 and f"revoked API key {key_id}" in revoked.output
+    assert key_id not in cli("keys", "list").output
+    assert key_id in cli("keys", "list", "--all").output
+    assert ("api_key.revoked", "api_key") in [(a, r) for _, a, r in audit_rows(embedded)]
+
+    assert cli("keys", "revoke", "no-such-id").exit_code == EXIT_REFUSED
+    bad_env = cli("keys", "create", "--env", "nope")
+    assert bad_env.exit_code == EXIT_REFUSED and "environment 'nope' not found" in bad_env.output
+    bad_scope = cli("keys", "create", "--env", "production", "--scopes", "admin")
+    assert bad_scope.exit_code == EXIT_CONFIG and "unknown scope" in bad_scope.output
+
+
+# --- flags, experiments, aggregate, doctor ----------------------------------------------------------
+
+CONFIG = {
+    "version": 1,
+    "segments": [
+        {
+            "key": "staff",
+            "name": "Staff",
+            "conditions": [{"attribute": "email", "operator": "ends_with", "values": ["@example.com"]}],
+        }
+    ],
+    "metrics": [{"key": "purchases", "name": "Purchases", "kind": "binomial", "event_name": "purchase"}],
+    "flags": [{"key": "new-checkout", "name": "New checkout", "tags": ["checkout"]}],
+    "experiments": [
+        {
+            "key": "checkout-test",
+            "name": "Checkout test",
+            "primary_metric": "purchases",
+            "variants": [
+                {"key": "control", "weight": 50, "is_control": True},
+                {"key": "treatment", "weight": 50},
+            ],
+        }
+    ],
+}
+
+
+def write(path: Path, doc: object) -> Path:
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_flags_and_experiments__kill_enable_start_pause_aggregate(embedded: Path) -> None:
+    applied = cli("import", str(write(embedded.parent / "c.yaml", CONFIG)))
+    assert applied.exit_code == 0, applied.output
+    assert "created 4, updated 0, unchanged 0" in applied.output
+
+    assert "new-checkout\tNew checkout\tboolean\toff" in cli("flags", "list").output
+    enabled = cli("flags", "enable", "new-checkout", "--env", "production", "--reason", "launch")
+    assert enabled.exit_code == 0 and "enabled in production" in enabled.output
+    assert "new-checkout\tNew checkout\tboolean\ton" in cli("flags", "list").output
+    assert "\toff\t" in cli("flags", "list", "--env", "staging").output
+    killed = cli("flags", "kill", "new-checkout", "--reason", "incident")
+    assert killed.exit_code == 0 and "killed" in killed.output
+    assert cli("flags", "kill", "missing").exit_code == EXIT_REFUSED
+
+    assert "checkout-test\tCheckout test\tdraft" in cli("experiments", "list").output
+    nothing = cli("aggregate")
+    assert "nothing to aggregate" in nothing.output
+    assert "is now running" in cli("experiments", "start", "checkout-test").output
+    aggregated = cli("aggregate", "--experiment", "checkout-test")
+    assert aggregated.exit_code == 0 and "aggregated checkout-test" in aggregated.output
+    assert cli("aggregate", "--experiment", "other").exit_code == EXIT_REFUSED
+    assert "is now paused" in cli("experiments", "pause", "checkout-test", "--reason", "check").output
+    assert "checkout-test\tCheckout test\tpaused" in cli("experiments", "list", "--status", "paused").output
+    refused = cli("experiments", "pause", "checkout-test")
+    assert refused.exit_code == EXIT_REFUSED and "Traceback" not in refused.output
+    assert "is now running" in cli("experiments", "resume", "checkout-test").output
+
+    actions = {(label.split(":")[0], action) for label, action, _ in audit_rows(embedded)}
+    assert {("cli", "flag.enabled"), ("cli", "flag.killed"), ("cli", "experiment.start")} <= actions
+
+
+def test_doctor__embedded_passes(embedded: Path) -> None:
+    result = cli("doctor")
+    assert result.exit_code == 0, result.output
+    assert "ok  schema     migrated" in result.output
+    assert "all checks passed" in result.output
+
+
+# --- export / import --------------------------------------------------------------------------------
+
+
+def test_export_import__round_trip_changes_nothing(embedded: Path) -> None:
+    assert cli("import", str(write(embedded.parent / "c.yaml", CONFIG))).exit_code == 0
+    exported = cli("export").output
+    doc = yaml.safe_load(exported)
+    assert [m["key"] for m in doc["metrics"]] == ["purchases"]
+    assert doc["flags"][0]["environments"]["production"]["enabled"] is False
+    audit_before = len(audit_rows(embedded))
+
+    again = cli("import", str(write(embedded.parent / "out.yaml", doc)))
+    assert again.exit_code == 0
+    assert "created 0, updated 0, unchanged 4" in again.output
+    assert len(audit_rows(embedded)) == audit_before  # nothing written, nothing audited
+    assert cli("export").output == exported
+
+
+def test_import__dry_run_prints_the_diff_and_writes_nothing(embedded: Path) -> None:
+    assert cli("import", str(write(embedded.parent / "c.yaml", CONFIG))).exit_code == 0
+    doc = yaml.safe_load(cli("export").output)
+    doc["flags"][0]["name"] = "Newer checkout"
+    doc["segments"].append({"key": "vip", "name": "VIP", "conditions": []})
+    path = write(embedded.parent / "edit.yaml", doc)
+    before = cli("export").output
+
+    dry = cli("import", str(path), "--dry-run")
+    assert dry.exit_code == 0
+    assert "-name: New checkout" in dry.output and "+name: Newer checkout" in dry.output
+    assert "+++ b/segments/vip" in dry.output
+    assert "would create 1, would update 1, unchanged 3 (dry run: nothing written)" in dry.output
+    assert cli("export").output == before
+
+    applied = cli("import", str(path))
+    assert "created 1, updated 1, unchanged 3" in applied.output
+    after = yaml.safe_load(cli("export").output)
+    assert after["flags"][0]["name"] == "Newer checkout"
+    assert ("flag.updated", "flag") in [(a, r) for _, a, r in audit_rows(embedded)]
+
+
+def test_import__refused_item_leaves_everything_as_it_was(embedded: Path) -> None:
+    doc = {
+        "segments": [{"key": "fine", "name": "Fine"}],
+        "flags": [{"key": "bad", "name": "Bad", "environments": {"production": {"off_variation": "nope"}}}],
+    }
+    result = cli("import", str(write(embedded.parent / "bad.yaml", doc)))
+    assert result.exit_code == EXIT_REFUSED
+    assert "Traceback" not in result.output
+    assert yaml.safe_load(cli("export").output)["segments"] == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("flags: [", "is not valid YAML"),
+        ("- 1\n- 2\n", "expected a mapping"),
+        ("widgets: []\n", "unknown section(s) widgets"),
+        ("flags:\n  - name: no key\n", "'flags' must be a list of mappings, each with a key"),
+        ("version: 9\n", "format version 9 is not supported"),
+    ],
+)
+def test_import__bad_documents_refused_with_one_line(embedded: Path, content: str, message: str) -> None:
+    path = embedded.parent / "bad.yaml"
+    path.write_text(content)
+    result = cli("import", str(path))
+    assert result.exit_code == EXIT_CONFIG
+    assert message in result.output
+
+
+def test_import__missing_file(embedded: Path) -> None:
+    result = cli("import", "no-such.yaml")
+    assert result.exit_code == EXIT_CONFIG and "cannot read no-such.yaml" in result.output
