@@ -11,12 +11,14 @@ import typer
 
 from experimently.auth.actor import SYSTEM, Role, Scope
 from experimently.config import Settings, load_settings
+from experimently.encryption.cli import encryption_app
 
 app = typer.Typer(help="Experimently: feature flags, experiments, events, statistics.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(encryption_app, name="encryption")
 
 
 def _announce(settings: Settings, password: str | None, url: str) -> None:

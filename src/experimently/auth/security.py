@@ -60,9 +60,12 @@ class AccessClaims:
     role: str
     token_id: str
     issued_at: datetime
+    session_id: str | None = None
 
 
-def issue_access_token(secret: str, user_id: str, role: str, ttl_seconds: int) -> str:
+def issue_access_token(
+    secret: str, user_id: str, role: str, ttl_seconds: int, *, session_id: str | None = None
+) -> str:
     issued = now()
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -73,6 +76,8 @@ def issue_access_token(secret: str, user_id: str, role: str, ttl_seconds: int) -
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=ttl_seconds)).timestamp()),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -94,6 +99,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         role=str(claims.get("role", "")),
         token_id=str(claims.get("jti", "")),
         issued_at=datetime.fromtimestamp(int(claims["iat"]), tz=now().tzinfo),
+        session_id=str(claims["sid"]) if claims.get("sid") else None,
     )
 
 

@@ -44,6 +44,7 @@ from sqlalchemy import select
 
 from experimently.config import Settings
 from experimently.db import Database
+from experimently.encryption.keyring import KeyRing, keyring_of
 from experimently.kit.clock import now
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
 
@@ -145,7 +146,7 @@ def _body(event: DomainEvent) -> bytes:
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 
-async def _claim(db: Database) -> list[Outgoing]:
+async def _claim(db: Database, keyring: KeyRing) -> list[Outgoing]:
     async with db.transaction() as session:
         moment = now()
         rows = await session.execute(
@@ -159,7 +160,8 @@ async def _claim(db: Database) -> list[Outgoing]:
         out: list[Outgoing] = []
         for delivery, hook, event in rows.all():
             delivery.next_attempt_at = moment + CLAIM
-            out.append(Outgoing(delivery.id, hook.url, hook.secret, event.type, _body(event)))
+            secret = keyring.decrypt(hook.secret)  # stored encrypted; plaintext only in memory
+            out.append(Outgoing(delivery.id, hook.url, secret, event.type, _body(event)))
         return out
 
 
@@ -232,7 +234,7 @@ async def deliver(db: Database, settings: Settings, transport: httpx.AsyncBaseTr
     """One run of the job; returns how many deliveries were attempted. ``transport``: tests stand in
     for the outside world with ``httpx.MockTransport``."""
     await _hand_over(db)
-    due = await _claim(db)
+    due = await _claim(db, keyring_of(settings))
     if not due:
         return 0
     limit = asyncio.Semaphore(CONCURRENCY)
