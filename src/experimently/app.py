@@ -14,6 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from experimently import __doc__ as product_doc
 from experimently.analysis.router import router as analysis_router
 from experimently.audit.router import router as audit_router
+from experimently.auth.mfa_router import admin_router as mfa_admin_router
+from experimently.auth.mfa_router import router as mfa_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
 from experimently.config import Settings, load_settings
@@ -70,7 +72,9 @@ def api_router() -> APIRouter:
         events_router,
         experiments_router,
         auth_router,
+        mfa_router,
         users_router,
+        mfa_admin_router,
         keys_router,
         environments_router,
         audit_router,

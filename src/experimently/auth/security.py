@@ -110,3 +110,36 @@ def unverified_issuer(token: str) -> str | None:
         return None
     issuer = claims.get("iss")
     return str(issuer) if issuer is not None else None
+
+
+MFA_TOKEN_TTL_SECONDS = 300
+
+
+def issue_mfa_token(secret: str, user_id: str) -> str:
+    """The short-lived proof that the password step passed; only ``/auth/token/mfa`` accepts it."""
+    issued = now()
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": user_id,
+        "typ": "mfa",
+        "jti": new_id(),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(seconds=MFA_TOKEN_TTL_SECONDS)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_mfa_token(secret: str, token: str) -> str:
+    """The user id of a valid, unexpired MFA token; raises ``jwt.InvalidTokenError``."""
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        issuer=ISSUER,
+        options={"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False},
+    )
+    if not isinstance(claims["exp"], int) or claims["exp"] <= now().timestamp():
+        raise jwt.ExpiredSignatureError("MFA token expired")
+    if claims.get("typ") != "mfa":
+        raise jwt.InvalidTokenError("not an MFA token")
+    return str(claims["sub"])

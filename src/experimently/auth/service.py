@@ -10,8 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth import security
+from experimently.auth import mfa, security
 from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
+from experimently.auth.mfa import MfaRequired
 from experimently.auth.models import RefreshToken, User
 from experimently.auth.passwords import check_strength
 from experimently.auth.schemas import (
@@ -24,6 +25,7 @@ from experimently.auth.schemas import (
 )
 from experimently.config import Settings
 from experimently.db import Database
+from experimently.encryption.keyring import KeyRing
 from experimently.errors import AuthenticationRequired, Conflict, ErrorCode, NotFound, ValidationFailed
 from experimently.kit.clock import now
 from experimently.kit.ids import new_id
@@ -35,8 +37,10 @@ def user_snapshot(user: User) -> dict[str, Any]:
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
 
 
-def user_actor(user: User) -> Actor:
-    return Actor(kind=ActorKind.USER, id=user.id, label=user.email, role=Role(user.role))
+def user_actor(user: User, session_id: str | None = None) -> Actor:
+    return Actor(
+        kind=ActorKind.USER, id=user.id, label=user.email, role=Role(user.role), session_id=session_id
+    )
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -58,19 +62,53 @@ async def login(
     transaction (it must survive the 401)."""
     await limiter.hit(settings.login_rate_limit, "login-ip", client.ip)
     await limiter.hit(settings.login_rate_limit, "login-account", email.strip().lower())
+    challenge: str | None = None
     async with db.transaction() as session:
         user = await find_user_by_email(session, email)
         valid = security.verify_password(user.password_hash if user else None, password)
-        if user is not None and valid and user.is_active:
+        if user is not None and valid and user.is_active and user.mfa_enabled:
+            challenge = security.issue_mfa_token(settings.secret, user.id)
+        elif user is not None and valid and user.is_active:
             user.last_login_at = now()
             audit.record(session, user_actor(user), "auth.login", "user", user.id)
             return await issue_tokens(session, settings, user, new_id(), client)
-        # an unknown "email" may be a mistyped password: keep only a digest of it in the trail
-        label = user.email if user else "unknown:" + security.sha256(email.strip().lower())[:16]
-        failed = Actor(kind=ActorKind.USER, id=user.id if user else "unknown", label=label)
-        reason = "inactive" if user is not None and valid else "bad_credentials"
-        audit.record(session, failed, "auth.login_failed", "user", user.id if user else None, reason=reason)
+        if challenge is None:
+            _audit_failure(session, user, email, valid)
+    if challenge is not None:
+        raise MfaRequired(challenge)
     raise AuthenticationRequired("invalid email or password", code=ErrorCode.INVALID_CREDENTIALS)
+
+
+def _audit_failure(session: AsyncSession, user: User | None, email: str, valid: bool) -> None:
+    # an unknown "email" may be a mistyped password: keep only a digest of it in the trail
+    label = user.email if user else "unknown:" + security.sha256(email.strip().lower())[:16]
+    failed = Actor(kind=ActorKind.USER, id=user.id if user else "unknown", label=label)
+    reason = "inactive" if user is not None and valid else "bad_credentials"
+    audit.record(session, failed, "auth.login_failed", "user", user.id if user else None, reason=reason)
+
+
+async def login_mfa(
+    db: Database,
+    settings: Settings,
+    keyring: KeyRing,
+    limiter: RateLimiter,
+    mfa_token: str,
+    code: str,
+    client: Client,
+) -> TokenResponse:
+    """The second login step: the MFA token from the first and a TOTP or recovery code. A wrong code
+    is audited in its own transaction (it must survive the 401)."""
+    async with db.transaction() as session:
+        user, ok = await mfa.second_step_user(session, settings, keyring, limiter, mfa_token, code)
+        if ok:
+            user.last_login_at = now()
+            audit.record(session, user_actor(user), "auth.login", "user", user.id, reason="mfa")
+            return await issue_tokens(session, settings, user, new_id(), client)
+        failed = Actor(kind=ActorKind.USER, id=user.id, label=user.email)
+        audit.record(session, failed, "auth.login_failed", "user", user.id, reason="mfa_code")
+    raise AuthenticationRequired(
+        "the code is wrong, expired or already used", code=ErrorCode.INVALID_CREDENTIALS
+    )
 
 
 async def issue_tokens(
