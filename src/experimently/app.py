@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from experimently import __doc__ as product_doc
@@ -21,6 +21,7 @@ from experimently.auth.router import router as auth_router
 from experimently.config import Settings, load_settings
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
+from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers
 from experimently.events.router import router as events_router
 from experimently.experiments.router import layers_router
@@ -57,6 +58,13 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         "meta": {},
     }
     return JSONResponse(body, status_code=200 if ok else 503)
+
+
+@ops.get("/api/errors", response_class=HTMLResponse)
+async def error_codes() -> HTMLResponse:
+    """Every error code with its cause and remedy (the target of each error's ``documentation_url``;
+    public)."""
+    return HTMLResponse(render_html())
 
 
 @ops.get("/metrics", include_in_schema=False)
@@ -120,7 +128,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, settings.errors_docs_url)
     app.include_router(ops)
     app.include_router(api_router())
     if settings.cors_origins:
