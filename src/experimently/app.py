@@ -18,6 +18,7 @@ from experimently.auth.mfa_router import admin_router as mfa_admin_router
 from experimently.auth.mfa_router import router as mfa_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
+from experimently.auth.sessions_router import router as sessions_router
 from experimently.config import Settings, load_settings
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
@@ -99,6 +100,14 @@ def api_router() -> APIRouter:
     return api
 
 
+def beta_router() -> APIRouter:
+    """``/api/beta``: endpoints whose shape may still change without a deprecation period (listed in
+    docs/api.md); they move to ``/api/v1`` once stable."""
+    beta = APIRouter(prefix="/api/beta")
+    beta.include_router(sessions_router)
+    return beta
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_json)
@@ -131,6 +140,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app, settings.errors_docs_url)
     app.include_router(ops)
     app.include_router(api_router())
+    app.include_router(beta_router())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
