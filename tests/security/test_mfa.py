@@ -171,3 +171,13 @@ class TestRequiredPolicy:
         viewer, _ = await harness.user("viewer", "v@example.com")
         assert (await harness.client.get("/api/v1/feature-flags", headers=viewer)).status_code == 200
         assert (await harness.client.get("/api/v1/feature-flags", headers=headers)).status_code == 200
+
+
+async def test_same_code_presented_twice_at_once__one_login(harness: Harness, fake_clock: FakeClock) -> None:
+    import asyncio
+
+    totp, _ = await enable_mfa(harness, await harness.admin(), fake_clock)
+    first, second = await first_step(harness), await first_step(harness)
+    code = totp.at(fake_clock.moment)
+    answers = await asyncio.gather(second_step(harness, first, code), second_step(harness, second, code))
+    assert sorted(a.status_code for a in answers) == [200, 401]

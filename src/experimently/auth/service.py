@@ -56,10 +56,17 @@ class Client:
 
 
 async def login(
-    db: Database, settings: Settings, limiter: RateLimiter, email: str, password: str, client: Client
+    db: Database,
+    settings: Settings,
+    limiter: RateLimiter,
+    email: str,
+    password: str,
+    client: Client | str,
 ) -> TokenResponse:
     """Check credentials under a per-IP and per-account rate limit; a failure is audited in its own
-    transaction (it must survive the 401)."""
+    transaction (it must survive the 401). ``client`` may be the bare IP. With MFA on, the answer is
+    :class:`MfaRequired` (401 ``MFA_REQUIRED``) carrying the token of the second step."""
+    client = Client(ip=client) if isinstance(client, str) else client
     await limiter.hit(settings.login_rate_limit, "login-ip", client.ip)
     await limiter.hit(settings.login_rate_limit, "login-account", email.strip().lower())
     challenge: str | None = None
@@ -136,7 +143,9 @@ async def issue_tokens(
     )
 
 
-async def refresh(db: Database, settings: Settings, token: str, client: Client) -> TokenResponse:
+async def refresh(
+    db: Database, settings: Settings, token: str, client: Client | None = None
+) -> TokenResponse:
     """Rotate: the old refresh token is revoked and a new one issued in the same family. Reusing a
     revoked token revokes the whole family (a stolen token is worth nothing after one use).
 
@@ -173,7 +182,7 @@ async def refresh(db: Database, settings: Settings, token: str, client: Client) 
                 await _revoke_family(session, family_id)
                 audit.record(session, SYSTEM, "auth.session_idle_expired", "user", user_id)
             elif user is not None and user.is_active:
-                return await issue_tokens(session, settings, user, family_id, client)
+                return await issue_tokens(session, settings, user, family_id, client or Client())
     raise AuthenticationRequired("refresh token is invalid, expired or revoked", code=ErrorCode.TOKEN_INVALID)
 
 
