@@ -13,7 +13,7 @@ from experimently.config import Settings
 from experimently.encryption import registry
 from experimently.encryption.keyring import KeyRing, generate_key
 from experimently.webhooks.delivery import deliver, verify
-from tests.conftest import TEST_ENCRYPTION_KEY, Harness
+from tests.conftest import TEST_ENCRYPTION_KEY, FakeClock, Harness
 
 
 @pytest.fixture
@@ -96,3 +96,28 @@ def test_settings__embedded__key_generated_once_into_data_dir(tmp_path: Any) -> 
     assert first.encryption_keys.get_secret_value() == second.encryption_keys.get_secret_value()
     assert (tmp_path / "encryption_keys").stat().st_mode & 0o077 == 0
     KeyRing(first.encryption_keys.get_secret_value())  # a valid Fernet key
+
+
+async def test_undecryptable_secret__that_hook_waits__no_crash(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a pending ping whose secret no key of the (misconfigured) ring decrypts
+    created = await harness.client.post(
+        "/api/v1/webhooks", json={"url": "http://receiver.test/hook"}, headers=await harness.admin()
+    )
+    await harness.client.post(
+        f"/api/v1/webhooks/{created.json()['data']['id']}/ping", headers=await harness.admin()
+    )
+    got: list[httpx.Request] = []
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        got.append(request)
+        return httpx.Response(200)
+
+    wrong = Settings(**{**harness.settings.model_dump(), "encryption_keys": generate_key()})
+    # When the delivery job runs with it, nothing is sent and nothing raises
+    assert await deliver(harness.runtime.db, wrong, httpx.MockTransport(receiver)) == 0
+    # Then, once the ring is right again, the delivery goes out
+    fake_clock.advance(minutes=10)
+    assert await deliver(harness.runtime.db, harness.settings, httpx.MockTransport(receiver)) == 1
+    assert len(got) == 1

@@ -44,7 +44,7 @@ from sqlalchemy import select
 
 from experimently.config import Settings
 from experimently.db import Database
-from experimently.encryption.keyring import KeyRing, keyring_of
+from experimently.encryption.keyring import KeyRing, KeyRingError, keyring_of
 from experimently.kit.clock import now
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
 
@@ -160,7 +160,11 @@ async def _claim(db: Database, keyring: KeyRing) -> list[Outgoing]:
         out: list[Outgoing] = []
         for delivery, hook, event in rows.all():
             delivery.next_attempt_at = moment + CLAIM
-            secret = keyring.decrypt(hook.secret)  # stored encrypted; plaintext only in memory
+            try:  # stored encrypted; the plaintext lives only in memory
+                secret = keyring.decrypt(hook.secret)
+            except KeyRingError:  # a key left the ring too early: this hook waits, the others go
+                log.error("webhook.secret_undecryptable", webhook_id=hook.id, delivery_id=delivery.id)
+                continue
             out.append(Outgoing(delivery.id, hook.url, secret, event.type, _body(event)))
         return out
 
