@@ -236,6 +236,7 @@ async def run_shape(shape: str, requests: int, concurrency: int, workers: int) -
         "EXPERIMENTLY_ADMIN_EMAIL": "bench@example.com",
         "EXPERIMENTLY_ADMIN_PASSWORD": PASSWORD,
         "EXPERIMENTLY_SECRET_KEY": "bench-secret-key-0123456789-not-for-production",
+        "EXPERIMENTLY_ENCRYPTION_KEYS": "YmVuY2gtZW5jcnlwdGlvbi1rZXktMDEyMzQ1Njc4OWE=",
         "EXPERIMENTLY_LOG_LEVEL": "WARNING",
         "EXPERIMENTLY_ACCESS_LOG": "false",
         "EXPERIMENTLY_API_KEY_RATE_LIMIT": "1000000/minute",

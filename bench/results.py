@@ -214,6 +214,7 @@ async def main(args: argparse.Namespace) -> None:
             database_url=args.database_url,
             data_dir=Path(tmp),
             secret_key="b" * 48,
+            encryption_keys="YmVuY2gtZW5jcnlwdGlvbi1rZXktMDEyMzQ1Njc4OWE=",  # 32 bytes, base64
             admin_email=ADMIN[0],
             admin_password=ADMIN[1],
             run_jobs=False,

@@ -31,6 +31,7 @@ REDIS_URL = os.environ.get("EXPERIMENTLY_TEST_REDIS_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
+TEST_ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS0wMTIzNDU2Nzg5YWI="  # 32 bytes, url-safe base64
 
 if IN_CI and not (PG_URL and REDIS_URL):
     raise RuntimeError("CI=true: EXPERIMENTLY_TEST_DATABASE_URL and EXPERIMENTLY_TEST_REDIS_URL are required")
@@ -134,6 +135,7 @@ def make_settings(backend: str, data_dir: Path, **overrides: Any) -> Settings:
     base: dict[str, Any] = {
         "data_dir": data_dir,
         "secret_key": "test-secret-key-not-for-production-0123456789",
+        "encryption_keys": TEST_ENCRYPTION_KEY,
         "admin_email": ADMIN_EMAIL,
         "admin_password": ADMIN_PASSWORD,
         "run_jobs": False,

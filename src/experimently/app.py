@@ -9,17 +9,21 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 
 from experimently import __doc__ as product_doc
 from experimently.analysis.router import router as analysis_router
 from experimently.audit.router import router as audit_router
+from experimently.auth.mfa_router import admin_router as mfa_admin_router
+from experimently.auth.mfa_router import router as mfa_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
+from experimently.auth.sessions_router import router as sessions_router
 from experimently.config import Settings, load_settings
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
+from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers
 from experimently.events.router import router as events_router
 from experimently.experiments.router import layers_router
@@ -58,6 +62,13 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     return JSONResponse(body, status_code=200 if ok else 503)
 
 
+@ops.get("/api/errors", response_class=HTMLResponse)
+async def error_codes() -> HTMLResponse:
+    """Every error code with its cause and remedy (the target of each error's ``documentation_url``;
+    public)."""
+    return HTMLResponse(render_html())
+
+
 @ops.get("/metrics", include_in_schema=False)
 async def metrics() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # serve --workers N: every worker's figures
@@ -75,7 +86,9 @@ def api_router() -> APIRouter:
         events_router,
         experiments_router,
         auth_router,
+        mfa_router,
         users_router,
+        mfa_admin_router,
         keys_router,
         environments_router,
         audit_router,
@@ -90,6 +103,14 @@ def api_router() -> APIRouter:
     for router in routers:
         api.include_router(router)
     return api
+
+
+def beta_router() -> APIRouter:
+    """``/api/beta``: endpoints whose shape may still change without a deprecation period (listed in
+    docs/api.md); they move to ``/api/v1`` once stable."""
+    beta = APIRouter(prefix="/api/beta")
+    beta.include_router(sessions_router)
+    return beta
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -121,9 +142,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
     )
-    install_error_handlers(app)
+    install_error_handlers(app, settings.errors_docs_url)
     app.include_router(ops)
     app.include_router(api_router())
+    app.include_router(beta_router())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

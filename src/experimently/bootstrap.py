@@ -6,6 +6,7 @@ from sqlalchemy.exc import IntegrityError
 
 from experimently import migrate
 from experimently.auth.service import ensure_admin
+from experimently.encryption.registry import encrypt_plaintext
 from experimently.environments.service import ensure_defaults
 from experimently.runtime import Runtime
 
@@ -14,6 +15,7 @@ async def bootstrap(runtime: Runtime, *, apply_migrations: bool) -> str | None:
     """Returns the generated admin password when one was created (to be printed once)."""
     if apply_migrations:
         await migrate.upgrade(runtime.db.engine)
+    await encrypt_plaintext(runtime.db, runtime.keyring)  # webhook secrets stored before 0014
     settings = runtime.settings
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
     for attempt in range(3):

@@ -6,16 +6,20 @@ queue, and a random secret generated on first start and kept in ``DATA_DIR``.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_FILE = "secret_key"
+KEYS_FILE = "encryption_keys"
 
 
 class Settings(BaseSettings):
@@ -89,6 +93,23 @@ class Settings(BaseSettings):
     # the console's address, for absolute links in webhook deliveries (and anything else that links)
     public_url: str = "http://127.0.0.1:8000"
 
+    # security (docs/security.md): password strength floor (zxcvbn score 0-4); who must use MFA
+    # (off | admins | everyone: local accounts without it may only enrol until they do); attempts at
+    # an MFA code per account; refresh sessions unused this long end (0: only the token TTL applies)
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    mfa_required: Literal["off", "admins", "everyone"] = "off"
+    mfa_rate_limit: str = "5/minute"
+    mfa_issuer: str = "Experimently"
+    session_idle_timeout_seconds: int = Field(default=0, ge=0)
+    # the key ring for data encrypted at rest: comma-separated Fernet keys, newest first (it encrypts,
+    # every key decrypts). Embedded: generated into DATA_DIR when unset; required with an external DB.
+    encryption_keys: SecretStr | None = None
+    # event property names stored encrypted, per environment: ``production=email|phone,*=ssn``
+    # (``*``: every environment) or a JSON object of lists
+    pii_properties: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
+    # base of the ``documentation_url`` in error bodies (default: the page this server serves)
+    errors_docs_url: str = "/api/errors"
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -104,6 +125,22 @@ class Settings(BaseSettings):
             pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
             return {group.strip(): role.strip() for group, role in pairs}
         return value
+
+    @field_validator("pii_properties", mode="before")
+    @classmethod
+    def _parse_pii(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if value.strip().startswith("{"):
+                return json.loads(value)
+            pairs = (item.split("=", 1) for item in value.split(",") if "=" in item)
+            return {env.strip(): [n.strip() for n in names.split("|") if n.strip()] for env, names in pairs}
+        return value
+
+    def pii_for(self, environment: str | None) -> frozenset[str]:
+        """The PII property names of one environment (its own list plus the ``*`` list)."""
+        return frozenset(self.pii_properties.get(environment or "", [])) | frozenset(
+            self.pii_properties.get("*", [])
+        )
 
     @property
     def is_embedded(self) -> bool:
@@ -140,10 +177,22 @@ class Settings(BaseSettings):
                     "instance must sign and verify tokens with the same secret"
                 )
             self.secret_key = SecretStr(_load_or_create_secret(self.data_dir / SECRET_FILE))
+        if self.encryption_keys is None:
+            if not self.is_embedded:
+                raise ValueError(
+                    "EXPERIMENTLY_ENCRYPTION_KEYS is required with an external database: every instance "
+                    "must decrypt webhook secrets, TOTP seeds and PII properties with the same key ring "
+                    "(generate one with 'experimently encryption generate-key')"
+                )
+            self.encryption_keys = SecretStr(_load_or_create_secret(self.data_dir / KEYS_FILE, _fernet_key))
         return self
 
 
-def _load_or_create_secret(path: Path) -> str:
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _load_or_create_secret(path: Path, generate: Callable[[], str] | None = None) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # created earlier, or by a process starting at the same moment
@@ -153,7 +202,7 @@ def _load_or_create_secret(path: Path) -> str:
                 return value
             time.sleep(0.02)
         raise RuntimeError(f"{path} exists but is empty") from None
-    value = secrets.token_urlsafe(48)
+    value = generate() if generate else secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value

@@ -13,16 +13,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth import security
+from experimently.auth import mfa, security
 from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth.models import User
 from experimently.auth.oidc import OidcIdentity
 from experimently.auth.service import user_actor, user_snapshot
-from experimently.errors import AuthenticationRequired, ErrorCode
+from experimently.errors import AuthenticationRequired, ErrorCode, PermissionDenied
 from experimently.kit.clock import now
 from experimently.runtime import Runtime
 
 LAST_LOGIN_RESOLUTION = 60.0
+# what an account under the MFA policy may still reach before it enrols (its own auth endpoints)
+MFA_ENROLMENT_PATHS = ("/api/v1/auth/",)
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -46,7 +48,9 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def _user_from_local_token(session: AsyncSession, runtime: Runtime, token: str) -> Actor:
+async def _user_from_local_token(
+    session: AsyncSession, runtime: Runtime, token: str, path: str | None = None
+) -> Actor:
     try:
         claims = security.decode_access_token(runtime.settings.secret, token)
     except jwt.ExpiredSignatureError:
@@ -59,7 +63,14 @@ async def _user_from_local_token(session: AsyncSession, runtime: Runtime, token:
     # iat has one-second resolution: a token issued in the second of the change is refused too
     if user.password_changed_at and claims.issued_at <= user.password_changed_at.replace(microsecond=0):
         raise AuthenticationRequired("token predates a password change", code=ErrorCode.TOKEN_INVALID)
-    return user_actor(user)
+    blocked = path is not None and not path.startswith(MFA_ENROLMENT_PATHS)
+    if blocked and not user.mfa_enabled and mfa.policy_requires(runtime.settings, user):
+        raise PermissionDenied(
+            "this account must turn on MFA before anything else: POST /api/v1/auth/mfa/enrol, "
+            "then /api/v1/auth/mfa/confirm",
+            code=ErrorCode.MFA_ENROLMENT_REQUIRED,
+        )
+    return user_actor(user, session_id=claims.session_id)
 
 
 async def _user_from_oidc(session: AsyncSession, runtime: Runtime, token: str) -> Actor:
@@ -118,6 +129,7 @@ async def _provision(session: AsyncSession, identity: OidcIdentity) -> User:
 
 
 async def get_actor(
+    request: Request,
     runtime: RuntimeDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
@@ -132,7 +144,7 @@ async def get_actor(
     async with runtime.db.transaction() as session:  # its own unit: JIT provisioning commits even on a 4xx
         if runtime.oidc is not None and runtime.oidc.matches(security.unverified_issuer(token)):
             return await _user_from_oidc(session, runtime, token)
-        return await _user_from_local_token(session, runtime, token)
+        return await _user_from_local_token(session, runtime, token, request.url.path)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -1,4 +1,5 @@
-"""One error type, one envelope: ``{"error": {"code", "message", "details", "request_id"}}``."""
+"""One error type, one envelope: ``{"error": {"code", "message", "details", "request_id",
+"documentation_url"}}``; every code has an entry in ``error_docs`` (docs/errors.md)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class ErrorCode(StrEnum):
     AUTHENTICATION_REQUIRED = "AUTHENTICATION_REQUIRED"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     TOKEN_INVALID = "TOKEN_INVALID"
+    MFA_REQUIRED = "MFA_REQUIRED"
+    MFA_ENROLMENT_REQUIRED = "MFA_ENROLMENT_REQUIRED"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
     ROUTE_NOT_FOUND = "ROUTE_NOT_FOUND"
@@ -128,10 +131,25 @@ class ServiceUnavailable(AppError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+_DOCS_BASE = ["/api/errors"]  # set once from EXPERIMENTLY_ERRORS_DOCS_URL by install_error_handlers
+
+
+def documentation_url(code: str) -> str:
+    return f"{_DOCS_BASE[0]}#{code.lower()}"
+
+
 def error_body(
     code: str, message: str, request_id: str | None, details: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details or {}, "request_id": request_id}}
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or {},
+            "request_id": request_id,
+            "documentation_url": documentation_url(code),
+        }
+    }
 
 
 def field_path(loc: tuple[int | str, ...] | list[int | str]) -> str:
@@ -204,7 +222,9 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, 500, body)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, docs_base: str | None = None) -> None:
+    if docs_base:
+        _DOCS_BASE[0] = docs_base.rstrip("#")
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -1,6 +1,7 @@
 """Imports every domain's tables so Alembic and tests see one metadata."""
 
 from experimently.audit.models import AuditLog
+from experimently.auth.mfa_models import MfaRecoveryCode, UserMfa
 from experimently.auth.models import ApiKey, RefreshToken, User
 from experimently.db import Base
 from experimently.environments.models import Environment
@@ -31,11 +32,13 @@ __all__ = [
     "JobLease",
     "Layer",
     "MetricDefinition",
+    "MfaRecoveryCode",
     "RefreshToken",
     "RolloutSchedule",
     "SafetySettings",
     "Segment",
     "User",
+    "UserMfa",
     "Webhook",
     "WebhookDelivery",
     "metadata",

@@ -13,6 +13,7 @@ from experimently.auth.oidc import OidcVerifier
 from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.db import Database
+from experimently.encryption.keyring import KeyRing, keyring_of
 from experimently.jobs.runner import JobRunner
 from experimently.ratelimit import RateLimiter
 
@@ -27,6 +28,7 @@ class Runtime:
     api_keys: ApiKeyAuthenticator
     oidc: OidcVerifier | None
     jobs: JobRunner
+    keyring: KeyRing
     services: dict[str, Any] = field(default_factory=dict)
 
     async def redis_ok(self) -> bool | None:
@@ -59,4 +61,5 @@ def build_runtime(settings: Settings) -> Runtime:
         api_keys=ApiKeyAuthenticator(db, cache),
         oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
         jobs=JobRunner(db),
+        keyring=keyring_of(settings),
     )

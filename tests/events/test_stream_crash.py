@@ -88,6 +88,7 @@ async def test_worker_process_killed_after_reading__restart_stores_each_event_on
         "database_url": s.database_url,
         "redis_url": s.redis_url,
         "secret_key": s.secret,
+        "encryption_keys": s.encryption_keys.get_secret_value() if s.encryption_keys else None,
         "data_dir": str(s.data_dir),
         "event_claim_idle_ms": 100,
         "event_stream_read_count": 2,

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from tests.conftest import Harness
 
-PUBLIC = {"/health", "/ready", "/metrics", "/api/v1/auth/token", "/api/v1/auth/refresh"}
+PUBLIC = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/api/errors",
+    "/api/v1/auth/token",
+    "/api/v1/auth/token/mfa",
+    "/api/v1/auth/refresh",
+}
 
 
 async def test_health_and_ready__embedded__answer_without_auth(harness: Harness) -> None:
@@ -137,6 +145,7 @@ async def test_unexpected_error__500_envelope_with_request_id_and_headers(harnes
         "message": "internal error",
         "details": {},
         "request_id": "trace-500",
+        "documentation_url": "/api/errors#internal_error",
     }
     assert response.headers["x-request-id"] == "trace-500"
     assert response.headers["x-content-type-options"] == "nosniff"

@@ -35,6 +35,7 @@ class Actor:
     environment_id: str | None = None
     environment_key: str | None = None
     owner_id: str | None = None  # whose resources an API key acts for (its creator)
+    session_id: str | None = None  # a person's login session (refresh family), from the access token
 
     @property
     def owner(self) -> str:

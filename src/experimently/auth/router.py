@@ -26,6 +26,15 @@ from experimently.errors import NotFound
 from experimently.kit.envelope import Envelope
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def client_of(request: Request) -> service.Client:
+    return service.Client(
+        ip=request.client.host if request.client else "unknown",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
 users_router = APIRouter(prefix="/users", tags=["users"])
 keys_router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
@@ -35,16 +44,15 @@ async def token(
     request: Request, runtime: RuntimeDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenResponse:
     """Log in with email (``username``) and password; returns standard OAuth2 token JSON."""
-    ip = request.client.host if request.client else "unknown"
     return await service.login(
-        runtime.db, runtime.settings, runtime.limiter, form.username, form.password, ip
+        runtime.db, runtime.settings, runtime.limiter, form.username, form.password, client_of(request)
     )
 
 
 @router.post("/refresh", response_model=TokenResponse)
-async def refresh(runtime: RuntimeDep, body: RefreshRequest) -> TokenResponse:
+async def refresh(request: Request, runtime: RuntimeDep, body: RefreshRequest) -> TokenResponse:
     """Exchange a refresh token for a new pair (the old refresh token is revoked)."""
-    return await service.refresh(runtime.db, runtime.settings, body.refresh_token)
+    return await service.refresh(runtime.db, runtime.settings, body.refresh_token, client_of(request))
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -63,9 +71,11 @@ async def me(actor: ActorDep, session: SessionDep) -> Envelope[UserRead]:
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_password(actor: ActorDep, session: SessionDep, body: PasswordChange) -> None:
-    """Change one's own password; every refresh token of the account is revoked."""
-    await service.change_password(session, actor, body)
+async def change_password(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: PasswordChange
+) -> None:
+    """Change one's own password (zxcvbn strength checked); every refresh token is revoked."""
+    await service.change_password(session, runtime.settings, actor, body)
 
 
 @users_router.get("", response_model=Envelope[list[UserRead]])
@@ -75,9 +85,13 @@ async def list_users(actor: ActorDep, session: SessionDep) -> Envelope[list[User
 
 
 @users_router.post("", response_model=Envelope[UserCreated], status_code=status.HTTP_201_CREATED)
-async def create_user(actor: ActorDep, session: SessionDep, body: UserCreate) -> Envelope[UserCreated]:
-    """Create an account (admin); a generated password is returned once."""
-    return Envelope(data=await service.create_user(session, actor, body))
+async def create_user(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: UserCreate
+) -> Envelope[UserCreated]:
+    """Create an account (admin); a generated password is returned once; a given one must be strong."""
+    return Envelope(
+        data=await service.create_user(session, actor, body, min_score=runtime.settings.password_min_score)
+    )
 
 
 @users_router.patch("/{user_id}", response_model=Envelope[UserRead])

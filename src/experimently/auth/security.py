@@ -66,9 +66,12 @@ class AccessClaims:
     role: str
     token_id: str
     issued_at: datetime
+    session_id: str | None = None
 
 
-def issue_access_token(secret: str, user_id: str, role: str, ttl_seconds: int) -> str:
+def issue_access_token(
+    secret: str, user_id: str, role: str, ttl_seconds: int, *, session_id: str | None = None
+) -> str:
     issued = now()
     claims: dict[str, Any] = {
         "iss": ISSUER,
@@ -79,6 +82,8 @@ def issue_access_token(secret: str, user_id: str, role: str, ttl_seconds: int) -
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=ttl_seconds)).timestamp()),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -100,6 +105,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         role=str(claims.get("role", "")),
         token_id=str(claims.get("jti", "")),
         issued_at=datetime.fromtimestamp(int(claims["iat"]), tz=now().tzinfo),
+        session_id=str(claims["sid"]) if claims.get("sid") else None,
     )
 
 
@@ -110,3 +116,36 @@ def unverified_issuer(token: str) -> str | None:
         return None
     issuer = claims.get("iss")
     return str(issuer) if issuer is not None else None
+
+
+MFA_TOKEN_TTL_SECONDS = 300
+
+
+def issue_mfa_token(secret: str, user_id: str) -> str:
+    """The short-lived proof that the password step passed; only ``/auth/token/mfa`` accepts it."""
+    issued = now()
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "sub": user_id,
+        "typ": "mfa",
+        "jti": new_id(),
+        "iat": int(issued.timestamp()),
+        "exp": int((issued + timedelta(seconds=MFA_TOKEN_TTL_SECONDS)).timestamp()),
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_mfa_token(secret: str, token: str) -> str:
+    """The user id of a valid, unexpired MFA token; raises ``jwt.InvalidTokenError``."""
+    claims = jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        issuer=ISSUER,
+        options={"require": ["exp", "sub", "iss"], "verify_exp": False, "verify_iat": False},
+    )
+    if not isinstance(claims["exp"], int) or claims["exp"] <= now().timestamp():
+        raise jwt.ExpiredSignatureError("MFA token expired")
+    if claims.get("typ") != "mfa":
+        raise jwt.InvalidTokenError("not an MFA token")
+    return str(claims["sub"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -9,9 +10,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth import security
+from experimently.auth import mfa, security
 from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
+from experimently.auth.mfa import MfaRequired
 from experimently.auth.models import RefreshToken, User
+from experimently.auth.passwords import check_strength
 from experimently.auth.schemas import (
     PasswordChange,
     TokenResponse,
@@ -22,6 +25,7 @@ from experimently.auth.schemas import (
 )
 from experimently.config import Settings
 from experimently.db import Database
+from experimently.encryption.keyring import KeyRing
 from experimently.errors import AuthenticationRequired, Conflict, ErrorCode, NotFound, ValidationFailed
 from experimently.kit.clock import now
 from experimently.kit.ids import new_id
@@ -36,73 +40,152 @@ def user_snapshot(user: User) -> dict[str, Any]:
     return {"email": user.email, "role": user.role, "is_active": user.is_active}
 
 
-def user_actor(user: User) -> Actor:
-    return Actor(kind=ActorKind.USER, id=user.id, label=user.email, role=Role(user.role))
+def user_actor(user: User, session_id: str | None = None) -> Actor:
+    return Actor(
+        kind=ActorKind.USER, id=user.id, label=user.email, role=Role(user.role), session_id=session_id
+    )
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where a login or refresh comes from, kept on the session it starts or continues."""
+
+    ip: str = "unknown"
+    user_agent: str = ""
+
+
 async def login(
-    db: Database, settings: Settings, limiter: RateLimiter, email: str, password: str, ip: str
+    db: Database,
+    settings: Settings,
+    limiter: RateLimiter,
+    email: str,
+    password: str,
+    client: Client | str,
 ) -> TokenResponse:
     """Check credentials under a per-IP and per-account rate limit; a failure is audited in its own
-    transaction (it must survive the 401)."""
-    await limiter.hit(settings.login_rate_limit, "login-ip", ip)
+    transaction (it must survive the 401). ``client`` may be the bare IP. With MFA on, the answer is
+    :class:`MfaRequired` (401 ``MFA_REQUIRED``) carrying the token of the second step."""
+    client = Client(ip=client) if isinstance(client, str) else client
+    await limiter.hit(settings.login_rate_limit, "login-ip", client.ip)
     await limiter.hit(settings.login_rate_limit, "login-account", email.strip().lower())
+    challenge: str | None = None
     async with db.transaction() as session:
         user = await find_user_by_email(session, email)
         valid = security.verify_password(user.password_hash if user else None, password)
-        if user is not None and valid and user.is_active:
+        if user is not None and valid and user.is_active and user.mfa_enabled:
+            challenge = security.issue_mfa_token(settings.secret, user.id)
+        elif user is not None and valid and user.is_active:
             user.last_login_at = now()
             audit.record(session, user_actor(user), "auth.login", "user", user.id)
-            return await _issue_tokens(session, settings, user, family_id=new_id())
-        # an unknown "email" may be a mistyped password: keep only a digest of it in the trail
-        label = user.email if user else "unknown:" + security.sha256(email.strip().lower())[:16]
-        failed = Actor(kind=ActorKind.USER, id=user.id if user else "unknown", label=label)
-        reason = "inactive" if user is not None and valid else "bad_credentials"
-        audit.record(session, failed, "auth.login_failed", "user", user.id if user else None, reason=reason)
+            return await issue_tokens(session, settings, user, new_id(), client)
+        if challenge is None:
+            _audit_failure(session, user, email, valid)
+    if challenge is not None:
+        raise MfaRequired(challenge)
     raise AuthenticationRequired("invalid email or password", code=ErrorCode.INVALID_CREDENTIALS)
 
 
-async def _issue_tokens(
-    session: AsyncSession, settings: Settings, user: User, family_id: str
+def _audit_failure(session: AsyncSession, user: User | None, email: str, valid: bool) -> None:
+    # an unknown "email" may be a mistyped password: keep only a digest of it in the trail
+    label = user.email if user else "unknown:" + security.sha256(email.strip().lower())[:16]
+    failed = Actor(kind=ActorKind.USER, id=user.id if user else "unknown", label=label)
+    reason = "inactive" if user is not None and valid else "bad_credentials"
+    audit.record(session, failed, "auth.login_failed", "user", user.id if user else None, reason=reason)
+
+
+async def login_mfa(
+    db: Database,
+    settings: Settings,
+    keyring: KeyRing,
+    limiter: RateLimiter,
+    mfa_token: str,
+    code: str,
+    client: Client,
 ) -> TokenResponse:
+    """The second login step: the MFA token from the first and a TOTP or recovery code. A wrong code
+    is audited in its own transaction (it must survive the 401)."""
+    async with db.transaction() as session:
+        user, ok = await mfa.second_step_user(session, settings, keyring, limiter, mfa_token, code)
+        if ok:
+            user.last_login_at = now()
+            audit.record(session, user_actor(user), "auth.login", "user", user.id, reason="mfa")
+            return await issue_tokens(session, settings, user, new_id(), client)
+        failed = Actor(kind=ActorKind.USER, id=user.id, label=user.email)
+        audit.record(session, failed, "auth.login_failed", "user", user.id, reason="mfa_code")
+    raise AuthenticationRequired(
+        "the code is wrong, expired or already used", code=ErrorCode.INVALID_CREDENTIALS
+    )
+
+
+async def issue_tokens(
+    session: AsyncSession, settings: Settings, user: User, family_id: str, client: Client
+) -> TokenResponse:
+    """A new refresh token in the family (the session) and an access token naming it (``sid``)."""
     refresh = security.generate_refresh_token()
+    moment = now()
     session.add(
         RefreshToken(
             user_id=user.id,
             token_hash=security.sha256(refresh),
             family_id=family_id,
-            expires_at=now() + timedelta(seconds=settings.refresh_token_ttl_seconds),
+            created_at=moment,
+            expires_at=moment + timedelta(seconds=settings.refresh_token_ttl_seconds),
+            ip=client.ip[:64],
+            user_agent=client.user_agent[:300],
         )
     )
     access = security.issue_access_token(
-        settings.secret, user.id, user.role, settings.access_token_ttl_seconds
+        settings.secret, user.id, user.role, settings.access_token_ttl_seconds, session_id=family_id
     )
     return TokenResponse(
         access_token=access, expires_in=settings.access_token_ttl_seconds, refresh_token=refresh
     )
 
 
-async def refresh(db: Database, settings: Settings, token: str) -> TokenResponse:
+async def refresh(
+    db: Database, settings: Settings, token: str, client: Client | None = None
+) -> TokenResponse:
     """Rotate: the old refresh token is revoked and a new one issued in the same family. Reusing a
-    revoked token revokes the whole family (a stolen token is worth nothing after one use)."""
+    revoked token revokes the whole family (a stolen token is worth nothing after one use).
+
+    The revocation is one conditional UPDATE, the first statement of the transaction: of N concurrent
+    presenters of one token exactly one sees a row come back and wins; the others find the token
+    revoked, which is a reuse, and revoke the family (the winner's new token included). On PostgreSQL
+    the losers' UPDATE waits on the winner's row lock; on SQLite the first write takes the database
+    write lock (no read snapshot is held before it, so no stale-snapshot error)."""
+    digest = security.sha256(token)
+    moment = now()
     async with db.transaction() as session:
-        row = await session.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == security.sha256(token))
-        )
-        if row is None or row.expires_at <= now():
-            row = None
-        elif row.revoked_at is not None:
-            await _revoke_family(session, row.family_id)
-            audit.record(session, SYSTEM, "auth.refresh_reuse_detected", "user", row.user_id)
-            row = None
-        user = await session.get(User, row.user_id) if row is not None else None
-        if row is not None and user is not None and user.is_active:
-            row.revoked_at = now()
-            return await _issue_tokens(session, settings, user, row.family_id)
+        won = (
+            await session.execute(
+                update(RefreshToken)
+                .where(
+                    RefreshToken.token_hash == digest,
+                    RefreshToken.revoked_at.is_(None),
+                    RefreshToken.expires_at > moment,
+                )
+                .values(revoked_at=moment)
+                .returning(RefreshToken.user_id, RefreshToken.family_id, RefreshToken.created_at)
+            )
+        ).first()
+        if won is None:
+            row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest))
+            if row is not None and row.revoked_at is not None:
+                await _revoke_family(session, row.family_id)
+                audit.record(session, SYSTEM, "auth.refresh_reuse_detected", "user", row.user_id)
+        else:
+            user_id, family_id, last_used = won
+            idle = settings.session_idle_timeout_seconds
+            user = await session.get(User, user_id)
+            if idle and (moment - last_used).total_seconds() > idle:
+                await _revoke_family(session, family_id)
+                audit.record(session, SYSTEM, "auth.session_idle_expired", "user", user_id)
+            elif user is not None and user.is_active:
+                return await issue_tokens(session, settings, user, family_id, client or Client())
     raise AuthenticationRequired("refresh token is invalid, expired or revoked", code=ErrorCode.TOKEN_INVALID)
 
 
@@ -122,10 +205,13 @@ async def logout(session: AsyncSession, actor: Actor, token: str) -> None:
     audit.record(session, actor, "auth.logout", "user", actor.id)
 
 
-async def change_password(session: AsyncSession, actor: Actor, body: PasswordChange) -> None:
+async def change_password(
+    session: AsyncSession, settings: Settings, actor: Actor, body: PasswordChange
+) -> None:
     user = await session.get(User, actor.id)
     if user is None or not security.verify_password(user.password_hash, body.current_password):
         raise AuthenticationRequired("current password is wrong", code=ErrorCode.INVALID_CREDENTIALS)
+    check_strength(body.new_password, user.email, min_score=settings.password_min_score, path="new_password")
     user.password_hash = security.hash_password(body.new_password)
     user.password_changed_at = now()
     await session.execute(
@@ -136,11 +222,15 @@ async def change_password(session: AsyncSession, actor: Actor, body: PasswordCha
     audit.record(session, actor, "user.password_changed", "user", user.id)
 
 
-async def create_user(session: AsyncSession, actor: Actor, body: UserCreate) -> UserCreated:
+async def create_user(
+    session: AsyncSession, actor: Actor, body: UserCreate, *, min_score: int = 3
+) -> UserCreated:
     require(actor, Permission.USERS_WRITE)
     email = str(body.email).lower()
     if await find_user_by_email(session, email) is not None:
         raise Conflict(f"a user with email '{email}' exists", details={"email": email})
+    if body.password is not None:
+        check_strength(body.password, email, min_score=min_score)
     password = body.password or security.generate_password()
     user = User(
         email=email,

@@ -6,6 +6,7 @@ here with ``app.add_typer`` (or a command with ``app.command``).
 - :mod:`.domain`: ``flags ...``, ``experiments ...``, ``aggregate``
 - :mod:`.doctor`: ``doctor``
 - :mod:`.config_io`: ``export``, ``import``
+- :mod:`experimently.encryption.cli`: ``encryption generate-key|reencrypt``
 - :mod:`.common`: settings, the CLI actor, one-line errors (:func:`~.common.run`)
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import typer
 
 from experimently.cli import accounts, config_io, doctor, domain, server
+from experimently.encryption.cli import encryption_app
 
 app = typer.Typer(
     help="Experimently: feature flags, experiments, events, statistics.",
@@ -31,6 +33,7 @@ app.command()(domain.aggregate)
 app.command()(doctor.doctor)
 app.command("export")(config_io.export_config)
 app.command("import")(config_io.import_config)
+app.add_typer(encryption_app, name="encryption")
 
 
 def main() -> None:

@@ -13,6 +13,8 @@ from typing import Any
 from prometheus_client import Counter
 
 from experimently.config import Settings
+from experimently.encryption.keyring import keyring_of
+from experimently.events.pii import protect
 from experimently.events.pipeline import Pipeline
 from experimently.events.validation import (
     FLAG_EXPOSURE,
@@ -61,6 +63,9 @@ class EventIngest:
             except Rejected as exc:
                 REJECTED.labels(exc.path or "event").inc()
                 rejected.append({"index": index, "path": exc.path, "reason": exc.reason})
+        pii = self.settings.pii_for(environment) if self.settings.pii_properties else None
+        if pii and rows:
+            rows = protect(rows, pii, keyring_of(self.settings))
         return rows, rejected
 
     async def submit(self, events: list[dict[str, Any]], *, environment: str | None) -> IngestResult:

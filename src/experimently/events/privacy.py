@@ -11,16 +11,27 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.encryption.keyring import KeyRing
 from experimently.events import repository
+from experimently.events.pii import reveal
 from experimently.events.schemas import EventRead
 from experimently.metrics.aggregation import retract_unit, unit_contributions
 from experimently.privacy import PrivacyProvider
 
 
-async def export_events(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
-    rows = await repository.events_of_user(session, user_id)
-    return [EventRead.model_validate(r).model_dump(mode="json") for r in rows]
+def events_provider(keyring: KeyRing) -> PrivacyProvider:
+    """Raw events; PII properties (stored encrypted) come back decrypted in the export."""
+
+    async def export_events(session: AsyncSession, user_id: str) -> list[dict[str, Any]]:
+        rows = await repository.events_of_user(session, user_id)
+        out = []
+        for r in rows:
+            item = EventRead.model_validate(r)
+            item.properties = reveal(item.properties, keyring)
+            out.append(item.model_dump(mode="json"))
+        return out
+
+    return PrivacyProvider("events", export_events, repository.erase_user)
 
 
-EVENTS_PROVIDER = PrivacyProvider("events", export_events, repository.erase_user)
 STATISTICS_PROVIDER = PrivacyProvider("experiment_statistics", unit_contributions, retract_unit, order=-1)

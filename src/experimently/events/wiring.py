@@ -5,9 +5,11 @@ from __future__ import annotations
 import structlog
 
 from experimently import privacy
+from experimently.encryption.registry import EXTRA_WALKERS
 from experimently.events.ingest import EventIngest
+from experimently.events.pii import reencrypt_events
 from experimently.events.pipeline import EmbeddedPipeline, Pipeline, StreamPipeline
-from experimently.events.privacy import EVENTS_PROVIDER, STATISTICS_PROVIDER
+from experimently.events.privacy import STATISTICS_PROVIDER, events_provider
 from experimently.events.retention import maintain_partitions, run_retention
 from experimently.metrics.aggregation import run_aggregation
 from experimently.runtime import Runtime
@@ -25,7 +27,8 @@ def register_event_services(runtime: Runtime) -> None:
         pipeline = EmbeddedPipeline(runtime.db, runtime.settings)
     runtime.services["events.pipeline"] = pipeline
     runtime.services["events.ingest"] = EventIngest(runtime.settings, pipeline)
-    privacy.register(EVENTS_PROVIDER)
+    privacy.register(events_provider(runtime.keyring))
+    EXTRA_WALKERS["events.properties"] = reencrypt_events
     privacy.register(STATISTICS_PROVIDER)
 
 

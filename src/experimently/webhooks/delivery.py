@@ -43,6 +43,7 @@ from sqlalchemy import select
 
 from experimently.config import Settings
 from experimently.db import Database
+from experimently.encryption.keyring import KeyRing, KeyRingError, keyring_of
 from experimently.kit.clock import now
 from experimently.webhooks.formats import render
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
@@ -134,7 +135,7 @@ async def _hand_over(db: Database) -> int:
         return len(events)
 
 
-async def _claim(db: Database, settings: Settings) -> list[Outgoing]:
+async def _claim(db: Database, settings: Settings, keyring: KeyRing) -> list[Outgoing]:
     async with db.transaction() as session:
         moment = now()
         rows = await session.execute(
@@ -148,8 +149,12 @@ async def _claim(db: Database, settings: Settings) -> list[Outgoing]:
         out: list[Outgoing] = []
         for delivery, hook, event in rows.all():
             delivery.next_attempt_at = moment + CLAIM
-            body = render(event, hook.format, settings.public_url)
-            out.append(Outgoing(delivery.id, hook.url, hook.secret, event.type, body))
+            try:  # stored encrypted; the plaintext lives only in memory
+                secret = keyring.decrypt(hook.secret)
+            except KeyRingError:  # a key left the ring too early: this hook waits, the others go
+                log.error("webhook.secret_undecryptable", webhook_id=hook.id, delivery_id=delivery.id)
+                continue
+            out.append(Outgoing(delivery.id, hook.url, secret, event.type, render(event, hook.format, settings.public_url)))
         return out
 
 
@@ -222,7 +227,7 @@ async def deliver(db: Database, settings: Settings, transport: httpx.AsyncBaseTr
     """One run of the job; returns how many deliveries were attempted. ``transport``: tests stand in
     for the outside world with ``httpx.MockTransport``."""
     await _hand_over(db)
-    due = await _claim(db, settings)
+    due = await _claim(db, settings, keyring_of(settings))
     if not due:
         return 0
     limit = asyncio.Semaphore(CONCURRENCY)

@@ -35,8 +35,9 @@ class DomainEvent(Base):
 
 class Webhook(Base):
     """A subscription: domain events of the listed types (all when empty) are POSTed to ``url``, signed
-    with ``secret`` (HMAC-SHA256). The secret is kept as given because signing needs it; the API shows
-    it only when it is created or rotated."""
+    with ``secret`` (HMAC-SHA256). Signing needs the secret itself, so it is stored encrypted with the
+    key ring (``experimently.encryption``), never as plaintext; the API shows it only when it is
+    created or rotated."""
 
     __tablename__ = "webhooks"
 
@@ -47,7 +48,7 @@ class Webhook(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # "experimently" (the signed JSON document) or "slack" (an incoming-webhook message: text + blocks)
     format: Mapped[str] = mapped_column(String(20), default="experimently", server_default="experimently")
-    secret: Mapped[str] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(String(500))  # key-ring ciphertext ("fernet:...")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

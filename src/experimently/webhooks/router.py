@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from experimently.deps import ActorDep, SessionDep
+from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.webhooks import service
 from experimently.webhooks.schemas import (
@@ -29,11 +29,13 @@ async def list_webhooks(actor: ActorDep, session: SessionDep) -> Envelope[list[W
 
 
 @router.post("", response_model=Envelope[WebhookWithSecret], status_code=status.HTTP_201_CREATED)
-async def create(actor: ActorDep, session: SessionDep, body: WebhookCreate) -> Envelope[WebhookWithSecret]:
+async def create(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: WebhookCreate
+) -> Envelope[WebhookWithSecret]:
     """Subscribe a URL to domain events (all types when ``event_types`` is empty). The answer carries the
     signing secret, shown only now."""
-    hook = await service.create(session, actor, body)
-    return Envelope(data=WebhookWithSecret.model_validate(hook))
+    hook, secret = await service.create(session, actor, body, runtime.keyring)
+    return Envelope(data=_with_secret(hook, secret))
 
 
 @router.get("/{webhook_id}", response_model=Envelope[WebhookRead])
@@ -59,10 +61,16 @@ async def delete(actor: ActorDep, session: SessionDep, webhook_id: str) -> Envel
 
 
 @router.post("/{webhook_id}/rotate-secret", response_model=Envelope[WebhookWithSecret])
-async def rotate_secret(actor: ActorDep, session: SessionDep, webhook_id: str) -> Envelope[WebhookWithSecret]:
+async def rotate_secret(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, webhook_id: str
+) -> Envelope[WebhookWithSecret]:
     """A new signing secret, shown only now; every delivery sent from now on is signed with it."""
-    hook = await service.rotate_secret(session, actor, webhook_id)
-    return Envelope(data=WebhookWithSecret.model_validate(hook))
+    hook, secret = await service.rotate_secret(session, actor, webhook_id, runtime.keyring)
+    return Envelope(data=_with_secret(hook, secret))
+
+
+def _with_secret(hook: object, secret: str) -> WebhookWithSecret:
+    return WebhookWithSecret(**WebhookRead.model_validate(hook).model_dump(), secret=secret)
 
 
 @router.post(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.auth.actor import Actor
+from experimently.encryption.keyring import KeyRing
 from experimently.errors import NotFound, check_version
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require
@@ -39,14 +40,20 @@ async def list_webhooks(session: AsyncSession, actor: Actor) -> list[Webhook]:
     return list((await session.scalars(select(Webhook).order_by(Webhook.created_at, Webhook.id))).all())
 
 
-async def create(session: AsyncSession, actor: Actor, body: WebhookCreate) -> Webhook:
+async def create(
+    session: AsyncSession, actor: Actor, body: WebhookCreate, keyring: KeyRing
+) -> tuple[Webhook, str]:
+    """The new subscription and its signing secret in plaintext (stored encrypted; shown once)."""
     require(actor, Permission.WEBHOOKS_MANAGE)
     moment = now()
-    hook = Webhook(**body.model_dump(), secret=_secret(), version=1, created_at=moment, updated_at=moment)
+    secret = _secret()
+    hook = Webhook(
+        **body.model_dump(), secret=keyring.encrypt(secret), version=1, created_at=moment, updated_at=moment
+    )
     session.add(hook)
     await session.flush()
     audit.record(session, actor, "webhook.created", "webhook", hook.id, after=_snapshot(hook))
-    return hook
+    return hook, secret
 
 
 async def update(session: AsyncSession, actor: Actor, webhook_id: str, body: WebhookUpdate) -> Webhook:
@@ -62,16 +69,19 @@ async def update(session: AsyncSession, actor: Actor, webhook_id: str, body: Web
     return hook
 
 
-async def rotate_secret(session: AsyncSession, actor: Actor, webhook_id: str) -> Webhook:
+async def rotate_secret(
+    session: AsyncSession, actor: Actor, webhook_id: str, keyring: KeyRing
+) -> tuple[Webhook, str]:
     """A new secret, in force for every delivery sent from now on (retries included)."""
     hook = await get(session, actor, webhook_id)
-    hook.secret = _secret()
+    secret = _secret()
+    hook.secret = keyring.encrypt(secret)
     hook.version += 1
     hook.updated_at = now()
     audit.record(
         session, actor, "webhook.secret_rotated", "webhook", hook.id, after={"version": hook.version}
     )
-    return hook
+    return hook, secret
 
 
 async def delete(session: AsyncSession, actor: Actor, webhook_id: str) -> None:

@@ -1,0 +1,292 @@
+"""TOTP second factor (RFC 6238, on ``pyotp``) for local accounts; OIDC accounts rely on their issuer.
+
+Enrolment: ``enrol`` stores a fresh seed (encrypted with the key ring) and returns the otpauth URI and
+its QR code (``segno``, an SVG data URI); ``confirm`` with a first code switches MFA on and returns ten
+one-time recovery codes (stored as SHA-256 digests: 80 random bits each, nothing to brute-force).
+
+A code is accepted for its 30-second step and one step either side (clock drift), and only for a step
+later than the last one accepted: one conditional UPDATE, so a code replayed inside its window, or
+presented twice at the same moment, is refused. A recovery code is spent by a conditional UPDATE too.
+Every attempt counts against ``MFA_RATE_LIMIT`` per account."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+
+import jwt
+import pyotp
+import segno
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from experimently import audit
+from experimently.auth import security
+from experimently.auth.actor import Actor, Role
+from experimently.auth.mfa_models import MfaRecoveryCode, UserMfa
+from experimently.auth.models import RefreshToken, User
+from experimently.config import Settings
+from experimently.encryption.keyring import KeyRing
+from experimently.errors import AuthenticationRequired, Conflict, ErrorCode, NotFound, ValidationFailed
+from experimently.kit.clock import now
+from experimently.ratelimit import RateLimiter
+from experimently.rbac import Permission, require
+
+RECOVERY_CODES = 10
+DRIFT_STEPS = 1
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+class MfaRequired(AuthenticationRequired):
+    """The password was right; the second step is ``POST /auth/token/mfa`` with this token."""
+
+    def __init__(self, mfa_token: str) -> None:
+        super().__init__(
+            "a second factor is required: POST /api/v1/auth/token/mfa with mfa_token and a code",
+            code=ErrorCode.MFA_REQUIRED,
+        )
+        self.details = {
+            "mfa_token": mfa_token,
+            "expires_in": security.MFA_TOKEN_TTL_SECONDS,
+            "methods": ["totp", "recovery_code"],
+        }
+
+
+def policy_requires(settings: Settings, user: User) -> bool:
+    """Whether ``MFA_REQUIRED`` applies to this account (local accounts only)."""
+    if user.external_subject is not None:
+        return False
+    return settings.mfa_required == "everyone" or (
+        settings.mfa_required == "admins" and user.role == Role.ADMIN
+    )
+
+
+def _digest(code: str) -> str:
+    return security.sha256(code.replace("-", "").replace(" ", "").upper())
+
+
+def _new_recovery_code() -> str:
+    raw = "".join(secrets.choice(_B32) for _ in range(16))
+    return "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+
+
+async def _local_user(session: AsyncSession, actor: Actor) -> User:
+    user = await session.get(User, actor.id)
+    if user is None:
+        raise NotFound("user", actor.id)
+    if user.external_subject is not None or user.password_hash is None:
+        raise ValidationFailed(
+            "this account signs in through the identity provider, whose MFA applies",
+            [{"path": "account", "message": "OIDC accounts rely on their issuer's MFA"}],
+        )
+    return user
+
+
+def _totp(seed: str, settings: Settings, email: str) -> pyotp.TOTP:
+    return pyotp.TOTP(seed, name=email, issuer=settings.mfa_issuer)
+
+
+async def enrol(session: AsyncSession, settings: Settings, keyring: KeyRing, actor: Actor) -> dict[str, Any]:
+    """Start (or restart) enrolment: a new seed, pending until confirmed by a first code."""
+    user = await _local_user(session, actor)
+    if user.mfa_enabled:
+        raise Conflict("MFA is already on; disable it first to enrol a new device")
+    seed = pyotp.random_base32()
+    await session.execute(delete(UserMfa).where(UserMfa.user_id == user.id))
+    session.add(UserMfa(user_id=user.id, secret=keyring.encrypt(seed), created_at=now()))
+    uri = _totp(seed, settings, user.email).provisioning_uri()
+    audit.record(session, actor, "user.mfa_enrolment_started", "user", user.id)
+    return {
+        "otpauth_uri": uri,
+        "secret": seed,
+        "qr_svg": segno.make(uri, error="m").svg_data_uri(scale=4),
+    }
+
+
+async def _check_totp(
+    session: AsyncSession, settings: Settings, keyring: KeyRing, row: UserMfa, email: str, code: str
+) -> bool:
+    code = code.strip()
+    if not (code.isdigit() and len(code) == 6):
+        return False
+    totp = _totp(keyring.decrypt(row.secret), settings, email)
+    current = totp.timecode(now())
+    matched = next(
+        (
+            step
+            for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1)
+            if hmac.compare_digest(totp.generate_otp(step), code)
+        ),
+        None,
+    )
+    if matched is None:
+        return False
+    claimed = await session.execute(
+        update(UserMfa)
+        .where(UserMfa.user_id == row.user_id, or_(UserMfa.last_step.is_(None), UserMfa.last_step < matched))
+        .values(last_step=matched)
+        .returning(UserMfa.user_id)
+    )
+    return claimed.first() is not None
+
+
+async def _spend_recovery_code(session: AsyncSession, user_id: str, code: str) -> bool:
+    spent = await session.execute(
+        update(MfaRecoveryCode)
+        .where(
+            MfaRecoveryCode.user_id == user_id,
+            MfaRecoveryCode.code_hash == _digest(code),
+            MfaRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now())
+        .returning(MfaRecoveryCode.id)
+    )
+    return spent.first() is not None
+
+
+async def verify_second_factor(
+    session: AsyncSession,
+    settings: Settings,
+    keyring: KeyRing,
+    limiter: RateLimiter,
+    user: User,
+    code: str,
+    *,
+    confirmed: bool = True,
+) -> bool:
+    """A TOTP code (6 digits) or a recovery code; counted against the per-account limit."""
+    await limiter.hit(settings.mfa_rate_limit, "mfa", user.id)
+    row = await session.get(UserMfa, user.id)
+    if row is None or (row.confirmed_at is not None) != confirmed:
+        return False
+    if await _check_totp(session, settings, keyring, row, user.email, code):
+        return True
+    return confirmed and await _spend_recovery_code(session, user.id, code)
+
+
+async def _replace_recovery_codes(session: AsyncSession, user_id: str) -> list[str]:
+    await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
+    session.add_all(MfaRecoveryCode(user_id=user_id, code_hash=_digest(c)) for c in codes)
+    return codes
+
+
+def _wrong_code() -> AuthenticationRequired:
+    return AuthenticationRequired(
+        "the code is wrong, expired or already used", code=ErrorCode.INVALID_CREDENTIALS
+    )
+
+
+async def confirm(
+    session: AsyncSession,
+    settings: Settings,
+    keyring: KeyRing,
+    limiter: RateLimiter,
+    actor: Actor,
+    code: str,
+) -> list[str]:
+    """Switch MFA on with a first code from the device; returns the recovery codes (shown once)."""
+    user = await _local_user(session, actor)
+    if user.mfa_enabled:
+        raise Conflict("MFA is already on")
+    if await session.get(UserMfa, user.id) is None:
+        raise Conflict("no enrolment in progress: POST /api/v1/auth/mfa/enrol first")
+    if not await verify_second_factor(session, settings, keyring, limiter, user, code, confirmed=False):
+        raise _wrong_code()
+    row = await session.get(UserMfa, user.id)
+    assert row is not None
+    row.confirmed_at = now()
+    user.mfa_enabled = True
+    codes = await _replace_recovery_codes(session, user.id)
+    audit.record(session, actor, "user.mfa_enabled", "user", user.id)
+    return codes
+
+
+async def disable(
+    session: AsyncSession, settings: Settings, keyring: KeyRing, limiter: RateLimiter, actor: Actor, code: str
+) -> None:
+    """Switch MFA off; needs a current code or an unused recovery code."""
+    user = await _local_user(session, actor)
+    if not user.mfa_enabled:
+        raise Conflict("MFA is not on")
+    if not await verify_second_factor(session, settings, keyring, limiter, user, code):
+        raise _wrong_code()
+    await _clear(session, user)
+    audit.record(session, actor, "user.mfa_disabled", "user", user.id)
+
+
+async def regenerate_recovery_codes(
+    session: AsyncSession, settings: Settings, keyring: KeyRing, limiter: RateLimiter, actor: Actor, code: str
+) -> list[str]:
+    """Ten new recovery codes (the old ones stop working); needs a current code."""
+    user = await _local_user(session, actor)
+    if not user.mfa_enabled:
+        raise Conflict("MFA is not on")
+    if not await verify_second_factor(session, settings, keyring, limiter, user, code):
+        raise _wrong_code()
+    codes = await _replace_recovery_codes(session, user.id)
+    audit.record(session, actor, "user.mfa_recovery_codes_regenerated", "user", user.id)
+    return codes
+
+
+async def status(session: AsyncSession, settings: Settings, actor: Actor) -> dict[str, Any]:
+    user = await session.get(User, actor.id)
+    if user is None:
+        raise NotFound("user", actor.id)
+    left = await session.scalars(
+        select(MfaRecoveryCode.id).where(
+            MfaRecoveryCode.user_id == user.id, MfaRecoveryCode.used_at.is_(None)
+        )
+    )
+    return {
+        "enabled": user.mfa_enabled,
+        "required": policy_requires(settings, user),
+        "recovery_codes_left": len(left.all()) if user.mfa_enabled else 0,
+        "managed_by_identity_provider": user.external_subject is not None,
+    }
+
+
+async def _clear(session: AsyncSession, user: User) -> None:
+    await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
+    await session.execute(delete(UserMfa).where(UserMfa.user_id == user.id))
+    user.mfa_enabled = False
+
+
+async def admin_reset(session: AsyncSession, actor: Actor, user_id: str) -> None:
+    """An admin switches another account's MFA off (lost device); its sessions end. Audited."""
+    require(actor, Permission.USERS_WRITE)
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    before = {"mfa_enabled": user.mfa_enabled}
+    await _clear(session, user)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    audit.record(
+        session, actor, "user.mfa_reset", "user", user.id, before=before, after={"mfa_enabled": False}
+    )
+
+
+async def second_step_user(
+    session: AsyncSession,
+    settings: Settings,
+    keyring: KeyRing,
+    limiter: RateLimiter,
+    mfa_token: str,
+    code: str,
+) -> tuple[User, bool]:
+    """The account the MFA token names, and whether ``code`` is a valid second factor for it."""
+    try:
+        user_id = security.decode_mfa_token(settings.secret, mfa_token)
+    except jwt.InvalidTokenError:
+        user_id = ""
+    user = await session.get(User, user_id) if user_id else None
+    if user is None or not user.is_active or not user.mfa_enabled:
+        raise AuthenticationRequired(
+            "MFA token invalid or expired: log in again", code=ErrorCode.TOKEN_INVALID
+        )
+    return user, await verify_second_factor(session, settings, keyring, limiter, user, code)
