@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench faults clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,9 @@ lint: install
 
 test: lint ## lint (ruff, mypy strict) and the whole test suite
 	$(BIN)/pytest -q
+
+faults: install ## fault harness: private PostgreSQL + Redis, two serve + two worker, faults under load
+	$(BIN)/python bench/faults.py $${FAULTS_ARGS:---check}
 
 format: install
 	$(BIN)/ruff format src sdk tests bench
