@@ -49,7 +49,11 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings)
-    redis = Redis.from_url(settings.redis_url, decode_responses=False) if settings.redis_url else None
+    redis = (  # a connect time-out: a Redis that does not answer must not hold requests for minutes
+        Redis.from_url(settings.redis_url, decode_responses=False, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
     cache = Cache(redis)
     limiter = RateLimiter(settings.redis_url)
     return Runtime(
