@@ -309,9 +309,10 @@ class StreamPipeline:
             await self.process(messages)
         except Exception as exc:
             if dependency_of(exc) is not None:
-                # the database or Redis is unreachable: keep this batch in hand (it stays pending under
-                # our name, so nobody else takes it) and read nothing new; when the dependency is back
-                # the backlog is read at the writer's normal speed
+                # the database or Redis is unreachable: keep this batch in hand (pending under our
+                # name; should another writer claim it meanwhile, the event ids make the second write
+                # a no-op) and read nothing new; when the dependency is back the backlog is read at
+                # the writer's normal speed
                 self._in_hand = messages
                 raise
             self._in_hand = []
