@@ -437,6 +437,10 @@ async def run_redis_empty(
     second = await run_fault("redis_empty", dep, client, key, _nothing, outage=1.0, rate=rate, timing=timing)
     for field_name in ("sent", "accepted", "stored", "lost", "duplicated", "requests", "answers_500"):
         second[field_name] += first[field_name]
+    for status, count in first["statuses"].items():
+        second["statuses"][status] = second["statuses"].get(status, 0) + count
+    errors = sum(count for status, count in second["statuses"].items() if status == "0" or int(status) >= 400)
+    second["client_error_rate"] = round(errors / max(1, second["requests"]), 4)
     return second
 
 
