@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test lint format bench build validate-deploy clean
+.PHONY: install install-runtime run test lint format bench build validate-deploy faults clean
 
 install: $(VENV)/.installed ## everything: the product and the development tools (tests, lint)
 
@@ -38,6 +38,9 @@ build: install ## wheels and sdists of experimently and experimently-sdk into di
 	rm -rf dist
 	$(BIN)/uv build --all-packages --out-dir dist --quiet
 	$(BIN)/twine check --strict dist/*
+
+faults: install ## fault harness: private PostgreSQL + Redis, two serve + two worker, faults under load
+	$(BIN)/python bench/faults.py $${FAULTS_ARGS:---check}
 
 format: install
 	$(BIN)/ruff format src sdk tests bench

@@ -25,6 +25,7 @@ from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
 from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers
+from experimently.events.pipeline import redis_persistence
 from experimently.events.router import router as events_router
 from experimently.experiments.router import layers_router
 from experimently.experiments.router import router as experiments_router
@@ -55,10 +56,11 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     database = await runtime.db.ping()
     redis = await runtime.redis_ok()
     ok = database and redis is not False
-    body = {
-        "data": {"status": "ready" if ok else "not_ready", "database": database, "redis": redis},
-        "meta": {},
-    }
+    data: dict[str, Any] = {"status": "ready" if ok else "not_ready", "database": database, "redis": redis}
+    if runtime.redis is not None and redis:
+        # a warning, not a failure: without an append-only file a Redis restart loses queued events
+        data["redis_persistence"] = await redis_persistence(runtime.redis)
+    body = {"data": data, "meta": {}}
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently import degraded
 from experimently.db import after_commit
 from experimently.kit.ids import new_id
 
@@ -128,7 +129,7 @@ class Cache:
         try:
             raw = await self.redis.get(f"cachegen:{namespace}")
         except Exception as exc:
-            log.warning("cache.l2_unavailable", error=repr(exc))
+            degraded.mark_down(degraded.REDIS, exc)
             return None
         return int(raw or 0)
 
@@ -158,18 +159,26 @@ class Cache:
 
     async def _listen(self) -> None:
         assert self.redis is not None
+        connected = True
         while True:
             try:
                 pubsub = self.redis.pubsub()
                 await pubsub.subscribe(CHANNEL)
+                if not connected:  # back: invalidations sent meanwhile were missed, start afresh
+                    connected = True
+                    self._l1.clear()
+                    degraded.mark_up(degraded.REDIS)
                 self._ready.set()
                 async for message in pubsub.listen():
                     self._on_message(message)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("cache.subscriber_error", error=repr(exc))
-                self._l1.clear()  # we may have missed invalidations
+                if connected:  # once per outage: L1 keeps serving (its TTL bounds staleness)
+                    connected = False
+                    log.warning("cache.subscriber_error", error=repr(exc))
+                    degraded.mark_down(degraded.REDIS, exc)
+                    self._l1.clear()  # we may have missed invalidations
                 await asyncio.sleep(1)
 
     def _on_message(self, message: dict[str, Any]) -> None:

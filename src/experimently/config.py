@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; none by default
     login_rate_limit: str = "10/minute"
     api_key_rate_limit: str = "200000/minute"
+    # database unreachable: a key verified less than this long ago keeps working from memory
+    api_key_grace_seconds: float = 900.0
+    # look-ups of keys that do not exist, per client address and process (then 429, no database query)
+    unknown_api_key_rate_limit: str = "30/minute"
+    # a ruleset reload slower than this (or failing) leaves the previous ruleset serving meanwhile
+    ruleset_reload_wait_seconds: float = 2.0
 
     log_level: str = "INFO"
     log_json: bool = True

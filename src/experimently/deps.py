@@ -20,6 +20,7 @@ from experimently.auth.oidc import OidcIdentity
 from experimently.auth.service import user_actor, user_snapshot
 from experimently.errors import AuthenticationRequired, ErrorCode, PermissionDenied
 from experimently.kit.clock import now
+from experimently.kit.context import current as current_request
 from experimently.runtime import Runtime
 
 LAST_LOGIN_RESOLUTION = 60.0
@@ -136,7 +137,7 @@ async def get_actor(
 ) -> Actor:
     """Bearer token (local JWT or external OIDC) for people, ``X-API-Key`` for applications."""
     if api_key:
-        actor = await runtime.api_keys.authenticate(api_key)
+        actor = await runtime.api_keys.authenticate(api_key, current_request().ip)
         await runtime.limiter.hit(runtime.settings.api_key_rate_limit, "api-key", actor.id, exact=False)
         return actor
     if not token:

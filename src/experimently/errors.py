@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from experimently.degraded import dependency_of
+
 log = structlog.get_logger(__name__)
 
 
@@ -216,7 +218,33 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return _render(request, exc.status_code, body, dict(exc.headers or {}))
 
 
+DEPENDENCY_RETRY_AFTER = 5  # seconds: a restarted PostgreSQL or Redis is usually back by then
+
+
+def unavailable_body(
+    exc: BaseException, request_id: str | None
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The 503 envelope (and its Retry-After) when ``exc`` means a dependency is unreachable, else None.
+
+    The one place where connection errors (Redis, SQLAlchemy, asyncpg, refused sockets) become
+    ``SERVICE_UNAVAILABLE``: whatever code path met the outage, the client is told to retry."""
+    dependency = dependency_of(exc)
+    if dependency is None:
+        return None
+    log.warning("request.dependency_unavailable", dependency=dependency, error=repr(exc))
+    body = error_body(
+        ErrorCode.SERVICE_UNAVAILABLE,
+        f"a dependency ({dependency}) is unavailable; retry later",
+        request_id,
+        {"dependency": dependency, "retry_after_seconds": DEPENDENCY_RETRY_AFTER},
+    )
+    return body, {"Retry-After": str(DEPENDENCY_RETRY_AFTER)}
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    unavailable = unavailable_body(exc, _request_id(request))
+    if unavailable is not None:
+        return _render(request, 503, unavailable[0], unavailable[1])
     log.error("request.unhandled_error", error=repr(exc), exc_info=exc)
     body = error_body(ErrorCode.INTERNAL_ERROR, "internal error", _request_id(request))
     return _render(request, 500, body)

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from experimently.config import Settings
-from experimently.errors import ErrorCode, error_body
+from experimently.errors import ErrorCode, error_body, unavailable_body
 from experimently.kit.context import RequestContext, set_current
 
 log = structlog.get_logger("experimently.http")
@@ -111,16 +111,24 @@ class RequestMiddleware:
         try:
             await self.app(scope, limited_receive, send_with_headers)
         except Exception as exc:  # an error no handler rendered: still the envelope, the id and the headers
-            log.error("request.unhandled_error", error=repr(exc), exc_info=exc)
+            unavailable = unavailable_body(exc, request_id)
+            if unavailable is None:
+                log.error("request.unhandled_error", error=repr(exc), exc_info=exc)
             if status_sent:
                 raise
-            status = 500
-            body = json.dumps(error_body(ErrorCode.INTERNAL_ERROR, "internal error", request_id)).encode()
+            status = 500 if unavailable is None else 503
+            if unavailable is None:
+                payload = error_body(ErrorCode.INTERNAL_ERROR, "internal error", request_id)
+                extra: list[tuple[bytes, bytes]] = []
+            else:
+                payload = unavailable[0]
+                extra = [(k.lower().encode(), v.encode()) for k, v in unavailable[1].items()]
+            body = json.dumps(payload).encode()
             await send_with_headers(
                 {
                     "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"application/json")],
+                    "status": status,
+                    "headers": [(b"content-type", b"application/json"), *extra],
                 }
             )
             await send({"type": "http.response.body", "body": body})

@@ -41,6 +41,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.jobs.stop()
+        await self.api_keys.close()
         await self.cache.stop()
         if self.redis is not None:
             with contextlib.suppress(Exception):
@@ -50,15 +51,26 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings)
-    redis = Redis.from_url(settings.redis_url, decode_responses=False) if settings.redis_url else None
+    redis = (  # a connect time-out: a Redis that does not answer must not hold requests for minutes
+        Redis.from_url(settings.redis_url, decode_responses=False, socket_connect_timeout=2)
+        if settings.redis_url
+        else None
+    )
     cache = Cache(redis)
+    limiter = RateLimiter(settings.redis_url)
     return Runtime(
         settings=settings,
         db=db,
         redis=redis,
         cache=cache,
-        limiter=RateLimiter(settings.redis_url),
-        api_keys=ApiKeyAuthenticator(db, cache),
+        limiter=limiter,
+        api_keys=ApiKeyAuthenticator(
+            db,
+            cache,
+            limiter,
+            grace_seconds=settings.api_key_grace_seconds,
+            unknown_limit=settings.unknown_api_key_rate_limit,
+        ),
         oidc=OidcVerifier(settings) if settings.oidc_issuer else None,
         jobs=JobRunner(db),
         keyring=keyring_of(settings),

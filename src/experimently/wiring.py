@@ -25,7 +25,9 @@ from experimently.webhooks.delivery import deliver
 
 def register_services(runtime: Runtime) -> None:
     """Build the domain services that live for the whole process."""
-    flags = FlagEvaluation(runtime.db, runtime.cache)
+    flags = FlagEvaluation(
+        runtime.db, runtime.cache, reload_wait_seconds=runtime.settings.ruleset_reload_wait_seconds
+    )
     assignments = AssignmentService(runtime.db, runtime.cache, runtime.services)
     runtime.services["flags.evaluation"] = flags
     runtime.services["experiments.assignments"] = assignments

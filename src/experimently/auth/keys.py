@@ -3,29 +3,37 @@ to one environment. Verification is cached in process (and invalidated everywher
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently import audit
+from experimently import audit, degraded
 from experimently.auth import security
 from experimently.auth.actor import Actor, ActorKind, Scope
-from experimently.auth.models import ApiKey
+from experimently.auth.models import ApiKey, User
 from experimently.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from experimently.cache import Cache
 from experimently.db import Database
+from experimently.degraded import dependency_of
 from experimently.environments.models import Environment
 from experimently.environments.service import get_environment_by_key
-from experimently.errors import AuthenticationRequired, ErrorCode, NotFound
+from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, RateLimited
 from experimently.kit.clock import now
+from experimently.ratelimit import RateLimiter
 from experimently.rbac import Permission, require
 from experimently.webhooks.announce import announce
 
+log = structlog.get_logger(__name__)
+
 NAMESPACE = "api_key"
-LAST_USED_RESOLUTION = 60.0  # write last_used_at at most once a minute per key
+LAST_USED_RESOLUTION = 60.0  # last_used_at is flushed once a minute (to the minute, not the request)
 
 
 def _read(key: ApiKey, env_key: str) -> ApiKeyRead:
@@ -117,28 +125,73 @@ async def revoke_key(session: AsyncSession, cache: Cache, actor: Actor, key_id: 
 
 
 class ApiKeyAuthenticator:
-    """Resolves ``X-API-Key`` to an actor: L1-cached by hash, DB on a miss, last-used written behind."""
+    """Resolves ``X-API-Key`` to an actor.
 
-    def __init__(self, db: Database, cache: Cache) -> None:
+    - L1-cached by hash for ``L1_SECONDS``; the database on a miss; a revocation or an owner's
+      deactivation invalidates it on every instance.
+    - Last known good: every verified key is also remembered (bounded, least recently used out) with the
+      time it was read. When the database cannot be reached, a key read less than
+      ``grace_seconds`` ago keeps working; one revoked or invalidated before the outage is forgotten
+      here, so it does not. An unknown key during an outage is a 503, never a guess.
+    - Unknown keys: remembered in a small negative cache of their own (they never evict hot L1
+      entries), and each client address may present at most ``unknown_limit`` of them before its
+      further look-ups are refused with 429 without a database query.
+    - ``last_used_at`` is collected in memory and written by a background task in one statement per
+      flush, never on the request path.
+    """
+
+    L1_SECONDS = 30.0
+    NEGATIVE_SECONDS = 30.0
+    NEGATIVE_MAX = 10_000
+    KNOWN_MAX = 100_000
+
+    def __init__(
+        self,
+        db: Database,
+        cache: Cache,
+        limiter: RateLimiter | None = None,
+        *,
+        grace_seconds: float = 900.0,
+        unknown_limit: str = "30/minute",
+        flush_seconds: float = LAST_USED_RESOLUTION,
+    ) -> None:
         self.db = db
         self.cache = cache
-        self._last_written: dict[str, float] = {}
+        self.limiter = limiter
+        self.grace_seconds = grace_seconds
+        self.unknown_limit = unknown_limit
+        self.flush_seconds = flush_seconds
+        self._known: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
+        self._used: dict[str, datetime] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        cache.on_invalidate(self._forget)
 
-    async def authenticate(self, secret: str) -> Actor:
+    def _forget(self, namespace: str, key: str | None) -> None:
+        if namespace != NAMESPACE:
+            return
+        if key is None:
+            self._known.clear()
+            self._unknown.clear()
+        else:
+            self._known.pop(key, None)
+            self._unknown.pop(key, None)
+
+    async def authenticate(self, secret: str, client_ip: str | None = None) -> Actor:
         digest = security.sha256(secret)
         info = self.cache.peek(NAMESPACE, digest)
         if info is None:
-            info = await self._load(digest)
-            self.cache.put_local(NAMESPACE, digest, info, ttl=30.0)
+            info = await self._resolve(digest, client_ip)
         if (
             not info.get("id")
             or info["revoked"]
+            or not info.get("owner_active", True)
             or (info["expires_at"] is not None and info["expires_at"] <= now().timestamp())
         ):
             raise AuthenticationRequired(
                 "API key is invalid, expired or revoked", code=ErrorCode.TOKEN_INVALID
             )
-        await self._touch(info["id"])
+        self._touch(info["id"])
         return Actor(
             kind=ActorKind.API_KEY,
             id=info["id"],
@@ -149,18 +202,53 @@ class ApiKeyAuthenticator:
             owner_id=info["owner_id"],
         )
 
+    async def _resolve(self, digest: str, client_ip: str | None) -> dict[str, Any]:
+        moment = time.monotonic()
+        refused_until = self._unknown.get(digest)
+        if refused_until is not None and refused_until > moment:
+            return _UNKNOWN
+        ip = client_ip or "unknown"
+        if self.limiter is not None and not await self.limiter.test(self.unknown_limit, "unknown-key-ip", ip):
+            raise RateLimited(60)
+        try:
+            info = await self._load(digest)
+        except Exception as exc:
+            if dependency_of(exc) is None:
+                raise
+            known = self._known.get(digest)
+            if known is None or moment - known[0] > self.grace_seconds:
+                raise
+            degraded.mark_down(degraded.DATABASE, exc)
+            return known[1]
+        if degraded.is_down(degraded.DATABASE):
+            degraded.mark_up(degraded.DATABASE)
+        if info.get("id") is None:
+            self._unknown[digest] = moment + self.NEGATIVE_SECONDS
+            while len(self._unknown) > self.NEGATIVE_MAX:
+                self._unknown.popitem(last=False)
+            if self.limiter is not None:
+                await self.limiter.hit_local(self.unknown_limit, "unknown-key-ip", ip)
+            return info
+        self.cache.put_local(NAMESPACE, digest, info, ttl=self.L1_SECONDS)
+        self._known[digest] = (moment, info)
+        self._known.move_to_end(digest)
+        while len(self._known) > self.KNOWN_MAX:
+            self._known.popitem(last=False)
+        return info
+
     async def _load(self, digest: str) -> dict[str, Any]:
         async with self.db.sessions() as session:
             row = (
                 await session.execute(
-                    select(ApiKey, Environment.key)
+                    select(ApiKey, Environment.key, User.is_active)
                     .join(Environment, Environment.id == ApiKey.environment_id)
+                    .outerjoin(User, User.id == ApiKey.created_by)
                     .where(ApiKey.key_hash == digest)
                 )
             ).first()
         if row is None:
-            return {"id": None, "revoked": True, "expires_at": None}
-        key, env_key = row
+            return dict(_UNKNOWN)
+        key, env_key, owner_active = row
         expires: datetime | None = key.expires_at
         return {
             "id": key.id,
@@ -169,14 +257,49 @@ class ApiKeyAuthenticator:
             "environment_id": key.environment_id,
             "environment_key": env_key,
             "owner_id": key.created_by,
+            # a key made by a person stops with that person; one whose creator was removed keeps working
+            "owner_active": owner_active is not False,
             "revoked": key.revoked_at is not None,
             "expires_at": expires.timestamp() if expires else None,
         }
 
-    async def _touch(self, key_id: str) -> None:
-        moment = time.monotonic()
-        if moment - self._last_written.get(key_id, -LAST_USED_RESOLUTION) < LAST_USED_RESOLUTION:
-            return
-        self._last_written[key_id] = moment
-        async with self.db.transaction() as session:
-            await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now()))
+    def _touch(self, key_id: str) -> None:
+        """Remember the use; the background flusher writes it (a dict store on the request path)."""
+        self._used[key_id] = now()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop(), name="api-key-usage")
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            await self.flush_usage()
+
+    async def flush_usage(self) -> int:
+        """Write every remembered ``last_used_at`` (one statement per flush); kept for later on failure."""
+        if not self._used:
+            return 0
+        used, self._used = self._used, {}
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(ApiKey),
+                    [{"id": key_id, "last_used_at": moment} for key_id, moment in used.items()],
+                )
+        except Exception as exc:
+            for key_id, moment in used.items():
+                self._used.setdefault(key_id, moment)
+            log.warning("api_keys.usage_flush_failed", keys=len(used), error=repr(exc))
+            return 0
+        return len(used)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._flusher
+            self._flusher = None
+        with contextlib.suppress(Exception):
+            await self.flush_usage()
+
+
+_UNKNOWN: dict[str, Any] = {"id": None, "revoked": True, "expires_at": None}

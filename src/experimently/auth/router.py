@@ -96,10 +96,10 @@ async def create_user(
 
 @users_router.patch("/{user_id}", response_model=Envelope[UserRead])
 async def update_user(
-    actor: ActorDep, session: SessionDep, user_id: str, body: UserUpdate
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, user_id: str, body: UserUpdate
 ) -> Envelope[UserRead]:
-    """Change an account's role or deactivate it (admin)."""
-    return Envelope(data=await service.update_user(session, actor, user_id, body))
+    """Change an account's role or deactivate it (admin); a deactivated account's API keys stop too."""
+    return Envelope(data=await service.update_user(session, actor, user_id, body, runtime.cache))
 
 
 @keys_router.get("", response_model=Envelope[list[ApiKeyRead]])

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.auth import mfa, security
 from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
+from experimently.auth.keys import NAMESPACE as API_KEY_NAMESPACE
 from experimently.auth.mfa import MfaRequired
 from experimently.auth.models import RefreshToken, User
 from experimently.auth.passwords import check_strength
@@ -23,6 +24,7 @@ from experimently.auth.schemas import (
     UserRead,
     UserUpdate,
 )
+from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.encryption.keyring import KeyRing
@@ -247,7 +249,9 @@ async def create_user(
     return UserCreated(**read.model_dump(), password=None if body.password else password)
 
 
-async def update_user(session: AsyncSession, actor: Actor, user_id: str, body: UserUpdate) -> UserRead:
+async def update_user(
+    session: AsyncSession, actor: Actor, user_id: str, body: UserUpdate, cache: Cache | None = None
+) -> UserRead:
     require(actor, Permission.USERS_WRITE)
     user = await session.get(User, user_id)
     if user is None:
@@ -271,6 +275,8 @@ async def update_user(session: AsyncSession, actor: Actor, user_id: str, body: U
             await session.execute(
                 update(RefreshToken).where(RefreshToken.user_id == user.id).values(revoked_at=now())
             )
+        if cache is not None:  # the account's API keys stop (or resume) with it, on every instance
+            cache.invalidate_on_commit(session, API_KEY_NAMESPACE)
     after = user_snapshot(user)
     audit.record(session, actor, "user.updated", "user", user.id, before=before, after=after)
     if before.get("role") != after.get("role"):

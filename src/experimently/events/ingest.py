@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.config import Settings
+from experimently.degraded import dependency_of
 from experimently.encryption.keyring import keyring_of
+from experimently.events import repository
 from experimently.events.pii import protect
 from experimently.events.pipeline import Pipeline
 from experimently.events.validation import (
@@ -27,6 +30,10 @@ from experimently.events.validation import (
 from experimently.kit.clock import now
 
 INGESTED = Counter("experimently_events_ingested_total", "Events accepted by the API")
+WRITTEN_DIRECTLY = Counter(
+    "experimently_events_written_directly_total",
+    "Events written in the caller's transaction because the queue was unreachable",
+)
 REJECTED = Counter("experimently_events_rejected_total", "Events refused by validation", ["field"])
 
 
@@ -68,10 +75,26 @@ class EventIngest:
             rows = protect(rows, pii, keyring_of(self.settings))
         return rows, rejected
 
-    async def submit(self, events: list[dict[str, Any]], *, environment: str | None) -> IngestResult:
-        """Accept the valid events (all or, when the queue is full, none: ``ServiceUnavailable``)."""
+    async def submit(
+        self,
+        events: list[dict[str, Any]],
+        *,
+        environment: str | None,
+        fallback_session: AsyncSession | None = None,
+    ) -> IngestResult:
+        """Accept the valid events (all or, when the queue is full, none: ``ServiceUnavailable``).
+
+        ``fallback_session``: a caller that already holds a database transaction (an assignment
+        storing its exposures) has the rows written in that transaction when the queue's dependency
+        (Redis) is unreachable, so the exposure commits or rolls back with the assignment itself."""
         rows, rejected = self.validate(events, environment)
         if rows:
-            await self.pipeline.enqueue(rows)
+            try:
+                await self.pipeline.enqueue(rows)
+            except Exception as exc:
+                if fallback_session is None or dependency_of(exc) is None:
+                    raise
+                await repository.insert_batch(fallback_session, rows)
+                WRITTEN_DIRECTLY.inc(len(rows))
             INGESTED.inc(len(rows))
         return IngestResult(len(rows), rejected, [r.event_id for r in rows])

@@ -26,8 +26,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from experimently import degraded
 from experimently.config import Settings
 from experimently.db import Database
+from experimently.degraded import dependency_of
 from experimently.errors import ServiceUnavailable
 from experimently.events import repository
 from experimently.events.validation import EventRow
@@ -57,6 +59,46 @@ end
 if done == 0 then return -1 end
 return redis.call('DECRBY', KEYS[2], done)
 """
+
+
+RECONCILE = """
+local len = redis.call('XLEN', KEYS[1])
+local raw = redis.call('GET', KEYS[2])
+local counted = tonumber(raw or '0')
+if len == 0 then
+  if counted ~= 0 then redis.call('SET', KEYS[2], 0) end
+  return {counted, 0}
+end
+if raw == false or counted < 0 or len <= tonumber(ARGV[1]) then
+  local total = 0
+  for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'n' then total = total + tonumber(fields[i + 1]) end
+    end
+  end
+  redis.call('SET', KEYS[2], total)
+  return {counted, total}
+end
+return {counted, counted}
+"""
+HOUSEKEEPING_SECONDS = 30.0
+RECOUNT_BELOW = 10_000  # messages: a stream this short is recounted exactly (one atomic script)
+CLAIM_BATCHES = 10  # a claim takes up to 10 reads' worth of a dead consumer's messages at once
+
+
+async def redis_persistence(redis: Redis) -> str:
+    """``"aof"`` when Redis keeps an append-only file, ``"off"`` when not, ``"unknown"`` when it does
+    not say (managed services often disable ``CONFIG``)."""
+    try:
+        reply: Any = await redis.config_get("appendonly")
+    except Exception:
+        return "unknown"
+    value = reply.get("appendonly", reply.get(b"appendonly"))
+    if value is None:
+        return "unknown"
+    value = value.decode() if isinstance(value, bytes) else str(value)
+    return "aof" if value == "yes" else "off"
 
 
 class Pipeline(Protocol):
@@ -180,6 +222,12 @@ class StreamPipeline:
         self._enqueue = redis.register_script(ENQUEUE)
         self._ack = redis.register_script(ACK)
         self._last_claim = 0.0
+        self._claim_count = settings.event_stream_read_count * CLAIM_BATCHES
+        self._claim_more = False
+        self._in_hand: list[tuple[bytes, dict[bytes, bytes]]] = []
+        self._failing: str | None = None
+        self._last_housekeeping = time.monotonic()
+        self._reconcile = redis.register_script(RECONCILE)
 
     async def enqueue(self, rows: Sequence[EventRow]) -> None:
         payload = repository.encode_rows(rows)
@@ -217,7 +265,7 @@ class StreamPipeline:
             self.consumer,
             min_idle_time=self.settings.event_claim_idle_ms,
             start_id="0-0",
-            count=self.settings.event_stream_read_count,
+            count=self._claim_count,
         )
         claimed: list[tuple[bytes, dict[bytes, bytes]]] = [item for item in reply[1] if item[1]]
         if claimed:
@@ -237,18 +285,37 @@ class StreamPipeline:
             await self._ack(keys=[self.stream, self.counter], args=args)
         return stored
 
-    async def _step(self) -> None:
+    async def _next_messages(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        if self._in_hand:  # a batch whose write or ack failed: retried before anything new is read
+            return self._in_hand
         messages: list[tuple[bytes, dict[bytes, bytes]]] = []
-        if time.monotonic() - self._last_claim >= self.settings.event_claim_idle_ms / 2000:
+        if (
+            self._claim_more
+            or time.monotonic() - self._last_claim >= self.settings.event_claim_idle_ms / 2000
+        ):
             self._last_claim = time.monotonic()
             messages = await self.claim()
+            # a full claim means more are waiting (a dead consumer's backlog): claim again at once
+            self._claim_more = len(messages) >= self._claim_count
         if not messages:
             messages = await self.read()
+        return messages
+
+    async def _step(self) -> None:
+        messages = await self._next_messages()
         if not messages:
             return
         try:
             await self.process(messages)
         except Exception as exc:
+            if dependency_of(exc) is not None:
+                # the database or Redis is unreachable: keep this batch in hand (pending under our
+                # name; should another writer claim it meanwhile, the event ids make the second write
+                # a no-op) and read nothing new; when the dependency is back the backlog is read at
+                # the writer's normal speed
+                self._in_hand = messages
+                raise
+            self._in_hand = []
             if len(messages) == 1:
                 raise
             # Write them one by one, so a message that cannot be written does not hold the others
@@ -261,24 +328,98 @@ class StreamPipeline:
                 except Exception as one:
                     WRITE_ERRORS.inc()
                     log.error("events.message_failed", message_id=message[0].decode(), error=repr(one))
+            return
+        self._in_hand = []
 
     async def _run(self) -> None:
-        await self.ensure_group()
+        await self._ensure_group_logged()
+        backoff = 0.1
         while not self._stopping:
             try:
                 await self._step()
+                backoff = 0.1
+                if self._failing is not None:
+                    log.info("events.writer_recovered", dependency=self._failing)
+                    degraded.mark_up(self._failing)
+                    self._failing = None
+                await self._housekeeping()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                WRITE_ERRORS.inc()
-                log.error("events.stream_step_failed", error=repr(exc))
-                await asyncio.sleep(0.5)
+                if "NOGROUP" in str(exc):  # Redis lost the stream or the group (restarted empty)
+                    log.warning("events.group_missing", stream=self.stream, group=self.group)
+                    await self._ensure_group_logged()
+                    continue
+                dependency = dependency_of(exc)
+                if dependency is None:
+                    WRITE_ERRORS.inc()
+                    log.error("events.stream_step_failed", error=repr(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                if dependency == "network":
+                    dependency = degraded.REDIS
+                if self._failing is None:
+                    self._failing = dependency
+                    WRITE_ERRORS.inc()
+                    log.warning("events.writer_waiting", dependency=dependency, error=repr(exc))
+                    degraded.mark_down(dependency, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+
+    async def _ensure_group_logged(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ensure_group()
+
+    async def _housekeeping(self) -> None:
+        """Every ``HOUSEKEEPING_SECONDS``: reconcile the pending-events counter and remove consumers
+        that have been idle a long time with nothing pending (dead processes)."""
+        moment = time.monotonic()
+        if moment - self._last_housekeeping < HOUSEKEEPING_SECONDS:
+            return
+        self._last_housekeeping = moment
+        await self.reconcile_pending()
+        await self.remove_dead_consumers()
+
+    async def reconcile_pending(self) -> int:
+        """Set the pending-events counter to what the stream holds (0 when empty; recounted when short
+        or when the counter is missing or negative); returns the counter's value afterwards."""
+        before, after = await self._reconcile(keys=[self.stream, self.counter], args=[RECOUNT_BELOW])
+        if int(before) != int(after):
+            log.warning("events.pending_reconciled", counted=int(before), actual=int(after))
+        return int(after)
+
+    async def remove_dead_consumers(self, idle_ms: int | None = None) -> list[str]:
+        """Delete consumers idle longer than ``idle_ms`` with no pending message (never one that holds
+        messages: deleting it would strand them; they are claimed first, then it goes)."""
+        limit = idle_ms if idle_ms is not None else self.settings.event_claim_idle_ms * 4
+        removed: list[str] = []
+        consumers: Any = await self.redis.xinfo_consumers(self.stream, self.group)
+        for consumer in consumers:
+            name = consumer["name"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            if name == self.consumer or int(consumer["pending"]) > 0 or int(consumer["idle"]) < limit:
+                continue
+            await self.redis.xgroup_delconsumer(self.stream, self.group, name)
+            removed.append(name)
+        if removed:
+            log.info("events.consumers_removed", consumers=removed)
+        return removed
+
+    async def persistence(self) -> str:
+        """``"aof"``, ``"off"`` (a Redis restart loses queued events) or ``"unknown"``."""
+        return await redis_persistence(self.redis)
 
     async def depth(self) -> int:
         return int(await self.redis.get(self.counter) or 0)
 
     async def start(self) -> None:
         await self.ensure_group()
+        if await self.persistence() == "off":
+            log.warning(
+                "events.redis_persistence_off",
+                advice="enable appendonly (appendfsync everysec or always): "
+                "a Redis restart without it loses queued events",
+            )
         if not self.settings.event_writer:
             log.info("events.writer_disabled", consumer=self.consumer)
             return

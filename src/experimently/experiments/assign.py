@@ -257,6 +257,7 @@ class AssignmentService:
                     for unit, variant in new.items()
                 ],
                 environment=environment,
+                fallback_session=session,
             )
 
     async def assign_many(

@@ -3,6 +3,7 @@ shared through L2 (Redis) as the JSON payload, rebuilt from the database (L3) on
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections import Counter as Tally
@@ -15,12 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
 from experimently.db import Database
+from experimently.degraded import dependency_of
 from experimently.flags import repository
 from experimently.flags.documents import engine_document, experiment_keys, segment_document
 from experimently.flags.exposures import ExposureRecorder
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently_sdk import EvaluationResult, Evaluator, ExperimentResolver, Ruleset
 
+RELOADS = Counter(
+    "experimently_ruleset_reloads_total", "Rulesets loaded after an L1 miss (one per change per instance)"
+)
+STALE_SERVED = Counter(
+    "experimently_ruleset_stale_served_total",
+    "Evaluations answered from the previous ruleset while a reload was slow or failed",
+    ["reason"],
+)
 EVALUATIONS = Counter("experimently_flag_evaluations_total", "Flag evaluations by reason", ["reason"])
 
 
@@ -74,12 +84,15 @@ def referenced_segments(documents: Sequence[Mapping[str, Any]], segments: Mappin
 
 
 class FlagEvaluation:
-    def __init__(self, db: Database, cache: Cache) -> None:
+    def __init__(self, db: Database, cache: Cache, *, reload_wait_seconds: float = 2.0) -> None:
         self.db = db
         self.cache = cache
         self._previous: dict[str, Ruleset] = {}
         self.guarded_loader: GuardedLoader | None = None
         self.exposures: ExposureRecorder | None = None
+        self._last: dict[str, EnvSnapshot] = {}  # last good snapshot per environment (served if a load fails)
+        self._inflight: dict[str, asyncio.Task[EnvSnapshot]] = {}
+        self.reload_wait_seconds = reload_wait_seconds
 
     async def _load(self, environment: str) -> dict[str, Any]:
         async with self.db.sessions() as session:
@@ -116,9 +129,37 @@ class FlagEvaluation:
         cached = self.cache.peek(RULESET_NAMESPACE, environment)
         if cached is not None:
             return cached  # type: ignore[no-any-return]  # L1 holds EnvSnapshot values only
+        return await self._reload(environment)
+
+    async def _reload(self, environment: str) -> EnvSnapshot:
+        """Single flight: however many requests miss L1 at once, one load runs per environment and
+        every one of them awaits it. While it runs longer than ``reload_wait_seconds``, or when it
+        fails because a dependency is down, the previous ruleset keeps serving."""
+        task = self._inflight.get(environment)
+        if task is None:
+            task = asyncio.create_task(self._load_snapshot(environment), name=f"ruleset-load:{environment}")
+            self._inflight[environment] = task
+            task.add_done_callback(lambda _t: self._inflight.pop(environment, None))
+        previous = self._last.get(environment)
+        if previous is None:
+            return await asyncio.shield(task)
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.reload_wait_seconds)
+        except TimeoutError:
+            STALE_SERVED.labels("slow").inc()
+            return previous
+        except Exception as exc:
+            if dependency_of(exc) is None:
+                raise
+            STALE_SERVED.labels("unavailable").inc()
+            return previous
+
+    async def _load_snapshot(self, environment: str) -> EnvSnapshot:
+        RELOADS.inc()
         snap: EnvSnapshot = await self.cache.get_or_load(
             RULESET_NAMESPACE, environment, lambda: self._load(environment), decode=self._build
         )
+        self._last[environment] = snap
         return snap
 
     async def evaluate(

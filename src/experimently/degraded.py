@@ -1,0 +1,94 @@
+"""Which dependency is down, said once in one place: a gauge, a log line on each change, and the
+classification of the exceptions that mean "a dependency is unreachable" (answered 503, never 500).
+
+``experimently_degraded{dependency="redis"|"database"}`` is 1 while this process is serving without
+that dependency (from what it holds), 0 otherwise. ``mark_down``/``mark_up`` log ``dependency.down``
+and ``dependency.up`` only when the state changes, so an outage costs two log lines, not one per request.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+from prometheus_client import Gauge
+
+log = structlog.get_logger(__name__)
+
+REDIS = "redis"
+DATABASE = "database"
+
+DEGRADED = Gauge(
+    "experimently_degraded",
+    "1 while this process serves without a dependency (redis, database), else 0",
+    ["dependency"],
+)
+for _dependency in (REDIS, DATABASE):
+    DEGRADED.labels(_dependency).set(0)
+
+_down_since: dict[str, float] = {}
+
+
+def mark_down(dependency: str, error: BaseException | str) -> None:
+    if dependency not in _down_since:
+        _down_since[dependency] = time.monotonic()
+        DEGRADED.labels(dependency).set(1)
+        log.warning("dependency.down", dependency=dependency, error=repr(error))
+
+
+def mark_up(dependency: str) -> None:
+    since = _down_since.pop(dependency, None)
+    if since is not None:
+        DEGRADED.labels(dependency).set(0)
+        log.info("dependency.up", dependency=dependency, down_seconds=round(time.monotonic() - since, 3))
+
+
+def is_down(dependency: str) -> bool:
+    return dependency in _down_since
+
+
+def _classify_one(exc: BaseException) -> str | None:
+    # imported here: this module is imported by errors.py, and these libraries are heavy
+    import redis.exceptions as redis_errors
+    from sqlalchemy import exc as sa_errors
+
+    if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
+        return REDIS
+    if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(("LOADING", "MASTERDOWN")):
+        return REDIS
+    if isinstance(exc, sa_errors.OperationalError | sa_errors.InterfaceError):
+        return DATABASE
+    if isinstance(exc, sa_errors.DBAPIError) and exc.connection_invalidated:
+        return DATABASE
+    if isinstance(exc, sa_errors.TimeoutError):  # pool exhausted while the server does not answer
+        return DATABASE
+    try:
+        import asyncpg
+    except ImportError:  # pragma: no cover - asyncpg ships with the server
+        asyncpg = None
+    if asyncpg is not None and isinstance(
+        exc,
+        asyncpg.exceptions.PostgresConnectionError
+        | asyncpg.exceptions.CannotConnectNowError
+        | asyncpg.exceptions.ConnectionDoesNotExistError
+        | asyncpg.exceptions.AdminShutdownError
+        | asyncpg.exceptions.InterfaceError,
+    ):
+        return DATABASE
+    if isinstance(exc, ConnectionError | TimeoutError):  # OSError family: refused, reset, timed out
+        return "network"
+    return None
+
+
+def dependency_of(exc: BaseException) -> str | None:
+    """``"redis"``, ``"database"`` or ``"network"`` when ``exc`` (or what caused it) means a dependency
+    is unreachable; ``None`` for any other error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _classify_one(current)
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,162 @@
+"""The Redis Stream pipeline heals itself: a Redis restarted empty (stream and group gone) is written
+again without a restart of ours; a database outage leaves the backlog unread in the stream (one batch
+in hand) so it drains at the writer's normal speed; dead consumers go; the pending counter is
+reconciled; ``/ready`` says when Redis keeps no append-only file."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.exceptions import ConnectionError
+from sqlalchemy import func, select
+
+from experimently.events.models import Event
+from experimently.events.pipeline import StreamPipeline
+from tests.conftest import Harness, start_harness
+from tests.private_services import PrivatePostgres, PrivateRedis, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs redis-server and initdb on PATH")
+
+REDIS_PORT = 18362
+PG_PORT = 18352
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis(REDIS_PORT)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+async def stream_harness(
+    tmp_path: Path, private_redis: PrivateRedis, migrated_sqlite: Path
+) -> AsyncIterator[Harness]:
+    shutil.copy(migrated_sqlite, tmp_path / "experimently.db")
+    async with start_harness("sqlite", tmp_path, redis_url=private_redis.url) as h:
+        yield h
+
+
+async def _stored(h: Harness) -> int:
+    async with h.runtime.db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
+async def _send(h: Harness, key: dict[str, str], prefix: str, count: int) -> None:
+    events = [{"event_id": f"{prefix}{i}", "name": "c", "user_id": f"u{i}"} for i in range(count)]
+    for start in range(0, count, 50):
+        response = await h.client.post(
+            "/api/v1/events/batch", json={"events": events[start : start + 50]}, headers=key
+        )
+        assert response.status_code == 202, response.text
+
+
+async def _until_stored(h: Harness, expected: int) -> int:
+    for _ in range(400):
+        stored = await _stored(h)
+        if stored >= expected:
+            return stored
+        await asyncio.sleep(0.05)
+    return await _stored(h)
+
+
+async def test_redis_restarted_empty__group_recreated__events_written(
+    stream_harness: Harness, private_redis: PrivateRedis
+) -> None:
+    # Given a working pipeline
+    h = stream_harness
+    key = await h.api_key(["track"])
+    await _send(h, key, "a", 100)
+    assert await _until_stored(h, 100) == 100
+    # When Redis restarts with nothing (no stream, no group, no counter)
+    private_redis.stop()
+    private_redis.wipe()
+    private_redis.start()
+    # Then accepted events are written again, without restarting the app
+    for _ in range(100):
+        ok = await h.client.post(
+            "/api/v1/events", json={"event_id": "probe", "name": "c", "user_id": "p"}, headers=key
+        )
+        if ok.status_code == 202:
+            break
+        await asyncio.sleep(0.05)
+    await _send(h, key, "b", 100)
+    assert await _until_stored(h, 201) == 201
+    pipeline: StreamPipeline = h.runtime.services["events.pipeline"]
+    counted = None
+    for _ in range(5):  # the test's own pooled connections may still be the ones Redis closed
+        try:
+            counted = await pipeline.reconcile_pending()
+            break
+        except ConnectionError:
+            continue
+    assert counted == 0
+
+
+async def test_counter_reconciled_and_dead_consumers_removed(stream_harness: Harness) -> None:
+    h = stream_harness
+    pipeline: StreamPipeline = h.runtime.services["events.pipeline"]
+    redis = h.runtime.redis
+    assert redis is not None
+    # Given a counter that drifted and two consumers that died, one of them holding a message
+    await redis.set(pipeline.counter, 999)
+    assert await pipeline.reconcile_pending() == 0
+    await pipeline.stop()
+    key = await h.api_key(["track"])
+    await _send(h, key, "x", 1)
+    holder = StreamPipeline(h.runtime.db, redis, h.settings, consumer="dead-holding")
+    assert len(await holder.read(block_ms=10)) == 1
+    assert await redis.xgroup_createconsumer(pipeline.stream, pipeline.group, "dead-idle") == 1
+    await redis.set(pipeline.counter, -5)
+    assert await pipeline.reconcile_pending() == 1
+    # When dead consumers are swept
+    removed = await pipeline.remove_dead_consumers(idle_ms=0)
+    # Then the one with nothing pending goes; the one holding a message stays until it is claimed
+    assert "dead-idle" in removed and "dead-holding" not in removed
+    names = {c["name"].decode() for c in await redis.xinfo_consumers(pipeline.stream, pipeline.group)}
+    assert "dead-holding" in names and "dead-idle" not in names
+
+
+async def test_ready__reports_redis_without_append_only_file(stream_harness: Harness) -> None:
+    body = (await stream_harness.client.get("/ready")).json()["data"]
+    assert body["redis"] is True and body["redis_persistence"] == "off"
+
+
+async def test_database_outage__backlog_left_in_stream__drains_after(
+    tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    pg = PrivatePostgres(PG_PORT)
+    try:
+        pg.start()
+        from tests.foundation.test_degraded import _fresh_pg
+
+        await _fresh_pg(pg.url)
+        async with start_harness("sqlite", tmp_path, database_url=pg.url, redis_url=private_redis.url) as h:
+            key = await h.api_key(["track"])
+            await _send(h, key, "w", 50)
+            assert await _until_stored(h, 50) == 50
+            pipeline: StreamPipeline = h.runtime.services["events.pipeline"]
+            redis = h.runtime.redis
+            assert redis is not None
+            # When the database stops while events keep arriving
+            pg.stop()
+            await _send(h, key, "o", 1000)
+            await asyncio.sleep(1.0)
+            # Then the writer holds at most one batch; the rest waits unread in the stream
+            pending = await redis.xpending(pipeline.stream, pipeline.group)
+            assert pending["pending"] <= h.settings.event_stream_read_count
+            assert await pipeline.depth() == 1000
+            # When it is back, everything is written once
+            pg.start()
+            assert await _until_stored(h, 1050) == 1050
+            await pipeline.flush(wait_seconds=20)
+            assert await pipeline.depth() == 0
+    finally:
+        pg.close()

@@ -1,0 +1,323 @@
+"""Degrade, don't fail: a private Redis and a private PostgreSQL are stopped under a running app.
+
+Redis down: evaluation, the SDK payload, assignment and login keep answering 200 (limits fall back to
+per-process), ingestion answers 503 with Retry-After, and the degraded gauge says so. PostgreSQL down:
+known keys keep working from the last-known-good cache, a key revoked before the outage stays refused,
+unknown keys and writes answer 503 with Retry-After, the ruleset is served from what the instance holds.
+Also single-flight reloads, deactivated owners, unknown-key limits and batched ``last_used_at``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+
+from experimently.auth.models import ApiKey
+from experimently.degraded import DEGRADED
+from experimently.flags.evaluation import RELOADS
+from experimently.flags.service import RULESET_NAMESPACE
+from tests.conftest import Harness, start_harness
+from tests.experiments.test_api import act, create
+from tests.flags.test_api import FLAGS, create_flag, evaluate, put_env
+from tests.private_services import PrivatePostgres, PrivateRedis, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs redis-server and initdb on PATH")
+
+REDIS_PORT = 18361
+PG_PORT = 18351
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis(REDIS_PORT)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres(PG_PORT)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def _fresh_pg(url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from experimently import migrate
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await migrate.upgrade(engine)
+    await engine.dispose()
+
+
+async def _rollout(h: Harness) -> dict[str, str]:
+    await create_flag(h)
+    config = {"enabled": True, "rules": [], "fallthrough": {"variation": "on"}}
+    assert (await put_env(h, "new-checkout", "production", config, 1)).status_code == 200
+    return await h.api_key(["evaluate", "track"])
+
+
+def _degraded(dependency: str) -> float:
+    return float(DEGRADED.labels(dependency)._value.get())
+
+
+@pytest.fixture
+async def redis_harness(
+    tmp_path: Path, private_redis: PrivateRedis, migrated_sqlite: Path
+) -> AsyncIterator[Harness]:
+    """SQLite + a private Redis (the stream pipeline, shared limits, L2 and pub/sub)."""
+    shutil.copy(migrated_sqlite, tmp_path / "experimently.db")
+    async with start_harness("sqlite", tmp_path, redis_url=private_redis.url) as h:
+        yield h
+
+
+async def test_redis_down__reads_login_and_assignment_200__ingestion_503(
+    redis_harness: Harness, private_redis: PrivateRedis
+) -> None:
+    # Given a flag, a running experiment and a key, all read once while Redis is up
+    h = redis_harness
+    key = await _rollout(h)
+    exp = await create(h, "color")
+    assert (await act(h, exp["key"], "start")).status_code == 200
+    assert (await evaluate(h, key, "new-checkout", "u1"))["value"] is True
+
+    # When Redis stops
+    private_redis.stop()
+
+    # Then reads keep answering from what the instance holds
+    assert (await evaluate(h, key, "new-checkout", "u2"))["value"] is True
+    payload = await h.client.get("/api/v1/sdk/flags", headers=key)
+    assert payload.status_code == 200, payload.text
+    assigned = await h.client.post(
+        f"/api/v1/experiments/{exp['key']}/assign", json={"unit_id": "u9"}, headers=key
+    )
+    assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["data"]["in_experiment"] is True
+    login = await h.client.post(
+        "/api/v1/auth/token", data={"username": "admin@example.com", "password": "admin-password-123"}
+    )
+    assert login.status_code == 200, login.text
+    # ingestion cannot queue: 503 with Retry-After, never 500
+    sent = await h.client.post("/api/v1/events", json={"name": "c", "user_id": "u1"}, headers=key)
+    assert sent.status_code == 503, sent.text
+    assert sent.headers["Retry-After"] and sent.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    # and the process says it is degraded
+    assert _degraded("redis") == 1.0
+    metrics = (await h.client.get("/metrics")).text
+    assert 'experimently_degraded{dependency="redis"} 1.0' in metrics
+
+    # When Redis is back, ingestion works again and the gauge clears
+    private_redis.start()
+    for _ in range(100):
+        sent = await h.client.post("/api/v1/events", json={"name": "c", "user_id": "u1"}, headers=key)
+        if sent.status_code == 202 and _degraded("redis") == 0.0:
+            break
+        await asyncio.sleep(0.05)
+    assert sent.status_code == 202, sent.text
+    assert _degraded("redis") == 0.0
+
+
+async def test_redis_down__assignment_exposure_written_with_the_assignment(
+    redis_harness: Harness, private_redis: PrivateRedis
+) -> None:
+    from experimently.events.models import Event
+
+    h = redis_harness
+    key = await h.api_key(["evaluate", "track"])
+    exp = await create(h, "color")
+    assert (await act(h, exp["key"], "start")).status_code == 200
+    private_redis.stop()
+    assigned = await h.client.post(
+        f"/api/v1/experiments/{exp['key']}/assign", json={"unit_id": "u1"}, headers=key
+    )
+    assert assigned.status_code == 200, assigned.text
+    async with h.runtime.db.sessions() as session:
+        ids = (await session.scalars(select(Event.event_id).where(Event.name == "exposure"))).all()
+    assert ids == ["exposure:color:u1"]
+
+
+async def test_kill_switch__one_reload_per_instance__not_one_per_request(harness: Harness) -> None:
+    # Given a warm ruleset and 50 requests in flight right after a kill switch
+    key = await _rollout(harness)
+    assert (await evaluate(harness, key, "new-checkout", "u0"))["value"] is True
+    killed = await harness.client.post(
+        f"{FLAGS}/new-checkout/environments/production/kill",
+        json={"reason": "t"},
+        headers=await harness.admin(),
+    )
+    assert killed.status_code == 200
+    before = RELOADS._value.get()
+    # When they all miss L1 at once
+    results = await asyncio.gather(*(evaluate(harness, key, "new-checkout", f"u{i}") for i in range(50)))
+    # Then one load ran, and every request saw the change
+    assert RELOADS._value.get() - before == 1
+    assert {r["reason"] for r in results} == {"DISABLED"}
+
+
+async def test_deactivated_user__their_api_keys_stop(harness: Harness) -> None:
+    # Given a developer's key working
+    _headers, user_id = await harness.user("admin", "owner@example.com")
+    owner = await harness.login("owner@example.com", "user-password-123")
+    made = await harness.client.post(
+        "/api/v1/api-keys",
+        json={"name": "k", "environment": "production", "scopes": ["evaluate"]},
+        headers=owner,
+    )
+    assert made.status_code == 201, made.text
+    key = {"X-API-Key": made.json()["data"]["key"]}
+    await create_flag(harness)
+    assert (
+        await harness.client.post(f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=key)
+    ).status_code == 200
+    # When the admin deactivates the account
+    off = await harness.client.patch(
+        f"/api/v1/users/{user_id}", json={"is_active": False}, headers=await harness.admin()
+    )
+    assert off.status_code == 200, off.text
+    # Then its key is refused at once, and works again when the account is reactivated
+    refused = await harness.client.post(f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=key)
+    assert refused.status_code == 401
+    on = await harness.client.patch(
+        f"/api/v1/users/{user_id}", json={"is_active": True}, headers=await harness.admin()
+    )
+    assert on.status_code == 200
+    again = await harness.client.post(f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=key)
+    assert again.status_code == 200
+
+
+class _Statements:
+    def __init__(self, h: Harness) -> None:
+        self.seen: list[str] = []
+        self.engine = h.runtime.db.engine.sync_engine
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self.seen
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+    def _record(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.seen.append(statement)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    return {"unknown_api_key_rate_limit": "3/minute"}
+
+
+async def test_unknown_keys__limited_per_address_without_queries_or_l1_evictions(harness: Harness) -> None:
+    await create_flag(harness)
+    l1_before = len(harness.runtime.cache._l1)
+    # Given three unknown keys from one address (each one look-up)
+    for i in range(3):
+        r = await harness.client.post(
+            f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": f"exp_bogus{i}"}
+        )
+        assert r.status_code == 401
+    # When the same address tries more, no query runs and the answer is 429
+    with _Statements(harness) as statements:
+        again = await harness.client.post(
+            f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": "exp_bogus0"}
+        )
+        fourth = await harness.client.post(
+            f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": "exp_other"}
+        )
+    assert again.status_code == 401  # remembered as unknown: no look-up
+    assert fourth.status_code == 429 and fourth.headers["Retry-After"]
+    assert not [s for s in statements if "api_keys" in s]
+    # and no unknown key took a place in L1
+    assert len(harness.runtime.cache._l1) == l1_before
+
+
+async def test_last_used_at__not_written_on_the_request_path__flushed_in_batch(harness: Harness) -> None:
+    key = await _rollout(harness)
+    with _Statements(harness) as statements:
+        for i in range(5):
+            await evaluate(harness, key, "new-checkout", f"u{i}")
+    assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
+    assert await harness.runtime.api_keys.flush_usage() == 1
+    async with harness.runtime.db.sessions() as session:
+        used = (await session.scalars(select(ApiKey.last_used_at))).all()
+    assert [u is not None for u in used] == [True]
+
+
+async def test_postgres_down__known_keys_and_rulesets_serve__writes_and_unknown_keys_503(
+    tmp_path: Path, private_pg: PrivatePostgres
+) -> None:
+    await _fresh_pg(private_pg.url)
+    async with start_harness("sqlite", tmp_path, database_url=private_pg.url) as h:
+        # Given a key verified, a revoked key seen revoked, and a warm ruleset
+        key = await _rollout(h)
+        revoked = await h.api_key(["evaluate"])
+        assert (await evaluate(h, key, "new-checkout", "u0"))["value"] is True
+        assert (await evaluate(h, revoked, "new-checkout", "u0"))["value"] is True
+        keys = (await h.client.get("/api/v1/api-keys", headers=await h.admin())).json()["data"]
+        revoked_id = next(k["id"] for k in keys if k["prefix"] == revoked["X-API-Key"][:12])
+        assert (
+            await h.client.post(f"/api/v1/api-keys/{revoked_id}/revoke", headers=await h.admin())
+        ).status_code == 200
+        assert (
+            await h.client.post(f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=revoked)
+        ).status_code == 401
+        admin = await h.admin()
+
+        # When PostgreSQL stops and every in-process copy expires
+        private_pg.stop()
+        try:
+            h.runtime.cache._l1.clear()  # as after the L1 TTL: the next read goes to the database
+
+            # Then the known key and the ruleset keep serving
+            assert (await evaluate(h, key, "new-checkout", "u1"))["value"] is True
+            # the key revoked before the outage stays refused, an unknown key is a 503
+            gone = await h.client.post(
+                f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers=revoked
+            )
+            assert gone.status_code == 401
+            unknown = await h.client.post(
+                f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": "exp_never"}
+            )
+            assert unknown.status_code == 503 and unknown.headers["Retry-After"]
+            # a write answers 503 with Retry-After, never 500
+            write = await h.client.post(FLAGS, json={"key": "other", "name": "other"}, headers=admin)
+            assert write.status_code == 503, write.text
+            assert write.json()["error"]["code"] == "SERVICE_UNAVAILABLE" and write.headers["Retry-After"]
+            assert _degraded("database") == 1.0
+        finally:
+            private_pg.start()
+        # When it is back, writes work again
+        again = await h.client.post(FLAGS, json={"key": "other", "name": "other"}, headers=admin)
+        assert again.status_code == 201, again.text
+
+
+async def test_ruleset_reload_failing__previous_ruleset_serves(
+    tmp_path: Path, private_pg: PrivatePostgres
+) -> None:
+    await _fresh_pg(private_pg.url)
+    async with start_harness("sqlite", tmp_path, database_url=private_pg.url) as h:
+        key = await _rollout(h)
+        assert (await evaluate(h, key, "new-checkout", "u0"))["value"] is True
+        private_pg.stop()
+        try:
+            h.runtime.cache.drop_local(RULESET_NAMESPACE, None)  # a change announced: reload needed
+            many = await asyncio.gather(*(evaluate(h, key, "new-checkout", f"u{i}") for i in range(10)))
+            assert {r["value"] for r in many} == {True}
+        finally:
+            private_pg.start()

@@ -1,0 +1,133 @@
+"""Private PostgreSQL and Redis servers for fault tests and the fault harness (``bench/faults.py``).
+
+Each one runs from a temporary directory on a port of its own, is stopped and started on demand and
+ended by its process id, never by name. Run as root, PostgreSQL runs as ``nobody`` (``initdb`` refuses
+root). Nothing here touches the shared services on 5432 / 6379.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def _wait_port(port: int, up: bool, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            is_up = sock.connect_ex(("127.0.0.1", port)) == 0
+        if is_up == up:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"port {port} did not become {'reachable' if up else 'free'}")
+
+
+def available() -> bool:
+    return shutil.which("redis-server") is not None and shutil.which("initdb") is not None
+
+
+class PrivateRedis:
+    def __init__(self, port: int, *, appendonly: bool = False) -> None:
+        self.port = port
+        self.appendonly = appendonly
+        self.dir = Path(tempfile.mkdtemp(prefix="experimently-redis-"))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+        args += ["--save", ""]
+        args += (
+            ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
+        )
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_port(self.port, True)
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(10)
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.wait(5)
+        self.process = None
+        _wait_port(self.port, False)
+
+    def wipe(self) -> None:
+        """Stopped: forget every byte it persisted (a restart then starts empty)."""
+        for item in self.dir.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop(kill=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PrivatePostgres:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.dir = Path(tempfile.mkdtemp(prefix="experimently-pg-"))
+        self.data = self.dir / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:  # initdb and postgres refuse to run as root
+            self._as = ["runuser", "-u", "nobody", "--"]
+            shutil.chown(self.dir, "nobody")
+            os.chmod(self.dir, 0o755)
+        self._run(
+            ["initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"]
+        )
+
+    def _run(self, args: list[str]) -> None:
+        subprocess.run([*self._as, *args], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pid(self) -> int | None:
+        with contextlib.suppress(FileNotFoundError, ValueError, PermissionError):
+            return int((self.data / "postmaster.pid").read_text().splitlines()[0])
+        return None
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        )
+        self._run(["pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start"])
+        _wait_port(self.port, True)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)  # fast shutdown: clients are disconnected at once
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and self.pid() is not None:
+                time.sleep(0.05)
+        _wait_port(self.port, False)
+
+    def close(self) -> None:
+        pid = self.pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGQUIT)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.pid() is not None:
+                time.sleep(0.05)
+        shutil.rmtree(self.dir, ignore_errors=True)
