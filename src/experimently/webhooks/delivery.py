@@ -35,7 +35,6 @@ import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -46,6 +45,7 @@ from experimently.config import Settings
 from experimently.db import Database
 from experimently.kit.clock import now
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
+from experimently.webhooks.urls import url_problem
 
 log = structlog.get_logger(__name__)
 DELIVERIES = Counter(
@@ -168,7 +168,7 @@ async def _refused(url: str, settings: Settings) -> str | None:
     link-local, multicast or reserved address, unless WEBHOOK_ALLOW_PRIVATE_NETWORKS."""
     if settings.webhook_allow_private_networks:
         return None
-    host = urlsplit(url).hostname or ""
+    host = httpx.URL(url).host
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError as exc:
@@ -181,6 +181,18 @@ async def _refused(url: str, settings: Settings) -> str | None:
 
 
 async def _send(client: httpx.AsyncClient, settings: Settings, item: Outgoing) -> Outcome:
+    """One delivery's outcome; whatever goes wrong becomes that delivery's error, never the run's."""
+    try:
+        return await _attempt(client, settings, item)
+    except Exception as exc:  # an outcome is recorded for every delivery, whatever another one does
+        log.warning("webhooks.delivery_error", delivery=item.delivery_id, error=repr(exc))
+        return Outcome(item.delivery_id, None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def _attempt(client: httpx.AsyncClient, settings: Settings, item: Outgoing) -> Outcome:
+    problem = url_problem(item.url)  # rows saved before save-time validation existed
+    if problem is not None:
+        return Outcome(item.delivery_id, None, f"invalid URL: {problem}")
     refused = await _refused(item.url, settings)
     if refused:
         return Outcome(item.delivery_id, None, refused)
