@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean fuzz
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,10 @@ lint: install
 
 test: lint ## lint (ruff, mypy strict) and the whole test suite
 	$(BIN)/pytest -q
+
+fuzz: install ## schemathesis over the whole OpenAPI, admin and API key (slow: not part of make test)
+	$(BIN)/uv sync --frozen --inexact --quiet --group fuzz
+	$(BIN)/python bench/fuzz.py $(FUZZ_ARGS)
 
 format: install
 	$(BIN)/ruff format src sdk tests bench
