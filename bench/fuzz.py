@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -171,7 +172,10 @@ def main() -> None:
     if not args.skip_embedded:
         shapes.append(("embedded", {}))
     if args.postgres:
-        env = {"EXPERIMENTLY_DATABASE_URL": args.postgres}
+        env = {
+            "EXPERIMENTLY_DATABASE_URL": args.postgres,
+            "EXPERIMENTLY_SECRET_KEY": secrets.token_urlsafe(32),  # required with an external database
+        }
         if args.redis:
             env["EXPERIMENTLY_REDIS_URL"] = args.redis
         shapes.append(("postgres", env))
