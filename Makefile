@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test lint format bench build validate-deploy faults clean
+.PHONY: install install-runtime run test lint format bench build validate-deploy faults fuzz clean
 
 install: $(VENV)/.installed ## everything: the product and the development tools (tests, lint)
 
@@ -41,6 +41,10 @@ build: install ## wheels and sdists of experimently and experimently-sdk into di
 
 faults: install ## fault harness: private PostgreSQL + Redis, two serve + two worker, faults under load
 	$(BIN)/python bench/faults.py $${FAULTS_ARGS:---check}
+
+fuzz: install ## schemathesis over the whole OpenAPI, admin and API key (slow: not part of make test)
+	$(BIN)/uv sync --frozen --inexact --quiet --group fuzz
+	$(BIN)/python bench/fuzz.py $(FUZZ_ARGS)
 
 format: install
 	$(BIN)/ruff format src sdk tests bench

@@ -31,6 +31,7 @@ from experimently.experiments.router import layers_router
 from experimently.experiments.router import router as experiments_router
 from experimently.flags.router import router as flags_router
 from experimently.flags.router import sdk_router
+from experimently.input_guard import InputGuardMiddleware
 from experimently.logging_setup import configure_logging
 from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
@@ -157,5 +158,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
         )
+    app.add_middleware(InputGuardMiddleware)  # inside RequestMiddleware: ids, headers and limits apply
     app.add_middleware(RequestMiddleware, settings=settings)
     return app

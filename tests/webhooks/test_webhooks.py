@@ -235,3 +235,62 @@ async def test_private_address__refused_by_default(harness: Harness) -> None:
     [row] = await deliveries(harness, hook["id"])
     assert receiver.requests == []
     assert row["status"] == "pending" and "non-public address (127.0.0.1)" in row["last_error"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://8.8.8.8:80:1/",
+        "http://[::1/",
+        "https://example.com:99999/",
+        "http://xn--/",
+        "ftp://example.com/",
+    ],
+)
+async def test_url__unparsable_by_the_sender__refused_at_save_time(harness: Harness, url: str) -> None:
+    # Given a URL the sender's parser (httpx) cannot call, When saved or patched in
+    created = await harness.client.post(HOOKS, json={"url": url}, headers=await harness.admin())
+    # Then 422 with the field's path
+    assert created.status_code == 422, created.text
+    assert created.json()["error"]["details"]["errors"][0]["path"] == "url"
+    hook = await subscribe(harness, "https://ok.example.com/hook")
+    patched = await harness.client.patch(
+        f"{HOOKS}/{hook['id']}", json={"url": url}, headers=await harness.admin()
+    )
+    assert patched.status_code == 422, patched.text
+
+
+async def test_one_bad_delivery__never_stops_the_others_being_recorded(harness: Harness) -> None:
+    # Given three subscriptions: one healthy, one whose receiver blows up in an unexpected way,
+    # and one whose URL was stored before save-time validation existed
+    from experimently.webhooks.models import Webhook
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "boom.example.com":
+            raise RuntimeError("unexpected failure inside the client")
+        return httpx.Response(200)
+
+    harness.runtime.services["webhooks.transport"] = httpx.MockTransport(receiver)
+    good = await subscribe(harness, "https://good.example.com/hook", ["experiment.paused"])
+    boom = await subscribe(harness, "https://boom.example.com/hook", ["experiment.paused"])
+    legacy = await subscribe(harness, "https://legacy.example.com/hook", ["experiment.paused"])
+    async with harness.runtime.db.transaction() as session:
+        row = await session.get(Webhook, legacy["id"])
+        assert row is not None
+        row.url = "http://8.8.8.8:80:1/"
+    await lifecycle(harness)
+    # When the delivery job runs
+    assert await harness.runtime.jobs.run("webhooks.deliver")
+    # Then every delivery's outcome is recorded: the good one delivered, the others retried with a reason
+    [ok] = await deliveries(harness, good["id"])
+    [crashed] = await deliveries(harness, boom["id"])
+    [invalid] = await deliveries(harness, legacy["id"])
+    assert (ok["status"], ok["attempts"]) == ("delivered", 1)
+    assert (crashed["status"], crashed["attempts"]) == ("pending", 1)
+    assert "RuntimeError" in crashed["last_error"]
+    assert (invalid["status"], invalid["attempts"]) == ("pending", 1)
+    assert invalid["last_error"].startswith("invalid URL")
+    # And the next run does not send the delivered one again
+    await harness.runtime.jobs.run("webhooks.deliver")
+    [again] = await deliveries(harness, good["id"])
+    assert again["attempts"] == 1

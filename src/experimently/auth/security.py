@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -96,6 +97,10 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         issuer=ISSUER,
         options={"require": ["exp", "iat", "sub", "iss"], "verify_exp": False, "verify_iat": False},
     )
+    for name in ("exp", "iat"):  # a validly signed token may still carry a non-numeric date
+        value = claims[name]
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise jwt.InvalidTokenError(f"claim {name!r} must be a number")
     if int(claims["exp"]) <= now().timestamp():  # checked on our clock, which tests control
         raise jwt.ExpiredSignatureError("token expired")
     if claims.get("typ") != "access":

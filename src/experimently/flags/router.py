@@ -26,6 +26,7 @@ from experimently.flags.schemas import (
 )
 from experimently.flags.sdk_service import evaluate_batch, evaluate_one, sdk_payload
 from experimently.kit.envelope import Envelope, Page, page_params
+from experimently.kit.jsondepth import parse_query_json
 from experimently.runtime import Runtime
 
 router = APIRouter(prefix="/feature-flags", tags=["feature flags"])
@@ -82,12 +83,7 @@ async def evaluate_get(
 
 
 def _query_default(raw: str | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+    return parse_query_json(raw, "default")
 
 
 @router.get("", response_model=Envelope[list[FlagRead]])

@@ -20,6 +20,7 @@ from experimently.metrics.models import MetricDefinition
 from experimently.metrics.schemas import MetricCreate, MetricKind, MetricRead, MetricUpdate, SeriesPoint
 from experimently.rbac import Permission, require
 
+REQUIRED_FIELDS = ("name", "kind", "event_name")  # no default: null in a PATCH is refused
 DEFAULTS: dict[str, Any] = {
     "description": "",
     "numerator_aggregation": "count",
@@ -78,7 +79,13 @@ async def update(session: AsyncSession, actor: Actor, key: str, body: MetricUpda
     require(actor, Permission.METRICS_WRITE, owner_id=metric.owner_id)
     check_version("metric", key, metric.version, body.version)
     before = snapshot(metric)
-    for field, value in body.model_dump(mode="json", exclude_unset=True, exclude={"version"}).items():
+    changes = body.model_dump(mode="json", exclude_unset=True, exclude={"version"})
+    cleared = [field for field in REQUIRED_FIELDS if field in changes and changes[field] is None]
+    if cleared:
+        raise ValidationFailed(
+            "required fields cannot be cleared", [{"path": f, "message": "must not be null"} for f in cleared]
+        )
+    for field, value in changes.items():
         setattr(metric, field, DEFAULTS.get(field) if value is None and field in DEFAULTS else value)
     _check(metric)
     metric.version += 1

@@ -104,7 +104,23 @@ def _judge(s: Settings, result: Comparison) -> Comparison:
 
 
 def compare(s: Settings, control: VariantStats, treatment: VariantStats) -> Comparison:
-    """One treatment against the control under the given settings."""
+    """One treatment against the control under the given settings.
+
+    Finite inputs can still leave the range of doubles on the way (a control mean of 1e-90 squared
+    twice underflows to 0; sums near 1e154 squared overflow): such a comparison carries the message
+    NUMERIC_RANGE and no figures, never an exception.
+    """
+    try:
+        return _compare(s, control, treatment)
+    except ArithmeticError:  # ZeroDivisionError, OverflowError, FloatingPointError
+        arms = (
+            ArmSummary(control.key, control.n, None, None),
+            ArmSummary(treatment.key, treatment.n, None, None),
+        )
+        return Comparison(treatment.key, *arms, messages=(MessageCode.NUMERIC_RANGE,))
+
+
+def _compare(s: Settings, control: VariantStats, treatment: VariantStats) -> Comparison:
     est, skeleton, adjusted = _estimate(s, control, treatment)
     if est is None:
         return skeleton

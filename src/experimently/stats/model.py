@@ -20,6 +20,7 @@ class MessageCode(StrEnum):
     CUPED_NO_PREPERIOD = "CUPED_NO_PREPERIOD"
     CUPED_NOT_SUPPORTED = "CUPED_NOT_SUPPORTED"
     SRM_NOT_APPLICABLE = "SRM_NOT_APPLICABLE"
+    NUMERIC_RANGE = "NUMERIC_RANGE"  # finite inputs whose result is beyond what a double holds
 
 
 class Engine(StrEnum):

@@ -25,6 +25,8 @@ from experimently.stats.validate import is_finite, valid_alpha
 
 stats = lazy("scipy.stats")
 
+MAX_UNITS = 1e18  # beyond this a count of units (or days) means nothing: NUMERIC_RANGE
+
 
 @dataclass(frozen=True, slots=True)
 class _Design:
@@ -48,7 +50,7 @@ def _problem(d: _Design, *numbers: float) -> MessageCode | None:
 
 def _z_alpha(d: _Design) -> float:
     tail = d.alpha / 2.0 if d.alternative is Alternative.TWO_SIDED else d.alpha
-    return float(stats.norm.ppf(1.0 - tail))
+    return float(stats.norm.isf(tail))  # isf, not ppf(1 - tail): 1 - 5e-17 rounds to 1.0
 
 
 def _variance_sum(d: _Design, relative_mde: float) -> float | None:
@@ -85,7 +87,11 @@ def sample_size(
         return SampleSizeResult(None, None, (problem or MessageCode.INVALID_INPUT,))
     delta = baseline_mean * relative_mde
     z = _z_alpha(d) + float(stats.norm.ppf(power))
+    if not math.isfinite(z) or not math.isfinite(delta * delta) or delta * delta == 0:
+        return SampleSizeResult(None, None, (MessageCode.NUMERIC_RANGE,))
     exact = z * z * var_sum / (delta * delta)
+    if not math.isfinite(exact) or exact > MAX_UNITS:
+        return SampleSizeResult(None, None, (MessageCode.NUMERIC_RANGE,))
     per_arm = max(math.ceil(exact * (1.0 - 1e-12)), 2)
     return SampleSizeResult(per_arm, 2 * per_arm)
 
@@ -116,6 +122,8 @@ def mde(
     if problem is not None:
         return MdeResult(None, None, (problem,))
     z = _z_alpha(d) + float(stats.norm.ppf(power))
+    if not math.isfinite(z):
+        return MdeResult(None, None, (MessageCode.NUMERIC_RANGE,))
     if kind is MetricKind.BINOMIAL:
         delta = _binomial_mde(baseline_mean, units_per_arm, z)
         if delta is None:
@@ -146,7 +154,10 @@ def power(
         return PowerResult(None, (problem or MessageCode.INVALID_INPUT,))
     if var_sum == 0:
         return PowerResult(None, (MessageCode.ZERO_VARIANCE,))
-    shift = baseline_mean * relative_mde / math.sqrt(var_sum / units_per_arm)
+    spread = math.sqrt(var_sum / units_per_arm)
+    if spread == 0 or not math.isfinite(spread):
+        return PowerResult(None, (MessageCode.NUMERIC_RANGE,))
+    shift = baseline_mean * relative_mde / spread
     z = _z_alpha(d)
     if alternative is Alternative.TWO_SIDED:
         value = stats.norm.cdf(shift - z) + stats.norm.cdf(-shift - z)
@@ -159,4 +170,7 @@ def days_to_sample(required_total: int, daily_units: float) -> DaysResult:
     """Whole days of traffic needed to reach ``required_total`` units."""
     if not is_finite(required_total, daily_units) or required_total < 0 or daily_units <= 0:
         return DaysResult(None, (MessageCode.INVALID_INPUT,))
-    return DaysResult(math.ceil(required_total / daily_units))
+    days = required_total / daily_units
+    if not math.isfinite(days) or days > MAX_UNITS:
+        return DaysResult(None, (MessageCode.NUMERIC_RANGE,))
+    return DaysResult(math.ceil(days))

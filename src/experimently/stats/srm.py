@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from experimently.kit.lazy import lazy
@@ -50,6 +51,16 @@ def srm_check(
         )
     weight_sum = sum(weighted.values())
     expected = {k: total * w / weight_sum for k, w in weighted.items()}
+    if not all(math.isfinite(e) and e > 0 for e in expected.values()):  # weights spanning 1e-300..1e300
+        return SrmResult(
+            None,
+            None,
+            None,
+            False,
+            observed=observed,
+            threshold=threshold,
+            messages=(MessageCode.NUMERIC_RANGE,),
+        )
     chi_square = sum((observed[k] - e) ** 2 / e for k, e in expected.items())
     df = len(weighted) - 1
     p_value = clamp_probability(float(stats.chi2.sf(chi_square, df)))

@@ -34,7 +34,6 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -47,6 +46,7 @@ from experimently.encryption.keyring import KeyRing, KeyRingError, keyring_of
 from experimently.kit.clock import now
 from experimently.webhooks.formats import render
 from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
+from experimently.webhooks.urls import url_problem
 
 log = structlog.get_logger(__name__)
 DELIVERIES = Counter(
@@ -163,7 +163,7 @@ async def _refused(url: str, settings: Settings) -> str | None:
     link-local, multicast or reserved address, unless WEBHOOK_ALLOW_PRIVATE_NETWORKS."""
     if settings.webhook_allow_private_networks:
         return None
-    host = urlsplit(url).hostname or ""
+    host = httpx.URL(url).host
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None)
     except OSError as exc:
@@ -176,6 +176,18 @@ async def _refused(url: str, settings: Settings) -> str | None:
 
 
 async def _send(client: httpx.AsyncClient, settings: Settings, item: Outgoing) -> Outcome:
+    """One delivery's outcome; whatever goes wrong becomes that delivery's error, never the run's."""
+    try:
+        return await _attempt(client, settings, item)
+    except Exception as exc:  # an outcome is recorded for every delivery, whatever another one does
+        log.warning("webhooks.delivery_error", delivery=item.delivery_id, error=repr(exc))
+        return Outcome(item.delivery_id, None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def _attempt(client: httpx.AsyncClient, settings: Settings, item: Outgoing) -> Outcome:
+    problem = url_problem(item.url)  # rows saved before save-time validation existed
+    if problem is not None:
+        return Outcome(item.delivery_id, None, f"invalid URL: {problem}")
     refused = await _refused(item.url, settings)
     if refused:
         return Outcome(item.delivery_id, None, refused)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from experimently.webhooks.outbox import EVENT_TYPES
+from experimently.webhooks.urls import url_problem
 
 
 def _url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http or https URL with a host")
-    if parts.username or parts.password:
-        raise ValueError("must not carry credentials (the signature authenticates us)")
+    problem = url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -20,17 +20,19 @@ from .model import (
     ExperimentServe,
     FlagConfig,
     FlagType,
+    Operator,
     Reason,
     Rollout,
     Serve,
 )
-from .operators import Context, Matcher, Segments, compile_conditions
+from .operators import Context, Matcher, Segments, SegmentScope, compile_conditions
 
 __all__ = ["CompiledFlag", "ExperimentResolver", "FlagTable", "compile_flag", "compile_segment_matcher"]
 
 ExperimentResolver = Callable[[str, Mapping[str, Any]], "str | None"]
 ServeFn = Callable[[Context, Any, "ExperimentResolver | None"], "EvaluationResult | None"]
 MAX_PREREQUISITE_DEPTH = 32
+_SEGMENT_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
 
 
 class FlagTable(Protocol):
@@ -113,6 +115,8 @@ def _compile_run(flag: FlagConfig) -> RunFn:
         for i, rule in enumerate(flag.rules)
     )
     prerequisites = tuple((p.flag, p.variation) for p in flag.prerequisites)
+    # one membership memo per evaluation when a rule refers to segments (see SegmentScope)
+    scoped = any(c.operator in _SEGMENT_OPERATORS for rule in flag.rules for c in rule.conditions)
     unmet = {
         key: _fixed(flag, flag.off_variation, Reason.DISABLED, prerequisite_failed=key)
         for key, _ in prerequisites
@@ -129,7 +133,9 @@ def _compile_run(flag: FlagConfig) -> RunFn:
             target = None if user is None else targets.get(user)
             if target is not None:
                 return target
-        segments = table.segment_matchers
+        segments: Segments = table.segment_matchers
+        if scoped:
+            segments = SegmentScope(segments)
         for conditions, serve in rules:
             for condition in conditions:
                 if not condition(ctx, segments):

@@ -8,9 +8,19 @@ from typing import Any
 
 from .model import CASE_INSENSITIVE_OPERATORS, Condition, Operator
 from .patterns import check_pattern
-from .values import is_scalar, parse_instant, parse_network, parse_number, parse_semver
+from .values import (
+    MAX_INSTANT_LENGTH,
+    MAX_VERSION_LENGTH,
+    is_scalar,
+    parse_instant,
+    parse_network,
+    parse_number,
+    parse_semver,
+)
 
-__all__ = ["Errors", "SegmentGraph", "parse_conditions"]
+__all__ = ["MAX_SEGMENT_DEPTH", "Errors", "SegmentGraph", "parse_conditions"]
+
+MAX_SEGMENT_DEPTH = 16  # segments in the longest in_segment chain (a segment alone is depth 1)
 
 _CONDITION_KEYS = frozenset({"attribute", "operator", "values", "negate", "case_insensitive"})
 _SEGMENT_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
@@ -43,12 +53,17 @@ class Errors:
 class SegmentGraph:
     """Segment references taken from raw segment documents, for unknown-key and cycle checks."""
 
-    def __init__(self, segments: Mapping[str, Any], *, replacing: str | None = None) -> None:
+    def __init__(
+        self, segments: Mapping[str, Any], *, replacing: str | None = None, check_referrers: bool = True
+    ) -> None:
         self.edges: dict[str, list[str]] = {key: segment_references(raw) for key, raw in segments.items()}
         self.replacing = replacing
+        self.check_referrers = check_referrers
+        self._chains: dict[str, list[str]] = {}
 
     def set_edges(self, key: str, refs: list[str]) -> None:
         self.edges[key] = refs
+        self._chains.clear()
 
     def check(self, key: str, path: str, errors: Errors) -> None:
         if key != self.replacing and key not in self.edges:
@@ -57,26 +72,72 @@ class SegmentGraph:
         cycle = self.find_cycle(key)
         if cycle is not None:
             errors.add(path, "segment reference cycle: " + " -> ".join(cycle))
+            return
+        chain = ([self.replacing] if self.replacing is not None else []) + self.deepest_chain(key)
+        if len(chain) > MAX_SEGMENT_DEPTH:
+            errors.add(
+                path, f"segments nest more than {MAX_SEGMENT_DEPTH} levels deep: " + " -> ".join(chain)
+            )
+            return
+        if self.replacing is not None and self.check_referrers:
+            self._check_referrers(path, errors)
+
+    def _check_referrers(self, path: str, errors: Errors) -> None:
+        """Saving ``replacing`` must not push a segment that refers to it past the depth bound."""
+        for other in self.edges:
+            chain = self.deepest_chain(other)
+            if len(chain) > MAX_SEGMENT_DEPTH and self.replacing in chain:
+                errors.add(
+                    path,
+                    f"segments would nest more than {MAX_SEGMENT_DEPTH} levels deep: " + " -> ".join(chain),
+                )
+                return
 
     def find_cycle(self, start: str) -> list[str] | None:
+        """A reference cycle reachable from ``start`` (iterative: any depth is safe)."""
         trail: list[str] = []
+        on_trail: set[str] = set()
         done: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            key, index = stack.pop()
+            if index == 0:
+                if key in on_trail:
+                    return [*trail[trail.index(key) :], key]
+                if key in done:
+                    continue
+                trail.append(key)
+                on_trail.add(key)
+            refs = self.edges.get(key, [])
+            if index < len(refs):
+                stack.append((key, index + 1))
+                stack.append((refs[index], 0))
+            else:
+                trail.pop()
+                on_trail.discard(key)
+                done.add(key)
+        return None
 
-        def visit(key: str) -> list[str] | None:
-            if key in trail:
-                return [*trail[trail.index(key) :], key]
-            if key in done:
-                return None
-            trail.append(key)
-            for ref in self.edges.get(key, []):
-                found = visit(ref)
-                if found is not None:
-                    return found
-            trail.pop()
-            done.add(key)
-            return None
-
-        return visit(start)
+    def deepest_chain(self, start: str) -> list[str]:
+        """The longest reference chain from ``start`` (iterative; a cycle is cut where it closes)."""
+        best = self._chains
+        pending: set[str] = set()
+        stack: list[tuple[str, bool]] = [(start, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in best:
+                continue
+            refs = self.edges.get(key, [])
+            if not expanded:
+                if key in pending:
+                    continue
+                pending.add(key)
+                stack.append((key, True))
+                stack.extend((r, False) for r in refs if r not in best and r not in pending)
+                continue
+            longest = max((best.get(r, []) for r in refs), key=len, default=[])
+            best[key] = [key, *longest]
+        return best[start]
 
 
 def segment_references(raw: Any) -> list[str]:
@@ -120,7 +181,7 @@ def parse_condition(raw: Any, path: str, errors: Errors, check_segment: SegmentC
     case_insensitive = _flag(raw, "case_insensitive", path, errors)
     if operator is not None and case_insensitive and operator not in CASE_INSENSITIVE_OPERATORS:
         errors.add(f"{path}.case_insensitive", f"case_insensitive does not apply to {operator}")
-    values = _values(raw, operator, f"{path}.values", errors, check_segment)
+    values = _values(raw, operator, f"{path}.values", errors, check_segment, case_insensitive)
     if len(errors.items) != before or operator is None:
         return None
     return Condition(attribute, operator, values, negate, case_insensitive)
@@ -156,7 +217,12 @@ def _flag(raw: Mapping[str, Any], field: str, path: str, errors: Errors) -> bool
 
 
 def _values(
-    raw: Mapping[str, Any], op: Operator | None, path: str, errors: Errors, check_segment: SegmentCheck
+    raw: Mapping[str, Any],
+    op: Operator | None,
+    path: str,
+    errors: Errors,
+    check_segment: SegmentCheck,
+    case_insensitive: bool = False,
 ) -> tuple[Any, ...]:
     values = raw.get("values", [] if op in _NO_VALUE_OPERATORS else None)
     if not isinstance(values, list):
@@ -174,14 +240,14 @@ def _values(
         return ()
     if op is not None:
         for i, value in enumerate(values):
-            problem = _value_problem(op, value, f"{path}[{i}]", errors, check_segment)
+            problem = _value_problem(op, value, f"{path}[{i}]", errors, check_segment, case_insensitive)
             if problem is not None:
                 errors.add(path, f"values[{i}]: {problem}")
     return tuple(values)
 
 
 def _value_problem(
-    op: Operator, value: Any, path: str, errors: Errors, check_segment: SegmentCheck
+    op: Operator, value: Any, path: str, errors: Errors, check_segment: SegmentCheck, case_insensitive: bool
 ) -> str | None:
     if op in _SCALAR_OPERATORS:
         return None if is_scalar(value) else f"{value!r} is not a string, finite number or boolean"
@@ -193,14 +259,23 @@ def _value_problem(
     if op in _TEXT_OPERATORS:
         return None
     if op == Operator.MATCHES:
-        return check_pattern(value)
+        return check_pattern(value, case_insensitive=case_insensitive)
     if op in _SEMVER_OPERATORS:
+        if len(value) > MAX_VERSION_LENGTH:
+            return f"a version is at most {MAX_VERSION_LENGTH} characters"
         return None if parse_semver(value) is not None else f"{value!r} is not a version"
     if op in (Operator.BEFORE, Operator.AFTER):
+        if isinstance(value, str) and len(value) > MAX_INSTANT_LENGTH:
+            return f"a date is at most {MAX_INSTANT_LENGTH} characters"
         ok = type(value) is not bool and parse_instant(value) is not None
-        return None if ok else f"{value!r} is not a date, date-time or epoch seconds"
+        return None if ok else f"{_short(value)} is not a date, date-time or epoch seconds"
     if op == Operator.IN_CIDR:
         network = parse_network(value)
         return network if isinstance(network, str) else None
     check_segment(value, path.rsplit("[", 1)[0], errors)  # segment operators
     return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -9,11 +9,11 @@ network masks) is done here, once.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .model import NEGATIVE_TWINS, Condition, Operator
-from .patterns import MAX_VALUE_LENGTH, compile_pattern
+from .patterns import compile_patterns
 from .values import (
     IPAddress,
     SemVerKey,
@@ -25,7 +25,7 @@ from .values import (
     value_text,
 )
 
-__all__ = ["Matcher", "Segments", "compile_condition", "compile_conditions"]
+__all__ = ["Matcher", "SegmentScope", "Segments", "compile_condition", "compile_conditions"]
 
 Context = Mapping[str, Any]
 Matcher = Callable[[Context, "Segments"], bool]
@@ -91,13 +91,45 @@ def _exists(attribute: str, invert: bool) -> Matcher:
 
 def _in_segment(keys: tuple[str, ...], invert: bool) -> Matcher:
     def match(ctx: Context, segments: Segments) -> bool:
+        scope = segments if type(segments) is SegmentScope else SegmentScope(segments)
         for key in keys:
-            segment = segments.get(key)
-            if segment is not None and segment(ctx, segments):
+            if scope.member(key, ctx):
                 return not invert
         return invert
 
     return match
+
+
+class SegmentScope(Mapping[str, Matcher]):
+    """The segments seen by one evaluation: each segment's membership is computed at most once.
+
+    Segments that share sub-segments (a diamond) would otherwise repeat work exponentially in the
+    nesting depth. The scope is made per evaluation, never shared between contexts.
+    """
+
+    __slots__ = ("_matchers", "_memo")
+
+    def __init__(self, matchers: Segments) -> None:
+        self._matchers = matchers
+        self._memo: dict[str, bool] = {}
+
+    def member(self, key: str, ctx: Context) -> bool:
+        known = self._memo.get(key)
+        if known is not None:
+            return known
+        matcher = self._matchers.get(key)
+        result = matcher is not None and matcher(ctx, self)
+        self._memo[key] = result
+        return result
+
+    def __getitem__(self, key: str) -> Matcher:
+        return self._matchers[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._matchers)
+
+    def __len__(self) -> int:
+        return len(self._matchers)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +225,12 @@ def _numeric_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
         return n is not None and compare(n)
 
     def scalar_test(a: Any) -> bool:
-        return (type(a) is int or type(a) is float) and compare(a)
+        if type(a) is float:
+            return compare(a)
+        if type(a) is int:  # compared as the IEEE double it denotes (as JSON and JavaScript read it)
+            number = parse_number(a)
+            return number is not None and compare(number)
+        return False
 
     return str_test, scalar_test
 
@@ -228,19 +265,7 @@ def _via_text(str_test: StrTest) -> ScalarTest:
 
 
 def _matches_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
-    ci = cond.case_insensitive
-    searches = tuple(compile_pattern(v, case_insensitive=ci).search for v in cond.values)
-
-    def str_test(a: str) -> bool:
-        if len(a) > MAX_VALUE_LENGTH:
-            return False
-        if ci:
-            a = a.casefold()
-        for search in searches:  # noqa: SIM110 - a plain loop: no generator in the hot path
-            if search(a) is not None:
-                return True
-        return False
-
+    str_test = compile_patterns(tuple(cond.values), case_insensitive=cond.case_insensitive)
     return str_test, _via_text(str_test)
 
 
@@ -279,11 +304,17 @@ def _date_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:
         high = max(instants)
         compare = lambda i: i < high  # noqa: E731
 
-    def test(a: Any) -> bool:
+    def str_test(a: str) -> bool:
         instant = _cached_instant(a)
         return instant is not None and compare(instant)
 
-    return test, test
+    def scalar_test(a: Any) -> bool:
+        if type(a) is not int and type(a) is not float:
+            return False  # booleans, objects, nested lists: not dates, no match
+        instant = _cached_instant(a)
+        return instant is not None and compare(instant)
+
+    return str_test, scalar_test
 
 
 def _cidr_tests(cond: Condition) -> tuple[StrTest, ScalarTest]:

@@ -51,10 +51,11 @@ class Ruleset:
         raw_segments = _keyed(payload.get("segments", []), "segments", refused)
         raw_flags = _keyed(payload.get("flags", []), "flags", refused)
         matchers: dict[str, Matcher] = {}
+        all_segments = {k: v for k, (_, v) in raw_segments.items()}
         valid_segments: dict[str, Mapping[str, Any]] = {}
         for key, (index, raw) in raw_segments.items():
             try:
-                segment = validate_segment(raw, segments={k: v for k, (_, v) in raw_segments.items()})
+                segment = validate_segment(raw, segments=all_segments, check_referrers=False)
             except RuleValidationError as exc:
                 segment_errors[key] = exc.errors
                 refused.extend((f"segments[{index}].{p}".rstrip("."), m) for p, m in exc.errors)

@@ -48,14 +48,20 @@ _FLAG_KEYS = frozenset(
 _MAX_PREREQUISITE_DEPTH = 32
 
 
-def validate_segment(data: Mapping[str, Any], *, segments: Mapping[str, Mapping[str, Any]]) -> SegmentConfig:
-    """Parse a segment; ``segments`` are the environment's other segments keyed by segment key."""
+def validate_segment(
+    data: Mapping[str, Any], *, segments: Mapping[str, Mapping[str, Any]], check_referrers: bool = True
+) -> SegmentConfig:
+    """Parse a segment; ``segments`` are the environment's other segments keyed by segment key.
+
+    ``check_referrers`` also checks that the segments referring to this one stay within the nesting
+    bound (off when a whole ruleset is validated, where each segment is checked on its own).
+    """
     errors = Errors()
     if not isinstance(data, Mapping):
         raise RuleValidationError([("", "segment must be an object")])
     _unknown_fields(data, frozenset({"key", "conditions"}), "", errors)
     key = _required_str(data, "key", "key", errors)
-    graph = SegmentGraph(segments, replacing=key)
+    graph = SegmentGraph(segments, replacing=key, check_referrers=check_referrers)
     if key:
         graph.set_edges(key, segment_references(data))
     conditions = parse_conditions(data.get("conditions"), "conditions", errors, graph.check)

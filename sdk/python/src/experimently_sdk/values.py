@@ -10,7 +10,7 @@ import ipaddress
 import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from fractions import Fraction
+from decimal import Context, Decimal
 from typing import Any
 
 __all__ = [
@@ -117,9 +117,16 @@ _SEMVER_RE = re.compile(
 SemVerKey = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
 
 
+MAX_VERSION_LENGTH = 256
+
+
 def parse_semver(value: object) -> SemVerKey | None:
-    """A comparable key for a version string, or ``None`` when it is not a version."""
-    if type(value) is not str:
+    """A comparable key for a version string, or ``None`` when it is not a version.
+
+    A text longer than ``MAX_VERSION_LENGTH`` is not a version: parsing stays bounded and no part
+    reaches the interpreter's limit on integer text (4,300 digits).
+    """
+    if type(value) is not str or len(value) > MAX_VERSION_LENGTH:
         return None
     m = _SEMVER_RE.fullmatch(value)
     if m is None:
@@ -150,21 +157,30 @@ _DATE_RE = re.compile(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse_instant(value: object) -> Fraction | None:
-    """Epoch seconds (exact) for an ISO-8601 text, a date, or epoch seconds; ``None`` otherwise."""
+MAX_INSTANT_LENGTH = 64
+
+
+def parse_instant(value: object) -> Decimal | None:
+    """Epoch seconds (exact) for an ISO-8601 text, a date, or epoch seconds; ``None`` otherwise.
+
+    Bounded work whatever the input: a text longer than ``MAX_INSTANT_LENGTH`` is not a date, and a
+    numeric text is read as a ``Decimal`` (digits and exponent, never expanded), so ``"1e-10000000"``
+    costs what ``"1e-1"`` costs. Numbers are read as the IEEE double they denote, like ``gt``/``lt``.
+    """
     if type(value) is int:
-        return Fraction(value)
+        number = parse_number(value)
+        return Decimal(repr(number)) if number is not None and math.isfinite(number) else None
     if type(value) is float:
         # the number as written (shortest decimal), so 1.1 is exactly 11/10
-        return Fraction(repr(value)) if math.isfinite(value) else None
-    if type(value) is not str:
+        return Decimal(repr(value)) if math.isfinite(value) else None
+    if type(value) is not str or len(value) > MAX_INSTANT_LENGTH:
         return None
     if _numeric_match(value):
-        return Fraction(value.strip()) if math.isfinite(float(value)) else None
+        return Decimal(value.strip()) if math.isfinite(float(value)) else None
     return _parse_iso(value)
 
 
-def _parse_iso(text: str) -> Fraction | None:
+def _parse_iso(text: str) -> Decimal | None:
     m = _DATE_RE.fullmatch(text)
     if m is None:
         return None
@@ -177,9 +193,11 @@ def _parse_iso(text: str) -> Fraction | None:
     except ValueError:
         return None
     delta = moment - _EPOCH
-    whole = delta.days * 86400 + delta.seconds
-    fraction = Fraction(int(frac), 10 ** len(frac)) if frac else Fraction(0)
-    return whole + fraction
+    whole = Decimal(delta.days * 86400 + delta.seconds)
+    if not frac:
+        return whole
+    # exact: the precision covers every digit of both terms
+    return Context(prec=len(frac) + 20).add(whole, Decimal("0." + frac))
 
 
 def _offset(text: str | None) -> timezone:

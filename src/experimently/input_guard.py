@@ -1,0 +1,222 @@
+"""One guard for every string input: NUL characters and lone surrogates are refused with 422.
+
+Neither can be stored (PostgreSQL refuses NUL in text; UTF-8 has no surrogates), so each would
+otherwise fail deep in a driver as a 500, field by field. The guard is a pure-ASGI middleware, the
+one place every request passes before any endpoint parses it:
+
+- the path and the query string (``%00`` and raw NUL; percent-decoding never yields a surrogate);
+- a JSON body: NUL can only be written ``\\u0000`` and a lone surrogate only as a ``\\uD800``-style
+  escape (raw surrogate bytes are invalid UTF-8, refused by the JSON parser), so the raw bytes are
+  scanned for escapes (a fast substring test first, so an ordinary body costs one ``memchr``);
+- a form body (``application/x-www-form-urlencoded``, the login form): ``%00`` or a raw NUL.
+
+Only when something is found is the body parsed again, to name the exact path of the offending
+string (object keys included) in the usual 422 ``VALIDATION_ERROR`` envelope.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from experimently.errors import ErrorCode, error_body, field_path
+
+__all__ = ["InputGuardMiddleware", "bad_text_paths"]
+
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_MESSAGE = "must not contain NUL characters or unpaired surrogates"
+
+
+def bad_text(text: str) -> bool:
+    """True when ``text`` holds a NUL character or a lone surrogate."""
+    return "\x00" in text or _SURROGATE.search(text) is not None
+
+
+def bad_text_paths(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
+    """Locations of strings (values and object keys) holding NUL or a lone surrogate."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, loc)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if bad_text(item):
+                yield where
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and bad_text(key):
+                    yield (*where, key)
+                stack.append((child, (*where, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*where, i)) for i, child in enumerate(item))
+
+
+def _json_suspect(body: bytes) -> bool:
+    """Cheap test on raw JSON: an escaped NUL, or a surrogate escape not part of a valid pair."""
+    if b"\\u" not in body and b"\\U" not in body and b"\x00" not in body:
+        return False
+    if b"\x00" in body:
+        return True
+    pending_high = False
+    last_end = -1
+    for m in _ESCAPE.finditer(body):
+        hex_digits = m.group(1)
+        if hex_digits is None:
+            if pending_high:
+                return True
+            continue
+        code = int(hex_digits, 16)
+        if pending_high:
+            if not 0xDC00 <= code <= 0xDFFF:
+                return True
+            pending_high = False
+            if m.start() != last_end:
+                return True
+        elif code == 0:
+            return True
+        elif 0xD800 <= code <= 0xDBFF:
+            pending_high = True
+        elif 0xDC00 <= code <= 0xDFFF:
+            return True
+        last_end = m.end()
+    return pending_high
+
+
+def _content_type(scope: Scope) -> bytes:
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            return bytes(value).split(b";", 1)[0].strip().lower()
+    return b""
+
+
+def _query_problems(scope: Scope) -> list[dict[str, str]]:
+    problems: list[dict[str, str]] = []
+    path = scope.get("path", "")
+    if bad_text(path):
+        problems.append({"path": "path", "message": _MESSAGE, "type": "string_characters"})
+    raw = scope.get("query_string", b"")
+    if raw and (b"%00" in raw or b"\x00" in raw):
+        for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+            if bad_text(key) or bad_text(value):
+                name = key.replace("\x00", "\\u0000")[:200]
+                problems.append({"path": name, "message": _MESSAGE, "type": "string_characters"})
+    return problems
+
+
+def _form_problems(body: bytes) -> list[dict[str, str]]:
+    if b"%00" not in body and b"\x00" not in body:
+        return []
+    return [
+        {"path": key.replace("\x00", "\\u0000")[:200], "message": _MESSAGE, "type": "string_characters"}
+        for key, value in parse_qsl(body.decode("latin-1"), keep_blank_values=True)
+        if bad_text(key) or bad_text(value)
+    ]
+
+
+def _json_problems(body: bytes) -> list[dict[str, str]]:
+    if not _json_suspect(body):
+        return []
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        if b"\x00" in body:
+            return [{"path": "body", "message": _MESSAGE, "type": "string_characters"}]
+        return []  # malformed JSON: the endpoint's own parser reports it
+    locations = list(bad_text_paths(document))
+    return [
+        {"path": field_path(loc)[:500] if loc else "body", "message": _MESSAGE, "type": "string_characters"}
+        for loc in locations[:20]
+    ]
+
+
+class InputGuardMiddleware:
+    """Refuses NUL and lone surrogates in the path, query, JSON and form bodies (422)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problems = _query_problems(scope)
+        if problems:
+            await self._refuse(scope, send, problems)
+            return
+        kind = _content_type(scope)
+        is_form = kind == b"application/x-www-form-urlencoded"
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and not _has_body(scope):
+            await self.app(scope, receive, send)
+            return
+        if not is_form and kind.startswith(b"multipart/"):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            try:
+                message = await receive()
+            except HTTPException as exc:  # the body limit (RequestMiddleware) answers 413
+                await self._send(
+                    scope, send, exc.status_code, ErrorCode.PAYLOAD_TOO_LARGE, "request body too large"
+                )
+                return
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        problems = _form_problems(body) if is_form else _json_problems(body)
+        if problems:
+            await self._refuse(scope, send, problems)
+            return
+        replay = iter(messages)
+
+        async def replay_receive() -> Message:
+            message = next(replay, None)
+            return message if message is not None else await receive()
+
+        await self.app(scope, replay_receive, send)
+
+    async def _refuse(self, scope: Scope, send: Send, problems: list[dict[str, str]]) -> None:
+        message = "request validation failed: " + _MESSAGE
+        await self._send(scope, send, 422, ErrorCode.VALIDATION_ERROR, message, {"errors": problems})
+
+    async def _send(
+        self,
+        scope: Scope,
+        send: Send,
+        status: int,
+        code: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        request_id = (scope.get("state") or {}).get("request_id")
+        body = json.dumps(error_body(code, message, request_id, details)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _has_body(scope: Scope) -> bool:
+    for key, value in scope["headers"]:
+        if key == b"content-length":
+            return bytes(value) not in (b"", b"0")
+        if key == b"transfer-encoding":
+            return True
+    return False

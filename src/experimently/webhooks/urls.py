@@ -1,0 +1,31 @@
+"""One URL rule for webhooks, applied when a webhook is saved and again before each delivery.
+
+The parser is the sender's own (``httpx.URL``), so a URL accepted at save time is one the sender
+can call: ``http://8.8.8.8:80:1/`` (a port that is not a number) is refused on save instead of
+failing every delivery run later.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = ["url_problem"]
+
+MAX_PORT = 65535
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a webhook URL, or None when it can."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError) as exc:  # idna errors are ValueErrors
+        return f"not a valid URL: {exc}"[:300]
+    if url.scheme not in ("http", "https") or not url.host:
+        return "must be an http or https URL with a host"
+    if url.username or url.password:
+        return "must not carry credentials (the signature authenticates us)"
+    if url.port is not None and not 0 < url.port <= MAX_PORT:
+        return f"port must be from 1 to {MAX_PORT}"
+    if any(c in url.host for c in " %"):
+        return "host must not contain spaces or percent-escapes"
+    return None

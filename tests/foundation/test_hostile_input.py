@@ -1,0 +1,140 @@
+"""Inputs that used to answer 500: each now answers 4xx, or a statistics result with a message code."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+
+from experimently.auth.security import ALGORITHM, ISSUER
+from experimently.stats import Alternative, MetricKind, VariantStats, analyze_metric, sample_size
+from experimently.stats.model import MessageCode
+from tests.conftest import Harness
+
+FLAGS = "/api/v1/feature-flags"
+
+
+async def test_evaluate_get__default_nested_1000_deep__422_with_path(harness: Harness) -> None:
+    # Given a flag and an evaluate key
+    admin = await harness.admin()
+    created = await harness.client.post(FLAGS, json={"key": "f", "name": "f"}, headers=admin)
+    assert created.status_code == 201, created.text
+    key = await harness.api_key(["evaluate"])
+    # When ?default= is a JSON array nested 1,000 deep
+    deep = "[" * 1000 + "]" * 1000
+    response = await harness.client.get(
+        f"{FLAGS}/f/evaluate", params={"user_id": "u", "default": deep}, headers=key
+    )
+    # Then 422 names the parameter
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["errors"][0]["path"] == "default"
+    # And a shallow JSON default still works
+    shallow = await harness.client.get(
+        f"{FLAGS}/f/evaluate", params={"user_id": "u", "default": "[[1]]"}, headers=key
+    )
+    assert shallow.status_code == 200, shallow.text
+
+
+async def test_patch_metric__kind_null__422_with_path(harness: Harness) -> None:
+    admin = await harness.admin()
+    created = await harness.client.post(
+        "/api/v1/metrics", json={"key": "m", "name": "m", "kind": "count", "event_name": "e"}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    response = await harness.client.patch(
+        "/api/v1/metrics/m", json={"version": 1, "kind": None, "name": None}, headers=admin
+    )
+    assert response.status_code == 422, response.text
+    paths = {e["path"] for e in response.json()["error"]["details"]["errors"]}
+    assert paths == {"kind", "name"}
+    # And a nullable field may still be cleared
+    cleared = await harness.client.patch(
+        "/api/v1/metrics/m", json={"version": 1, "description": None}, headers=admin
+    )
+    assert cleared.status_code == 200, cleared.text
+
+
+@pytest.mark.parametrize("claims", [{"exp": "9999999999"}, {"iat": "x"}, {"exp": 1e400}, {"exp": True}])
+async def test_signed_jwt__non_numeric_dates__401(harness: Harness, claims: dict[str, object]) -> None:
+    # Given a token signed with the real secret whose exp/iat is not a number
+    now = int(time.time())
+    payload = {"iss": ISSUER, "sub": "someone", "typ": "access", "iat": now, "exp": now + 600, **claims}
+    token = jwt.encode(payload, harness.settings.secret, algorithm=ALGORITHM)
+    # When presented, Then it is refused as any invalid token (never a 500)
+    response = await harness.client.get(FLAGS, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "binomial", "baseline_mean": 0.1, "relative_mde": 0.05, "alpha": 1e-16},
+        {
+            "kind": "binomial",
+            "baseline_mean": 0.1,
+            "relative_mde": 0.05,
+            "alpha": 1e-300,
+            "daily_units": 1e-300,
+        },
+        {"kind": "mean", "baseline_mean": 1e-90, "baseline_variance": 1.0, "relative_mde": 1e-300},
+        {
+            "kind": "mean",
+            "baseline_mean": 1.0,
+            "baseline_variance": 1e-300,
+            "units_per_arm": 10,
+            "alpha": 1e-300,
+        },
+        {"kind": "mean", "baseline_mean": 1e154, "baseline_variance": 1e300, "relative_mde": 1e-300},
+    ],
+)
+async def test_power__extreme_finite_floats__200_with_result(
+    harness: Harness, body: dict[str, object]
+) -> None:
+    response = await harness.client.post("/api/v1/analysis/power", json=body, headers=await harness.admin())
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("control", "treatment", "extra"),
+    [
+        ((1000, 1e-87, 1e-170), (1000, 2e-87, 1e-170), {}),
+        ((1000, 1e154, 1e308), (1000, -1e154, 1e308), {}),
+        ((1000, 100.0, 1000.0), (1000, 110.0, 1100.0), {"engine": "bayesian", "prior": {"variance": 1e-300}}),
+        ((1000, 100.0, 1000.0), (1000, 110.0, 1100.0), {"engine": "sequential", "sequential_tuning": 1e-300}),
+        ((1000, 100.0, 1000.0), (1000, 110.0, 1100.0), {"weights": {"control": 1e-300, "t": 1e300}}),
+    ],
+)
+async def test_compute__extreme_finite_floats__200_with_message_or_figures(
+    harness: Harness,
+    control: tuple[int, float, float],
+    treatment: tuple[int, float, float],
+    extra: dict[str, object],
+) -> None:
+    variants = [
+        {"key": key, "n": n, "sum": total, "sum_squares": squares}
+        for key, (n, total, squares) in (("control", control), ("t", treatment))
+    ]
+    body = {"metrics": [{"kind": "mean", "variants": variants}], "control": "control", **extra}
+    response = await harness.client.post("/api/v1/analysis/compute", json=body, headers=await harness.admin())
+    assert response.status_code == 200, response.text
+
+
+def test_sample_size__alpha_1e16__finite_answer() -> None:
+    # isf keeps the precision that ppf(1 - alpha/2) loses (1 - 5e-17 rounds to 1.0)
+    result = sample_size(MetricKind.BINOMIAL, 0.1, 0.05, alpha=1e-16)
+    assert result.units_per_arm is not None and result.units_per_arm > 0
+
+
+def test_sample_size__result_beyond_doubles__numeric_range() -> None:
+    result = sample_size(MetricKind.MEAN, 1e-90, 1e-300, baseline_variance=1.0)
+    assert result.units_per_arm is None
+    assert MessageCode.NUMERIC_RANGE in result.messages
+
+
+def test_compare__control_mean_1e_90__numeric_range_message() -> None:
+    variants = [VariantStats("control", 1000, 1e-87, 1e-170), VariantStats("t", 1000, 2e-87, 1e-170)]
+    analysis = analyze_metric(
+        MetricKind.MEAN, variants, control_key="control", alternative=Alternative.TWO_SIDED
+    )
+    assert MessageCode.NUMERIC_RANGE in analysis.comparisons[0].messages
