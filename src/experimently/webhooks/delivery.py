@@ -154,7 +154,8 @@ async def _claim(db: Database, settings: Settings, keyring: KeyRing) -> list[Out
             except KeyRingError:  # a key left the ring too early: this hook waits, the others go
                 log.error("webhook.secret_undecryptable", webhook_id=hook.id, delivery_id=delivery.id)
                 continue
-            out.append(Outgoing(delivery.id, hook.url, secret, event.type, render(event, hook.format, settings.public_url)))
+            body = render(event, hook.format, settings.public_url)
+            out.append(Outgoing(delivery.id, hook.url, secret, event.type, body))
         return out
 
 
