@@ -429,6 +429,7 @@ def production_env(args: argparse.Namespace) -> dict[str, str]:
         "EXPERIMENTLY_DATABASE_URL": args.database_url,
         "EXPERIMENTLY_REDIS_URL": args.redis_url,
         "EXPERIMENTLY_SECRET_KEY": secrets.token_urlsafe(48),
+        "EXPERIMENTLY_ENCRYPTION_KEYS": "EMd4eFIrT-KuxWf931FdpXguZ32Gmhnod3Cz6uAXrFk=",  # bench key
     }
 
     async def reset() -> None:

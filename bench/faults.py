@@ -82,6 +82,7 @@ class Deployment:
             "EXPERIMENTLY_DATABASE_URL": self.pg.url,
             "EXPERIMENTLY_REDIS_URL": self.redis.url,
             "EXPERIMENTLY_SECRET_KEY": "fault-harness-secret-key-0123456789abcdef",
+            "EXPERIMENTLY_ENCRYPTION_KEYS": "EMd4eFIrT-KuxWf931FdpXguZ32Gmhnod3Cz6uAXrFk=",  # bench key
             "EXPERIMENTLY_ADMIN_EMAIL": ADMIN,
             "EXPERIMENTLY_ADMIN_PASSWORD": PASSWORD,
             "EXPERIMENTLY_DATA_DIR": str(workdir),

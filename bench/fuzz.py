@@ -175,6 +175,7 @@ def main() -> None:
         env = {
             "EXPERIMENTLY_DATABASE_URL": args.postgres,
             "EXPERIMENTLY_SECRET_KEY": secrets.token_urlsafe(32),  # required with an external database
+            "EXPERIMENTLY_ENCRYPTION_KEYS": "EMd4eFIrT-KuxWf931FdpXguZ32Gmhnod3Cz6uAXrFk=",  # bench key
         }
         if args.redis:
             env["EXPERIMENTLY_REDIS_URL"] = args.redis

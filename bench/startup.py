@@ -139,6 +139,7 @@ def main() -> None:
                 "EXPERIMENTLY_DATABASE_URL": args.database_url,
                 "EXPERIMENTLY_REDIS_URL": args.redis_url,
                 "EXPERIMENTLY_SECRET_KEY": secrets.token_urlsafe(48),
+                "EXPERIMENTLY_ENCRYPTION_KEYS": "EMd4eFIrT-KuxWf931FdpXguZ32Gmhnod3Cz6uAXrFk=",  # bench key
             }
             subprocess.run([EXE, "migrate"], env=prod, check=True, stdout=subprocess.DEVNULL)
             shapes.append(("production", lambda _i: prod, ["--no-migrate"]))

@@ -84,6 +84,7 @@ def test_unreachable_database__one_line_error(folder: Path, monkeypatch: pytest.
     # a loopback port nothing listens on (in this project's range for tests)
     monkeypatch.setenv("EXPERIMENTLY_DATABASE_URL", "postgresql+asyncpg://nobody:pw@127.0.0.1:18799/none")
     monkeypatch.setenv("EXPERIMENTLY_SECRET_KEY", SECRET)
+    monkeypatch.setenv("EXPERIMENTLY_ENCRYPTION_KEYS", "EMd4eFIrT-KuxWf931FdpXguZ32Gmhnod3Cz6uAXrFk=")
     result = cli("flags", "list")
     assert result.exit_code == EXIT_UNREACHABLE
     assert "cannot connect" in result.output and "18799" in result.output
