@@ -141,7 +141,17 @@ async def test_harmful_rollout__rolled_back_by_the_check_after_aggregation(
     assert record["diff"]["version"] == {"before": version, "after": version + 1}
     history = [r["action"] for r in await harness.audit(resource_id="checkout")]
     assert {"flag.rollout_step_applied", "flag.guardrail_breached", "flag.rolled_back"} <= set(history)
-    # announced: a readable Slack message with a link to the flag's page
+    # announced: the breach (to every subscriber of flag.guardrail_breached) and the rollback, here as a
+    # readable Slack message with a link to the flag's page
+    from sqlalchemy import select
+
+    from experimently.webhooks.models import DomainEvent
+
+    async with harness.runtime.db.sessions() as session:
+        query = select(DomainEvent).where(DomainEvent.type == "flag.guardrail_breached")
+        [breached] = (await session.scalars(query)).all()
+    assert breached.payload["action"] == "rolled_back" and breached.payload["actor"]["type"] == "system"
+    assert breached.payload["breaches"][0]["metric"] == "errors"
     assert await harness.runtime.jobs.run("webhooks.deliver")
     [message] = receiver.bodies("slack")
     assert "Automatic rollback" in message["text"] and "checkout" in message["text"]

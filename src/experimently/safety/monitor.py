@@ -15,13 +15,8 @@ from experimently.flags.exposures import ExposureRecorder
 from experimently.metrics.aggregation import ExperimentSpec, SpecProvider
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
-from experimently.safety.rollouts import (
-    PREFIX,
-    aggregation_specs,
-    check_rollouts,
-    guarded_markers,
-    release_completed,
-)
+from experimently.safety.rollout_monitor import check_rollouts, release_completed
+from experimently.safety.rollouts import PREFIX, aggregation_specs, guarded_markers
 
 
 def wire_rollouts(runtime: Runtime, flags: FlagEvaluation) -> None:
