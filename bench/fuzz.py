@@ -139,8 +139,11 @@ def fuzz(base: str, header: str, report: Path, max_examples: int, budget: float,
 def summarize(report: Path, output: str) -> dict[str, Any]:
     operations = failures = 0
     failing: list[str] = []
-    if report.exists():
-        root = ET.parse(report).getroot()
+    try:
+        root = ET.parse(report).getroot() if report.exists() else None
+    except ET.ParseError:  # the run was stopped at its budget before writing the report
+        root = None
+    if root is not None:
         for case in root.iter("testcase"):
             operations += 1
             problems = [*case.iter("failure"), *case.iter("error")]
@@ -150,7 +153,7 @@ def summarize(report: Path, output: str) -> dict[str, Any]:
                 failing.append(case.get("name") or "?")
     calls = re.search(r"(\d+) (?:test cases|generated)", output)
     return {
-        "operations": operations,
+        "operations": operations if root is not None else None,
         "operations_with_500": failures,
         "failing": failing[:30],
         "test_cases": int(calls.group(1)) if calls else None,
@@ -196,17 +199,24 @@ def main() -> None:
                     result.update(fuzz(base, header, report, args.max_examples, args.budget, args.seed))
                     runs.append(result)
                     print(
-                        f"{shape:9s} {who:8s} operations={result['operations']:4d} "
+                        f"{shape:9s} {who:8s} operations={result['operations']!s:>4} "
                         f"with_500={result['operations_with_500']:3d} seconds={result['seconds']:7.1f}"
                         f"{' (budget reached)' if result['timed_out'] else ''}  {result['failing'][:5]}",
                         flush=True,
                     )
             finally:
                 stop(server)
-                if shape == "postgres":
-                    logs = (Path(tmp) / f"{shape}.log").read_text(errors="replace")
-                    print(f"server log lines with 'unhandled': {logs.count('unhandled_error')}")
-    total = sum(r["operations_with_500"] for r in runs)
+                logs = (Path(tmp) / f"{shape}.log").read_text(errors="replace")
+                unhandled = logs.count("request.unhandled_error")
+                print(f"{shape:9s} server log: {unhandled} unhandled errors (answers of 500)", flush=True)
+                for run in runs:
+                    if run["shape"] == shape:
+                        run["server_log_500s"] = unhandled
+    total = sum(r["operations_with_500"] for r in runs) + sum(
+        r.get("server_log_500s", 0)
+        for r in runs
+        if r["identity"] == "admin"  # once per server
+    )
     summary = {
         "bench": "fuzz",
         "tool": "schemathesis",
