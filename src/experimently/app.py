@@ -16,13 +16,16 @@ from experimently.analysis.router import router as analysis_router
 from experimently.audit.router import router as audit_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
+from experimently.auth.session_router import router as session_router
 from experimently.config import Settings, load_settings
+from experimently.console import install_console
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
 from experimently.errors import install_error_handlers
 from experimently.events.router import router as events_router
 from experimently.experiments.router import layers_router
 from experimently.experiments.router import router as experiments_router
+from experimently.flags.explain_router import router as explain_router
 from experimently.flags.router import router as flags_router
 from experimently.flags.router import sdk_router
 from experimently.logging_setup import configure_logging
@@ -70,6 +73,7 @@ def api_router() -> APIRouter:
         events_router,
         experiments_router,
         auth_router,
+        session_router,
         users_router,
         keys_router,
         environments_router,
@@ -81,6 +85,7 @@ def api_router() -> APIRouter:
         metrics_router,
         privacy_router,
         webhooks_router,
+        explain_router,
     )
     for router in routers:
         api.include_router(router)
@@ -111,7 +116,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         title="Experimently",
         description=product_doc or "",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # served from local files by experimently.console
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.include_router(ops)
     app.include_router(api_router())
+    install_console(app)  # last: its catch-all must not shadow an API route
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

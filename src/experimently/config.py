@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     max_body_bytes: int = 2 * 1024 * 1024
     hsts: bool = False
+    # the console's refresh cookie carries the Secure attribute; browsers accept it on https and on
+    # http://localhost / 127.0.0.1 only. Set false to serve the console over plain http on another host.
+    cookie_secure: bool = True
+    public_url: str = "http://127.0.0.1:8000"  # base of absolute links to console pages
     forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; none by default
     login_rate_limit: str = "10/minute"
     api_key_rate_limit: str = "200000/minute"

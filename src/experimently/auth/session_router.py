@@ -1,0 +1,58 @@
+"""The console's session endpoints (refresh token in a cookie) and the caller's permissions."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from experimently.auth import cookie, service
+from experimently.auth.schemas import PermissionsRead, SessionLogin, SessionToken
+from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.kit.envelope import Envelope
+from experimently.rbac import permissions_for
+from experimently.rbac.permissions import owned_writes
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+@router.post("/session", response_model=SessionToken)
+async def sign_in(
+    request: Request, response: Response, runtime: RuntimeDep, body: SessionLogin
+) -> SessionToken:
+    """Sign in for a browser: the access token in the body, the refresh token in an httpOnly cookie."""
+    ip = request.client.host if request.client else "unknown"
+    tokens = await service.login(runtime.db, runtime.settings, runtime.limiter, body.email, body.password, ip)
+    return cookie.set_session_cookies(response, runtime.settings, tokens)
+
+
+@router.post("/session/refresh", response_model=SessionToken)
+async def refresh_session(request: Request, response: Response, runtime: RuntimeDep) -> SessionToken:
+    """Rotate the cookie's refresh token (needs the X-CSRF-Token header) and return a new access token."""
+    token = cookie.refresh_from_cookie(request, runtime.settings)
+    tokens = await service.refresh(runtime.db, runtime.settings, token)
+    return cookie.set_session_cookies(response, runtime.settings, tokens)
+
+
+@router.post("/session/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out(
+    request: Request, response: Response, actor: ActorDep, session: SessionDep, runtime: RuntimeDep
+) -> None:
+    """Revoke the cookie's refresh-token family and clear the cookies (needs X-CSRF-Token)."""
+    token = cookie.refresh_from_cookie(request, runtime.settings)
+    await service.logout(session, actor, token)
+    cookie.clear_session_cookies(response, runtime.settings)
+
+
+@router.get("/permissions", response_model=Envelope[PermissionsRead])
+async def permissions(actor: ActorDep) -> Envelope[PermissionsRead]:
+    """The caller's effective permissions (people and API keys alike)."""
+    granted = permissions_for(actor)
+    return Envelope(
+        data=PermissionsRead(
+            id=actor.id,
+            kind=str(actor.kind),
+            label=actor.label,
+            role=None if actor.role is None else str(actor.role),
+            permissions=sorted(str(p) for p in granted),
+            owned_only=sorted(str(p) for p in owned_writes(actor) & granted),
+        )
+    )
