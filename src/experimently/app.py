@@ -17,6 +17,7 @@ from experimently.audit.router import router as audit_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
 from experimently.auth.session_router import router as session_router
+from experimently.auth.session_router import users_admin_router
 from experimently.config import Settings, load_settings
 from experimently.console import install_console
 from experimently.deps import RuntimeDep
@@ -74,6 +75,7 @@ def api_router() -> APIRouter:
         experiments_router,
         auth_router,
         session_router,
+        users_admin_router,
         users_router,
         keys_router,
         environments_router,

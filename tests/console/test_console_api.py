@@ -255,3 +255,33 @@ async def test_static__not_built__explains_how(
     monkeypatch.setattr(experimently.console, "DIST", tmp_path / "nothing")
     response = await harness.client.get("/")
     assert response.status_code == 503 and "make install" in response.text
+
+
+async def test_reset_password__new_password_shown_once_old_sessions_end(harness: Harness) -> None:
+    # Given a developer signed in
+    _, user_id = await harness.user("developer", email="dev@example.com")
+    old = await harness.client.post(
+        "/api/v1/auth/token", data={"username": "dev@example.com", "password": "user-password-123"}
+    )
+    refresh = old.json()["refresh_token"]
+    # When an admin resets the password
+    response = await harness.client.post(
+        f"/api/v1/users/{user_id}/reset-password", headers=await harness.admin()
+    )
+    # Then the new password works, the old one and the old refresh token do not, and it is audited
+    assert response.status_code == 200, response.text
+    new = response.json()["data"]["password"]
+    assert (
+        await harness.client.post("/api/v1/auth/refresh", json={"refresh_token": refresh})
+    ).status_code == 401
+    login = await harness.client.post(
+        "/api/v1/auth/token", data={"username": "dev@example.com", "password": new}
+    )
+    assert login.status_code == 200
+    assert [a["resource_id"] for a in await harness.audit(action="user.password_reset")] == [user_id]
+
+
+async def test_reset_password__developer_refused(harness: Harness) -> None:
+    developer, user_id = await harness.user("developer")
+    response = await harness.client.post(f"/api/v1/users/{user_id}/reset-password", headers=developer)
+    assert response.status_code == 403

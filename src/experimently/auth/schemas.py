@@ -103,3 +103,7 @@ class PermissionsRead(BaseModel):
     owned_only: list[str] = Field(
         description="permissions that reach only resources the caller owns (all but admins)"
     )
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(description="the new generated password, shown once")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from experimently.auth import cookie, service
-from experimently.auth.schemas import PermissionsRead, SessionLogin, SessionToken
+from experimently.auth import cookie, reset, service
+from experimently.auth.schemas import PasswordReset, PermissionsRead, SessionLogin, SessionToken
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.rbac import permissions_for
@@ -56,3 +56,12 @@ async def permissions(actor: ActorDep) -> Envelope[PermissionsRead]:
             owned_only=sorted(str(p) for p in owned_writes(actor) & granted),
         )
     )
+
+
+users_admin_router = APIRouter(prefix="/users", tags=["users"])
+
+
+@users_admin_router.post("/{user_id}/reset-password", response_model=Envelope[PasswordReset])
+async def reset_password(actor: ActorDep, session: SessionDep, user_id: str) -> Envelope[PasswordReset]:
+    """Give the account a new generated password, shown once (admin); its sessions end."""
+    return Envelope(data=PasswordReset(password=await reset.reset_password(session, actor, user_id)))
