@@ -223,6 +223,7 @@ async def test_static__client_routes_get_index_without_cache(fake_dist: Path, ha
         assert response.status_code == 200, path
         assert "<div id=root>" in response.text
         assert response.headers["cache-control"] == "no-cache"
+        assert len(response.headers.get_list("content-security-policy")) == 1  # one policy, not two
         csp = response.headers["content-security-policy"]
         assert "default-src 'self'" in csp and "script-src 'self';" in csp and "unsafe" not in csp
 
@@ -247,6 +248,8 @@ async def test_docs__served_from_local_files(fake_dist: Path, harness: Harness) 
     for path in ("/api/docs", "/api/redoc"):
         html = (await harness.client.get(path)).text
         assert "/docs-assets/" in html and "cdn" not in html.lower() and "https://" not in html
+    csp = (await harness.client.get("/api/docs")).headers.get_list("content-security-policy")
+    assert len(csp) == 1 and "cdn" not in csp[0]
 
 
 async def test_static__not_built__explains_how(

@@ -66,7 +66,7 @@ def install_console(app: FastAPI, dist: Path | None = None) -> None:
     async def redoc() -> Response:
         return HTMLResponse(REDOC, headers=_headers(NO_CACHE, DOCS_CSP))
 
-    @app.get("/{path:path}", include_in_schema=False)
+    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def console(path: str, request: Request) -> Response:
         if path.startswith(RESERVED):
             raise NotFound("path", "/" + path)
