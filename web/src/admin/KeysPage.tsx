@@ -61,7 +61,7 @@ export function KeysPage() {
                   </thead>
                   <tbody className="divide-y divide-slate-100">
                     {keys.data?.map((key) => (
-                      <tr key={key.id} className={key.revoked_at ? "text-slate-400" : ""}>
+                      <tr key={key.id} className={key.revoked_at ? "text-slate-500" : ""}>
                         <td className="px-3 py-2">
                           <div className="font-medium">{key.name}</div>
                           <div className="font-mono text-xs">{key.prefix}…</div>

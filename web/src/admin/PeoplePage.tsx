@@ -50,7 +50,7 @@ export function PeoplePage() {
                 {users.data?.map((user) => {
                   const self = user.id === me?.id;
                   return (
-                    <tr key={user.id} className={user.is_active ? "" : "text-slate-400"}>
+                    <tr key={user.id} className={user.is_active ? "" : "text-slate-500"}>
                       <td className="px-3 py-2">
                         {user.email} {user.is_active ? null : <Badge>deactivated</Badge>}
                       </td>

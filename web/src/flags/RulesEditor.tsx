@@ -39,7 +39,7 @@ function SortableRule({
         {disabled ? null : (
           <button
             type="button"
-            className="cursor-grab rounded px-1 text-slate-400 hover:text-slate-700"
+            className="cursor-grab rounded px-1 text-slate-500 hover:text-slate-700"
             aria-label={`Drag rule ${index + 1} to reorder`}
             {...attributes}
             {...listeners}

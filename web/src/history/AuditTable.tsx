@@ -91,7 +91,7 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
                           {changes.length > 12 ? <li className="text-slate-500">and {changes.length - 12} more</li> : null}
                         </ul>
                       ) : (
-                        <span className="text-xs text-slate-400">{row.after && !row.before ? "created" : "—"}</span>
+                        <span className="text-xs text-slate-500">{row.after && !row.before ? "created" : "—"}</span>
                       )}
                     </td>
                   </tr>
