@@ -18,7 +18,7 @@ let server;
 let browser;
 let adminToken;
 
-async function newPage(viewport = { width: 1280, height: 860 }) {
+async function newPage(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, reducedMotion: "reduce" });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
@@ -33,7 +33,7 @@ async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
   await page.locator("main#main").waitFor();
 }
 
-async function shot(page, name, fullPage = true) {
+async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
@@ -115,6 +115,7 @@ describe("console", { concurrency: false }, () => {
     await page.getByRole("switch", { name: "Serve targeting in production" }).click();
     await page.getByRole("button", { name: "Kill switch" }).waitFor();
     await checkAxe(page, "flag page");
+    await page.getByRole("heading", { name: "Rules" }).scrollIntoViewIfNeeded();
     await shot(page, "flag");
 
     // an API key, shown once, evaluates the flag as configured

@@ -142,8 +142,9 @@ function ValuesEditor({
       );
     default:
       return (
-        <div className="flex gap-1">
-          <ListInput
+        <div className="flex min-w-0 gap-1">
+          <div className="min-w-0 flex-1">
+            <ListInput
             label={label}
             invalid={invalid}
             disabled={disabled}
@@ -151,7 +152,8 @@ function ValuesEditor({
             onChange={onChange}
             parse={(t) => parseScalar(t, scalarType)}
             placeholder="comma-separated"
-          />
+            />
+          </div>
           <Select
             aria-label={`${label}: value type`}
             className="w-24 shrink-0"

@@ -84,7 +84,7 @@ export function FlagsPage() {
               type="search"
               aria-label="Search flags"
               placeholder="Search key or name"
-              className="max-w-xs"
+              className="w-72 max-w-full"
               value={text}
               onChange={(e) => setText(e.target.value)}
             />

@@ -1,7 +1,7 @@
 import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from "react";
 
 export const inputClass =
-  "block w-full rounded-md border-0 px-2.5 py-1.5 text-sm text-slate-900 ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600 disabled:bg-slate-50 disabled:text-slate-500";
+  "block rounded-md bg-white border-0 px-2.5 py-1.5 text-sm text-slate-900 ring-1 ring-inset ring-slate-300 placeholder:text-slate-500 focus:ring-2 focus:ring-inset focus:ring-indigo-600 disabled:bg-slate-50 disabled:text-slate-500";
 
 /** A labelled control with its error (from the server's 422, at the field it names). */
 export function Field({
@@ -38,15 +38,20 @@ export function Field({
   );
 }
 
+/** Full width unless the caller sets a width (two width utilities would fight over CSS order). */
+function width(className: string): string {
+  return /(^|\s)(w-|max-w-|flex-1)/.test(className) ? "min-w-0" : "w-full";
+}
+
 export function Input({ className = "", ...props }: InputHTMLAttributes<HTMLInputElement>) {
   const invalid = props["aria-invalid"] === true || props["aria-invalid"] === "true";
-  return <input className={`${inputClass} ${invalid ? "ring-red-500" : ""} ${className}`} {...props} />;
+  return <input className={`${inputClass} ${width(className)} ${invalid ? "ring-red-500" : ""} ${className}`} {...props} />;
 }
 
 export function Select({ className = "", ...props }: SelectHTMLAttributes<HTMLSelectElement>) {
-  return <select className={`${inputClass} pr-8 ${className}`} {...props} />;
+  return <select className={`${inputClass} ${width(className)} pr-8 ${className}`} {...props} />;
 }
 
 export function TextArea({ className = "", ...props }: TextareaHTMLAttributes<HTMLTextAreaElement>) {
-  return <textarea className={`${inputClass} ${className}`} {...props} />;
+  return <textarea className={`${inputClass} ${width(className)} ${className}`} {...props} />;
 }
