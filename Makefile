@@ -4,9 +4,26 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean web web-test
 
-install: $(VENV)/.installed
+# the console (web/) is built into the Python package when its sources change; without npm the API
+# still runs and / explains how to build the console
+WEB_DIST := src/experimently/console/dist/index.html
+WEB_DEPS := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tailwind.config.js web/postcss.config.js web/tsconfig.json
+
+install: $(VENV)/.installed $(WEB_DIST)
+
+web: $(WEB_DIST)
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the console is not built (Node 20 and npm build it)"; fi
+
+$(WEB_DIST): $(WEB_DEPS) $(WEB_SOURCES)
+	@if [ -f $(WEB_DEPS) ]; then cd web && npm run --silent build; fi
 
 $(VENV)/.installed: pyproject.toml uv.lock sdk/python/pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -22,12 +39,16 @@ lint: install
 	$(BIN)/ruff format --check src sdk tests bench
 	$(BIN)/mypy
 
-test: lint ## lint (ruff, mypy strict) and the whole test suite
+test: lint ## lint (ruff, mypy strict), the whole test suite, then the console's tests
 	$(BIN)/pytest -q
+	$(MAKE) web-test
+
+web-test: install ## the console: ESLint + tsc, unit tests (Vitest), end-to-end in Chromium
+	cd web && npm run --silent lint && npm run --silent test && npm run --silent e2e
 
 format: install
 	$(BIN)/ruff format src sdk tests bench
 	$(BIN)/ruff check --fix src sdk tests bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/experimently/console/dist

@@ -238,7 +238,7 @@ async def test_static__hashed_assets_cached_long(fake_dist: Path, harness: Harne
 
 async def test_static__never_shadows_api_or_operations(fake_dist: Path, harness: Harness) -> None:
     missing = await harness.client.get("/api/v1/no-such-thing")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "RESOURCE_NOT_FOUND"
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "ROUTE_NOT_FOUND"
     assert (await harness.client.get("/health")).json()["data"]["status"] == "ok"
     assert (await harness.client.get("/metrics")).headers["content-type"].startswith("text/plain")
     assert (await harness.client.get("/api/openapi.json")).json()["info"]["title"] == "Experimently"

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from tests.conftest import Harness
 
-PUBLIC = {"/health", "/ready", "/metrics", "/api/v1/auth/token", "/api/v1/auth/refresh"}
+PUBLIC = {
+    "/health",
+    "/ready",
+    "/metrics",
+    "/api/v1/auth/token",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/session",  # the console's sign-in and cookie refresh: public like the two above
+    "/api/v1/auth/session/refresh",
+}
 
 
 async def test_health_and_ready__embedded__answer_without_auth(harness: Harness) -> None:

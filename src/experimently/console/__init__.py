@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, Response
-
-from experimently.errors import NotFound
+from starlette.types import Receive, Scope, Send
 
 DIST = Path(__file__).parent / "dist"
 CSP = (
@@ -56,7 +55,7 @@ def _inside(base: Path, relative: str) -> Path | None:
 
 
 def install_console(app: FastAPI, dist: Path | None = None) -> None:
-    """Add the console routes; call after every API router so they match first."""
+    """Add the API reference pages and the console as the router's fallback (after every route)."""
 
     @app.get("/api/docs", include_in_schema=False)
     async def swagger() -> Response:
@@ -66,20 +65,30 @@ def install_console(app: FastAPI, dist: Path | None = None) -> None:
     async def redoc() -> Response:
         return HTMLResponse(REDOC, headers=_headers(NO_CACHE, DOCS_CSP))
 
-    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-    async def console(path: str, request: Request) -> Response:
-        if path.startswith(RESERVED):
-            raise NotFound("path", "/" + path)
-        root = dist if dist is not None else DIST  # looked up per request: tests point it elsewhere
-        index = root / "index.html"
-        if not index.is_file():
-            return HTMLResponse(NOT_BUILT, status_code=503 if path == "" else 404, headers=_headers(NO_CACHE))
-        if path.startswith("assets/"):
-            asset = _inside(root, path)
-            if asset is None:
-                raise NotFound("asset", "/" + path)
-            return FileResponse(asset, headers=_headers(LONG_CACHE))
-        static = _inside(root, path) if path and "." in path.rsplit("/", 1)[-1] else None
-        if static is not None:
-            return FileResponse(static, headers=_headers("public, max-age=3600"))
-        return FileResponse(index, media_type="text/html", headers=_headers(NO_CACHE))
+    original = app.router.default
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        """Runs only when no route matched (a route added later still wins): console files and pages
+        for GET and HEAD outside the API; everything else gets the API's 404."""
+        path = str(scope.get("path", "/")).lstrip("/")
+        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not path.startswith(RESERVED):
+            response = _console_response(dist if dist is not None else DIST, path)
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await original(scope, receive, send)
+
+    app.router.default = fallback
+
+
+def _console_response(root: Path, path: str) -> Response | None:
+    index = root / "index.html"
+    if not index.is_file():
+        return HTMLResponse(NOT_BUILT, status_code=503 if path == "" else 404, headers=_headers(NO_CACHE))
+    if path.startswith("assets/"):
+        asset = _inside(root, path)
+        return None if asset is None else FileResponse(asset, headers=_headers(LONG_CACHE))
+    if "." in path.rsplit("/", 1)[-1]:  # a file name (favicon.svg, docs-assets/...): the file or a 404
+        static = _inside(root, path)
+        return None if static is None else FileResponse(static, headers=_headers("public, max-age=3600"))
+    return FileResponse(index, media_type="text/html", headers=_headers(NO_CACHE))
