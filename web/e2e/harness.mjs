@@ -41,6 +41,7 @@ export async function startServer(port) {
   }
   return {
     base,
+    dataDir,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
