@@ -253,6 +253,9 @@ describe("console", { concurrency: false }, () => {
     });
     await call(server.base, adminToken, "POST", "/api/v1/feature-flags", { key: "new-pricing", name: "New pricing", tags: ["billing"] });
     await call(server.base, adminToken, "POST", "/api/v1/webhooks", { url: "https://hooks.example.com/experimently", event_types: [] });
+    for (const env of ["development", "staging"]) {
+      await call(server.base, adminToken, "POST", `/api/v1/feature-flags/${FLAG}/environments/${env}/enable`, {});
+    }
     const page = await newPage();
     await signIn(page);
     const pages = [

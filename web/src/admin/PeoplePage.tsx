@@ -67,7 +67,7 @@ export function PeoplePage() {
                           ))}
                         </Select>
                       </td>
-                      <td className="hidden px-3 py-2 text-xs sm:table-cell">{formatDate(user.last_login_at)}</td>
+                      <td className="hidden whitespace-nowrap px-3 py-2 text-xs sm:table-cell">{formatDate(user.last_login_at)}</td>
                       <td className="whitespace-nowrap px-3 py-2 text-right">
                         {self ? null : (
                           <>
