@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     oidc_groups_claim: str = "groups"
     oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     oidc_jwks_ttl_seconds: int = 3600
+    # the console's browser sign-in through the issuer (authorization code with PKCE); the redirect
+    # URI to register at the issuer is PUBLIC_URL + /api/v1/auth/oidc/callback
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None  # confidential clients only; PKCE alone otherwise
+    oidc_scopes: str = "openid email profile"
 
     db_pool_size: int = 10
     db_max_overflow: int = 20

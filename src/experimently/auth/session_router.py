@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import RedirectResponse
 
-from experimently.auth import cookie, reset, service
+from experimently.auth import cookie, oidc_flow, reset, service
 from experimently.auth.schemas import PasswordReset, PermissionsRead, SessionLogin, SessionToken
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
@@ -65,3 +66,38 @@ users_admin_router = APIRouter(prefix="/users", tags=["users"])
 async def reset_password(actor: ActorDep, session: SessionDep, user_id: str) -> Envelope[PasswordReset]:
     """Give the account a new generated password, shown once (admin); its sessions end."""
     return Envelope(data=PasswordReset(password=await reset.reset_password(session, actor, user_id)))
+
+
+@router.get("/oidc/config", response_model=Envelope[dict[str, bool]])
+async def oidc_config(runtime: RuntimeDep) -> Envelope[dict[str, bool]]:
+    """Whether the console offers sign-in through the OIDC issuer (public)."""
+    return Envelope(data={"enabled": oidc_flow.enabled(runtime.settings, runtime.oidc)})
+
+
+@router.get("/oidc/start", status_code=status.HTTP_302_FOUND)
+async def oidc_start(runtime: RuntimeDep) -> RedirectResponse:
+    """Send the browser to the issuer (authorization code with PKCE)."""
+    url, flow = await oidc_flow.start(runtime.settings, runtime.oidc)
+    response = RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+    response.set_cookie(
+        oidc_flow.FLOW_COOKIE,
+        flow,
+        max_age=oidc_flow.FLOW_TTL_SECONDS,
+        path=oidc_flow.FLOW_COOKIE_PATH,
+        httponly=True,
+        secure=runtime.settings.cookie_secure,
+        samesite="lax",  # the issuer's redirect back is a cross-site navigation
+    )
+    return response
+
+
+@router.get("/oidc/callback", status_code=status.HTTP_303_SEE_OTHER)
+async def oidc_callback(request: Request, runtime: RuntimeDep, code: str, state: str) -> RedirectResponse:
+    """The issuer's redirect: trade the code, open a console session, go to the console."""
+    tokens = await oidc_flow.finish(
+        runtime.db, runtime.settings, runtime.oidc, code, state, request.cookies.get(oidc_flow.FLOW_COOKIE)
+    )
+    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    cookie.set_session_cookies(response, runtime.settings, tokens)
+    response.delete_cookie(oidc_flow.FLOW_COOKIE, path=oidc_flow.FLOW_COOKIE_PATH)
+    return response

@@ -1,5 +1,6 @@
+import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { ApiError } from "../api/client";
+import { api, ApiError, unwrap } from "../api/client";
 import { Button, ErrorBanner, Field, Input } from "../ui";
 import { useSession } from "./AuthProvider";
 
@@ -9,6 +10,11 @@ export function SignInPage() {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
+  const oidc = useQuery({
+    queryKey: ["oidc-config"],
+    queryFn: async () => (await unwrap(api.GET("/api/v1/auth/oidc/config"))).data.enabled,
+    staleTime: Infinity,
+  });
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -51,6 +57,14 @@ export function SignInPage() {
         <Button type="submit" variant="primary" className="w-full" disabled={busy}>
           {busy ? "Signing in…" : "Sign in"}
         </Button>
+        {oidc.data ? (
+          <a
+            href="/api/v1/auth/oidc/start"
+            className="block w-full rounded-md px-3 py-1.5 text-center text-sm font-medium text-slate-800 ring-1 ring-inset ring-slate-300 hover:bg-slate-50"
+          >
+            Sign in with single sign-on
+          </a>
+        ) : null}
       </form>
     </main>
   );
