@@ -4,9 +4,26 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test lint format bench build validate-deploy faults fuzz clean
+.PHONY: install install-runtime run test lint format bench build validate-deploy faults fuzz clean web web-test
 
-install: $(VENV)/.installed ## everything: the product and the development tools (tests, lint)
+# the console (web/) is built into the Python package when its sources change; without npm the API
+# still runs and / explains how to build the console
+WEB_DIST := src/experimently/console/dist/index.html
+WEB_DEPS := web/node_modules/.installed
+WEB_SOURCES := $(shell find web/src web/public web/scripts -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tailwind.config.js web/postcss.config.js web/tsconfig.json
+
+install: $(VENV)/.installed $(WEB_DIST) ## everything: the product, the console and the development tools
+
+web: $(WEB_DIST)
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the console is not built (Node 20 and npm build it)"; fi
+
+$(WEB_DIST): $(WEB_DEPS) $(WEB_SOURCES)
+	@if [ -f $(WEB_DEPS) ]; then cd web && npm run --silent build; fi
 
 $(VENV)/.installed: pyproject.toml uv.lock sdk/python/pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -23,7 +40,7 @@ $(VENV)/.installed-runtime: pyproject.toml uv.lock sdk/python/pyproject.toml
 	touch $@
 
 # The server exits 0 when stopped (Ctrl-C or SIGTERM), so make has no error to report.
-run: install-runtime ## start the product on the embedded default (SQLite, in-memory cache and queue)
+run: install-runtime $(WEB_DIST) ## start the product on the embedded default (SQLite, in-memory cache and queue)
 	@exec $(BIN)/experimently serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 lint: install
@@ -31,8 +48,12 @@ lint: install
 	$(BIN)/ruff format --check src sdk tests bench
 	$(BIN)/mypy
 
-test: lint ## lint (ruff, mypy strict) and the whole test suite
+test: lint ## lint (ruff, mypy strict), the whole test suite, then the console's tests
 	$(BIN)/pytest -q
+	$(MAKE) web-test
+
+web-test: install ## the console: ESLint + tsc, unit tests (Vitest), end-to-end in Chromium
+	cd web && npm run --silent lint && npm run --silent test && npm run --silent e2e
 
 build: install ## wheels and sdists of experimently and experimently-sdk into dist/, metadata checked
 	rm -rf dist
@@ -51,7 +72,7 @@ format: install
 	$(BIN)/ruff check --fix src sdk tests bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/experimently/console/dist
 
 # Deployment files, validated without a container runtime or a cluster: compose against the Compose
 # Specification schema, each Kustomize overlay rendered and checked against the Kubernetes schemas,

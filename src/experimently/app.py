@@ -19,8 +19,11 @@ from experimently.auth.mfa_router import admin_router as mfa_admin_router
 from experimently.auth.mfa_router import router as mfa_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
+from experimently.auth.session_router import router as session_router
+from experimently.auth.session_router import users_admin_router
 from experimently.auth.sessions_router import router as sessions_router
 from experimently.config import Settings, load_settings
+from experimently.console import install_console
 from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
 from experimently.error_docs import render_html
@@ -29,6 +32,7 @@ from experimently.events.pipeline import redis_persistence
 from experimently.events.router import router as events_router
 from experimently.experiments.router import layers_router
 from experimently.experiments.router import router as experiments_router
+from experimently.flags.explain_router import router as explain_router
 from experimently.flags.router import router as flags_router
 from experimently.flags.router import sdk_router
 from experimently.input_guard import InputGuardMiddleware
@@ -90,6 +94,8 @@ def api_router() -> APIRouter:
         experiments_router,
         auth_router,
         mfa_router,
+        session_router,
+        users_admin_router,
         users_router,
         mfa_admin_router,
         keys_router,
@@ -102,6 +108,7 @@ def api_router() -> APIRouter:
         metrics_router,
         privacy_router,
         webhooks_router,
+        explain_router,
     )
     for router in routers:
         api.include_router(router)
@@ -140,7 +147,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         title="Experimently",
         description=product_doc or "",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # served from local files by experimently.console
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
@@ -149,6 +156,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(ops)
     app.include_router(api_router())
     app.include_router(beta_router())
+    install_console(app)  # last: its catch-all must not shadow an API route
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     oidc_groups_claim: str = "groups"
     oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     oidc_jwks_ttl_seconds: int = 3600
+    # the console's browser sign-in through the issuer (authorization code with PKCE); the redirect
+    # URI to register at the issuer is PUBLIC_URL + /api/v1/auth/oidc/callback
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None  # confidential clients only; PKCE alone otherwise
+    oidc_scopes: str = "openid email profile"
 
     db_pool_size: int = 10
     db_max_overflow: int = 20
@@ -50,6 +55,10 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
     max_body_bytes: int = 2 * 1024 * 1024
     hsts: bool = False
+    # the console's refresh cookie carries the Secure attribute; browsers accept it on https and on
+    # http://localhost / 127.0.0.1 only. Set false to serve the console over plain http on another host.
+    cookie_secure: bool = True
+    public_url: str = "http://127.0.0.1:8000"  # base of absolute links to console pages
     forwarded_allow_ips: str | None = None  # proxies whose X-Forwarded-For is trusted; none by default
     login_rate_limit: str = "10/minute"
     api_key_rate_limit: str = "200000/minute"
@@ -96,8 +105,6 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=20)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_allow_private_networks: bool = False
-    # the console's address, for absolute links in webhook deliveries (and anything else that links)
-    public_url: str = "http://127.0.0.1:8000"
 
     # security (docs/security.md): password strength floor (zxcvbn score 0-4); who must use MFA
     # (off | admins | everyone: local accounts without it may only enrol until they do); attempts at

@@ -76,3 +76,34 @@ class ApiKeyRead(BaseModel):
 
 class ApiKeyCreated(ApiKeyRead):
     key: str = Field(description="the secret key, shown once")
+
+
+class SessionToken(BaseModel):
+    """The console's sign-in answer: the access token for memory; the refresh token is in a cookie."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    csrf_token: str = Field(description="send back in X-CSRF-Token on /auth/session/refresh and logout")
+
+
+class SessionLogin(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class PermissionsRead(BaseModel):
+    """What the caller may do; the console hides what is missing (the API still enforces it)."""
+
+    id: str
+    kind: str
+    label: str
+    role: str | None
+    permissions: list[str]
+    owned_only: list[str] = Field(
+        description="permissions that reach only resources the caller owns (all but admins)"
+    )
+
+
+class PasswordReset(BaseModel):
+    password: str = Field(description="the new generated password, shown once")

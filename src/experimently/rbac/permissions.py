@@ -137,3 +137,10 @@ def require_key_environment(actor: Actor, permission: Permission, scope: str) ->
     if actor.environment_key is None:
         raise PermissionDenied(f"this endpoint needs an API key (X-API-Key) with the '{scope}' scope")
     return actor.environment_key
+
+
+def owned_writes(actor: Actor) -> frozenset[Permission]:
+    """Permissions that reach only what ``actor`` owns (none for admins and the system)."""
+    if actor.role is Role.ADMIN or actor.kind is ActorKind.SYSTEM:
+        return frozenset()
+    return _OWNED_WRITES

@@ -1,0 +1,297 @@
+// End to end: a person drives the console in Chromium against a real server.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import AxeBuilder from "@axe-core/playwright";
+import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+
+const PORT = Number(process.env.E2E_PORT ?? 18510);
+const FLAG = "checkout-redesign";
+// UPDATE_SCREENSHOTS=1 writes the docs' pictures; otherwise they land in test-results/
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? resolve(import.meta.dirname, "../../docs/img/console")
+  : resolve(import.meta.dirname, "../test-results/screenshots");
+mkdirSync(SHOTS, { recursive: true });
+
+let server;
+let browser;
+let adminToken;
+
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, reducedMotion: "reduce" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return page;
+}
+
+async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
+  await page.goto(`${server.base}/flags`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("main#main").waitFor();
+}
+
+async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
+}
+
+/** No serious or critical accessibility violation on the page as it stands. */
+async function checkAxe(page, where) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
+    [],
+    `axe on ${where}`,
+  );
+}
+
+async function openEnv(page, env = "Production") {
+  await page.goto(`${server.base}/flags/${FLAG}`);
+  await page.getByRole("tab", { name: env }).click();
+  await page.getByRole("heading", { name: `Status in ${env.toLowerCase()}` }).waitFor();
+}
+
+async function evaluate(key, context) {
+  const response = await fetch(`${server.base}/api/v1/feature-flags/${FLAG}/evaluate`, {
+    method: "POST",
+    headers: { "X-API-Key": key, "Content-Type": "application/json" },
+    body: JSON.stringify(context),
+  });
+  assert.equal(response.status, 200);
+  return (await response.json()).data;
+}
+
+describe("console", { concurrency: false }, () => {
+  before(async () => {
+    server = await startServer(PORT);
+    browser = await launch();
+    adminToken = await apiToken(server.base, ADMIN.email, ADMIN.password);
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("sign in, create a flag, add a rule, enable, evaluate with a key, kill it, find it in history", async () => {
+    const page = await newPage();
+    await page.goto(`${server.base}/flags`);
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    await checkAxe(page, "sign in");
+    await shot(page, "sign-in", false);
+    await signIn(page);
+
+    // first run: the empty state leads to the first flag
+    await page.getByRole("heading", { name: "Create your first flag" }).waitFor();
+    await checkAxe(page, "flags (empty)");
+    await shot(page, "first-run", false);
+    await page.getByRole("button", { name: "Create a flag" }).click();
+    await page.getByLabel("Name").fill("Checkout redesign");
+    assert.equal(await page.getByLabel("Key").inputValue(), FLAG);
+    await page.getByLabel("Tags").fill("checkout, web");
+    await page.getByRole("button", { name: "Create flag" }).click();
+    await page.waitForURL(`**/flags/${FLAG}`);
+
+    // a rule with several operators in production, fallthrough off
+    await page.getByRole("tab", { name: "Production" }).click();
+    await page.getByRole("button", { name: "+ Add rule" }).click();
+    await page.getByLabel("Condition 1 attribute").fill("country");
+    await page.getByLabel("Condition 1 operator").selectOption("in");
+    await page.getByLabel("Condition 1 values", { exact: true }).fill("FR, DE");
+    await page.getByRole("button", { name: "+ Add condition" }).click();
+    await page.getByLabel("Condition 2 attribute").fill("app_version");
+    await page.getByLabel("Condition 2 operator").selectOption("semver_gte");
+    await page.getByLabel("Condition 2 values").fill("2.0.0");
+    await page.getByRole("button", { name: "+ Add condition" }).click();
+    await page.getByLabel("Condition 3 attribute").fill("email");
+    await page.getByLabel("Condition 3 operator").selectOption("ends_with");
+    await page.getByLabel("Condition 3 values").fill("@example.com");
+    await page.getByLabel("Serve: variation").selectOption("on");
+    await page.getByLabel("Fallthrough serves: variation").selectOption("off");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Unsaved changes in production").waitFor({ state: "detached" });
+    await page.getByRole("switch", { name: "Serve targeting in production" }).click();
+    await page.getByRole("button", { name: "Kill switch" }).waitFor();
+    await checkAxe(page, "flag page");
+    await page.getByRole("heading", { name: "Rules" }).scrollIntoViewIfNeeded();
+    await shot(page, "flag");
+
+    // an API key, shown once, evaluates the flag as configured
+    await page.goto(`${server.base}/admin/keys`);
+    await page.getByLabel("Name").fill("checkout service");
+    await page.getByLabel("Environment").selectOption("production");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = (await page.getByTestId("secret").locator("code").innerText()).trim();
+    assert.match(key, /^\S{20,}$/);
+    await checkAxe(page, "API keys");
+    await shot(page, "api-key", false);
+    const matching = { user_id: "u1", context: { country: "FR", app_version: "2.3.0", email: "ana@example.com" } };
+    const hit = await evaluate(key, matching);
+    assert.equal(hit.value, true);
+    assert.equal(hit.reason, "TARGETING_MATCH");
+    const miss = await evaluate(key, { user_id: "u2", context: { country: "US", app_version: "2.3.0", email: "bo@example.com" } });
+    assert.equal(miss.value, false);
+
+    // why did u1 get this? the explain panel shows the matching rule
+    await openEnv(page);
+    await page.getByLabel("User id").fill("u1");
+    await page.getByLabel("Context attributes (JSON)").fill(JSON.stringify(matching.context));
+    await page.getByRole("button", { name: "Explain" }).click();
+    const rule = page.locator("[data-explain-rule='0']");
+    await rule.getByText("matched", { exact: true }).waitFor();
+    assert.match(await page.getByTestId("explanation").innerText(), /rule 1/);
+    await page.getByTestId("explanation").scrollIntoViewIfNeeded();
+    await shot(page, "explain", false);
+
+    // the kill switch, with a reason
+    await page.getByRole("button", { name: "Kill switch" }).click();
+    await page.getByLabel("Reason (kept in the history)").fill("checkout errors spiking");
+    await checkAxe(page, "kill dialog");
+    await shot(page, "kill-switch", false);
+    await page.getByRole("button", { name: "Turn off now" }).click();
+    await page.getByRole("switch", { name: "Serve targeting in production", checked: false }).waitFor();
+    const killed = await evaluate(key, matching);
+    assert.equal(killed.value, false);
+    assert.equal(killed.reason, "DISABLED");
+
+    // ... and the change, with its reason and field-level diff, in the history
+    await page.goto(`${server.base}/history`);
+    await page.getByLabel("Filter by action, e.g. flag.killed").fill("flag.killed");
+    const row = page.getByTestId("audit-table").locator("tbody tr").first();
+    await row.getByText("checkout errors spiking").waitFor();
+    assert.match(await row.innerText(), /environments\.production\.enabled/);
+    await page.getByLabel("Filter by action, e.g. flag.killed").fill("");
+    await page.getByTestId("audit-table").getByText("flag.environment_updated").first().waitFor();
+    await checkAxe(page, "history");
+    await shot(page, "history", false);
+    await page.context().close();
+  });
+
+  test("a 422 from the server lands on the field it names", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await openEnv(page);
+    await page.getByRole("button", { name: "+ Add rule" }).click();
+    const rule = page.locator("[data-rule='rule-2']");
+    await rule.getByLabel("Condition 1 attribute").fill("app_version");
+    await rule.getByLabel("Condition 1 operator").selectOption("semver_gt");
+    await rule.getByLabel("Condition 1 values").fill("not-a-version");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    const error = rule.locator("[data-condition='0'] [data-field-error]");
+    await error.waitFor();
+    assert.match(await error.innerText(), /not a version/);
+    // the first rule, which is valid, shows no error
+    assert.equal(await page.locator("[data-rule='rule-1'] [data-field-error]").count(), 0);
+    await page.context().close();
+  });
+
+  test("a concurrent edit gets the 409 flow and keeps the edit", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await openEnv(page);
+    await page.getByPlaceholder("user ids, comma-separated").first().fill("vip-1, vip-2");
+    // meanwhile someone else changes the flag
+    const current = await call(server.base, adminToken, "GET", `/api/v1/feature-flags/${FLAG}`);
+    const patched = await call(server.base, adminToken, "PATCH", `/api/v1/feature-flags/${FLAG}`, {
+      version: current.body.data.version,
+      description: "edited elsewhere",
+    });
+    assert.equal(patched.status, 200);
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByTestId("conflict").waitFor();
+    assert.equal(await page.getByPlaceholder("user ids, comma-separated").first().inputValue(), "vip-1, vip-2");
+    await page.getByRole("button", { name: "Reload and re-apply my edit" }).click();
+    await page.getByTestId("conflict").waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Unsaved changes in production").waitFor({ state: "detached" });
+    const saved = (await call(server.base, adminToken, "GET", `/api/v1/feature-flags/${FLAG}`)).body.data;
+    assert.equal(saved.description, "edited elsewhere");
+    assert.deepEqual(saved.environments.production.targets, [{ variation: "on", values: ["vip-1", "vip-2"] }]);
+    await page.context().close();
+  });
+
+  test("a viewer sees no edit controls and the API refuses a forged write", async () => {
+    const created = await call(server.base, adminToken, "POST", "/api/v1/users", {
+      email: "viewer@example.com",
+      role: "viewer",
+      password: "viewer-password-123",
+    });
+    assert.equal(created.status, 201);
+    const page = await newPage();
+    await signIn(page, "viewer@example.com", "viewer-password-123");
+    await page.getByRole("link", { name: "Checkout redesign" }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "New flag" }).count(), 0);
+    assert.equal(await page.getByRole("link", { name: "API keys" }).count(), 0);
+    await openEnv(page);
+    await page.getByTestId("read-only").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Save changes" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "+ Add rule" }).count(), 0);
+    assert.equal(await page.getByRole("switch", { name: "Serve targeting in production" }).isDisabled(), true);
+    await checkAxe(page, "flag page (viewer)");
+    const status = await page.evaluate(async (flag) => {
+      const csrf = /experimently_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? "";
+      const session = await fetch("/api/v1/auth/session/refresh", { method: "POST", headers: { "X-CSRF-Token": csrf } });
+      const { access_token } = await session.json();
+      const forged = await fetch(`/api/v1/feature-flags/${flag}/environments/production/enable`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${access_token}`, "Content-Type": "application/json" },
+        body: "{}",
+      });
+      return forged.status;
+    }, FLAG);
+    assert.equal(status, 403);
+    await page.context().close();
+  });
+
+  test("every page passes axe, and the pictures for the docs", async () => {
+    await call(server.base, adminToken, "POST", "/api/v1/segments", {
+      key: "beta-testers",
+      name: "Beta testers",
+      conditions: [{ attribute: "email", operator: "ends_with", values: ["@example.com"] }],
+    });
+    await call(server.base, adminToken, "POST", "/api/v1/feature-flags", { key: "new-pricing", name: "New pricing", tags: ["billing"] });
+    await call(server.base, adminToken, "POST", "/api/v1/webhooks", { url: "https://hooks.example.com/experimently", event_types: [] });
+    for (const env of ["development", "staging"]) {
+      await call(server.base, adminToken, "POST", `/api/v1/feature-flags/${FLAG}/environments/${env}/enable`, {});
+    }
+    const page = await newPage();
+    await signIn(page);
+    const pages = [
+      ["/flags", "flags", "Flags"],
+      ["/segments", "segments", "Segments"],
+      ["/segments/beta-testers", "segment", "Beta testers"],
+      ["/admin/environments", "environments", "Environments"],
+      ["/admin/people", "people", "People"],
+      ["/admin/webhooks", "webhooks", "Webhooks"],
+      ["/start", "get-started", "Get started"],
+    ];
+    for (const [path, name, heading] of pages) {
+      await page.goto(`${server.base}${path}`);
+      await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
+      await page.waitForLoadState("networkidle");
+      await checkAxe(page, path);
+      await shot(page, name, false);
+    }
+    await page.context().close();
+  });
+
+  test("at phone width the flag reads and the kill switch works", async () => {
+    await call(server.base, adminToken, "POST", `/api/v1/feature-flags/${FLAG}/environments/production/enable`, {});
+    const page = await newPage({ width: 390, height: 844 });
+    await signIn(page);
+    await openEnv(page);
+    const kill = page.getByRole("button", { name: "Kill switch" });
+    const box = await kill.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, "kill switch inside the screen");
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= 390), true, "no sideways scrolling");
+    await checkAxe(page, "flag page (phone)");
+    await shot(page, "phone-flag", false);
+    await kill.click();
+    await page.getByLabel("Reason (kept in the history)").fill("from my phone");
+    await page.getByRole("button", { name: "Turn off now" }).click();
+    await page.getByRole("switch", { name: "Serve targeting in production", checked: false }).waitFor();
+    await page.context().close();
+  });
+});

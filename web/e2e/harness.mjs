@@ -1,0 +1,87 @@
+// A real `experimently serve` on a free port of the test's range, with a temp data dir, and Debian's
+// Chromium driven by playwright-core (no browser download).
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { chromium } from "playwright-core";
+
+export const ADMIN = { email: "admin@example.com", password: "admin-password-123" };
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export async function startServer(port) {
+  const dataDir = mkdtempSync(join(tmpdir(), "experimently-e2e-"));
+  const exe = process.env.EXPERIMENTLY_BIN ?? join(ROOT, ".venv/bin/experimently");
+  const child = spawn(exe, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
+    cwd: dataDir,
+    env: {
+      ...process.env,
+      EXPERIMENTLY_DATA_DIR: dataDir,
+      EXPERIMENTLY_DATABASE_URL: "",
+      EXPERIMENTLY_REDIS_URL: "",
+      EXPERIMENTLY_ADMIN_EMAIL: ADMIN.email,
+      EXPERIMENTLY_ADMIN_PASSWORD: ADMIN.password,
+      EXPERIMENTLY_LOG_LEVEL: "WARNING",
+      EXPERIMENTLY_ACCESS_LOG: "false",
+      EXPERIMENTLY_LOGIN_RATE_LIMIT: "1000/minute",
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 240; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  return {
+    base,
+    dataDir,
+    async stop() {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once("exit", r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** The API as a script would use it (for setup and for checks the browser cannot make). */
+export async function apiToken(base, email, password) {
+  const response = await fetch(`${base}/api/v1/auth/token`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ username: email, password }),
+  });
+  if (!response.ok) throw new Error(`login failed: ${response.status}`);
+  return (await response.json()).access_token;
+}
+
+export async function call(base, token, method, path, body, extra = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), "Content-Type": "application/json", ...extra },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}

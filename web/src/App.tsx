@@ -1,0 +1,54 @@
+import { lazy, Suspense } from "react";
+import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
+import { AuthProvider, useSession } from "./auth/AuthProvider";
+import { SignInPage } from "./auth/SignInPage";
+import { FlagsPage } from "./flags/FlagsPage";
+import { Layout } from "./shell/Layout";
+import { EmptyState, Spinner } from "./ui";
+
+// pages past the first screen load on demand: the first paint ships the shell and the flags list
+const FlagPage = lazy(() => import("./flags/FlagPage").then((m) => ({ default: m.FlagPage })));
+const SegmentsPage = lazy(() => import("./segments/SegmentsPage").then((m) => ({ default: m.SegmentsPage })));
+const SegmentPage = lazy(() => import("./segments/SegmentPage").then((m) => ({ default: m.SegmentPage })));
+const HistoryPage = lazy(() => import("./history/HistoryPage").then((m) => ({ default: m.HistoryPage })));
+const EnvironmentsPage = lazy(() => import("./admin/EnvironmentsPage").then((m) => ({ default: m.EnvironmentsPage })));
+const PeoplePage = lazy(() => import("./admin/PeoplePage").then((m) => ({ default: m.PeoplePage })));
+const KeysPage = lazy(() => import("./admin/KeysPage").then((m) => ({ default: m.KeysPage })));
+const WebhooksPage = lazy(() => import("./admin/WebhooksPage").then((m) => ({ default: m.WebhooksPage })));
+const StartPage = lazy(() => import("./start/StartPage").then((m) => ({ default: m.StartPage })));
+
+function Routed() {
+  const { status } = useSession();
+  if (status === "starting") return <Spinner label="Starting" />;
+  if (status === "signedOut") return <SignInPage />;
+  return (
+    <Suspense fallback={<Spinner />}>
+      <Routes>
+        <Route element={<Layout />}>
+          <Route index element={<Navigate to="/flags" replace />} />
+          <Route path="start" element={<StartPage />} />
+          <Route path="flags" element={<FlagsPage />} />
+          <Route path="flags/:key" element={<FlagPage />} />
+          <Route path="segments" element={<SegmentsPage />} />
+          <Route path="segments/:key" element={<SegmentPage />} />
+          <Route path="history" element={<HistoryPage />} />
+          <Route path="admin/environments" element={<EnvironmentsPage />} />
+          <Route path="admin/people" element={<PeoplePage />} />
+          <Route path="admin/keys" element={<KeysPage />} />
+          <Route path="admin/webhooks" element={<WebhooksPage />} />
+          <Route path="*" element={<EmptyState title="No such page">The address does not match a page of the console.</EmptyState>} />
+        </Route>
+      </Routes>
+    </Suspense>
+  );
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <AuthProvider>
+        <Routed />
+      </AuthProvider>
+    </BrowserRouter>
+  );
+}

@@ -1,0 +1,133 @@
+import { useState, type FormEvent } from "react";
+import { ApiError } from "../api/client";
+import { useCan } from "../auth/AuthProvider";
+import { useEnvironments } from "../environments/api";
+import { Badge, Button, Card, EmptyState, ErrorBanner, Field, formatDate, Input, PageHeader, Select, Spinner } from "../ui";
+import { useKeyMutations, useKeys } from "./api";
+import { Secret } from "./Secret";
+import { Snippets } from "./Snippets";
+
+type Scope = "evaluate" | "track" | "manage";
+const SCOPES: { scope: Scope; help: string }[] = [
+  { scope: "evaluate", help: "evaluate flags (SDKs)" },
+  { scope: "track", help: "send events" },
+  { scope: "manage", help: "manage flags like a developer" },
+];
+
+export function KeysPage() {
+  const keys = useKeys();
+  const environments = useEnvironments();
+  const { create, revoke } = useKeyMutations();
+  const can = useCan();
+  const [name, setName] = useState("");
+  const [environment, setEnvironment] = useState("");
+  const [scopes, setScopes] = useState<Scope[]>(["evaluate", "track"]);
+  const env = environment || environments.data?.[0]?.key || "";
+  const fieldError = (path: string) => (create.error instanceof ApiError ? create.error.fieldErrors.find((e) => e.path === path)?.message : undefined);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    create.mutate({ name, environment: env, scopes }, { onSuccess: () => setName("") });
+  };
+  const created = create.data;
+  return (
+    <>
+      <PageHeader title="API keys">A key is bound to one environment; applications evaluate flags and send events with it.</PageHeader>
+      <div className="space-y-4">
+        {created ? (
+          <Card title={`Key “${created.name}” for ${created.environment}`}>
+            <div className="space-y-3">
+              <Secret label="The key" value={created.key} />
+              <p className="text-sm text-slate-600">Call a flag with it:</p>
+              <Snippets apiKey={created.key} flag="my-flag" />
+            </div>
+          </Card>
+        ) : null}
+        <div className="grid gap-4 lg:grid-cols-[1fr_20rem]">
+          <div>
+            <ErrorBanner error={keys.error ?? revoke.error} />
+            {keys.isPending ? <Spinner /> : null}
+            {keys.data?.length === 0 ? (
+              <EmptyState title="No API keys yet">Create a key to evaluate flags from your application.</EmptyState>
+            ) : (
+              <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+                <table className="min-w-full text-sm">
+                  <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
+                    <tr>
+                      <th scope="col" className="px-3 py-2">Key</th>
+                      <th scope="col" className="px-3 py-2">Environment</th>
+                      <th scope="col" className="hidden px-3 py-2 sm:table-cell">Last used</th>
+                      <th scope="col" className="px-3 py-2"><span className="sr-only">Actions</span></th>
+                    </tr>
+                  </thead>
+                  <tbody className="divide-y divide-slate-100">
+                    {keys.data?.map((key) => (
+                      <tr key={key.id} className={key.revoked_at ? "text-slate-500" : ""}>
+                        <td className="px-3 py-2">
+                          <div className="font-medium">{key.name}</div>
+                          <div className="font-mono text-xs">{key.prefix}…</div>
+                          <div className="mt-0.5 flex flex-wrap gap-1">
+                            {key.scopes.map((s) => (
+                              <Badge key={s}>{s}</Badge>
+                            ))}
+                            {key.revoked_at ? <Badge tone="red">revoked</Badge> : null}
+                          </div>
+                        </td>
+                        <td className="px-3 py-2 font-mono text-xs">{key.environment}</td>
+                        <td className="hidden px-3 py-2 text-xs sm:table-cell">{key.last_used_at ? formatDate(key.last_used_at) : "never"}</td>
+                        <td className="px-3 py-2 text-right">
+                          {!key.revoked_at && can("keys:write") ? (
+                            <Button variant="ghost" onClick={() => revoke.mutate(key.id)}>
+                              Revoke
+                            </Button>
+                          ) : null}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            )}
+          </div>
+          {can("keys:write") ? (
+            <Card title="Create a key">
+              <form onSubmit={submit} className="space-y-3">
+                <ErrorBanner error={create.error instanceof ApiError && create.error.fieldErrors.length ? null : create.error} />
+                <Field label="Name" error={fieldError("name")}>
+                  {(p) => <Input {...p} required placeholder="checkout service" value={name} onChange={(e) => setName(e.target.value)} />}
+                </Field>
+                <Field label="Environment" error={fieldError("environment")}>
+                  {(p) => (
+                    <Select {...p} value={env} onChange={(e) => setEnvironment(e.target.value)}>
+                      {environments.data?.map((en) => (
+                        <option key={en.key} value={en.key}>
+                          {en.name}
+                        </option>
+                      ))}
+                    </Select>
+                  )}
+                </Field>
+                <fieldset>
+                  <legend className="mb-1 text-xs font-medium text-slate-700">Scopes</legend>
+                  {SCOPES.map(({ scope, help }) => (
+                    <label key={scope} className="flex items-center gap-2 text-sm">
+                      <input
+                        type="checkbox"
+                        checked={scopes.includes(scope)}
+                        onChange={(e) => setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))}
+                      />
+                      <span className="font-mono text-xs">{scope}</span> <span className="text-xs text-slate-500">{help}</span>
+                    </label>
+                  ))}
+                  {fieldError("scopes") ? <p role="alert" className="text-xs text-red-700">{fieldError("scopes")}</p> : null}
+                </fieldset>
+                <Button type="submit" variant="primary" disabled={create.isPending}>
+                  Create key
+                </Button>
+              </form>
+            </Card>
+          ) : null}
+        </div>
+      </div>
+    </>
+  );
+}

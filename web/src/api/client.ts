@@ -1,0 +1,130 @@
+// The one API client. Request and response types come from src/api/schema.d.ts, generated from the
+// server's OpenAPI document (`npm run gen:api`), so the console cannot drift from the server.
+import createClient from "openapi-fetch";
+import type { paths } from "./schema";
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+/** An error envelope from the server: `{"error": {code, message, details}}`. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+
+  /** Field errors of a 422 (`details.errors`), each with the path the server names. */
+  get fieldErrors(): FieldError[] {
+    const errors = this.details.errors;
+    return Array.isArray(errors) ? (errors as FieldError[]) : [];
+  }
+}
+
+export function toApiError(status: number, body: unknown): ApiError {
+  const error = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })?.error;
+  return new ApiError(status, error?.code ?? "HTTP_" + status, error?.message ?? `request failed (${status})`, error?.details ?? {});
+}
+
+// ---- the session: access token in memory only; the refresh token is an httpOnly cookie ----
+let accessToken: string | null = null;
+let refreshing: Promise<boolean> | null = null;
+const listeners = new Set<(signedIn: boolean) => void>();
+
+export const CSRF_COOKIE = "experimently_csrf";
+
+export function readCookie(name: string, source: string = document.cookie): string | null {
+  for (const part of source.split(";")) {
+    const [key, ...rest] = part.trim().split("=");
+    if (key === name) return decodeURIComponent(rest.join("="));
+  }
+  return null;
+}
+
+export function setAccessToken(token: string | null): void {
+  accessToken = token;
+  listeners.forEach((listener) => listener(token !== null));
+}
+
+export function hasAccessToken(): boolean {
+  return accessToken !== null;
+}
+
+export function onSessionChange(listener: (signedIn: boolean) => void): () => void {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Trade the refresh cookie for a new access token (one request at a time, shared by callers). */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= (async () => {
+    const csrf = readCookie(CSRF_COOKIE);
+    if (!csrf) return false;
+    const response = await fetch("/api/v1/auth/session/refresh", {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf },
+      credentials: "same-origin",
+    });
+    if (!response.ok) {
+      setAccessToken(null);
+      return false;
+    }
+    const body = (await response.json()) as { access_token: string };
+    setAccessToken(body.access_token);
+    return true;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+/** fetch with the bearer token; on a 401 refresh once through the cookie and retry. */
+export async function authedFetch(input: Request): Promise<Response> {
+  const retry = input.clone();
+  const send = (request: Request) => {
+    if (accessToken) request.headers.set("Authorization", `Bearer ${accessToken}`);
+    return fetch(request);
+  };
+  const response = await send(input);
+  if (response.status !== 401 || input.url.includes("/auth/session")) return response;
+  return (await refreshSession()) ? send(retry) : response;
+}
+
+export const api = createClient<paths>({ fetch: authedFetch });
+
+/** Unwrap an openapi-fetch answer: the data, or an ApiError carrying the server's envelope. */
+export async function unwrap<T>(
+  call: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw toApiError(response.status, error);
+  return data as T;
+}
+
+export async function signIn(email: string, password: string): Promise<void> {
+  const response = await fetch("/api/v1/auth/session", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password }),
+    credentials: "same-origin",
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!response.ok || !body.access_token) throw toApiError(response.status, body);
+  setAccessToken(body.access_token);
+}
+
+export async function signOut(): Promise<void> {
+  const csrf = readCookie(CSRF_COOKIE) ?? "";
+  await authedFetch(
+    new Request("/api/v1/auth/session/logout", { method: "POST", headers: { "X-CSRF-Token": csrf } }),
+  ).catch(() => undefined);
+  setAccessToken(null);
+}

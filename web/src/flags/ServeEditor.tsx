@@ -1,0 +1,128 @@
+import { Button, Input, Select } from "../ui";
+import type { Serve } from "./api";
+
+export function rolloutTotal(serve: Serve): number {
+  return Math.round((serve.rollout?.variations ?? []).reduce((sum, v) => sum + (Number(v.weight) || 0), 0) * 100) / 100;
+}
+
+/** Serve one variation, or a percentage rollout whose weights visibly sum to 100. */
+export function ServeEditor({
+  serve,
+  onChange,
+  variations,
+  label,
+  error,
+  disabled,
+}: {
+  serve: Serve | null;
+  onChange: (serve: Serve) => void;
+  variations: string[];
+  label: string;
+  error?: string | undefined;
+  disabled: boolean;
+}) {
+  const current = serve ?? { variation: variations[0] ?? "" };
+  const kind = current.rollout ? "rollout" : current.experiment ? "experiment" : "variation";
+  const total = rolloutTotal(current);
+  return (
+    <div className="space-y-2">
+      <div className="flex flex-wrap items-center gap-2">
+        <span className="text-xs font-medium text-slate-700">{label}</span>
+        <Select
+          aria-label={`${label}: kind`}
+          className="w-40"
+          value={kind}
+          disabled={disabled || kind === "experiment"}
+          onChange={(e) =>
+            onChange(
+              e.target.value === "rollout"
+                ? { rollout: { variations: variations.map((v, i) => ({ variation: v, weight: i === 0 ? 100 : 0 })) } }
+                : { variation: variations[0] ?? "" },
+            )
+          }
+        >
+          <option value="variation">a variation</option>
+          <option value="rollout">a percentage rollout</option>
+          {kind === "experiment" ? <option value="experiment">an experiment</option> : null}
+        </Select>
+        {kind === "variation" ? (
+          <Select
+            aria-label={`${label}: variation`}
+            className="w-40"
+            value={current.variation ?? ""}
+            disabled={disabled}
+            onChange={(e) => onChange({ variation: e.target.value })}
+          >
+            {variations.map((v) => (
+              <option key={v} value={v}>
+                {v}
+              </option>
+            ))}
+          </Select>
+        ) : null}
+      </div>
+      {kind === "rollout" && current.rollout ? (
+        <div className="space-y-1">
+          {/* a bar of the split: each variation's share, the rest left empty */}
+          <div className="flex h-2 overflow-hidden rounded bg-slate-200" aria-hidden>
+            {current.rollout.variations.map((v, i) => (
+              <div key={v.variation} className={["bg-indigo-600", "bg-emerald-500", "bg-amber-500", "bg-pink-500"][i % 4]} style={{ width: `${Math.min(100, v.weight)}%` }} />
+            ))}
+          </div>
+          {current.rollout.variations.map((entry, i) => (
+            <div key={entry.variation} className="flex items-center gap-2 text-sm">
+              <span className="w-28 truncate font-mono text-xs">{entry.variation}</span>
+              <Input
+                type="number"
+                min={0}
+                max={100}
+                step={0.01}
+                className="w-24"
+                aria-label={`${label}: weight of ${entry.variation}`}
+                value={entry.weight}
+                disabled={disabled}
+                onChange={(e) =>
+                  onChange({
+                    rollout: {
+                      ...current.rollout!,
+                      variations: current.rollout!.variations.map((v, j) => (j === i ? { ...v, weight: Number(e.target.value) } : v)),
+                    },
+                  })
+                }
+              />
+              <span className="text-xs text-slate-500">%</span>
+            </div>
+          ))}
+          <p className={`text-xs font-medium ${total === 100 ? "text-emerald-700" : "text-red-700"}`} aria-live="polite">
+            Total {total}% {total === 100 ? "✓" : "— must be exactly 100"}
+          </p>
+          {!disabled && total !== 100 ? (
+            <Button
+              variant="ghost"
+              onClick={() => {
+                const n = current.rollout!.variations.length;
+                const even = Math.floor(10000 / n) / 100;
+                onChange({
+                  rollout: {
+                    ...current.rollout!,
+                    variations: current.rollout!.variations.map((v, i) => ({
+                      ...v,
+                      weight: i === 0 ? Math.round((100 - even * (n - 1)) * 100) / 100 : even,
+                    })),
+                  },
+                });
+              }}
+            >
+              Split evenly
+            </Button>
+          ) : null}
+        </div>
+      ) : null}
+      {error ? (
+        <p role="alert" data-field-error className="text-xs text-red-700">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,17 @@
+import { ApiError } from "../api/client";
+
+/** The server names fields from the flag's root (`environments.production.rules[0]...`); an editor of
+ * one environment looks them up relative to it (`rules[0]...`). */
+export function fieldErrorsFor(error: unknown, prefix: string): Map<string, string> {
+  const map = new Map<string, string>();
+  if (!(error instanceof ApiError) || error.status !== 422) return map;
+  for (const { path, message } of error.fieldErrors) {
+    const relative = path.startsWith(prefix) ? path.slice(prefix.length) : path;
+    if (!map.has(relative)) map.set(relative, message);
+  }
+  return map;
+}
+
+export function isConflict(error: unknown): error is ApiError {
+  return error instanceof ApiError && error.status === 409;
+}

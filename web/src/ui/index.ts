@@ -1,0 +1,4 @@
+export { Button } from "./Button";
+export { Dialog } from "./Dialog";
+export { Field, Input, Select, TextArea, inputClass } from "./Field";
+export { Badge, Card, Code, CopyButton, EmptyState, ErrorBanner, formatDate, PageHeader, Spinner, Toggle } from "./misc";
