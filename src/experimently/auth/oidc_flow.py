@@ -54,7 +54,7 @@ def _sign(settings: Settings, text: str) -> str:
 async def _discovery(oidc: OidcVerifier) -> dict[str, Any]:
     try:
         async with httpx.AsyncClient(transport=oidc.transport, timeout=5.0) as http:
-            response = await client.get(f"{oidc.issuer}/.well-known/openid-configuration")
+            response = await http.get(f"{oidc.issuer}/.well-known/openid-configuration")
             response.raise_for_status()
             document: dict[str, Any] = response.json()
     except (httpx.HTTPError, ValueError):
