@@ -17,7 +17,7 @@ async def post_batch(h: Harness, headers: dict[str, str], events: list[dict[str,
 
 
 async def flush(h: Harness) -> None:
-    await h.runtime.services["events.pipeline"].flush()
+    await h.runtime.pipeline.flush()
 
 
 async def stored(h: Harness) -> list[str]:

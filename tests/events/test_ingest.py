@@ -139,7 +139,7 @@ async def test_embedded__shutdown__drains_queue(tmp_path: Path, migrated_sqlite:
         for start in range(0, 3000, 1000):
             response = await post_batch(h, key, [ev(i) for i in range(start, start + 1000)])
             assert response.status_code == 202
-        assert h.runtime.services["events.pipeline"].pending > 0
+        assert h.runtime.pipeline.pending > 0
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'experimently.db'}")
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(Event)) == 3000

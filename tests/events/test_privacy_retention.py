@@ -33,7 +33,7 @@ async def test_erase__user_gone_everywhere__others_kept__audited(
     async def provider(_session: Any) -> list[ExperimentSpec]:
         return [spec]
 
-    harness.runtime.services["experiments.specs"] = provider
+    harness.runtime.aggregation_specs = provider
     events: list[dict[str, Any]] = []
     for user, variant in (("alice", "a"), ("bob", "b")):
         events += [

@@ -40,7 +40,7 @@ class Receiver:
 
 
 def use(h: Harness, receiver: Receiver) -> None:
-    h.runtime.services["webhooks.transport"] = httpx.MockTransport(receiver)
+    h.runtime.webhook_transport = httpx.MockTransport(receiver)
 
 
 async def subscribe(h: Harness, url: str, types: list[str] | None = None) -> dict[str, Any]:

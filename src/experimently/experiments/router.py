@@ -39,8 +39,7 @@ def _read(exp: object) -> ExperimentRead:
 
 
 def _assigner(runtime: Runtime) -> AssignmentService:
-    assigner: AssignmentService = runtime.services["experiments.assignments"]
-    return assigner
+    return runtime.assignments
 
 
 def _environment(actor: Actor) -> str:

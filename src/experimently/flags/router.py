@@ -43,7 +43,7 @@ def _json(data: Any, status_code: int = 200, headers: dict[str, str] | None = No
 
 
 def evaluation(runtime: Runtime) -> FlagEvaluation:
-    return runtime.services["flags.evaluation"]  # type: ignore[no-any-return]  # set by wiring
+    return runtime.flags
 
 
 # Evaluation routes come first: the router tries routes in order on every request, so the hot

@@ -318,9 +318,8 @@ async def recompute_from_scratch(session: AsyncSession, spec: ExperimentSpec) ->
     return await aggregate_experiment(session, spec, full=True)
 
 
-async def run_aggregation(db: Database, services: dict[str, Any]) -> int:
-    """The ``metrics.aggregate`` job: every running experiment, one transaction each."""
-    provider: SpecProvider | None = services.get("experiments.specs")
+async def run_aggregation(db: Database, provider: SpecProvider | None) -> int:
+    """The ``metrics.aggregate`` job: every experiment ``provider`` names, one transaction each."""
     if provider is None:
         return 0
     async with db.transaction() as session:

@@ -87,13 +87,13 @@ async def update(session: AsyncSession, actor: Actor, key: str, body: MetricUpda
     return metric
 
 
-METRIC_USERS = ReferenceLookups()  # experiments register who names a metric
-
-
-async def delete(session: AsyncSession, actor: Actor, key: str) -> MetricDefinition:
+async def delete(
+    session: AsyncSession, actor: Actor, key: str, users_of: ReferenceLookups
+) -> MetricDefinition:
+    """Refused (409) while ``users_of`` (look-ups other domains registered) finds anything naming it."""
     metric = await get(session, actor, key)
     require(actor, Permission.METRICS_WRITE, owner_id=metric.owner_id)
-    users = await METRIC_USERS.find(session, key)
+    users = await users_of.find(session, key)
     if users:
         raise Conflict(f"metric '{key}' is in use", details={"used_by": users})
     audit.record(session, actor, "metric.deleted", "metric", key, before=snapshot(metric))

@@ -52,8 +52,9 @@ def _references(conditions: list[Any], key: str) -> bool:
     )
 
 
-async def users_of(session: AsyncSession, key: str) -> list[dict[str, str]]:
-    """Every flag rule and segment that references segment ``key``."""
+async def users_of(session: AsyncSession, key: str, others: ReferenceLookups) -> list[dict[str, str]]:
+    """Every flag rule and segment that references segment ``key``, then what ``others`` (the look-ups
+    other domains registered, such as experiments' targeting) find."""
     users: list[dict[str, str]] = []
     for flag in await repository.all_flags(session, include_archived=True):
         for env, config in flag.environments.items():
@@ -62,11 +63,8 @@ async def users_of(session: AsyncSession, key: str) -> list[dict[str, str]]:
     for segment in await repository.all_segments(session):
         if segment.key != key and _references(segment.conditions, key):
             users.append({"type": "segment", "key": segment.key})
-    users.extend(await SEGMENT_USERS.find(session, key))
+    users.extend(await others.find(session, key))
     return users
-
-
-SEGMENT_USERS = ReferenceLookups()  # other domains (experiments) register look-ups of their references
 
 
 async def create(session: AsyncSession, cache: Cache, actor: Actor, body: SegmentCreate) -> SegmentRead:
@@ -116,10 +114,12 @@ async def update(
     return SegmentRead.model_validate(segment)
 
 
-async def delete(session: AsyncSession, cache: Cache, actor: Actor, key: str) -> None:
+async def delete(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, others: ReferenceLookups
+) -> None:
     segment = await get(session, actor, key)
     require(actor, Permission.SEGMENTS_WRITE, owner_id=segment.owner_id)
-    users = await users_of(session, key)
+    users = await users_of(session, key, others)
     if users:
         raise Conflict(f"segment '{key}' is in use", details={"used_by": users})
     audit.record(session, actor, "segment.deleted", "segment", key, before=snapshot(segment))
