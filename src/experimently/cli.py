@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from experimently.auth.actor import SYSTEM, Role, Scope
+from experimently.actor import SYSTEM, Role, Scope
 from experimently.config import Settings, load_settings
 
 app = typer.Typer(help="Experimently: feature flags, experiments, events, statistics.", no_args_is_help=True)

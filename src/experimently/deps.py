@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth import security
-from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth.models import User
 from experimently.auth.oidc import OidcIdentity
 from experimently.auth.service import user_actor, user_snapshot

@@ -1,45 +1,6 @@
-"""Who is acting: a person, an application (API key) or the system itself."""
+"""Moved to :mod:`experimently.actor` (kept so branches written against the old path still import;
+remove once nothing imports it)."""
 
-from __future__ import annotations
+from experimently.actor import SYSTEM, Actor, ActorKind, Role, Scope
 
-from dataclasses import dataclass, field
-from enum import StrEnum
-
-
-class ActorKind(StrEnum):
-    USER = "user"
-    API_KEY = "api_key"
-    SYSTEM = "system"
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    DEVELOPER = "developer"
-    ANALYST = "analyst"
-    VIEWER = "viewer"
-
-
-class Scope(StrEnum):
-    EVALUATE = "evaluate"
-    TRACK = "track"
-    MANAGE = "manage"
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    kind: ActorKind
-    id: str
-    label: str
-    role: Role | None = None
-    scopes: frozenset[Scope] = field(default_factory=frozenset)
-    environment_id: str | None = None
-    environment_key: str | None = None
-    owner_id: str | None = None  # whose resources an API key acts for (its creator)
-
-    @property
-    def owner(self) -> str:
-        """The user id that owns what this actor creates."""
-        return self.owner_id or self.id
-
-
-SYSTEM = Actor(kind=ActorKind.SYSTEM, id="system", label="system", role=Role.ADMIN)
+__all__ = ["SYSTEM", "Actor", "ActorKind", "Role", "Scope"]

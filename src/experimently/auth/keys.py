@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import Actor, ActorKind, Scope
 from experimently.auth import security
-from experimently.auth.actor import Actor, ActorKind, Scope
 from experimently.auth.models import ApiKey
 from experimently.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from experimently.cache import Cache

@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth import security
-from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth.models import RefreshToken, User
 from experimently.auth.schemas import (
     PasswordChange,

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import SYSTEM, Actor
+from experimently.actor import SYSTEM, Actor
 from experimently.environments.models import Environment
 from experimently.environments.schemas import EnvironmentCreate, EnvironmentRead, EnvironmentUpdate
 from experimently.errors import Conflict, NotFound

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.errors import ValidationFailed
 from experimently.events import repository
 from experimently.events.ingest import EventIngest, IngestResult

@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.experiments import service
 from experimently.experiments.assign import AssignmentService
-from experimently.experiments.repository import unit_history
 from experimently.experiments.schemas import (
     AssignmentRead,
     AssignRequest,
@@ -25,7 +24,7 @@ from experimently.experiments.schemas import (
     TransitionRequest,
 )
 from experimently.kit.envelope import Envelope, Page, page_params
-from experimently.rbac import Permission, permissions_for, require, require_key_environment
+from experimently.rbac import Permission, require_key_environment
 from experimently.runtime import Runtime
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -94,15 +93,7 @@ async def assignment_history(
     actor: ActorDep, session: SessionDep, unit_id: str
 ) -> Envelope[list[dict[str, str]]]:
     """A unit's assignment history across experiments (an API key sees its own environment only)."""
-    if Permission.EVALUATE not in permissions_for(actor):
-        require(actor, Permission.EXPERIMENTS_READ)
-    rows = await unit_history(session, unit_id, environment=actor.environment_key)
-    return Envelope(
-        data=[
-            {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
-            for k, v, e, t in rows
-        ]
-    )
+    return Envelope(data=await service.assignment_history(session, actor, unit_id))
 
 
 @router.get("/{ref}", response_model=Envelope[ExperimentRead])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.errors import ValidationFailed
 from experimently.flags.evaluation import build_context
 from experimently.flags.schemas import BatchEvaluateRequest

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.events.validation import to_us
 from experimently.kit.clock import now

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.cache import Cache
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.flags import repository
