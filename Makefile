@@ -21,6 +21,7 @@ lint: install
 	$(BIN)/ruff check src sdk tests bench
 	$(BIN)/ruff format --check src sdk tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy tests sdk/python/tests
 	$(BIN)/lint-imports
 
 test: lint ## lint (ruff, mypy strict) and the whole test suite

@@ -221,7 +221,7 @@ async def test_incremental__equals_from_scratch__and_independent_expectation(
         assert await harness.runtime.jobs.run("metrics.aggregate")
     await post_batch(harness, key, [late_copy])  # an earlier exposure arriving late moves u3
     await flush(harness)
-    await harness.runtime.jobs.run("metrics.aggregate")
+    assert await harness.runtime.jobs.run("metrics.aggregate")
     incremental = await stored(harness)
     async with harness.runtime.db.transaction() as session:
         await recompute_from_scratch(session, spec)

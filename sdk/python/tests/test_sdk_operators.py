@@ -287,7 +287,7 @@ def test_condition(name: str, condition: dict[str, Any], context: dict[str, Any]
     assert matches(condition, context) is expected
 
 
-SEGMENTS = [
+SEGMENTS: list[dict[str, Any]] = [
     {"key": "germans", "conditions": [cond("country", "eq", ["DE"])]},
     {"key": "pro", "conditions": [cond("plan", "in", ["pro", "team"])]},
     {
