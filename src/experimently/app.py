@@ -17,7 +17,7 @@ from experimently.audit.router import router as audit_router
 from experimently.auth.router import keys_router, users_router
 from experimently.auth.router import router as auth_router
 from experimently.config import Settings, load_settings
-from experimently.deps import RuntimeDep
+from experimently.deps import RuntimeDep, get_actor
 from experimently.environments.router import router as environments_router
 from experimently.errors import install_error_handlers
 from experimently.events.router import router as events_router
@@ -28,6 +28,7 @@ from experimently.flags.router import sdk_router
 from experimently.logging_setup import configure_logging
 from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
+from experimently.openapi import declare_errors
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
@@ -83,6 +84,7 @@ def api_router() -> APIRouter:
         webhooks_router,
     )
     for router in routers:
+        declare_errors(router, get_actor)  # the error statuses of every operation, in OpenAPI
         api.include_router(router)
     return api
 
@@ -98,7 +100,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         await rt.cache.start()
         register_services(rt)
         register_jobs(rt)
-        await start_services(rt, http=True)
+        await start_services(rt)
         if settings.run_jobs:
             rt.jobs.start()
         try:

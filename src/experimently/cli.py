@@ -96,7 +96,7 @@ def worker() -> None:
         await runtime.cache.start()
         register_services(runtime)
         register_jobs(runtime)
-        await start_services(runtime, http=False)
+        await start_services(runtime)
         runtime.jobs.start()
         typer.echo("worker running; SIGTERM drains and stops")
         await stop.wait()

@@ -53,7 +53,7 @@ def register_jobs(runtime: Runtime) -> None:
     register_event_jobs(runtime)
 
 
-async def start_services(runtime: Runtime, *, http: bool) -> None:
+async def start_services(runtime: Runtime) -> None:
     """Start long-running domain services (event writer, ...)."""
     await start_events(runtime)
 

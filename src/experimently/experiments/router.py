@@ -9,9 +9,11 @@ from fastapi import APIRouter, Depends, Query, status
 
 from experimently.actor import Actor
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.errors import errors
 from experimently.experiments import service
 from experimently.experiments.assign import AssignmentService
 from experimently.experiments.schemas import (
+    AssignmentHistoryItem,
     AssignmentRead,
     AssignRequest,
     BulkAssignRequest,
@@ -88,12 +90,13 @@ async def assign_all(
     return Envelope(data=await _assigner(runtime).assign_all(session, env, body))
 
 
-@router.get("/units/{unit_id}/assignments", response_model=Envelope[list[dict[str, str]]])
+@router.get("/units/{unit_id}/assignments", response_model=Envelope[list[AssignmentHistoryItem]])
 async def assignment_history(
     actor: ActorDep, session: SessionDep, unit_id: str
-) -> Envelope[list[dict[str, str]]]:
+) -> Envelope[list[AssignmentHistoryItem]]:
     """A unit's assignment history across experiments (an API key sees its own environment only)."""
-    return Envelope(data=await service.assignment_history(session, actor, unit_id))
+    rows = await service.assignment_history(session, actor, unit_id)
+    return Envelope(data=[AssignmentHistoryItem.model_validate(r) for r in rows])
 
 
 @router.get("/{ref}", response_model=Envelope[ExperimentRead])
@@ -128,7 +131,7 @@ async def assign_bulk(
     return Envelope(data=await _assigner(runtime).assign_many(session, env, key, body.units))
 
 
-@router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead])
+@router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead], responses=errors(409))
 async def transition(
     actor: ActorDep,
     session: SessionDep,

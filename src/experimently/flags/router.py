@@ -13,8 +13,10 @@ from experimently.flags import rollouts, service
 from experimently.flags.evaluation import FlagEvaluation, build_context
 from experimently.flags.schemas import (
     BatchEvaluateRequest,
+    BatchEvaluationRead,
     EnvironmentUpdate,
     EvaluateRequest,
+    EvaluationRead,
     FlagCreate,
     FlagRead,
     FlagUpdate,
@@ -49,7 +51,17 @@ def evaluation(runtime: Runtime) -> FlagEvaluation:
 # Evaluation routes come first: the router tries routes in order on every request, so the hot
 # paths match after a few checks instead of after every management route. None of them shadows
 # another route (``/{key}/evaluate`` and ``/evaluate/batch`` never match the same path).
-@router.post("/{key}/evaluate")
+# the hot paths answer with a pre-serialized Response (no response-model validation); their schema is
+# declared for OpenAPI only
+_EVALUATION: dict[int | str, dict[str, Any]] = {
+    200: {"model": Envelope[EvaluationRead], "description": "the evaluation"}
+}
+_BATCH: dict[int | str, dict[str, Any]] = {
+    200: {"model": Envelope[BatchEvaluationRead], "description": "the evaluations"}
+}
+
+
+@router.post("/{key}/evaluate", responses=_EVALUATION)
 async def evaluate_post(actor: ActorDep, runtime: RuntimeDep, key: str, body: EvaluateRequest) -> Response:
     """Evaluate for ``{"user_id", "context"}``."""
     return _json(
@@ -57,7 +69,7 @@ async def evaluate_post(actor: ActorDep, runtime: RuntimeDep, key: str, body: Ev
     )
 
 
-@router.post("/evaluate/batch")
+@router.post("/evaluate/batch", responses=_BATCH)
 async def evaluate_batch_endpoint(
     actor: ActorDep, runtime: RuntimeDep, body: BatchEvaluateRequest
 ) -> Response:
@@ -65,7 +77,7 @@ async def evaluate_batch_endpoint(
     return _json(await evaluate_batch(runtime, actor, body))
 
 
-@router.get("/{key}/evaluate")
+@router.get("/{key}/evaluate", responses=_EVALUATION)
 async def evaluate_get(
     request: Request,
     actor: ActorDep,
