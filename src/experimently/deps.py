@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.actor import SYSTEM, Actor, ActorKind, Role
+from experimently.actor import SYSTEM, Actor
 from experimently.auth import security
 from experimently.auth.models import User
 from experimently.auth.oidc import OidcIdentity
@@ -136,7 +136,3 @@ async def get_actor(
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
-
-
-def is_person(actor: Actor) -> bool:
-    return actor.kind is ActorKind.USER and actor.role is not None and actor.role in Role

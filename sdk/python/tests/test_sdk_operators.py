@@ -1,5 +1,5 @@
 """Every operator, with and without negate / case_insensitive, and every corner of
-targeting-semantics.md that concerns one condition."""
+docs/targeting.md that concerns one condition."""
 
 from __future__ import annotations
 

@@ -15,8 +15,7 @@ from experimently.events import repository
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.models import Event
 from experimently.events.schemas import MAX_BATCH
-from experimently.events.validation import to_us
-from experimently.kit.clock import ensure_utc
+from experimently.kit.clock import ensure_utc, to_us
 from experimently.rbac import Permission, require, require_key_environment
 
 

@@ -34,12 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.db import Database
 from experimently.events.models import Event
-from experimently.events.validation import to_us
-from experimently.kit.clock import now
+from experimently.kit.clock import DAY_US, now, to_us
 from experimently.metrics import repository
 from experimently.metrics.aggregation_sql import (
     ALL_UNITS,
-    DAY_US,
     SUMS,
     RawSums,
     Units,

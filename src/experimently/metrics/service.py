@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.actor import Actor
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
-from experimently.events.validation import to_us
-from experimently.kit.clock import now
+from experimently.kit.clock import now, to_us
 from experimently.kit.references import ReferenceLookups
 from experimently.metrics import conditions, repository
 from experimently.metrics.models import MetricDefinition
