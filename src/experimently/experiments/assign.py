@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
@@ -21,7 +20,6 @@ from experimently.db import Database, after_commit
 from experimently.errors import NotFound
 from experimently.events.ingest import EventIngest
 from experimently.experiments import repository
-from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import AssignmentRead, AssignRequest, Status
 from experimently.experiments.service import NAMESPACE
 from experimently.flags.evaluation import FlagEvaluation
@@ -124,13 +122,9 @@ class AssignmentService:
         cache.on_invalidate(lambda namespace, _key: self.sticky.clear() if namespace == NAMESPACE else None)
 
     async def _load(self) -> list[dict[str, Any]]:
-        from experimently.experiments.models import Layer as LayerRow
-
         async with self.db.sessions() as session:
-            rows = (
-                await session.scalars(select(Experiment).where(Experiment.status != Status.ARCHIVED))
-            ).all()
-            salts = {lay.key: lay.salt for lay in (await session.scalars(select(LayerRow))).all()}
+            rows = await repository.not_archived(session)
+            salts = await repository.layer_salts(session)
         return [
             {
                 "id": r.id,

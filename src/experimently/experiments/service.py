@@ -22,16 +22,17 @@ from experimently.experiments.schemas import (
     LayerRead,
     Status,
 )
-from experimently.flags import repository as flag_repository
 from experimently.flags.documents import segment_document
 from experimently.kit.clock import ensure_utc, now
 from experimently.metrics import repository as metric_repository
 from experimently.rbac import Permission, permissions_for, require, require_environment
+from experimently.segments import repository as segment_repository
 from experimently.webhooks.outbox import emit
 from experimently_sdk import RuleValidationError, validate_experiment_targeting
+from experimently_sdk.bucketing import BUCKETS
 
 NAMESPACE = "experiments"
-LAYER_BUCKETS = 10_000
+LAYER_BUCKETS = BUCKETS  # a layer splits the engine's bucket space
 
 
 def snapshot(exp: Experiment) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def snapshot(exp: Experiment) -> dict[str, Any]:
 
 
 async def _validate_targeting(session: AsyncSession, conditions: list[dict[str, Any]]) -> None:
-    segments = {s.key: segment_document(s) for s in await flag_repository.all_segments(session)}
+    segments = {s.key: segment_document(s) for s in await segment_repository.all_segments(session)}
     try:
         validate_experiment_targeting(conditions, segments)
     except RuleValidationError as exc:

@@ -10,12 +10,13 @@ from experimently import audit
 from experimently.actor import Actor
 from experimently.cache import Cache
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
-from experimently.flags import repository
+from experimently.flags import repository as flag_repository
 from experimently.flags.documents import segment_document
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.kit.clock import now
-from experimently.kit.references import ReferenceLookups
+from experimently.kit.references import ReferenceLookups, segment_keys
 from experimently.rbac import Permission, require
+from experimently.segments import repository
 from experimently.segments.models import Segment
 from experimently.segments.schemas import SegmentCreate, SegmentRead, SegmentUpdate
 from experimently_sdk import RuleValidationError, validate_segment
@@ -44,19 +45,14 @@ async def _validate(session: AsyncSession, segment: Segment) -> None:
 
 
 def _references(conditions: list[Any], key: str) -> bool:
-    return any(
-        isinstance(c, dict)
-        and c.get("operator") in ("in_segment", "not_in_segment")
-        and key in (c.get("values") or [])
-        for c in conditions
-    )
+    return key in segment_keys(conditions)
 
 
 async def users_of(session: AsyncSession, key: str, others: ReferenceLookups) -> list[dict[str, str]]:
     """Every flag rule and segment that references segment ``key``, then what ``others`` (the look-ups
     other domains registered, such as experiments' targeting) find."""
     users: list[dict[str, str]] = []
-    for flag in await repository.all_flags(session, include_archived=True):
+    for flag in await flag_repository.all_flags(session, include_archived=True):
         for env, config in flag.environments.items():
             if any(_references(rule.get("conditions", []), key) for rule in config.get("rules", [])):
                 users.append({"type": "flag", "key": flag.key, "environment": env})
