@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test lint format bench build validate-deploy faults fuzz clean web web-test
+.PHONY: install install-runtime run test lint format bench build validate-deploy faults fuzz mutation clean web web-test
 
 # the console (web/) is built into the Python package when its sources change; without npm the API
 # still runs and / explains how to build the console
@@ -47,6 +47,8 @@ lint: install
 	$(BIN)/ruff check src sdk tests bench
 	$(BIN)/ruff format --check src sdk tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy tests sdk/python/tests
+	$(BIN)/lint-imports
 
 test: lint ## lint (ruff, mypy strict), the whole test suite, then the console's tests
 	$(BIN)/pytest -q
@@ -67,12 +69,24 @@ fuzz: install ## schemathesis over the whole OpenAPI, admin and API key (slow: n
 	$(BIN)/uv sync --frozen --inexact --quiet --group fuzz
 	$(BIN)/python bench/fuzz.py $(FUZZ_ARGS)
 
+bench: install ## every bench in a short mode (minutes; the full runs and figures are in bench/README.md)
+	$(BIN)/python bench/eval_engine.py
+	$(BIN)/python bench/eval_http.py --duration 2 --throughput-seconds 1 --batch-requests 5 --warmup 500
+	$(BIN)/python bench/assign.py --units 300 --bulk-requests 3 --concurrency 2
+	$(BIN)/python bench/ingest.py --requests 20 --concurrency 2 --shapes sqlite
+	$(BIN)/python bench/results.py --users 20000 --calls 3  # needs PostgreSQL (EXPERIMENTLY_BENCH_DATABASE_URL)
+
+mutation: install ## mutation testing of the pure cores (minutes; not part of make test): engine, then statistics
+	cd sdk/python && $(abspath $(BIN))/mutmut run --max-children $${JOBS:-2}; $(abspath $(BIN))/mutmut results --all true
+	$(BIN)/mutmut run --max-children $${JOBS:-2}; $(BIN)/mutmut results --all true
+
 format: install
 	$(BIN)/ruff format src sdk tests bench
 	$(BIN)/ruff check --fix src sdk tests bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/experimently/console/dist
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/experimently/console/dist \
+		mutants sdk/python/mutants
 
 # Deployment files, validated without a container runtime or a cluster: compose against the Compose
 # Specification schema, each Kustomize overlay rendered and checked against the Kubernetes schemas,

@@ -35,8 +35,8 @@ import httpx
 from sqlalchemy import text, update
 
 from experimently import migrate
+from experimently.actor import SYSTEM
 from experimently.app import create_app
-from experimently.auth.actor import SYSTEM
 from experimently.bootstrap import bootstrap
 from experimently.config import Settings
 from experimently.experiments import service as experiments

@@ -24,7 +24,7 @@ from experimently.auth.session_router import users_admin_router
 from experimently.auth.sessions_router import router as sessions_router
 from experimently.config import Settings, load_settings
 from experimently.console import install_console
-from experimently.deps import RuntimeDep
+from experimently.deps import RuntimeDep, get_actor
 from experimently.environments.router import router as environments_router
 from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers
@@ -39,6 +39,7 @@ from experimently.input_guard import InputGuardMiddleware
 from experimently.logging_setup import configure_logging
 from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
+from experimently.openapi import declare_errors
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
@@ -111,6 +112,7 @@ def api_router() -> APIRouter:
         explain_router,
     )
     for router in routers:
+        declare_errors(router, get_actor)  # the error statuses of every operation, in OpenAPI
         api.include_router(router)
     return api
 
@@ -134,7 +136,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         await rt.cache.start()
         register_services(rt)
         register_jobs(rt)
-        await start_services(rt, http=True)
+        await start_services(rt)
         if settings.run_jobs:
             rt.jobs.start()
         try:

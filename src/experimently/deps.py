@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM, Actor
 from experimently.auth import mfa, security
-from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth.models import User
 from experimently.auth.oidc import OidcIdentity
 from experimently.auth.service import user_actor, user_snapshot
@@ -149,7 +149,3 @@ async def get_actor(
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
-
-
-def is_person(actor: Actor) -> bool:
-    return actor.kind is ActorKind.USER and actor.role is not None and actor.role in Role

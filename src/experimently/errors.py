@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from experimently.degraded import dependency_of
@@ -172,16 +173,14 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def _render(
-    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
-) -> JSONResponse:
+def _render(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     body = error_body(exc.code, exc.message, _request_id(request), exc.details)
-    return _render(request, exc.status, body, exc.headers)
+    return _render(exc.status, body, exc.headers)
 
 
 def _describe(err: Any) -> dict[str, str]:
@@ -198,7 +197,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     body = error_body(
         ErrorCode.VALIDATION_ERROR, "request validation failed", _request_id(request), {"errors": errors}
     )
-    return _render(request, 422, body)
+    return _render(422, body)
 
 
 _HTTP_CODES = {
@@ -215,7 +214,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code >= 500:
         code, message = ErrorCode.INTERNAL_ERROR, "internal error"
     body = error_body(code, message, _request_id(request))
-    return _render(request, exc.status_code, body, dict(exc.headers or {}))
+    return _render(exc.status_code, body, dict(exc.headers or {}))
 
 
 DEPENDENCY_RETRY_AFTER = 5  # seconds: a restarted PostgreSQL or Redis is usually back by then
@@ -244,10 +243,10 @@ def unavailable_body(
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     unavailable = unavailable_body(exc, _request_id(request))
     if unavailable is not None:
-        return _render(request, 503, unavailable[0], unavailable[1])
+        return _render(503, unavailable[0], unavailable[1])
     log.error("request.unhandled_error", error=repr(exc), exc_info=exc)
     body = error_body(ErrorCode.INTERNAL_ERROR, "internal error", _request_id(request))
-    return _render(request, 500, body)
+    return _render(500, body)
 
 
 def install_error_handlers(app: FastAPI, docs_base: str | None = None) -> None:
@@ -257,3 +256,35 @@ def install_error_handlers(app: FastAPI, docs_base: str | None = None) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled)
+
+
+# --- the error answers each operation declares in OpenAPI -------------------------------------------
+
+
+class ErrorInfo(BaseModel):
+    code: ErrorCode
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+    request_id: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every 4xx and 5xx answer: ``{"error": {"code", "message", "details", "request_id"}}``."""
+
+    error: ErrorInfo
+
+
+_WHEN = {
+    401: "no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`)",
+    403: "authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`)",
+    404: "the resource named in the path does not exist (`RESOURCE_NOT_FOUND`)",
+    409: "a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition",
+    413: "the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)",
+    429: "rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back",
+    503: "a dependency is down or the event queue is full; `Retry-After` says when to retry",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for an operation or a router: the error envelope under each status."""
+    return {status: {"model": ErrorEnvelope, "description": _WHEN[status]} for status in statuses}

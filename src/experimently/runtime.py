@@ -1,11 +1,15 @@
-"""The process's shared resources, built once by the app lifespan or the worker."""
+"""The process's shared resources, built once by the app lifespan or the worker.
+
+The domain services are typed attributes set by ``experimently.wiring.register_services``; the
+registries other domains contribute to (privacy providers, "used by" look-ups) live here too, so two
+runtimes in one process (as in the cross-instance tests) never share or overwrite each other's."""
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any
 
+import httpx
 from redis.asyncio import Redis
 
 from experimently.auth.keys import ApiKeyAuthenticator
@@ -14,7 +18,15 @@ from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.encryption.keyring import KeyRing, keyring_of
+from experimently.events.ingest import EventIngest
+from experimently.events.pipeline import Pipeline
+from experimently.experiments.assign import AssignmentService
+from experimently.flags.evaluation import FlagEvaluation
+from experimently.flags.handoff import ExperimentHandoff
 from experimently.jobs.runner import JobRunner
+from experimently.kit.references import ReferenceLookups
+from experimently.metrics.aggregation import AfterAggregation, SpecProvider
+from experimently.privacy import PrivacyProviders
 from experimently.ratelimit import RateLimiter
 
 
@@ -29,7 +41,23 @@ class Runtime:
     oidc: OidcVerifier | None
     jobs: JobRunner
     keyring: KeyRing
-    services: dict[str, Any] = field(default_factory=dict)
+    # domain services (set by experimently.wiring.register_services before the first request or job)
+    flags: FlagEvaluation = field(init=False)
+    assignments: AssignmentService = field(init=False)
+    pipeline: Pipeline = field(init=False)
+    ingest: EventIngest = field(init=False)
+    # flags that serve an experiment hand their decision to it (None: flags evaluate alone)
+    experiment_handoff: ExperimentHandoff | None = field(init=False, default=None)
+    # what the aggregation job aggregates (None: nothing registered, the job does nothing)
+    aggregation_specs: SpecProvider | None = field(init=False, default=None)
+    # what runs right after each aggregation run, on the keys it moved (the guardrail checks)
+    after_aggregation: AfterAggregation | None = field(init=False, default=None)
+    # webhook deliveries go through this transport (tests replace the outside world here)
+    webhook_transport: httpx.AsyncBaseTransport | None = field(init=False, default=None)
+    # registries the domains contribute to
+    privacy: PrivacyProviders = field(init=False, default_factory=PrivacyProviders)
+    segment_users: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
+    metric_users: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
 
     async def redis_ok(self) -> bool | None:
         if self.redis is None:

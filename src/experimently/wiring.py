@@ -14,30 +14,25 @@ from experimently.experiments.integration import (
 from experimently.experiments.scheduler import run_schedule
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.rollouts import run_rollout_job
-from experimently.metrics.service import METRIC_USERS
-from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.monitor import after_aggregation, rollout_job, wire_rollouts
-from experimently.segments.service import SEGMENT_USERS
 from experimently.webhooks.delivery import deliver
 
 
 def register_services(runtime: Runtime) -> None:
     """Build the domain services that live for the whole process."""
-    flags = FlagEvaluation(
+    register_event_services(runtime)
+    runtime.flags = FlagEvaluation(
         runtime.db, runtime.cache, reload_wait_seconds=runtime.settings.ruleset_reload_wait_seconds
     )
-    assignments = AssignmentService(runtime.db, runtime.cache, runtime.services)
-    runtime.services["flags.evaluation"] = flags
-    runtime.services["experiments.assignments"] = assignments
-    runtime.services["experiments.bridge"] = FlagExperimentBridge(runtime.db, flags, assignments)
-    runtime.services["experiments.specs"] = aggregation_specs
-    register_privacy(assignments_provider(runtime.cache))
-    SEGMENT_USERS.register(segment_users)
-    METRIC_USERS.register(metric_users)
-    register_event_services(runtime)
-    wire_rollouts(runtime, flags)
+    runtime.assignments = AssignmentService(runtime.db, runtime.cache, runtime.flags, runtime.ingest)
+    runtime.experiment_handoff = FlagExperimentBridge(runtime.db, runtime.flags, runtime.assignments)
+    runtime.aggregation_specs = aggregation_specs
+    runtime.privacy.register(assignments_provider(runtime.cache))
+    runtime.segment_users.register(segment_users)
+    runtime.metric_users.register(metric_users)
+    wire_rollouts(runtime)
 
 
 def register_jobs(runtime: Runtime) -> None:
@@ -53,25 +48,23 @@ def register_jobs(runtime: Runtime) -> None:
         runtime.settings.aggregation_interval_seconds * 10,
         lambda: check_guardrails(runtime.db, runtime.cache, runtime.settings),
     )
-    runtime.services["metrics.after_aggregation"] = lambda keys: after_aggregation(runtime, keys)
+    runtime.after_aggregation = lambda keys: after_aggregation(runtime, keys)
     runtime.jobs.register(
         "webhooks.deliver",
         interval,
-        lambda: deliver(runtime.db, runtime.settings, runtime.services.get("webhooks.transport")),
+        lambda: deliver(runtime.db, runtime.settings, runtime.webhook_transport),
     )
     register_event_jobs(runtime)
 
 
-async def start_services(runtime: Runtime, *, http: bool) -> None:
+async def start_services(runtime: Runtime) -> None:
     """Start long-running domain services (event writer, ...)."""
     await start_events(runtime)
 
 
 async def stop_services(runtime: Runtime) -> None:
     """Stop them, draining what they hold."""
-    exposures = (
-        runtime.services["flags.evaluation"].exposures if "flags.evaluation" in runtime.services else None
-    )
+    exposures = runtime.flags.exposures if hasattr(runtime, "flags") else None
     if exposures is not None:
         await exposures.stop()
     await stop_events(runtime)

@@ -70,7 +70,7 @@ async def test_results__match_independent_computation(harness: Harness) -> None:
             "/api/v1/events/batch", json={"events": events[start : start + 500]}, headers=track
         )
         assert accepted.status_code in (200, 202), accepted.text
-    await harness.runtime.services["events.pipeline"].flush()
+    await harness.runtime.pipeline.flush()
     assert await harness.runtime.jobs.run("metrics.aggregate")
 
     data = await _results(harness)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -12,12 +13,12 @@ from tests.conftest import Harness
 BATCH = "/api/v1/events/batch"
 
 
-async def post_batch(h: Harness, headers: dict[str, str], events: list[dict[str, Any]]) -> Any:
+async def post_batch(h: Harness, headers: dict[str, str], events: Sequence[object]) -> Any:
     return await h.client.post(BATCH, json={"events": events}, headers=headers)
 
 
 async def flush(h: Harness) -> None:
-    await h.runtime.services["events.pipeline"].flush()
+    await h.runtime.pipeline.flush()
 
 
 async def stored(h: Harness) -> list[str]:

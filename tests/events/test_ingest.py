@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from experimently.events.models import Event
+from experimently.events.pipeline import EmbeddedPipeline
 from tests.conftest import FakeClock, Harness, start_harness
 from tests.events.helpers import flush, post_batch, stored
 
@@ -139,7 +140,7 @@ async def test_embedded__shutdown__drains_queue(tmp_path: Path, migrated_sqlite:
         for start in range(0, 3000, 1000):
             response = await post_batch(h, key, [ev(i) for i in range(start, start + 1000)])
             assert response.status_code == 202
-        assert h.runtime.services["events.pipeline"].pending > 0
+        assert isinstance(h.runtime.pipeline, EmbeddedPipeline) and h.runtime.pipeline.pending > 0
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'experimently.db'}")
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(Event)) == 3000

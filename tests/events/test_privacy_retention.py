@@ -33,7 +33,7 @@ async def test_erase__user_gone_everywhere__others_kept__audited(
     async def provider(_session: Any) -> list[ExperimentSpec]:
         return [spec]
 
-    harness.runtime.services["experiments.specs"] = provider
+    harness.runtime.aggregation_specs = provider
     events: list[dict[str, Any]] = []
     for user, variant in (("alice", "a"), ("bob", "b")):
         events += [
@@ -48,7 +48,7 @@ async def test_erase__user_gone_everywhere__others_kept__audited(
         ]
     await post_batch(harness, await harness.api_key(["track"]), events)
     await flush(harness)
-    await harness.runtime.jobs.run("metrics.aggregate")
+    assert await harness.runtime.jobs.run("metrics.aggregate")
     exported = await harness.client.get("/api/v1/privacy/users/alice/export", headers=admin)
     assert exported.status_code == 200
     data = exported.json()["data"]["data"]

@@ -89,7 +89,8 @@ async def test_redis_restarted_empty__group_recreated__events_written(
         await asyncio.sleep(0.05)
     await _send(h, key, "b", 100)
     assert await _until_stored(h, 201) == 201
-    pipeline: StreamPipeline = h.runtime.services["events.pipeline"]
+    pipeline = h.runtime.pipeline
+    assert isinstance(pipeline, StreamPipeline)
     counted = None
     for _ in range(5):  # the test's own pooled connections may still be the ones Redis closed
         try:
@@ -102,7 +103,8 @@ async def test_redis_restarted_empty__group_recreated__events_written(
 
 async def test_counter_reconciled_and_dead_consumers_removed(stream_harness: Harness) -> None:
     h = stream_harness
-    pipeline: StreamPipeline = h.runtime.services["events.pipeline"]
+    pipeline = h.runtime.pipeline
+    assert isinstance(pipeline, StreamPipeline)
     redis = h.runtime.redis
     assert redis is not None
     # Given a counter that drifted and two consumers that died, one of them holding a message
@@ -142,7 +144,8 @@ async def test_database_outage__backlog_left_in_stream__drains_after(
             key = await h.api_key(["track"])
             await _send(h, key, "w", 50)
             assert await _until_stored(h, 50) == 50
-            pipeline: StreamPipeline = h.runtime.services["events.pipeline"]
+            pipeline = h.runtime.pipeline
+            assert isinstance(pipeline, StreamPipeline)
             redis = h.runtime.redis
             assert redis is not None
             # When the database stops while events keep arriving

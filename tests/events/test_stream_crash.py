@@ -22,7 +22,8 @@ def settings_overrides() -> dict[str, Any]:
 async def test_dead_consumers__pending_claimed__each_event_stored_once(harness: Harness) -> None:
     if harness.backend != "postgres":
         pytest.skip("the Redis Stream pipeline exists only when Redis is configured (postgres backend)")
-    live: StreamPipeline = harness.runtime.services["events.pipeline"]
+    live = harness.runtime.pipeline
+    assert isinstance(live, StreamPipeline)
     await live.stop()  # the harness's own writer must not read first
     key = await harness.api_key(["track"])
     for start in range(0, 600, 100):
@@ -74,7 +75,8 @@ async def test_worker_process_killed_after_reading__restart_stores_each_event_on
     import json
     import sys
 
-    live: StreamPipeline = harness.runtime.services["events.pipeline"]
+    live = harness.runtime.pipeline
+    assert isinstance(live, StreamPipeline)
     await live.stop()
     key = await harness.api_key(["track"])
     batch = [{"event_id": f"k{i}", "name": "c", "user_id": f"u{i}"} for i in range(300)]

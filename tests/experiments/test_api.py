@@ -228,7 +228,7 @@ async def test_100k_assignments__within_chi_square_bounds(harness: Harness) -> N
     ]
     exp = await create(harness, "three-way", variants=weights)
     await act(harness, exp["key"], "start")
-    live = await harness.runtime.services["experiments.assignments"].experiment("three-way")
+    live = await harness.runtime.assignments.experiment("three-way")
     from experimently_sdk import assign as engine_assign
 
     counts = {"a": 0, "b": 0, "c": 0}
@@ -255,7 +255,7 @@ async def test_layer__exclusive_over_100k_units__and_over_allocation_refused(har
     assert full.status_code == 409 and full.json()["error"]["details"]["free_buckets"] == 0
     for key in ("left", "right"):
         await act(harness, key, "start")
-    service = harness.runtime.services["experiments.assignments"]
+    service = harness.runtime.assignments
     left, right = await service.experiment("left"), await service.experiment("right")
     from experimently_sdk import assign as engine_assign
 
@@ -466,7 +466,7 @@ async def test_sticky_reads__cached__and_dropped_by_privacy_erasure(harness: Har
     key = await harness.api_key(["evaluate"])
     first = await assign(harness, exp["key"], "erase-me", key)
     assert (await assign(harness, exp["key"], "erase-me", key))["reason"] == "STICKY"
-    service = harness.runtime.services["experiments.assignments"]
+    service = harness.runtime.assignments
     assert service.sticky.get_many(exp["id"], ["erase-me"]) == {"erase-me": first["variant"]}
     erased = await harness.client.delete("/api/v1/privacy/users/erase-me", headers=await harness.admin())
     assert erased.status_code == 200, erased.text

@@ -4,7 +4,6 @@ the SDK payload, schedules applied by the job, audit, ownership, and cross-insta
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -188,6 +187,24 @@ async def test_prerequisite_cycle__refused(harness: Harness) -> None:
     assert cycle.json()["error"]["details"]["errors"][0]["path"].startswith(
         "environments.production.prerequisites"
     )
+
+
+async def test_archive__refused_while_a_prerequisite_of_another_flag(harness: Harness) -> None:
+    await create_flag(harness, "parent")
+    await create_flag(harness, "child")
+    child = await put_env(
+        harness, "child", "staging", {"prerequisites": [{"flag": "parent", "variation": "on"}]}, 1
+    )
+    assert child.status_code == 200, child.text
+    refused = await harness.client.delete(f"{FLAGS}/parent", headers=await harness.admin())
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["used_by"] == ["child"]
+    assert (await harness.client.get(f"{FLAGS}/parent", headers=await harness.admin())).json()["data"][
+        "archived"
+    ] is False
+    # once the dependant is gone, the prerequisite can go too
+    assert (await harness.client.delete(f"{FLAGS}/child", headers=await harness.admin())).status_code == 200
+    assert (await harness.client.delete(f"{FLAGS}/parent", headers=await harness.admin())).status_code == 200
 
 
 async def test_evaluate__rules_kill_switch_and_prerequisites(harness: Harness) -> None:
@@ -475,7 +492,7 @@ async def test_stale_report(harness: Harness, fake_clock: FakeClock) -> None:
     assert rows[0]["serving"] == {"development": "off", "staging": "off", "production": "off"}
 
 
-async def test_two_instances_on_one_redis__change_seen_within_1s(
+async def test_two_instances_on_one_redis__change_reaches_the_other(
     backend: str, tmp_path: Path, migrated_sqlite: Path, harness: Harness
 ) -> None:
     if backend != "postgres":
@@ -486,10 +503,14 @@ async def test_two_instances_on_one_redis__change_seen_within_1s(
     async with start_harness("postgres", tmp_path) as other:
         assert (await evaluate(other, key, "new-checkout", "u"))["value"] is False  # warms B's L1
         assert (await put_env(harness, "new-checkout", "production", {"enabled": True}, 1)).status_code == 200
-        started = time.monotonic()
-        while (await evaluate(other, key, "new-checkout", "u"))["value"] is not True:
-            assert time.monotonic() - started < 1.0, "instance B still serves the old flag after 1 s"
+        # no speed claim here (the propagation delay is a figure for bench/, not an assertion): B must
+        # see the change through Redis, without a restart, within a generous number of polls
+        for _ in range(1000):
+            if (await evaluate(other, key, "new-checkout", "u"))["value"] is True:
+                break
             await asyncio.sleep(0.01)
+        else:
+            pytest.fail("instance B never served the changed flag")
 
 
 async def test_manage_key__acts_only_in_its_environment(harness: Harness) -> None:

@@ -26,7 +26,7 @@ def test_embedded__secret_generated_once_and_kept(tmp_path: Path) -> None:
 )
 def test_inconsistent_settings__refused(tmp_path: Path, overrides: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        Settings(data_dir=tmp_path, **overrides).resolve()
+        Settings(data_dir=tmp_path, **overrides).resolve()  # type: ignore[arg-type]  # settings' own _options
 
 
 def test_cors_origins__comma_separated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from tests.conftest import Harness
 
 PUBLIC = {
@@ -98,7 +100,7 @@ async def test_oversized_body__413_envelope(harness: Harness) -> None:
     assert declared.status_code == 413
     assert declared.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
-    async def chunks():  # no Content-Length: counted while streaming
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while streaming
         for _ in range(40):
             yield b"x" * 100_000
 
@@ -137,7 +139,7 @@ async def test_success_envelope__data_and_meta(harness: Harness) -> None:
 
 
 async def test_unexpected_error__500_envelope_with_request_id_and_headers(harness: Harness) -> None:
-    app = harness.client._transport.app  # type: ignore[attr-defined]
+    app = harness.client._transport.app  # type: ignore[attr-defined]  # the harness's ASGITransport
 
     async def explode() -> None:
         raise RuntimeError("boom: secret detail")

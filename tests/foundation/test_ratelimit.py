@@ -24,6 +24,12 @@ async def test_clear__resets_both_strategies() -> None:
     for exact in (True, False):
         for _ in range(2):
             await limiter.hit("2/minute", "login", "x", exact=exact)
+    for exact in (True, False):  # both windows are full
+        with pytest.raises(RateLimited):
+            await limiter.hit("2/minute", "login", "x", exact=exact)
     await limiter.clear("2/minute", "login", "x")
-    for exact in (True, False):
-        await limiter.hit("2/minute", "login", "x", exact=exact)
+    for exact in (True, False):  # empty again: a full window's worth passes, then the limit applies
+        for _ in range(2):
+            await limiter.hit("2/minute", "login", "x", exact=exact)
+        with pytest.raises(RateLimited):
+            await limiter.hit("2/minute", "login", "x", exact=exact)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from experimently.auth.actor import Actor, ActorKind, Role, Scope
+from experimently.actor import Actor, ActorKind, Role, Scope
 from experimently.errors import PermissionDenied
 from experimently.rbac import Permission, permissions_for, require
 from tests.conftest import Harness

@@ -204,7 +204,7 @@ async def test_incremental__equals_from_scratch__and_independent_expectation(
     async def provider(_session: Any) -> list[ExperimentSpec]:
         return [spec]
 
-    harness.runtime.services["experiments.specs"] = provider
+    harness.runtime.aggregation_specs = provider
     events = scenario(started - timedelta(days=2))
     wire = [e | {"timestamp": e["timestamp"].isoformat()} for e in events]
     late = [e for e in wire if e["event_id"] == "exposure:exp:u3"]
@@ -221,7 +221,7 @@ async def test_incremental__equals_from_scratch__and_independent_expectation(
         assert await harness.runtime.jobs.run("metrics.aggregate")
     await post_batch(harness, key, [late_copy])  # an earlier exposure arriving late moves u3
     await flush(harness)
-    await harness.runtime.jobs.run("metrics.aggregate")
+    assert await harness.runtime.jobs.run("metrics.aggregate")
     incremental = await stored(harness)
     async with harness.runtime.db.transaction() as session:
         await recompute_from_scratch(session, spec)
@@ -264,5 +264,5 @@ async def test_incremental__equals_from_scratch__and_independent_expectation(
 
 
 async def test_no_spec_provider__job_does_nothing(harness: Harness) -> None:
-    harness.runtime.services.pop("experiments.specs", None)
+    harness.runtime.aggregation_specs = None
     assert await harness.runtime.jobs.run("metrics.aggregate")

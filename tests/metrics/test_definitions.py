@@ -47,7 +47,7 @@ async def test_create__unsupported_conditions_and_ratio__422_with_paths(harness:
     assert response.status_code == 422
     paths = [e["path"] for e in response.json()["error"]["details"]["errors"]]
     assert "conditions[3].operator" in paths
-    bad["conditions"] = bad["conditions"][:3]  # type: ignore[index]
+    bad["conditions"] = bad["conditions"][:3]
     paths = [
         e["path"]
         for e in (await harness.client.post(METRICS, json=bad, headers=admin)).json()["error"]["details"][

@@ -105,7 +105,13 @@ def test_srm__flagged_as_a_breach_once_enough_units() -> None:
 
 
 def test_degenerate__no_traffic_and_not_enough_data() -> None:
-    common = {"control": "off", "treatment": "on", "guardrails": [], "success": None, "alpha": 0.05}
+    common: dict[str, object] = {
+        "control": "off",
+        "treatment": "on",
+        "guardrails": [],
+        "success": None,
+        "alpha": 0.05,
+    }
     assert decide(share=0.1, units={}, min_units=100, **common).status == "NO_TRAFFIC"  # type: ignore[arg-type]  # kwargs spread
     low = decide(share=0.1, units={"off": 90, "on": 10}, min_units=100, **common)  # type: ignore[arg-type]  # kwargs spread
     assert low.status == "NOT_ENOUGH_DATA" and low.breaches == []

@@ -99,9 +99,12 @@ async def test_ownership__transferred_by_owner_or_admin__audited(harness: Harnes
 async def test_every_change__announced_with_actor_diff_and_link(harness: Harness) -> None:
     # Given a subscription to every event type
     receiver: list[httpx.Request] = []
-    harness.runtime.services["webhooks.transport"] = httpx.MockTransport(
-        lambda r: (receiver.append(r), httpx.Response(200))[1]
-    )
+
+    def receive(request: httpx.Request) -> httpx.Response:
+        receiver.append(request)
+        return httpx.Response(200)
+
+    harness.runtime.webhook_transport = httpx.MockTransport(receive)
     admin = await harness.admin()
     hook = {"url": "https://hooks.example.com/all"}
     assert (await harness.client.post("/api/v1/webhooks", json=hook, headers=admin)).status_code == 201

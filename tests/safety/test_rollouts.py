@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from experimently.flags.exposures import ExposureRecorder
 from tests.conftest import FakeClock, Harness
 from tests.events.helpers import flush, post_batch
 
@@ -65,9 +66,15 @@ async def serve(h: Harness, users: list[str]) -> dict[str, str]:
     return {u: str(r["variation"]) for u, r in zip(users, results, strict=True)}
 
 
+def recorder(h: Harness) -> ExposureRecorder:
+    """The flag-exposure recorder (wired whenever guarded rollouts are)."""
+    assert h.runtime.flags.exposures is not None
+    return h.runtime.flags.exposures
+
+
 async def errors(h: Harness, served: dict[str, str], clock: FakeClock, *, factor: int) -> None:
     """Every tenth unit of the old variation has an error; ``factor`` times as many of the new one."""
-    await h.runtime.services["flags.evaluation"].exposures.flush()
+    await recorder(h).flush()
     clock.advance(seconds=1)
     events = [
         {"name": "error", "user_id": u}
@@ -98,7 +105,7 @@ async def test_harmful_rollout__rolled_back_by_the_check_after_aggregation(
     # Given a flag at "off" for everyone, a webhook (Slack format) and a manual guarded rollout to 50%
     await setup(harness)
     receiver = Receiver()
-    harness.runtime.services["webhooks.transport"] = httpx.MockTransport(receiver)
+    harness.runtime.webhook_transport = httpx.MockTransport(receiver)
     hook = {"url": "https://hooks.example.com/slack", "format": "slack", "event_types": ["flag.rolled_back"]}
     assert (
         await harness.client.post("/api/v1/webhooks", json=hook, headers=await harness.admin())
@@ -211,13 +218,13 @@ async def test_exposures__recorded_once_per_unit_and_step__only_for_guarded_flag
 
     await setup(harness)
     await serve(harness, ["a", "b"])
-    await harness.runtime.services["flags.evaluation"].exposures.flush()
+    await recorder(harness).flush()
     await flush(harness)
     assert await stored() == 0  # not guarded: nothing recorded
     await start(harness, percentage=50)
     for _ in range(3):
         await serve(harness, ["a", "b", "c"])
-    await harness.runtime.services["flags.evaluation"].exposures.flush()
+    await recorder(harness).flush()
     await flush(harness)
     assert await stored() == 3
     async with harness.runtime.db.sessions() as session:

@@ -13,7 +13,9 @@ from experimently.stats import MessageCode, MetricKind, analyze_metric
 from .helpers import stats_of
 
 
-def _data(seed: int, n_c: int, n_t: int, rho: float, effect: float):
+def _data(
+    seed: int, n_c: int, n_t: int, rho: float, effect: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x_c, x_t = rng.normal(5, 2, n_c), rng.normal(5, 2, n_t)
     y_c = 10 + rho * (x_c - 5) + rng.normal(0, 2 * math.sqrt(1 - rho**2), n_c)
@@ -32,7 +34,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("seed", "n_c", "n_t", "rho", "effect"), CASES)
-def test_cuped__matches_direct_computation_on_raw_arrays(seed, n_c, n_t, rho, effect):
+def test_cuped__matches_direct_computation_on_raw_arrays(
+    seed: int, n_c: int, n_t: int, rho: float, effect: float
+) -> None:
     # Given
     x_c, y_c, x_t, y_t = _data(seed, n_c, n_t, rho, effect)
     x_all, y_all = np.concatenate([x_c, x_t]), np.concatenate([y_c, y_t])
@@ -64,7 +68,7 @@ def test_cuped__matches_direct_computation_on_raw_arrays(seed, n_c, n_t, rho, ef
     assert c.relative_interval.upper == pytest.approx(c.relative_lift + q * se_rel, rel=1e-6)
 
 
-def test_cuped_theta__equals_pooled_ols_slope():
+def test_cuped_theta__equals_pooled_ols_slope() -> None:
     x_c, y_c, x_t, y_t = _data(9, 300, 300, 0.7, 0.0)
     slope = np.polyfit(np.concatenate([x_c, x_t]), np.concatenate([y_c, y_t]), 1)[0]
     c = analyze_metric(
@@ -73,7 +77,7 @@ def test_cuped_theta__equals_pooled_ols_slope():
     assert c.comparisons[0].cuped_theta == pytest.approx(slope, rel=1e-6)
 
 
-def test_cuped_no_preperiod__unadjusted_result_with_message():
+def test_cuped_no_preperiod__unadjusted_result_with_message() -> None:
     _x_c, y_c, _x_t, y_t = _data(10, 100, 100, 0.7, 0.2)
     plain = analyze_metric("mean", [stats_of("c", y_c), stats_of("t", y_t)], control_key="c").comparisons[0]
     c = analyze_metric(
@@ -84,14 +88,14 @@ def test_cuped_no_preperiod__unadjusted_result_with_message():
     assert c.p_value == plain.p_value and c.absolute_interval == plain.absolute_interval
 
 
-def test_cuped_constant_preperiod__counts_as_no_preperiod():
+def test_cuped_constant_preperiod__counts_as_no_preperiod() -> None:
     _, y_c, _, y_t = _data(11, 100, 100, 0.7, 0.2)
     variants = [stats_of("c", y_c, np.ones(100)), stats_of("t", y_t, np.ones(100))]
     c = analyze_metric("mean", variants, control_key="c", cuped=True).comparisons[0]
     assert MessageCode.CUPED_NO_PREPERIOD in c.messages
 
 
-def test_cuped_on_ratio__not_supported_message_and_unadjusted():
+def test_cuped_on_ratio__not_supported_message_and_unadjusted() -> None:
     rng = np.random.default_rng(1)
     y, d = rng.poisson(3, 50).astype(float), rng.poisson(5, 50).astype(float) + 1
     variants = [stats_of("c", y, y, d), stats_of("t", y + 1, y, d)]

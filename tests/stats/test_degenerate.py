@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ INVALID = [
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("kind", "variants"), INVALID)
-def test_invalid_input__message_and_json_safe(engine, kind, variants):
+def test_invalid_input__message_and_json_safe(engine: str, kind: str, variants: list[VariantStats]) -> None:
     result = analyze_metric(kind, variants, control_key="c", engine=engine)
     assert result.comparisons[0].messages == (MessageCode.INVALID_INPUT,)
     assert result.comparisons[0].p_value is None
@@ -61,21 +62,21 @@ def test_invalid_input__message_and_json_safe(engine, kind, variants):
         {"win_threshold": 0.01},
     ],
 )
-def test_invalid_settings__metric_level_invalid_input(kwargs):
+def test_invalid_settings__metric_level_invalid_input(kwargs: dict[str, Any]) -> None:
     variants = [binomial_stats("c", 100, 10), binomial_stats("t", 100, 12)]
-    arguments = {"control_key": "c"} | kwargs
+    arguments: dict[str, Any] = {"control_key": "c"} | kwargs
     result = analyze_metric("binomial", variants, **arguments)
     assert result.messages == (MessageCode.INVALID_INPUT,)
     assert result.comparisons == ()
     _dumps(result)
 
 
-def test_duplicate_variant_keys__invalid_input():
+def test_duplicate_variant_keys__invalid_input() -> None:
     variants = [binomial_stats("c", 100, 10), binomial_stats("c", 100, 12)]
     assert analyze_metric("binomial", variants, control_key="c").messages == (MessageCode.INVALID_INPUT,)
 
 
-def test_cuped_partial_preperiod__invalid_input():
+def test_cuped_partial_preperiod__invalid_input() -> None:
     variants = [
         VariantStats("c", 10, 5.0, 5.0, pre_sum=3.0),
         VariantStats("t", 10, 5.0, 5.0),
@@ -84,7 +85,7 @@ def test_cuped_partial_preperiod__invalid_input():
     assert c.messages == (MessageCode.INVALID_INPUT,)
 
 
-def test_cuped_impossible_cross_product__invalid_input():
+def test_cuped_impossible_cross_product__invalid_input() -> None:
     y = np.arange(10.0)
     variants = [
         VariantStats(
@@ -98,7 +99,7 @@ def test_cuped_impossible_cross_product__invalid_input():
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(("n_c", "n_t"), [(0, 0), (1, 50), (50, 0), (1, 1)])
-def test_not_enough_data(engine, n_c, n_t):
+def test_not_enough_data(engine: str, n_c: int, n_t: int) -> None:
     variants = [binomial_stats("c", n_c, 0), binomial_stats("t", n_t, min(n_t, 3))]
     c = analyze_metric("binomial", variants, control_key="c", engine=engine).comparisons[0]
     assert c.messages == (MessageCode.NOT_ENOUGH_DATA,)
@@ -106,7 +107,7 @@ def test_not_enough_data(engine, n_c, n_t):
     _dumps(c)
 
 
-def test_only_control__not_enough_data():
+def test_only_control__not_enough_data() -> None:
     result = analyze_metric("binomial", [binomial_stats("c", 100, 3)], control_key="c")
     assert result.messages == (MessageCode.NOT_ENOUGH_DATA,) and result.comparisons == ()
 
@@ -120,7 +121,9 @@ def test_only_control__not_enough_data():
         ("binomial", [binomial_stats("c", 100, 100), binomial_stats("t", 80, 80)]),
     ],
 )
-def test_zero_variance__no_p_value_but_point_estimates(engine, kind, variants):
+def test_zero_variance__no_p_value_but_point_estimates(
+    engine: str, kind: str, variants: list[VariantStats]
+) -> None:
     c = analyze_metric(kind, variants, control_key="c", engine=engine).comparisons[0]
     assert MessageCode.ZERO_VARIANCE in c.messages
     assert c.p_value is None and c.absolute_interval is None and c.chance_to_win is None
@@ -128,7 +131,7 @@ def test_zero_variance__no_p_value_but_point_estimates(engine, kind, variants):
     _dumps(c)
 
 
-def test_zero_variance_rule__tiny_relative_variance_counts_as_zero():
+def test_zero_variance_rule__tiny_relative_variance_counts_as_zero() -> None:
     # variance 1e-14 on values of size 1e3: below 1e-12 x mean of squares
     n = 4
     values = np.array([1000.0, 1000.0, 1000.0, 1000.0 + 2e-7])
@@ -137,7 +140,7 @@ def test_zero_variance_rule__tiny_relative_variance_counts_as_zero():
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_control_mean_zero__relative_null_absolute_given(engine):
+def test_control_mean_zero__relative_null_absolute_given(engine: str) -> None:
     variants = [binomial_stats("c", 100, 0), binomial_stats("t", 100, 5)]
     c = analyze_metric("binomial", variants, control_key="c", engine=engine).comparisons[0]
     assert c.messages == (MessageCode.CONTROL_MEAN_ZERO,)
@@ -146,7 +149,7 @@ def test_control_mean_zero__relative_null_absolute_given(engine):
     _dumps(c)
 
 
-def test_several_messages__cuped_no_preperiod_with_control_mean_zero():
+def test_several_messages__cuped_no_preperiod_with_control_mean_zero() -> None:
     rng = np.random.default_rng(1)
     y_c = rng.normal(0, 1, 30)
     y_c -= y_c.mean()
@@ -158,15 +161,18 @@ def test_several_messages__cuped_no_preperiod_with_control_mean_zero():
     assert c.messages == (MessageCode.CUPED_NO_PREPERIOD, MessageCode.CONTROL_MEAN_ZERO)
 
 
-def test_to_json_dict__one_sided_interval_end_is_null():
+def test_to_json_dict__one_sided_interval_end_is_null() -> None:
     variants = [binomial_stats("c", 1000, 100), binomial_stats("t", 1000, 130)]
     data = to_json_dict(analyze_metric("binomial", variants, control_key="c", alternative="greater"))
-    interval = data["comparisons"][0]["absolute_interval"]  # type: ignore[index]
-    assert interval["upper"] is None and isinstance(interval["lower"], float)  # type: ignore[index]
+    comparisons = data["comparisons"]
+    assert isinstance(comparisons, list) and isinstance(comparisons[0], dict)
+    interval = comparisons[0]["absolute_interval"]
+    assert isinstance(interval, dict)
+    assert interval["upper"] is None and isinstance(interval["lower"], float)
     assert json.loads(_dumps(analyze_metric("binomial", variants, control_key="c")))["kind"] == "binomial"
 
 
-def test_to_json_dict__non_finite_floats_become_null():
+def test_to_json_dict__non_finite_floats_become_null() -> None:
     from experimently.stats import Interval
 
     assert to_json_dict(Interval(float("inf"), float("nan"))) == {"lower": None, "upper": None}

@@ -10,6 +10,7 @@ from statsmodels.stats.multitest import multipletests
 from experimently.stats import (
     Correction,
     MessageCode,
+    MetricAnalysis,
     MetricRole,
     Verdict,
     analyze_experiment,
@@ -20,14 +21,16 @@ from experimently.stats import (
 from .helpers import binomial_stats
 
 
-def _metric(key: str, role: MetricRole, conversions: tuple[int, int, int], engine: str = "frequentist"):
+def _metric(
+    key: str, role: MetricRole, conversions: tuple[int, int, int], engine: str = "frequentist"
+) -> MetricAnalysis:
     variants = [
         binomial_stats(name, 10000, conv) for name, conv in zip(("c", "t1", "t2"), conversions, strict=True)
     ]
     return analyze_metric("binomial", variants, control_key="c", metric_key=key, role=role, engine=engine)
 
 
-def test_analyze_experiment__goal_family_adjusted_guardrails_untouched():
+def test_analyze_experiment__goal_family_adjusted_guardrails_untouched() -> None:
     # Given two goal metrics (4 comparisons) and one guardrail
     goals = [
         _metric("g1", MetricRole.GOAL, (1000, 1085, 1010)),
@@ -48,7 +51,7 @@ def test_analyze_experiment__goal_family_adjusted_guardrails_untouched():
     assert result.srm.p_value is not None and not result.srm.flagged
 
 
-def test_analyze_experiment__verdict_uses_adjusted_p_value():
+def test_analyze_experiment__verdict_uses_adjusted_p_value() -> None:
     # raw p ~ 0.04 is a winner alone, not after Holm over 4 comparisons
     goals = [
         _metric("g1", MetricRole.GOAL, (1000, 1090, 1000)),
@@ -60,7 +63,7 @@ def test_analyze_experiment__verdict_uses_adjusted_p_value():
     assert result.metrics[0].comparisons[0].verdict is Verdict.INCONCLUSIVE
 
 
-def test_analyze_experiment__srm_flagged_from_units():
+def test_analyze_experiment__srm_flagged_from_units() -> None:
     goals = [_metric("g1", MetricRole.GOAL, (1000, 1000, 1000))]
     result = analyze_experiment(
         goals, {"c": 1, "t1": 1, "t2": 1}, units={"c": 10000, "t1": 10000, "t2": 9000}
@@ -68,14 +71,14 @@ def test_analyze_experiment__srm_flagged_from_units():
     assert result.srm.flagged and result.srm.p_value is not None and result.srm.p_value < 1e-6
 
 
-def test_analyze_experiment__empty_is_safe():
+def test_analyze_experiment__empty_is_safe() -> None:
     result = analyze_experiment([], {"c": 1, "t": 1}, Correction.BENJAMINI_HOCHBERG)
     assert result.family_size == 0
     assert result.srm.messages == (MessageCode.SRM_NOT_APPLICABLE,)
     json.dumps(to_json_dict(result), allow_nan=False)
 
 
-def test_analyze_experiment__bayesian_metrics_not_in_family():
+def test_analyze_experiment__bayesian_metrics_not_in_family() -> None:
     goals = [_metric("g1", MetricRole.GOAL, (1000, 1085, 1010), engine="bayesian")]
     result = analyze_experiment(goals, {"c": 1, "t1": 1, "t2": 1})
     assert result.family_size == 0

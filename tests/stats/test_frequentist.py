@@ -34,7 +34,9 @@ WELCH_CASES = [
 ]
 
 
-def _arrays(seed: int, n_c: int, n_t: int, mean_t: float, sd_c: float, sd_t: float):
+def _arrays(
+    seed: int, n_c: int, n_t: int, mean_t: float, sd_c: float, sd_t: float
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     control = rng.normal(10.0, sd_c, n_c)
     treatment = rng.normal(10.0 + mean_t, sd_t, n_t)
@@ -44,7 +46,9 @@ def _arrays(seed: int, n_c: int, n_t: int, mean_t: float, sd_c: float, sd_t: flo
 @pytest.mark.parametrize(
     ("seed", "n_c", "n_t", "mean_t", "sd_c", "sd_t", "alternative", "alpha"), WELCH_CASES
 )
-def test_welch__matches_scipy_ttest_ind(seed, n_c, n_t, mean_t, sd_c, sd_t, alternative, alpha):
+def test_welch__matches_scipy_ttest_ind(
+    seed: int, n_c: int, n_t: int, mean_t: float, sd_c: float, sd_t: float, alternative: str, alpha: float
+) -> None:
     # Given raw arrays and their sufficient statistics
     control, treatment = _arrays(seed, n_c, n_t, mean_t, sd_c, sd_t)
     variants = [stats_of("c", control), stats_of("t", treatment)]
@@ -71,7 +75,7 @@ def test_welch__matches_scipy_ttest_ind(seed, n_c, n_t, mean_t, sd_c, sd_t, alte
 
 
 @pytest.mark.parametrize("seed", [21, 22, 23, 24])
-def test_welch_relative_interval__delta_method_with_welch_t(seed):
+def test_welch_relative_interval__delta_method_with_welch_t(seed: int) -> None:
     control, treatment = _arrays(seed, 80, 120, 0.5, 1.0, 2.0)
     result = analyze_metric("count", [stats_of("c", control), stats_of("t", treatment)], control_key="c")
     c = result.comparisons[0]
@@ -106,7 +110,9 @@ SM_ALTERNATIVE = {"two-sided": "two-sided", "greater": "larger", "less": "smalle
 
 
 @pytest.mark.parametrize(("n_c", "conv_c", "n_t", "conv_t", "alternative", "alpha"), BINOMIAL_CASES)
-def test_binomial__matches_statsmodels(n_c, conv_c, n_t, conv_t, alternative, alpha):
+def test_binomial__matches_statsmodels(
+    n_c: int, conv_c: int, n_t: int, conv_t: int, alternative: str, alpha: float
+) -> None:
     variants = [binomial_stats("c", n_c, conv_c), binomial_stats("t", n_t, conv_t)]
     c = analyze_metric(
         "binomial", variants, control_key="c", alpha=alpha, alternative=alternative
@@ -126,7 +132,9 @@ def test_binomial__matches_statsmodels(n_c, conv_c, n_t, conv_t, alternative, al
 
 
 @pytest.mark.parametrize(("n_c", "conv_c", "n_t", "conv_t"), [(1000, 100, 1000, 120), (400, 37, 500, 41)])
-def test_binomial_relative_interval__delta_method_with_z(n_c, conv_c, n_t, conv_t):
+def test_binomial_relative_interval__delta_method_with_z(
+    n_c: int, conv_c: int, n_t: int, conv_t: int
+) -> None:
     variants = [binomial_stats("c", n_c, conv_c), binomial_stats("t", n_t, conv_t)]
     c = analyze_metric("binomial", variants, control_key="c").comparisons[0]
     pc, pt = conv_c / n_c, conv_t / n_t
@@ -137,17 +145,17 @@ def test_binomial_relative_interval__delta_method_with_z(n_c, conv_c, n_t, conv_
     assert c.relative_interval.upper == pytest.approx(pt / pc - 1 + z * se_rel, rel=1e-6)
 
 
-def test_binomial__zero_against_hundred_percent__real_tiny_p_value():
+def test_binomial__zero_against_hundred_percent__real_tiny_p_value() -> None:
     variants = [binomial_stats("c", 50, 0), binomial_stats("t", 50, 50)]
     c = analyze_metric("binomial", variants, control_key="c").comparisons[0]
     _, p_ref = proportions_ztest([50, 0], [50, 50])
     assert c.p_value == pytest.approx(p_ref, rel=1e-6)
-    assert c.p_value < 1e-20
+    assert c.p_value is not None and c.p_value < 1e-20
     assert c.absolute_interval is not None and c.absolute_interval.lower == pytest.approx(1.0)
 
 
 @pytest.mark.filterwarnings("ignore:Precision loss occurred:RuntimeWarning")
-def test_one_arm_zero_variance__welch_still_reported():
+def test_one_arm_zero_variance__welch_still_reported() -> None:
     control = np.full(20, 3.0)
     treatment = np.random.default_rng(5).normal(3.5, 1.0, 25)
     c = analyze_metric(
@@ -168,7 +176,9 @@ def test_one_arm_zero_variance__welch_still_reported():
         (0.0, False, Verdict.INCONCLUSIVE),
     ],
 )
-def test_verdict__direction_and_lower_is_better(shift, lower_is_better, expected):
+def test_verdict__direction_and_lower_is_better(
+    shift: float, lower_is_better: bool, expected: Verdict
+) -> None:
     rng = np.random.default_rng(3)
     control = rng.normal(10, 1, 2000)
     treatment = control[::-1] + shift  # same spread, exact shift
@@ -182,7 +192,7 @@ def test_verdict__direction_and_lower_is_better(shift, lower_is_better, expected
     assert c.verdict is expected
 
 
-def test_one_sided_greater__wrong_direction_is_inconclusive_not_loser():
+def test_one_sided_greater__wrong_direction_is_inconclusive_not_loser() -> None:
     variants = [binomial_stats("c", 10000, 1300), binomial_stats("t", 10000, 1100)]
     c = analyze_metric("binomial", variants, control_key="c", alternative=Alternative.GREATER).comparisons[0]
     assert c.p_value is not None and c.p_value > 0.99

@@ -20,13 +20,15 @@ MEAN_CASES = [
 
 
 @pytest.mark.parametrize(("baseline", "variance", "rel", "alpha", "target"), MEAN_CASES)
-def test_sample_size_mean__closed_form_and_statsmodels(baseline, variance, rel, alpha, target):
+def test_sample_size_mean__closed_form_and_statsmodels(
+    baseline: float, variance: float, rel: float, alpha: float, target: float
+) -> None:
     result = sample_size(
         MetricKind.MEAN, baseline, rel, baseline_variance=variance, alpha=alpha, power=target
     )
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(target)
     exact = 2 * variance * z**2 / (baseline * rel) ** 2
-    assert result.units_per_arm == math.ceil(exact)
+    assert result.units_per_arm is not None and result.units_per_arm == math.ceil(exact)
     assert result.total_units == 2 * result.units_per_arm
     effect = baseline * rel / math.sqrt(variance)
     sm = NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=target, ratio=1.0)
@@ -36,7 +38,7 @@ def test_sample_size_mean__closed_form_and_statsmodels(baseline, variance, rel, 
 
 
 @pytest.mark.parametrize(("baseline", "rel"), [(0.10, 0.05), (0.02, 0.10), (0.5, -0.04), (0.9, 0.05)])
-def test_sample_size_binomial__variance_under_alternative(baseline, rel):
+def test_sample_size_binomial__variance_under_alternative(baseline: float, rel: float) -> None:
     p2 = baseline * (1 + rel)
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     exact = z**2 * (baseline * (1 - baseline) + p2 * (1 - p2)) / (p2 - baseline) ** 2
@@ -53,7 +55,9 @@ def test_sample_size_binomial__variance_under_alternative(baseline, rel):
         (1.0, 1.0, 0.1, 300, "two-sided"),
     ],
 )
-def test_power_mean__matches_normal_ind_power(baseline, variance, rel, n, alt):
+def test_power_mean__matches_normal_ind_power(
+    baseline: float, variance: float, rel: float, n: int, alt: str
+) -> None:
     effect = baseline * rel / math.sqrt(variance)
     sm_alt = {"two-sided": "two-sided", "greater": "larger"}[alt]
     ref = NormalIndPower().power(effect_size=effect, nobs1=n, alpha=0.05, ratio=1.0, alternative=sm_alt)
@@ -66,7 +70,7 @@ def test_power_mean__matches_normal_ind_power(baseline, variance, rel, n, alt):
 @pytest.mark.parametrize(
     ("kind", "baseline", "variance"), [(MetricKind.MEAN, 10.0, 25.0), (MetricKind.BINOMIAL, 0.1, None)]
 )
-def test_mde__inverts_sample_size(kind, baseline, variance):
+def test_mde__inverts_sample_size(kind: MetricKind, baseline: float, variance: float | None) -> None:
     n = sample_size(kind, baseline, 0.05, baseline_variance=variance).units_per_arm
     assert n is not None
     result = mde(kind, baseline, n, baseline_variance=variance)
@@ -75,7 +79,7 @@ def test_mde__inverts_sample_size(kind, baseline, variance):
     assert result.relative_mde <= 0.05
 
 
-def test_power__at_sample_size_reaches_target():
+def test_power__at_sample_size_reaches_target() -> None:
     n = sample_size(MetricKind.BINOMIAL, 0.1, 0.1, power=0.8).units_per_arm
     assert n is not None
     achieved = power(MetricKind.BINOMIAL, 0.1, 0.1, n).power
@@ -92,26 +96,28 @@ def test_power__at_sample_size_reaches_target():
         (MetricKind.MEAN, 5.0, None, MessageCode.INVALID_INPUT),
     ],
 )
-def test_power_functions__degenerate_designs(kind, baseline, variance, code):
+def test_power_functions__degenerate_designs(
+    kind: MetricKind, baseline: float, variance: float | None, code: MessageCode
+) -> None:
     assert sample_size(kind, baseline, 0.05, baseline_variance=variance).messages == (code,)
     assert mde(kind, baseline, 1000, baseline_variance=variance).messages == (code,)
     assert power(kind, baseline, 0.05, 1000, baseline_variance=variance).messages == (code,)
 
 
-def test_sample_size__alpha_outside_unit_interval_is_invalid():
+def test_sample_size__alpha_outside_unit_interval_is_invalid() -> None:
     assert sample_size(MetricKind.MEAN, 1.0, 0.1, baseline_variance=1.0, alpha=1.5).messages == (
         MessageCode.INVALID_INPUT,
     )
 
 
-def test_mde_binomial__unreachable_is_not_enough_data():
+def test_mde_binomial__unreachable_is_not_enough_data() -> None:
     assert mde(MetricKind.BINOMIAL, 0.9, 5).messages == (MessageCode.NOT_ENOUGH_DATA,)
 
 
 @pytest.mark.parametrize(("required", "daily", "days"), [(10000, 1000, 10), (10001, 1000, 11), (0, 5, 0)])
-def test_days_to_sample(required, daily, days):
+def test_days_to_sample(required: int, daily: int, days: int) -> None:
     assert days_to_sample(required, daily).days == days
 
 
-def test_days_to_sample__no_traffic_is_invalid():
+def test_days_to_sample__no_traffic_is_invalid() -> None:
     assert days_to_sample(100, 0).messages == (MessageCode.INVALID_INPUT,)

@@ -13,7 +13,7 @@ from experimently.stats import MessageCode, analyze_metric, winsorize_values
 from .helpers import stats_of
 
 
-def _arm(rng: np.random.Generator, n: int, rate: float):
+def _arm(rng: np.random.Generator, n: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
     sessions = rng.poisson(4, n).astype(float) + 1
     revenue = rng.gamma(2.0, rate, n) * sessions
     return revenue, sessions
@@ -29,7 +29,9 @@ def _ratio_se2(y: np.ndarray, d: np.ndarray) -> tuple[float, float]:
 @pytest.mark.parametrize(
     ("seed", "n_c", "n_t", "rate_t"), [(1, 500, 500, 1.0), (2, 200, 300, 1.2), (3, 50, 60, 0.9)]
 )
-def test_ratio__delta_method_matches_direct_linearisation(seed, n_c, n_t, rate_t):
+def test_ratio__delta_method_matches_direct_linearisation(
+    seed: int, n_c: int, n_t: int, rate_t: float
+) -> None:
     rng = np.random.default_rng(seed)
     y_c, d_c = _arm(rng, n_c, 1.0)
     y_t, d_t = _arm(rng, n_t, rate_t)
@@ -52,14 +54,14 @@ def test_ratio__delta_method_matches_direct_linearisation(seed, n_c, n_t, rate_t
     )
 
 
-def test_ratio__zero_denominator_is_not_enough_data():
+def test_ratio__zero_denominator_is_not_enough_data() -> None:
     y = np.array([1.0, 2.0, 3.0])
     variants = [stats_of("c", y, d=np.zeros(3)), stats_of("t", y, d=np.ones(3))]
     c = analyze_metric("ratio", variants, control_key="c").comparisons[0]
     assert c.messages == (MessageCode.NOT_ENOUGH_DATA,)
 
 
-def test_ratio__missing_denominator_is_invalid_input():
+def test_ratio__missing_denominator_is_invalid_input() -> None:
     y = np.array([1.0, 2.0, 3.0])
     c = analyze_metric("ratio", [stats_of("c", y), stats_of("t", y)], control_key="c").comparisons[0]
     assert c.messages == (MessageCode.INVALID_INPUT,)
@@ -73,5 +75,7 @@ def test_ratio__missing_denominator_is_invalid_input():
         ([], 1.0, None, ()),
     ],
 )
-def test_winsorize_values__caps_per_unit_values(values, cap, floor, expected):
+def test_winsorize_values__caps_per_unit_values(
+    values: list[float], cap: float, floor: float | None, expected: tuple[float, ...]
+) -> None:
     assert winsorize_values(values, cap, floor) == expected

@@ -39,7 +39,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("seed", "n_c", "n_t", "effect", "alpha", "tuning"), CASES)
-def test_sequential_interval__matches_published_boundary(seed, n_c, n_t, effect, alpha, tuning):
+def test_sequential_interval__matches_published_boundary(
+    seed: int, n_c: int, n_t: int, effect: float, alpha: float, tuning: int
+) -> None:
     rng = np.random.default_rng(seed)
     y_c, y_t = rng.normal(1.0, 1.0, n_c), rng.normal(1.0 + effect, 1.0, n_t)
     c = analyze_metric(
@@ -59,16 +61,19 @@ def test_sequential_interval__matches_published_boundary(seed, n_c, n_t, effect,
 
     # always-valid p-value: the alpha' at which the boundary (mixture fixed at alpha) touches |diff|
     def gap(a: float) -> float:
-        return howard_halfwidth(var_diff, n_c + n_t, a, tuning, rho_alpha=alpha) - abs(diff)
+        return float(howard_halfwidth(var_diff, n_c + n_t, a, tuning, rho_alpha=alpha) - abs(diff))
 
     # hw decreases in alpha': no crossing below 1 -> p = 1, otherwise the root
     expected = 1.0 if gap(1.0) >= 0 else optimize.brentq(gap, 1e-150, 1.0, xtol=1e-300, rtol=1e-12)
     assert c.p_value == pytest.approx(min(expected, 1.0), rel=1e-6, abs=1e-300)
-    assert (c.p_value < alpha) == (c.absolute_interval.lower > 0 or c.absolute_interval.upper < 0)
+    assert c.p_value is not None and c.absolute_interval is not None
+    lower, upper = c.absolute_interval.lower, c.absolute_interval.upper
+    assert lower is not None and upper is not None
+    assert (c.p_value < alpha) == (lower > 0 or upper < 0)
 
 
 @pytest.mark.parametrize(("n", "conv_c", "conv_t"), [(3000, 300, 360), (2000, 1000, 1010)])
-def test_sequential_binomial__unpooled_variance(n, conv_c, conv_t):
+def test_sequential_binomial__unpooled_variance(n: int, conv_c: int, conv_t: int) -> None:
     c = analyze_metric(
         "binomial",
         [binomial_stats("c", n, conv_c), binomial_stats("t", n, conv_t)],
@@ -87,16 +92,17 @@ def test_sequential_binomial__unpooled_variance(n, conv_c, conv_t):
     )
 
 
-def test_sequential__wider_than_fixed_horizon_interval():
+def test_sequential__wider_than_fixed_horizon_interval() -> None:
     variants = [binomial_stats("c", 5000, 500), binomial_stats("t", 5000, 560)]
     fixed = analyze_metric("binomial", variants, control_key="c").comparisons[0]
     seq = analyze_metric("binomial", variants, control_key="c", engine="sequential").comparisons[0]
     assert fixed.absolute_interval is not None and seq.absolute_interval is not None
+    assert seq.absolute_interval.lower is not None and fixed.absolute_interval.lower is not None
     assert seq.absolute_interval.lower < fixed.absolute_interval.lower
     assert seq.p_value is not None and fixed.p_value is not None and seq.p_value > fixed.p_value
 
 
-def test_sequential_one_sided__wrong_direction_p_is_one():
+def test_sequential_one_sided__wrong_direction_p_is_one() -> None:
     variants = [binomial_stats("c", 5000, 600), binomial_stats("t", 5000, 500)]
     c = analyze_metric("binomial", variants, control_key="c", engine="sequential", alternative="greater")
     comparison = c.comparisons[0]

@@ -55,36 +55,36 @@ def _p_values(units: np.ndarray, conversions: np.ndarray, engine: Engine) -> np.
 
 
 @pytest.fixture(scope="module")
-def fixed_p(aa_binomial_paths) -> np.ndarray:
+def fixed_p(aa_binomial_paths: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return _p_values(*aa_binomial_paths, Engine.FREQUENTIST)
 
 
 @pytest.fixture(scope="module")
-def sequential_p(aa_binomial_paths) -> np.ndarray:
+def sequential_p(aa_binomial_paths: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return _p_values(*aa_binomial_paths, Engine.SEQUENTIAL)
 
 
-def test_aa_fixed_horizon__false_positive_rate_near_alpha(fixed_p):
+def test_aa_fixed_horizon__false_positive_rate_near_alpha(fixed_p: np.ndarray) -> None:
     rate = float((fixed_p[:, -1] < ALPHA).mean())
     assert _lower_bound(ALPHA, EXPERIMENTS) <= rate <= _upper_bound(ALPHA, EXPERIMENTS)
 
 
-def test_aa_fixed_horizon_peeked_daily__inflates_false_positives(fixed_p):
+def test_aa_fixed_horizon_peeked_daily__inflates_false_positives(fixed_p: np.ndarray) -> None:
     rate = float((fixed_p < ALPHA).any(axis=1).mean())
     assert rate > 2 * ALPHA
 
 
-def test_aa_sequential_peeked_daily__stays_within_alpha(sequential_p):
+def test_aa_sequential_peeked_daily__stays_within_alpha(sequential_p: np.ndarray) -> None:
     rate = float((sequential_p < ALPHA).any(axis=1).mean())
     assert rate <= _upper_bound(ALPHA, EXPERIMENTS)
 
 
-def test_aa_sequential__p_value_reacts_to_data(sequential_p):
+def test_aa_sequential__p_value_reacts_to_data(sequential_p: np.ndarray) -> None:
     # guards the test above against an engine that never rejects
     assert float(sequential_p.min()) < 0.2
 
 
-def test_aa_welch_skewed_means__false_positive_rate_near_alpha():
+def test_aa_welch_skewed_means__false_positive_rate_near_alpha() -> None:
     rng = np.random.default_rng(7)
     values = rng.exponential(3.0, size=(EXPERIMENTS, 2, 500))
     sums, squares = values.sum(axis=2), (values * values).sum(axis=2)
@@ -127,12 +127,12 @@ def _cuped_widths(
     return plain, adjusted
 
 
-def test_cuped__narrows_interval_on_correlated_data():
+def test_cuped__narrows_interval_on_correlated_data() -> None:
     plain, adjusted = _cuped_widths(rho=0.7, seed=11)
     ratio = float((adjusted / plain).mean())
     assert ratio == pytest.approx(math.sqrt(1 - 0.49), abs=0.03)
 
 
-def test_cuped__does_not_widen_interval_on_uncorrelated_data():
+def test_cuped__does_not_widen_interval_on_uncorrelated_data() -> None:
     plain, adjusted = _cuped_widths(rho=0.0, seed=12)
     assert float((adjusted / plain).mean()) <= 1.005

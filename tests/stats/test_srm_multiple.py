@@ -21,7 +21,7 @@ SRM_CASES = [
 
 
 @pytest.mark.parametrize(("units", "weights"), SRM_CASES)
-def test_srm__matches_scipy_chisquare(units, weights):
+def test_srm__matches_scipy_chisquare(units: dict[str, int], weights: dict[str, float]) -> None:
     keys = list(weights)
     observed = np.array([units[k] for k in keys], dtype=float)
     w = np.array([weights[k] for k in keys], dtype=float)
@@ -33,13 +33,13 @@ def test_srm__matches_scipy_chisquare(units, weights):
     assert result.flagged == (ref.pvalue < 0.001)
 
 
-def test_srm__weight_zero_variant_without_units_left_out():
+def test_srm__weight_zero_variant_without_units_left_out() -> None:
     result = srm_check({"a": 5000, "b": 5100, "c": 0}, {"a": 1, "b": 1, "c": 0})
     assert result.degrees_of_freedom == 1
     assert result.p_value == pytest.approx(stats.chisquare([5000, 5100]).pvalue, rel=1e-6)
 
 
-def test_srm__units_in_weight_zero_variant_flagged_with_p_zero():
+def test_srm__units_in_weight_zero_variant_flagged_with_p_zero() -> None:
     result = srm_check({"a": 5000, "b": 5000, "c": 3}, {"a": 1, "b": 1, "c": 0})
     assert result.flagged and result.p_value == 0.0
 
@@ -48,7 +48,7 @@ def test_srm__units_in_weight_zero_variant_flagged_with_p_zero():
     ("units", "weights"),
     [({"a": 10}, {"a": 1}), ({"a": 0, "b": 0}, {"a": 1, "b": 1}), ({"a": 10, "b": 0}, {"a": 1, "b": 0})],
 )
-def test_srm__not_applicable(units, weights):
+def test_srm__not_applicable(units: dict[str, int], weights: dict[str, float]) -> None:
     result = srm_check(units, weights)
     assert result.messages == (MessageCode.SRM_NOT_APPLICABLE,)
     assert result.p_value is None and not result.flagged
@@ -62,7 +62,7 @@ def test_srm__not_applicable(units, weights):
         ({"a": 1, "x": 5}, {"a": 1, "b": 1}),
     ],
 )
-def test_srm__invalid_input(units, weights):
+def test_srm__invalid_input(units: dict[str, int], weights: dict[str, float]) -> None:
     assert srm_check(units, weights).messages == (MessageCode.INVALID_INPUT,)
 
 
@@ -81,7 +81,7 @@ P_FAMILIES = [
 @pytest.mark.parametrize(
     ("method", "sm_method"), [(Correction.HOLM, "holm"), (Correction.BENJAMINI_HOCHBERG, "fdr_bh")]
 )
-def test_corrections__match_statsmodels(p_values, method, sm_method):
+def test_corrections__match_statsmodels(p_values: list[float], method: Correction, sm_method: str) -> None:
     ref = multipletests(p_values, method=sm_method)[1]
     result = adjust_p_values(p_values, method)
     assert result.adjusted == pytest.approx(list(ref), rel=1e-9, abs=1e-15)
@@ -92,10 +92,10 @@ def test_corrections__match_statsmodels(p_values, method, sm_method):
     assert np.all(np.diff(adjusted_sorted) >= -1e-15)
 
 
-def test_corrections__empty_family_gives_empty_list():
+def test_corrections__empty_family_gives_empty_list() -> None:
     assert adjust_p_values([], Correction.HOLM).adjusted == ()
     assert adjust_p_values([], Correction.BENJAMINI_HOCHBERG).adjusted == ()
 
 
-def test_corrections__invalid_p_value():
+def test_corrections__invalid_p_value() -> None:
     assert adjust_p_values([0.1, 1.5]).messages == (MessageCode.INVALID_INPUT,)

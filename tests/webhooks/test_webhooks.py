@@ -40,7 +40,7 @@ class Receiver:
 
 
 def use(h: Harness, receiver: Receiver) -> None:
-    h.runtime.services["webhooks.transport"] = httpx.MockTransport(receiver)
+    h.runtime.webhook_transport = httpx.MockTransport(receiver)
 
 
 async def subscribe(h: Harness, url: str, types: list[str] | None = None) -> dict[str, Any]:
@@ -162,7 +162,7 @@ async def test_delivery__signed__to_matching_subscriptions_only(
     assert len(await deliveries(harness, everything["id"])) == 2
     # nothing new: the next run sends nothing
     receiver.requests.clear()
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     assert receiver.requests == []
 
 
@@ -171,15 +171,15 @@ async def test_failures__retried_with_backoff__then_failed(harness: Harness, fak
     use(harness, flaky)
     hook = await subscribe(harness, "https://flaky.example.com/hook", ["experiment.paused"])
     await lifecycle(harness)
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     [row] = await deliveries(harness, hook["id"])
     assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 1, "HTTP 500")
-    await harness.runtime.jobs.run("webhooks.deliver")  # not due yet
+    assert await harness.runtime.jobs.run("webhooks.deliver")  # not due yet
     assert len(flaky.requests) == 1
     advance(harness, fake_clock, backoff(1).total_seconds() + 1)
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     advance(harness, fake_clock, backoff(2).total_seconds() + 1)
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     [row] = await deliveries(harness, hook["id"])
     assert (row["status"], row["attempts"], row["last_status_code"]) == ("delivered", 3, 200)
     ids = {r.headers["X-Experimently-Delivery"] for r in flaky.requests}
@@ -191,7 +191,7 @@ async def test_failures__retried_with_backoff__then_failed(harness: Harness, fak
     other = await subscribe(harness, "https://dead.example.com/hook", ["experiment.paused"])
     await lifecycle(harness, "exp2")
     for attempt in range(1, 4):
-        await harness.runtime.jobs.run("webhooks.deliver")
+        assert await harness.runtime.jobs.run("webhooks.deliver")
         advance(harness, fake_clock, backoff(attempt).total_seconds() + 1)
     [row] = await deliveries(harness, other["id"])
     assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("failed", 3, None)  # max_attempts 3
@@ -205,7 +205,7 @@ async def test_failures__retried_with_backoff__then_failed(harness: Harness, fak
     admin = await harness.admin()
     retried = await harness.client.post(f"{HOOKS}/{other['id']}/deliveries/{row['id']}/retry", headers=admin)
     assert retried.status_code == 202 and retried.json()["data"]["status"] == "pending"
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     [row] = await deliveries(harness, other["id"])
     assert (row["status"], row["attempts"]) == ("delivered", 1)
     assert (await harness.audit(action="webhook.delivery_retried"))[0]["actor_type"] == "user"
@@ -220,7 +220,7 @@ async def test_ping__reaches_that_webhook_only(harness: Harness) -> None:
     await subscribe(harness, "https://two.example.com/hook")
     queued = await harness.client.post(f"{HOOKS}/{one['id']}/ping", headers=await harness.admin())
     assert queued.status_code == 202 and queued.json()["data"]["event_type"] == "webhook.ping"
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     assert [str(r.url) for r in receiver.requests] == ["https://one.example.com/hook"]
     assert receiver.bodies()[0]["type"] == "webhook.ping"
 
@@ -231,7 +231,7 @@ async def test_private_address__refused_by_default(harness: Harness) -> None:
     use(harness, receiver)
     hook = await subscribe(harness, "http://127.0.0.1:9/hook", ["experiment.paused"])
     await lifecycle(harness)
-    await harness.runtime.jobs.run("webhooks.deliver")
+    assert await harness.runtime.jobs.run("webhooks.deliver")
     [row] = await deliveries(harness, hook["id"])
     assert receiver.requests == []
     assert row["status"] == "pending" and "non-public address (127.0.0.1)" in row["last_error"]
@@ -270,7 +270,7 @@ async def test_one_bad_delivery__never_stops_the_others_being_recorded(harness: 
             raise RuntimeError("unexpected failure inside the client")
         return httpx.Response(200)
 
-    harness.runtime.services["webhooks.transport"] = httpx.MockTransport(receiver)
+    harness.runtime.webhook_transport = httpx.MockTransport(receiver)
     good = await subscribe(harness, "https://good.example.com/hook", ["experiment.paused"])
     boom = await subscribe(harness, "https://boom.example.com/hook", ["experiment.paused"])
     legacy = await subscribe(harness, "https://legacy.example.com/hook", ["experiment.paused"])

@@ -31,23 +31,30 @@ def experiment(**overrides: object) -> ExperimentDef:
         "traffic_allocation": 100.0,
     }
     base.update(overrides)
-    return ExperimentDef(**base)  # type: ignore[arg-type]
+    return ExperimentDef(**base)  # type: ignore[arg-type]  # overrides are loosely typed test data
 
 
 def test_assign__exact_buckets() -> None:
+    """Every unit lands where its two buckets say; the units cover both outcomes (and both variants),
+    so neither branch of the expectation goes unchecked."""
     compiled = compile_experiment(experiment(traffic_allocation=60.0))
-    result = assign(compiled, {"user_id": "u-7"})
-    traffic = bucket("exp-salt:traffic", "u-7")
-    variant = bucket("exp-salt:variant", "u-7")
-    if traffic < 6000:
-        assert (result.reason, result.bucket) == (AssignmentReason.ASSIGNED, variant)
-        assert result.variant == ("control" if variant < 5000 else "treatment")
-    else:
-        assert (result.reason, result.bucket, result.variant) == (
-            AssignmentReason.TRAFFIC_EXCLUDED,
-            traffic,
-            None,
-        )
+    seen: set[tuple[AssignmentReason, str | None]] = set()
+    for unit in (f"u-{i}" for i in range(40)):
+        result = assign(compiled, {"user_id": unit})
+        traffic = bucket("exp-salt:traffic", unit)
+        variant = bucket("exp-salt:variant", unit)
+        expected: tuple[AssignmentReason, int, str | None]
+        if traffic < 6000:
+            expected = (AssignmentReason.ASSIGNED, variant, "control" if variant < 5000 else "treatment")
+        else:
+            expected = (AssignmentReason.TRAFFIC_EXCLUDED, traffic, None)
+        assert (result.reason, result.bucket, result.variant) == expected
+        seen.add((result.reason, result.variant))
+    assert seen == {
+        (AssignmentReason.ASSIGNED, "control"),
+        (AssignmentReason.ASSIGNED, "treatment"),
+        (AssignmentReason.TRAFFIC_EXCLUDED, None),
+    }
 
 
 def test_assign__missing_unit() -> None:

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from sdk_helpers import cond, evaluator, flag, rule, run
 
-from experimently_sdk import ErrorCode, EvaluationResult, Evaluator, Reason, Ruleset, bucket
+from experimently_sdk import (
+    ErrorCode,
+    EvaluationResult,
+    Evaluator,
+    Reason,
+    Ruleset,
+    RuleValidationError,
+    bucket,
+)
 
 FIFTY_FIFTY = {
     "rollout": {"variations": [{"variation": "on", "weight": 50}, {"variation": "off", "weight": 50}]}
@@ -185,7 +193,7 @@ def resolver_returning(variant: str | None) -> Any:
         calls.append((key, context))
         return variant
 
-    resolve.calls = calls  # type: ignore[attr-defined]
+    resolve.calls = calls  # type: ignore[attr-defined]  # the test reads the calls off the function
     return resolve
 
 
@@ -248,7 +256,8 @@ def test_error__context_not_mapping(context: Any) -> None:
     ("flag_type", "default"), [("boolean", "yes"), ("boolean", 1), ("string", 1), ("number", True)]
 )
 def test_error__default_type_mismatch(flag_type: str, default: Any) -> None:
-    variations = {"boolean": [True, False], "string": ["a", "b"], "number": [1, 2.5]}[flag_type]
+    choices: dict[str, list[Any]] = {"boolean": [True, False], "string": ["a", "b"], "number": [1, 2.5]}
+    variations = choices[flag_type]
     data = flag(
         type=flag_type,
         variations=[{"key": "on", "value": variations[0]}, {"key": "off", "value": variations[1]}],
@@ -270,9 +279,9 @@ def test_invalid_flag_in_payload__parse_error() -> None:
 
 
 def test_from_payload_strict__prefixed_paths() -> None:
-    with pytest.raises(Exception) as info:
+    with pytest.raises(RuleValidationError) as info:
         Ruleset.from_payload({"flags": [flag(), flag(key="g", off_variation="ghost")]}, strict=True)
-    assert info.value.errors == [("flags[1].off_variation", "unknown variation 'ghost'")]  # type: ignore[attr-defined]
+    assert info.value.errors == [("flags[1].off_variation", "unknown variation 'ghost'")]
 
 
 def test_from_payload__reuses_same_key_version() -> None:

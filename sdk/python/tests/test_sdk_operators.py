@@ -1,5 +1,5 @@
 """Every operator, with and without negate / case_insensitive, and every corner of
-targeting-semantics.md that concerns one condition."""
+docs/targeting.md that concerns one condition."""
 
 from __future__ import annotations
 
@@ -304,7 +304,7 @@ def test_condition(name: str, condition: dict[str, Any], context: dict[str, Any]
     assert matches(condition, context) is expected
 
 
-SEGMENTS = [
+SEGMENTS: list[dict[str, Any]] = [
     {"key": "germans", "conditions": [cond("country", "eq", ["DE"])]},
     {"key": "pro", "conditions": [cond("plan", "in", ["pro", "team"])]},
     {

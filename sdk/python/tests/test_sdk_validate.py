@@ -43,7 +43,7 @@ REFUSED_CONDITIONS: list[tuple[str, dict[str, Any], str]] = [
     ("unknown operator", cond("a", "equals", ["x"]), "rules[0].conditions[0].operator"),
     ("upper-case operator", cond("a", "EQ", ["x"]), "rules[0].conditions[0].operator"),
     ("unknown key", {**cond("a", "eq", ["x"]), "weight": 1}, "rules[0].conditions[0].weight"),
-    ("non-bool negate", cond("a", "eq", ["x"], negate=1), "rules[0].conditions[0].negate"),  # type: ignore[arg-type]
+    ("non-bool negate", cond("a", "eq", ["x"], negate=1), "rules[0].conditions[0].negate"),  # type: ignore[arg-type]  # the bad type is the point
     ("empty attribute", cond("", "eq", ["x"]), "rules[0].conditions[0].attribute"),
     (
         "values not a list",
@@ -101,11 +101,17 @@ def test_validate_flag__refused_condition__reports_path(
 
 
 def test_validate_flag__regex_256_chars__accepted() -> None:
-    validate_flag(flag(rules=[rule("r", [cond("a", "matches", ["a" * 256])])]), segments={})
+    config = validate_flag(flag(rules=[rule("r", [cond("a", "matches", ["a" * 256])])]), segments={})
+    condition = config.rules[0].conditions[0]
+    assert (condition.attribute, condition.operator, condition.values) == ("a", "matches", ("a" * 256,))
 
 
 def test_validate_flag__ci_false_on_gt__accepted() -> None:
-    validate_flag(flag(rules=[rule("r", [cond("a", "gt", [1], case_insensitive=False)])]), segments={})
+    config = validate_flag(
+        flag(rules=[rule("r", [cond("a", "gt", [1], case_insensitive=False)])]), segments={}
+    )
+    condition = config.rules[0].conditions[0]
+    assert (condition.operator, condition.values, condition.case_insensitive) == ("gt", (1,), False)
 
 
 def test_validate_flag__segment_operator_without_attribute__accepted() -> None:

@@ -74,7 +74,7 @@ def test_semver__precedence_chain() -> None:
     ]
     keys = [parse_semver(v) for v in chain]
     assert all(k is not None for k in keys)
-    assert keys == sorted(keys)  # type: ignore[type-var]
+    assert keys == sorted(keys)  # type: ignore[type-var]  # Optional items: the line above rules None out
     assert len(set(keys)) == len(keys)
 
 

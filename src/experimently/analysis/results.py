@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.actor import Actor
 from experimently.analysis.schemas import CorrectionName
 from experimently.analysis.service import correction_of, require_analysis
-from experimently.auth.actor import Actor
 from experimently.cache import Cache
 from experimently.experiments import service as experiments
 from experimently.experiments.models import Experiment

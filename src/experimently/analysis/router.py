@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from experimently.analysis import service
 from experimently.analysis.results import experiment_results
-from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest
+from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest, ResultsRead
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.stats import Engine
@@ -28,7 +28,7 @@ async def plan(actor: ActorDep, body: PowerRequest) -> Envelope[dict[str, Any]]:
     return Envelope(data=service.plan(actor, body))
 
 
-@router.get("/experiments/{ref}/results", response_model=Envelope[dict[str, Any]])
+@router.get("/experiments/{ref}/results", response_model=Envelope[ResultsRead])
 async def results(
     actor: ActorDep,
     session: SessionDep,
@@ -37,8 +37,8 @@ async def results(
     engine: Engine = Engine.FREQUENTIST,
     cuped: bool = False,
     correction: CorrectionName = "holm",
-) -> Envelope[dict[str, Any]]:
+) -> Envelope[ResultsRead]:
     """Per metric and variant: units, mean, sd, lifts with intervals, p-value, chance to win, risk,
     verdict; SRM and data-quality warnings; the cumulative lift over time."""
     data = await experiment_results(session, runtime.cache, actor, ref, engine, cuped, correction)
-    return Envelope(data=data, meta={"intervals_adjusted": False})
+    return Envelope(data=ResultsRead.model_validate(data), meta={"intervals_adjusted": False})

@@ -3,7 +3,7 @@ impossible input (negative counts, alpha outside (0, 1)...) is answered with mes
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,3 +72,40 @@ class PowerRequest(_Finite):
     power: float = Field(default=0.8, gt=0, lt=1)
     alternative: Alternative = Alternative.TWO_SIDED
     daily_units: float | None = Field(default=None, gt=0)
+
+
+class ResultsExperiment(BaseModel):
+    id: str
+    key: str
+    status: str
+    control: str
+    started_at: str | None
+
+
+class ResultsWarning(BaseModel):
+    """A data-quality warning: SRM, MULTIPLE_EXPOSURES (with ``count``), NO_DATA, LOW_SAMPLE,
+    METRIC_NOT_FOUND."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ResultsRead(BaseModel):
+    """An experiment's results. ``metrics`` holds one analysis per metric (units, means, lifts with
+    intervals, p-value or chance to win and risk, verdict) as the statistics engine serializes it;
+    ``timeseries`` the cumulative lift per metric and day (see docs/statistics.md)."""
+
+    experiment: ResultsExperiment
+    engine: Engine
+    cuped: bool
+    correction: CorrectionName
+    aggregated_at: str | None
+    units: dict[str, int]
+    srm: dict[str, Any]
+    warnings: list[ResultsWarning]
+    family_size: int
+    intervals_adjusted: bool
+    metrics: list[dict[str, Any]]
+    timeseries: dict[str, list[dict[str, Any]]]

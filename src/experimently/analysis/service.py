@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from experimently.actor import Actor
 from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest
-from experimently.auth.actor import Actor
 from experimently.errors import ValidationFailed
 from experimently.rbac import Permission, permissions_for, require
 from experimently.stats import (

@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from experimently.audit import repository
+from experimently.audit import service
 from experimently.audit.schemas import AuditRead
 from experimently.deps import ActorDep, SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
-from experimently.rbac import Permission, require
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])
 
@@ -29,7 +28,6 @@ async def list_audit_logs(
     until: Annotated[datetime | None, Query(description="exclusive upper bound")] = None,
 ) -> Envelope[list[AuditRead]]:
     """List audit records, newest first."""
-    require(actor, Permission.AUDIT_READ)
-    f = repository.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
-    rows, total = await repository.list_entries(session, f, page.limit, page.offset)
+    f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
+    rows, total = await service.list_entries(session, actor, f, page.limit, page.offset)
     return Envelope(data=[AuditRead.model_validate(r) for r in rows], meta=page.meta(total))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -10,10 +11,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.actor import Actor
+from experimently.audit import repository
 from experimently.audit.models import AuditLog
-from experimently.auth.actor import Actor
+from experimently.audit.repository import AuditFilter as AuditFilter  # the filter callers build
 from experimently.kit.clock import now
 from experimently.kit.context import current
+from experimently.rbac import Permission, require
 
 
 def jsonable(value: Any) -> Any:
@@ -85,3 +89,11 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+async def list_entries(
+    session: AsyncSession, actor: Actor, f: AuditFilter, limit: int, offset: int
+) -> tuple[Sequence[AuditLog], int]:
+    """Audit records matching ``f``, newest first, and their total (admins and analysts)."""
+    require(actor, Permission.AUDIT_READ)
+    return await repository.list_entries(session, f, limit, offset)

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit, degraded
+from experimently.actor import Actor, ActorKind, Scope
 from experimently.auth import security
-from experimently.auth.actor import Actor, ActorKind, Scope
 from experimently.auth.models import ApiKey, User
 from experimently.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from experimently.cache import Cache

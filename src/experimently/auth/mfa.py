@@ -22,8 +22,8 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import Actor, Role
 from experimently.auth import security
-from experimently.auth.actor import Actor, Role
 from experimently.auth.mfa_models import MfaRecoveryCode, UserMfa
 from experimently.auth.models import RefreshToken, User
 from experimently.config import Settings

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import jwt
 
-from experimently.auth.actor import Role
+from experimently.actor import Role
 from experimently.config import Settings
 
 REFETCH_SECONDS = 60.0

@@ -6,8 +6,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import Actor
 from experimently.auth import security
-from experimently.auth.actor import Actor
 from experimently.auth.models import RefreshToken, User
 from experimently.errors import NotFound
 from experimently.kit.clock import now

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from experimently.auth.actor import Role, Scope
+from experimently.actor import Role, Scope
 
 
 class TokenResponse(BaseModel):

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth import mfa, security
-from experimently.auth.actor import SYSTEM, Actor, ActorKind, Role
 from experimently.auth.keys import NAMESPACE as API_KEY_NAMESPACE
 from experimently.auth.mfa import MfaRequired
 from experimently.auth.models import RefreshToken, User

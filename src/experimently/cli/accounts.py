@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from experimently.auth.actor import Role, Scope
+from experimently.actor import Role, Scope
 from experimently.cli.common import EXIT_CONFIG, cli_actor, fail, run, stop, table
 
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)

@@ -18,7 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import typer
 from pydantic import ValidationError
 
-from experimently.auth.actor import Actor, ActorKind, Role
+from experimently.actor import Actor, ActorKind, Role
 from experimently.config import Settings
 
 T = TypeVar("T")

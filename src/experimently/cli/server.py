@@ -181,7 +181,7 @@ def worker(
         await runtime.cache.start()
         register_services(runtime)
         register_jobs(runtime)
-        await start_services(runtime, http=False)
+        await start_services(runtime)
         runtime.jobs.start()
         if metrics_port:
             from prometheus_client import start_http_server

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import SYSTEM, Actor
+from experimently.actor import SYSTEM, Actor
+from experimently.environments import repository
 from experimently.environments.models import Environment
 from experimently.environments.schemas import EnvironmentCreate, EnvironmentRead, EnvironmentUpdate
 from experimently.errors import Conflict, NotFound
@@ -32,7 +32,7 @@ def _snapshot(env: Environment) -> dict[str, Any]:
 
 
 async def get_environment_by_key(session: AsyncSession, key: str) -> Environment:
-    env = await session.scalar(select(Environment).where(Environment.key == key))
+    env = await repository.by_key(session, key)
     if env is None:
         raise NotFound("environment", key)
     return env
@@ -40,13 +40,13 @@ async def get_environment_by_key(session: AsyncSession, key: str) -> Environment
 
 async def list_environments(session: AsyncSession, actor: Actor) -> list[EnvironmentRead]:
     require(actor, Permission.ENVIRONMENTS_READ)
-    rows = await session.scalars(select(Environment).order_by(Environment.created_at, Environment.key))
+    rows = await repository.all_environments(session)
     return [EnvironmentRead.model_validate(e) for e in rows]
 
 
 async def create_environment(session: AsyncSession, actor: Actor, body: EnvironmentCreate) -> EnvironmentRead:
     require(actor, Permission.ENVIRONMENTS_WRITE)
-    if await session.scalar(select(Environment.id).where(Environment.key == body.key)) is not None:
+    if await repository.key_exists(session, body.key):
         raise Conflict(f"environment '{body.key}' exists", details={"key": body.key})
     env = Environment(**body.model_dump(), created_at=now())
     session.add(env)
@@ -71,7 +71,7 @@ async def update_environment(
 
 
 async def ensure_defaults(session: AsyncSession) -> None:
-    if await session.scalar(select(func.count(Environment.id))):
+    if await repository.count(session):
         return
     for key, name, production in DEFAULTS:
         env = Environment(key=key, name=name, description="", is_production=production, created_at=now())

@@ -18,7 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.events.models import Event, EventKey
-from experimently.events.validation import EventRow, from_us
+from experimently.events.validation import EventRow
+from experimently.kit.clock import from_us
 
 WRITER_LOCK = 0x45564E54  # pg_advisory_xact_lock key serialising writers ("EVNT")
 COLUMNS = [
@@ -184,8 +185,3 @@ async def erase_user(session: AsyncSession, user_id: str) -> int:
     await session.execute(delete(EventKey).where(EventKey.event_id.in_(ids)))
     result = await session.execute(delete(Event).where(Event.user_id == user_id))
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE has rowcount
-
-
-async def stored_ids(session: AsyncSession) -> list[str]:
-    """Every stored event id (tests and the bench count rows through it)."""
-    return list((await session.scalars(select(Event.event_id))).all())

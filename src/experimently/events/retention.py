@@ -19,8 +19,8 @@ from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM
 from experimently.audit.models import AuditLog
-from experimently.auth.actor import SYSTEM
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.events.models import Event, EventKey

@@ -20,7 +20,7 @@ _BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "ob
 
 
 def ingest_service(runtime: Runtime) -> EventIngest:
-    return runtime.services["events.ingest"]  # type: ignore[no-any-return]  # set by wiring
+    return runtime.ingest
 
 
 def _accepted(result: IngestResult, *, ids: bool) -> Response:

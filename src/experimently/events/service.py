@@ -9,14 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.errors import ValidationFailed
 from experimently.events import repository
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.models import Event
 from experimently.events.schemas import MAX_BATCH
-from experimently.events.validation import to_us
-from experimently.kit.clock import ensure_utc
+from experimently.kit.clock import ensure_utc, to_us
 from experimently.rbac import Permission, require, require_key_environment
 
 

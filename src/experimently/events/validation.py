@@ -8,15 +8,17 @@ import json
 import math
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from experimently.config import Settings
+from experimently.kit.clock import DAY_US
+from experimently.kit.clock import from_us as from_us  # re-exported: the helpers' old home
+from experimently.kit.clock import to_us as to_us
 
 FIELDS = frozenset(
     {"event_id", "name", "user_id", "experiment_key", "variant", "value", "properties", "timestamp"}
 )
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LIMITS = {"event_id": 128, "name": 100, "user_id": 200, "experiment_key": 100, "variant": 100}
 # One encoder for the size check (``json.dumps`` with options builds a new encoder on every call).
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
@@ -68,22 +70,6 @@ class EventRow(NamedTuple):
     properties: dict[str, Any]
     ts_us: int
     received_us: int
-
-    def to_wire(self) -> list[Any]:
-        return list(self)
-
-    @classmethod
-    def from_wire(cls, item: list[Any]) -> EventRow:
-        return cls(*item)
-
-
-def to_us(moment: datetime) -> int:
-    delta = moment - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=value)
 
 
 def _text(event: dict[str, Any], field: str, required: bool) -> str | None:
@@ -139,7 +125,7 @@ def _timestamp(raw: Any, received_us: int, settings: Settings) -> int:
     ts = to_us(moment)
     if ts > received_us + settings.event_max_future_seconds * 1_000_000:
         raise Rejected("timestamp", f"is more than {settings.event_max_future_seconds}s in the future")
-    if ts < received_us - settings.event_max_age_days * 86_400_000_000:
+    if ts < received_us - settings.event_max_age_days * DAY_US:
         raise Rejected("timestamp", f"is older than {settings.event_max_age_days} days")
     return ts
 

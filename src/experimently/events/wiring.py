@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import structlog
 
-from experimently import privacy
 from experimently.encryption.registry import EXTRA_WALKERS
 from experimently.events.ingest import EventIngest
 from experimently.events.pii import reencrypt_events
@@ -25,11 +24,11 @@ def register_event_services(runtime: Runtime) -> None:
         if not runtime.settings.event_writer:
             log.warning("events.writer_required", reason="no Redis: the embedded queue is written in-process")
         pipeline = EmbeddedPipeline(runtime.db, runtime.settings)
-    runtime.services["events.pipeline"] = pipeline
-    runtime.services["events.ingest"] = EventIngest(runtime.settings, pipeline)
-    privacy.register(events_provider(runtime.keyring))
+    runtime.pipeline = pipeline
+    runtime.ingest = EventIngest(runtime.settings, pipeline)
+    runtime.privacy.register(events_provider(runtime.keyring))
     EXTRA_WALKERS["events.properties"] = reencrypt_events
-    privacy.register(STATISTICS_PROVIDER)
+    runtime.privacy.register(STATISTICS_PROVIDER)
 
 
 def register_event_jobs(runtime: Runtime) -> None:
@@ -39,7 +38,7 @@ def register_event_jobs(runtime: Runtime) -> None:
     runtime.jobs.register(
         "metrics.aggregate",
         settings.aggregation_interval_seconds,
-        lambda: run_aggregation(db, runtime.services),
+        lambda: run_aggregation(db, runtime.aggregation_specs, runtime.after_aggregation),
     )
 
 
@@ -49,10 +48,10 @@ async def start_events(runtime: Runtime) -> None:
         await maintain_partitions(runtime.db, runtime.settings)
     except Exception as exc:  # another instance may be creating them; the job retries
         log.warning("events.partitions_failed", error=repr(exc))
-    await runtime.services["events.pipeline"].start()
+    await runtime.pipeline.start()
 
 
 async def stop_events(runtime: Runtime) -> None:
-    pipeline = runtime.services.get("events.pipeline")
+    pipeline: Pipeline | None = getattr(runtime, "pipeline", None)  # absent when wiring never ran
     if pipeline is not None:
         await pipeline.stop()

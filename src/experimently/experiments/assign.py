@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
 from experimently.db import Database, after_commit
 from experimently.errors import NotFound
+from experimently.events.ingest import EventIngest
 from experimently.experiments import repository
-from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import AssignmentRead, AssignRequest, Status
 from experimently.experiments.service import NAMESPACE
+from experimently.flags.evaluation import FlagEvaluation
 from experimently.kit.clock import now
 from experimently_sdk import CompiledExperiment, ExperimentDef, Layer, assign, compile_experiment
 from experimently_sdk.bucketing import unit_text
@@ -112,22 +112,19 @@ class Decision:
 
 
 class AssignmentService:
-    def __init__(self, db: Database, cache: Cache, services: dict[str, Any]) -> None:
+    def __init__(self, db: Database, cache: Cache, flags: FlagEvaluation, ingest: EventIngest | None) -> None:
         self.db = db
         self.cache = cache
-        self.services = services
+        self.flags = flags  # its snapshot holds the environment's segment matchers
+        self.ingest = ingest  # exposures go through ingestion (None: not recorded)
         self.sticky = StickyCache()
         # any experiment change (and a privacy erasure) drops the sticky reads of this instance
         cache.on_invalidate(lambda namespace, _key: self.sticky.clear() if namespace == NAMESPACE else None)
 
     async def _load(self) -> list[dict[str, Any]]:
-        from experimently.experiments.models import Layer as LayerRow
-
         async with self.db.sessions() as session:
-            rows = (
-                await session.scalars(select(Experiment).where(Experiment.status != Status.ARCHIVED))
-            ).all()
-            salts = {lay.key: lay.salt for lay in (await session.scalars(select(LayerRow))).all()}
+            rows = await repository.not_archived(session)
+            salts = await repository.layer_salts(session)
         return [
             {
                 "id": r.id,
@@ -153,8 +150,7 @@ class AssignmentService:
         return loaded
 
     async def _segments(self, environment: str) -> Mapping[str, Matcher]:
-        flags = self.services["flags.evaluation"]
-        snap = await flags.snapshot(environment)
+        snap = await self.flags.snapshot(environment)
         matchers: Mapping[str, Matcher] = snap.evaluator.ruleset.segment_matchers
         return matchers
 
@@ -249,9 +245,8 @@ class AssignmentService:
                 for unit, variant in new.items()
             ],
         )
-        ingest = self.services.get("events.ingest")
-        if ingest is not None:
-            await ingest.submit(
+        if self.ingest is not None:
+            await self.ingest.submit(
                 [
                     exposure_event(exp.key, unit, str(variant), moment.isoformat())
                     for unit, variant in new.items()

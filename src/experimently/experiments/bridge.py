@@ -1,10 +1,13 @@
 """Flags that serve experiments: a flag rule hands its decision to a running experiment and maps the
 experiment's variants to flag variations. Product code asks the flag; the experiment still gets its
-sticky assignment and exposure — but only when evaluation actually reaches that rule."""
+sticky assignment and exposure — but only when evaluation actually reaches that rule.
+
+Implements the hand-off flags declare (:class:`experimently.flags.handoff.ExperimentHandoff`); flags
+call it only for flags whose rules name an experiment."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from experimently.db import Database
@@ -19,16 +22,15 @@ class FlagExperimentBridge:
         self.flags = flags
         self.assignments = assignments
 
-    async def experiment_flags(self, environment: str) -> set[str]:
-        """Keys of the environment's flags that hand a decision to an experiment."""
-        return set((await self.flags.snapshot(environment)).experiments)
-
-    async def evaluate_one(
-        self, environment: str, flag_key: str, context: Mapping[str, Any], default: Any
-    ) -> Any:
-        keys = (await self.flags.snapshot(environment)).experiments.get(flag_key)
-        if not keys:  # the hot path: a dict look-up, no scan of the ruleset
-            return (await self.flags.evaluate(environment, flag_key, context, default)).to_dict()
+    async def evaluate_flag(
+        self,
+        environment: str,
+        flag_key: str,
+        experiment_keys: Sequence[str],
+        context: Mapping[str, Any],
+        default: Any,
+    ) -> dict[str, Any]:
+        keys = experiment_keys
         definitions = await self.assignments.definitions()
         async with self.db.transaction() as session:
             candidates: dict[str, Decision] = {}

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
 from experimently.experiments import repository
-from experimently.experiments.models import Assignment
 from experimently.experiments.schemas import Status
 from experimently.experiments.service import NAMESPACE
+from experimently.kit.references import segment_keys
 from experimently.metrics.aggregation import ExperimentSpec
 from experimently.privacy import PrivacyProvider
 
@@ -46,8 +45,7 @@ async def _export(session: AsyncSession, unit_id: str) -> list[dict[str, Any]]:
 
 
 async def _erase(session: AsyncSession, unit_id: str) -> int:
-    result = await session.execute(delete(Assignment).where(Assignment.unit_id == unit_id))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # DELETE results carry rowcount
+    return await repository.delete_unit_assignments(session, unit_id)
 
 
 def assignments_provider(cache: Cache) -> PrivacyProvider:
@@ -63,16 +61,7 @@ def assignments_provider(cache: Cache) -> PrivacyProvider:
 async def segment_users(session: AsyncSession, key: str) -> list[dict[str, str]]:
     """Experiments (not archived) whose targeting references segment ``key``."""
     rows = await repository.in_statuses(session, [s.value for s in Status if s is not Status.ARCHIVED])
-    return [
-        {"type": "experiment", "key": exp.key}
-        for exp in rows
-        if any(
-            isinstance(c, dict)
-            and c.get("operator") in ("in_segment", "not_in_segment")
-            and key in (c.get("values") or [])
-            for c in exp.targeting
-        )
-    ]
+    return [{"type": "experiment", "key": exp.key} for exp in rows if key in segment_keys(exp.targeting)]
 
 
 async def metric_users(session: AsyncSession, key: str) -> list[dict[str, str]]:

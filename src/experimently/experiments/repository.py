@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,11 +53,6 @@ async def list_experiments(
     if tag:
         rows = [r for r in rows if tag in r.tags]
     return rows[offset : offset + limit], len(rows)
-
-
-async def running_in(session: AsyncSession, environment: str) -> Sequence[Experiment]:
-    query = select(Experiment).where(Experiment.environment == environment, Experiment.status == "running")
-    return (await session.scalars(query.order_by(Experiment.key))).all()
 
 
 async def in_statuses(session: AsyncSession, statuses: Sequence[str]) -> Sequence[Experiment]:
@@ -124,3 +119,18 @@ async def count_assignments(session: AsyncSession, experiment_id: str) -> dict[s
         .group_by(Assignment.variant)
     )
     return {variant: int(count) for variant, count in rows.all()}
+
+
+async def delete_unit_assignments(session: AsyncSession, unit_id: str) -> int:
+    """Erase one unit's assignments (privacy); returns how many were deleted."""
+    result = await session.execute(delete(Assignment).where(Assignment.unit_id == unit_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]  # DELETE results carry rowcount
+
+
+async def not_archived(session: AsyncSession) -> Sequence[Experiment]:
+    """Every experiment an application may still be assigned to or read (assignment's definitions)."""
+    return (await session.scalars(select(Experiment).where(Experiment.status != "archived"))).all()
+
+
+async def layer_salts(session: AsyncSession) -> dict[str, str]:
+    return {layer.key: layer.salt for layer in (await session.scalars(select(Layer))).all()}

@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.errors import errors
 from experimently.experiments import service
 from experimently.experiments.assign import AssignmentService
-from experimently.experiments.repository import unit_history
 from experimently.experiments.schemas import (
+    AssignmentHistoryItem,
     AssignmentRead,
     AssignRequest,
     BulkAssignRequest,
@@ -25,7 +26,7 @@ from experimently.experiments.schemas import (
     TransitionRequest,
 )
 from experimently.kit.envelope import Envelope, Page, page_params
-from experimently.rbac import Permission, permissions_for, require, require_key_environment
+from experimently.rbac import Permission, require_key_environment
 from experimently.runtime import Runtime
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -39,8 +40,7 @@ def _read(exp: object) -> ExperimentRead:
 
 
 def _assigner(runtime: Runtime) -> AssignmentService:
-    assigner: AssignmentService = runtime.services["experiments.assignments"]
-    return assigner
+    return runtime.assignments
 
 
 def _environment(actor: Actor) -> str:
@@ -90,20 +90,13 @@ async def assign_all(
     return Envelope(data=await _assigner(runtime).assign_all(session, env, body))
 
 
-@router.get("/units/{unit_id}/assignments", response_model=Envelope[list[dict[str, str]]])
+@router.get("/units/{unit_id}/assignments", response_model=Envelope[list[AssignmentHistoryItem]])
 async def assignment_history(
     actor: ActorDep, session: SessionDep, unit_id: str
-) -> Envelope[list[dict[str, str]]]:
+) -> Envelope[list[AssignmentHistoryItem]]:
     """A unit's assignment history across experiments (an API key sees its own environment only)."""
-    if Permission.EVALUATE not in permissions_for(actor):
-        require(actor, Permission.EXPERIMENTS_READ)
-    rows = await unit_history(session, unit_id, environment=actor.environment_key)
-    return Envelope(
-        data=[
-            {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
-            for k, v, e, t in rows
-        ]
-    )
+    rows = await service.assignment_history(session, actor, unit_id)
+    return Envelope(data=[AssignmentHistoryItem.model_validate(r) for r in rows])
 
 
 @router.get("/{ref}", response_model=Envelope[ExperimentRead])
@@ -138,7 +131,7 @@ async def assign_bulk(
     return Envelope(data=await _assigner(runtime).assign_many(session, env, key, body.units))
 
 
-@router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead])
+@router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead], responses=errors(409))
 async def transition(
     actor: ActorDep,
     session: SessionDep,

@@ -4,7 +4,7 @@ after downtime (whatever is due is done on the next run). Audited as the system 
 
 from __future__ import annotations
 
-from experimently.auth.actor import SYSTEM
+from experimently.actor import SYSTEM
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.experiments import repository

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from experimently.flags.schemas import FLAG_KEY
+from experimently_sdk.bucketing import BUCKETS
 
 GuardrailAction = Literal["pause", "notify"]
 
@@ -178,7 +179,7 @@ class LayerRead(BaseModel):
     salt: str
     created_at: datetime
     allocations: list[dict[str, Any]] = Field(default_factory=list)
-    free_buckets: int = 10_000
+    free_buckets: int = BUCKETS
 
 
 class AssignRequest(BaseModel):
@@ -203,3 +204,10 @@ class AssignmentRead(BaseModel):
     payload: JsonValue = None
     reason: str
     sticky: bool = False
+
+
+class AssignmentHistoryItem(BaseModel):
+    experiment_key: str
+    variant: str
+    environment: str
+    assigned_at: str = Field(description="ISO 8601, UTC")

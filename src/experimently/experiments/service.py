@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.cache import Cache
 from experimently.environments.service import get_environment_by_key
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
@@ -22,16 +22,17 @@ from experimently.experiments.schemas import (
     LayerRead,
     Status,
 )
-from experimently.flags import repository as flag_repository
 from experimently.flags.documents import segment_document
 from experimently.kit.clock import ensure_utc, now
 from experimently.metrics import repository as metric_repository
-from experimently.rbac import Permission, require, require_environment
+from experimently.rbac import Permission, permissions_for, require, require_environment
+from experimently.segments import repository as segment_repository
 from experimently.webhooks.outbox import emit
 from experimently_sdk import RuleValidationError, validate_experiment_targeting
+from experimently_sdk.bucketing import BUCKETS
 
 NAMESPACE = "experiments"
-LAYER_BUCKETS = 10_000
+LAYER_BUCKETS = BUCKETS  # a layer splits the engine's bucket space
 
 
 def snapshot(exp: Experiment) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def snapshot(exp: Experiment) -> dict[str, Any]:
 
 
 async def _validate_targeting(session: AsyncSession, conditions: list[dict[str, Any]]) -> None:
-    segments = {s.key: segment_document(s) for s in await flag_repository.all_segments(session)}
+    segments = {s.key: segment_document(s) for s in await segment_repository.all_segments(session)}
     try:
         validate_experiment_targeting(conditions, segments)
     except RuleValidationError as exc:
@@ -334,3 +335,15 @@ async def layer_read(session: AsyncSession, layer: Layer) -> LayerRead:
 async def list_layers(session: AsyncSession, actor: Actor) -> list[LayerRead]:
     require(actor, Permission.EXPERIMENTS_READ)
     return [await layer_read(session, layer) for layer in await repository.all_layers(session)]
+
+
+async def assignment_history(session: AsyncSession, actor: Actor, unit_id: str) -> list[dict[str, str]]:
+    """A unit's assignments across experiments: people with read access see every environment, an API
+    key (``evaluate``) only its own."""
+    if Permission.EVALUATE not in permissions_for(actor):
+        require(actor, Permission.EXPERIMENTS_READ)
+    rows = await repository.unit_history(session, unit_id, environment=actor.environment_key)
+    return [
+        {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
+        for k, v, e, t in rows
+    ]

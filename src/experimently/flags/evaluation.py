@@ -21,6 +21,7 @@ from experimently.flags import repository
 from experimently.flags.documents import engine_document, experiment_keys, segment_document
 from experimently.flags.exposures import ExposureRecorder
 from experimently.flags.service import RULESET_NAMESPACE
+from experimently.kit.references import segment_keys
 from experimently_sdk import EvaluationResult, Evaluator, ExperimentResolver, Ruleset
 
 RELOADS = Counter(
@@ -56,15 +57,6 @@ def build_context(user_id: str | int | None, attributes: Mapping[str, Any]) -> d
     return context
 
 
-def _segment_refs(conditions: Any) -> set[str]:
-    return {
-        str(value)
-        for c in conditions or []
-        if isinstance(c, Mapping) and c.get("operator") in ("in_segment", "not_in_segment")
-        for value in c.get("values") or []
-    }
-
-
 def referenced_segments(documents: Sequence[Mapping[str, Any]], segments: Mapping[str, Any]) -> set[str]:
     """Segments the environment's flags use, directly or through other segments. Only these are shipped
     to SDKs: a segment nobody references (a user list, say) is not handed to every key holder."""
@@ -72,14 +64,14 @@ def referenced_segments(documents: Sequence[Mapping[str, Any]], segments: Mappin
         key
         for doc in documents
         for rule in doc.get("rules", [])
-        for key in _segment_refs(rule.get("conditions"))
+        for key in segment_keys(rule.get("conditions"))
     }
     used: set[str] = set()
     while pending:
         key = pending.pop()
         if key not in used and key in segments:
             used.add(key)
-            pending |= _segment_refs(segments[key])
+            pending |= segment_keys(segments[key])
     return used
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.environments.service import get_environment_by_key
 from experimently.flags import service
 from experimently.flags.evaluation import FlagEvaluation, build_context

@@ -1,4 +1,5 @@
-"""All SQL of flags, segments and rollout schedules."""
+"""All SQL of flags and rollout schedules (segments' is in ``experimently.segments.repository``;
+re-exported here for callers of its old home)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.flags.models import Flag, RolloutSchedule
-from experimently.segments.models import Segment
+from experimently.segments.repository import all_segments as all_segments
+from experimently.segments.repository import get_segment as get_segment
 
 
 async def get_flag(session: AsyncSession, key: str, *, for_update: bool = False) -> Flag | None:
@@ -49,14 +51,6 @@ async def all_flags(session: AsyncSession, *, include_archived: bool = False) ->
     if not include_archived:
         query = query.where(Flag.archived.is_(False))
     return (await session.scalars(query)).all()
-
-
-async def all_segments(session: AsyncSession) -> Sequence[Segment]:
-    return (await session.scalars(select(Segment).order_by(Segment.key))).all()
-
-
-async def get_segment(session: AsyncSession, key: str) -> Segment | None:
-    return await session.scalar(select(Segment).where(Segment.key == key))
 
 
 async def schedules_for(session: AsyncSession, flag_id: str) -> Sequence[RolloutSchedule]:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import SYSTEM, Actor
+from experimently.actor import SYSTEM, Actor
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.errors import NotFound, ValidationFailed

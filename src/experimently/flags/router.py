@@ -11,10 +11,13 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.flags import rollouts, service
 from experimently.flags.evaluation import FlagEvaluation, build_context
+from experimently.flags.query_json import parse_query_json
 from experimently.flags.schemas import (
     BatchEvaluateRequest,
+    BatchEvaluationRead,
     EnvironmentUpdate,
     EvaluateRequest,
+    EvaluationRead,
     FlagCreate,
     FlagRead,
     FlagUpdate,
@@ -26,7 +29,6 @@ from experimently.flags.schemas import (
 )
 from experimently.flags.sdk_service import evaluate_batch, evaluate_one, sdk_payload
 from experimently.kit.envelope import Envelope, Page, page_params
-from experimently.kit.jsondepth import parse_query_json
 from experimently.runtime import Runtime
 
 router = APIRouter(prefix="/feature-flags", tags=["feature flags"])
@@ -45,13 +47,23 @@ def _json(data: Any, status_code: int = 200, headers: dict[str, str] | None = No
 
 
 def evaluation(runtime: Runtime) -> FlagEvaluation:
-    return runtime.services["flags.evaluation"]  # type: ignore[no-any-return]  # set by wiring
+    return runtime.flags
 
 
 # Evaluation routes come first: the router tries routes in order on every request, so the hot
 # paths match after a few checks instead of after every management route. None of them shadows
 # another route (``/{key}/evaluate`` and ``/evaluate/batch`` never match the same path).
-@router.post("/{key}/evaluate")
+# the hot paths answer with a pre-serialized Response (no response-model validation); their schema is
+# declared for OpenAPI only
+_EVALUATION: dict[int | str, dict[str, Any]] = {
+    200: {"model": Envelope[EvaluationRead], "description": "the evaluation"}
+}
+_BATCH: dict[int | str, dict[str, Any]] = {
+    200: {"model": Envelope[BatchEvaluationRead], "description": "the evaluations"}
+}
+
+
+@router.post("/{key}/evaluate", responses=_EVALUATION)
 async def evaluate_post(actor: ActorDep, runtime: RuntimeDep, key: str, body: EvaluateRequest) -> Response:
     """Evaluate for ``{"user_id", "context"}``."""
     return _json(
@@ -59,7 +71,7 @@ async def evaluate_post(actor: ActorDep, runtime: RuntimeDep, key: str, body: Ev
     )
 
 
-@router.post("/evaluate/batch")
+@router.post("/evaluate/batch", responses=_BATCH)
 async def evaluate_batch_endpoint(
     actor: ActorDep, runtime: RuntimeDep, body: BatchEvaluateRequest
 ) -> Response:
@@ -67,7 +79,7 @@ async def evaluate_batch_endpoint(
     return _json(await evaluate_batch(runtime, actor, body))
 
 
-@router.get("/{key}/evaluate")
+@router.get("/{key}/evaluate", responses=_EVALUATION)
 async def evaluate_get(
     request: Request,
     actor: ActorDep,

@@ -168,3 +168,32 @@ class OwnershipTransfer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     owner_id: str = Field(min_length=1, max_length=36, description="the id of the user who will own it")
+
+
+class EvaluationRead(BaseModel):
+    """One evaluation (the engine's result; evaluation never fails: errors are in ``error_code``)."""
+
+    flag_key: str
+    value: JsonValue = Field(description="the served value, or the default on error")
+    variation: str | None
+    reason: str = Field(
+        description="why: TARGET_MATCH, RULE_MATCH, FALLTHROUGH, DISABLED, EXPERIMENT, ERROR..."
+    )
+    rule_id: str | None
+    rule_index: int | None
+    error_code: str | None = Field(
+        description="FLAG_NOT_FOUND, INVALID_CONTEXT, TYPE_MISMATCH, PARSE_ERROR, GENERAL"
+    )
+    bucket: int | None
+    experiment_key: str | None
+    experiment_variant: str | None
+    prerequisite_failed: str | None
+
+
+class BatchEvaluationRead(BaseModel):
+    """``flag_key`` + ``results`` (one flag, many users) or ``user_id`` + ``flags`` (one user, all flags)."""
+
+    flag_key: str | None = None
+    results: list[EvaluationRead] | None = None
+    user_id: str | None = None
+    flags: dict[str, EvaluationRead] | None = None

@@ -1,14 +1,14 @@
 """Evaluation for applications: the API key fixes the environment; flags that hand their decision to an
-experiment get a sticky assignment through the experiments service when it is wired in."""
+experiment go through the experiment hand-off when one is wired in (the rest never leave flags)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.errors import ValidationFailed
-from experimently.flags.evaluation import FlagEvaluation, build_context
+from experimently.flags.evaluation import build_context
 from experimently.flags.schemas import BatchEvaluateRequest
 from experimently.rbac import Permission, require_key_environment
 from experimently.runtime import Runtime
@@ -18,28 +18,35 @@ def _environment(actor: Actor) -> str:
     return require_key_environment(actor, Permission.EVALUATE, "evaluate")
 
 
-def _engine(runtime: Runtime) -> FlagEvaluation:
-    engine: FlagEvaluation = runtime.services["flags.evaluation"]
-    return engine
+async def _served(runtime: Runtime, env: str) -> Mapping[str, list[str]]:
+    """The environment's flags that hand a decision to experiments (flag -> experiment keys); nothing
+    when no hand-off is wired in."""
+    if runtime.experiment_handoff is None:
+        return {}
+    return (await runtime.flags.snapshot(env)).experiments
+
+
+async def _evaluate_one(
+    runtime: Runtime, env: str, key: str, context: Mapping[str, Any], default: Any
+) -> dict[str, Any]:
+    experiments = (await _served(runtime, env)).get(key)
+    if experiments and runtime.experiment_handoff is not None:
+        return await runtime.experiment_handoff.evaluate_flag(env, key, experiments, context, default)
+    return (await runtime.flags.evaluate(env, key, context, default)).to_dict()
 
 
 async def evaluate_one(
     runtime: Runtime, actor: Actor, key: str, context: Mapping[str, Any], default: Any
 ) -> dict[str, Any]:
-    env = _environment(actor)
-    bridge = runtime.services.get("experiments.bridge")
-    if bridge is not None:
-        return await bridge.evaluate_one(env, key, context, default)  # type: ignore[no-any-return]
-    return (await _engine(runtime).evaluate(env, key, context, default)).to_dict()
+    return await _evaluate_one(runtime, _environment(actor), key, context, default)
 
 
 async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequest) -> dict[str, Any]:
     """Flags that serve experiments go through the bridge (assignment and exposure, as a single
     evaluation would); the rest take the engine's batch path."""
     env = _environment(actor)
-    engine = _engine(runtime)
-    bridge = runtime.services.get("experiments.bridge")
-    via_bridge: set[str] = await bridge.experiment_flags(env) if bridge is not None else set()
+    engine = runtime.flags
+    via_bridge = set(await _served(runtime, env))
     if body.flag_key is not None:
         if body.users is None:
             raise ValidationFailed(
@@ -47,7 +54,7 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
             )
         contexts = [build_context(u.user_id, u.context) for u in body.users]
         if body.flag_key in via_bridge:
-            rows = [await bridge.evaluate_one(env, body.flag_key, c, None) for c in contexts]  # type: ignore[union-attr]
+            rows = [await _evaluate_one(runtime, env, body.flag_key, c, None) for c in contexts]
             return {"flag_key": body.flag_key, "results": rows}
         results = await engine.evaluate_many(env, body.flag_key, contexts)
         return {"flag_key": body.flag_key, "results": [r.to_dict() for r in results]}
@@ -58,11 +65,11 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
     context = build_context(body.user_id, body.context)
     flags = {k: r.to_dict() for k, r in (await engine.evaluate_all(env, context)).items()}
     for key in via_bridge & set(flags):
-        flags[key] = await bridge.evaluate_one(env, key, context, None)  # type: ignore[union-attr]
+        flags[key] = await _evaluate_one(runtime, env, key, context, None)
     return {"user_id": body.user_id, "flags": flags}
 
 
 async def sdk_payload(runtime: Runtime, actor: Actor) -> tuple[str, dict[str, Any]]:
     env = _environment(actor)
-    snap = await _engine(runtime).snapshot(env)
+    snap = await runtime.flags.snapshot(env)
     return snap.etag, snap.payload

@@ -6,13 +6,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.cache import Cache
-from experimently.environments.models import Environment
+from experimently.environments import repository as environment_repository
 from experimently.environments.service import get_environment_by_key
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.flags import repository
@@ -34,6 +33,7 @@ from experimently.flags.schemas import (
 )
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require, require_environment, require_every_environment
+from experimently.segments import repository as segment_repository
 from experimently.webhooks.announce import announce
 
 RULESET_NAMESPACE = "ruleset"
@@ -61,11 +61,11 @@ def _variation_documents(variations: list[Variation]) -> list[dict[str, Any]]:
 
 
 async def environment_keys(session: AsyncSession) -> list[str]:
-    return list((await session.scalars(select(Environment.key).order_by(Environment.key))).all())
+    return await environment_repository.all_keys(session)
 
 
 async def _check(session: AsyncSession, flag: Flag, envs: list[str]) -> None:
-    segments = {s.key: segment_document(s) for s in await repository.all_segments(session)}
+    segments = {s.key: segment_document(s) for s in await segment_repository.all_segments(session)}
     others = [f for f in await repository.all_flags(session) if f.key != flag.key]
     validate_documents(flag, envs, segments, dict.fromkeys(envs, others))
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Literal
 
 import structlog
 from prometheus_client import Counter, Histogram
@@ -21,6 +22,31 @@ from experimently.kit.clock import now
 from experimently.kit.ids import new_id
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """What one :meth:`JobRunner.run` did: ``ok``, ``error`` (the job raised ``error``) or
+    ``skipped_lease`` (another instance holds the lease). True only for ``ok``, so
+    ``assert await jobs.run(name)`` fails when the job crashed."""
+
+    job: str
+    status: Literal["ok", "error", "skipped_lease"]
+    error: Exception | None = None
+
+    def __bool__(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def ran(self) -> bool:
+        return self.status != "skipped_lease"
+
+    def raise_for_error(self) -> None:
+        """Re-raise the job's exception, if it raised one."""
+        if self.error is not None:
+            raise self.error
+
+
 JOB_RUNS = Counter("experimently_jobs_runs_total", "Job runs by job and outcome", ["job", "outcome"])
 JOB_DURATION = Histogram("experimently_jobs_duration_seconds", "Job run duration", ["job"])
 
@@ -76,23 +102,25 @@ class JobRunner:
                 .values(expires_at=moment, last_run_at=moment)
             )
 
-    async def run(self, name: str) -> bool:
-        """Run one job now if this instance gets its lease; returns whether it ran."""
+    async def run(self, name: str) -> JobOutcome:
+        """Run one job now if this instance gets its lease. A job that raises is logged and counted (the
+        loop goes on); the outcome says what happened and is true only when the job ran and succeeded."""
         job = self.jobs[name]
         if not await self.acquire(name, job.lease_seconds):
             JOB_RUNS.labels(name, "skipped_lease").inc()
-            return False
+            return JobOutcome(name, "skipped_lease")
         started = time.perf_counter()
+        outcome = JobOutcome(name, "ok")
         try:
             await job.fn()
-            JOB_RUNS.labels(name, "ok").inc()
         except Exception as exc:
-            JOB_RUNS.labels(name, "error").inc()
+            outcome = JobOutcome(name, "error", exc)
             log.error("job.failed", job=name, error=repr(exc), exc_info=exc)
         finally:
             JOB_DURATION.labels(name).observe(time.perf_counter() - started)
             await self.release(name)
-        return True
+        JOB_RUNS.labels(name, outcome.status).inc()
+        return outcome
 
     async def run_due(self) -> None:
         moment = time.monotonic()

@@ -30,7 +30,3 @@ def page_params(
     offset: int = Query(0, ge=0, le=1_000_000_000, description="rows to skip"),
 ) -> Page:
     return Page(limit=limit, offset=offset)
-
-
-def ok(data: Any, **meta: Any) -> dict[str, Any]:
-    return {"data": data, "meta": meta}

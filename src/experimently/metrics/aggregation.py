@@ -23,7 +23,7 @@ import hashlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,12 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.db import Database
 from experimently.events.models import Event
-from experimently.events.validation import to_us
-from experimently.kit.clock import now
+from experimently.kit.clock import DAY_US, now, to_us
 from experimently.metrics import repository
 from experimently.metrics.aggregation_sql import (
     ALL_UNITS,
-    DAY_US,
     SUMS,
     RawSums,
     Units,
@@ -146,13 +144,75 @@ def _shape(metric: MetricDefinition) -> dict[str, bool]:
 Key = tuple[str, int]  # (variant, day number since the epoch)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSums:
+    """The sufficient statistics of one metric over a set of units (one (variant, day) bucket, or a
+    cumulative total): sums over units of functions of each unit's value, so two sets add and a
+    subset subtracts. The field order is the order ``aggregation_sql`` computes and stores them."""
+
+    n: float = 0.0  # units counted: exposed units, or for a mean metric the units with a value
+    sum: float = 0.0  # of the unit's value (numerator for a ratio)
+    sum_squares: float = 0.0
+    pre_sum: float = 0.0  # of the pre-exposure value (CUPED)
+    pre_sum_squares: float = 0.0
+    cross_sum: float = 0.0  # of value x pre-exposure value
+    denom_sum: float = 0.0  # of the ratio's denominator
+    denom_sum_squares: float = 0.0
+    num_denom_cross: float = 0.0  # of numerator x denominator
+
+    @classmethod
+    def of(cls, values: Iterable[Any]) -> MetricSums:
+        """From the stored or computed sequence (``SUMS`` numbers, in field order)."""
+        return cls(*(float(v) for v in values))
+
+    def values(self) -> list[float]:
+        return [
+            self.n,
+            self.sum,
+            self.sum_squares,
+            self.pre_sum,
+            self.pre_sum_squares,
+            self.cross_sum,
+            self.denom_sum,
+            self.denom_sum_squares,
+            self.num_denom_cross,
+        ]
+
+    def __add__(self, other: MetricSums) -> MetricSums:
+        return MetricSums(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+
+    def __sub__(self, other: MetricSums) -> MetricSums:
+        return MetricSums(*(a - b for a, b in zip(self.values(), other.values(), strict=True)))
+
+    def stats(self, variant: str, shape: dict[str, bool]) -> VariantStats:
+        """The statistics engine's input; pre-period and denominator sums only for metrics that have
+        them (``shape``)."""
+        pre, ratio = shape["pre"], shape["ratio"]
+        return VariantStats(
+            key=variant,
+            n=round(self.n),
+            sum=self.sum,
+            sum_squares=self.sum_squares,
+            pre_sum=self.pre_sum if pre else None,
+            pre_sum_squares=self.pre_sum_squares if pre else None,
+            cross_sum=self.cross_sum if pre else None,
+            denom_sum=self.denom_sum if ratio else None,
+            denom_sum_squares=self.denom_sum_squares if ratio else None,
+            num_denom_cross=self.num_denom_cross if ratio else None,
+        )
+
+
+ZERO = MetricSums()
+assert len(ZERO.values()) == SUMS  # the SQL computes exactly these
+
+
 @dataclass
 class Sums:
     """The stored statistics: per (variant, day) exposed units and multi-variant units, and per
     metric and (variant, day) the ``SUMS`` sums. Addable and retractable."""
 
     exposures: dict[Key, list[int]] = field(default_factory=dict)
-    metrics: dict[str, dict[Key, list[float]]] = field(default_factory=dict)
+    metrics: dict[str, dict[Key, MetricSums]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, raw: RawSums, metric_keys: Iterable[str]) -> Sums:
@@ -168,9 +228,8 @@ class Sums:
         for key, rows in raw.metrics.items():
             by = self.metrics.setdefault(key, {})
             for variant, day, *values in rows:
-                acc = by.setdefault((variant, day), [0.0] * SUMS)
-                for i, value in enumerate(values):
-                    acc[i] += sign * value
+                current, change = by.get((variant, day), ZERO), MetricSums.of(values)
+                by[(variant, day)] = current + change if sign > 0 else current - change
         self._drop_empty()
 
     def _drop_empty(self) -> None:
@@ -178,14 +237,14 @@ class Sums:
         for k in [k for k, (units, _) in self.exposures.items() if units <= 0]:
             del self.exposures[k]
         for by in self.metrics.values():
-            for k in [k for k, acc in by.items() if k not in self.exposures or acc[0] < 0.5]:
+            for k in [k for k, sums in by.items() if k not in self.exposures or sums.n < 0.5]:
                 del by[k]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "exposures": [[v, d, *c] for (v, d), c in sorted(self.exposures.items())],
             "metrics": {
-                m: [[v, d, *s] for (v, d), s in sorted(by.items())] for m, by in self.metrics.items()
+                m: [[v, d, *s.values()] for (v, d), s in sorted(by.items())] for m, by in self.metrics.items()
             },
         }
 
@@ -194,7 +253,7 @@ class Sums:
         return cls(
             {(str(v), int(d)): [int(u), int(x)] for v, d, u, x in data["exposures"]},
             {
-                m: {(str(r[0]), int(r[1])): [float(x) for x in r[2:]] for r in rows}
+                m: {(str(r[0]), int(r[1])): MetricSums.of(r[2:]) for r in rows}
                 for m, rows in data["metrics"].items()
             },
         )
@@ -348,9 +407,11 @@ async def recompute_from_scratch(session: AsyncSession, spec: ExperimentSpec) ->
     return await aggregate_experiment(session, spec, full=True)
 
 
-async def run_aggregation(db: Database, services: dict[str, Any]) -> int:
-    """The ``metrics.aggregate`` job: every running experiment, one transaction each."""
-    provider: SpecProvider | None = services.get("experiments.specs")
+async def run_aggregation(
+    db: Database, provider: SpecProvider | None, after: AfterAggregation | None = None
+) -> int:
+    """The ``metrics.aggregate`` job: every experiment ``provider`` names, one transaction each; then
+    ``after`` (the guardrail checks) on the keys whose statistics moved."""
     if provider is None:
         return 0
     async with db.transaction() as session:
@@ -364,7 +425,6 @@ async def run_aggregation(db: Database, services: dict[str, Any]) -> int:
             if await aggregate_experiment(session, spec) != before:
                 touched.add(spec.key)
     # the guardrail checks (experiments and flag rollouts) run right after, on what moved
-    after: AfterAggregation | None = services.get("metrics.after_aggregation")
     if after is not None and touched:
         try:
             await after(touched)
@@ -415,9 +475,10 @@ async def unit_contributions(session: AsyncSession, unit_id: str) -> list[dict[s
                 "first_exposure_day": _label(day),
                 "multi_variant": bool(multi),
                 "metrics": {
-                    k: {"value": rows[0][3], "pre_value": rows[0][5], "denominator": rows[0][8]}
+                    k: {"value": own.sum, "pre_value": own.pre_sum, "denominator": own.denom_sum}
                     for k, rows in raw.metrics.items()
                     if rows
+                    for own in [MetricSums.of(rows[0][2:])]
                 },
             }
         )
@@ -440,25 +501,6 @@ def _label(day: int) -> str:
     return datetime.fromtimestamp(day * 86_400, UTC).date().isoformat()
 
 
-_ZERO = [0.0] * SUMS
-
-
-def _variant_stats(variant: str, acc: list[float], shape: dict[str, bool]) -> VariantStats:
-    pre, ratio = shape["pre"], shape["ratio"]
-    return VariantStats(
-        key=variant,
-        n=round(acc[0]),
-        sum=acc[1],
-        sum_squares=acc[2],
-        pre_sum=acc[3] if pre else None,
-        pre_sum_squares=acc[4] if pre else None,
-        cross_sum=acc[5] if pre else None,
-        denom_sum=acc[6] if ratio else None,
-        denom_sum_squares=acc[7] if ratio else None,
-        num_denom_cross=acc[8] if ratio else None,
-    )
-
-
 def stats_of(experiment_key: str, data: dict[str, Any], aggregated_at: datetime | None) -> ExperimentStats:
     """``ExperimentStats`` from stored statistics: totals per variant, and per metric and variant the
     cumulative statistics of the units first exposed by each day (a variant's totals are its last
@@ -476,14 +518,15 @@ def stats_of(experiment_key: str, data: dict[str, Any], aggregated_at: datetime 
         by = sums.metrics[key]
         metrics[key], series[key] = {}, {}
         for variant in sorted(units):
-            acc = [0.0] * SUMS
+            total = ZERO
             points: list[DailyPoint] = []
             for day in sorted({d for v, d in sums.exposures if v == variant}):
-                bucket = by.get((variant, day), _ZERO)
-                n = bucket[0] if shape["mean"] else float(sums.exposures[(variant, day)][0])
-                acc = [acc[0] + n, *(a + b for a, b in zip(acc[1:], bucket[1:], strict=True))]
-                if acc[0] >= 0.5:
-                    points.append(DailyPoint(_label(day), _variant_stats(variant, acc, shape)))
+                bucket = by.get((variant, day), ZERO)
+                if not shape["mean"]:  # n counts every exposed unit, not only those with a value
+                    bucket = replace(bucket, n=float(sums.exposures[(variant, day)][0]))
+                total = total + bucket
+                if total.n >= 0.5:
+                    points.append(DailyPoint(_label(day), total.stats(variant, shape)))
             if points:
                 series[key][variant] = points
                 metrics[key][variant] = points[-1].stats

@@ -30,10 +30,10 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.kit.clock import DAY_US
 from experimently.metrics.conditions import compile_conditions
 from experimently.metrics.models import MetricDefinition
 
-DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
 # sums kept per (metric, variant, day): values counted (n of a mean metric), sum, sum of squares,
 # pre-period sum / squares, value x pre cross sum, denominator sum / squares, value x denominator

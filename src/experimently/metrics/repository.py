@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.kit.clock import DAY_US
 from experimently.metrics.conditions import compile_conditions
 from experimently.metrics.models import MetricDefinition
-
-DAY_US = 86_400_000_000
 
 
 async def get(session: AsyncSession, key: str) -> MetricDefinition | None:

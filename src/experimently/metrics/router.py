@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from experimently.deps import ActorDep, SessionDep
+from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.metrics import service
 from experimently.metrics.schemas import MetricCreate, MetricRead, MetricUpdate, SeriesPoint
@@ -44,9 +44,12 @@ async def update_metric(
 
 
 @router.delete("/{key}", response_model=Envelope[MetricRead])
-async def delete_metric(actor: ActorDep, session: SessionDep, key: str) -> Envelope[MetricRead]:
-    """Delete a metric definition (audited with its last state)."""
-    return Envelope(data=MetricRead.model_validate(await service.delete(session, actor, key)))
+async def delete_metric(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str
+) -> Envelope[MetricRead]:
+    """Delete a metric definition (audited with its last state); 409 while an experiment names it."""
+    metric = await service.delete(session, actor, key, runtime.metric_users)
+    return Envelope(data=MetricRead.model_validate(metric))
 
 
 @router.get("/{key}/series", response_model=Envelope[list[SeriesPoint]])

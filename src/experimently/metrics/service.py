@@ -10,10 +10,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
-from experimently.events.validation import to_us
-from experimently.kit.clock import now
+from experimently.kit.clock import now, to_us
 from experimently.kit.references import ReferenceLookups
 from experimently.metrics import conditions, repository
 from experimently.metrics.models import MetricDefinition
@@ -94,13 +93,13 @@ async def update(session: AsyncSession, actor: Actor, key: str, body: MetricUpda
     return metric
 
 
-METRIC_USERS = ReferenceLookups()  # experiments register who names a metric
-
-
-async def delete(session: AsyncSession, actor: Actor, key: str) -> MetricDefinition:
+async def delete(
+    session: AsyncSession, actor: Actor, key: str, users_of: ReferenceLookups
+) -> MetricDefinition:
+    """Refused (409) while ``users_of`` (look-ups other domains registered) finds anything naming it."""
     metric = await get(session, actor, key)
     require(actor, Permission.METRICS_WRITE, owner_id=metric.owner_id)
-    users = await METRIC_USERS.find(session, key)
+    users = await users_of.find(session, key)
     if users:
         raise Conflict(f"metric '{key}' is in use", details={"used_by": users})
     audit.record(session, actor, "metric.deleted", "metric", key, before=snapshot(metric))

@@ -1,7 +1,7 @@
 """Privacy requests: export and erase everything stored about one user id.
 
-Each domain that stores per-user data registers a :class:`PrivacyProvider`; the service runs them
-all in one transaction and audits the request.
+Each domain that stores per-user data registers a :class:`PrivacyProvider` with the runtime's
+:class:`PrivacyProviders`; the service runs them all in one transaction and audits the request.
 """
 
 from __future__ import annotations
@@ -25,16 +25,18 @@ class PrivacyProvider:
     order: int = 0
 
 
-_PROVIDERS: dict[str, PrivacyProvider] = {}
+class PrivacyProviders:
+    """One process's providers (held by the runtime, so two runtimes never share them)."""
+
+    def __init__(self) -> None:
+        self._providers: dict[str, PrivacyProvider] = {}
+
+    def register(self, provider: PrivacyProvider) -> None:
+        """Add (or replace, by name) a domain's provider."""
+        self._providers[provider.name] = provider
+
+    def all(self) -> list[PrivacyProvider]:
+        return sorted(self._providers.values(), key=lambda p: (p.order, p.name))
 
 
-def register(provider: PrivacyProvider) -> None:
-    """Add (or replace, by name) a domain's provider."""
-    _PROVIDERS[provider.name] = provider
-
-
-def providers() -> list[PrivacyProvider]:
-    return sorted(_PROVIDERS.values(), key=lambda p: (p.order, p.name))
-
-
-__all__ = ["PrivacyProvider", "providers", "register"]
+__all__ = ["PrivacyProvider", "PrivacyProviders"]

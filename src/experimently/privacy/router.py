@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from experimently.deps import ActorDep, SessionDep
+from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.privacy import service
 
@@ -15,12 +15,16 @@ UserId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
 @router.get("/users/{user_id}/export", response_model=Envelope[dict[str, Any]])
-async def export_user(actor: ActorDep, session: SessionDep, user_id: UserId) -> Envelope[dict[str, Any]]:
+async def export_user(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, user_id: UserId
+) -> Envelope[dict[str, Any]]:
     """Everything stored about ``user_id``, per data source (admin)."""
-    return Envelope(data=await service.export_user(session, actor, user_id))
+    return Envelope(data=await service.export_user(session, runtime.privacy, actor, user_id))
 
 
 @router.delete("/users/{user_id}", response_model=Envelope[dict[str, int]])
-async def erase_user(actor: ActorDep, session: SessionDep, user_id: UserId) -> Envelope[dict[str, int]]:
+async def erase_user(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, user_id: UserId
+) -> Envelope[dict[str, int]]:
     """Erase everything stored about ``user_id``; returns rows deleted per data source (admin)."""
-    return Envelope(data=await service.erase_user(session, actor, user_id))
+    return Envelope(data=await service.erase_user(session, runtime.privacy, actor, user_id))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from experimently.auth.actor import Actor, ActorKind, Role, Scope
+from experimently.actor import Actor, ActorKind, Role, Scope
 from experimently.errors import PermissionDenied
 
 

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM
 from experimently.analysis.results import KINDS, arms, control_key
-from experimently.auth.actor import SYSTEM
 from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.db import Database

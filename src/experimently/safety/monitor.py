@@ -10,25 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
 from experimently.db import Database
-from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.exposures import ExposureRecorder
-from experimently.metrics.aggregation import ExperimentSpec, SpecProvider
+from experimently.metrics.aggregation import ExperimentSpec
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.rollout_monitor import check_rollouts, release_completed
 from experimently.safety.rollouts import PREFIX, aggregation_specs, guarded_markers
 
 
-def wire_rollouts(runtime: Runtime, flags: FlagEvaluation) -> None:
-    flags.guarded_loader = guarded_markers
-    flags.exposures = ExposureRecorder(runtime.services["events.pipeline"])
-    experiments: SpecProvider | None = runtime.services.get("experiments.specs")
+def wire_rollouts(runtime: Runtime) -> None:
+    """Flags record exposures while a guarded rollout runs; the aggregation covers the rollouts too."""
+    runtime.flags.guarded_loader = guarded_markers
+    runtime.flags.exposures = ExposureRecorder(runtime.pipeline)
+    experiments = runtime.aggregation_specs
 
     async def specs(session: AsyncSession) -> list[ExperimentSpec]:
         found = await experiments(session) if experiments is not None else []
         return [*found, *await aggregation_specs(session)]
 
-    runtime.services["experiments.specs"] = specs
+    runtime.aggregation_specs = specs
 
 
 async def after_aggregation(runtime: Runtime, keys: set[str]) -> int:

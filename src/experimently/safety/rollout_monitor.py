@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
+from experimently.actor import SYSTEM
 from experimently.analysis.results import KINDS
-from experimently.auth.actor import SYSTEM
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.flags import repository as flag_repository

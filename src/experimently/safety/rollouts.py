@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import SYSTEM, Actor
+from experimently.actor import SYSTEM, Actor
 from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.errors import Conflict, InvalidTransition, NotFound, ValidationFailed

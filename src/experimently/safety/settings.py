@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.config import Settings
 from experimently.environments.service import get_environment_by_key
 from experimently.errors import NotFound, ValidationFailed, check_version

@@ -43,4 +43,4 @@ async def update_segment(
 @router.delete("/{key}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_segment(actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str) -> None:
     """Delete a segment; 409 naming its users when anything still references it."""
-    await service.delete(session, runtime.cache, actor, key)
+    await service.delete(session, runtime.cache, actor, key, runtime.segment_users)

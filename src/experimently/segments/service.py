@@ -7,15 +7,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.cache import Cache
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
-from experimently.flags import repository
+from experimently.flags import repository as flag_repository
 from experimently.flags.documents import segment_document
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.kit.clock import now
-from experimently.kit.references import ReferenceLookups
+from experimently.kit.references import ReferenceLookups, segment_keys
 from experimently.rbac import Permission, require
+from experimently.segments import repository
 from experimently.segments.models import Segment
 from experimently.segments.schemas import SegmentCreate, SegmentRead, SegmentUpdate
 from experimently.webhooks.announce import announce
@@ -45,29 +46,22 @@ async def _validate(session: AsyncSession, segment: Segment) -> None:
 
 
 def _references(conditions: list[Any], key: str) -> bool:
-    return any(
-        isinstance(c, dict)
-        and c.get("operator") in ("in_segment", "not_in_segment")
-        and key in (c.get("values") or [])
-        for c in conditions
-    )
+    return key in segment_keys(conditions)
 
 
-async def users_of(session: AsyncSession, key: str) -> list[dict[str, str]]:
-    """Every flag rule and segment that references segment ``key``."""
+async def users_of(session: AsyncSession, key: str, others: ReferenceLookups) -> list[dict[str, str]]:
+    """Every flag rule and segment that references segment ``key``, then what ``others`` (the look-ups
+    other domains registered, such as experiments' targeting) find."""
     users: list[dict[str, str]] = []
-    for flag in await repository.all_flags(session, include_archived=True):
+    for flag in await flag_repository.all_flags(session, include_archived=True):
         for env, config in flag.environments.items():
             if any(_references(rule.get("conditions", []), key) for rule in config.get("rules", [])):
                 users.append({"type": "flag", "key": flag.key, "environment": env})
     for segment in await repository.all_segments(session):
         if segment.key != key and _references(segment.conditions, key):
             users.append({"type": "segment", "key": segment.key})
-    users.extend(await SEGMENT_USERS.find(session, key))
+    users.extend(await others.find(session, key))
     return users
-
-
-SEGMENT_USERS = ReferenceLookups()  # other domains (experiments) register look-ups of their references
 
 
 async def create(session: AsyncSession, cache: Cache, actor: Actor, body: SegmentCreate) -> SegmentRead:
@@ -136,10 +130,12 @@ async def update(
     return SegmentRead.model_validate(segment)
 
 
-async def delete(session: AsyncSession, cache: Cache, actor: Actor, key: str) -> None:
+async def delete(
+    session: AsyncSession, cache: Cache, actor: Actor, key: str, others: ReferenceLookups
+) -> None:
     segment = await get(session, actor, key)
     require(actor, Permission.SEGMENTS_WRITE, owner_id=segment.owner_id)
-    users = await users_of(session, key)
+    users = await users_of(session, key, others)
     if users:
         raise Conflict(f"segment '{key}' is in use", details={"used_by": users})
     audit.record(session, actor, "segment.deleted", "segment", key, before=snapshot(segment))

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from experimently.kit.lazy import lazy
 from experimently.stats.estimate import DiffEstimate
 from experimently.stats.inference import Inference, clamp_probability, interval, quantile
+from experimently.stats.lazy import lazy
 from experimently.stats.model import Alternative, Prior, Risk
 
 special = lazy("scipy.special")

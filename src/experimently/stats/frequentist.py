@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from experimently.kit.lazy import lazy
 from experimently.stats.estimate import DiffEstimate
 from experimently.stats.inference import Inference, clamp_probability, interval, quantile
+from experimently.stats.lazy import lazy
 from experimently.stats.model import Alternative
 
 special = lazy("scipy.special")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from experimently.kit.lazy import lazy
+from experimently.stats.lazy import lazy
 from experimently.stats.model import Alternative, Interval, MessageCode, Risk
 
 special = lazy("scipy.special")

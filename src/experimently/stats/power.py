@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from experimently.kit.lazy import lazy
 from experimently.stats.inference import clamp_probability
+from experimently.stats.lazy import lazy
 from experimently.stats.model import (
     Alternative,
     DaysResult,

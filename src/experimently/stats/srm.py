@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from experimently.kit.lazy import lazy
 from experimently.stats.inference import clamp_probability
+from experimently.stats.lazy import lazy
 from experimently.stats.model import MessageCode, SrmResult
 from experimently.stats.validate import is_finite
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.actor import Actor
 from experimently.audit.service import diff, jsonable
-from experimently.auth.actor import Actor
 from experimently.webhooks.models import DomainEvent
 from experimently.webhooks.outbox import emit
 

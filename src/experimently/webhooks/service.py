@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.auth.actor import Actor
+from experimently.actor import Actor
 from experimently.encryption.keyring import KeyRing
 from experimently.errors import NotFound, check_version
 from experimently.kit.clock import now

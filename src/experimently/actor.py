@@ -1,4 +1,6 @@
-"""Who is acting: a person, an application (API key) or the system itself."""
+"""Who is acting: a person, an application (API key) or the system itself, with the roles and scopes
+that decide what it may do. Shared vocabulary below both ``auth`` (which builds actors) and ``rbac``
+(which checks them), so neither imports the other for it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,24 @@
+"""The flags -> experiments hand-off: a flag rule may hand its decision to a running experiment.
+
+Flags declare what they need; the experiments domain implements it (``experiments.bridge``) and the
+wiring plugs it in. Flags call it only for a flag whose rules name an experiment, so evaluating any
+other flag never leaves this domain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+
+class ExperimentHandoff(Protocol):
+    async def evaluate_flag(
+        self,
+        environment: str,
+        flag_key: str,
+        experiment_keys: Sequence[str],
+        context: Mapping[str, Any],
+        default: Any,
+    ) -> dict[str, Any]:
+        """Evaluate ``flag_key``, whose rules hand their decision to ``experiment_keys``: the experiment a
+        rule reaches gets its sticky assignment and exposure; the result is the evaluation's dict."""
+        ...
