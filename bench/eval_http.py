@@ -690,7 +690,7 @@ async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
         extra_env = await production_env(args) if args.workers else None
         with running_server(port, data_dir, password, args.workers, extra_env) as proc:
             async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as client:
-                await wait_healthy(client, proc, deadline=time.monotonic() + 60)
+                await wait_healthy(client, proc, deadline=time.monotonic() + 180)
                 api_key = await prepare(client, password)
                 reasons = await check_answers(client, api_key)
             server = loaded_modules(proc.pid)
