@@ -421,7 +421,7 @@ def server_command(port: int, workers: int | None = None) -> list[str]:
     return [*base, "serve", "--host", HOST, "--port", str(port), *extra]
 
 
-def production_env(args: argparse.Namespace) -> dict[str, str]:
+async def production_env(args: argparse.Namespace) -> dict[str, str]:
     """``--workers N``: PostgreSQL and Redis (several processes need them), schema made anew."""
     if not (args.database_url and args.redis_url):
         raise SystemExit("--workers needs --database-url and --redis-url (or EXPERIMENTLY_TEST_*)")
@@ -446,7 +446,7 @@ def production_env(args: argparse.Namespace) -> dict[str, str]:
         await redis.flushdb()
         await redis.aclose()
 
-    asyncio.run(reset())
+    await reset()
     return env
 
 
@@ -688,10 +688,10 @@ async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
     password = secrets.token_urlsafe(18)
     data_dir = Path(tempfile.mkdtemp(prefix="experimently-bench-"))
     try:
-        extra_env = production_env(args) if args.workers else None
+        extra_env = await production_env(args) if args.workers else None
         with running_server(port, data_dir, password, args.workers, extra_env) as proc:
             async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as client:
-                await wait_healthy(client, proc, deadline=time.monotonic() + 60)
+                await wait_healthy(client, proc, deadline=time.monotonic() + 180)
                 api_key = await prepare(client, password)
                 reasons = await check_answers(client, api_key)
             server = loaded_modules(proc.pid)

@@ -103,6 +103,10 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--shapes", default="embedded_first,embedded,production", help="comma-separated")
+    parser.add_argument(
+        "--old", action="store_true", help="a version before --workers existed (production runs 1 process)"
+    )
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--database-url", default=os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("EXPERIMENTLY_TEST_REDIS_URL"))
@@ -127,7 +131,8 @@ def main() -> None:
         def restart(_i: int) -> dict[str, str]:
             return {**base, "EXPERIMENTLY_DATA_DIR": str(restart_dir)}
 
-        start_once(restart(0), [], args.timeout)  # create the data dir once: the runs are restarts
+        if "embedded" in args.shapes.split(","):
+            start_once(restart(0), [], args.timeout)  # create the data dir once: the runs are restarts
         shapes: list[tuple[str, Callable[[int], dict[str, str]], list[str]]] = [
             ("embedded_first", fresh, []),
             ("embedded", restart, []),
@@ -142,10 +147,15 @@ def main() -> None:
                 "EXPERIMENTLY_ENCRYPTION_KEYS": "EMd4eFIrT-KuxWf931FdpXguZ32Gmhnod3Cz6uAXrFk=",  # bench key
             }
             subprocess.run([EXE, "migrate"], env=prod, check=True, stdout=subprocess.DEVNULL)
-            shapes.append(("production", lambda _i: prod, ["--no-migrate"]))
+            # one process, as before --workers existed: the figure is the start-up, not the fan-out
+            one = [] if args.old else ["--workers", "1"]
+            shapes.append(("production", lambda _i: prod, ["--no-migrate", *one]))
         else:
             print("production shape skipped: pass --database-url and --redis-url", flush=True)
+        wanted = set(args.shapes.split(","))
         for name, make_env, extra in shapes:
+            if name not in wanted:
+                continue
             walls, cpus = measure(name, args.runs, make_env, extra, args.timeout)
             results[f"{name}_median_s"] = round(statistics.median(walls), 3)
             results[f"{name}_cpu_median_s"] = round(statistics.median(cpus), 3)

@@ -314,3 +314,33 @@ def test_import__bad_documents_refused_with_one_line(embedded: Path, content: st
 def test_import__missing_file(embedded: Path) -> None:
     result = cli("import", "no-such.yaml")
     assert result.exit_code == EXIT_CONFIG and "cannot read no-such.yaml" in result.output
+
+
+# --- serve --workers ---------------------------------------------------------------------------------
+
+
+def test_worker_count__one_embedded_every_core_with_postgres_and_redis(tmp_path: Path) -> None:
+    from experimently.cli.server import worker_count
+    from experimently.config import Settings
+
+    embedded = Settings(data_dir=tmp_path)
+    assert worker_count(embedded, None) == 1
+    assert worker_count(embedded, 1) == 1
+    shared = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://u@127.0.0.1:18799/x",
+        redis_url="redis://127.0.0.1:18798/0",
+        secret_key=SECRET,
+    )
+    assert worker_count(shared, None) == (os.cpu_count() or 1)
+    assert worker_count(shared, 3) == 3
+    without_redis = Settings(
+        data_dir=tmp_path, database_url="postgresql+asyncpg://u@127.0.0.1:18799/x", secret_key=SECRET
+    )
+    assert worker_count(without_redis, None) == 1
+    from experimently.cli.common import CliError
+
+    with pytest.raises(CliError, match="needs an external database and Redis"):
+        worker_count(without_redis, 2)
+    with pytest.raises(CliError, match="at least 1"):
+        worker_count(shared, 0)
