@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=20)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_allow_private_networks: bool = False
+    # SDK stream (GET /api/v1/sdk/stream): open connections per API key, heartbeat, missed-change resync
+    sdk_stream_max_connections_per_key: int = Field(default=20, ge=1)
+    sdk_stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    sdk_stream_resync_seconds: float = Field(default=5.0, gt=0, le=300)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

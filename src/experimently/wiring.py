@@ -18,6 +18,7 @@ from experimently.metrics.service import METRIC_USERS
 from experimently.privacy import register as register_privacy
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
+from experimently.sdk.wiring import register_sdk_services, sdk_stream
 from experimently.segments.service import SEGMENT_USERS
 from experimently.webhooks.delivery import deliver
 
@@ -34,6 +35,7 @@ def register_services(runtime: Runtime) -> None:
     SEGMENT_USERS.register(segment_users)
     METRIC_USERS.register(metric_users)
     register_event_services(runtime)
+    register_sdk_services(runtime)
 
 
 def register_jobs(runtime: Runtime) -> None:
@@ -61,8 +63,11 @@ def register_jobs(runtime: Runtime) -> None:
 async def start_services(runtime: Runtime, *, http: bool) -> None:
     """Start long-running domain services (event writer, ...)."""
     await start_events(runtime)
+    if http:
+        sdk_stream(runtime).start()
 
 
 async def stop_services(runtime: Runtime) -> None:
     """Stop them, draining what they hold."""
+    await sdk_stream(runtime).stop()
     await stop_events(runtime)

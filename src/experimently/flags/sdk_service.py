@@ -63,6 +63,8 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
 
 
 async def sdk_payload(runtime: Runtime, actor: Actor) -> tuple[str, dict[str, Any]]:
-    env = _environment(actor)
-    snap = await _engine(runtime).snapshot(env)
-    return snap.etag, snap.payload
+    """The flags, segments and experiments of the key's environment (see experimently.sdk.payload)."""
+    from experimently.sdk.wiring import sdk_payloads  # the sdk package builds on flags: import late
+
+    built = await sdk_payloads(runtime).get(_environment(actor))
+    return built.etag, built.payload
