@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     sdk_stream_max_connections_per_key: int = Field(default=20, ge=1)
     sdk_stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
     sdk_stream_resync_seconds: float = Field(default=5.0, gt=0, le=300)
+    # a re-weighted experiment lists its diverging stored assignments in the SDK payload up to this
+    # many stored assignments; beyond, SDK clients ask the server per unit
+    sdk_overrides_max: int = Field(default=50_000, ge=0)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

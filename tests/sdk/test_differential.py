@@ -48,23 +48,17 @@ def compare(
     server: LiveServer, key: str, client: Client, people: list[tuple[str, dict[str, Any]]]
 ) -> dict[str, Any]:
     """Every flag and experiment for every user; returns mismatches (expected: none) and tallies."""
-    started = time.monotonic()
     mismatches: list[Any] = []
     tallies: dict[str, set[Any]] = {}
     for exp in EXPERIMENTS:
-        t0 = time.monotonic()
         remote = server_variants(server, key, exp, people)
-        t1 = time.monotonic()
         local = [client.get_variant(exp, u, a) for u, a in people]
-        print(exp, round(t1 - t0, 2), round(time.monotonic() - t1, 2))
         mismatches += [
             (exp, people[i][0], r, loc) for i, (r, loc) in enumerate(zip(remote, local)) if r != loc
         ]
         tallies[exp] = set(remote)
     for flag in FLAGS:
-        t0 = time.monotonic()
         remote = server_flags(server, key, flag, people)
-        print(flag, round(time.monotonic() - t0, 2))
         local = []
         for u, a in people:
             d = client.variation_detail(flag, u, a)
@@ -83,7 +77,6 @@ def compare(
             (flag, people[i][0], r, loc) for i, (r, loc) in enumerate(zip(remote, local)) if r != loc
         ]
         tallies[flag] = {r[2] for r in remote}
-    print(f"compare: {time.monotonic() - started:.1f} s")
     return {"mismatches": mismatches, "tallies": tallies}
 
 
@@ -140,13 +133,11 @@ def test_client_equals_server__10k_users__through_pause_reweight_resume_and_stre
             payload = server.admin.get(
                 "/api/v1/sdk/flags", headers={"X-API-Key": key, "Authorization": ""}
             ).json()
-            marked = {e["key"]: e["assignment"] for e in payload["data"]["experiments"]}
-            assert marked == {
-                "checkout-exp": "server",
-                "layer-a": "local",
-                "layer-b": "local",
-                "onboarding": "local",
+            marked = {
+                e["key"]: (e["assignment"], len(e["overrides"])) for e in payload["data"]["experiments"]
             }
+            assert marked["checkout-exp"][0] == "local" and marked["checkout-exp"][1] > 500
+            assert {marked[k] for k in ("layer-a", "layer-b", "onboarding")} == {("local", 0)}
             resumed = compare(server, key, client, people)
             assert resumed["mismatches"] == [], resumed["mismatches"][:5]
             # the test can fail: the buckets alone would now disagree with the server for many units
@@ -208,5 +199,60 @@ def test_client_equals_server__10k_users__through_pause_reweight_resume_and_stre
             changed = compare(server, key, client, people)
             assert changed["mismatches"] == [], changed["mismatches"][:5]
             assert "TARGETING_MATCH" in changed["tallies"]["new-checkout"]
+    finally:
+        server.stop()
+
+
+def test_reweighted_beyond_overrides_max__client_asks_server_once_per_unit(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    # Given an experiment whose stored assignments are too many to list in the payload (bound 0)
+    server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path / "a"), sdk_overrides_max=0).start()
+    try:
+        build(server)
+        key = server.sdk_key()
+        people = users(600, seed=11)
+        assert server_variants(server, key, "checkout-exp", people).count(None) < 600  # stored now
+        server.call("POST", "/api/v1/experiments/checkout-exp/pause")
+        exp = server.call("GET", "/api/v1/experiments/checkout-exp")
+        reweighted = [{**exp["variants"][0], "weight": 5}, {**exp["variants"][1], "weight": 95}]
+        exp = server.call(
+            "PATCH",
+            "/api/v1/experiments/checkout-exp",
+            json={"variants": reweighted, "version": exp["version"]},
+        )
+        server.call("POST", "/api/v1/experiments/checkout-exp/resume")
+        with Client(key, server.base_url, init_timeout=30, send_events=False, sticky_timeout=10) as client:
+            doc = next(e for e in client._snapshot.payload["experiments"] if e["key"] == "checkout-exp")
+            assert doc["assignment"] == "server"
+            # When the client answers: Then it equals the server (stored variants included)
+            local = [client.get_variant("checkout-exp", u, a) for u, a in people]
+            flags = [client.variation_detail("checkout-flag", u, a) for u, a in people]
+            assert local == server_variants(server, key, "checkout-exp", people)
+            remote_flags = server_flags(server, key, "checkout-flag", people)
+            assert [
+                (
+                    d.value,
+                    d.variation,
+                    d.reason,
+                    d.rule_id,
+                    d.error_code,
+                    d.experiment_key,
+                    d.experiment_variant,
+                )
+                for d in flags
+            ] == remote_flags
+            new_def = compile_experiment(
+                ExperimentDef("checkout-exp", exp["salt"], (("control", 5.0), ("treatment", 95.0)), 80.0)
+            )
+            assert (
+                sum(
+                    1
+                    for (u, _), v in zip(people, local)
+                    if v and assign(new_def, {"user_id": u}).variant != v
+                )
+                > 50
+            )
+            assert len(client._sticky) == len(people)  # asked once per unit, then remembered
     finally:
         server.stop()

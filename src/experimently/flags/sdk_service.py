@@ -47,7 +47,7 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
             )
         contexts = [build_context(u.user_id, u.context) for u in body.users]
         if body.flag_key in via_bridge:
-            rows = [await bridge.evaluate_one(env, body.flag_key, c, None) for c in contexts]  # type: ignore[union-attr]
+            rows = await bridge.evaluate_many(env, body.flag_key, contexts)  # type: ignore[union-attr]
             return {"flag_key": body.flag_key, "results": rows}
         results = await engine.evaluate_many(env, body.flag_key, contexts)
         return {"flag_key": body.flag_key, "results": [r.to_dict() for r in results]}

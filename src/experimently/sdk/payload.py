@@ -2,10 +2,15 @@
 
 Version 2 keeps every field of version 1 (``environment``, ``flags``, ``segments``) and adds
 ``payload_version`` and ``experiments``: the environment's experiments (variants and weights, traffic,
-targeting, layer range and salts, status) and, per experiment, ``assignment``: ``"local"`` when the
-deterministic buckets give the server's answer, ``"server"`` when stored (sticky) assignments may differ
-from them because the weights changed after the start. ``segments`` then also holds the segments that
-experiment targeting uses.
+targeting, layer range and salts, status). ``segments`` then also holds the segments that experiment
+targeting uses.
+
+Stickiness: the server returns a unit's first stored assignment from then on. While the weights have
+not changed since the start, that is what the deterministic buckets give, so a client needs nothing
+more. Once an experiment is re-weighted (only possible while paused), stored assignments may differ from
+the buckets: the payload then lists those units in ``overrides`` (unit -> stored variant) when there are
+at most ``sdk_overrides_max`` stored assignments, and otherwise marks the experiment
+``"assignment": "server"`` so the client asks the server once per unit.
 
 One composed payload per environment is held in memory and dropped whenever the flag ruleset or the
 experiments change on any instance (the cache's invalidations, local or from Redis pub/sub); listeners
@@ -33,6 +38,7 @@ from experimently.flags.documents import segment_document
 from experimently.flags.evaluation import FlagEvaluation, referenced_segments
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.sdk import repository
+from experimently_sdk.bucketing import bucket, cumulative_boundaries, pick
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +57,11 @@ class SdkPayload:
         return self.etag.strip('"')
 
 
-def experiment_document(exp: Experiment, layer_salt: str | None) -> dict[str, Any]:
-    live = exp.status in (Status.RUNNING, Status.PAUSED)
+def experiment_document(
+    exp: Experiment, layer_salt: str | None, overrides: dict[str, str] | None
+) -> dict[str, Any]:
+    """``overrides``: None when the buckets give every stored answer, else the units whose stored
+    variant differs ({} is possible), or ``SERVER`` when there were too many to list."""
     layer = None
     if exp.layer_key is not None and layer_salt is not None:
         layer = {
@@ -72,7 +81,23 @@ def experiment_document(exp: Experiment, layer_salt: str | None) -> dict[str, An
         "traffic_allocation": exp.traffic_allocation,
         "targeting": exp.targeting or [],
         "layer": layer,
-        "assignment": "server" if live and exp.reweighted_at is not None else "local",
+        "assignment": "server" if overrides is SERVER else "local",
+        "overrides": {} if overrides is None or overrides is SERVER else overrides,
+    }
+
+
+SERVER: dict[str, str] = {}  # sentinel: too many stored assignments to list
+
+
+def bucket_overrides(exp: Experiment, stored: list[tuple[str, str]]) -> dict[str, str]:
+    """Stored assignments the current weights would not give (the variant bucket only: layer and
+    traffic cannot have excluded a stored unit, since they are frozen or only rise while live)."""
+    points = [round(float(v["weight"]) * 100) for v in exp.variants]
+    boundaries = cumulative_boundaries(points)
+    keys = [str(v["key"]) for v in exp.variants]
+    seed = f"{exp.salt}:variant"
+    return {
+        unit: variant for unit, variant in stored if keys[pick(boundaries, bucket(seed, unit))] != variant
     }
 
 
@@ -81,8 +106,11 @@ def _digest(payload: Mapping[str, Any]) -> str:
 
 
 class SdkPayloads:
-    def __init__(self, db: Database, cache: Cache, flags: FlagEvaluation, *, ttl: float = 30.0) -> None:
+    def __init__(
+        self, db: Database, cache: Cache, flags: FlagEvaluation, *, overrides_max: int, ttl: float = 30.0
+    ) -> None:
         self.db = db
+        self.overrides_max = overrides_max
         self.flags = flags
         self.ttl = ttl
         self._memo: dict[str, tuple[float, SdkPayload]] = {}
@@ -118,12 +146,22 @@ class SdkPayloads:
             experiments = await repository.environment_experiments(session, environment)
             salts = await repository.layer_salts(session, {e.layer_key for e in experiments if e.layer_key})
             segments = await _experiment_segments(session, experiments, snap.payload["segments"])
+            overrides: dict[str, dict[str, str] | None] = {}
+            for exp in experiments:
+                overrides[exp.key] = None
+                if exp.reweighted_at is not None and exp.status in (Status.RUNNING, Status.PAUSED):
+                    if await repository.assignment_count(session, exp.id) > self.overrides_max:
+                        overrides[exp.key] = SERVER
+                    else:
+                        stored = await repository.stored_assignments(session, exp.id)
+                        overrides[exp.key] = bucket_overrides(exp, stored)
         payload = {
             **snap.payload,
             "segments": segments,
             "payload_version": PAYLOAD_VERSION,
             "experiments": [
-                experiment_document(e, salts.get(e.layer_key) if e.layer_key else None) for e in experiments
+                experiment_document(e, salts.get(e.layer_key) if e.layer_key else None, overrides[e.key])
+                for e in experiments
             ],
         }
         return SdkPayload(environment, f'"{_digest(payload)}"', payload)

@@ -8,7 +8,12 @@ from experimently.sdk.stream import SdkStream
 
 
 def register_sdk_services(runtime: Runtime) -> None:
-    payloads = SdkPayloads(runtime.db, runtime.cache, runtime.services["flags.evaluation"])
+    payloads = SdkPayloads(
+        runtime.db,
+        runtime.cache,
+        runtime.services["flags.evaluation"],
+        overrides_max=runtime.settings.sdk_overrides_max,
+    )
     runtime.services["sdk.payloads"] = payloads
     runtime.services["sdk.stream"] = SdkStream(
         payloads,

@@ -76,7 +76,9 @@ class _Resolver:
         unit = unit_text(context.get(exp.bucket_by))
         if unit is None:
             return None
-        if exp.server_sticky:
+        if exp.overrides and unit in exp.overrides:
+            variant: str | None = exp.overrides[unit]
+        elif exp.server_sticky:
             variant = self.client._server_variant(exp, unit, context)
         else:
             variant = assign(exp.compiled, context, self.snapshot.segments).variant

@@ -24,6 +24,7 @@ class LocalExperiment:
     status: str
     bucket_by: str
     server_sticky: bool  # stored assignments may differ from the buckets: ask the server (see docs)
+    overrides: Mapping[str, str]  # units whose stored variant differs from the buckets
     payloads: Mapping[str, Any]
     compiled: CompiledExperiment
     document: Mapping[str, Any]
@@ -65,6 +66,7 @@ def experiment_from_document(doc: Mapping[str, Any]) -> LocalExperiment:
         status=str(doc.get("status")),
         bucket_by=definition.bucket_by,
         server_sticky=doc.get("assignment") == "server",
+        overrides={str(k): str(v) for k, v in (doc.get("overrides") or {}).items()},
         payloads={str(v["key"]): v.get("payload") for v in doc["variants"]},
         compiled=compile_experiment(definition),
         document=doc,
