@@ -66,8 +66,9 @@ class Updater:
         headers = {"If-None-Match": f'"{self.version}"'} if self.version else {}
         try:
             response = self.http.get("/api/v1/sdk/flags", headers=headers)
-        except httpx.HTTPError as exc:
-            log.info("experimently: ruleset fetch failed: %r", exc)
+        except Exception as exc:  # network errors, and a client closed meanwhile
+            if not self._stop.is_set():
+                log.info("experimently: ruleset fetch failed: %r", exc)
             return False
         if response.status_code == 304:
             return True
