@@ -8,8 +8,9 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -20,6 +21,7 @@ from experimently.runtime import Runtime, build_runtime
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
 
 PORTS = range(18400, 18500)
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -44,6 +46,7 @@ class LiveServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._admin: httpx.Client | None = None
+        self.loop: asyncio.AbstractEventLoop
 
     def start(self, timeout: float = 60.0) -> LiveServer:
         config = uvicorn.Config(
@@ -73,10 +76,15 @@ class LiveServer:
 
         async def main() -> None:
             assert self._server is not None and self.runtime is not None
+            self.loop = asyncio.get_running_loop()
             await bootstrap(self.runtime, apply_migrations=False)
             await self._server.serve()
 
         asyncio.run(main())
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's event loop (its runtime lives there)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(120)
 
     def stop(self) -> None:
         if self._admin is not None:
