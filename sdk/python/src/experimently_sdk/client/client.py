@@ -8,6 +8,7 @@ the payload marks ``assignment: server`` (see docs/sdk-python.md, "Consistency w
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import threading
@@ -63,11 +64,12 @@ Listener = Callable[[ChangeEvent], None]
 class _Resolver:
     """Experiment decisions for one snapshot (flags that serve experiments, and ``get_variant``)."""
 
-    __slots__ = ("client", "snapshot")
+    __slots__ = ("client", "evaluate", "snapshot")
 
     def __init__(self, client: Client, snapshot: Snapshot) -> None:
         self.client = client
         self.snapshot = snapshot
+        self.evaluate = snapshot.evaluator.evaluate
 
     def __call__(self, key: str, context: Mapping[str, Any]) -> str | None:
         exp = self.snapshot.experiments.get(key)
@@ -121,7 +123,9 @@ class Client:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._closed = False
-        self._dedup = Dedup(dedup_capacity)
+        self._dedup = Dedup(dedup_capacity)  # experiment exposures
+        self._seen: dict[tuple[str, str | int, str], None] = {}  # flag exposures (see _flag_exposure)
+        self._dedup_capacity = dedup_capacity
         self._sticky: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._sticky_capacity = dedup_capacity
         headers = {"X-API-Key": sdk_key, "User-Agent": f"experimently-sdk-python/{VERSION}"}
@@ -266,24 +270,48 @@ class Client:
         attributes: Mapping[str, Any] | None = None,
         default: bool = False,
     ) -> bool:
-        return self._evaluate(flag_key, user_id, attributes, default).value is True
+        # _evaluate inlined: the commonest call pays for no second function call
+        try:
+            if attributes is None:
+                context: dict[str, Any] = {} if user_id is None else {"user_id": user_id}
+            else:
+                context = dict(attributes)
+                if user_id is not None:
+                    context["user_id"] = user_id
+            resolver = self._resolver
+            result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
+            variation = result.variation
+            if (
+                variation is not None
+                and user_id is not None
+                and (flag_key, user_id, variation) not in self._seen
+            ):
+                self._flag_exposure(flag_key, user_id, variation)
+            return result.value is True
+        except Exception:
+            log.exception("experimently: evaluation of %r failed", flag_key)
+            return default is True
 
     def _evaluate(
         self, flag_key: str, user_id: str | int | None, attributes: Mapping[str, Any] | None, default: Any
     ) -> EvaluationResult:
+        # the hot path: kept flat (measured in bench/sdk_client.py against the bare engine)
         try:
-            context = dict(attributes) if attributes else {}
-            if user_id is not None:
-                context["user_id"] = user_id
+            if attributes is None:
+                context: dict[str, Any] = {} if user_id is None else {"user_id": user_id}
+            else:
+                context = dict(attributes)
+                if user_id is not None:
+                    context["user_id"] = user_id
             resolver = self._resolver
-            result = resolver.snapshot.evaluator.evaluate(
-                flag_key, context, default=default, experiment_resolver=resolver
-            )
+            result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
             variation = result.variation
-            if variation is not None and user_id is not None and self._events is not None:
-                unit = str(user_id)
-                if self._dedup.first(("f", flag_key, unit, variation)):
-                    self._flag_exposure(flag_key, unit, variation)
+            if (
+                variation is not None
+                and user_id is not None
+                and (flag_key, user_id, variation) not in self._seen
+            ):
+                self._flag_exposure(flag_key, user_id, variation)
             return result
         except Exception:
             log.exception("experimently: evaluation of %r failed", flag_key)
@@ -372,10 +400,17 @@ class Client:
             item = (f"exposure:{experiment_key}:{unit}", "exposure", unit, None, None)
             events.add((*item, experiment_key, variant, time.time()))
 
-    def _flag_exposure(self, flag_key: str, unit: str, variation: str) -> None:
-        assert self._events is not None
-        properties = {"flag": flag_key, "variation": variation}
-        self._events.add((None, "flag_exposure", unit, None, properties, None, None, time.time()))
+    def _flag_exposure(self, flag_key: str, user_id: str | int, variation: str) -> None:
+        """First sight of (flag, unit, variation): remember it (bounded) and queue a flag_exposure."""
+        seen = self._seen
+        seen[(flag_key, user_id, variation)] = None
+        if len(seen) > self._dedup_capacity:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
+                del seen[next(iter(seen))]
+        events = self._events
+        if events is not None:
+            properties = {"flag": flag_key, "variation": variation}
+            events.add((None, "flag_exposure", str(user_id), None, properties, None, None, time.time()))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send queued events now; True when everything was accepted within ``timeout``."""
