@@ -130,9 +130,10 @@ class SdkPayloads:
         for listener in self._listeners:
             listener()
 
-    async def get(self, environment: str) -> SdkPayload:
+    async def get(self, environment: str, *, fresh: bool = False) -> SdkPayload:
+        """The memoised payload, or (``fresh``) one rebuilt from the flag snapshot and the database."""
         hit = self._memo.get(environment)
-        if hit is not None and hit[0] > time.monotonic():
+        if not fresh and hit is not None and hit[0] > time.monotonic():
             return hit[1]
         generation = self._generation
         built = await self._build(environment)

@@ -8,8 +8,8 @@ payload again.
 Fan-out is in process: every connection of an environment waits on that environment's latest payload.
 Changes reach this instance through the cache's invalidations, which come from this instance or, with
 Redis, from any instance over pub/sub; the stream does not talk to Redis itself, so a Redis outage
-leaves connected clients connected. A periodic resync (``sdk_stream_resync_seconds``) re-reads the
-payload, which catches what an outage made this instance miss.
+leaves connected clients connected. A periodic resync (``sdk_stream_resync_seconds``) rebuilds the
+payload (bypassing its memo), which catches what an outage made this instance miss.
 """
 
 from __future__ import annotations
@@ -82,12 +82,12 @@ class SdkStream:
             for environment in list(self._channels):
                 await self._refresh_one(environment)
 
-    async def _refresh_one(self, environment: str) -> None:
+    async def _refresh_one(self, environment: str, *, fresh: bool = False) -> None:
         channel = self._channels.get(environment)
         if channel is None:
             return
         try:
-            latest = await self.payloads.get(environment)
+            latest = await self.payloads.get(environment, fresh=fresh)
         except Exception as exc:  # the database is down: connected clients keep what they have
             log.warning("sdk.stream_refresh_failed", environment=environment, error=repr(exc))
             return
@@ -98,7 +98,7 @@ class SdkStream:
         while True:
             await asyncio.sleep(self.resync_seconds)
             for environment in list(self._channels):
-                await self._refresh_one(environment)
+                await self._refresh_one(environment, fresh=True)
 
     async def open(self, key_id: str, environment: str) -> _Channel:
         """Reserve a connection for ``key_id`` (429 beyond the bound) and join the channel."""
