@@ -76,6 +76,10 @@ def compare(
         mismatches += [
             (flag, people[i][0], r, loc) for i, (r, loc) in enumerate(zip(remote, local)) if r != loc
         ]
+        enabled = [client.is_enabled(flag, u, a) for u, a in people]  # its own fast path: same answers
+        mismatches += [
+            (flag, "is_enabled", people[i][0]) for i, r in enumerate(remote) if enabled[i] != (r[0] is True)
+        ]
         tallies[flag] = {r[2] for r in remote}
     return {"mismatches": mismatches, "tallies": tallies}
 

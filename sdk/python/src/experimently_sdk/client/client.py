@@ -34,6 +34,7 @@ log = logging.getLogger("experimently_sdk")
 __all__ = ["ChangeEvent", "Client", "EvaluationDetail"]
 
 VERSION = "0.2.0"
+_BOOL = (bool,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +65,14 @@ Listener = Callable[[ChangeEvent], None]
 class _Resolver:
     """Experiment decisions for one snapshot (flags that serve experiments, and ``get_variant``)."""
 
-    __slots__ = ("client", "evaluate", "snapshot")
+    __slots__ = ("client", "compiled", "evaluate", "ruleset", "snapshot")
 
     def __init__(self, client: Client, snapshot: Snapshot) -> None:
         self.client = client
         self.snapshot = snapshot
         self.evaluate = snapshot.evaluator.evaluate
+        self.ruleset = snapshot.evaluator.ruleset
+        self.compiled = self.ruleset.compiled
 
     def __call__(self, key: str, context: Mapping[str, Any]) -> str | None:
         exp = self.snapshot.experiments.get(key)
@@ -279,7 +282,12 @@ class Client:
                 if user_id is not None:
                     context["user_id"] = user_id
             resolver = self._resolver
-            result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
+            flag = resolver.compiled.get(flag_key)
+            if flag is not None and type(default) is bool and flag.value_types == _BOOL:
+                # what Evaluator.evaluate does for a boolean flag and a bool default, minus a call level
+                result = flag.run(context, default, resolver, resolver.ruleset, 0)
+            else:
+                result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
             variation = result.variation
             if (
                 variation is not None
