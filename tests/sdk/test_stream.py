@@ -36,7 +36,10 @@ def test_stream__payload_on_connect__changes_pushed__resume__bounded_per_key(
     tmp_path: Path, migrated_sqlite: Path
 ) -> None:
     server = LiveServer(
-        "sqlite", copy_database(migrated_sqlite, tmp_path), sdk_stream_max_connections_per_key=2
+        "sqlite",
+        copy_database(migrated_sqlite, tmp_path),
+        sdk_stream_max_connections_per_key=2,
+        sdk_stream_heartbeat_seconds=0.2,
     ).start()
     try:
         server.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
@@ -53,6 +56,8 @@ def test_stream__payload_on_connect__changes_pushed__resume__bounded_per_key(
                 connect_sse(http, "GET", "/api/v1/sdk/stream", headers={"X-API-Key": key}) as sse,
             ):
                 for event in sse.iter_sse():
+                    if event.event not in ("put", "ready"):
+                        continue  # heartbeats
                     events.append(event)
                     opened.set()
                     if len(events) == 2:
@@ -64,6 +69,11 @@ def test_stream__payload_on_connect__changes_pushed__resume__bounded_per_key(
         # Then the payload of GET /sdk/flags comes first, its version as the event id
         assert events[0].event == "put" and events[0].id == etag.strip('"')
         assert events[0].json()["payload"]["flags"][0]["key"] == "f"
+        # heartbeats: SSE comment lines while nothing changes
+        with httpx.stream(
+            "GET", f"{server.base_url}/api/v1/sdk/stream", headers={"X-API-Key": key}, timeout=30
+        ) as raw:
+            assert any(line.startswith(":") for line, _ in zip(raw.iter_lines(), range(50)))
         # a second connection resuming from the current version gets "ready", not the payload again
         status, event = first_event(server.base_url, key, **{"Last-Event-ID": etag.strip('"')})
         assert status == 200 and event.event == "ready"
@@ -145,6 +155,7 @@ def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_wh
         key = a.sdk_key()
         with Client(key, b.base_url, init_timeout=30, send_events=False) as client:
             assert client.is_enabled("f", "u") is False
+            assert b.admin is not None  # logged in now: logins are rate-limited through Redis
             # When Redis dies, Then a change through B still reaches B's connected client
             private.kill()
             private.wait(10)
