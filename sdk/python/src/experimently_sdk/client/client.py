@@ -65,14 +65,15 @@ Listener = Callable[[ChangeEvent], None]
 class _Resolver:
     """Experiment decisions for one snapshot (flags that serve experiments, and ``get_variant``)."""
 
-    __slots__ = ("client", "compiled", "evaluate", "ruleset", "snapshot")
+    __slots__ = ("booleans", "client", "evaluate", "ruleset", "snapshot")
 
     def __init__(self, client: Client, snapshot: Snapshot) -> None:
         self.client = client
         self.snapshot = snapshot
         self.evaluate = snapshot.evaluator.evaluate
         self.ruleset = snapshot.evaluator.ruleset
-        self.compiled = self.ruleset.compiled
+        # boolean flags, for is_enabled's direct path
+        self.booleans = {k: f for k, f in self.ruleset.compiled.items() if f.value_types == _BOOL}
 
     def __call__(self, key: str, context: Mapping[str, Any]) -> str | None:
         exp = self.snapshot.experiments.get(key)
@@ -282,8 +283,8 @@ class Client:
                 if user_id is not None:
                     context["user_id"] = user_id
             resolver = self._resolver
-            flag = resolver.compiled.get(flag_key)
-            if flag is not None and type(default) is bool and flag.value_types == _BOOL:
+            flag = resolver.booleans.get(flag_key)
+            if flag is not None and type(default) is bool:
                 # what Evaluator.evaluate does for a boolean flag and a bool default, minus a call level
                 result = flag.run(context, default, resolver, resolver.ruleset, 0)
             else:
