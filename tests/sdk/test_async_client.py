@@ -41,6 +41,7 @@ async def test_async_client__evaluates__streams_changes__tracks(
             assert client.is_enabled("f", "u1") is True and client.all_flags("u1") == {"f": True}
             client.track("signup", "u1", properties={"plan": "pro"})
             assert await client.flush(30)
+        await asyncio.to_thread(server.run, server.runtime.services["events.pipeline"].flush())
         events = await asyncio.to_thread(server.call, "GET", "/api/v1/events", params={"user_id": "u1"})
         assert {e["name"] for e in events} == {"signup", "exposure", "flag_exposure"}
     finally:

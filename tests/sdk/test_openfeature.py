@@ -101,6 +101,7 @@ def test_provider__typed_resolution__events__tracking(tmp_path: Path, migrated_s
 
         client.track("purchase", EvaluationContext("u1"), TrackingEventDetails(12.5, {"sku": "a"}))
         assert sdk.flush(30)
+        server.run(server.runtime.services["events.pipeline"].flush())  # accepted -> stored
         stored = server.call("GET", "/api/v1/events", params={"name": "purchase"})
         assert [(e["user_id"], e["value"], e["properties"]) for e in stored] == [("u1", 12.5, {"sku": "a"})]
     finally:
