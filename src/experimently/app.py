@@ -43,6 +43,7 @@ from experimently.openapi import declare_errors
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
+from experimently.sdk.router import router as sdk_stream_router
 from experimently.segments.router import router as segments_router
 from experimently.webhooks.router import router as webhooks_router
 from experimently.wiring import register_jobs, register_services, start_services, stop_services
@@ -91,6 +92,7 @@ def api_router() -> APIRouter:
     routers = (  # hot paths first: FastAPI tries routers in order on every request
         flags_router,
         sdk_router,
+        sdk_stream_router,
         events_router,
         experiments_router,
         auth_router,
@@ -136,7 +138,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         await rt.cache.start()
         register_services(rt)
         register_jobs(rt)
-        await start_services(rt)
+        await start_services(rt, http=True)
         if settings.run_jobs:
             rt.jobs.start()
         try:

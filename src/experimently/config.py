@@ -105,6 +105,13 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(default=8, ge=1, le=20)
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     webhook_allow_private_networks: bool = False
+    # SDK stream (GET /api/v1/sdk/stream): open connections per API key, heartbeat, missed-change resync
+    sdk_stream_max_connections_per_key: int = Field(default=20, ge=1)
+    sdk_stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    sdk_stream_resync_seconds: float = Field(default=5.0, gt=0, le=300)
+    # a re-weighted experiment lists its diverging stored assignments in the SDK payload up to this
+    # many stored assignments; beyond, SDK clients ask the server per unit
+    sdk_overrides_max: int = Field(default=50_000, ge=0)
 
     # security (docs/security.md): password strength floor (zxcvbn score 0-4); who must use MFA
     # (off | admins | everyone: local accounts without it may only enrol until they do); attempts at

@@ -28,6 +28,8 @@ from experimently.kit.references import ReferenceLookups
 from experimently.metrics.aggregation import AfterAggregation, SpecProvider
 from experimently.privacy import PrivacyProviders
 from experimently.ratelimit import RateLimiter
+from experimently.sdk.payload import SdkPayloads
+from experimently.sdk.stream import SdkStream
 
 
 @dataclass
@@ -54,6 +56,9 @@ class Runtime:
     after_aggregation: AfterAggregation | None = field(init=False, default=None)
     # webhook deliveries go through this transport (tests replace the outside world here)
     webhook_transport: httpx.AsyncBaseTransport | None = field(init=False, default=None)
+    # the SDK payload builder and the stream hub of this instance
+    sdk_payloads: SdkPayloads = field(init=False)
+    sdk_stream: SdkStream = field(init=False)
     # registries the domains contribute to
     privacy: PrivacyProviders = field(init=False, default_factory=PrivacyProviders)
     segment_users: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)

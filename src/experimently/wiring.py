@@ -17,6 +17,7 @@ from experimently.flags.rollouts import run_rollout_job
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.monitor import after_aggregation, rollout_job, wire_rollouts
+from experimently.sdk.wiring import register_sdk_services
 from experimently.webhooks.delivery import deliver
 
 
@@ -33,6 +34,7 @@ def register_services(runtime: Runtime) -> None:
     runtime.segment_users.register(segment_users)
     runtime.metric_users.register(metric_users)
     wire_rollouts(runtime)
+    register_sdk_services(runtime)
 
 
 def register_jobs(runtime: Runtime) -> None:
@@ -57,13 +59,17 @@ def register_jobs(runtime: Runtime) -> None:
     register_event_jobs(runtime)
 
 
-async def start_services(runtime: Runtime) -> None:
+async def start_services(runtime: Runtime, *, http: bool = False) -> None:
     """Start long-running domain services (event writer, ...)."""
     await start_events(runtime)
+    if http:
+        runtime.sdk_stream.start()
 
 
 async def stop_services(runtime: Runtime) -> None:
     """Stop them, draining what they hold."""
+    if hasattr(runtime, "sdk_stream"):  # built by register_services
+        await runtime.sdk_stream.stop()
     exposures = runtime.flags.exposures if hasattr(runtime, "flags") else None
     if exposures is not None:
         await exposures.stop()

@@ -52,3 +52,39 @@ class FlagExperimentBridge:
             for key in reached:
                 await self.assignments.persist(session, environment, definitions[key], [candidates[key]])
         return result.to_dict()
+
+    async def evaluate_many(
+        self,
+        environment: str,
+        flag_key: str,
+        experiment_keys: Sequence[str],
+        contexts: Sequence[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """One flag for many users: each experiment decides for all units at once (one read of stored
+        assignments), and the reached decisions are stored in one transaction — the same answers and
+        side effects as ``evaluate_one`` per user."""
+        keys = experiment_keys
+        definitions = await self.assignments.definitions()
+        async with self.db.transaction() as session:
+            decided: dict[str, list[Decision]] = {}
+            for key in keys:
+                exp = definitions.get(key)
+                if exp is not None:
+                    requests = [AssignRequest(context=dict(c)) for c in contexts]
+                    decided[key] = await self.assignments.decide(session, environment, exp, requests)
+            reached: dict[str, dict[int, Decision]] = {}
+            results: list[dict[str, Any]] = []
+            for index, context in enumerate(contexts):
+
+                def resolver(key: str, _context: Mapping[str, Any], index: int = index) -> str | None:
+                    decisions = decided.get(key)
+                    if decisions is None or decisions[index].result.variant is None:
+                        return None
+                    reached.setdefault(key, {})[index] = decisions[index]
+                    return decisions[index].result.variant
+
+                result = await self.flags.evaluate(environment, flag_key, context, None, resolver)
+                results.append(result.to_dict())
+            for key, chosen in reached.items():
+                await self.assignments.persist(session, environment, definitions[key], list(chosen.values()))
+        return results

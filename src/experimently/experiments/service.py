@@ -164,8 +164,10 @@ async def update(
         )
     if body.variants is not None and exp.status == Status.PAUSED:
         _check_reweight(exp, body)
-    before = snapshot(exp)
+    before, weights = snapshot(exp), [(v["key"], v["weight"]) for v in exp.variants]
     await _apply(session, actor, exp, body, changes)
+    if exp.started_at is not None and weights != [(v["key"], v["weight"]) for v in exp.variants]:
+        exp.reweighted_at = now()  # SDK clients then ask the server (see docs/sdk-python.md)
     exp.version += 1
     exp.updated_at = now()
     audit.record(

@@ -22,3 +22,13 @@ class ExperimentHandoff(Protocol):
         """Evaluate ``flag_key``, whose rules hand their decision to ``experiment_keys``: the experiment a
         rule reaches gets its sticky assignment and exposure; the result is the evaluation's dict."""
         ...
+
+    async def evaluate_many(
+        self,
+        environment: str,
+        flag_key: str,
+        experiment_keys: Sequence[str],
+        contexts: Sequence[Mapping[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """The same for one flag and many units: every experiment decides for all units at once."""
+        ...

@@ -35,6 +35,15 @@ async def _evaluate_one(
     return (await runtime.flags.evaluate(env, key, context, default)).to_dict()
 
 
+async def _evaluate_many(
+    runtime: Runtime, env: str, key: str, contexts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    experiments = (await _served(runtime, env)).get(key)
+    if experiments and runtime.experiment_handoff is not None:
+        return await runtime.experiment_handoff.evaluate_many(env, key, experiments, contexts)
+    return [r.to_dict() for r in await runtime.flags.evaluate_many(env, key, contexts)]
+
+
 async def evaluate_one(
     runtime: Runtime, actor: Actor, key: str, context: Mapping[str, Any], default: Any
 ) -> dict[str, Any]:
@@ -54,7 +63,7 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
             )
         contexts = [build_context(u.user_id, u.context) for u in body.users]
         if body.flag_key in via_bridge:
-            rows = [await _evaluate_one(runtime, env, body.flag_key, c, None) for c in contexts]
+            rows = await _evaluate_many(runtime, env, body.flag_key, contexts)
             return {"flag_key": body.flag_key, "results": rows}
         results = await engine.evaluate_many(env, body.flag_key, contexts)
         return {"flag_key": body.flag_key, "results": [r.to_dict() for r in results]}
@@ -70,6 +79,6 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
 
 
 async def sdk_payload(runtime: Runtime, actor: Actor) -> tuple[str, dict[str, Any]]:
-    env = _environment(actor)
-    snap = await runtime.flags.snapshot(env)
-    return snap.etag, snap.payload
+    """The flags, segments and experiments of the key's environment (see experimently.sdk.payload)."""
+    built = await runtime.sdk_payloads.get(_environment(actor))
+    return built.etag, built.payload

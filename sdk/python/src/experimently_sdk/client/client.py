@@ -1,0 +1,466 @@
+"""The application's client: local evaluation on the latest ruleset, events sent in the background.
+
+Nothing here raises into the caller and nothing blocks the caller's thread except the documented waits:
+``init_timeout`` in the constructor, and ``sticky_timeout`` the first time a unit meets an experiment
+the payload marks ``assignment: server`` (see docs/sdk-python.md, "Consistency with the server").
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import logging
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..assignment import assign
+from ..bucketing import unit_text
+from ..model import ErrorCode, EvaluationResult, Reason
+from .events import Dedup, EventProcessor
+from .local import EMPTY, RUNNING, LocalExperiment, Snapshot, build_snapshot, changed_keys
+from .updater import Updater
+
+log = logging.getLogger("experimently_sdk")
+
+__all__ = ["ChangeEvent", "Client", "EvaluationDetail"]
+
+VERSION = "0.2.0"
+_BOOL = (bool,)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationDetail:
+    """What ``variation_detail`` returns: the value and why (OpenFeature's reasons and error codes)."""
+
+    flag_key: str
+    value: Any
+    variation: str | None
+    reason: str
+    error_code: str | None = None
+    rule_id: str | None = None
+    experiment_key: str | None = None
+    experiment_variant: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """A new ruleset is in use: its version and the flag and experiment keys whose definition changed."""
+
+    version: str
+    keys: frozenset[str]
+
+
+Listener = Callable[[ChangeEvent], None]
+
+
+class _Resolver:
+    """Experiment decisions for one snapshot (flags that serve experiments, and ``get_variant``)."""
+
+    __slots__ = ("booleans", "client", "evaluate", "ruleset", "snapshot")
+
+    def __init__(self, client: Client, snapshot: Snapshot) -> None:
+        self.client = client
+        self.snapshot = snapshot
+        self.evaluate = snapshot.evaluator.evaluate
+        self.ruleset = snapshot.evaluator.ruleset
+        # boolean flags, for is_enabled's direct path
+        self.booleans = {k: f for k, f in self.ruleset.compiled.items() if f.value_types == _BOOL}
+
+    def __call__(self, key: str, context: Mapping[str, Any]) -> str | None:
+        exp = self.snapshot.experiments.get(key)
+        if exp is None or exp.status != RUNNING:
+            return None
+        unit = unit_text(context.get(exp.bucket_by))
+        if unit is None:
+            return None
+        if exp.overrides and unit in exp.overrides:
+            variant: str | None = exp.overrides[unit]
+        elif exp.server_sticky:
+            variant = self.client._server_variant(exp, unit, context)
+        else:
+            variant = assign(exp.compiled, context, self.snapshot.segments).variant
+        if variant is not None:
+            self.client._exposure(exp.key, unit, variant)
+        return variant
+
+
+class Client:
+    """``Client(sdk_key, base_url=...)``: see docs/sdk-python.md for every option."""
+
+    def __init__(
+        self,
+        sdk_key: str,
+        base_url: str = "http://127.0.0.1:8000",
+        *,
+        init_timeout: float = 5.0,
+        stream: bool = True,
+        poll_interval: float = 30.0,
+        offline: bool = False,
+        bootstrap: str | Path | Mapping[str, Any] | None = None,
+        send_events: bool = True,
+        event_capacity: int = 10_000,
+        event_batch_size: int = 500,
+        flush_interval: float = 2.0,
+        dedup_capacity: int = 100_000,
+        sticky_timeout: float = 0.5,
+        http_timeout: float = 5.0,
+        close_timeout: float = 5.0,
+        stream_read_timeout: float = 60.0,
+        reconnect_cap: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.close_timeout = close_timeout
+        self.sticky_timeout = sticky_timeout
+        self._snapshot = EMPTY
+        self._resolver = _Resolver(self, EMPTY)
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._closed = False
+        self._dedup = Dedup(dedup_capacity)  # experiment exposures
+        self._seen: dict[tuple[str, str | int, str], None] = {}  # flag exposures (see _flag_exposure)
+        self._dedup_capacity = dedup_capacity
+        self._sticky: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._sticky_capacity = dedup_capacity
+        headers = {"X-API-Key": sdk_key, "User-Agent": f"experimently-sdk-python/{VERSION}"}
+        self._http_args: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": headers,
+            "timeout": http_timeout,
+            "transport": transport,
+        }
+        self._updater: Updater | None = None
+        self._events: EventProcessor | None = None
+        self._sticky_http: httpx.Client | None = None
+        if bootstrap is not None:
+            self._load_bootstrap(bootstrap)
+        if offline:
+            self._ready.set()
+            return
+        try:
+            self._sticky_http = httpx.Client(**self._http_args)
+            if send_events:
+                events_http = httpx.Client(**self._http_args)
+                self._events = EventProcessor(
+                    lambda batch: events_http.post("/api/v1/events/batch", json={"events": batch}),
+                    capacity=event_capacity,
+                    batch_size=event_batch_size,
+                    flush_interval=flush_interval,
+                )
+            self._updater = Updater(
+                httpx.Client(**self._http_args),
+                self._on_payload,
+                stream=stream,
+                poll_interval=poll_interval,
+                read_timeout=stream_read_timeout,
+                backoff_cap=reconnect_cap,
+                on_first_attempt=self._ready.set,
+            )
+            self._updater.version = self._snapshot.version
+            self._updater.start()
+        except Exception:
+            log.exception("experimently: client start failed; serving defaults")
+        _CLIENTS.add(self)
+        if init_timeout > 0 and not self._ready.wait(init_timeout):
+            log.warning("experimently: no ruleset within %ss; serving %s", init_timeout, self._serving())
+
+    # ----- state -----------------------------------------------------------------------------------
+
+    @property
+    def initialized(self) -> bool:
+        """True once a ruleset (from the server or a bootstrap) is in use."""
+        return self._snapshot.version is not None
+
+    @property
+    def version(self) -> str | None:
+        return self._snapshot.version
+
+    @property
+    def dropped_events(self) -> int:
+        return self._events.dropped if self._events is not None else 0
+
+    def wait_for_initialization(self, timeout: float) -> bool:
+        return self._ready.wait(timeout) and self.initialized
+
+    def on_change(self, listener: Listener) -> None:
+        """``listener(ChangeEvent)`` runs on the client's update thread after each new ruleset."""
+        self._listeners.append(listener)
+
+    def _serving(self) -> str:
+        return "the bootstrap ruleset" if self.initialized else "the caller's defaults"
+
+    def _load_bootstrap(self, source: str | Path | Mapping[str, Any]) -> None:
+        try:
+            raw: Any = source
+            if not isinstance(source, Mapping):
+                raw = json.loads(Path(source).read_text(encoding="utf-8"))
+            payload = raw.get("data", raw) if isinstance(raw, Mapping) else None
+            if not isinstance(payload, Mapping) or "flags" not in payload:
+                raise ValueError("not an SDK payload (GET /api/v1/sdk/flags)")
+            self._install("bootstrap", payload)
+        except Exception as exc:
+            log.error("experimently: bootstrap ignored: %r", exc)
+
+    def _on_payload(self, version: str, payload: Mapping[str, Any]) -> None:
+        try:
+            self._install(version, payload)
+        except Exception:
+            log.exception("experimently: ruleset %s could not be used; keeping the previous one", version)
+
+    def _install(self, version: str, payload: Mapping[str, Any]) -> None:
+        with self._lock:
+            old = self._snapshot
+            new = build_snapshot(version, payload, old)
+            changed = changed_keys(old, new)
+            stale = {k for k in changed if k in old.experiments}
+            if stale:
+                for entry in [e for e in self._sticky if e[0] in stale]:
+                    self._sticky.pop(entry, None)
+            self._resolver = _Resolver(self, new)
+            self._snapshot = new
+        self._ready.set()
+        event = ChangeEvent(version, frozenset(changed))
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("experimently: change listener failed")
+
+    # ----- evaluation ------------------------------------------------------------------------------
+
+    def variation_detail(
+        self,
+        flag_key: str,
+        user_id: str | int | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        default: Any = None,
+    ) -> EvaluationDetail:
+        """The flag's value for this user, with the reason, variation and error code."""
+        result = self._evaluate(flag_key, user_id, attributes, default)
+        return EvaluationDetail(
+            flag_key,
+            result.value,
+            result.variation,
+            str(result.reason),
+            None if result.error_code is None else str(result.error_code),
+            result.rule_id,
+            result.experiment_key,
+            result.experiment_variant,
+        )
+
+    def variation(
+        self,
+        flag_key: str,
+        user_id: str | int | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        default: Any = None,
+    ) -> Any:
+        return self._evaluate(flag_key, user_id, attributes, default).value
+
+    def is_enabled(
+        self,
+        flag_key: str,
+        user_id: str | int | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        default: bool = False,
+    ) -> bool:
+        # _evaluate inlined: the commonest call pays for no second function call
+        try:
+            if attributes is None:
+                context: dict[str, Any] = {} if user_id is None else {"user_id": user_id}
+            else:
+                context = dict(attributes)
+                if user_id is not None:
+                    context["user_id"] = user_id
+            resolver = self._resolver
+            flag = resolver.booleans.get(flag_key)
+            if flag is not None and type(default) is bool:
+                # what Evaluator.evaluate does for a boolean flag and a bool default, minus a call level
+                result = flag.run(context, default, resolver, resolver.ruleset, 0)
+            else:
+                result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
+            variation = result.variation
+            if (
+                variation is not None
+                and user_id is not None
+                and (flag_key, user_id, variation) not in self._seen
+            ):
+                self._flag_exposure(flag_key, user_id, variation)
+            return result.value is True
+        except Exception:
+            log.exception("experimently: evaluation of %r failed", flag_key)
+            return default is True
+
+    def _evaluate(
+        self, flag_key: str, user_id: str | int | None, attributes: Mapping[str, Any] | None, default: Any
+    ) -> EvaluationResult:
+        # the hot path: kept flat (measured in bench/sdk_client.py against the bare engine)
+        try:
+            if attributes is None:
+                context: dict[str, Any] = {} if user_id is None else {"user_id": user_id}
+            else:
+                context = dict(attributes)
+                if user_id is not None:
+                    context["user_id"] = user_id
+            resolver = self._resolver
+            result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
+            variation = result.variation
+            if (
+                variation is not None
+                and user_id is not None
+                and (flag_key, user_id, variation) not in self._seen
+            ):
+                self._flag_exposure(flag_key, user_id, variation)
+            return result
+        except Exception:
+            log.exception("experimently: evaluation of %r failed", flag_key)
+            return EvaluationResult(flag_key, default, None, Reason.ERROR, error_code=ErrorCode.GENERAL)
+
+    def all_flags(
+        self, user_id: str | int | None = None, attributes: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Every flag's value for this user (flags the ruleset refused are left out)."""
+        try:
+            snapshot = self._resolver.snapshot
+            return {
+                key: self._evaluate(key, user_id, attributes, None).value
+                for key in snapshot.evaluator.ruleset.compiled
+            }
+        except Exception:
+            log.exception("experimently: all_flags failed")
+            return {}
+
+    def get_variant(
+        self, experiment_key: str, unit_id: str | int, attributes: Mapping[str, Any] | None = None
+    ) -> str | None:
+        """The unit's variant of a running experiment, or None (not running, not targeted, excluded)."""
+        try:
+            resolver = self._resolver
+            exp = resolver.snapshot.experiments.get(experiment_key)
+            if exp is None:
+                return None
+            context = dict(attributes) if attributes else {}
+            context[exp.bucket_by] = unit_id
+            return resolver(experiment_key, context)
+        except Exception:
+            log.exception("experimently: get_variant of %r failed", experiment_key)
+            return None
+
+    def _server_variant(self, exp: LocalExperiment, unit: str, context: Mapping[str, Any]) -> str | None:
+        """An experiment whose stored assignments may differ from the buckets: ask the server once per
+        unit (bounded by ``sticky_timeout``) and remember; when it cannot answer, the buckets decide."""
+        entry = (exp.key, unit)
+        with self._lock:
+            if entry in self._sticky:
+                self._sticky.move_to_end(entry)
+                return self._sticky[entry]
+        fallback = assign(exp.compiled, context, self._resolver.snapshot.segments).variant
+        if self._sticky_http is None:
+            return fallback
+        try:
+            body = {"unit_id": unit, "context": {k: v for k, v in context.items() if k != exp.bucket_by}}
+            response = self._sticky_http.post(
+                f"/api/v1/experiments/{exp.key}/assign", json=body, timeout=self.sticky_timeout
+            )
+            if response.status_code != 200:
+                log.info("experimently: sticky look-up answered %s", response.status_code)
+                return fallback
+            variant = response.json()["data"]["variant"]
+        except Exception as exc:
+            log.info("experimently: sticky look-up failed (%r); using the buckets", exc)
+            return fallback
+        with self._lock:
+            self._sticky[entry] = variant
+            while len(self._sticky) > self._sticky_capacity:
+                self._sticky.popitem(last=False)
+        return None if variant is None else str(variant)
+
+    # ----- events ----------------------------------------------------------------------------------
+
+    def track(
+        self,
+        name: str,
+        user_id: str | int,
+        value: float | None = None,
+        properties: dict[str, Any] | None = None,
+    ) -> None:
+        """Queue an event (no I/O here; a background thread sends batches)."""
+        events = self._events
+        if events is not None:
+            try:
+                events.add((None, name, str(user_id), value, properties, None, None, time.time()))
+            except Exception:
+                log.exception("experimently: track failed")
+
+    def _exposure(self, experiment_key: str, unit: str, variant: str) -> None:
+        events = self._events
+        if events is not None and self._dedup.first(("e", experiment_key, unit, variant)):
+            # the server's own exposure id: an exposure is stored once whoever sends it
+            item = (f"exposure:{experiment_key}:{unit}", "exposure", unit, None, None)
+            events.add((*item, experiment_key, variant, time.time()))
+
+    def _flag_exposure(self, flag_key: str, user_id: str | int, variation: str) -> None:
+        """First sight of (flag, unit, variation): remember it (bounded) and queue a flag_exposure."""
+        seen = self._seen
+        seen[(flag_key, user_id, variation)] = None
+        if len(seen) > self._dedup_capacity:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
+                del seen[next(iter(seen))]
+        events = self._events
+        if events is not None:
+            properties = {"flag": flag_key, "variation": variation}
+            events.add((None, "flag_exposure", str(user_id), None, properties, None, None, time.time()))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send queued events now; True when everything was accepted within ``timeout``."""
+        if self._events is None:
+            return True
+        try:
+            return self._events.flush(self.close_timeout if timeout is None else timeout)
+        except Exception:
+            log.exception("experimently: flush failed")
+            return False
+
+    # ----- lifecycle -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop updates, send what is queued (up to ``close_timeout``), release connections."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._updater is not None:
+                self._updater.stop()
+                self._updater.http.close()
+            if self._events is not None:
+                self._events.close(self.close_timeout)
+            if self._sticky_http is not None:
+                self._sticky_http.close()
+        except Exception:
+            log.exception("experimently: close failed")
+        _CLIENTS.discard(self)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:  # pragma: no cover - runs at interpreter exit
+    for client in list(_CLIENTS):
+        client.close()

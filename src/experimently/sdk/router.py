@@ -1,0 +1,25 @@
+"""The SDK stream endpoint (the payload itself is ``GET /sdk/flags`` in the flags router)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse
+
+from experimently.deps import ActorDep, RuntimeDep
+from experimently.rbac import Permission, require_key_environment
+
+router = APIRouter(prefix="/sdk", tags=["sdk"])
+
+
+@router.get("/stream", response_class=EventSourceResponse)
+async def stream(request: Request, actor: ActorDep, runtime: RuntimeDep) -> EventSourceResponse:
+    """Server-Sent Events: the payload of `GET /sdk/flags` on connect and after every change."""
+    environment = require_key_environment(actor, Permission.EVALUATE, "evaluate")
+    hub = runtime.sdk_stream
+    channel = await hub.open(actor.id, environment)
+    events = hub.events(actor.id, environment, channel, request.headers.get("last-event-id"))
+    return EventSourceResponse(
+        events,
+        ping=runtime.settings.sdk_stream_heartbeat_seconds,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,179 @@
+"""The SDK stream over a real socket: payload on connect, changes pushed, Last-Event-ID resume, the
+bound on connections per key, and a change through one instance reaching a client on another."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from httpx_sse import connect_sse
+
+from experimently_sdk.client import Client
+from tests.conftest import PG_URL, REDIS_URL, _truncate_postgres
+from tests.sdk.live import LiveServer, copy_database, free_port
+from tests.sdk.ruleset import put_flag
+
+
+def first_event(base_url: str, key: str, **headers: str) -> tuple[int, Any]:
+    with (
+        httpx.Client(base_url=base_url, timeout=30) as http,
+        connect_sse(http, "GET", "/api/v1/sdk/stream", headers={"X-API-Key": key, **headers}) as sse,
+    ):
+        if sse.response.status_code != 200:
+            return sse.response.status_code, sse.response.read()
+        return 200, next(iter(sse.iter_sse()))
+
+
+def test_stream__payload_on_connect__changes_pushed__resume__bounded_per_key(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    server = LiveServer(
+        "sqlite",
+        copy_database(migrated_sqlite, tmp_path),
+        sdk_stream_max_connections_per_key=2,
+        sdk_stream_heartbeat_seconds=0.2,
+    ).start()
+    try:
+        server.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
+        key = server.sdk_key()
+        etag = server.admin.get("/api/v1/sdk/flags", headers={"X-API-Key": key, "Authorization": ""}).headers[
+            "etag"
+        ]
+        events: list[Any] = []
+        opened = threading.Event()
+
+        def listen() -> None:
+            with (
+                httpx.Client(base_url=server.base_url, timeout=30) as http,
+                connect_sse(http, "GET", "/api/v1/sdk/stream", headers={"X-API-Key": key}) as sse,
+            ):
+                for event in sse.iter_sse():
+                    if event.event not in ("put", "ready"):
+                        continue  # heartbeats
+                    events.append(event)
+                    opened.set()
+                    if len(events) == 2:
+                        return
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert opened.wait(30)
+        # Then the payload of GET /sdk/flags comes first, its version as the event id
+        assert events[0].event == "put" and events[0].id == etag.strip('"')
+        assert events[0].json()["payload"]["flags"][0]["key"] == "f"
+        # heartbeats: SSE comment lines while nothing changes
+        with httpx.stream(
+            "GET", f"{server.base_url}/api/v1/sdk/stream", headers={"X-API-Key": key}, timeout=30
+        ) as raw:
+            assert any(line.startswith(":") for line, _ in zip(raw.iter_lines(), range(50)))
+        # a second connection resuming from the current version gets "ready", not the payload again
+        status, event = first_event(server.base_url, key, **{"Last-Event-ID": etag.strip('"')})
+        assert status == 200 and event.event == "ready"
+        # a third concurrent connection of the key is refused (one is open, the bound is 2)
+        with (
+            httpx.Client(base_url=server.base_url, timeout=30) as other,
+            connect_sse(other, "GET", "/api/v1/sdk/stream", headers={"X-API-Key": key}) as held,
+        ):
+            assert held.response.status_code == 200
+            status, body = first_event(server.base_url, key)
+            assert status == 429 and b"RATE_LIMIT_EXCEEDED" in body
+        # When the flag changes, Then the open stream gets the new payload
+        put_flag(server, "f", {"enabled": True})
+        listener.join(30)
+        assert len(events) == 2 and events[1].event == "put"
+        assert events[1].json()["payload"]["flags"][0]["enabled"] is True
+        assert events[1].id != events[0].id
+        # a person's token is refused
+        status, _ = first_event(server.base_url, "not-a-key")
+        assert status == 401
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not (PG_URL and REDIS_URL), reason="two instances share PostgreSQL and Redis")
+def test_two_instances_on_one_redis__change_through_a_reaches_client_on_b(
+    tmp_path: Path, migrated_postgres: str | None
+) -> None:
+    assert migrated_postgres is not None and REDIS_URL is not None
+    asyncio.run(_truncate_postgres(migrated_postgres))
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    a = LiveServer("postgres", tmp_path / "a").start()
+    b = LiveServer("postgres", tmp_path / "b").start()
+    try:
+        a.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
+        key = a.sdk_key()
+        seen = threading.Event()
+        with Client(key, b.base_url, init_timeout=30, send_events=False) as client:
+            client.on_change(lambda change: seen.set() if "f" in change.keys else None)
+            assert client.is_enabled("f", "u1") is False
+            deadline = time.monotonic() + 10
+            while client._updater is None or not client._updater.connected:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            put_flag(a, "f", {"enabled": True})
+            assert seen.wait(30), "the change through A never reached the client on B"
+            assert client.is_enabled("f", "u1") is True
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _redis_server(port: int) -> subprocess.Popen[bytes]:
+    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if redis.Redis(port=port).ping():
+                return process
+        except redis.RedisError:
+            pass
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_when_redis_returns(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    data_dir = copy_database(migrated_sqlite, tmp_path)  # two instances on one database file
+    port = free_port()
+    private = _redis_server(port)  # our own Redis: this test kills it
+    url = f"redis://127.0.0.1:{port}/0"
+    a = LiveServer("sqlite", data_dir, redis_url=url).start()
+    b = LiveServer("sqlite", data_dir, redis_url=url).start()
+    try:
+        a.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
+        key = a.sdk_key()
+        with Client(key, b.base_url, init_timeout=30, send_events=False) as client:
+            assert client.is_enabled("f", "u") is False
+            assert b.admin is not None  # logged in now: logins are rate-limited through Redis
+            # When Redis dies, Then a change through B still reaches B's connected client
+            private.kill()
+            private.wait(10)
+            put_flag(b, "f", {"enabled": True})
+            deadline = time.monotonic() + 30
+            while not client.is_enabled("f", "u"):
+                assert time.monotonic() < deadline, "a change through B did not reach B's client"
+                time.sleep(0.05)
+            # When Redis returns, Then a change through A reaches the client on B again
+            private = _redis_server(port)
+            time.sleep(2)  # the instances' subscribers reconnect (they retry every second)
+            put_flag(a, "f", {"enabled": False})
+            deadline = time.monotonic() + 30
+            while client.is_enabled("f", "u"):
+                assert time.monotonic() < deadline, "a change through A did not reach B's client"
+                time.sleep(0.05)
+    finally:
+        a.stop()
+        b.stop()
+        private.kill()
+        private.wait(10)
