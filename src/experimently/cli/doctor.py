@@ -11,6 +11,7 @@ import typer
 
 from experimently.cli.common import describe_url, migration_state, settings_for_cli
 from experimently.config import Settings
+from experimently.encryption.keyring import parse_keys
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -77,6 +78,13 @@ def _secrets(settings: Settings) -> list[tuple[str, str, str]]:
         found.append((OK, "secret", f"signing secret kept in {settings.data_dir / 'secret_key'}"))
     else:
         found.append((OK, "secret", "EXPERIMENTLY_SECRET_KEY set"))
+    # settings refuse to load without a key ring in the production shape, so one is always here
+    ring = settings.encryption_keys.get_secret_value() if settings.encryption_keys else ""
+    keys = len(parse_keys(ring)) if ring else 0
+    where = (
+        f"kept in {settings.data_dir / 'encryption_keys'}" if settings.is_embedded else "from the environment"
+    )
+    found.append((OK, "encryption", f"key ring of {keys} key(s) {where}; the first encrypts"))
     if settings.admin_password is None:
         found.append((OK, "admin", "first admin password generated on first start (shown once)"))
     return found
