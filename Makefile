@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test js-test lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -22,8 +22,11 @@ lint: install
 	$(BIN)/ruff format --check src sdk tests bench
 	$(BIN)/mypy
 
-test: lint ## lint (ruff, mypy strict) and the whole test suite
+test: lint js-test ## lint (ruff, mypy strict), the JavaScript SDK's tests and the whole test suite
 	$(BIN)/pytest -q
+
+js-test: ## the TypeScript SDK (sdk/js): install from its lock file, type-check, build, node:test
+	cd sdk/js && npm ci --no-audit --no-fund && npm test
 
 format: install
 	$(BIN)/ruff format src sdk tests bench
