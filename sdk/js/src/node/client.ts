@@ -128,7 +128,6 @@ export class ExperimentationClient {
     const first = this.updater.firstAttempt;
     this.ready = new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.opts.initTimeout);
-      t.unref?.();
       void first.then(() => {
         clearTimeout(t);
         resolve();

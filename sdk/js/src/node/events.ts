@@ -130,8 +130,7 @@ export class EventQueue {
     const until = Date.now() + timeout;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeout);
-      timer.unref?.();
+      timer = setTimeout(() => resolve(false), timeout); // ref'd: the caller is waiting for it
     });
     try {
       while (this.queue.length && Date.now() < until) {
