@@ -31,6 +31,7 @@ from experimently.middleware import RequestMiddleware
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
+from experimently.sdk.client_side import router as sdk_client_router
 from experimently.sdk.router import router as sdk_stream_router
 from experimently.segments.router import router as segments_router
 from experimently.webhooks.router import router as webhooks_router
@@ -69,6 +70,7 @@ def api_router() -> APIRouter:
         flags_router,
         sdk_router,
         sdk_stream_router,
+        sdk_client_router,
         events_router,
         experiments_router,
         auth_router,

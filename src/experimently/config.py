@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     # a re-weighted experiment lists its diverging stored assignments in the SDK payload up to this
     # many stored assignments; beyond, SDK clients ask the server per unit
     sdk_overrides_max: int = Field(default=50_000, ge=0)
+    # client-side SDK keys (POST /sdk/evaluate): browser origins allowed by CORS (comma-separated,
+    # "*" for any) and the request rate per key and client address
+    sdk_client_origins: str = ""
+    sdk_client_rate_limit: str = "600/minute"
 
     @field_validator("cors_origins", mode="before")
     @classmethod
