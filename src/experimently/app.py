@@ -31,6 +31,7 @@ from experimently.middleware import RequestMiddleware
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
+from experimently.sdk.client_side import ClientCorsMiddleware
 from experimently.sdk.client_side import router as sdk_client_router
 from experimently.sdk.router import router as sdk_stream_router
 from experimently.segments.router import router as segments_router
@@ -132,5 +133,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
         )
+    if settings.sdk_client_origins:
+        app.add_middleware(ClientCorsMiddleware, origins=settings.sdk_client_origins)
     app.add_middleware(RequestMiddleware, settings=settings)
     return app

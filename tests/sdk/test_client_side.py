@@ -119,3 +119,6 @@ async def test_cors_for_configured_origins__and_rate_limit(harness: Harness) -> 
     assert [a.status_code for a in answers] == [200] * 5 + [429]
     assert answers[0].headers["access-control-allow-origin"] == ORIGIN
     assert int(answers[5].headers["retry-after"]) >= 1
+    assert answers[5].headers["access-control-allow-origin"] == ORIGIN  # the browser can read the 429
+    events = await h.client.options("/api/v1/events/batch", headers={"Origin": ORIGIN})
+    assert events.status_code == 204 and events.headers["access-control-allow-origin"] == ORIGIN

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from experimently.auth.actor import Actor
 from experimently.cache import Cache
@@ -93,19 +95,49 @@ async def evaluate_for_client(
 
 # ----- CORS for configured origins ----------------------------------------------------------------
 
+CLIENT_PATHS = frozenset({"/api/v1/sdk/evaluate", "/api/v1/events/batch"})
 
-def _cors_headers(runtime: Runtime, request: Request) -> dict[str, str]:
-    origin = request.headers.get("origin")
-    allowed = {o.strip() for o in runtime.settings.sdk_client_origins.split(",") if o.strip()}
-    if origin is None or not (origin in allowed or "*" in allowed):
-        return {}
-    return {
-        "Access-Control-Allow-Origin": origin,
-        "Access-Control-Allow-Headers": "Content-Type, X-API-Key",
-        "Access-Control-Allow-Methods": "POST, OPTIONS",
-        "Access-Control-Max-Age": "600",
-        "Vary": "Origin",
-    }
+
+class ClientCorsMiddleware:
+    """CORS for the two endpoints a browser SDK calls, for EXPERIMENTLY_SDK_CLIENT_ORIGINS only
+    (answers preflights; adds the headers to every answer, errors and 429s included)."""
+
+    def __init__(self, app: ASGIApp, origins: str) -> None:
+        self.app = app
+        self.origins = frozenset(o.strip() for o in origins.split(",") if o.strip())
+
+    def _headers(self, origin: str) -> list[tuple[bytes, bytes]]:
+        return [
+            (b"access-control-allow-origin", origin.encode("latin-1")),
+            (b"access-control-allow-headers", b"Content-Type, X-API-Key"),
+            (b"access-control-allow-methods", b"POST, OPTIONS"),
+            (b"access-control-expose-headers", b"Retry-After"),
+            (b"access-control-max-age", b"600"),
+            (b"vary", b"Origin"),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in CLIENT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        origin = Headers(scope=scope).get("origin")
+        if origin is None or not (origin in self.origins or "*" in self.origins):
+            await self.app(scope, receive, send)
+            return
+        extra = self._headers(origin)
+        if scope["method"] == "OPTIONS":
+            await send({"type": "http.response.start", "status": 204, "headers": extra})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                if b"access-control-allow-origin" not in present:
+                    message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
 
 
 # ----- routes -------------------------------------------------------------------------------------
@@ -118,11 +150,6 @@ async def put_client_visible(
     """Mark a flag visible (or not) to client-side SDK keys; versioned and audited."""
     flag = await set_client_visible(session, runtime.cache, actor, key, body)
     return Envelope(data=FlagRead.model_validate(flag))
-
-
-@router.options("/sdk/evaluate", include_in_schema=False)
-async def evaluate_preflight(request: Request, runtime: RuntimeDep) -> Response:
-    return Response(status_code=204, headers=_cors_headers(runtime, request))
 
 
 @router.post("/sdk/evaluate")
@@ -140,6 +167,6 @@ async def client_evaluate(
     response = Response(
         content=Envelope(data=data).model_dump_json(),
         media_type="application/json",
-        headers={"Cache-Control": "no-store", **_cors_headers(runtime, request)},
+        headers={"Cache-Control": "no-store"},
     )
     return response
