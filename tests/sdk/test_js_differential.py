@@ -30,6 +30,7 @@ from tests.sdk.test_differential import server_flags, server_variants
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "sdk" / "js"
 SCRIPT = JS / "scripts" / "differential-client.mjs"
+BROWSER_SCRIPT = JS / "scripts" / "browser-client.mjs"
 PORTS = range(18900, 18950)
 
 pytestmark = pytest.mark.skipif(
@@ -69,6 +70,7 @@ class ProcessServer(LiveServer):
             "EXPERIMENTLY_RUN_JOBS": "false",
             "EXPERIMENTLY_LOGIN_RATE_LIMIT": "1000/minute",
             "EXPERIMENTLY_LOG_LEVEL": "WARNING",
+            "EXPERIMENTLY_SDK_CLIENT_RATE_LIMIT": "1000000/minute",
             **self.env,
         }
         for name in ("EXPERIMENTLY_DATABASE_URL", "EXPERIMENTLY_REDIS_URL"):
@@ -142,6 +144,48 @@ def compare(
     return {"mismatches": mismatches, "tallies": tallies, "version": local["version"]}
 
 
+def browser_matches_server(server: LiveServer, people: list[tuple[str, dict[str, Any]]], tmp: Path) -> None:
+    """Flags marked client-visible, a client-side key, the browser client: the server's values, no rules."""
+    visible = [f for f in FLAGS if f != "dark-mode"]  # one flag stays hidden
+    for flag in visible:
+        version = server.call("GET", f"/api/v1/feature-flags/{flag}")["version"]
+        body = {"client_visible": True, "version": version}
+        server.call("PUT", f"/api/v1/feature-flags/{flag}/client-visible", json=body)
+    body = {"name": "browser", "environment": "production", "scopes": ["client"]}
+    client_key = str(server.call("POST", "/api/v1/api-keys", 201, json=body)["key"])
+    headers = {"X-API-Key": client_key, "Authorization": ""}
+    raw = server.admin.post("/api/v1/sdk/evaluate", json={"user_id": "u1", "context": {}}, headers=headers)
+    assert raw.status_code == 200, raw.text
+    assert set(raw.json()["data"]["flags"]) == set(visible)
+    fields = {"value", "variation", "reason", "error_code", "experiment_key", "experiment_variant"}
+    assert all(set(v) == fields for v in raw.json()["data"]["flags"].values())  # never a rule
+    assert server.admin.get("/api/v1/sdk/flags", headers=headers).status_code == 403
+
+    request = tmp / "browser.json"
+    request.write_text(
+        json.dumps(
+            {"baseUrl": server.base_url, "key": client_key, "users": people, "flags": [*visible, "dark-mode"]}
+        ),
+        "utf-8",
+    )
+    done = subprocess.run(
+        ["node", str(BROWSER_SCRIPT), str(request)], capture_output=True, timeout=600, check=False, cwd=JS
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    local = json.loads(done.stdout)
+    server_key = server.sdk_key()
+    mismatches: list[Any] = []
+    for flag in visible:
+        remote = [
+            (r[0], r[1], r[2], r[4], r[5], r[6]) for r in server_flags(server, server_key, flag, people)
+        ]
+        mismatches += [
+            (flag, people[i][0], r, v) for i, (r, v) in enumerate(zip(remote, local[flag])) if r != tuple(v)
+        ]
+    assert mismatches == [], mismatches[:5]
+    assert {tuple(v)[2:4] for v in local["dark-mode"]} == {("ERROR", "FLAG_NOT_FOUND")}  # hidden flag
+
+
 def reweight(server: LiveServer, control: int) -> None:
     server.call("POST", "/api/v1/experiments/checkout-exp/pause")
     exp = server.call("GET", "/api/v1/experiments/checkout-exp")
@@ -167,6 +211,9 @@ def test_node_client_equals_server__10k_users__before_and_after_a_reweight(tmp_p
         assert {"TARGETING_MATCH", "SPLIT", "DEFAULT"} <= first["tallies"]["banner-color"]
         assert {"TARGETING_MATCH", "DEFAULT", "DISABLED"} <= first["tallies"]["discount"]
         assert first["tallies"]["layer-a"] == {None, "control", "short", "long"}
+
+        # And the browser client, with a client-side key, gets the server's values for 1,000 users
+        browser_matches_server(server, people[:1000], tmp_path)
 
         # When the experiment is re-weighted: stored assignments differ from the buckets (overrides)
         reweight(server, 90)
