@@ -44,6 +44,13 @@ interface Event {
   properties?: Record<string, unknown>;
 }
 
+/** crypto.randomUUID exists only in secure contexts (https, localhost). */
+function randomId(): string {
+  const c = globalThis.crypto as Crypto | undefined;
+  if (c?.randomUUID) return c.randomUUID();
+  return Date.now().toString(36) + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+}
+
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
@@ -188,7 +195,7 @@ export class BrowserClient {
       this.dropped++;
       return;
     }
-    const event: Event = { event_id: globalThis.crypto.randomUUID(), name, user_id: String(user), timestamp: new Date().toISOString() };
+    const event: Event = { event_id: randomId(), name, user_id: String(user), timestamp: new Date().toISOString() };
     if (value !== undefined) event.value = value;
     if (properties) event.properties = properties;
     this.queue.push(event);

@@ -3,6 +3,8 @@
  * sends exposures and events in the background. No method throws or rejects into the application.
  */
 
+import { randomUUID } from "node:crypto";
+
 import { type CompiledExperiment, assign, compileExperiment } from "../engine/assignment.js";
 import type { Context } from "../engine/conditions.js";
 import { type EvaluationResult, type ExperimentResolver, Ruleset, errorResult, evaluate } from "../engine/flags.js";
@@ -414,7 +416,7 @@ export class ExperimentationClient {
 }
 
 function randomId(): string {
-  return globalThis.crypto.randomUUID().replace(/-/g, "");
+  return randomUUID().replace(/-/g, ""); // node:crypto: the global `crypto` needs Node 19+
 }
 
 function changedKeys(old: Snapshot, next: Snapshot): Set<string> {
