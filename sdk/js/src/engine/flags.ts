@@ -16,7 +16,7 @@ import {
   repr,
   segmentReferences,
 } from "./conditions.js";
-import { BUCKETS, cumulativeBoundaries, murmur3, pick } from "./murmur.js";
+import { BUCKETS, cumulativeBoundaries, murmurText, pick } from "./murmur.js";
 import { unitText } from "./values.js";
 
 export type FlagType = "boolean" | "string" | "number" | "json";
@@ -357,8 +357,6 @@ export interface CompiledFlag {
   readonly run: RunFn;
 }
 
-const encoder = new TextEncoder();
-
 function fixed(flag: FlagConfig, variation: string, reason: Reason, extra: Partial<EvaluationResult> = {}): EvaluationResult {
   const v = flag.variations.find((x) => x.key === variation)!;
   return result(flag.key, v.value, variation, reason, extra);
@@ -375,7 +373,7 @@ function compileServe(flag: FlagConfig, serve: Serve, ruleId: string | null, ind
     return (ctx, fallback) => {
       const unit = unitText(ctx[attribute]);
       if (unit === null) return errorResult(flag.key, fallback, "INVALID_CONTEXT", { ruleId, ruleIndex: index });
-      const b = murmur3(encoder.encode(prefix + unit)) % BUCKETS;
+      const b = murmurText(prefix + unit) % BUCKETS;
       let r = cache.get(b);
       if (r === undefined) {
         const v = variations[pick(bounds, b)]!;
