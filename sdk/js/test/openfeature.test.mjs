@@ -44,3 +44,20 @@ test("typed resolution, reasons, variants, error codes, change events", async ()
   assert.equal(await of.getBooleanValue("bool", false, { targetingKey: "u1" }), true);
   await OpenFeature.close();
 });
+
+test("tracking through OpenFeature becomes an Experimently event", async () => {
+  const sent = [];
+  const fetchStub = async (url, init) => {
+    if (String(url).endsWith("/api/v1/events/batch")) {
+      sent.push(...JSON.parse(init.body).events);
+      return new Response(JSON.stringify({ data: { accepted: 1, rejected: [] } }), { status: 202 });
+    }
+    return new Response(JSON.stringify({ data: { flags: [], segments: [], experiments: [] } }), { status: 200, headers: { ETag: '"v1"' } });
+  };
+  const client = new ExperimentationClient({ apiKey: "k", stream: false, pollInterval: 60_000, fetch: fetchStub });
+  await OpenFeature.setProviderAndWait(new ExperimentlyProvider(client));
+  OpenFeature.getClient().track("purchase", { targetingKey: "u9" }, { value: 12.5, sku: "a" });
+  assert.equal(await client.flush(5000), true);
+  assert.deepEqual(sent.map((e) => [e.name, e.user_id, e.value, e.properties]), [["purchase", "u9", 12.5, { sku: "a" }]]);
+  await OpenFeature.close();
+});
