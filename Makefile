@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test lint format bench build validate-deploy faults fuzz mutation clean web web-test
+.PHONY: install install-runtime run test js-test lint format bench build validate-deploy faults fuzz mutation clean web web-test
 
 # the console (web/) is built into the Python package when its sources change; without npm the API
 # still runs and / explains how to build the console
@@ -50,7 +50,7 @@ lint: install
 	$(BIN)/mypy tests sdk/python/tests
 	$(BIN)/lint-imports
 
-test: lint ## lint (ruff, mypy strict), the whole test suite, then the console's tests
+test: lint js-test ## lint (ruff, mypy strict), the TypeScript SDK's tests, the whole test suite, then the console's tests
 	$(BIN)/pytest -q
 	$(MAKE) web-test
 
@@ -79,6 +79,9 @@ bench: install ## every bench in a short mode (minutes; the full runs and figure
 mutation: install ## mutation testing of the pure cores (minutes; not part of make test): engine, then statistics
 	cd sdk/python && $(abspath $(BIN))/mutmut run --max-children $${JOBS:-2}; $(abspath $(BIN))/mutmut results --all true
 	$(BIN)/mutmut run --max-children $${JOBS:-2}; $(BIN)/mutmut results --all true
+
+js-test: ## the TypeScript SDK (sdk/js): install from its lock file, type-check, build, node:test
+	cd sdk/js && npm ci --no-audit --no-fund && npm test
 
 format: install
 	$(BIN)/ruff format src sdk tests bench

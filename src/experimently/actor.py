@@ -25,6 +25,7 @@ class Scope(StrEnum):
     EVALUATE = "evaluate"
     TRACK = "track"
     MANAGE = "manage"
+    CLIENT = "client"  # browser/mobile keys: only POST /sdk/evaluate for client-visible flags
 
 
 @dataclass(frozen=True, slots=True)

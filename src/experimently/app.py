@@ -43,6 +43,8 @@ from experimently.openapi import declare_errors
 from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
 from experimently.safety.router import router as safety_router
+from experimently.sdk.client_side import ClientCorsMiddleware
+from experimently.sdk.client_side import router as sdk_client_router
 from experimently.sdk.router import router as sdk_stream_router
 from experimently.segments.router import router as segments_router
 from experimently.webhooks.router import router as webhooks_router
@@ -93,6 +95,7 @@ def api_router() -> APIRouter:
         flags_router,
         sdk_router,
         sdk_stream_router,
+        sdk_client_router,
         events_router,
         experiments_router,
         auth_router,
@@ -171,5 +174,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             expose_headers=["X-Request-ID", "ETag", "Retry-After"],
         )
     app.add_middleware(InputGuardMiddleware)  # inside RequestMiddleware: ids, headers and limits apply
+    if settings.sdk_client_origins:
+        app.add_middleware(ClientCorsMiddleware, origins=settings.sdk_client_origins)
     app.add_middleware(RequestMiddleware, settings=settings)
     return app

@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     # a re-weighted experiment lists its diverging stored assignments in the SDK payload up to this
     # many stored assignments; beyond, SDK clients ask the server per unit
     sdk_overrides_max: int = Field(default=50_000, ge=0)
+    # client-side SDK keys (POST /sdk/evaluate): browser origins allowed by CORS (comma-separated,
+    # "*" for any) and the request rate per key and client address
+    sdk_client_origins: str = ""
+    sdk_client_rate_limit: str = "600/minute"
 
     # security (docs/security.md): password strength floor (zxcvbn score 0-4); who must use MFA
     # (off | admins | everyone: local accounts without it may only enrol until they do); attempts at

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from experimently.actor import Role, Scope
 
@@ -59,6 +59,14 @@ class ApiKeyCreate(BaseModel):
     environment: str = Field(min_length=1, max_length=64, description="environment key")
     scopes: list[Scope] = Field(min_length=1)
     expires_at: datetime | None = None
+
+    @field_validator("scopes")
+    @classmethod
+    def _client_keys_stay_client_side(cls, scopes: list[Scope]) -> list[Scope]:
+        # a client-side key ships inside browsers: it may add only 'track', never server scopes
+        if Scope.CLIENT in scopes and not set(scopes) <= {Scope.CLIENT, Scope.TRACK}:
+            raise ValueError("the 'client' scope combines only with 'track'")
+        return scopes
 
 
 class ApiKeyRead(BaseModel):

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from experimently.db import Base
@@ -32,6 +33,8 @@ class Flag(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # visible to client-side SDK keys through POST /sdk/evaluate (see docs/sdk-js.md)
+    client_visible: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
 
 
 class RolloutSchedule(Base):

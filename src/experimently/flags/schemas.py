@@ -91,6 +91,7 @@ class FlagRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    client_visible: bool = False
 
 
 class KillRequest(BaseModel):

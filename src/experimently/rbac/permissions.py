@@ -40,6 +40,7 @@ class Permission(StrEnum):
     WEBHOOKS_MANAGE = "webhooks:manage"
     EVALUATE = "sdk:evaluate"
     TRACK = "sdk:track"
+    CLIENT_EVALUATE = "sdk:client-evaluate"
 
 
 _PRODUCT_READ = frozenset(
@@ -82,6 +83,7 @@ SCOPE_PERMISSIONS: dict[Scope, frozenset[Permission]] = {
     Scope.EVALUATE: frozenset({Permission.EVALUATE}),
     Scope.TRACK: frozenset({Permission.TRACK}),
     Scope.MANAGE: MATRIX[Role.DEVELOPER],
+    Scope.CLIENT: frozenset({Permission.CLIENT_EVALUATE}),
 }
 
 

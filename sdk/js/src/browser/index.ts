@@ -1,0 +1,233 @@
+/**
+ * The browser client: never sees rules or segments. A client-side key (scope `client`) asks
+ * `POST /api/v1/sdk/evaluate` for the values of the flags marked client-visible, for one context; values
+ * are kept in memory and in localStorage, re-fetched on `identify`, and events leave with
+ * `fetch(..., {keepalive: true})` (also when the page is hidden). See docs/sdk-js.md.
+ */
+
+export type Context = Record<string, unknown>;
+
+export interface FlagValue {
+  value: unknown;
+  variation: string | null;
+  reason: string;
+  error_code: string | null;
+  experiment_key: string | null;
+  experiment_variant: string | null;
+}
+
+export interface BrowserOptions {
+  /** A key of the `client` scope (add `track` to send events). */
+  clientKey: string;
+  baseUrl?: string;
+  /** The first context; `user_id` is the unit. */
+  context?: Context;
+  /** Where values survive reloads (default: `localStorage` when present; null: memory only). */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
+  fetch?: typeof fetch;
+  timeout?: number;
+  flushInterval?: number;
+  eventCapacity?: number;
+  sendEvents?: boolean;
+}
+
+export type BrowserChangeListener = (keys: string[]) => void;
+
+const STORAGE_KEY = "experimently:flags";
+
+interface Event {
+  event_id: string;
+  name: string;
+  user_id: string;
+  timestamp: string;
+  value?: number;
+  properties?: Record<string, unknown>;
+}
+
+/** crypto.randomUUID exists only in secure contexts (https, localhost). */
+function randomId(): string {
+  const c = globalThis.crypto as Crypto | undefined;
+  if (c?.randomUUID) return c.randomUUID();
+  return Date.now().toString(36) + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+export class BrowserClient {
+  private values: Record<string, FlagValue> = {};
+  private context: Context = {};
+  private readonly listeners: BrowserChangeListener[] = [];
+  private readonly queue: Event[] = [];
+  private readonly seen = new Set<string>();
+  private readonly base: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly storage: BrowserOptions["storage"];
+  private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private generation = 0;
+  private notBefore = 0; // the server's Retry-After
+  dropped = 0;
+  /** Resolves (never rejects) once the first context has fresh values (true) or could not get them. */
+  ready: Promise<boolean>;
+
+  constructor(private readonly options: BrowserOptions) {
+    this.base = (options.baseUrl ?? "").replace(/\/+$/, "");
+    this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
+    let storage = options.storage;
+    if (storage === undefined) {
+      try {
+        storage = globalThis.localStorage ?? null;
+      } catch {
+        storage = null; // access denied (privacy settings)
+      }
+    }
+    this.storage = storage;
+    if (options.sendEvents !== false) {
+      this.timer = setInterval(() => void this.flush(), options.flushInterval ?? 5000);
+      const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void; document?: { visibilityState?: string } };
+      g.addEventListener?.("pagehide", () => void this.flush());
+      g.addEventListener?.("visibilitychange", () => {
+        if (g.document?.visibilityState === "hidden") void this.flush();
+      });
+    }
+    this.ready = this.identify(options.context ?? {});
+  }
+
+  /** Switch to `context`: cached values for it at once (if stored), then fresh ones from the server. */
+  async identify(context: Context): Promise<boolean> {
+    const generation = ++this.generation;
+    this.context = { ...context };
+    try {
+      const stored = JSON.parse(this.storage?.getItem(STORAGE_KEY) ?? "null") as { context: Context; values: Record<string, FlagValue> } | null;
+      if (stored && sameJson(stored.context, this.context)) this.replace(stored.values);
+    } catch {
+      // unreadable cache: ignore it
+    }
+    try {
+      const { user_id, ...rest } = this.context;
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), this.options.timeout ?? 5000);
+      const response = await this.fetchFn(`${this.base}/api/v1/sdk/evaluate`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": this.options.clientKey },
+        body: JSON.stringify({ user_id: user_id ?? null, context: rest }),
+        signal: controller.signal,
+      }).finally(() => clearTimeout(timer));
+      if (response.status !== 200) return false;
+      const values = ((await response.json()) as { data: { flags: Record<string, FlagValue> } }).data.flags;
+      if (generation !== this.generation) return false; // a newer identify won
+      this.replace(values);
+      try {
+        this.storage?.setItem(STORAGE_KEY, JSON.stringify({ context: this.context, values }));
+      } catch {
+        // storage full or denied: memory only
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private replace(values: Record<string, FlagValue>): void {
+    const old = this.values;
+    this.values = values;
+    const keys = [...new Set([...Object.keys(old), ...Object.keys(values)])].filter((k) => !sameJson(old[k], values[k]));
+    if (!keys.length) return;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(keys.sort());
+      } catch {
+        // a failing listener does not stop the others
+      }
+    }
+  }
+
+  /** Call `listener(changedKeys)` whenever values change; returns an unsubscribe function. */
+  onChange(listener: BrowserChangeListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  variationDetail(flagKey: string, defaultValue: unknown = null): FlagValue {
+    const found = this.values[flagKey];
+    if (found === undefined) {
+      return { value: defaultValue, variation: null, reason: "ERROR", error_code: "FLAG_NOT_FOUND", experiment_key: null, experiment_variant: null };
+    }
+    if (defaultValue !== null && defaultValue !== undefined && found.value !== null && typeof found.value !== typeof defaultValue) {
+      return { ...found, value: defaultValue, variation: null, reason: "ERROR", error_code: "TYPE_MISMATCH" };
+    }
+    const user = this.context.user_id;
+    if (found.variation !== null && user !== undefined && user !== null) {
+      const seen = `${flagKey}\u0000${String(user)}\u0000${found.variation}`;
+      if (!this.seen.has(seen)) {
+        this.seen.add(seen);
+        this.enqueue("flag_exposure", undefined, { flag: flagKey, variation: found.variation });
+      }
+    }
+    return found;
+  }
+
+  variation<T = unknown>(flagKey: string, defaultValue: T | null = null): T {
+    return this.variationDetail(flagKey, defaultValue).value as T;
+  }
+
+  isEnabled(flagKey: string): boolean {
+    return this.variationDetail(flagKey, false).value === true;
+  }
+
+  allFlags(): Record<string, unknown> {
+    return Object.fromEntries(Object.entries(this.values).map(([k, v]) => [k, v.value]));
+  }
+
+  /** Queue an event for the current context's user. */
+  track(name: string, value?: number, properties?: Record<string, unknown>): void {
+    this.enqueue(name, value, properties);
+  }
+
+  private enqueue(name: string, value?: number, properties?: Record<string, unknown>): void {
+    const user = this.context.user_id;
+    if (this.options.sendEvents === false || user === undefined || user === null) return;
+    if (this.queue.length >= (this.options.eventCapacity ?? 1000)) {
+      this.dropped++;
+      return;
+    }
+    const event: Event = { event_id: randomId(), name, user_id: String(user), timestamp: new Date().toISOString() };
+    if (value !== undefined) event.value = value;
+    if (properties) event.properties = properties;
+    this.queue.push(event);
+  }
+
+  /** Send queued events (keepalive, so it survives the page going away); true when accepted. */
+  async flush(): Promise<boolean> {
+    if (!this.queue.length) return true;
+    if (Date.now() < this.notBefore) return false;
+    const batch = this.queue.splice(0, 1000);
+    try {
+      const response = await this.fetchFn(`${this.base}/api/v1/events/batch`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": this.options.clientKey },
+        body: JSON.stringify({ events: batch }),
+        keepalive: true,
+      });
+      if (response.status === 429 || response.status >= 500) {
+        this.queue.unshift(...batch); // retried at a later flush, never before Retry-After
+        this.notBefore = Date.now() + Number(response.headers.get("retry-after") ?? 0) * 1000 || 0;
+        return false;
+      }
+      if (response.status >= 300) this.dropped += batch.length;
+      return response.status < 300;
+    } catch {
+      this.queue.unshift(...batch);
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

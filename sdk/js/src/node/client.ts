@@ -1,0 +1,440 @@
+/**
+ * The Node client: evaluates locally on the environment's ruleset, kept current over the stream;
+ * sends exposures and events in the background. No method throws or rejects into the application.
+ */
+
+import { randomUUID } from "node:crypto";
+
+import { type CompiledExperiment, assign, compileExperiment } from "../engine/assignment.js";
+import type { Context } from "../engine/conditions.js";
+import { type EvaluationResult, type ExperimentResolver, Ruleset, errorResult, evaluate } from "../engine/flags.js";
+import { unitText } from "../engine/values.js";
+import { Dedup, EventQueue, type WireEvent } from "./events.js";
+import { type ClientOptions, DEFAULTS, type Logger, consoleLogger } from "./options.js";
+import { Updater, timeoutSignal } from "./updater.js";
+
+export const VERSION = "0.1.0";
+const RUNNING = "running";
+
+export interface EvaluationDetail {
+  flagKey: string;
+  value: unknown;
+  variation: string | null;
+  reason: string;
+  errorCode: string | null;
+  ruleId: string | null;
+  experimentKey: string | null;
+  experimentVariant: string | null;
+}
+
+/** A new ruleset is in use: its version and the flag and experiment keys whose definition changed. */
+export interface ChangeEvent {
+  version: string | null;
+  keys: string[];
+}
+
+export type ChangeListener = (event: ChangeEvent) => void;
+
+interface Snapshot {
+  version: string | null;
+  payload: Record<string, unknown>;
+  ruleset: Ruleset;
+  experiments: ReadonlyMap<string, CompiledExperiment>;
+}
+
+const EMPTY: Snapshot = { version: null, payload: {}, ruleset: Ruleset.empty(), experiments: new Map() };
+
+type Attributes = Record<string, unknown>;
+
+/** What one evaluation pass needs from the server (sticky look-ups) and what it exposed. */
+interface Pass {
+  missing: Array<[CompiledExperiment, string, Context]>;
+  exposures: Array<[string, string, string]>;
+}
+
+function buildContext(userId: unknown, attributes: Attributes | undefined): Context {
+  const context: Context = attributes ? { ...attributes } : {};
+  if (userId !== undefined && userId !== null) context.user_id = userId;
+  return context;
+}
+
+function detail(r: EvaluationResult): EvaluationDetail {
+  return {
+    flagKey: r.flagKey,
+    value: r.value,
+    variation: r.variation,
+    reason: r.reason,
+    errorCode: r.errorCode,
+    ruleId: r.ruleId,
+    experimentKey: r.experimentKey,
+    experimentVariant: r.experimentVariant,
+  };
+}
+
+function stableJson(value: unknown): string {
+  return JSON.stringify(value);
+}
+
+export class ExperimentationClient {
+  private snapshot: Snapshot = EMPTY;
+  private readonly listeners: ChangeListener[] = [];
+  private readonly opts: Required<Omit<ClientOptions, "bootstrap" | "environment" | "logger" | "fetch">>;
+  private readonly log: Logger;
+  private readonly fetchFn: typeof fetch;
+  private readonly headers: Record<string, string>;
+  private readonly updater: Updater | null = null;
+  private readonly events: EventQueue | null = null;
+  private readonly exposureDedup: Dedup;
+  private readonly flagDedup: Dedup;
+  private readonly sticky = new Map<string, string | null>();
+  private readonly ready: Promise<void>;
+  private readonly stopAll = new AbortController();
+  private closed = false;
+
+  constructor(options: ClientOptions) {
+    this.opts = { ...DEFAULTS, ...(options as Required<ClientOptions>) };
+    this.opts.baseUrl = this.opts.baseUrl.replace(/\/+$/, "");
+    this.log = options.logger ?? consoleLogger;
+    this.fetchFn = options.fetch ?? globalThis.fetch;
+    this.headers = { "X-API-Key": options.apiKey, "User-Agent": `experimently-sdk-js/${VERSION}` };
+    this.exposureDedup = new Dedup(this.opts.dedupCapacity);
+    this.flagDedup = new Dedup(this.opts.dedupCapacity);
+    if (options.bootstrap !== undefined) this.loadBootstrap(options.bootstrap);
+    if (this.opts.offline) {
+      this.ready = Promise.resolve();
+      return;
+    }
+    if (this.opts.sendEvents) {
+      this.events = new EventQueue(
+        (batch) => this.post("/api/v1/events/batch", { events: batch }, this.opts.httpTimeout),
+        this.log,
+        this.opts.eventCapacity,
+        this.opts.eventBatchSize,
+        this.opts.flushInterval,
+      );
+    }
+    this.updater = new Updater({
+      baseUrl: this.opts.baseUrl,
+      headers: this.headers,
+      fetch: this.fetchFn,
+      stream: this.opts.stream,
+      pollInterval: this.opts.pollInterval,
+      reconnectCap: this.opts.reconnectCap,
+      readTimeout: this.opts.streamReadTimeout,
+      httpTimeout: this.opts.httpTimeout,
+      log: this.log,
+      version: () => this.snapshot.version,
+      apply: (version, payload) => this.onPayload(version, payload),
+    });
+    this.updater.start();
+    const first = this.updater.firstAttempt;
+    this.ready = new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, this.opts.initTimeout);
+      void first.then(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  // ----- state ------------------------------------------------------------------------------------
+
+  /** True once a ruleset (from the server or the bootstrap) is in use. */
+  get initialized(): boolean {
+    return this.snapshot.version !== null;
+  }
+
+  /** The payload version (ETag) in use, or null. */
+  get version(): string | null {
+    return this.snapshot.version;
+  }
+
+  get droppedEvents(): number {
+    return this.events?.dropped ?? 0;
+  }
+
+  /** Resolves after the first fetch attempt (success or failure), at most `initTimeout`; true when initialized. */
+  async waitForInitialization(): Promise<boolean> {
+    await this.ready;
+    return this.initialized;
+  }
+
+  /** Call `listener` after each new ruleset; returns a function that removes it. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  // ----- rulesets ---------------------------------------------------------------------------------
+
+  private loadBootstrap(source: Record<string, unknown>): void {
+    try {
+      const payload = "data" in source && typeof source.data === "object" ? (source.data as Record<string, unknown>) : source;
+      this.install("bootstrap", payload);
+    } catch (exc) {
+      this.log.error(`experimently: bootstrap ignored: ${String(exc)}`);
+    }
+  }
+
+  private onPayload(version: string, payload: Record<string, unknown>): void {
+    try {
+      this.install(version, payload);
+    } catch (exc) {
+      this.log.error(`experimently: ruleset ${version} could not be used; keeping the previous one: ${String(exc)}`);
+    }
+  }
+
+  private install(version: string, payload: Record<string, unknown>): void {
+    const old = this.snapshot;
+    const ruleset = Ruleset.fromPayload(payload, { previous: old.ruleset });
+    for (const [key, problems] of ruleset.errors) this.log.warn(`experimently: flag '${key}' refused: ${JSON.stringify(problems)}`);
+    const experiments = new Map<string, CompiledExperiment>();
+    for (const doc of Array.isArray(payload.experiments) ? payload.experiments : []) {
+      try {
+        const key = String((doc as Record<string, unknown>).key);
+        const previous = old.experiments.get(key);
+        experiments.set(key, previous !== undefined && stableJson(previous.document) === stableJson(doc) ? previous : compileExperiment(doc));
+      } catch (exc) {
+        this.log.warn(`experimently: experiment refused: ${String(exc)}`);
+      }
+    }
+    const next: Snapshot = { version, payload, ruleset, experiments };
+    this.snapshot = next;
+    const keys = changedKeys(old, next);
+    for (const [exp] of experiments) if (keys.has(exp)) this.forgetSticky(exp);
+    for (const listener of [...this.listeners]) {
+      try {
+        listener({ version, keys: [...keys].sort() });
+      } catch (exc) {
+        this.log.error(`experimently: change listener failed: ${String(exc)}`);
+      }
+    }
+  }
+
+  private forgetSticky(experimentKey: string): void {
+    for (const key of this.sticky.keys()) if (key.startsWith(experimentKey + "\u0000")) this.sticky.delete(key);
+  }
+
+  // ----- evaluation -------------------------------------------------------------------------------
+
+  private resolver(snapshot: Snapshot, pass: Pass, local: Map<string, string | null>): ExperimentResolver {
+    return (key, context) => {
+      const exp = snapshot.experiments.get(key);
+      if (exp === undefined || exp.status !== RUNNING) return null;
+      const unit = unitText(context[exp.bucketBy]);
+      if (unit === null) return null;
+      let variant: string | null;
+      const entry = key + "\u0000" + unit;
+      if (exp.overrides.has(unit)) variant = exp.overrides.get(unit)!;
+      else if (exp.serverSticky && this.sticky.has(entry)) variant = this.sticky.get(entry)!;
+      else if (exp.serverSticky && local.has(entry)) variant = local.get(entry)!;
+      else {
+        variant = assign(exp, context, snapshot.ruleset.segmentMatchers).variant;
+        if (exp.serverSticky) pass.missing.push([exp, unit, context]);
+      }
+      if (variant !== null) pass.exposures.push([exp.key, unit, variant]);
+      return variant;
+    };
+  }
+
+  /**
+   * Run `fn` with an experiment resolver; experiments the payload marks `"assignment": "server"` are
+   * asked of the server once per unit (at most `stickyTimeout`), exactly as the Python client does.
+   */
+  private async decide<T>(fn: (snapshot: Snapshot, resolver: ExperimentResolver) => T): Promise<T> {
+    await this.ready;
+    const snapshot = this.snapshot;
+    const local = new Map<string, string | null>();
+    for (let round = 0; ; round++) {
+      const pass: Pass = { missing: [], exposures: [] };
+      const out = fn(snapshot, this.resolver(snapshot, pass, local));
+      if (!pass.missing.length || round >= 3) {
+        for (const [exp, unit, variant] of pass.exposures) this.exposure(exp, unit, variant);
+        return out;
+      }
+      await Promise.all(pass.missing.map(([exp, unit, context]) => this.lookUp(exp, unit, context, local)));
+    }
+  }
+
+  private async lookUp(exp: CompiledExperiment, unit: string, context: Context, local: Map<string, string | null>): Promise<void> {
+    const entry = exp.key + "\u0000" + unit;
+    const fallback = assign(exp, context, this.snapshot.ruleset.segmentMatchers).variant;
+    if (this.opts.offline) {
+      local.set(entry, fallback);
+      return;
+    }
+    try {
+      const rest = Object.fromEntries(Object.entries(context).filter(([k]) => k !== exp.bucketBy));
+      const response = await this.post(
+        `/api/v1/experiments/${encodeURIComponent(exp.key)}/assign`,
+        { unit_id: unit, context: rest },
+        this.opts.stickyTimeout,
+      );
+      if (response.status !== 200) {
+        this.log.info(`experimently: sticky look-up answered ${response.status}`);
+        local.set(entry, fallback);
+        return;
+      }
+      const variant = ((await response.json()) as { data: { variant: unknown } }).data.variant;
+      this.sticky.set(entry, variant === null || variant === undefined ? null : String(variant));
+      if (this.sticky.size > this.opts.dedupCapacity) this.sticky.delete(this.sticky.keys().next().value as string);
+    } catch (exc) {
+      this.log.info(`experimently: sticky look-up failed (${String(exc)}); using the buckets`);
+      local.set(entry, fallback);
+    }
+  }
+
+  private async evaluateOne(flagKey: string, userId: unknown, attributes: Attributes | undefined, fallback: unknown): Promise<EvaluationResult> {
+    try {
+      const context = buildContext(userId, attributes);
+      const result = await this.decide((s, resolver) => evaluate(s.ruleset, flagKey, context, fallback, resolver));
+      if (result.variation !== null && userId !== undefined && userId !== null) this.flagExposure(flagKey, String(userId), result.variation);
+      return result;
+    } catch (exc) {
+      this.log.error(`experimently: evaluation of '${flagKey}' failed: ${String(exc)}`);
+      return errorResult(flagKey, fallback, "GENERAL");
+    }
+  }
+
+  /** The flag's value for this user, with the reason, variation and error code. */
+  async variationDetail(flagKey: string, userId?: string | number | null, attributes?: Attributes, defaultValue: unknown = null): Promise<EvaluationDetail> {
+    return detail(await this.evaluateOne(flagKey, userId, attributes, defaultValue));
+  }
+
+  /** The flag's value for this user (`defaultValue` when it cannot be evaluated). */
+  async variation<T = unknown>(flagKey: string, userId?: string | number | null, attributes?: Attributes, defaultValue: T | null = null): Promise<T> {
+    return (await this.evaluateOne(flagKey, userId, attributes, defaultValue)).value as T;
+  }
+
+  /** True only when the flag's value is `true` (the seed's API). */
+  async isFeatureEnabled(featureKey: string, userId?: string | number | null, attributes?: Attributes): Promise<boolean> {
+    return (await this.evaluateOne(featureKey, userId, attributes, false)).value === true;
+  }
+
+  /** Every flag's value for this user (flags the ruleset refused are left out). */
+  async allFlags(userId?: string | number | null, attributes?: Attributes): Promise<Record<string, unknown>> {
+    try {
+      await this.ready;
+      const out: Record<string, unknown> = {};
+      for (const key of this.snapshot.ruleset.compiled.keys()) out[key] = (await this.evaluateOne(key, userId, attributes, null)).value;
+      return out;
+    } catch (exc) {
+      this.log.error(`experimently: allFlags failed: ${String(exc)}`);
+      return {};
+    }
+  }
+
+  /** The unit's variant of a running experiment, or null (not running, not targeted, excluded). */
+  async getVariant(experimentKey: string, unitId: string | number, attributes?: Attributes): Promise<string | null> {
+    try {
+      return await this.decide((snapshot, resolver) => {
+        const exp = snapshot.experiments.get(experimentKey);
+        if (exp === undefined) return null;
+        const context: Context = attributes ? { ...attributes } : {};
+        context[exp.bucketBy] = unitId;
+        return resolver(experimentKey, context);
+      });
+    } catch (exc) {
+      this.log.error(`experimently: getVariant of '${experimentKey}' failed: ${String(exc)}`);
+      return null;
+    }
+  }
+
+  // ----- events -----------------------------------------------------------------------------------
+
+  /** Queue an event (no I/O here; batches are sent in the background). */
+  track(name: string, userId: string | number, value?: number | null, properties?: Record<string, unknown>): void {
+    try {
+      const event: WireEvent = { event_id: randomId(), name, user_id: String(userId), timestamp: new Date().toISOString() };
+      if (value !== undefined && value !== null) event.value = value;
+      if (properties && Object.keys(properties).length) event.properties = properties;
+      this.events?.add(event);
+    } catch (exc) {
+      this.log.error(`experimently: track failed: ${String(exc)}`);
+    }
+  }
+
+  private exposure(experimentKey: string, unit: string, variant: string): void {
+    if (this.events !== null && this.exposureDedup.first(`${experimentKey}\u0000${unit}\u0000${variant}`)) {
+      this.events.add({
+        event_id: `exposure:${experimentKey}:${unit}`,
+        name: "exposure",
+        user_id: unit,
+        timestamp: new Date().toISOString(),
+        experiment_key: experimentKey,
+        variant,
+      });
+    }
+  }
+
+  private flagExposure(flagKey: string, userId: string, variation: string): void {
+    if (this.events !== null && this.flagDedup.first(`${flagKey}\u0000${userId}\u0000${variation}`)) {
+      this.events.add({
+        event_id: randomId(),
+        name: "flag_exposure",
+        user_id: userId,
+        timestamp: new Date().toISOString(),
+        properties: { flag: flagKey, variation },
+      });
+    }
+  }
+
+  /** Send queued events now; true when everything was accepted within `timeout` ms. */
+  async flush(timeout?: number): Promise<boolean> {
+    try {
+      return this.events === null ? true : await this.events.flush(timeout ?? this.opts.closeTimeout);
+    } catch (exc) {
+      this.log.error(`experimently: flush failed: ${String(exc)}`);
+      return false;
+    }
+  }
+
+  /** Stop updates and send what is queued (at most `closeTimeout`). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.updater?.close();
+      this.stopAll.abort();
+      await this.events?.close(this.opts.closeTimeout);
+    } catch (exc) {
+      this.log.error(`experimently: close failed: ${String(exc)}`);
+    }
+  }
+
+  private post(path: string, body: unknown, timeout: number): Promise<Response> {
+    return this.fetchFn(this.opts.baseUrl + path, {
+      method: "POST",
+      headers: { ...this.headers, "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal: timeoutSignal(new AbortController().signal, timeout),
+    });
+  }
+}
+
+function randomId(): string {
+  return randomUUID().replace(/-/g, ""); // node:crypto: the global `crypto` needs Node 19+
+}
+
+function changedKeys(old: Snapshot, next: Snapshot): Set<string> {
+  const flags = (s: Snapshot): Map<string, string> =>
+    new Map(
+      (Array.isArray(s.payload.flags) ? s.payload.flags : []).map((f: Record<string, unknown>) => [String(f.key), stableJson(f)]),
+    );
+  const keys = new Set<string>();
+  const a = flags(old);
+  const b = flags(next);
+  for (const k of new Set([...a.keys(), ...b.keys()])) if (a.get(k) !== b.get(k)) keys.add(k);
+  for (const k of new Set([...old.experiments.keys(), ...next.experiments.keys()])) {
+    const x = old.experiments.get(k)?.document;
+    const y = next.experiments.get(k)?.document;
+    if (stableJson(x) !== stableJson(y)) keys.add(k);
+  }
+  return keys;
+}
+
+/** The seed's name and a shorter one. */
+export { ExperimentationClient as Client };

@@ -1,0 +1,185 @@
+/**
+ * Keeping the ruleset current: the first fetch, then the stream (`GET /api/v1/sdk/stream`, with
+ * `Last-Event-ID`), falling back to polling `GET /api/v1/sdk/flags` (with `If-None-Match`).
+ */
+
+import { createParser } from "eventsource-parser";
+
+import type { Logger } from "./options.js";
+
+export interface UpdaterConfig {
+  baseUrl: string;
+  headers: Record<string, string>;
+  fetch: typeof fetch;
+  stream: boolean;
+  pollInterval: number;
+  reconnectCap: number;
+  readTimeout: number;
+  httpTimeout: number;
+  log: Logger;
+  version: () => string | null;
+  apply: (version: string, payload: Record<string, unknown>) => void;
+}
+
+type Outcome = "clean" | "failed" | "busy" | "unsupported";
+
+export class Updater {
+  connected = false;
+  reconnects = 0;
+  private readonly stop = new AbortController();
+  private useStream: boolean;
+  readonly firstAttempt: Promise<void>;
+  private firstDone!: () => void;
+
+  constructor(private readonly config: UpdaterConfig) {
+    this.useStream = config.stream;
+    this.firstAttempt = new Promise((resolve) => (this.firstDone = resolve));
+  }
+
+  start(): void {
+    void this.run().catch((exc) => this.config.log.error(`experimently: updater stopped: ${String(exc)}`));
+  }
+
+  close(): void {
+    this.stop.abort();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.stop.signal.aborted) return resolve();
+      const t = setTimeout(done, ms);
+      t.unref?.();
+      const signal = this.stop.signal;
+      function done(): void {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done);
+    });
+  }
+
+  /** One conditional GET of the payload; true when the server answered with a usable body or 304. */
+  async fetchOnce(): Promise<boolean> {
+    const { config } = this;
+    const headers: Record<string, string> = { ...config.headers };
+    const version = config.version();
+    if (version) headers["If-None-Match"] = `"${version}"`;
+    try {
+      const response = await config.fetch(`${config.baseUrl}/api/v1/sdk/flags`, {
+        headers,
+        signal: timeoutSignal(this.stop.signal, config.httpTimeout),
+      });
+      if (response.status === 304) return true;
+      if (response.status !== 200) {
+        config.log.warn(`experimently: ruleset fetch answered ${response.status}`);
+        await response.body?.cancel();
+        return false;
+      }
+      const body = (await response.json()) as { data: Record<string, unknown> };
+      const etag = (response.headers.get("etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
+      config.apply(etag, body.data);
+      return true;
+    } catch (exc) {
+      if (!this.stop.signal.aborted) config.log.warn(`experimently: ruleset fetch failed: ${String(exc)}`);
+      return false;
+    }
+  }
+
+  private async run(): Promise<void> {
+    await this.fetchOnce();
+    this.firstDone();
+    let attempt = 0;
+    while (!this.stop.signal.aborted) {
+      if (!this.useStream) {
+        await this.sleep(this.config.pollInterval);
+        if (this.stop.signal.aborted) return;
+        await this.fetchOnce();
+        continue;
+      }
+      const outcome = await this.streamOnce();
+      if (this.stop.signal.aborted) return;
+      await this.fetchOnce(); // catch up on what happened while not connected
+      if (outcome === "unsupported") {
+        this.config.log.warn(`experimently: the server has no stream; polling every ${this.config.pollInterval} ms`);
+        this.useStream = false;
+        continue;
+      }
+      attempt = outcome === "clean" ? 0 : attempt + 1;
+      let delay = Math.random() * Math.min(this.config.reconnectCap, 500 * 2 ** Math.min(attempt, 20));
+      if (outcome === "busy") delay = Math.max(delay, this.config.pollInterval);
+      this.reconnects++;
+      await this.sleep(delay);
+    }
+  }
+
+  private async streamOnce(): Promise<Outcome> {
+    const { config } = this;
+    const headers: Record<string, string> = { ...config.headers, Accept: "text/event-stream" };
+    const version = config.version();
+    if (version) headers["Last-Event-ID"] = version;
+    const local = new AbortController();
+    const onStop = (): void => local.abort();
+    this.stop.signal.addEventListener("abort", onStop);
+    let idle: ReturnType<typeof setTimeout> | undefined;
+    const resetIdle = (): void => {
+      clearTimeout(idle);
+      idle = setTimeout(() => local.abort(), config.readTimeout);
+      idle.unref?.();
+    };
+    let received = false;
+    try {
+      resetIdle();
+      const response = await config.fetch(`${config.baseUrl}/api/v1/sdk/stream`, { headers, signal: local.signal });
+      if (response.status !== 200 || response.body === null) {
+        await response.body?.cancel();
+        if (response.status === 404) return "unsupported";
+        if (response.status === 429) return "busy";
+        config.log.warn(`experimently: stream answered ${response.status}`);
+        return "failed";
+      }
+      this.connected = true;
+      const parser = createParser({
+        onEvent: (event) => {
+          received = true;
+          if (event.event === "put") {
+            const data = JSON.parse(event.data) as { version: unknown; payload: Record<string, unknown> };
+            config.apply(String(data.version), data.payload);
+          }
+        },
+        onComment: () => resetIdle(),
+      });
+      const decoder = new TextDecoder();
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        resetIdle();
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+    } catch (exc) {
+      if (!this.stop.signal.aborted) config.log.info(`experimently: stream interrupted: ${String(exc)}`);
+    } finally {
+      clearTimeout(idle);
+      this.connected = false;
+      this.stop.signal.removeEventListener("abort", onStop);
+      local.abort();
+    }
+    return received ? "clean" : "failed";
+  }
+}
+
+/** A signal aborted by `parent` or after `ms` (AbortSignal.any needs Node 20.3; we support 18). */
+export function timeoutSignal(parent: AbortSignal, ms: number): AbortSignal {
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  if (parent.aborted) abort();
+  parent.addEventListener("abort", abort, { once: true });
+  const t = setTimeout(abort, ms);
+  t.unref?.();
+  controller.signal.addEventListener("abort", () => {
+    clearTimeout(t);
+    parent.removeEventListener("abort", abort);
+  });
+  return controller.signal;
+}
