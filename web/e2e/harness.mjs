@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 export const ADMIN = { email: "admin@example.com", password: "admin-password-123" };
 const ROOT = resolve(import.meta.dirname, "../..");
 
-export async function startServer(port) {
+export async function startServer(port, extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "experimently-e2e-"));
   const exe = process.env.EXPERIMENTLY_BIN ?? join(ROOT, ".venv/bin/experimently");
   const child = spawn(exe, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
@@ -25,6 +25,7 @@ export async function startServer(port) {
       EXPERIMENTLY_LOG_LEVEL: "WARNING",
       EXPERIMENTLY_ACCESS_LOG: "false",
       EXPERIMENTLY_LOGIN_RATE_LIMIT: "1000/minute",
+      ...extraEnv,
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
