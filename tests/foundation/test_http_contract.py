@@ -16,6 +16,7 @@ PUBLIC = {
     "/api/v1/auth/refresh",
     "/api/v1/auth/session",  # the console's sign-in and cookie refresh: public like the two above
     "/api/v1/auth/session/refresh",
+    "/api/v1/auth/session/mfa",  # the console's second sign-in step (MFA), like /auth/token/mfa
     "/api/v1/auth/oidc/config",  # the browser's OIDC sign-in (authorization code with PKCE)
     "/api/v1/auth/oidc/start",
     "/api/v1/auth/oidc/callback",

@@ -4,7 +4,7 @@ import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
-import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, launch, startServer, totp } from "./harness.mjs";
 
 const PORT = Number(process.env.E2E_PORT ?? 18510);
 const FLAG = "checkout-redesign";
@@ -292,6 +292,50 @@ describe("console", { concurrency: false }, () => {
     await page.getByLabel("Reason (kept in the history)").fill("from my phone");
     await page.getByRole("button", { name: "Turn off now" }).click();
     await page.getByRole("switch", { name: "Serve targeting in production", checked: false }).waitFor();
+    await page.context().close();
+  });
+
+  test("a person turns on two-step verification, then signs in with password and code", async () => {
+    const person = { email: "mfa-person@example.com", password: "mfa-password-123" };
+    const created = await call(server.base, adminToken, "POST", "/api/v1/users", { ...person, role: "developer" });
+    assert.equal(created.status, 201);
+    const page = await newPage();
+    await signIn(page, person.email, person.password);
+    await page.getByRole("link", { name: "Account security" }).click();
+    await page.getByRole("heading", { name: "Account security", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Set up two-step verification" }).click();
+    await page.getByRole("img", { name: "QR code of the authenticator secret" }).waitFor();
+    const secret = await page.getByTestId("mfa-secret").getAttribute("data-secret");
+    assert.match(secret ?? "", /^[A-Z2-7]{16,}$/);
+    await page.waitForLoadState("networkidle");
+    await checkAxe(page, "account security (enrolling)");
+    await shot(page, "mfa-enrol");
+    // a wrong code is refused on the page
+    await page.getByLabel("Code from your authenticator app", { exact: true }).fill(totp(secret, 0) === "000000" ? "111111" : "000000");
+    await page.getByRole("button", { name: "Confirm and turn on" }).click();
+    await page.getByRole("alert").filter({ hasText: "INVALID_CREDENTIALS" }).waitFor();
+    await page.getByLabel("Code from your authenticator app", { exact: true }).fill(totp(secret));
+    await page.getByRole("button", { name: "Confirm and turn on" }).click();
+    const codes = page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem");
+    await codes.first().waitFor();
+    assert.equal(await codes.count(), 10);
+    await page.getByText("On, with 10 unused recovery codes").waitFor();
+    await checkAxe(page, "account security (recovery codes)");
+    await page.getByRole("button", { name: "Sign out" }).click();
+
+    // the password alone no longer signs in: the code step follows
+    await page.getByLabel("Email").fill(person.email);
+    await page.getByLabel("Password").fill(person.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const codeField = page.getByLabel("Code from your authenticator app (or a recovery code)");
+    await codeField.waitFor();
+    await checkAxe(page, "sign-in code step");
+    await shot(page, "mfa-sign-in");
+    // the confirming code's step is spent: the next step's code (inside the drift window) signs in
+    await codeField.fill(totp(secret, 1));
+    await page.getByRole("button", { name: "Verify" }).click();
+    await page.locator("main#main").waitFor();
+    await page.getByRole("link", { name: "Account security" }).waitFor();
     await page.context().close();
   });
 });

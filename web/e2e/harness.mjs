@@ -1,6 +1,7 @@
 // A real `experimently serve` on a free port of the test's range, with a temp data dir, and Debian's
 // Chromium driven by playwright-core (no browser download).
 import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,7 +10,7 @@ import { chromium } from "playwright-core";
 export const ADMIN = { email: "admin@example.com", password: "admin-password-123" };
 const ROOT = resolve(import.meta.dirname, "../..");
 
-export async function startServer(port) {
+export async function startServer(port, extraEnv = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "experimently-e2e-"));
   const exe = process.env.EXPERIMENTLY_BIN ?? join(ROOT, ".venv/bin/experimently");
   const child = spawn(exe, ["serve", "--host", "127.0.0.1", "--port", String(port)], {
@@ -24,6 +25,7 @@ export async function startServer(port) {
       EXPERIMENTLY_LOG_LEVEL: "WARNING",
       EXPERIMENTLY_ACCESS_LOG: "false",
       EXPERIMENTLY_LOGIN_RATE_LIMIT: "1000/minute",
+      ...extraEnv,
     },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -84,4 +86,17 @@ export async function call(base, token, method, path, body, extra = {}) {
   });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, `offsetSteps` steps from now. */
+export function totp(secret, offsetSteps = 0, at = Date.now()) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const char of secret.replace(/[\s=]/g, "").toUpperCase()) bits += alphabet.indexOf(char).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30) + offsetSteps));
+  const digest = createHmac("sha1", key).update(counter).digest();
+  const offset = digest[digest.length - 1] & 0x0f;
+  return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
 }

@@ -15,6 +15,7 @@ const EnvironmentsPage = lazy(() => import("./admin/EnvironmentsPage").then((m) 
 const PeoplePage = lazy(() => import("./admin/PeoplePage").then((m) => ({ default: m.PeoplePage })));
 const KeysPage = lazy(() => import("./admin/KeysPage").then((m) => ({ default: m.KeysPage })));
 const WebhooksPage = lazy(() => import("./admin/WebhooksPage").then((m) => ({ default: m.WebhooksPage })));
+const SecurityPage = lazy(() => import("./account/SecurityPage").then((m) => ({ default: m.SecurityPage })));
 const StartPage = lazy(() => import("./start/StartPage").then((m) => ({ default: m.StartPage })));
 
 function Routed() {
@@ -36,6 +37,7 @@ function Routed() {
           <Route path="admin/people" element={<PeoplePage />} />
           <Route path="admin/keys" element={<KeysPage />} />
           <Route path="admin/webhooks" element={<WebhooksPage />} />
+          <Route path="account/security" element={<SecurityPage />} />
           <Route path="*" element={<EmptyState title="No such page">The address does not match a page of the console.</EmptyState>} />
         </Route>
       </Routes>

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from experimently.auth import cookie, oidc_flow, reset, service
+from experimently.auth.mfa_router import MfaLogin
 from experimently.auth.router import client_of
 from experimently.auth.schemas import PasswordReset, PermissionsRead, SessionLogin, SessionToken
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
@@ -23,6 +24,24 @@ async def sign_in(
     """Sign in for a browser: the access token in the body, the refresh token in an httpOnly cookie."""
     tokens = await service.login(
         runtime.db, runtime.settings, runtime.limiter, body.email, body.password, client_of(request)
+    )
+    return cookie.set_session_cookies(response, runtime.settings, tokens)
+
+
+@router.post("/session/mfa", response_model=SessionToken)
+async def sign_in_mfa(
+    request: Request, response: Response, runtime: RuntimeDep, body: MfaLogin
+) -> SessionToken:
+    """Second sign-in step for a browser: the ``mfa_token`` of the ``MFA_REQUIRED`` answer and a TOTP
+    or recovery code; answers like ``/auth/session`` (access token in the body, refresh in a cookie)."""
+    tokens = await service.login_mfa(
+        runtime.db,
+        runtime.settings,
+        runtime.keyring,
+        runtime.limiter,
+        body.mfa_token,
+        body.code,
+        client_of(request),
     )
     return cookie.set_session_cookies(response, runtime.settings, tokens)
 

@@ -94,6 +94,7 @@ export async function authedFetch(input: Request): Promise<Response> {
     return fetch(request);
   };
   const response = await send(input);
+  if (response.status === 403) void noticeEnrolmentRequired(response.clone());
   if (response.status !== 401 || input.url.includes("/auth/session")) return response;
   return (await refreshSession()) ? send(retry) : response;
 }
@@ -109,16 +110,40 @@ export async function unwrap<T>(
   return data as T;
 }
 
-export async function signIn(email: string, password: string): Promise<void> {
-  const response = await fetch("/api/v1/auth/session", {
+// ---- MFA: a 403 MFA_ENROLMENT_REQUIRED sends the person to enrol (the shell listens) ----
+const enrolmentListeners = new Set<() => void>();
+
+export function onEnrolmentRequired(listener: () => void): () => void {
+  enrolmentListeners.add(listener);
+  return () => enrolmentListeners.delete(listener);
+}
+
+async function noticeEnrolmentRequired(response: Response): Promise<void> {
+  const body = (await response.json().catch(() => null)) as { error?: { code?: string } } | null;
+  if (body?.error?.code === "MFA_ENROLMENT_REQUIRED") enrolmentListeners.forEach((listener) => listener());
+}
+
+async function openSession(path: string, payload: Record<string, string>): Promise<void> {
+  const response = await fetch(path, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email, password }),
+    body: JSON.stringify(payload),
     credentials: "same-origin",
   });
   const body = (await response.json()) as { access_token?: string };
   if (!response.ok || !body.access_token) throw toApiError(response.status, body);
   setAccessToken(body.access_token);
+}
+
+/** First step; with MFA on it throws an ApiError `MFA_REQUIRED` whose `details.mfa_token` goes to
+ * {@link signInMfa}. */
+export async function signIn(email: string, password: string): Promise<void> {
+  await openSession("/api/v1/auth/session", { email, password });
+}
+
+/** Second step: the MFA token of the first and a TOTP or recovery code. */
+export async function signInMfa(mfaToken: string, code: string): Promise<void> {
+  await openSession("/api/v1/auth/session/mfa", { mfa_token: mfaToken, code: code.replace(/\s+/g, "") });
 }
 
 export async function signOut(): Promise<void> {

@@ -44,6 +44,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Error Codes
+         * @description Every error code with its cause and remedy (the target of each error's ``documentation_url``;
+         *     public).
+         */
+        get: operations["error_codes_api_errors_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/feature-flags/{key}/evaluate": {
         parameters: {
             query?: never;
@@ -214,6 +235,26 @@ export interface paths {
          * @description Turn the flag on in one environment.
          */
         post: operations["enable_api_v1_feature_flags__key__environments__env__enable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/owner": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transfer Ownership
+         * @description Hand the flag to another user (its owner or an admin may).
+         */
+        post: operations["transfer_ownership_api_v1_feature_flags__key__owner_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -567,9 +608,130 @@ export interface paths {
         put?: never;
         /**
          * Change Password
-         * @description Change one's own password; every refresh token of the account is revoked.
+         * @description Change one's own password (zxcvbn strength checked); every refresh token is revoked.
          */
         post: operations["change_password_api_v1_auth_password_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/token/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Token Mfa
+         * @description Second login step: the ``mfa_token`` of the ``MFA_REQUIRED`` answer and a code; returns the
+         *     standard OAuth2 token JSON.
+         */
+        post: operations["token_mfa_api_v1_auth_token_mfa_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Mfa Status
+         * @description Whether MFA is on (and required) for the authenticated person.
+         */
+        get: operations["mfa_status_api_v1_auth_mfa_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/enrol": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enrol
+         * @description Start enrolment: a new TOTP seed as an otpauth URI and QR code; confirm with a first code.
+         */
+        post: operations["enrol_api_v1_auth_mfa_enrol_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm
+         * @description Switch MFA on with a first code; returns ten one-time recovery codes (shown only now).
+         */
+        post: operations["confirm_api_v1_auth_mfa_confirm_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable
+         * @description Switch MFA off; needs a current code or an unused recovery code.
+         */
+        post: operations["disable_api_v1_auth_mfa_disable_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/mfa/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recovery Codes
+         * @description Ten new recovery codes (the previous ones stop working); needs a current code.
+         */
+        post: operations["recovery_codes_api_v1_auth_mfa_recovery_codes_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -590,6 +752,27 @@ export interface paths {
          * @description Sign in for a browser: the access token in the body, the refresh token in an httpOnly cookie.
          */
         post: operations["sign_in_api_v1_auth_session_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/session/mfa": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign In Mfa
+         * @description Second sign-in step for a browser: the ``mfa_token`` of the ``MFA_REQUIRED`` answer and a TOTP
+         *     or recovery code; answers like ``/auth/session`` (access token in the body, refresh in a cookie).
+         */
+        post: operations["sign_in_mfa_api_v1_auth_session_mfa_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -751,7 +934,7 @@ export interface paths {
         put?: never;
         /**
          * Create User
-         * @description Create an account (admin); a generated password is returned once.
+         * @description Create an account (admin); a generated password is returned once; a given one must be strong.
          */
         post: operations["create_user_api_v1_users_post"];
         delete?: never;
@@ -775,9 +958,29 @@ export interface paths {
         head?: never;
         /**
          * Update User
-         * @description Change an account's role or deactivate it (admin).
+         * @description Change an account's role or deactivate it (admin); a deactivated account's API keys stop too.
          */
         patch: operations["update_user_api_v1_users__user_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/mfa/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset
+         * @description Switch another account's MFA off (a lost device) and end its sessions (admin, audited).
+         */
+        post: operations["reset_api_v1_users__user_id__mfa_reset_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/api-keys": {
@@ -1046,6 +1249,160 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/feature-flags/{key}/guarded-rollouts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Guarded Rollouts
+         * @description The flag's guarded rollouts, newest first: status, step, the last check and any breach.
+         */
+        get: operations["list_guarded_rollouts_api_v1_feature_flags__key__guarded_rollouts_get"];
+        put?: never;
+        /**
+         * Create Guarded Rollout
+         * @description Start a guarded rollout in one environment: scheduled (``steps``) or manual (``percentage``),
+         *     watched by guardrail metrics (unset fields come from the safety settings); rolled back, paused or
+         *     announced on a breach, released at 100%.
+         */
+        post: operations["create_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/guarded-rollouts/{rollout_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Guarded Rollout
+         * @description One guarded rollout: what the monitor saw at its last check and what it did.
+         */
+        get: operations["get_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/guarded-rollouts/{rollout_id}/advance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Advance Guarded Rollout
+         * @description Raise a manual rollout's percentage (a new step, compared afresh; 100% releases it).
+         */
+        post: operations["advance_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__advance_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/guarded-rollouts/{rollout_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Guarded Rollout
+         * @description Stop watching and stop the schedule; the flag stays where it is.
+         */
+        post: operations["cancel_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/guarded-rollouts/{rollout_id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume Guarded Rollout
+         * @description Resume a paused rollout (acknowledges its breach: the same one is not acted on again).
+         */
+        post: operations["resume_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/environments/{env}/safety-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Safety Settings
+         * @description The guardrails every guarded rollout in the environment gets unless it names its own.
+         */
+        get: operations["get_safety_settings_api_v1_environments__env__safety_settings_get"];
+        /**
+         * Put Safety Settings
+         * @description Replace the environment's safety settings (admin; versioned: send the version read).
+         */
+        put: operations["put_safety_settings_api_v1_environments__env__safety_settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/environments/{env}/safety-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Flag Safety Settings
+         * @description The flag's override of the environment's safety settings (empty fields: the environment's).
+         */
+        get: operations["get_flag_safety_settings_api_v1_feature_flags__key__environments__env__safety_settings_get"];
+        /**
+         * Put Flag Safety Settings
+         * @description Replace the flag's override in the environment (the flag's owner or an admin).
+         */
+        put: operations["put_flag_safety_settings_api_v1_feature_flags__key__environments__env__safety_settings_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics": {
         parameters: {
             query?: never;
@@ -1086,7 +1443,7 @@ export interface paths {
         post?: never;
         /**
          * Delete Metric
-         * @description Delete a metric definition (audited with its last state).
+         * @description Delete a metric definition (audited with its last state); 409 while an experiment names it.
          */
         delete: operations["delete_metric_api_v1_metrics__key__delete"];
         options?: never;
@@ -1312,6 +1669,94 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/beta/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * My Sessions
+         * @description One's own live sessions: device (user agent), IP, start and last use; ``current`` marks this one.
+         */
+        get: operations["my_sessions_api_beta_sessions_get"];
+        put?: never;
+        post?: never;
+        /**
+         * End My Sessions
+         * @description End every session of one's own (this one included).
+         */
+        delete: operations["end_my_sessions_api_beta_sessions_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/beta/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End My Session
+         * @description End one of one's own sessions.
+         */
+        delete: operations["end_my_session_api_beta_sessions__session_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/beta/users/{user_id}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * User Sessions
+         * @description Another person's live sessions (admin).
+         */
+        get: operations["user_sessions_api_beta_users__user_id__sessions_get"];
+        put?: never;
+        post?: never;
+        /**
+         * End User Sessions
+         * @description End every session of another person (admin, audited).
+         */
+        delete: operations["end_user_sessions_api_beta_users__user_id__sessions_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/beta/users/{user_id}/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End User Session
+         * @description End one session of another person (admin, audited).
+         */
+        delete: operations["end_user_session_api_beta_users__user_id__sessions__session_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1411,6 +1856,20 @@ export interface components {
                 [key: string]: components["schemas"]["JsonValue"];
             };
         };
+        /** AssignmentHistoryItem */
+        AssignmentHistoryItem: {
+            /** Experiment Key */
+            experiment_key: string;
+            /** Variant */
+            variant: string;
+            /** Environment */
+            environment: string;
+            /**
+             * Assigned At
+             * @description ISO 8601, UTC
+             */
+            assigned_at: string;
+        };
         /** AssignmentRead */
         AssignmentRead: {
             /** Experiment Key */
@@ -1487,6 +1946,22 @@ export interface components {
             context?: {
                 [key: string]: components["schemas"]["JsonValue"];
             };
+        };
+        /**
+         * BatchEvaluationRead
+         * @description ``flag_key`` + ``results`` (one flag, many users) or ``user_id`` + ``flags`` (one user, all flags).
+         */
+        BatchEvaluationRead: {
+            /** Flag Key */
+            flag_key?: string | null;
+            /** Results */
+            results?: components["schemas"]["EvaluationRead"][] | null;
+            /** User Id */
+            user_id?: string | null;
+            /** Flags */
+            flags?: {
+                [key: string]: components["schemas"]["EvaluationRead"];
+            } | null;
         };
         /** BatchUser */
         BatchUser: {
@@ -1651,6 +2126,14 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[BatchEvaluationRead] */
+        Envelope_BatchEvaluationRead_: {
+            data: components["schemas"]["BatchEvaluationRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[DeliveryRead] */
         Envelope_DeliveryRead_: {
             data: components["schemas"]["DeliveryRead"];
@@ -1667,6 +2150,14 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[EvaluationRead] */
+        Envelope_EvaluationRead_: {
+            data: components["schemas"]["EvaluationRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[ExperimentRead] */
         Envelope_ExperimentRead_: {
             data: components["schemas"]["ExperimentRead"];
@@ -1678,6 +2169,14 @@ export interface components {
         /** Envelope[FlagRead] */
         Envelope_FlagRead_: {
             data: components["schemas"]["FlagRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Envelope[GuardedRolloutRead] */
+        Envelope_GuardedRolloutRead_: {
+            data: components["schemas"]["GuardedRolloutRead"];
             /** Meta */
             meta?: {
                 [key: string]: unknown;
@@ -1707,6 +2206,22 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[MfaEnrolment] */
+        Envelope_MfaEnrolment_: {
+            data: components["schemas"]["MfaEnrolment"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Envelope[MfaStatus] */
+        Envelope_MfaStatus_: {
+            data: components["schemas"]["MfaStatus"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[PasswordReset] */
         Envelope_PasswordReset_: {
             data: components["schemas"]["PasswordReset"];
@@ -1723,9 +2238,33 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[RecoveryCodes] */
+        Envelope_RecoveryCodes_: {
+            data: components["schemas"]["RecoveryCodes"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Envelope[ResultsRead] */
+        Envelope_ResultsRead_: {
+            data: components["schemas"]["ResultsRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[RolloutScheduleRead] */
         Envelope_RolloutScheduleRead_: {
             data: components["schemas"]["RolloutScheduleRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Envelope[SafetySettingsRead] */
+        Envelope_SafetySettingsRead_: {
+            data: components["schemas"]["SafetySettingsRead"];
             /** Meta */
             meta?: {
                 [key: string]: unknown;
@@ -1824,6 +2363,15 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[list[AssignmentHistoryItem]] */
+        Envelope_list_AssignmentHistoryItem__: {
+            /** Data */
+            data: components["schemas"]["AssignmentHistoryItem"][];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[list[AssignmentRead]] */
         Envelope_list_AssignmentRead__: {
             /** Data */
@@ -1896,6 +2444,15 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[list[GuardedRolloutRead]] */
+        Envelope_list_GuardedRolloutRead__: {
+            /** Data */
+            data: components["schemas"]["GuardedRolloutRead"][];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[list[LayerRead]] */
         Envelope_list_LayerRead__: {
             /** Data */
@@ -1941,6 +2498,15 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** Envelope[list[SessionRead]] */
+        Envelope_list_SessionRead__: {
+            /** Data */
+            data: components["schemas"]["SessionRead"][];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[list[StaleFlag]] */
         Envelope_list_StaleFlag__: {
             /** Data */
@@ -1963,17 +2529,6 @@ export interface components {
         Envelope_list_WebhookRead__: {
             /** Data */
             data: components["schemas"]["WebhookRead"][];
-            /** Meta */
-            meta?: {
-                [key: string]: unknown;
-            };
-        };
-        /** Envelope[list[dict[str, str]]] */
-        Envelope_list_dict_str__str___: {
-            /** Data */
-            data: {
-                [key: string]: string;
-            }[];
             /** Meta */
             meta?: {
                 [key: string]: unknown;
@@ -2051,6 +2606,30 @@ export interface components {
              */
             created_at: string;
         };
+        /**
+         * ErrorCode
+         * @enum {string}
+         */
+        ErrorCode: "VALIDATION_ERROR" | "AUTHENTICATION_REQUIRED" | "INVALID_CREDENTIALS" | "TOKEN_INVALID" | "MFA_REQUIRED" | "MFA_ENROLMENT_REQUIRED" | "PERMISSION_DENIED" | "RESOURCE_NOT_FOUND" | "ROUTE_NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "INVALID_STATE_TRANSITION" | "PAYLOAD_TOO_LARGE" | "RATE_LIMIT_EXCEEDED" | "SERVICE_UNAVAILABLE" | "INTERNAL_ERROR";
+        /**
+         * ErrorEnvelope
+         * @description Every 4xx and 5xx answer: ``{"error": {"code", "message", "details", "request_id"}}``.
+         */
+        ErrorEnvelope: {
+            error: components["schemas"]["ErrorInfo"];
+        };
+        /** ErrorInfo */
+        ErrorInfo: {
+            code: components["schemas"]["ErrorCode"];
+            /** Message */
+            message: string;
+            /** Details */
+            details?: {
+                [key: string]: unknown;
+            };
+            /** Request Id */
+            request_id?: string | null;
+        };
         /** EvaluateRequest */
         EvaluateRequest: {
             /** User Id */
@@ -2060,6 +2639,40 @@ export interface components {
                 [key: string]: components["schemas"]["JsonValue"];
             };
             default?: components["schemas"]["JsonValue"];
+        };
+        /**
+         * EvaluationRead
+         * @description One evaluation (the engine's result; evaluation never fails: errors are in ``error_code``).
+         */
+        EvaluationRead: {
+            /** Flag Key */
+            flag_key: string;
+            /** @description the served value, or the default on error */
+            value: components["schemas"]["JsonValue"];
+            /** Variation */
+            variation: string | null;
+            /**
+             * Reason
+             * @description why: TARGET_MATCH, RULE_MATCH, FALLTHROUGH, DISABLED, EXPERIMENT, ERROR...
+             */
+            reason: string;
+            /** Rule Id */
+            rule_id: string | null;
+            /** Rule Index */
+            rule_index: number | null;
+            /**
+             * Error Code
+             * @description FLAG_NOT_FOUND, INVALID_CONTEXT, TYPE_MISMATCH, PARSE_ERROR, GENERAL
+             */
+            error_code: string | null;
+            /** Bucket */
+            bucket: number | null;
+            /** Experiment Key */
+            experiment_key: string | null;
+            /** Experiment Variant */
+            experiment_variant: string | null;
+            /** Prerequisite Failed */
+            prerequisite_failed: string | null;
         };
         /** EventRead */
         EventRead: {
@@ -2376,6 +2989,115 @@ export interface components {
                 [key: string]: components["schemas"]["EnvironmentConfig"];
             } | null;
         };
+        /** GuardedRolloutAdvance */
+        GuardedRolloutAdvance: {
+            /** Percentage */
+            percentage: number;
+        };
+        /** GuardedRolloutCreate */
+        GuardedRolloutCreate: {
+            /** Guardrail Metrics */
+            guardrail_metrics?: string[] | null;
+            /** Success Metric */
+            success_metric?: string | null;
+            /**
+             * Min Units
+             * @description units per group before any decision
+             */
+            min_units?: number | null;
+            /** Alpha */
+            alpha?: number | null;
+            /**
+             * Action
+             * @description on a breach: rollback (default), pause, notify
+             */
+            action?: ("rollback" | "pause" | "notify") | null;
+            /** Environment */
+            environment: string;
+            /**
+             * Variation
+             * @description the variation being rolled out; the rest keep the off variation
+             */
+            variation: string;
+            /**
+             * Steps
+             * @description a schedule (each step at its time)
+             */
+            steps?: components["schemas"]["RolloutStep"][] | null;
+            /**
+             * Percentage
+             * @description a manual rollout: this percentage now, raised by hand
+             */
+            percentage?: number | null;
+        };
+        /** GuardedRolloutRead */
+        GuardedRolloutRead: {
+            /** Id */
+            id: string;
+            /** Flag Key */
+            flag_key: string;
+            /** Environment */
+            environment: string;
+            /** Variation */
+            variation: string;
+            /** Control */
+            control: string;
+            /** Schedule Id */
+            schedule_id: string | null;
+            /** Percentage */
+            percentage: number;
+            /** Step */
+            step: number;
+            /** Step Started At */
+            step_started_at: string | null;
+            /** Guardrail Metrics */
+            guardrail_metrics: string[];
+            /** Success Metric */
+            success_metric: string | null;
+            /** Min Units */
+            min_units: number;
+            /** Alpha */
+            alpha: number;
+            /** Action */
+            action: string;
+            /**
+             * Status
+             * @description running, released, rolled_back, paused or cancelled
+             */
+            status: string;
+            /**
+             * Last Check
+             * @description what the monitor saw at its last check
+             */
+            last_check: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Breaches
+             * @description breaches found and what was done
+             */
+            breaches: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * History
+             * @description one point per check, oldest first (at most 500): the progress and guardrail chart
+             */
+            history: {
+                [key: string]: unknown;
+            }[];
+            /** Outcome */
+            outcome: string | null;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Ended At */
+            ended_at: string | null;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -2561,6 +3283,64 @@ export interface components {
             /** Version */
             version: number;
         };
+        /** MfaCode */
+        MfaCode: {
+            /**
+             * Code
+             * @description a TOTP code (or, to disable, a recovery code)
+             */
+            code: string;
+        };
+        /** MfaEnrolment */
+        MfaEnrolment: {
+            /**
+             * Otpauth Uri
+             * @description for authenticator apps; also encoded in qr_svg
+             */
+            otpauth_uri: string;
+            /**
+             * Secret
+             * @description the base32 seed, for manual entry; shown only now
+             */
+            secret: string;
+            /**
+             * Qr Svg
+             * @description the otpauth URI as a QR code: an SVG data URI an <img> can show
+             */
+            qr_svg: string;
+        };
+        /** MfaLogin */
+        MfaLogin: {
+            /**
+             * Mfa Token
+             * @description from the MFA_REQUIRED answer
+             */
+            mfa_token: string;
+            /**
+             * Code
+             * @description a TOTP code or an unused recovery code
+             */
+            code: string;
+        };
+        /** MfaStatus */
+        MfaStatus: {
+            /** Enabled */
+            enabled: boolean;
+            /** Required */
+            required: boolean;
+            /** Recovery Codes Left */
+            recovery_codes_left: number;
+            /** Managed By Identity Provider */
+            managed_by_identity_provider: boolean;
+        };
+        /** OwnershipTransfer */
+        OwnershipTransfer: {
+            /**
+             * Owner Id
+             * @description the id of the user who will own it
+             */
+            owner_id: string;
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
@@ -2640,10 +3420,87 @@ export interface components {
              */
             variance?: number;
         };
+        /** RecoveryCodes */
+        RecoveryCodes: {
+            /**
+             * Recovery Codes
+             * @description ten one-time codes, shown only now
+             */
+            recovery_codes: string[];
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /** ResultsExperiment */
+        ResultsExperiment: {
+            /** Id */
+            id: string;
+            /** Key */
+            key: string;
+            /** Status */
+            status: string;
+            /** Control */
+            control: string;
+            /** Started At */
+            started_at: string | null;
+        };
+        /**
+         * ResultsRead
+         * @description An experiment's results. ``metrics`` holds one analysis per metric (units, means, lifts with
+         *     intervals, p-value or chance to win and risk, verdict) as the statistics engine serializes it;
+         *     ``timeseries`` the cumulative lift per metric and day (see docs/statistics.md).
+         */
+        ResultsRead: {
+            experiment: components["schemas"]["ResultsExperiment"];
+            engine: components["schemas"]["Engine"];
+            /** Cuped */
+            cuped: boolean;
+            /**
+             * Correction
+             * @enum {string}
+             */
+            correction: "holm" | "bh" | "benjamini-hochberg" | "none";
+            /** Aggregated At */
+            aggregated_at: string | null;
+            /** Units */
+            units: {
+                [key: string]: number;
+            };
+            /** Srm */
+            srm: {
+                [key: string]: unknown;
+            };
+            /** Warnings */
+            warnings: components["schemas"]["ResultsWarning"][];
+            /** Family Size */
+            family_size: number;
+            /** Intervals Adjusted */
+            intervals_adjusted: boolean;
+            /** Metrics */
+            metrics: {
+                [key: string]: unknown;
+            }[];
+            /** Timeseries */
+            timeseries: {
+                [key: string]: {
+                    [key: string]: unknown;
+                }[];
+            };
+        };
+        /**
+         * ResultsWarning
+         * @description A data-quality warning: SRM, MULTIPLE_EXPOSURES (with ``count``), NO_DATA, LOW_SAMPLE,
+         *     METRIC_NOT_FOUND.
+         */
+        ResultsWarning: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * Role
@@ -2697,6 +3554,54 @@ export interface components {
             at: string;
             /** Percentage */
             percentage: number;
+        };
+        /** SafetySettingsRead */
+        SafetySettingsRead: {
+            /** Environment */
+            environment: string;
+            /**
+             * Flag Key
+             * @description null: the environment's defaults
+             */
+            flag_key: string | null;
+            /** Guardrail Metrics */
+            guardrail_metrics: string[];
+            /** Success Metric */
+            success_metric: string | null;
+            /** Min Units */
+            min_units: number | null;
+            /** Alpha */
+            alpha: number | null;
+            /** Action */
+            action: string | null;
+            /** Version */
+            version: number;
+            /** Updated At */
+            updated_at: string | null;
+        };
+        /** SafetySettingsUpdate */
+        SafetySettingsUpdate: {
+            /** Guardrail Metrics */
+            guardrail_metrics?: string[] | null;
+            /** Success Metric */
+            success_metric?: string | null;
+            /**
+             * Min Units
+             * @description units per group before any decision
+             */
+            min_units?: number | null;
+            /** Alpha */
+            alpha?: number | null;
+            /**
+             * Action
+             * @description on a breach: rollback (default), pause, notify
+             */
+            action?: ("rollback" | "pause" | "notify") | null;
+            /**
+             * Version
+             * @description the version read (absent: first write)
+             */
+            version?: number | null;
         };
         /**
          * Scope
@@ -2778,6 +3683,32 @@ export interface components {
             email: string;
             /** Password */
             password: string;
+        };
+        /** SessionRead */
+        SessionRead: {
+            /** Id */
+            id: string;
+            /** User Agent */
+            user_agent: string;
+            /** Ip */
+            ip: string;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /**
+             * Last Used At
+             * Format: date-time
+             */
+            last_used_at: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Current */
+            current: boolean;
         };
         /**
          * SessionToken
@@ -2991,6 +3922,13 @@ export interface components {
              * @default true
              */
             active?: boolean;
+            /**
+             * Format
+             * @description slack: an incoming-webhook message (text and blocks)
+             * @default experimently
+             * @enum {string}
+             */
+            format?: "experimently" | "slack";
         };
         /** WebhookRead */
         WebhookRead: {
@@ -3004,6 +3942,8 @@ export interface components {
             event_types: string[];
             /** Active */
             active: boolean;
+            /** Format */
+            format: string;
             /** Version */
             version: number;
             /**
@@ -3029,6 +3969,8 @@ export interface components {
             event_types?: string[] | null;
             /** Active */
             active?: boolean | null;
+            /** Format */
+            format?: ("experimently" | "slack") | null;
         };
         /** WebhookWithSecret */
         WebhookWithSecret: {
@@ -3042,6 +3984,8 @@ export interface components {
             event_types: string[];
             /** Active */
             active: boolean;
+            /** Format */
+            format: string;
             /** Version */
             version: number;
             /**
@@ -3163,6 +4107,26 @@ export interface operations {
             };
         };
     };
+    error_codes_api_errors_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
     evaluate_get_api_v1_feature_flags__key__evaluate_get: {
         parameters: {
             query?: {
@@ -3178,13 +4142,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description the evaluation */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_EvaluationRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -3194,6 +4185,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3213,13 +4213,49 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description the evaluation */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_EvaluationRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -3229,6 +4265,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3246,13 +4291,40 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description the evaluations */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Envelope_BatchEvaluationRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -3262,6 +4334,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3293,6 +4374,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_FlagRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3300,6 +4399,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3326,6 +4434,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3333,6 +4477,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3357,6 +4510,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_StaleFlag__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3364,6 +4535,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3388,6 +4568,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3395,6 +4602,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3419,6 +4635,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3426,6 +4678,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3454,6 +4715,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3461,6 +4767,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3490,6 +4805,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3497,6 +4857,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3526,6 +4895,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3533,6 +4938,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3562,6 +4976,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_FlagRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3569,6 +5019,95 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    transfer_ownership_api_v1_feature_flags__key__owner_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OwnershipTransfer"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_FlagRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3593,6 +5132,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_RolloutScheduleRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3600,6 +5166,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3628,6 +5203,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_RolloutScheduleRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3635,6 +5255,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3660,6 +5289,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_RolloutScheduleRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3667,6 +5332,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3687,6 +5361,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3715,6 +5416,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_EventRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3722,6 +5441,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3748,6 +5476,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_IngestRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     track_batch_api_v1_events_batch_post: {
@@ -3770,6 +5534,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_IngestRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3802,6 +5602,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_ExperimentRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3809,6 +5627,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3835,6 +5662,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ExperimentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3842,6 +5705,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3868,6 +5740,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_AssignmentRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3875,6 +5774,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3896,7 +5804,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_list_dict_str__str___"];
+                    "application/json": components["schemas"]["Envelope_list_AssignmentHistoryItem__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -3906,6 +5841,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3930,6 +5874,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ExperimentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3937,6 +5908,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -3965,6 +5945,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ExperimentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -3972,6 +5997,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4000,6 +6034,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_AssignmentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4007,6 +6077,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4035,6 +6114,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_AssignmentRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4042,6 +6157,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4071,6 +6195,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ExperimentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4078,6 +6247,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4102,6 +6280,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -4137,6 +6324,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4168,6 +6364,33 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4175,6 +6398,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4195,6 +6427,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_UserRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4219,6 +6478,33 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4226,6 +6512,365 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    token_mfa_api_v1_auth_token_mfa_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaLogin"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenResponse"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    mfa_status_api_v1_auth_mfa_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_MfaStatus_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    enrol_api_v1_auth_mfa_enrol_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_MfaEnrolment_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    confirm_api_v1_auth_mfa_confirm_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RecoveryCodes_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    disable_api_v1_auth_mfa_disable_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    recovery_codes_api_v1_auth_mfa_recovery_codes_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaCode"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_RecoveryCodes_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4250,6 +6895,57 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionToken"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    sign_in_mfa_api_v1_auth_session_mfa_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MfaLogin"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionToken"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -4281,6 +6977,15 @@ export interface operations {
                     "application/json": components["schemas"]["SessionToken"];
                 };
             };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     sign_out_api_v1_auth_session_logout_post: {
@@ -4298,6 +7003,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
             };
         };
     };
@@ -4317,6 +7058,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_PermissionsRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4413,6 +7181,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_PasswordReset_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4420,6 +7224,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4440,6 +7253,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_UserRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4466,6 +7306,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UserCreated_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4473,6 +7349,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4501,6 +7386,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_UserRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4508,6 +7438,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reset_api_v1_users__user_id__mfa_reset_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4528,6 +7541,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_ApiKeyRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4554,6 +7594,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ApiKeyCreated_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4561,6 +7637,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4585,6 +7670,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_ApiKeyRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4592,6 +7713,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4612,6 +7742,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_EnvironmentRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4638,6 +7795,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_EnvironmentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4645,6 +7838,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4673,6 +7875,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_EnvironmentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4680,6 +7927,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4715,6 +7971,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_AuditRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4722,6 +7996,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4742,6 +8025,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_SegmentRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4768,6 +8078,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SegmentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4775,6 +8121,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4799,6 +8154,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SegmentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4806,6 +8188,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4828,6 +8219,42 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4835,6 +8262,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4863,6 +8299,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_SegmentRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4870,6 +8351,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4890,6 +8380,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_LayerRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4916,6 +8433,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_LayerRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4923,6 +8476,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4949,6 +8511,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_dict_str__Any__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4956,6 +8545,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -4982,6 +8580,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_dict_str__Any__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -4989,6 +8614,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5014,7 +8648,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Envelope_dict_str__Any__"];
+                    "application/json": components["schemas"]["Envelope_ResultsRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
             /** @description Validation Error */
@@ -5024,6 +8685,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5048,6 +8718,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_BreachRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5055,6 +8752,788 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    list_guarded_rollouts_api_v1_feature_flags__key__guarded_rollouts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_list_GuardedRolloutRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    create_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuardedRolloutCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_GuardedRolloutRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                rollout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_GuardedRolloutRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    advance_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__advance_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                rollout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuardedRolloutAdvance"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_GuardedRolloutRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    cancel_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                rollout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_GuardedRolloutRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    resume_guarded_rollout_api_v1_feature_flags__key__guarded_rollouts__rollout_id__resume_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                rollout_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_GuardedRolloutRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_safety_settings_api_v1_environments__env__safety_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SafetySettingsRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_safety_settings_api_v1_environments__env__safety_settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SafetySettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SafetySettingsRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    get_flag_safety_settings_api_v1_feature_flags__key__environments__env__safety_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                env: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SafetySettingsRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_flag_safety_settings_api_v1_feature_flags__key__environments__env__safety_settings_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                env: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SafetySettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SafetySettingsRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5082,6 +9561,24 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_MetricRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5089,6 +9586,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5115,6 +9621,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_MetricRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5122,6 +9664,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5146,6 +9697,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_MetricRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5153,6 +9731,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5177,6 +9764,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_MetricRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5184,6 +9807,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5212,6 +9844,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_MetricRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5219,6 +9896,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5245,6 +9931,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_SeriesPoint__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5252,6 +9965,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5276,6 +9998,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_dict_str__Any__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5283,6 +10032,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5307,6 +10065,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_dict_str__int__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5314,6 +10108,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5334,6 +10137,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_WebhookRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5360,6 +10190,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_WebhookWithSecret_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5367,6 +10233,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5391,6 +10266,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_WebhookRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5398,6 +10300,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5422,6 +10333,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_dict_str__str__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5429,6 +10376,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5457,6 +10413,51 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_WebhookRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5464,6 +10465,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5488,6 +10498,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_WebhookWithSecret_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5495,6 +10541,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5519,6 +10574,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_DeliveryRead_"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5526,6 +10617,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5556,6 +10656,33 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_list_DeliveryRead__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5563,6 +10690,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5588,6 +10724,42 @@ export interface operations {
                     "application/json": components["schemas"]["Envelope_dict_str__str__"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
@@ -5595,6 +10767,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -5622,6 +10803,216 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_dict_str__Any__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    my_sessions_api_beta_sessions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_list_SessionRead__"];
+                };
+            };
+        };
+    };
+    end_my_sessions_api_beta_sessions_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_dict_str__int__"];
+                };
+            };
+        };
+    };
+    end_my_session_api_beta_sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_dict_str__int__"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    user_sessions_api_beta_users__user_id__sessions_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_list_SessionRead__"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    end_user_sessions_api_beta_users__user_id__sessions_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_dict_str__int__"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    end_user_session_api_beta_users__user_id__sessions__session_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                user_id: string;
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_dict_str__int__"];
                 };
             };
             /** @description Validation Error */

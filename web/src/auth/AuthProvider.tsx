@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, hasAccessToken, onSessionChange, refreshSession, signIn, signOut, unwrap } from "../api/client";
+import { api, hasAccessToken, onSessionChange, refreshSession, signIn, signInMfa, signOut, unwrap } from "../api/client";
 import type { Permissions } from "../api/types";
 
 type Status = "starting" | "signedOut" | "signedIn";
@@ -9,6 +9,7 @@ interface Session {
   status: Status;
   me: Permissions | undefined;
   signIn: (email: string, password: string) => Promise<void>;
+  signInMfa: (mfaToken: string, code: string) => Promise<void>;
   signOut: () => Promise<void>;
 }
 
@@ -40,6 +41,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       me: me.data,
       signIn: async (email, password) => {
         await signIn(email, password);
+        await queryClient.invalidateQueries();
+      },
+      signInMfa: async (mfaToken, code) => {
+        await signInMfa(mfaToken, code);
         await queryClient.invalidateQueries();
       },
       signOut: async () => {

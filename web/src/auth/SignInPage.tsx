@@ -5,9 +5,12 @@ import { Button, ErrorBanner, Field, Input } from "../ui";
 import { useSession } from "./AuthProvider";
 
 export function SignInPage() {
-  const { signIn } = useSession();
+  const { signIn, signInMfa } = useSession();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
+  // set once the password was right and the account has MFA: the second step asks for a code
+  const [mfaToken, setMfaToken] = useState<string | null>(null);
+  const [code, setCode] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const oidc = useQuery({
@@ -21,13 +24,68 @@ export function SignInPage() {
     setBusy(true);
     setError(null);
     try {
-      await signIn(email, password);
+      if (mfaToken) await signInMfa(mfaToken, code);
+      else await signIn(email, password);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught : new Error("cannot reach the server"));
+      const token = mfaTokenOf(caught);
+      if (token) {
+        setMfaToken(token);
+        setPassword("");
+      } else {
+        setError(caught instanceof ApiError ? caught : new Error("cannot reach the server"));
+        // an expired MFA token: start again from the password
+        if (caught instanceof ApiError && caught.code === "TOKEN_INVALID") setMfaToken(null);
+      }
+      setCode("");
     } finally {
       setBusy(false);
     }
   };
+
+  if (mfaToken) {
+    return (
+      <main className="flex min-h-screen items-center justify-center bg-slate-100 p-4">
+        <form onSubmit={submit} className="w-full max-w-sm space-y-4 rounded-xl bg-white p-6 shadow-md ring-1 ring-slate-200">
+          <div className="flex items-center gap-2">
+            <img src="/favicon.svg" alt="" className="h-8 w-8" />
+            <h1 className="text-lg font-semibold">Two-step verification</h1>
+          </div>
+          <p className="text-sm text-slate-600">
+            Signing in as <strong>{email}</strong>. Enter the six-digit code from your authenticator app, or one of your
+            recovery codes.
+          </p>
+          <ErrorBanner error={error} />
+          <Field label="Code from your authenticator app (or a recovery code)">
+            {(props) => (
+              <Input
+                {...props}
+                autoComplete="one-time-code"
+                autoFocus
+                required
+                minLength={6}
+                maxLength={40}
+                spellCheck={false}
+                value={code}
+                onChange={(e) => setCode(e.target.value)}
+              />
+            )}
+          </Field>
+          <Button type="submit" variant="primary" className="w-full" disabled={busy}>
+            {busy ? "Verifying…" : "Verify"}
+          </Button>
+          <Button
+            className="w-full"
+            onClick={() => {
+              setMfaToken(null);
+              setError(null);
+            }}
+          >
+            Back
+          </Button>
+        </form>
+      </main>
+    );
+  }
 
   return (
     <main className="flex min-h-screen items-center justify-center bg-slate-100 p-4">
@@ -68,4 +126,11 @@ export function SignInPage() {
       </form>
     </main>
   );
+}
+
+/** The token of the second step when the answer is `MFA_REQUIRED`, otherwise null. */
+export function mfaTokenOf(error: unknown): string | null {
+  if (!(error instanceof ApiError) || error.code !== "MFA_REQUIRED") return null;
+  const token = error.details["mfa_token"];
+  return typeof token === "string" ? token : null;
 }

@@ -1,5 +1,6 @@
-import { useState } from "react";
-import { NavLink, Outlet } from "react-router-dom";
+import { useEffect, useState } from "react";
+import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
+import { onEnrolmentRequired } from "../api/client";
 import { useCan, useSession } from "../auth/AuthProvider";
 import { Button } from "../ui";
 
@@ -66,6 +67,9 @@ function Nav({ onNavigate }: { onNavigate?: () => void }) {
 export function Layout() {
   const { me, signOut } = useSession();
   const [menu, setMenu] = useState(false);
+  const navigate = useNavigate();
+  // the server refuses everything but enrolment to an account that must turn MFA on: go there
+  useEffect(() => onEnrolmentRequired(() => navigate("/account/security")), [navigate]);
   return (
     <div className="min-h-screen lg:flex">
       <a href="#main" className="sr-only focus:not-sr-only focus:absolute focus:left-2 focus:top-2 focus:z-50 focus:bg-white focus:p-2">
@@ -94,6 +98,13 @@ export function Layout() {
             {me?.label}
           </div>
           <div className="mb-2 text-slate-400">{me?.role}</div>
+          <Link
+            to="/account/security"
+            onClick={() => setMenu(false)}
+            className="mb-2 block rounded-md px-2 py-1.5 text-sm text-slate-300 hover:bg-slate-800 hover:text-white"
+          >
+            Account security
+          </Link>
           <Button variant="secondary" className="w-full" onClick={() => void signOut()}>
             Sign out
           </Button>

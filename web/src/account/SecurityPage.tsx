@@ -1,0 +1,184 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { api, unwrap } from "../api/client";
+import { Badge, Button, Card, CopyButton, ErrorBanner, Field, Input, PageHeader, Spinner } from "../ui";
+
+interface Enrolment {
+  otpauth_uri: string;
+  secret: string;
+  qr_svg: string;
+}
+
+/** The secret in groups of four, easier to type into an app by hand. */
+export function groupSecret(secret: string): string {
+  return secret.replace(/(.{4})/g, "$1 ").trim();
+}
+
+/** Two-step verification (TOTP) for the signed-in person: enrol, recovery codes, disable. */
+export function SecurityPage() {
+  const queryClient = useQueryClient();
+  const status = useQuery({
+    queryKey: ["mfa-status"],
+    queryFn: async () => (await unwrap(api.GET("/api/v1/auth/mfa"))).data,
+  });
+  const [enrolment, setEnrolment] = useState<Enrolment | null>(null);
+  const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
+  const [code, setCode] = useState("");
+  const [disableCode, setDisableCode] = useState("");
+
+  const enrol = useMutation({
+    mutationFn: async () => (await unwrap(api.POST("/api/v1/auth/mfa/enrol"))).data,
+    onSuccess: (data) => {
+      setEnrolment(data);
+      setRecoveryCodes(null);
+    },
+  });
+  const confirm = useMutation({
+    mutationFn: async (value: string) =>
+      (await unwrap(api.POST("/api/v1/auth/mfa/confirm", { body: { code: value.replace(/\s+/g, "") } }))).data,
+    onSuccess: async (data) => {
+      setEnrolment(null);
+      setCode("");
+      setRecoveryCodes(data.recovery_codes);
+      // whatever was refused before enrolment (403 MFA_ENROLMENT_REQUIRED) may load now
+      await queryClient.invalidateQueries();
+    },
+  });
+  const disable = useMutation({
+    mutationFn: async (value: string) =>
+      unwrap(api.POST("/api/v1/auth/mfa/disable", { body: { code: value.replace(/\s+/g, "") } })),
+    onSuccess: async () => {
+      setDisableCode("");
+      setRecoveryCodes(null);
+      await queryClient.invalidateQueries({ queryKey: ["mfa-status"] });
+    },
+  });
+
+  if (status.isPending) return <Spinner />;
+  if (status.isError) return <ErrorBanner error={status.error} />;
+  const mfa = status.data;
+
+  const submitConfirm = (event: FormEvent) => {
+    event.preventDefault();
+    confirm.mutate(code);
+  };
+  const submitDisable = (event: FormEvent) => {
+    event.preventDefault();
+    disable.mutate(disableCode);
+  };
+
+  return (
+    <div className="max-w-3xl space-y-5">
+      <PageHeader title="Account security">Two-step verification asks for a code from an authenticator app after your password.</PageHeader>
+      {mfa.required && !mfa.enabled ? (
+        <div role="alert" className="rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-inset ring-amber-600/30">
+          Your organisation requires two-step verification. Turn it on below to use the rest of the console.
+        </div>
+      ) : null}
+
+      {recoveryCodes ? (
+        <Card title="Your recovery codes" actions={<CopyButton text={recoveryCodes.join("\n")} label="Copy codes" />}>
+          <p className="mb-3 text-sm text-slate-600">
+            Each code signs you in once if you lose your phone. Keep them somewhere safe: they are shown only now.
+          </p>
+          <ul aria-label="Recovery codes" className="grid grid-cols-2 gap-2 font-mono text-sm sm:grid-cols-5">
+            {recoveryCodes.map((value) => (
+              <li key={value} className="rounded bg-slate-100 px-2 py-1 text-center">
+                {value}
+              </li>
+            ))}
+          </ul>
+        </Card>
+      ) : null}
+
+      <Card
+        title="Two-step verification"
+        actions={mfa.enabled ? <Badge tone="green">On</Badge> : <Badge tone="gray">Off</Badge>}
+      >
+        {mfa.managed_by_identity_provider ? (
+          <p className="text-sm text-slate-600">Your sign-in goes through single sign-on: your identity provider handles two-step verification.</p>
+        ) : mfa.enabled ? (
+          <form onSubmit={submitDisable} className="space-y-3">
+            <p className="text-sm text-slate-600">
+              On, with {mfa.recovery_codes_left} unused recovery {mfa.recovery_codes_left === 1 ? "code" : "codes"}.
+              {mfa.required ? " Your organisation requires it, so it cannot be turned off here." : null}
+            </p>
+            {mfa.required ? null : (
+              <>
+                <ErrorBanner error={disable.error} />
+                <Field label="Code to turn it off (authenticator or recovery code)">
+                  {(props) => (
+                    <Input
+                      {...props}
+                      autoComplete="one-time-code"
+                      required
+                      minLength={6}
+                      maxLength={40}
+                      className="max-w-xs"
+                      value={disableCode}
+                      onChange={(e) => setDisableCode(e.target.value)}
+                    />
+                  )}
+                </Field>
+                <Button type="submit" variant="danger" disabled={disable.isPending}>
+                  Turn off two-step verification
+                </Button>
+              </>
+            )}
+          </form>
+        ) : enrolment ? (
+          <form onSubmit={submitConfirm} className="space-y-4">
+            <ol className="list-decimal space-y-1 pl-5 text-sm text-slate-700">
+              <li>Scan the QR code with an authenticator app (or type the secret in by hand).</li>
+              <li>Enter the six-digit code the app shows to confirm.</li>
+            </ol>
+            <div className="flex flex-wrap items-start gap-6">
+              <img
+                src={enrolment.qr_svg}
+                alt="QR code of the authenticator secret"
+                className="h-44 w-44 rounded bg-white p-2 ring-1 ring-slate-200"
+              />
+              <div className="min-w-0 space-y-2 text-sm">
+                <div className="text-xs font-medium text-slate-700">Secret</div>
+                <code data-testid="mfa-secret" data-secret={enrolment.secret} className="block break-all rounded bg-slate-100 px-2 py-1 font-mono">
+                  {groupSecret(enrolment.secret)}
+                </code>
+                <CopyButton text={enrolment.secret} label="Copy secret" />
+              </div>
+            </div>
+            <ErrorBanner error={confirm.error} />
+            <Field label="Code from your authenticator app">
+              {(props) => (
+                <Input
+                  {...props}
+                  autoComplete="one-time-code"
+                  inputMode="numeric"
+                  required
+                  minLength={6}
+                  maxLength={10}
+                  className="max-w-xs"
+                  value={code}
+                  onChange={(e) => setCode(e.target.value)}
+                />
+              )}
+            </Field>
+            <div className="flex gap-2">
+              <Button type="submit" variant="primary" disabled={confirm.isPending}>
+                Confirm and turn on
+              </Button>
+              <Button onClick={() => setEnrolment(null)}>Cancel</Button>
+            </div>
+          </form>
+        ) : (
+          <div className="space-y-3">
+            <p className="text-sm text-slate-600">Off. Turning it on takes a minute with an authenticator app on your phone.</p>
+            <ErrorBanner error={enrol.error} />
+            <Button variant="primary" onClick={() => enrol.mutate()} disabled={enrol.isPending}>
+              Set up two-step verification
+            </Button>
+          </div>
+        )}
+      </Card>
+    </div>
+  );
+}
