@@ -325,6 +325,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sdk/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream
+         * @description Server-Sent Events: the payload of `GET /sdk/flags` on connect and after every change.
+         */
+        get: operations["stream_api_v1_sdk_stream_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/feature-flags/{key}/client-visible": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put Client Visible
+         * @description Mark a flag visible (or not) to client-side SDK keys; versioned and audited.
+         */
+        put: operations["put_client_visible_api_v1_feature_flags__key__client_visible_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sdk/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Client Evaluate
+         * @description The evaluated values of the client-visible flags for one context (client-side keys only).
+         */
+        post: operations["client_evaluate_api_v1_sdk_evaluate_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/events": {
         parameters: {
             query?: never;
@@ -2023,6 +2083,30 @@ export interface components {
             /** Units */
             units: components["schemas"]["AssignRequest"][];
         };
+        /** ClientEvaluateRequest */
+        ClientEvaluateRequest: {
+            /** User Id */
+            user_id?: string | number | null;
+            /** Context */
+            context?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /**
+             * Flags
+             * @description only these flag keys
+             */
+            flags?: string[] | null;
+        };
+        /** ClientVisibility */
+        ClientVisibility: {
+            /** Client Visible */
+            client_visible: boolean;
+            /**
+             * Version
+             * @description the flag version this change edits (optimistic concurrency)
+             */
+            version: number;
+        };
         /**
          * ComputeRequest
          * @description The same analysis the results endpoint runs, from sufficient statistics given in the body.
@@ -2963,6 +3047,11 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Client Visible
+             * @default false
+             */
+            client_visible?: boolean;
         };
         /**
          * FlagType
@@ -3607,7 +3696,7 @@ export interface components {
          * Scope
          * @enum {string}
          */
-        Scope: "evaluate" | "track" | "manage";
+        Scope: "evaluate" | "track" | "manage" | "client";
         /** SegmentCreate */
         SegmentCreate: {
             /** Key */
@@ -5379,6 +5468,209 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    stream_api_v1_sdk_stream_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    put_client_visible_api_v1_feature_flags__key__client_visible_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientVisibility"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_FlagRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    client_evaluate_api_v1_sdk_evaluate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClientEvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
             /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
