@@ -37,8 +37,10 @@ async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
-/** No serious or critical accessibility violation on the page as it stands. */
+/** No serious or critical accessibility violation on the page as it stands. Running transitions are
+ * awaited first: a colour still fading in (a button just enabled) would be measured half-way. */
 async function checkAxe(page, where) {
+  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
   const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   assert.deepEqual(
