@@ -16,6 +16,13 @@ const PeoplePage = lazy(() => import("./admin/PeoplePage").then((m) => ({ defaul
 const KeysPage = lazy(() => import("./admin/KeysPage").then((m) => ({ default: m.KeysPage })));
 const WebhooksPage = lazy(() => import("./admin/WebhooksPage").then((m) => ({ default: m.WebhooksPage })));
 const SecurityPage = lazy(() => import("./account/SecurityPage").then((m) => ({ default: m.SecurityPage })));
+const ExperimentsPage = lazy(() => import("./experiments/ExperimentsPage").then((m) => ({ default: m.ExperimentsPage })));
+const NewExperimentPage = lazy(() => import("./experiments/NewExperimentPage").then((m) => ({ default: m.NewExperimentPage })));
+const ExperimentPage = lazy(() => import("./experiments/ExperimentPage").then((m) => ({ default: m.ExperimentPage })));
+const ResultsPage = lazy(() => import("./results/ResultsPage").then((m) => ({ default: m.ResultsPage })));
+const MetricsPage = lazy(() => import("./metrics/MetricsPage").then((m) => ({ default: m.MetricsPage })));
+const MetricEditorPage = lazy(() => import("./metrics/MetricEditorPage").then((m) => ({ default: m.MetricEditorPage })));
+const EventsPage = lazy(() => import("./events/EventsPage").then((m) => ({ default: m.EventsPage })));
 const StartPage = lazy(() => import("./start/StartPage").then((m) => ({ default: m.StartPage })));
 
 function Routed() {
@@ -33,6 +40,14 @@ function Routed() {
           <Route path="segments" element={<SegmentsPage />} />
           <Route path="segments/:key" element={<SegmentPage />} />
           <Route path="history" element={<HistoryPage />} />
+          <Route path="experiments" element={<ExperimentsPage />} />
+          <Route path="experiments/new" element={<NewExperimentPage />} />
+          <Route path="experiments/:key" element={<ExperimentPage />} />
+          <Route path="experiments/:key/results" element={<ResultsPage />} />
+          <Route path="metrics" element={<MetricsPage />} />
+          <Route path="metrics/new" element={<MetricEditorPage key="new" />} />
+          <Route path="metrics/:key" element={<MetricEditorPage />} />
+          <Route path="events" element={<EventsPage />} />
           <Route path="admin/environments" element={<EnvironmentsPage />} />
           <Route path="admin/people" element={<PeoplePage />} />
           <Route path="admin/keys" element={<KeysPage />} />

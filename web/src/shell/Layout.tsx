@@ -22,6 +22,14 @@ export const NAV: { section: string; items: NavItem[] }[] = [
     ],
   },
   {
+    section: "Experiment",
+    items: [
+      { to: "/experiments", label: "Experiments", permission: "experiments:read" },
+      { to: "/metrics", label: "Metrics", permission: "metrics:read" },
+      { to: "/events", label: "Events", permission: "events:read" },
+    ],
+  },
+  {
     section: "Administration",
     items: [
       { to: "/admin/environments", label: "Environments", permission: "environments:read" },

@@ -1,0 +1,208 @@
+import { useEffect, useState, type FormEvent } from "react";
+import { Link, useParams } from "react-router-dom";
+import { useCan } from "../auth/AuthProvider";
+import { fieldErrorsFor } from "../flags/errors";
+import { toIso, toLocalInput } from "../flags/operators";
+import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
+import { ACTIONS, actionsFor, STATUS_TONE, useExperiment, useTransition, useUpdateSchedule, type Action, type Experiment } from "./api";
+
+function ActionDialog({ experiment, action, onClose }: { experiment: Experiment; action: Action | null; onClose: () => void }) {
+  const transition = useTransition(experiment.key);
+  const [reason, setReason] = useState("");
+  const info = action ? ACTIONS[action] : null;
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!action) return;
+    transition.mutate(
+      { action, reason: reason.trim() },
+      {
+        onSuccess: () => {
+          setReason("");
+          onClose();
+        },
+      },
+    );
+  };
+  const close = () => {
+    transition.reset();
+    setReason("");
+    onClose();
+  };
+  return (
+    <Dialog open={action !== null} title={info ? `${info.label} “${experiment.name}”?` : ""} onClose={close}>
+      <form onSubmit={submit} className="flex flex-col gap-3">
+        <p className="text-sm text-slate-700">{info?.explain}</p>
+        {action === "schedule" ? (
+          <p className="text-sm text-slate-700">Planned start: {formatDate(experiment.planned_start)}</p>
+        ) : null}
+        <ErrorBanner error={transition.error} />
+        <Field label="Reason (kept in the history)">
+          {(p) => <TextArea {...p} required rows={2} value={reason} onChange={(e) => setReason(e.target.value)} />}
+        </Field>
+        <div className="flex justify-end gap-2">
+          <Button onClick={close}>Cancel</Button>
+          <Button type="submit" variant={info?.tone === "danger" ? "danger" : "primary"} disabled={transition.isPending || !reason.trim()}>
+            {info?.verb}
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function ScheduleCard({ experiment, canWrite }: { experiment: Experiment; canWrite: boolean }) {
+  const update = useUpdateSchedule(experiment.key);
+  const [start, setStart] = useState("");
+  const [end, setEnd] = useState("");
+  useEffect(() => {
+    setStart(experiment.planned_start ? toLocalInput(experiment.planned_start) : "");
+    setEnd(experiment.planned_end ? toLocalInput(experiment.planned_end) : "");
+  }, [experiment.planned_start, experiment.planned_end]);
+  const startEditable = experiment.status === "draft" || experiment.status === "scheduled";
+  const endEditable = startEditable || experiment.status === "running" || experiment.status === "paused";
+  const errors = fieldErrorsFor(update.error, "");
+  const save = (event: FormEvent) => {
+    event.preventDefault();
+    const body: { version: number; planned_start?: string | null; planned_end?: string | null } = { version: experiment.version };
+    if (startEditable) body.planned_start = start ? toIso(start) : null;
+    body.planned_end = end ? toIso(end) : null;
+    update.mutate(body);
+  };
+  return (
+    <Card title="Schedule">
+      <dl className="mb-3 grid grid-cols-2 gap-2 text-sm sm:grid-cols-4">
+        <div>
+          <dt className="text-xs text-slate-600">Planned start</dt>
+          <dd>{formatDate(experiment.planned_start)}</dd>
+        </div>
+        <div>
+          <dt className="text-xs text-slate-600">Planned end</dt>
+          <dd>{formatDate(experiment.planned_end)}</dd>
+        </div>
+        <div>
+          <dt className="text-xs text-slate-600">Started</dt>
+          <dd>{formatDate(experiment.started_at)}</dd>
+        </div>
+        <div>
+          <dt className="text-xs text-slate-600">Ended</dt>
+          <dd>{formatDate(experiment.ended_at)}</dd>
+        </div>
+      </dl>
+      {canWrite && endEditable ? (
+        <form onSubmit={save} className="grid grid-cols-1 items-end gap-3 sm:grid-cols-[1fr_1fr_auto]">
+          <Field label="Change planned start" error={errors.get("planned_start")}>
+            {(p) => <Input {...p} type="datetime-local" disabled={!startEditable} value={start} onChange={(e) => setStart(e.target.value)} />}
+          </Field>
+          <Field label="Change planned end" error={errors.get("planned_end") ?? errors.get("")}>
+            {(p) => <Input {...p} type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />}
+          </Field>
+          <Button type="submit" disabled={update.isPending}>
+            Save schedule
+          </Button>
+        </form>
+      ) : null}
+      <ErrorBanner error={update.error && !errors.size ? update.error : null} />
+    </Card>
+  );
+}
+
+export function ExperimentPage() {
+  const { key = "" } = useParams();
+  const experiment = useExperiment(key);
+  const can = useCan();
+  const [action, setAction] = useState<Action | null>(null);
+  if (experiment.isPending) return <Spinner />;
+  if (!experiment.data) return <ErrorBanner error={experiment.error} />;
+  const data = experiment.data;
+  const canWrite = can("experiments:write", data.owner_id);
+  return (
+    <>
+      <nav aria-label="Breadcrumb" className="mb-2 text-sm">
+        <Link to="/experiments" className="text-indigo-700 hover:underline">
+          Experiments
+        </Link>
+      </nav>
+      <PageHeader
+        title={data.name}
+        actions={
+          canWrite
+            ? actionsFor(data.status).map((a) => (
+                <Button key={a} variant={ACTIONS[a].tone} onClick={() => setAction(a)}>
+                  {ACTIONS[a].label}
+                </Button>
+              ))
+            : null
+        }
+      >
+        <span className="font-mono">{data.key}</span> · <Badge tone={STATUS_TONE[data.status]}>{data.status}</Badge> · version {data.version}
+      </PageHeader>
+      <ActionDialog experiment={data} action={action} onClose={() => setAction(null)} />
+      <nav aria-label="Experiment" className="mb-4 flex gap-1 border-b border-slate-200">
+        <span aria-current="page" className="border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700">
+          Overview
+        </span>
+        <Link to={`/experiments/${data.key}/results`} className="border-b-2 border-transparent px-3 py-2 text-sm text-slate-600 hover:text-slate-900">
+          Results
+        </Link>
+      </nav>
+      <div className="space-y-4">
+        <Card title="Hypothesis">
+          <p className="whitespace-pre-wrap text-sm text-slate-800">{data.hypothesis || "No hypothesis written."}</p>
+          {data.description ? <p className="mt-2 whitespace-pre-wrap text-sm text-slate-600">{data.description}</p> : null}
+        </Card>
+        <div className="grid gap-4 md:grid-cols-2">
+          <Card title="Variants and traffic">
+            <ul className="space-y-1 text-sm">
+              {data.variants.map((v) => (
+                <li key={String(v.key)} className="flex justify-between gap-2">
+                  <span>
+                    <span className="font-mono">{String(v.key)}</span> {v.name ? <span className="text-slate-600">{String(v.name)}</span> : null}{" "}
+                    {v.is_control ? <Badge>control</Badge> : null}
+                  </span>
+                  <span className="tabular-nums">{String(v.weight)}%</span>
+                </li>
+              ))}
+            </ul>
+            <p className="mt-2 text-sm text-slate-700">
+              {data.traffic_allocation}% of eligible users in <span className="font-mono">{data.environment}</span>, bucketed by{" "}
+              <span className="font-mono">{data.bucket_by}</span>
+              {data.layer_key ? (
+                <>
+                  {" "}
+                  · layer <span className="font-mono">{data.layer_key}</span>
+                </>
+              ) : null}
+            </p>
+            <p className="mt-1 text-sm text-slate-700">
+              Targeting: {data.targeting.length ? `${data.targeting.length} condition(s)` : "everyone"}
+            </p>
+          </Card>
+          <Card title="Metrics">
+            <dl className="space-y-1 text-sm">
+              <div>
+                <dt className="inline text-slate-600">Primary: </dt>
+                <dd className="inline">{data.primary_metric ? <Link className="font-mono text-indigo-700 hover:underline" to={`/metrics/${data.primary_metric}`}>{data.primary_metric}</Link> : "none"}</dd>
+              </div>
+              <div>
+                <dt className="inline text-slate-600">Secondary: </dt>
+                <dd className="inline font-mono">{data.secondary_metrics.join(", ") || "none"}</dd>
+              </div>
+              <div>
+                <dt className="inline text-slate-600">Guardrails: </dt>
+                <dd className="inline">
+                  <span className="font-mono">{data.guardrail_metrics.join(", ") || "none"}</span>
+                  {data.guardrail_metrics.length ? ` (on a breach: ${data.guardrail_action})` : null}
+                </dd>
+              </div>
+              <div>
+                <dt className="inline text-slate-600">Minimum sample size: </dt>
+                <dd className="inline">{data.min_sample_size ? `${data.min_sample_size.toLocaleString()} per variant` : "none"}</dd>
+              </div>
+            </dl>
+          </Card>
+        </div>
+        <ScheduleCard experiment={data} canWrite={canWrite} />
+      </div>
+    </>
+  );
+}

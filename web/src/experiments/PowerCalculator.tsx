@@ -1,0 +1,121 @@
+import { useEffect, useState } from "react";
+import { ApiError } from "../api/client";
+import { useSeries, type Metric } from "../metrics/api";
+import { Button, ErrorBanner, Field, Input } from "../ui";
+import { usePower } from "./api";
+import { seedBaseline, type MetricKind } from "./wizard";
+
+const SEED_DAYS = 15; // 14 full days and today (left out of the seed)
+
+const number = (text: string): number | null => (text.trim() === "" || !Number.isFinite(Number(text)) ? null : Number(text));
+
+/** The minimum sample size, computed inline by `POST /api/v1/analysis/power` from a baseline seeded
+ * from the primary metric's last 14 days. "Use" copies the units per variant into the draft. */
+export function PowerCalculator({
+  metric,
+  trafficPercent,
+  onUse,
+}: {
+  metric: Metric | undefined;
+  trafficPercent: number;
+  onUse: (unitsPerVariant: number) => void;
+}) {
+  const series = useSeries(metric?.key, SEED_DAYS);
+  const power = usePower();
+  const kind = (metric?.kind ?? "binomial") as MetricKind;
+  const [eligible, setEligible] = useState("");
+  const [baseline, setBaseline] = useState("");
+  const [variance, setVariance] = useState("");
+  const [daily, setDaily] = useState("");
+  const [mde, setMde] = useState("5");
+  const [alpha, setAlpha] = useState("0.05");
+  const [target, setTarget] = useState("0.8");
+  const seed = series.data ? seedBaseline(kind, series.data, { eligiblePerDay: number(eligible), trafficPercent }) : null;
+
+  // seed (and re-seed when the metric, the eligible users or the traffic change); the fields stay editable
+  useEffect(() => {
+    if (!seed) return;
+    setBaseline(seed.baselineMean === null ? "" : String(seed.baselineMean));
+    setVariance(seed.baselineVariance === null ? "" : String(seed.baselineVariance));
+    setDaily(seed.dailyUnits === null ? "" : String(seed.dailyUnits));
+    power.reset();
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the seed's inputs, not its identity
+  }, [series.data, metric?.key, eligible, trafficPercent]);
+
+  if (!metric) return <p className="text-sm text-slate-600">Choose a primary metric (Metrics step) to size the experiment from its baseline.</p>;
+
+  const errors = new Map<string, string>();
+  if (power.error instanceof ApiError && power.error.status === 422) {
+    for (const e of power.error.fieldErrors) errors.set(e.path, e.message);
+    if (!errors.size) errors.set("baseline_mean", power.error.message);
+  }
+  const calculate = () => {
+    power.mutate({
+      kind,
+      baseline_mean: number(baseline) ?? NaN,
+      baseline_variance: kind === "binomial" ? null : number(variance),
+      relative_mde: (number(mde) ?? NaN) / 100,
+      alpha: number(alpha) ?? 0.05,
+      power: number(target) ?? 0.8,
+      daily_units: number(daily),
+    });
+  };
+  const answer = power.data?.sample_size;
+  const refused = answer && answer.units_per_arm === null ? (answer.messages ?? []).join(", ") || "no answer" : null;
+  return (
+    <div className="space-y-3" data-testid="power-calculator">
+      <p className="text-xs text-slate-600">
+        {series.isPending ? "Reading the last 14 days of the metric…" : seed?.note}
+      </p>
+      <div className="grid grid-cols-1 gap-3 sm:grid-cols-3">
+        {kind === "binomial" ? (
+          <Field label="Eligible users a day" hint="Users a day who could convert (all variants, before traffic)">
+            {(p) => <Input {...p} type="number" min={0} step="any" value={eligible} onChange={(e) => setEligible(e.target.value)} />}
+          </Field>
+        ) : null}
+        <Field label={kind === "binomial" ? "Baseline rate (0 to 1)" : "Baseline mean per user"} error={errors.get("baseline_mean")}>
+          {(p) => <Input {...p} type="number" step="any" value={baseline} onChange={(e) => setBaseline(e.target.value)} />}
+        </Field>
+        {kind === "binomial" ? null : (
+          <Field label="Baseline variance" error={errors.get("baseline_variance")}>
+            {(p) => <Input {...p} type="number" min={0} step="any" value={variance} onChange={(e) => setVariance(e.target.value)} />}
+          </Field>
+        )}
+        <Field label="Smallest lift to detect (%)" hint="relative to the baseline" error={errors.get("relative_mde")}>
+          {(p) => <Input {...p} type="number" step="any" value={mde} onChange={(e) => setMde(e.target.value)} />}
+        </Field>
+        <Field label="Significance level (alpha)" error={errors.get("alpha")}>
+          {(p) => <Input {...p} type="number" step="any" min={0} max={1} value={alpha} onChange={(e) => setAlpha(e.target.value)} />}
+        </Field>
+        <Field label="Power" error={errors.get("power")}>
+          {(p) => <Input {...p} type="number" step="any" min={0} max={1} value={target} onChange={(e) => setTarget(e.target.value)} />}
+        </Field>
+        <Field label="Users entering a day" hint="all variants, after the traffic share" error={errors.get("daily_units")}>
+          {(p) => <Input {...p} type="number" min={0} step="any" value={daily} onChange={(e) => setDaily(e.target.value)} />}
+        </Field>
+      </div>
+      <div className="flex flex-wrap items-center gap-3">
+        <Button onClick={calculate} disabled={power.isPending}>
+          Calculate sample size
+        </Button>
+        {answer?.units_per_arm ? (
+          <>
+            <output className="text-sm text-slate-900" aria-live="polite">
+              <strong>{answer.units_per_arm.toLocaleString()}</strong> users per variant
+              {power.data?.days_to_sample?.days ? <> · about {power.data.days_to_sample.days} days</> : null}
+            </output>
+            <Button variant="primary" onClick={() => onUse(answer.units_per_arm ?? 0)}>
+              Use as minimum sample size
+            </Button>
+          </>
+        ) : null}
+        {refused ? (
+          <span role="alert" className="text-sm text-red-700">
+            The calculator could not answer ({refused}): check the baseline (a rate in (0, 1) for a conversion metric) and the lift.
+          </span>
+        ) : null}
+      </div>
+      <ErrorBanner error={power.error && !(power.error instanceof ApiError && power.error.status === 422) ? power.error : null} />
+    </div>
+  );
+}

@@ -1,0 +1,308 @@
+// The create wizard's logic, apart from React so it can be tested alone: the draft, weights, the
+// checks each step makes before "Next" (the server's validation decides at "Create"), the payload,
+// and the power calculator's seed from a metric's recent daily series.
+import type { Condition } from "../flags/operators";
+
+export const KEY_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
+
+export interface VariantDraft {
+  key: string;
+  name: string;
+  weight: number;
+  is_control: boolean;
+}
+
+export interface Draft {
+  name: string;
+  key: string;
+  hypothesis: string;
+  description: string;
+  variants: VariantDraft[];
+  traffic_allocation: number;
+  environment: string;
+  targeting: Condition[];
+  bucket_by: string;
+  layer: string;
+  layer_share: number;
+  primary_metric: string;
+  secondary_metrics: string[];
+  guardrail_metrics: string[];
+  guardrail_action: "pause" | "notify";
+  planned_start: string;
+  planned_end: string;
+  min_sample_size: number | null;
+}
+
+export function emptyDraft(): Draft {
+  return {
+    name: "",
+    key: "",
+    hypothesis: "",
+    description: "",
+    variants: [
+      { key: "control", name: "Control", weight: 50, is_control: true },
+      { key: "treatment", name: "Treatment", weight: 50, is_control: false },
+    ],
+    traffic_allocation: 100,
+    environment: "production",
+    targeting: [],
+    bucket_by: "user_id",
+    layer: "",
+    layer_share: 100,
+    primary_metric: "",
+    secondary_metrics: [],
+    guardrail_metrics: [],
+    guardrail_action: "pause",
+    planned_start: "",
+    planned_end: "",
+    min_sample_size: null,
+  };
+}
+
+export function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 100);
+}
+
+/** The weights' total, to the cent (weights take at most 2 decimals). */
+export function weightTotal(variants: VariantDraft[]): number {
+  return Math.round(variants.reduce((sum, v) => sum + Math.round(v.weight * 100), 0)) / 100;
+}
+
+/** n weights of at most 2 decimals summing to exactly 100 (the first ones take the leftover cents). */
+export function splitEvenly(n: number): number[] {
+  if (n <= 0) return [];
+  const cents = Math.floor(10_000 / n);
+  const leftover = 10_000 - cents * n;
+  return Array.from({ length: n }, (_, i) => (cents + (i < leftover ? 1 : 0)) / 100);
+}
+
+export function addVariant(variants: VariantDraft[]): VariantDraft[] {
+  const used = new Set(variants.map((v) => v.key));
+  let i = variants.length;
+  while (used.has(`variant-${i}`)) i += 1;
+  const next = [...variants, { key: `variant-${i}`, name: `Variant ${i}`, weight: 0, is_control: false }];
+  const weights = splitEvenly(next.length);
+  return next.map((v, index) => ({ ...v, weight: weights[index] ?? 0 }));
+}
+
+export function removeVariant(variants: VariantDraft[], index: number): VariantDraft[] {
+  const next = variants.filter((_, i) => i !== index);
+  if (next.length && !next.some((v) => v.is_control)) next[0] = { ...next[0]!, is_control: true };
+  return next;
+}
+
+export type StepId = "basics" | "variants" | "targeting" | "metrics" | "schedule" | "review";
+
+export const STEPS: { id: StepId; label: string }[] = [
+  { id: "basics", label: "Hypothesis" },
+  { id: "variants", label: "Variants and traffic" },
+  { id: "targeting", label: "Targeting and layer" },
+  { id: "metrics", label: "Metrics" },
+  { id: "schedule", label: "Schedule and sample size" },
+  { id: "review", label: "Review" },
+];
+
+const STEP_OF_FIELD: Record<string, StepId> = {
+  key: "basics",
+  name: "basics",
+  hypothesis: "basics",
+  description: "basics",
+  tags: "basics",
+  variants: "variants",
+  traffic_allocation: "variants",
+  environment: "variants",
+  targeting: "targeting",
+  bucket_by: "targeting",
+  layer: "targeting",
+  layer_share: "targeting",
+  primary_metric: "metrics",
+  secondary_metrics: "metrics",
+  guardrail_metrics: "metrics",
+  guardrail_action: "metrics",
+  planned_start: "schedule",
+  planned_end: "schedule",
+  min_sample_size: "schedule",
+};
+
+/** The step that holds a field the server named (`variants[1].weight` -> variants); review otherwise. */
+export function stepOfPath(path: string): StepId {
+  const root = path.split(/[.[]/)[0] ?? "";
+  return STEP_OF_FIELD[root] ?? "review";
+}
+
+/** Problems a step can see before the server does, as path -> message (empty: the step is complete). */
+export function validateStep(step: StepId, draft: Draft): Map<string, string> {
+  const problems = new Map<string, string>();
+  if (step === "basics") {
+    if (!draft.name.trim()) problems.set("name", "a name is required");
+    if (!KEY_PATTERN.test(draft.key))
+      problems.set("key", "lower-case letters, digits, '.', '_' or '-', starting with a letter or digit");
+  }
+  if (step === "variants") {
+    const { variants } = draft;
+    if (variants.length < 2) problems.set("variants", "at least 2 variants are required");
+    const keys = variants.map((v) => v.key);
+    variants.forEach((v, i) => {
+      if (!KEY_PATTERN.test(v.key)) problems.set(`variants[${i}].key`, "lower-case letters, digits, '.', '_' or '-'");
+      else if (keys.indexOf(v.key) !== i) problems.set(`variants[${i}].key`, `"${v.key}" is used twice`);
+      if (!Number.isFinite(v.weight) || v.weight < 0 || v.weight > 100)
+        problems.set(`variants[${i}].weight`, "a weight between 0 and 100");
+      else if (Math.round(v.weight * 100) / 100 !== v.weight) problems.set(`variants[${i}].weight`, "at most 2 decimals");
+    });
+    const controls = variants.filter((v) => v.is_control).length;
+    if (controls !== 1 && !problems.has("variants")) problems.set("variants", "exactly one variant must be the control");
+    const total = weightTotal(variants);
+    if (total !== 100 && !problems.has("variants")) problems.set("variants", `weights must sum to 100 (now ${total})`);
+    if (!Number.isFinite(draft.traffic_allocation) || draft.traffic_allocation < 0 || draft.traffic_allocation > 100)
+      problems.set("traffic_allocation", "a percentage between 0 and 100");
+  }
+  if (step === "targeting" && draft.layer && !(draft.layer_share > 0 && draft.layer_share <= 100)) {
+    problems.set("layer_share", "a share of the layer above 0 and up to 100");
+  }
+  if (step === "metrics") {
+    const roles = [draft.primary_metric, ...draft.secondary_metrics].filter(Boolean);
+    if (new Set(roles).size !== roles.length) problems.set("secondary_metrics", "the primary metric is already measured");
+  }
+  if (step === "schedule") {
+    if (draft.planned_start && draft.planned_end && new Date(draft.planned_end) <= new Date(draft.planned_start))
+      problems.set("planned_end", "the planned end must be after the planned start");
+    if (draft.min_sample_size !== null && !(Number.isInteger(draft.min_sample_size) && draft.min_sample_size >= 1))
+      problems.set("min_sample_size", "a whole number of units per variant, at least 1");
+  }
+  return problems;
+}
+
+/** The first step with a problem, or null when every step is complete. */
+export function firstIncompleteStep(draft: Draft): StepId | null {
+  for (const { id } of STEPS) if (validateStep(id, draft).size) return id;
+  return null;
+}
+
+/** `datetime-local` text to ISO 8601 in UTC (empty stays absent). */
+function iso(local: string): string | null {
+  return local ? new Date(local).toISOString() : null;
+}
+
+/** The body of `POST /api/v1/experiments`. */
+export function toPayload(draft: Draft): Record<string, unknown> {
+  return {
+    key: draft.key,
+    name: draft.name.trim(),
+    hypothesis: draft.hypothesis,
+    description: draft.description,
+    variants: draft.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight, is_control: v.is_control })),
+    traffic_allocation: draft.traffic_allocation,
+    environment: draft.environment,
+    targeting: draft.targeting,
+    bucket_by: draft.bucket_by || "user_id",
+    layer: draft.layer || null,
+    layer_share: draft.layer ? draft.layer_share : null,
+    primary_metric: draft.primary_metric || null,
+    secondary_metrics: draft.secondary_metrics,
+    guardrail_metrics: draft.guardrail_metrics,
+    guardrail_action: draft.guardrail_action,
+    planned_start: iso(draft.planned_start),
+    planned_end: iso(draft.planned_end),
+    min_sample_size: draft.min_sample_size,
+  };
+}
+
+// ---- the power calculator's seed ----
+
+export type MetricKind = "binomial" | "count" | "sum" | "mean" | "ratio";
+
+export interface SeriesPoint {
+  day: string;
+  events: number;
+  units: number;
+  value_sum: number;
+}
+
+export interface Seed {
+  /** full days the seed was computed from (today, still filling, is left out) */
+  days: number;
+  /** mean distinct units a day that sent the metric's event */
+  unitsPerDay: number;
+  baselineMean: number | null;
+  baselineVariance: number | null;
+  /** units entering the experiment a day, all variants (eligible x traffic share) */
+  dailyUnits: number | null;
+  note: string;
+}
+
+const round = (x: number, digits = 6) => Number(x.toPrecision(digits));
+
+/**
+ * The baseline from the last days of the metric's event (`GET /metrics/{key}/series`):
+ *
+ * - binomial: the rate is the users who convert a day over the users eligible a day; the series
+ *   counts only the former, so the rate needs `eligiblePerDay` (how many users a day could enter);
+ * - count: events per active unit, variance = mean (a Poisson count);
+ * - sum, mean, ratio: value per active unit (events per unit for ratio), variance = mean² (a
+ *   coefficient of variation of 1; the series holds no sum of squares).
+ *
+ * Seeds are starting points to edit, not measurements of the experiment's population.
+ */
+export function seedBaseline(
+  kind: MetricKind,
+  series: SeriesPoint[],
+  options: { eligiblePerDay?: number | null; trafficPercent?: number; today?: string } = {},
+): Seed {
+  const today = options.today ?? new Date().toISOString().slice(0, 10);
+  const full = series.filter((p) => p.day !== today);
+  const days = full.length;
+  const sum = (f: (p: SeriesPoint) => number) => full.reduce((total, p) => total + f(p), 0);
+  const units = sum((p) => p.units);
+  const events = sum((p) => p.events);
+  const values = sum((p) => p.value_sum);
+  const unitsPerDay = days ? units / days : 0;
+  const share = (options.trafficPercent ?? 100) / 100;
+  const eligible = options.eligiblePerDay && options.eligiblePerDay > 0 ? options.eligiblePerDay : null;
+  if (!days || units === 0) {
+    return {
+      days,
+      unitsPerDay: 0,
+      baselineMean: null,
+      baselineVariance: null,
+      dailyUnits: eligible ? round(eligible * share) : null,
+      note: "No events of this metric in the last days: enter the baseline yourself.",
+    };
+  }
+  if (kind === "binomial") {
+    if (!eligible) {
+      return {
+        days,
+        unitsPerDay: round(unitsPerDay),
+        baselineMean: null,
+        baselineVariance: null,
+        dailyUnits: null,
+        note: `${round(unitsPerDay, 4)} users a day converted over the last ${days} days: enter how many users a day are eligible to seed the rate.`,
+      };
+    }
+    const rate = unitsPerDay / eligible;
+    const usable = rate > 0 && rate < 1;
+    return {
+      days,
+      unitsPerDay: round(unitsPerDay),
+      baselineMean: usable ? round(rate) : null,
+      baselineVariance: null,
+      dailyUnits: round(eligible * share),
+      note: usable
+        ? `${round(unitsPerDay, 4)} converting users a day over ${round(eligible, 4)} eligible (last ${days} days).`
+        : `${round(unitsPerDay, 4)} users a day converted, not fewer than the ${round(eligible, 4)} eligible: check the eligible users.`,
+    };
+  }
+  const perUnit = kind === "count" || kind === "ratio" ? events / units : values / units;
+  const variance = kind === "count" ? perUnit : perUnit * perUnit;
+  return {
+    days,
+    unitsPerDay: round(unitsPerDay),
+    baselineMean: round(perUnit),
+    baselineVariance: round(variance),
+    dailyUnits: round((eligible ?? unitsPerDay) * share),
+    note:
+      kind === "count"
+        ? `${round(perUnit, 4)} events per active user over the last ${days} days; variance taken equal to the mean (Poisson).`
+        : `${round(perUnit, 4)} per active user over the last ${days} days; variance assumed to be the mean squared (the series has no spread).`,
+  };
+}
