@@ -44,9 +44,9 @@ function Routed() {
           <Route path="experiments/new" element={<NewExperimentPage />} />
           <Route path="experiments/:key" element={<ExperimentPage />} />
           <Route path="experiments/:key/results" element={<ResultsPage />} />
-          <Route path="metrics" element={<MetricsPage />} />
-          <Route path="metrics/new" element={<MetricEditorPage key="new" />} />
-          <Route path="metrics/:key" element={<MetricEditorPage />} />
+          <Route path="metric-definitions" element={<MetricsPage />} />
+          <Route path="metric-definitions/new" element={<MetricEditorPage key="new" />} />
+          <Route path="metric-definitions/:key" element={<MetricEditorPage />} />
           <Route path="events" element={<EventsPage />} />
           <Route path="admin/environments" element={<EnvironmentsPage />} />
           <Route path="admin/people" element={<PeoplePage />} />

@@ -181,7 +181,7 @@ export function ExperimentPage() {
             <dl className="space-y-1 text-sm">
               <div>
                 <dt className="inline text-slate-600">Primary: </dt>
-                <dd className="inline">{data.primary_metric ? <Link className="font-mono text-indigo-700 hover:underline" to={`/metrics/${data.primary_metric}`}>{data.primary_metric}</Link> : "none"}</dd>
+                <dd className="inline">{data.primary_metric ? <Link className="font-mono text-indigo-700 hover:underline" to={`/metric-definitions/${data.primary_metric}`}>{data.primary_metric}</Link> : "none"}</dd>
               </div>
               <div>
                 <dt className="inline text-slate-600">Secondary: </dt>

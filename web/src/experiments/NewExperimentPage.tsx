@@ -358,7 +358,7 @@ export function NewExperimentPage() {
             <Card title="What decides">
               {metricList.length === 0 && !metrics.isPending ? (
                 <p className="mb-3 text-sm text-slate-600">
-                  No metric is defined yet: <Link className="text-indigo-700 hover:underline" to="/metrics/new">define one</Link> first, then come back.
+                  No metric is defined yet: <Link className="text-indigo-700 hover:underline" to="/metric-definitions/new">define one</Link> first, then come back.
                 </p>
               ) : null}
               <div className="space-y-4">

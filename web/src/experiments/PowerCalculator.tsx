@@ -30,15 +30,20 @@ export function PowerCalculator({
   const [mde, setMde] = useState("5");
   const [alpha, setAlpha] = useState("0.05");
   const [target, setTarget] = useState("0.8");
+  // fields the person typed in keep their value when the seed changes (a late answer must not undo them)
+  const [touched, setTouched] = useState<Set<string>>(new Set());
+  const edit = (field: string, setter: (value: string) => void) => (value: string) => {
+    setTouched((t) => new Set(t).add(field));
+    setter(value);
+  };
   const seed = series.data ? seedBaseline(kind, series.data, { eligiblePerDay: number(eligible), trafficPercent }) : null;
 
   // seed (and re-seed when the metric, the eligible users or the traffic change); the fields stay editable
   useEffect(() => {
     if (!seed) return;
-    setBaseline(seed.baselineMean === null ? "" : String(seed.baselineMean));
-    setVariance(seed.baselineVariance === null ? "" : String(seed.baselineVariance));
-    setDaily(seed.dailyUnits === null ? "" : String(seed.dailyUnits));
-    power.reset();
+    if (!touched.has("baseline")) setBaseline(seed.baselineMean === null ? "" : String(seed.baselineMean));
+    if (!touched.has("variance")) setVariance(seed.baselineVariance === null ? "" : String(seed.baselineVariance));
+    if (!touched.has("daily")) setDaily(seed.dailyUnits === null ? "" : String(seed.dailyUnits));
     // eslint-disable-next-line react-hooks/exhaustive-deps -- the seed's inputs, not its identity
   }, [series.data, metric?.key, eligible, trafficPercent]);
 
@@ -74,11 +79,11 @@ export function PowerCalculator({
           </Field>
         ) : null}
         <Field label={kind === "binomial" ? "Baseline rate (0 to 1)" : "Baseline mean per user"} error={errors.get("baseline_mean")}>
-          {(p) => <Input {...p} type="number" step="any" value={baseline} onChange={(e) => setBaseline(e.target.value)} />}
+          {(p) => <Input {...p} type="number" step="any" value={baseline} onChange={(e) => edit("baseline", setBaseline)(e.target.value)} />}
         </Field>
         {kind === "binomial" ? null : (
           <Field label="Baseline variance" error={errors.get("baseline_variance")}>
-            {(p) => <Input {...p} type="number" min={0} step="any" value={variance} onChange={(e) => setVariance(e.target.value)} />}
+            {(p) => <Input {...p} type="number" min={0} step="any" value={variance} onChange={(e) => edit("variance", setVariance)(e.target.value)} />}
           </Field>
         )}
         <Field label="Smallest lift to detect (%)" hint="relative to the baseline" error={errors.get("relative_mde")}>
@@ -91,7 +96,7 @@ export function PowerCalculator({
           {(p) => <Input {...p} type="number" step="any" min={0} max={1} value={target} onChange={(e) => setTarget(e.target.value)} />}
         </Field>
         <Field label="Users entering a day" hint="all variants, after the traffic share" error={errors.get("daily_units")}>
-          {(p) => <Input {...p} type="number" min={0} step="any" value={daily} onChange={(e) => setDaily(e.target.value)} />}
+          {(p) => <Input {...p} type="number" min={0} step="any" value={daily} onChange={(e) => edit("daily", setDaily)(e.target.value)} />}
         </Field>
       </div>
       <div className="flex flex-wrap items-center gap-3">

@@ -265,7 +265,9 @@ export function seedBaseline(
       baselineMean: null,
       baselineVariance: null,
       dailyUnits: eligible ? round(eligible * share) : null,
-      note: "No events of this metric in the last days: enter the baseline yourself.",
+      note: series.length
+        ? "No full day of this metric's events yet (today's, still filling, do not count): enter the baseline yourself."
+        : "No events of this metric in the last days: enter the baseline yourself.",
     };
   }
   if (kind === "binomial") {

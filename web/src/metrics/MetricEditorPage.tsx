@@ -206,7 +206,7 @@ export function MetricEditorPage() {
   const save = (event: FormEvent) => {
     event.preventDefault();
     const body = bodyOf(draft, sendFormat);
-    if (isNew) create.mutate({ key: draft.key, ...body }, { onSuccess: (m) => navigate(`/metrics/${m.key}`) });
+    if (isNew) create.mutate({ key: draft.key, ...body }, { onSuccess: (m) => navigate(`/metric-definitions/${m.key}`) });
     else if (metric.data) update.mutate({ key: metric.data.key, version: metric.data.version, ...body });
   };
   const generic = isConflict(mutation.error)
@@ -217,7 +217,7 @@ export function MetricEditorPage() {
   return (
     <>
       <nav aria-label="Breadcrumb" className="mb-2 text-sm">
-        <Link to="/metrics" className="text-indigo-700 hover:underline">
+        <Link to="/metric-definitions" className="text-indigo-700 hover:underline">
           Metrics
         </Link>
       </nav>

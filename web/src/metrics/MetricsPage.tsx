@@ -13,7 +13,7 @@ export function MetricsPage() {
     (m) => !needle || m.key.includes(needle) || m.name.toLowerCase().includes(needle) || m.event_name.toLowerCase().includes(needle),
   );
   const newButton = can("metrics:write") ? (
-    <Link to="/metrics/new" className="inline-flex items-center rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-700">
+    <Link to="/metric-definitions/new" className="inline-flex items-center rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-700">
       New metric
     </Link>
   ) : null;
@@ -48,7 +48,7 @@ export function MetricsPage() {
                 {shown.map((m) => (
                   <tr key={m.key}>
                     <td className="px-4 py-2">
-                      <Link to={`/metrics/${m.key}`} className="font-medium text-indigo-700 hover:underline">
+                      <Link to={`/metric-definitions/${m.key}`} className="font-medium text-indigo-700 hover:underline">
                         {m.name}
                       </Link>
                       <div className="font-mono text-xs text-slate-500">{m.key}</div>

@@ -25,7 +25,7 @@ export const NAV: { section: string; items: NavItem[] }[] = [
     section: "Experiment",
     items: [
       { to: "/experiments", label: "Experiments", permission: "experiments:read" },
-      { to: "/metrics", label: "Metrics", permission: "metrics:read" },
+      { to: "/metric-definitions", label: "Metrics", permission: "metrics:read" },
       { to: "/events", label: "Events", permission: "events:read" },
     ],
   },

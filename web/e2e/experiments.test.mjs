@@ -1,0 +1,394 @@
+// End to end: metrics through the editor, an experiment through the wizard, its lifecycle, and the
+// events live view, in Chromium against a real server.
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { after, before, describe, test } from "node:test";
+import AxeBuilder from "@axe-core/playwright";
+import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+
+const PORT = Number(process.env.E2E_PORT ?? 19210);
+const EXPERIMENT = "checkout-button";
+const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? resolve(import.meta.dirname, "../../docs/img/console")
+  : resolve(import.meta.dirname, "../test-results/screenshots");
+mkdirSync(SHOTS, { recursive: true });
+
+let server;
+let browser;
+let adminToken;
+let trackKey;
+
+async function newPage(viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, reducedMotion: "reduce" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
+  return page;
+}
+
+async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
+  await page.goto(`${server.base}/experiments`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator("main#main").waitFor();
+}
+
+async function shot(page, name, fullPage = false) {
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
+}
+
+async function checkAxe(page, where) {
+  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
+    [],
+    `axe on ${where}`,
+  );
+}
+
+async function track(events) {
+  const response = await fetch(`${server.base}/api/v1/events/batch`, {
+    method: "POST",
+    headers: { "X-API-Key": trackKey, "Content-Type": "application/json" },
+    body: JSON.stringify({ events }),
+  });
+  const text = await response.text();
+  assert.equal(response.status, 202, text);
+  return JSON.parse(text).data;
+}
+
+/** Events are queued and written in the background: wait until the API lists them. */
+async function waitForEvents(query, count) {
+  for (let i = 0; i < 60; i++) {
+    const { body } = await call(server.base, adminToken, "GET", `/api/v1/events?${new URLSearchParams(query)}`);
+    if (body.data.length >= count) return body.data;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`events ${JSON.stringify(query)} not listed`);
+}
+
+async function noSidewaysScroll(page, width) {
+  assert.equal(await page.evaluate((w) => document.documentElement.scrollWidth <= w, width), true, "no sideways scrolling");
+}
+
+describe("experiments, metrics and events", { concurrency: false }, () => {
+  before(async () => {
+    server = await startServer(PORT);
+    browser = await launch();
+    adminToken = await apiToken(server.base, ADMIN.email, ADMIN.password);
+    const key = await call(server.base, adminToken, "POST", "/api/v1/api-keys", { name: "web shop", environment: "production", scopes: ["evaluate", "track"] });
+    assert.equal(key.status, 201);
+    trackKey = key.body.data.key;
+    await call(server.base, adminToken, "POST", "/api/v1/layers", { key: "checkout", name: "Checkout" });
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("two metrics through the editor, an experiment through the wizard, started with a reason", async () => {
+    // events of the last minutes, so the metric preview has something to draw
+    const now = Date.now();
+    await track(
+      Array.from({ length: 40 }, (_, i) => ({
+        name: "purchase",
+        user_id: `shopper-${i % 25}`,
+        value: 20 + (i % 7) * 5,
+        properties: { amount: 20 + (i % 7) * 5, plan: i % 3 ? "free" : "pro" },
+        timestamp: new Date(now - i * 60_000).toISOString(),
+      })),
+    );
+    await waitForEvents({ name: "purchase" }, 40);
+
+    const page = await newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "Metrics" }).click();
+    await page.getByRole("heading", { name: "No metrics yet" }).waitFor();
+    await checkAxe(page, "metrics (empty)");
+
+    // 1. a conversion metric; an operator metrics do not support is refused at its condition (422)
+    await page.getByRole("link", { name: "New metric" }).first().click();
+    await page.getByRole("heading", { name: "New metric", level: 1 }).waitFor();
+    await page.getByLabel("Name").fill("Checkout conversion");
+    assert.equal(await page.getByLabel("Key").inputValue(), "checkout-conversion");
+    await page.getByLabel("Event", { exact: true }).fill("purchase");
+    await page.getByRole("button", { name: "+ Add condition" }).click();
+    await page.getByLabel("Condition 1 attribute").fill("amount");
+    await page.getByLabel("Condition 1 operator").selectOption("starts_with");
+    await page.getByLabel("Condition 1 values").fill("2");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    const refused = page.locator("[data-condition='0'] [data-field-error]");
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /not supported in metric conditions/);
+    await checkAxe(page, "metric editor (422 at the condition)");
+    await page.getByLabel("Condition 1 operator").selectOption("gt");
+    await page.getByLabel("Condition 1 values").fill("0");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    await page.waitForURL("**/metric-definitions/checkout-conversion");
+    const conversion = await call(server.base, adminToken, "GET", "/api/v1/metrics/checkout-conversion");
+    assert.equal(conversion.body.data.kind, "binomial");
+    assert.deepEqual(conversion.body.data.conditions, [{ attribute: "amount", operator: "gt", values: [0] }]);
+
+    // 2. a revenue metric: sum of values, winsorized, with a CUPED pre-period
+    await page.goto(`${server.base}/metric-definitions/new`);
+    await page.getByLabel("Name").fill("Revenue per user");
+    await page.getByLabel("Kind").selectOption("sum");
+    await page.getByLabel("Event", { exact: true }).fill("purchase");
+    await page.getByLabel("Winsorize at (cap per user)").fill("500");
+    await page.getByLabel("CUPED pre-period (days)").fill("7");
+    await page.getByLabel("Attribution window (hours)").fill("72");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    await page.waitForURL("**/metric-definitions/revenue-per-user");
+    const revenue = (await call(server.base, adminToken, "GET", "/api/v1/metrics/revenue-per-user")).body.data;
+    assert.deepEqual([revenue.kind, revenue.winsorize_cap, revenue.cuped_pre_window_days, revenue.attribution_window_hours], ["sum", 500, 7, 72]);
+
+    // the preview draws the last 14 days; the page says how many events it counted
+    const series = (await call(server.base, adminToken, "GET", "/api/v1/metrics/revenue-per-user/series?days=14")).body.data;
+    const total = series.reduce((sum, p) => sum + p.events, 0);
+    assert.equal(total, 40);
+    await page.getByText(`${total} events in 14 days`).waitFor();
+    await page.getByRole("img", { name: /Users and events a day of metric revenue-per-user/ }).locator("canvas").waitFor();
+    await page.getByText("No experiment or rollout uses this metric.").waitFor();
+    await page.waitForLoadState("networkidle");
+    await checkAxe(page, "metric page");
+    await shot(page, "metric", true);
+
+    // 3. the wizard
+    await page.getByRole("link", { name: "Experiments" }).click();
+    await page.getByRole("heading", { name: "No experiments yet" }).waitFor();
+    await page.getByRole("link", { name: "New experiment" }).click();
+    await page.getByRole("heading", { name: "New experiment", level: 1 }).waitFor();
+    await page.getByLabel("Name").fill("Checkout button");
+    assert.equal(await page.getByLabel("Key").inputValue(), EXPERIMENT);
+    await page.getByLabel("Hypothesis").fill("A green checkout button raises checkout conversion by 5%, because it stands out.");
+    await checkAxe(page, "wizard: hypothesis");
+    await page.getByRole("button", { name: "Next" }).click();
+
+    // weights must add up to 100 before the next step
+    await page.getByLabel("Variant 2 weight (%)").fill("60");
+    await page.getByText("total 110%").waitFor();
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText("weights must sum to 100 (now 110)").waitFor();
+    await page.getByRole("button", { name: "+ Add variant" }).click();
+    await page.getByText("total 100%").waitFor();
+    assert.equal(await page.getByLabel("Variant 1 weight (%)").inputValue(), "33.34");
+    await page.getByRole("button", { name: "Remove variant 3" }).click();
+    await page.getByRole("button", { name: "Split evenly" }).click();
+    await page.getByText("total 100%").waitFor();
+    await page.getByLabel("Traffic (%)").fill("80");
+    await checkAxe(page, "wizard: variants");
+    await page.getByRole("button", { name: "Next" }).click();
+
+    // targeting with the flags' condition builder, and a layer
+    await page.getByRole("button", { name: "+ Add condition" }).click();
+    await page.getByLabel("Condition 1 attribute").fill("country");
+    await page.getByLabel("Condition 1 operator").selectOption("in");
+    await page.getByLabel("Condition 1 values", { exact: true }).fill("FR, DE");
+    await page.getByLabel("Layer", { exact: true }).selectOption("checkout");
+    await page.getByLabel("Share of the layer (%)").fill("50");
+    await checkAxe(page, "wizard: targeting");
+    await page.getByRole("button", { name: "Next" }).click();
+
+    await page.getByLabel("Primary metric").selectOption("checkout-conversion");
+    await page.getByRole("group", { name: "Guardrail metrics (must not get worse)" }).getByLabel(/Revenue per user/).check();
+    await checkAxe(page, "wizard: metrics");
+    await shot(page, "experiment-wizard-metrics");
+    await page.getByRole("button", { name: "Next" }).click();
+
+    // the power calculator, inline; its answer is the API's
+    await page.getByText("No full day of this metric's events yet").waitFor();
+    await page.getByLabel("Eligible users a day").fill("1000");
+    await page.getByLabel("Baseline rate (0 to 1)").fill("0.1");
+    await page.getByLabel("Smallest lift to detect (%)").fill("10");
+    await page.getByLabel("Users entering a day").fill("800");
+    await page.getByRole("button", { name: "Calculate sample size" }).click();
+    const output = page.locator("output");
+    await output.waitFor();
+    const expected = (
+      await call(server.base, adminToken, "POST", "/api/v1/analysis/power", {
+        kind: "binomial",
+        baseline_mean: 0.1,
+        relative_mde: 0.1,
+        alpha: 0.05,
+        power: 0.8,
+        daily_units: 800,
+      })
+    ).body.data;
+    const perArm = expected.sample_size.units_per_arm;
+    assert.match(await output.innerText(), new RegExp(`${perArm.toLocaleString("en-US")} users per variant · about ${expected.days_to_sample.days} days`));
+    await page.getByRole("button", { name: "Use as minimum sample size" }).click();
+    assert.equal(await page.getByLabel("Minimum users per variant").inputValue(), String(perArm));
+    await page.waitForLoadState("networkidle");
+    await checkAxe(page, "wizard: schedule and sample size");
+    await shot(page, "experiment-wizard-power", true);
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("heading", { name: "Review" }).waitFor();
+    await page.getByRole("button", { name: "Create experiment" }).click();
+    await page.waitForURL(`**/experiments/${EXPERIMENT}`);
+
+    const created = (await call(server.base, adminToken, "GET", `/api/v1/experiments/${EXPERIMENT}`)).body.data;
+    assert.equal(created.status, "draft");
+    assert.deepEqual(
+      created.variants.map((v) => [v.key, v.weight, v.is_control]),
+      [
+        ["control", 50, true],
+        ["treatment", 50, false],
+      ],
+    );
+    assert.equal(created.traffic_allocation, 80);
+    assert.deepEqual(created.targeting, [{ attribute: "country", operator: "in", values: ["FR", "DE"] }]);
+    assert.equal(created.layer_key, "checkout");
+    assert.equal(created.primary_metric, "checkout-conversion");
+    assert.deepEqual(created.guardrail_metrics, ["revenue-per-user"]);
+    assert.equal(created.min_sample_size, perArm);
+
+    // 4. start it, with a reason that lands in the history
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    const startNow = page.getByRole("button", { name: "Start now" });
+    assert.equal(await startNow.isDisabled(), true, "a reason is required");
+    await page.getByLabel("Reason (kept in the history)").fill("design review passed");
+    await startNow.click();
+    await page.getByText("running", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Pause" }).waitFor();
+    const started = (await call(server.base, adminToken, "GET", `/api/v1/experiments/${EXPERIMENT}`)).body.data;
+    assert.equal(started.status, "running");
+    assert.ok(started.started_at);
+    const audit = (await call(server.base, adminToken, "GET", `/api/v1/audit-logs?resource_type=experiment&resource_id=${started.id}`)).body;
+    assert.ok(
+      audit.data.some((entry) => entry.reason === "design review passed"),
+      `start reason in the audit log: ${JSON.stringify(audit.data.map((e) => [e.action, e.reason]))}`,
+    );
+    await page.waitForLoadState("networkidle");
+    await checkAxe(page, "experiment page");
+    await shot(page, "experiment", true);
+
+    // the metric now says where it is used
+    await page.goto(`${server.base}/metric-definitions/revenue-per-user`);
+    await page.getByRole("link", { name: "Checkout button" }).waitFor();
+    await page.getByText("guardrail", { exact: true }).waitFor();
+
+    // the Results tab is the results route
+    await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
+    await page.getByRole("link", { name: "Results" }).click();
+    await page.waitForURL(`**/experiments/${EXPERIMENT}/results`);
+
+    // the list filters by status
+    await page.goto(`${server.base}/experiments`);
+    await page.getByRole("link", { name: "Checkout button" }).waitFor();
+    await page.getByRole("button", { name: "draft", exact: true }).click();
+    await page.getByText("No experiment matches.").waitFor();
+    await page.getByRole("button", { name: "running", exact: true }).click();
+    await page.getByRole("link", { name: "Checkout button" }).waitFor();
+    await checkAxe(page, "experiments list");
+    await shot(page, "experiments");
+    await page.goto(`${server.base}/metric-definitions`);
+    await page.getByRole("link", { name: "Revenue per user" }).waitFor();
+    await checkAxe(page, "metrics list");
+    await shot(page, "metrics");
+    await page.context().close();
+  });
+
+  test("the events page shows what was sent through the API, live, with filters and health", async () => {
+    const sent = await track([
+      { name: "exposure", user_id: "live-user-1", experiment_key: EXPERIMENT, variant: "treatment" },
+      { name: "purchase", user_id: "live-user-1", experiment_key: EXPERIMENT, variant: "treatment", value: 42.5, properties: { amount: 42.5 } },
+      { name: "exposure", user_id: "live-user-2", experiment_key: EXPERIMENT, variant: "control" },
+    ]);
+    assert.equal(sent.accepted, 3);
+    // a refused event, counted by the health card
+    const bad = await fetch(`${server.base}/api/v1/events/batch`, {
+      method: "POST",
+      headers: { "X-API-Key": trackKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ events: [{ name: "purchase", user_id: "live-user-3", value: "lots" }] }),
+    });
+    assert.ok(bad.status < 500);
+    await waitForEvents({ experiment_key: EXPERIMENT }, 3);
+
+    const page = await newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "Events" }).click();
+    await page.getByRole("heading", { name: "Events", level: 1 }).waitFor();
+    const rows = page.getByRole("table", { name: "Recent events" }).locator("tbody tr");
+    await rows.filter({ hasText: "live-user-2" }).waitFor();
+    await page.getByLabel("User id").fill("live-user-1");
+    await page.waitForFunction(() => [...document.querySelectorAll("table[aria-label='Recent events'] tbody tr")].every((tr) => tr.textContent.includes("live-user-1")));
+    assert.equal(await rows.count(), 2);
+    await rows.filter({ hasText: "purchase" }).filter({ hasText: "42.5" }).waitFor();
+    await page.getByLabel("User id").fill("");
+    await page.getByLabel("Experiment key").fill(EXPERIMENT);
+    await rows.filter({ hasText: "live-user-2" }).waitFor();
+
+    // live: an event sent now appears without a reload; paused, it does not
+    await track([{ name: "exposure", user_id: "live-user-4", experiment_key: EXPERIMENT, variant: "control" }]);
+    await rows.filter({ hasText: "live-user-4" }).waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByText("paused", { exact: false }).first().waitFor();
+    await track([{ name: "exposure", user_id: "live-user-5", experiment_key: EXPERIMENT, variant: "control" }]);
+    await waitForEvents({ user_id: "live-user-5" }, 1);
+    await page.waitForTimeout(4_000);
+    assert.equal(await rows.filter({ hasText: "live-user-5" }).count(), 0, "a paused view does not refresh");
+    await page.getByRole("button", { name: "Resume live view" }).click();
+    await rows.filter({ hasText: "live-user-5" }).waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByLabel("Experiment key").fill("");
+    await rows.filter({ hasText: "shopper-" }).first().waitFor();
+    await page.waitForLoadState("networkidle");
+    await checkAxe(page, "events page");
+    await shot(page, "events");
+    await page.context().close();
+  });
+
+  test("a viewer sees no create button and no lifecycle action", async () => {
+    const viewer = { email: "viewer@example.com", password: "viewer-password-123" };
+    assert.equal((await call(server.base, adminToken, "POST", "/api/v1/users", { ...viewer, role: "viewer" })).status, 201);
+    const page = await newPage();
+    await signIn(page, viewer.email, viewer.password);
+    await page.getByRole("link", { name: "Checkout button" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "New experiment" }).count(), 0);
+    await page.getByRole("link", { name: "Checkout button" }).click();
+    await page.getByRole("heading", { name: "Checkout button", level: 1 }).waitFor();
+    assert.equal(await page.getByRole("button", { name: "Pause" }).count(), 0);
+    assert.equal(await page.getByRole("button", { name: "Stop" }).count(), 0);
+    await page.goto(`${server.base}/metric-definitions`);
+    await page.getByRole("link", { name: "Checkout conversion" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "New metric" }).count(), 0);
+    // the server refuses all the same
+    const forged = await page.evaluate(async (key) => {
+      const refresh = await fetch("/api/v1/auth/session/refresh", {
+        method: "POST",
+        headers: { "X-CSRF-Token": document.cookie.match(/experimently_csrf=([^;]+)/)?.[1] ?? "" },
+      });
+      const { access_token } = await refresh.json();
+      return (await fetch(`/api/v1/experiments/${key}/pause`, { method: "POST", headers: { Authorization: `Bearer ${access_token}` } })).status;
+    }, EXPERIMENT);
+    assert.equal(forged, 403);
+    await page.context().close();
+  });
+
+  test("at phone width the pages read and the lifecycle works", async () => {
+    const page = await newPage({ width: 390, height: 844 });
+    await signIn(page);
+    for (const path of ["/experiments", `/experiments/${EXPERIMENT}`, "/metric-definitions", "/metric-definitions/checkout-conversion", "/events", "/experiments/new"]) {
+      await page.goto(`${server.base}${path}`);
+      await page.getByRole("heading", { level: 1 }).waitFor();
+      await page.waitForLoadState("networkidle");
+      await noSidewaysScroll(page, 390);
+    }
+    await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
+    const pause = page.getByRole("button", { name: "Pause" });
+    const box = await pause.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, "pause inside the screen");
+    await checkAxe(page, "experiment page (phone)");
+    await shot(page, "phone-experiment");
+    await pause.click();
+    await page.getByLabel("Reason (kept in the history)").fill("checking on the phone");
+    await page.getByRole("button", { name: "Pause", exact: true }).last().click();
+    await page.getByRole("button", { name: "Resume" }).waitFor();
+    assert.equal((await call(server.base, adminToken, "GET", `/api/v1/experiments/${EXPERIMENT}`)).body.data.status, "paused");
+    await page.context().close();
+  });
+});
