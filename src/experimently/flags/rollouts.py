@@ -2,12 +2,14 @@
 
 The job ``flags.apply_rollouts`` runs under a lease. For each active schedule it applies every due step
 in order (each audited as the system actor), so it is idempotent when run twice and catches up when run
-late: a schedule remembers the index of its next step."""
+late: a schedule remembers the index of its next step. A :class:`Hold` (given by the safety domain for
+guarded rollouts) may keep a due step waiting: the schedule then stays where it is until a later run."""
 
 from __future__ import annotations
 
 import copy
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -124,8 +126,14 @@ async def cancel_schedule(
     return RolloutScheduleRead.model_validate(schedule)
 
 
-async def apply_due_steps(session: AsyncSession, cache: Cache) -> int:
-    """Apply every due step of every active schedule; returns how many steps were applied."""
+# (session, schedule, when its next step was due) -> True to keep that step waiting; it may also pause
+# the schedule (status "paused")
+Hold = Callable[[AsyncSession, RolloutSchedule, datetime], Awaitable[bool]]
+
+
+async def apply_due_steps(session: AsyncSession, cache: Cache, hold: Hold | None = None) -> int:
+    """Apply every due step of every active schedule (unless ``hold`` keeps it waiting); returns how
+    many steps were applied."""
     applied = 0
     moment = now()
     for schedule in await repository.active_schedules(session):
@@ -135,7 +143,10 @@ async def apply_due_steps(session: AsyncSession, cache: Cache) -> int:
             continue
         while schedule.next_step < len(schedule.steps):
             step = schedule.steps[schedule.next_step]
-            if ensure_utc(_parse(step["at"])) > moment:
+            due = ensure_utc(_parse(step["at"]))
+            if due > moment:
+                break
+            if hold is not None and await hold(session, schedule, due):
                 break
             await _apply_step(session, cache, flag, schedule, float(step["percentage"]))
             schedule.next_step += 1
@@ -163,15 +174,13 @@ async def _apply_step(
     await _commit_change(session, cache, SYSTEM, flag, before, "flag.rollout_step_applied", reason)
 
 
-def _parse(value: str) -> Any:
-    from datetime import datetime
-
+def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def run_rollout_job(db: Database, cache: Cache) -> int:
+async def run_rollout_job(db: Database, cache: Cache, hold: Hold | None = None) -> int:
     async with db.transaction() as session:
-        return await apply_due_steps(session, cache)
+        return await apply_due_steps(session, cache, hold)
 
 
 def serving(config: dict[str, Any]) -> str | None:

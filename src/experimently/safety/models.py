@@ -60,6 +60,10 @@ class GuardedRollout(Base):
     min_units: Mapped[int] = mapped_column(Integer, default=100)
     alpha: Mapped[float] = mapped_column(Float, default=0.05)
     action: Mapped[str] = mapped_column(String(10), default="rollback")  # rollback | pause | notify
+    # a scheduled step held for traffic longer than this pauses the rollout (None: hold indefinitely)
+    max_wait_seconds: Mapped[int | None] = mapped_column(Integer)
+    # since when the next scheduled step is due but held: the current step lacks min_units per group
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # running | released | rolled_back | paused | cancelled
     status: Mapped[str] = mapped_column(String(20), default="running", index=True)
     pre_state: Mapped[dict[str, Any]] = mapped_column(JSONType)  # the environment before the rollout
@@ -90,5 +94,6 @@ class SafetySettings(Base):
     min_units: Mapped[int | None] = mapped_column(Integer)
     alpha: Mapped[float | None] = mapped_column(Float)
     action: Mapped[str | None] = mapped_column(String(10))
+    max_wait_seconds: Mapped[int | None] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

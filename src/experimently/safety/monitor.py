@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.flags.exposures import ExposureRecorder
+from experimently.flags.rollouts import Hold
 from experimently.metrics.aggregation import ExperimentSpec
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.rollout_monitor import check_rollouts, release_completed
 from experimently.safety.rollouts import PREFIX, aggregation_specs, guarded_markers
+from experimently.safety.traffic import hold_for_traffic
 
 
 def wire_rollouts(runtime: Runtime) -> None:
@@ -43,7 +45,8 @@ async def after_aggregation(runtime: Runtime, keys: set[str]) -> int:
     return found
 
 
-async def rollout_job(runtime: Runtime, apply: Callable[[Database, Cache], Awaitable[int]]) -> int:
-    """``flags.apply_rollouts``: due schedule steps, then rollouts that reached 100% are released."""
-    applied = await apply(runtime.db, runtime.cache)
+async def rollout_job(runtime: Runtime, apply: Callable[[Database, Cache, Hold], Awaitable[int]]) -> int:
+    """``flags.apply_rollouts``: due schedule steps (a guarded rollout's step held while the step before
+    it lacks traffic, ``safety.traffic``), then rollouts that reached 100% are released."""
+    applied = await apply(runtime.db, runtime.cache, hold_for_traffic)
     return applied + await release_completed(runtime.db)

@@ -49,14 +49,19 @@ from experimently.kit.clock import ensure_utc, now
 from experimently.metrics.aggregation import ExperimentSpec
 from experimently.rbac import Permission, require, require_environment
 from experimently.safety.models import GuardedRollout
-from experimently.safety.schemas import GuardedRolloutAdvance, GuardedRolloutCreate, GuardedRolloutRead
+from experimently.safety.schemas import (
+    GuardedRolloutAdvance,
+    GuardedRolloutCreate,
+    GuardedRolloutRead,
+    GuardedRolloutStep,
+)
 from experimently.safety.settings import check_metrics, resolve
 from experimently.webhooks.announce import announce
 
 log = structlog.get_logger(__name__)
 ACTIONS = Counter(
     "experimently_rollout_guard_actions_total",
-    "Guarded rollout outcomes (rolled_back, paused, notified, released)",
+    "Guarded rollout outcomes (rolled_back, paused, notified, released, held)",
     ["action"],
 )
 PREFIX = "rollout:"
@@ -65,6 +70,32 @@ HISTORY = 500  # points kept per rollout (older ones are dropped)
 
 def read(rollout: GuardedRollout) -> GuardedRolloutRead:
     return GuardedRolloutRead.model_validate(rollout)
+
+
+def _time(value: str) -> datetime:
+    return ensure_utc(datetime.fromisoformat(value))
+
+
+async def present(session: AsyncSession, rollout: GuardedRollout) -> GuardedRolloutRead:
+    """The API resource: the rollout with its schedule's steps, when the next one is planned and whether
+    it is held for traffic (what a console page shows as its progress)."""
+    schedule = await _schedule(session, rollout)
+    extra: dict[str, object] = {}
+    if rollout.status == "running" and rollout.waiting_since is not None:
+        extra["hold"] = "waiting_for_traffic"
+    if schedule is not None:
+        steps = [
+            GuardedRolloutStep(
+                at=_time(s["at"]),
+                percentage=float(s["percentage"]),
+                applied_at=_time(s["applied_at"]) if s.get("applied_at") else None,
+            )
+            for s in schedule.steps
+        ]
+        extra["steps"] = steps
+        if rollout.status == "running" and schedule.next_step < len(steps):
+            extra["next_step_at"] = steps[schedule.next_step].at
+    return read(rollout).model_copy(update=extra)
 
 
 def spec_key(rollout_id: str) -> str:
@@ -158,6 +189,7 @@ async def create(
         min_units=guard.min_units,
         alpha=guard.alpha,
         action=guard.action,
+        max_wait_seconds=guard.max_wait_seconds,
         status="running",
         pre_state=copy.deepcopy(pre),
         breaches=[],
@@ -315,6 +347,8 @@ async def resume(
     if schedule is not None and schedule.status == "paused":
         schedule.status = "active"
     rollout.status, rollout.outcome = "running", None
+    if rollout.waiting_since is not None:
+        rollout.waiting_since = now()  # held for traffic: the wait starts again
     after = {"status": "running", "rollout_id": rollout.id}
     audit.record(
         session,

@@ -59,7 +59,7 @@ async def create_guarded_rollout(
     watched by guardrail metrics (unset fields come from the safety settings); rolled back, paused or
     announced on a breach, released at 100%."""
     rollout = await rollouts.create(session, runtime.cache, runtime.settings, actor, key, body)
-    return Envelope(data=rollouts.read(rollout))
+    return Envelope(data=await rollouts.present(session, rollout))
 
 
 @router.get(GUARDED, response_model=Envelope[list[GuardedRolloutRead]], tags=["feature-flags"])
@@ -68,7 +68,7 @@ async def list_guarded_rollouts(
 ) -> Envelope[list[GuardedRolloutRead]]:
     """The flag's guarded rollouts, newest first: status, step, the last check and any breach."""
     rows = await rollouts.list_for(session, actor, key)
-    return Envelope(data=[rollouts.read(r) for r in rows], meta={"total": len(rows)})
+    return Envelope(data=[await rollouts.present(session, r) for r in rows], meta={"total": len(rows)})
 
 
 @router.get(GUARDED + "/{rollout_id}", response_model=Envelope[GuardedRolloutRead], tags=["feature-flags"])
@@ -76,7 +76,7 @@ async def get_guarded_rollout(
     actor: ActorDep, session: SessionDep, key: str, rollout_id: str
 ) -> Envelope[GuardedRolloutRead]:
     """One guarded rollout: what the monitor saw at its last check and what it did."""
-    return Envelope(data=rollouts.read(await rollouts.get(session, actor, key, rollout_id)))
+    return Envelope(data=await rollouts.present(session, await rollouts.get(session, actor, key, rollout_id)))
 
 
 @router.post(
@@ -92,7 +92,7 @@ async def advance_guarded_rollout(
 ) -> Envelope[GuardedRolloutRead]:
     """Raise a manual rollout's percentage (a new step, compared afresh; 100% releases it)."""
     rollout = await rollouts.advance(session, runtime.cache, actor, key, rollout_id, body)
-    return Envelope(data=rollouts.read(rollout))
+    return Envelope(data=await rollouts.present(session, rollout))
 
 
 @router.post(
@@ -102,7 +102,8 @@ async def cancel_guarded_rollout(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, rollout_id: str
 ) -> Envelope[GuardedRolloutRead]:
     """Stop watching and stop the schedule; the flag stays where it is."""
-    return Envelope(data=rollouts.read(await rollouts.cancel(session, runtime.cache, actor, key, rollout_id)))
+    rollout = await rollouts.cancel(session, runtime.cache, actor, key, rollout_id)
+    return Envelope(data=await rollouts.present(session, rollout))
 
 
 @router.post(
@@ -112,7 +113,8 @@ async def resume_guarded_rollout(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, rollout_id: str
 ) -> Envelope[GuardedRolloutRead]:
     """Resume a paused rollout (acknowledges its breach: the same one is not acted on again)."""
-    return Envelope(data=rollouts.read(await rollouts.resume(session, runtime.cache, actor, key, rollout_id)))
+    rollout = await rollouts.resume(session, runtime.cache, actor, key, rollout_id)
+    return Envelope(data=await rollouts.present(session, rollout))
 
 
 # --- safety settings -------------------------------------------------------------------------------

@@ -22,6 +22,15 @@ class GuardFields(BaseModel):
     min_units: int | None = Field(default=None, ge=2, description="units per group before any decision")
     alpha: float | None = Field(default=None, gt=0, lt=0.5)
     action: Action | None = Field(default=None, description="on a breach: rollback (default), pause, notify")
+    max_wait_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=90 * 86_400,
+        description=(
+            "a scheduled step held for traffic (the current step below min_units per group) longer than "
+            "this pauses the rollout and announces it; unset: hold until the traffic comes"
+        ),
+    )
 
 
 class GuardedRolloutCreate(GuardFields):
@@ -53,6 +62,12 @@ class GuardedRolloutAdvance(BaseModel):
     percentage: float = Field(gt=0, le=100)
 
 
+class GuardedRolloutStep(BaseModel):
+    at: datetime = Field(description="when the step is planned (not before)")
+    percentage: float
+    applied_at: datetime | None = Field(description="when it was applied (null: not yet)")
+
+
 class GuardedRolloutRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -70,7 +85,17 @@ class GuardedRolloutRead(BaseModel):
     min_units: int
     alpha: float
     action: str
+    max_wait_seconds: int | None
     status: str = Field(description="running, released, rolled_back, paused or cancelled")
+    hold: Literal["waiting_for_traffic"] | None = Field(
+        default=None,
+        description="running but not advancing: the next step is due and the current one lacks min_units",
+    )
+    waiting_since: datetime | None = Field(description="when the held step was due")
+    steps: list[GuardedRolloutStep] | None = Field(
+        default=None, description="a scheduled rollout's steps (null: a manual rollout)"
+    )
+    next_step_at: datetime | None = Field(default=None, description="when the next step is planned")
     last_check: dict[str, Any] | None = Field(description="what the monitor saw at its last check")
     breaches: list[dict[str, Any]] = Field(description="breaches found and what was done")
     history: list[dict[str, Any]] = Field(
@@ -98,5 +123,6 @@ class SafetySettingsRead(BaseModel):
     min_units: int | None
     alpha: float | None
     action: str | None
+    max_wait_seconds: int | None = None
     version: int
     updated_at: datetime | None

@@ -24,7 +24,7 @@ from experimently.safety.models import SafetySettings
 from experimently.safety.schemas import GuardFields, SafetySettingsRead, SafetySettingsUpdate
 from experimently.webhooks.announce import announce
 
-_FIELDS = ("guardrail_metrics", "success_metric", "min_units", "alpha", "action")
+_FIELDS = ("guardrail_metrics", "success_metric", "min_units", "alpha", "action", "max_wait_seconds")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Guard:
     min_units: int
     alpha: float
     action: str
+    max_wait_seconds: int | None
 
 
 def read(row: SafetySettings | None, environment: str, flag_key: str | None) -> SafetySettingsRead:
@@ -48,6 +49,7 @@ def read(row: SafetySettings | None, environment: str, flag_key: str | None) -> 
             min_units=None,
             alpha=None,
             action=None,
+            max_wait_seconds=None,
             version=0,
             updated_at=None,
         )
@@ -141,7 +143,8 @@ async def put(
 async def resolve(
     session: AsyncSession, settings: Settings, environment: str, flag_key: str, body: GuardFields
 ) -> Guard:
-    """Each field from the request, else the flag's override, else the environment's, else the server's."""
+    """Each field from the request, else the flag's override, else the environment's, else the server's
+    (no maximum wait for traffic: a held step waits until the traffic comes)."""
     layers: list[Any] = [body]
     for key in (flag_key, ""):
         row = await _row(session, environment, key)
@@ -161,4 +164,5 @@ async def resolve(
         min_units=int(first("min_units") or settings.guardrail_min_units),
         alpha=float(first("alpha") or settings.guardrail_alpha),
         action=str(first("action") or "rollback"),
+        max_wait_seconds=first("max_wait_seconds"),
     )

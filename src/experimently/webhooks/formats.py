@@ -23,6 +23,8 @@ _TITLES = {
     "flag.guardrail_breached": ":warning: Guardrail breached",
     "experiment.guardrail_breached": ":warning: Guardrail breached",
     "flag.rollout_released": ":white_check_mark: Rollout released",
+    "flag.rollout_held": ":hourglass: Rollout waiting for traffic",
+    "flag.rollout_paused": ":pause_button: Rollout paused",
     "experiment.paused": ":pause_button: Experiment paused",
 }
 

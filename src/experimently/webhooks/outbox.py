@@ -21,6 +21,8 @@ EVENT_TYPES = (
     "flag.rollout_step_applied",
     "flag.rollout_released",
     "flag.rollout_cancelled",
+    "flag.rollout_held",
+    "flag.rollout_paused",
     "flag.rolled_back",
     "flag.guardrail_breached",
     "segment.created",
