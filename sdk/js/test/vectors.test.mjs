@@ -18,23 +18,9 @@ test("bucketing vectors", () => {
   for (const v of VECTORS.bucketing) assert.equal(bucket(v.seed, v.unit), v.bucket, `${v.seed}|${v.unit}`);
 });
 
-// Known gaps of this engine against the vectors (docs/sdk-js.md, "Known gaps"): the Python engine
-// now runs patterns on RE2 (linear time) and bounds version and date parsing; this port still uses
-// JavaScript's backtracking RegExp and plain number parsing. The two pattern cases are not run at
-// all (they backtrack for minutes); the others must fail exactly as listed, so closing a gap or
-// opening a new one both fail this test until the list is updated.
-const NOT_RUN = new Set(["matches nested quantifier linear", "matches word groups"]);
-const KNOWN_DIVERGENT = [
-  "semver over 256 chars",
-  "after tiny exponent",
-  "before tiny exponent",
-  "after text over 64 chars",
-];
-
-test("evaluation vectors: all but the known gaps", () => {
+test("evaluation vectors: every case", () => {
   const failures = [];
   for (const c of VECTORS.cases) {
-    if (NOT_RUN.has(c.name)) continue;
     const r = evaluate(RULESET, c.flag, c.context);
     const e = c.expected;
     const ok =
@@ -44,9 +30,5 @@ test("evaluation vectors: all but the known gaps", () => {
       (!("bucket" in e) || r.bucket === e.bucket);
     if (!ok) failures.push({ name: c.name, got: [r.variation, r.value, r.reason, r.bucket], expected: e });
   }
-  assert.deepEqual(
-    failures.map((f) => f.name),
-    KNOWN_DIVERGENT,
-    JSON.stringify(failures.filter((f) => !KNOWN_DIVERGENT.includes(f.name))),
-  );
+  assert.deepEqual(failures, []);
 });

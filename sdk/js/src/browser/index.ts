@@ -29,6 +29,8 @@ export interface BrowserOptions {
   flushInterval?: number;
   eventCapacity?: number;
   sendEvents?: boolean;
+  /** Re-fetch the current context's values this often (ms) and when the page becomes visible again; 0 (default): only on `identify`/`refresh`. */
+  pollInterval?: number;
 }
 
 export type BrowserChangeListener = (keys: string[]) => void;
@@ -65,6 +67,7 @@ export class BrowserClient {
   private readonly fetchFn: typeof fetch;
   private readonly storage: BrowserOptions["storage"];
   private readonly timer: ReturnType<typeof setInterval> | undefined;
+  private readonly poller: ReturnType<typeof setInterval> | undefined;
   private generation = 0;
   private notBefore = 0; // the server's Retry-After
   dropped = 0;
@@ -83,14 +86,17 @@ export class BrowserClient {
       }
     }
     this.storage = storage;
+    const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void; document?: { visibilityState?: string } };
     if (options.sendEvents !== false) {
       this.timer = setInterval(() => void this.flush(), options.flushInterval ?? 5000);
-      const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void; document?: { visibilityState?: string } };
       g.addEventListener?.("pagehide", () => void this.flush());
-      g.addEventListener?.("visibilitychange", () => {
-        if (g.document?.visibilityState === "hidden") void this.flush();
-      });
     }
+    const poll = options.pollInterval ?? 0;
+    if (poll > 0) this.poller = setInterval(() => void this.refresh(), poll);
+    g.addEventListener?.("visibilitychange", () => {
+      if (g.document?.visibilityState === "hidden") void this.flush();
+      else if (poll > 0) void this.refresh();
+    });
     this.ready = this.identify(options.context ?? {});
   }
 
@@ -104,6 +110,15 @@ export class BrowserClient {
     } catch {
       // unreadable cache: ignore it
     }
+    return this.fetchValues(generation);
+  }
+
+  /** Fetch the current context's values again (changes reach `onChange` listeners); never rejects. */
+  refresh(): Promise<boolean> {
+    return this.fetchValues(this.generation); // an identify meanwhile wins over this answer
+  }
+
+  private async fetchValues(generation: number): Promise<boolean> {
     try {
       const { user_id, ...rest } = this.context;
       const controller = new AbortController();
@@ -228,6 +243,7 @@ export class BrowserClient {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.poller);
     await this.flush();
   }
 }

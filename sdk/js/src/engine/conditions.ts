@@ -3,8 +3,10 @@
  * `operators.py`). A matcher is `(context, segments) => boolean`.
  */
 
-import { MAX_VALUE_LENGTH, checkPattern, compilePattern, tooLong } from "./patterns.js";
+import { checkPattern, compilePatterns } from "./patterns.js";
 import {
+  MAX_INSTANT_LENGTH,
+  MAX_VERSION_LENGTH,
   type Address,
   type Decimal,
   type SemVer,
@@ -107,7 +109,7 @@ function parseCondition(raw: unknown, path: string, errors: Errors, check: Segme
   if (operator !== null && ci && !CASE_INSENSITIVE.has(operator)) {
     errors.push([`${path}.case_insensitive`, `case_insensitive does not apply to ${operator}`]);
   }
-  const values = parseValues(raw, operator, `${path}.values`, errors, check);
+  const values = parseValues(raw, operator, `${path}.values`, errors, check, ci);
   if (errors.length !== before || operator === null) return null;
   return { attribute, operator, values, negate, caseInsensitive: ci };
 }
@@ -122,7 +124,7 @@ function flag(raw: Record<string, unknown>, field: string, path: string, errors:
 }
 
 function parseValues(
-  raw: Record<string, unknown>, op: Operator | null, path: string, errors: Errors, check: SegmentCheck,
+  raw: Record<string, unknown>, op: Operator | null, path: string, errors: Errors, check: SegmentCheck, ci: boolean,
 ): unknown[] {
   const noValue = op !== null && NO_VALUE_OPS.has(op);
   const values = raw.values === undefined ? (noValue ? [] : null) : raw.values;
@@ -144,14 +146,16 @@ function parseValues(
   }
   if (op !== null) {
     values.forEach((value, i) => {
-      const problem = valueProblem(op, value, `${path}[${i}]`, errors, check);
+      const problem = valueProblem(op, value, `${path}[${i}]`, errors, check, ci);
       if (problem !== null) errors.push([path, `values[${i}]: ${problem}`]);
     });
   }
   return values;
 }
 
-function valueProblem(op: Operator, value: unknown, path: string, errors: Errors, check: SegmentCheck): string | null {
+function valueProblem(
+  op: Operator, value: unknown, path: string, errors: Errors, check: SegmentCheck, ci: boolean,
+): string | null {
   if (SCALAR_OPS.has(op)) return isScalar(value) ? null : `${repr(value)} is not a string, finite number or boolean`;
   if (NUMERIC_OPS.has(op)) {
     const n = typeof value === "boolean" ? null : parseNumber(value);
@@ -159,9 +163,15 @@ function valueProblem(op: Operator, value: unknown, path: string, errors: Errors
   }
   if (typeof value !== "string" && op !== "before" && op !== "after") return `${repr(value)} must be a string`;
   if (TEXT_OPS.has(op)) return null;
-  if (op === "matches") return checkPattern(value as string);
-  if (SEMVER_OPS.has(op)) return parseSemver(value) !== null ? null : `${repr(value)} is not a version`;
+  if (op === "matches") return checkPattern(value as string, ci);
+  if (SEMVER_OPS.has(op)) {
+    if ((value as string).length > MAX_VERSION_LENGTH) return `a version is at most ${MAX_VERSION_LENGTH} characters`;
+    return parseSemver(value) !== null ? null : `${repr(value)} is not a version`;
+  }
   if (op === "before" || op === "after") {
+    if (typeof value === "string" && value.length > MAX_INSTANT_LENGTH) {
+      return `a date is at most ${MAX_INSTANT_LENGTH} characters`;
+    }
     return typeof value !== "boolean" && parseInstant(value) !== null
       ? null
       : `${repr(value)} is not a date, date-time or epoch seconds`;
@@ -363,13 +373,7 @@ function textTests(cond: Condition): [StrTest, ScalarTest] {
 
 function matchesTests(cond: Condition): [StrTest, ScalarTest] {
   const ci = cond.caseInsensitive;
-  const patterns = (cond.values as string[]).map((v) => compilePattern(v, ci));
-  const strTest: StrTest = (a) => {
-    if (a.length > MAX_VALUE_LENGTH && tooLong(a)) return false;
-    const text = ci ? casefold(a) : a;
-    for (const p of patterns) if (p.test(text)) return true;
-    return false;
-  };
+  const strTest: StrTest = compilePatterns(cond.values as string[], ci);
   return [strTest, viaText(strTest)];
 }
 

@@ -1,7 +1,7 @@
 /** The pure evaluation engine: no I/O; the same hashing and semantics as the Python engine. */
 export { BUCKETS, bucket, murmur3 } from "./murmur.js";
 export { type Context, type Condition, type Matcher, type Operator, OPERATORS } from "./conditions.js";
-export { checkPattern, MAX_PATTERN_LENGTH, MAX_VALUE_LENGTH } from "./patterns.js";
+export { checkPattern, translatePattern, MAX_PATTERN_LENGTH, MAX_VALUE_LENGTH } from "./patterns.js";
 export {
   type CompiledFlag,
   type ErrorCode,

@@ -77,8 +77,11 @@ function digits(text: string | undefined): string {
   return stripped === "" ? "0" : stripped;
 }
 
+/** A text longer than this is not a version (the Python engine's bound; the server refuses longer values). */
+export const MAX_VERSION_LENGTH = 256;
+
 export function parseSemver(value: unknown): SemVer | null {
-  if (typeof value !== "string") return null;
+  if (typeof value !== "string" || value.length > MAX_VERSION_LENGTH) return null;
   const m = SEMVER_RE.exec(value);
   if (m === null) return null;
   const parts: [string, string, string] = [digits(m[1]), digits(m[2]), digits(m[3])];
@@ -119,31 +122,47 @@ export function compareSemver(a: SemVer, b: SemVer): number {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Instants: exact decimals (mantissa x 10^exponent), compared exactly like Python's Fraction
+// Instants: exact decimals (mantissa x 10^exponent), compared exactly like Python's Decimal. Both
+// parts are bigints and never expanded, so "1e-10000000" costs what "1e-1" costs.
 
 export interface Decimal {
   m: bigint;
-  e: number;
+  e: bigint;
 }
 
 const DATE_RE =
   /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?([Zz]|[+-][0-9]{2}:?[0-9]{2})?)?$/;
 
+/** A text longer than this is not a date (the Python engine's bound; the server refuses longer values). */
+export const MAX_INSTANT_LENGTH = 64;
+
 function decimalFromText(text: string): Decimal | null {
   const m = /^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$/.exec(text.trim());
   if (m === null) return null;
   const frac = m[3] ?? "";
-  const exp = m[4] === undefined ? 0 : Number(m[4]);
-  if (!Number.isSafeInteger(exp) || Math.abs(exp) > 100_000) return null;
+  const exp = m[4] === undefined ? 0n : BigInt(m[4]);
   const mantissa = BigInt((m[2] ?? "") + frac || "0");
-  return { m: m[1] === "-" ? -mantissa : mantissa, e: exp - frac.length };
+  return { m: m[1] === "-" ? -mantissa : mantissa, e: exp - BigInt(frac.length) };
+}
+
+function compareMagnitude(a: Decimal, b: Decimal): number {
+  const da = (a.m < 0n ? -a.m : a.m).toString();
+  const db = (b.m < 0n ? -b.m : b.m).toString();
+  // the position of the leading digit decides, then the digits themselves
+  const lead = a.e + BigInt(da.length) - (b.e + BigInt(db.length));
+  if (lead !== 0n) return lead < 0n ? -1 : 1;
+  const width = Math.max(da.length, db.length);
+  const x = da.padEnd(width, "0");
+  const y = db.padEnd(width, "0");
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 export function compareDecimal(a: Decimal, b: Decimal): number {
-  const e = Math.min(a.e, b.e);
-  const x = a.m * 10n ** BigInt(a.e - e);
-  const y = b.m * 10n ** BigInt(b.e - e);
-  return x < y ? -1 : x > y ? 1 : 0;
+  const sa = a.m > 0n ? 1 : a.m < 0n ? -1 : 0;
+  const sb = b.m > 0n ? 1 : b.m < 0n ? -1 : 0;
+  if (sa !== sb) return sa < sb ? -1 : 1;
+  if (sa === 0) return 0;
+  return sa * compareMagnitude(a, b);
 }
 
 function daysFromCivil(y: number, m: number, d: number): number {
@@ -163,9 +182,10 @@ function daysInMonth(y: number, m: number): number {
 /** Epoch seconds (exact) for an ISO-8601 text, a date, or epoch seconds; `null` otherwise. */
 export function parseInstant(value: unknown): Decimal | null {
   if (typeof value === "number") {
-    return Number.isFinite(value) ? decimalFromText(unitTextExact(value)) : null;
+    // the number as written (shortest decimal), so 1.1 is exactly 11/10
+    return Number.isFinite(value) ? decimalFromText(String(value)) : null;
   }
-  if (typeof value !== "string") return null;
+  if (typeof value !== "string" || value.length > MAX_INSTANT_LENGTH) return null;
   if (NUMERIC_RE.test(value)) {
     return Number.isFinite(Number(value.trim())) ? decimalFromText(value) : null;
   }
@@ -186,11 +206,7 @@ export function parseInstant(value: unknown): Decimal | null {
   }
   const whole = daysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset;
   const frac = m[7] ?? "";
-  return { m: BigInt(whole) * 10n ** BigInt(frac.length) + BigInt(frac || "0"), e: -frac.length };
-}
-
-function unitTextExact(value: number): string {
-  return Number.isInteger(value) && !Number.isSafeInteger(value) ? BigInt(value).toString() : String(value);
+  return { m: BigInt(whole) * 10n ** BigInt(frac.length) + BigInt(frac || "0"), e: -BigInt(frac.length) };
 }
 
 // -------------------------------------------------------------------------------------------------
