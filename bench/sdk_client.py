@@ -31,7 +31,14 @@ FLAG = {
         "rollout": {"variations": [{"variation": "on", "weight": 50}, {"variation": "off", "weight": 50}]}
     },
 }
-PAYLOAD = {"environment": "bench", "flags": [FLAG], "segments": [], "experiments": []}
+GUARDED = {**FLAG, "key": "guarded", "salt": "guarded"}
+PAYLOAD = {
+    "environment": "bench",
+    "flags": [FLAG, GUARDED],
+    "segments": [],
+    "experiments": [],
+    "guarded_rollouts": {"guarded": "rollout-1.1"},  # exposures recorded, as while a rollout runs
+}
 
 
 def closed_port() -> int:
@@ -43,6 +50,7 @@ def closed_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     logging.disable(logging.CRITICAL)
     users = [f"user-{i % 1000}" for i in range(args.n)]
@@ -64,11 +72,11 @@ def main() -> None:
             evaluate("simple", {"user_id": user}).value is True  # noqa: B015
         return (time.thread_time() - started) / len(users)
 
-    def through_client() -> float:
+    def through_client(key: str = "simple") -> float:
         is_enabled = client.is_enabled
         started = time.thread_time()
         for user in users:
-            is_enabled("simple", user)
+            is_enabled(key, user)
         return (time.thread_time() - started) / len(users)
 
     def track() -> float:
@@ -78,12 +86,15 @@ def main() -> None:
             record("purchase", user, 9.5)
         return (time.thread_time() - started) / len(users)
 
-    rounds = [(bare(), through_client(), track()) for _ in range(5)]  # interleaved: load hits both alike
-    engine_s, client_s, track_s = (min(r[i] for r in rounds) for i in range(3))
+    # interleaved: the load hits every figure alike
+    rounds = [(bare(), through_client(), through_client("guarded"), track()) for _ in range(args.rounds)]
+    engine_s, client_s, guarded_s, track_s = (min(r[i] for r in rounds) for i in range(4))
     client._closed = True  # do not wait for the unreachable receiver at exit
     overhead = client_s / engine_s - 1
+    guarded_overhead = guarded_s / engine_s - 1
     print(f"bare engine evaluate(): {engine_s * 1e9:,.0f} ns")
     print(f"client is_enabled():    {client_s * 1e9:,.0f} ns  ({overhead:+.1%}; budget <= +20%)")
+    print(f"  guarded flag (exposures deduplicated): {guarded_s * 1e9:,.0f} ns ({guarded_overhead:+.1%})")
     print(f"client track():         {track_s * 1e9:,.0f} ns  (budget <= 5,000 ns)")
     print(
         json.dumps(
@@ -91,6 +102,8 @@ def main() -> None:
                 "engine_ns": round(engine_s * 1e9),
                 "is_enabled_ns": round(client_s * 1e9),
                 "is_enabled_overhead": round(overhead, 3),
+                "guarded_is_enabled_ns": round(guarded_s * 1e9),
+                "guarded_is_enabled_overhead": round(guarded_overhead, 3),
                 "track_ns": round(track_s * 1e9),
             }
         )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from experimently.events.models import Event
+from experimently.flags.exposures import exposure_id
 from experimently.metrics.aggregation import load_snapshot
 from experimently_sdk.client import Client
 from tests.sdk.live import LiveServer, copy_database
@@ -45,9 +46,16 @@ def test_client_exposures_and_events__counted_like_server_side(tmp_path: Path, m
                 ],
             },
         )
+        # and a flag under a guarded rollout (the only kind whose exposures are recorded)
+        call("POST", "/api/v1/feature-flags", 201, json={"key": "g", "name": "g"})
+        put_flag(server, "g", {"enabled": True, "fallthrough": {"variation": "off"}})
+        rollout = {"environment": "production", "variation": "on", "percentage": 50}
+        rollout["guardrail_metrics"] = ["purchased"]
+        started = call("POST", "/api/v1/feature-flags/g/guarded-rollouts", 201, json=rollout)
         key = server.sdk_key()
         headers = {"X-API-Key": key, "Authorization": ""}
         variants: dict[str, str] = {}
+        guarded: dict[str, str] = {}
         # Given 100 units assigned by the server, 100 by the client's get_variant, 100 by its flag
         for i in range(100):
             response = server.admin.post(
@@ -60,9 +68,16 @@ def test_client_exposures_and_events__counted_like_server_side(tmp_path: Path, m
                 detail = client.variation_detail("f", f"fl{i}")
                 variants[f"fl{i}"] = str(detail.experiment_variant)
                 client.is_enabled("f", f"fl{i}")  # a repeat: deduplicated
+                guarded[f"fl{i}"] = str(client.variation_detail("g", f"fl{i}").variation)
+                client.is_enabled("g", f"fl{i}")  # a repeat: deduplicated
             for unit in variants:
                 client.track("purchase", unit, properties={"source": "sdk"})
             assert client.flush(60)
+        # the server evaluates some of the same units itself: each exposure is still stored once
+        body = {"flag_key": "g", "users": [{"user_id": f"fl{i}"} for i in range(50)]}
+        server.admin.post("/api/v1/feature-flags/evaluate/batch", json=body, headers=headers)
+        assert server.rt.flags.exposures is not None
+        server.run(server.rt.flags.exposures.flush())
         server.run(server.rt.pipeline.flush())
 
         # Then: one exposure per unit whoever sent it, the same shape, and one flag exposure per flag unit
@@ -74,10 +89,16 @@ def test_client_exposures_and_events__counted_like_server_side(tmp_path: Path, m
         exposures = {e.user_id: e for e in events if e.name == "exposure"}
         assert {u: e.variant for u, e in exposures.items()} == variants
         assert {(e.experiment_key, e.environment) for e in exposures.values()} == {("exp", "production")}
+        # flag exposures: only for the guarded flag, one per unit, with the server's own id
         flag_exposures = [e for e in events if e.name == "flag_exposure"]
-        assert sorted(e.user_id for e in flag_exposures) == sorted(u for u in variants if u.startswith("fl"))
+        assert {e.user_id: e.variant for e in flag_exposures} == guarded
+        assert len(flag_exposures) == len(guarded) == 100
+        marker = f"{started['id']}.{started['step']}"
         assert all(
-            e.properties["flag"] == "f" and e.properties["variation"] in ("on", "off") for e in flag_exposures
+            e.properties == {"flag": "g", "variation": e.variant}
+            and e.experiment_key == "g"
+            and e.event_id == exposure_id("production", marker, e.user_id, e.variant or "")
+            for e in flag_exposures
         )
 
         # When the aggregation runs, Then every unit counts in its variant, whoever assigned it

@@ -160,7 +160,8 @@ def test_slow_server__calls_return_while_the_server_hangs(tmp_path: Path) -> Non
         "off_variation": "off",
         "fallthrough": {"variation": "on"},
     }
-    bootstrap.write_text(json.dumps({"environment": "production", "flags": [flag], "segments": []}))
+    payload = {"environment": "production", "flags": [flag], "segments": [], "guarded_rollouts": {"f": "r.1"}}
+    bootstrap.write_text(json.dumps(payload))
     with receiver() as (fake, url):
         fake.release.clear()  # every request hangs until released
         client = Client("key", url, init_timeout=0, bootstrap=bootstrap, flush_interval=0.01)

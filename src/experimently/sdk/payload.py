@@ -3,7 +3,11 @@
 Version 2 keeps every field of version 1 (``environment``, ``flags``, ``segments``) and adds
 ``payload_version`` and ``experiments``: the environment's experiments (variants and weights, traffic,
 targeting, layer range and salts, status). ``segments`` then also holds the segments that experiment
-targeting uses.
+targeting uses. ``guarded_rollouts`` maps each flag whose guarded rollout is being compared to its step
+marker (``<rollout id>.<step>``): the flags whose exposures the server records, and so the only ones a
+client sends ``flag_exposure`` events for. It is a top-level map rather than a field of each flag
+document because SDKs refuse flag documents with unknown fields (deployed clients would then drop
+the flag).
 
 Stickiness: the server returns a unit's first stored assignment from then on. While the weights have
 not changed since the start, that is what the deterministic buckets give, so a client needs nothing
@@ -160,6 +164,9 @@ class SdkPayloads:
             **snap.payload,
             "segments": segments,
             "payload_version": PAYLOAD_VERSION,
+            # the flags whose exposures the server records (a guarded rollout is being compared):
+            # clients record exactly these, per rollout step, and nothing for the other flags
+            "guarded_rollouts": dict(snap.guarded),
             "experiments": [
                 experiment_document(e, salts.get(e.layer_key) if e.layer_key else None, overrides[e.key])
                 for e in experiments

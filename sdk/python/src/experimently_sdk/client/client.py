@@ -25,7 +25,7 @@ import httpx
 from ..assignment import assign
 from ..bucketing import unit_text
 from ..model import ErrorCode, EvaluationResult, Reason
-from .events import Dedup, EventProcessor
+from .events import Dedup, EventProcessor, flag_exposure_id
 from .local import EMPTY, RUNNING, LocalExperiment, Snapshot, build_snapshot, changed_keys
 from .updater import Updater
 
@@ -65,15 +65,29 @@ Listener = Callable[[ChangeEvent], None]
 class _Resolver:
     """Experiment decisions for one snapshot (flags that serve experiments, and ``get_variant``)."""
 
-    __slots__ = ("booleans", "client", "evaluate", "ruleset", "snapshot")
+    __slots__ = (
+        "booleans",
+        "client",
+        "environment",
+        "evaluate",
+        "guarded",
+        "guarded_booleans",
+        "ruleset",
+        "snapshot",
+    )
 
     def __init__(self, client: Client, snapshot: Snapshot) -> None:
         self.client = client
         self.snapshot = snapshot
         self.evaluate = snapshot.evaluator.evaluate
         self.ruleset = snapshot.evaluator.ruleset
-        # boolean flags, for is_enabled's direct path
-        self.booleans = {k: f for k, f in self.ruleset.compiled.items() if f.value_types == _BOOL}
+        self.environment = str(snapshot.payload.get("environment") or "")
+        # flag key -> rollout step marker: the flags whose exposures are sent (see _flag_exposure)
+        self.guarded = snapshot.guarded
+        # boolean flags without a guarded rollout, for is_enabled's direct path (nothing to record)
+        booleans = {k: f for k, f in self.ruleset.compiled.items() if f.value_types == _BOOL}
+        self.booleans = {k: f for k, f in booleans.items() if k not in self.guarded}
+        self.guarded_booleans = {k: (f, self.guarded[k]) for k, f in booleans.items() if k in self.guarded}
 
     def __call__(self, key: str, context: Mapping[str, Any]) -> str | None:
         exp = self.snapshot.experiments.get(key)
@@ -128,7 +142,8 @@ class Client:
         self._ready = threading.Event()
         self._closed = False
         self._dedup = Dedup(dedup_capacity)  # experiment exposures
-        self._seen: dict[tuple[str, str | int, str], None] = {}  # flag exposures (see _flag_exposure)
+        # flag exposures: (rollout step marker, unit, variation), bounded, read inline on the hot path
+        self._flag_seen: dict[tuple[str, str, str | None], None] = {}
         self._dedup_capacity = dedup_capacity
         self._sticky: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._sticky_capacity = dedup_capacity
@@ -285,17 +300,25 @@ class Client:
             resolver = self._resolver
             flag = resolver.booleans.get(flag_key)
             if flag is not None and type(default) is bool:
-                # what Evaluator.evaluate does for a boolean flag and a bool default, minus a call level
+                # a boolean flag with no guarded rollout and a bool default: what Evaluator.evaluate
+                # does, minus a call level, and no flag exposure to record
+                return flag.run(context, default, resolver, resolver.ruleset, 0).value is True
+            guarded = resolver.guarded_booleans.get(flag_key)
+            if guarded is not None and type(default) is bool:
+                # under a guarded rollout: the same, then the flag exposure (a unit already sent
+                # costs a tuple and a dictionary look-up)
+                flag, step = guarded
                 result = flag.run(context, default, resolver, resolver.ruleset, 0)
-            else:
-                result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
-            variation = result.variation
-            if (
-                variation is not None
-                and user_id is not None
-                and (flag_key, user_id, variation) not in self._seen
-            ):
-                self._flag_exposure(flag_key, user_id, variation)
+                unit = context.get("user_id")
+                if type(unit) is not str or (step, unit, result.variation) not in self._flag_seen:
+                    self._flag_exposure(resolver, flag_key, step, unit, result.variation)
+                return result.value is True
+            result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
+            marker = resolver.guarded.get(flag_key)
+            if marker is not None:
+                unit = context.get("user_id")
+                if type(unit) is not str or (marker, unit, result.variation) not in self._flag_seen:
+                    self._flag_exposure(resolver, flag_key, marker, unit, result.variation)
             return result.value is True
         except Exception:
             log.exception("experimently: evaluation of %r failed", flag_key)
@@ -314,13 +337,11 @@ class Client:
                     context["user_id"] = user_id
             resolver = self._resolver
             result = resolver.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
-            variation = result.variation
-            if (
-                variation is not None
-                and user_id is not None
-                and (flag_key, user_id, variation) not in self._seen
-            ):
-                self._flag_exposure(flag_key, user_id, variation)
+            marker = resolver.guarded.get(flag_key)
+            if marker is not None:
+                unit = context.get("user_id")
+                if type(unit) is not str or (marker, unit, result.variation) not in self._flag_seen:
+                    self._flag_exposure(resolver, flag_key, marker, unit, result.variation)
             return result
         except Exception:
             log.exception("experimently: evaluation of %r failed", flag_key)
@@ -409,17 +430,26 @@ class Client:
             item = (f"exposure:{experiment_key}:{unit}", "exposure", unit, None, None)
             events.add((*item, experiment_key, variant, time.time()))
 
-    def _flag_exposure(self, flag_key: str, user_id: str | int, variation: str) -> None:
-        """First sight of (flag, unit, variation): remember it (bounded) and queue a flag_exposure."""
-        seen = self._seen
-        seen[(flag_key, user_id, variation)] = None
+    def _flag_exposure(
+        self, resolver: _Resolver, flag_key: str, marker: str, unit: Any, variation: str | None
+    ) -> None:
+        """A flag under a guarded rollout was served: the first time per (rollout step, unit, variation)
+        queue the ``flag_exposure`` the server itself would record, with the server's deterministic id
+        (so it is stored once whoever sends it). Other flags record nothing, as on the server."""
+        if variation is None or not isinstance(unit, str | int) or isinstance(unit, bool):
+            return
+        events = self._events
+        seen = self._flag_seen
+        key = (marker, str(unit), variation)
+        if events is None or key in seen:
+            return
+        seen[key] = None
         if len(seen) > self._dedup_capacity:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
                 del seen[next(iter(seen))]
-        events = self._events
-        if events is not None:
-            properties = {"flag": flag_key, "variation": variation}
-            events.add((None, "flag_exposure", str(user_id), None, properties, None, None, time.time()))
+        event_id = flag_exposure_id(resolver.environment, marker, str(unit), variation)
+        properties = {"flag": flag_key, "variation": variation}
+        events.add((event_id, "flag_exposure", str(unit), None, properties, None, None, time.time()))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send queued events now; True when everything was accepted within ``timeout``."""

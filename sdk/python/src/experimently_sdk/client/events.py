@@ -13,6 +13,7 @@ first), so a long-running process never grows without bound.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import random
 import threading
@@ -52,6 +53,13 @@ class Dedup:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
                 del seen[next(iter(seen))]
         return True
+
+
+def flag_exposure_id(environment: str, marker: str, unit: str, variation: str) -> str:
+    """The id the server gives a flag exposure (``experimently.flags.exposures``): a hash of the
+    environment, the guarded rollout's step marker, the unit and the variation."""
+    digest = hashlib.sha256("\x1f".join((environment, marker, unit, variation)).encode()).hexdigest()
+    return f"fx_{digest[:48]}"
 
 
 def retry_delay(attempt: int, retry_after: str | None, base: float, cap: float) -> float:

@@ -36,6 +36,9 @@ class Snapshot:
     payload: Mapping[str, Any]
     evaluator: Evaluator
     experiments: Mapping[str, LocalExperiment] = field(default_factory=dict)
+    # flag key -> "<rollout id>.<step>" of the guarded rollout being compared (payload
+    # ``guarded_rollouts``): the only flags whose exposures the client sends, as the server does
+    guarded: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def segments(self) -> Mapping[str, Any]:
@@ -87,7 +90,16 @@ def build_snapshot(version: str | None, payload: Mapping[str, Any], previous: Sn
             )
         except (KeyError, TypeError, ValueError, RuleValidationError) as exc:
             log.warning("experimently: experiment %r refused: %r", doc.get("key"), exc)
-    return Snapshot(version, payload, Evaluator(ruleset), experiments)
+    return Snapshot(version, payload, Evaluator(ruleset), experiments, guarded_rollouts(payload))
+
+
+def guarded_rollouts(payload: Mapping[str, Any]) -> dict[str, str]:
+    """The payload's ``guarded_rollouts`` (flag key -> rollout step marker); {} when absent or
+    malformed (a server before this field: no flag exposures are sent)."""
+    raw = payload.get("guarded_rollouts")
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): v for k, v in raw.items() if isinstance(v, str) and v}
 
 
 def changed_keys(old: Snapshot, new: Snapshot) -> set[str]:
