@@ -68,8 +68,8 @@ def complex_flag() -> dict[str, Any]:
 
     1. ``country in`` 20 values (the 10 bench countries and 10 of the rule's own): holds;
     2. ``age gt 17``: holds;
-    3. rules 0, 2, 4, 6, 8: ``app_version semver_gte 99.0.0`` (fails); rules 1, 3, 5, 7:
-       ``email matches @example\\.(net|io)$`` (fails); rule 9: ``app_version semver_gte 2.0.0``
+    3. rules 0, 2, 4, 6, 8: ``app_version semver_gte <90 + r>.0.0`` (fails); rules 1, 3, 5, 7:
+       ``email matches @example<r>\\.(net|io)$`` (fails); rule 9: ``app_version semver_gte 2.0.0``
        (holds) -> 30 conditions and 6 version comparisons per evaluation; rule 9 serves a 3-way split.
     """
     rules = []
@@ -77,9 +77,10 @@ def complex_flag() -> dict[str, Any]:
         if r == 9:
             third = {"attribute": "app_version", "operator": "semver_gte", "values": ["2.0.0"]}
         elif r % 2 == 0:
-            third = {"attribute": "app_version", "operator": "semver_gte", "values": ["99.0.0"]}
+            third = {"attribute": "app_version", "operator": "semver_gte", "values": [f"{90 + r}.0.0"]}
         else:
-            third = {"attribute": "email", "operator": "matches", "values": [r"@example\.(net|io)$"]}
+            # a different pattern per rule: no rule can reuse another's answer
+            third = {"attribute": "email", "operator": "matches", "values": [rf"@example{r}\.(net|io)$"]}
         rules.append(
             {
                 "id": f"rule-{r}",
