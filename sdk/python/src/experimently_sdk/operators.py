@@ -9,6 +9,7 @@ network masks) is done here, once.
 from __future__ import annotations
 
 import functools
+import importlib
 import operator
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from .model import NEGATIVE_TWINS, Condition, Operator
 from .patterns import compile_patterns
 from .values import (
+    MAX_VERSION_LENGTH,
     IPAddress,
     SemVerKey,
     parse_address,
@@ -43,6 +45,32 @@ ScalarTest = Callable[[Any], bool]
 
 # typed=True: True, 1 and 1.0 are equal dictionary keys but different values here
 _cached_semver = functools.lru_cache(maxsize=8192, typed=True)(parse_semver)
+_sre_parse: Any = importlib.import_module("re._parser").parse  # for _required_text only
+
+# versions seen (string -> key, or None when not a version): the specialised semver matchers read
+# it with one dict look-up; it is emptied when it reaches _VERSIONS_MAX entries
+_VERSIONS: dict[str, SemVerKey | None] = {}
+_VERSIONS_MAX = 8192
+_UNSEEN: Any = object()
+
+
+def _version_key(value: str) -> SemVerKey | None:
+    """``parse_semver(value)``, remembered; a plain ``major.minor.patch`` is read without the regex."""
+    parts = value.split(".")
+    if len(parts) == 3 and len(value) <= MAX_VERSION_LENGTH and value.isascii():
+        major, minor, patch = parts
+        if major.isdigit() and minor.isdigit() and patch.isdigit():
+            key: SemVerKey | None = (int(major), int(minor), int(patch), 1, ())
+        else:
+            key = parse_semver(value)
+    else:
+        key = parse_semver(value)
+    if len(_VERSIONS) >= _VERSIONS_MAX:
+        _VERSIONS.clear()
+    _VERSIONS[value] = key
+    return key
+
+
 _cached_instant = functools.lru_cache(maxsize=8192, typed=True)(parse_instant)
 _cached_address = functools.lru_cache(maxsize=8192, typed=True)(parse_address)
 
@@ -189,18 +217,22 @@ def _numeric_specialised(cond: Condition, str_test: StrTest, invert: bool, gener
 
 
 def _semver_specialised(cond: Condition, str_test: StrTest, invert: bool, generic: Matcher) -> Matcher:
-    """``semver_gt``/``gte``/``lt``/``lte``: a string value is parsed (memoised) and compared inline."""
+    """``semver_gt``/``gte``/``lt``/``lte``: a string value's key is looked up (parsed once, see
+    ``_version_key``) and compared with the bound inline."""
     if cond.operator == Operator.SEMVER_EQ:
         return _strings(cond, str_test, invert, generic)
     attribute = cond.attribute
     bound = _version_bound(cond)
     compare = _COMPARE[cond.operator]
-    semver = _cached_semver
+    known = _VERSIONS.get
+    unseen = _UNSEEN
 
     def match(ctx: Context, segments: Segments) -> bool:
         value = ctx.get(attribute)
         if type(value) is str:
-            key = semver(value)
+            key = known(value, unseen)
+            if key is unseen:
+                key = _version_key(value)
             return (key is not None and compare(key, bound)) is not invert
         if value is None:
             return False
@@ -535,6 +567,52 @@ _TESTS: dict[Operator, Callable[[Condition], tuple[StrTest, ScalarTest]]] = {
     Operator.IN_CIDR: _cidr_tests,
 }
 
+
+def _matches_specialised(cond: Condition, str_test: StrTest, invert: bool, generic: Matcher) -> Matcher:
+    """``matches`` with one case-sensitive pattern that requires a text (``@example\\.com$``
+    requires ``@example.com``): a string value without that text cannot match, and is answered with
+    a substring test before the regular-expression engine is called."""
+    required = _required_text(cond.values[0]) if len(cond.values) == 1 and not cond.case_insensitive else ""
+    if not required:
+        return _strings(cond, str_test, invert, generic)
+    attribute = cond.attribute
+
+    def match(ctx: Context, segments: Segments) -> bool:
+        value = ctx.get(attribute)
+        if type(value) is str:
+            return (required in value and str_test(value)) is not invert
+        if value is None:
+            return False
+        return generic(ctx, segments)
+
+    return match
+
+
+def _required_text(pattern: str) -> str:
+    """The longest run of literal characters at the top level of ``pattern`` ("" if none).
+
+    Every match contains it: the run is a sequence of plain characters outside any group,
+    alternation, class or repetition. Read with Python's own pattern parser; a pattern it reads
+    differently from the ``matches`` dialect (or cannot read) gets no prefilter: ``\\N``, ``\\u{``
+    and legacy octal escapes are left to the regular-expression engine alone.
+    """
+    if "\\N" in pattern or "\\u{" in pattern or "\\0" in pattern:
+        return ""
+    try:
+        nodes = list(_sre_parse(pattern))
+    except Exception:
+        return ""
+    best = run = ""
+    for kind, argument in nodes:
+        if str(kind) == "LITERAL":
+            run += chr(argument)
+            if len(run) > len(best):
+                best = run
+        else:
+            run = ""
+    return best
+
+
 _SPECIALISED: dict[Operator, Specialise] = {
     Operator.EQ: _equality_specialised,
     Operator.IN: _equality_specialised,
@@ -546,7 +624,7 @@ _SPECIALISED: dict[Operator, Specialise] = {
     Operator.CONTAINS: _text_specialised,
     Operator.STARTS_WITH: _text_specialised,
     Operator.ENDS_WITH: _text_specialised,
-    Operator.MATCHES: _strings,
+    Operator.MATCHES: _matches_specialised,
     Operator.SEMVER_EQ: _semver_specialised,
     Operator.SEMVER_GT: _semver_specialised,
     Operator.SEMVER_GTE: _semver_specialised,
