@@ -15,12 +15,13 @@ from typing import Any, Protocol, cast
 from .bucketing import BUCKETS, cumulative_boundaries, pick, unit_text
 from .bucketing import _hash as murmur
 from .model import (
+    MAX_PREREQUISITE_DEPTH,
+    SEGMENT_OPERATORS,
     ErrorCode,
     EvaluationResult,
     ExperimentServe,
     FlagConfig,
     FlagType,
-    Operator,
     Reason,
     Rollout,
     Serve,
@@ -31,8 +32,7 @@ __all__ = ["CompiledFlag", "ExperimentResolver", "FlagTable", "compile_flag", "c
 
 ExperimentResolver = Callable[[str, Mapping[str, Any]], "str | None"]
 ServeFn = Callable[[Context, Any, "ExperimentResolver | None"], "EvaluationResult | None"]
-MAX_PREREQUISITE_DEPTH = 32
-_SEGMENT_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
+_new_tuple = tuple.__new__  # builds an EvaluationResult without its Python-level __new__
 
 
 class FlagTable(Protocol):
@@ -116,7 +116,7 @@ def _compile_run(flag: FlagConfig) -> RunFn:
     )
     prerequisites = tuple((p.flag, p.variation) for p in flag.prerequisites)
     # one membership memo per evaluation when a rule refers to segments (see SegmentScope)
-    scoped = any(c.operator in _SEGMENT_OPERATORS for rule in flag.rules for c in rule.conditions)
+    scoped = any(c.operator in SEGMENT_OPERATORS for rule in flag.rules for c in rule.conditions)
     unmet = {
         key: _fixed(flag, flag.off_variation, Reason.DISABLED, prerequisite_failed=key)
         for key, _ in prerequisites
@@ -194,11 +194,12 @@ def _rollout_serve(flag: FlagConfig, rollout: Rollout, rule_id: str | None, inde
     cache: dict[int, EvaluationResult] = {}
     key = flag.key
 
+    split = Reason.SPLIT
+
     def make(bucket: int) -> EvaluationResult:
         variation = variations[pick(bounds, bucket)]
-        result = EvaluationResult(
-            key, variation.value, variation.key, Reason.SPLIT, rule_id, index, None, bucket
-        )
+        fields = (key, variation.value, variation.key, split, rule_id, index, None, bucket, None, None, None)
+        result: EvaluationResult = _new_tuple(EvaluationResult, fields)
         cache[bucket] = result
         return result
 

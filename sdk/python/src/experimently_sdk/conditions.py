@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .model import CASE_INSENSITIVE_OPERATORS, Condition, Operator
+from .model import CASE_INSENSITIVE_OPERATORS, SEGMENT_OPERATORS, Condition, Operator
 from .patterns import check_pattern
 from .values import (
     MAX_INSTANT_LENGTH,
@@ -23,7 +23,6 @@ __all__ = ["MAX_SEGMENT_DEPTH", "Errors", "SegmentGraph", "parse_conditions"]
 MAX_SEGMENT_DEPTH = 16  # segments in the longest in_segment chain (a segment alone is depth 1)
 
 _CONDITION_KEYS = frozenset({"attribute", "operator", "values", "negate", "case_insensitive"})
-_SEGMENT_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
 _NO_VALUE_OPERATORS = frozenset({Operator.EXISTS, Operator.NOT_EXISTS})
 _SCALAR_OPERATORS = frozenset(
     {Operator.EQ, Operator.NEQ, Operator.IN, Operator.NOT_IN, Operator.CONTAINS_ANY, Operator.CONTAINS_ALL}
@@ -147,7 +146,7 @@ def segment_references(raw: Any) -> list[str]:
     if not isinstance(conditions, list):
         return refs
     for condition in conditions:
-        if isinstance(condition, Mapping) and condition.get("operator") in _SEGMENT_OPERATORS:
+        if isinstance(condition, Mapping) and condition.get("operator") in SEGMENT_OPERATORS:
             values = condition.get("values")
             if isinstance(values, list):
                 refs.extend(v for v in values if isinstance(v, str))
@@ -200,7 +199,7 @@ def _operator(raw: Any, path: str, errors: Errors) -> Operator | None:
 
 def _attribute(raw: Mapping[str, Any], operator: Operator | None, path: str, errors: Errors) -> str:
     attribute = raw.get("attribute")
-    if operator in _SEGMENT_OPERATORS and attribute in (None, ""):
+    if operator in SEGMENT_OPERATORS and attribute in (None, ""):
         return ""  # segment operators ignore the attribute
     if not isinstance(attribute, str) or not attribute:
         errors.add(f"{path}.attribute", "must be a non-empty string")

@@ -1,14 +1,16 @@
-"""Parsed, validated configuration and evaluation results (frozen dataclasses)."""
+"""Parsed, validated configuration (frozen dataclasses), evaluation results, and the engine's bounds."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "CASE_INSENSITIVE_OPERATORS",
+    "MAX_PREREQUISITE_DEPTH",
     "NEGATIVE_TWINS",
+    "SEGMENT_OPERATORS",
     "Condition",
     "ErrorCode",
     "EvaluationResult",
@@ -64,6 +66,11 @@ class Operator(StrEnum):
     IN_SEGMENT = "in_segment"
     NOT_IN_SEGMENT = "not_in_segment"
 
+
+SEGMENT_OPERATORS = frozenset({Operator.IN_SEGMENT, Operator.NOT_IN_SEGMENT})
+
+# prerequisite chains longer than this evaluate as unmet (validation refuses cycles)
+MAX_PREREQUISITE_DEPTH = 32
 
 # negative operator -> its positive twin (the negative is exactly `not` of the twin)
 NEGATIVE_TWINS: dict[Operator, Operator] = {
@@ -200,9 +207,14 @@ class ErrorCode(StrEnum):
     GENERAL = "GENERAL"
 
 
-@dataclass(frozen=True, slots=True)
-class EvaluationResult:
-    """The outcome of one evaluation. Results may be shared between calls: treat as read-only."""
+class EvaluationResult(NamedTuple):
+    """The outcome of one evaluation; immutable, and shared between calls where it can be.
+
+    A named tuple rather than a frozen dataclass: building one is a single C-level tuple
+    construction, ~6x cheaper than a frozen dataclass's eleven ``object.__setattr__`` calls, and
+    its fields are read through C accessors. Compare results field by field (or with ``==`` between
+    results); serialise them with :meth:`to_dict`.
+    """
 
     flag_key: str
     value: Any

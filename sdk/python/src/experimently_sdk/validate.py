@@ -13,6 +13,7 @@ from typing import Any
 from .conditions import Errors, SegmentGraph, parse_conditions, segment_references
 from .errors import RuleValidationError
 from .model import (
+    MAX_PREREQUISITE_DEPTH,
     Condition,
     ExperimentServe,
     FlagConfig,
@@ -45,7 +46,6 @@ _FLAG_KEYS = frozenset(
         "bucket_by",
     }
 )
-_MAX_PREREQUISITE_DEPTH = 32
 
 
 def validate_segment(
@@ -397,7 +397,7 @@ def _prerequisite_cycle(start: str, key: str, flags: Mapping[str, Mapping[str, A
         current, chain = stack.pop()
         if current == key:
             return chain
-        if current in seen or len(chain) > _MAX_PREREQUISITE_DEPTH * 4:
+        if current in seen or len(chain) > MAX_PREREQUISITE_DEPTH * 4:
             continue
         seen.add(current)
         raw = flags.get(current)
