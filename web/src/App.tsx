@@ -17,6 +17,7 @@ const KeysPage = lazy(() => import("./admin/KeysPage").then((m) => ({ default: m
 const WebhooksPage = lazy(() => import("./admin/WebhooksPage").then((m) => ({ default: m.WebhooksPage })));
 const SecurityPage = lazy(() => import("./account/SecurityPage").then((m) => ({ default: m.SecurityPage })));
 const StartPage = lazy(() => import("./start/StartPage").then((m) => ({ default: m.StartPage })));
+const ResultsPage = lazy(() => import("./results/ResultsPage").then((m) => ({ default: m.ResultsPage })));
 
 function Routed() {
   const { status } = useSession();
@@ -37,6 +38,7 @@ function Routed() {
           <Route path="admin/people" element={<PeoplePage />} />
           <Route path="admin/keys" element={<KeysPage />} />
           <Route path="admin/webhooks" element={<WebhooksPage />} />
+          <Route path="experiments/:key/results" element={<ResultsPage />} />
           <Route path="account/security" element={<SecurityPage />} />
           <Route path="*" element={<EmptyState title="No such page">The address does not match a page of the console.</EmptyState>} />
         </Route>
