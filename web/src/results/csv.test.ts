@@ -32,7 +32,7 @@ const results: Results = {
           variant_key: "treatment",
           control: { key: "control", units: 1000, mean: 0.101, std_dev: 0.3013 },
           treatment: { key: "treatment", units: 1010, mean: 0.11683168316831684, std_dev: 0.3213 },
-          absolute_lift: 0.015831683168316834,
+          absolute_lift: 0.015831683168316835,
           absolute_interval: { lower: -0.011, upper: 0.0426 },
           relative_lift: 0.1585928489042676,
           relative_interval: { lower: -0.1, upper: 0.41718 },
