@@ -2,6 +2,7 @@ import { useMemo } from "react";
 import { Chart, type ChartOptions, uPlot } from "../ui";
 import { liftSeries } from "./series";
 import type { TimeseriesPoint } from "./types";
+import "./chart.css";
 
 const COLOURS = ["#4f46e5", "#d97706", "#db2777", "#059669"];
 const BANDS = ["rgba(79,70,229,0.16)", "rgba(217,119,6,0.16)", "rgba(219,39,119,0.16)", "rgba(5,150,105,0.16)"];
@@ -22,6 +23,9 @@ function zeroLine(u: uPlot) {
   ctx.restore();
 }
 
+const DAY = 86_400;
+const dayLabel = (t: number) => new Date(t * 1000).toLocaleDateString("en-US", { month: "short", day: "numeric", timeZone: "UTC" });
+
 const percent = (value: number | null | undefined) =>
   value === null || value === undefined ? "—" : `${value > 0 ? "+" : ""}${value.toFixed(1)}%`;
 
@@ -30,15 +34,22 @@ const percent = (value: number | null | undefined) =>
 export function LiftChart({ points, metricName, level }: { points: TimeseriesPoint[]; metricName: string; level: number }) {
   const series = useMemo(() => liftSeries(points), [points]);
   const options = useMemo<ChartOptions>(() => {
-    const s: uPlot.Series[] = [{ label: "Day", value: (_u, v) => (v === null ? "—" : new Date(v * 1000).toISOString().slice(0, 10)) }];
+    const s: uPlot.Series[] = [{ label: "Day", value: (_u, v) => (v === null ? "—" : dayLabel(v)) }];
     const bands: uPlot.Band[] = [];
     series.variants.forEach((variant, i) => {
       const colour = COLOURS[i % COLOURS.length];
       const base = 1 + i * 3;
       s.push(
-        { label: `${variant} lift`, stroke: colour, width: 2, points: { show: true, size: 5 }, value: (_u, v) => percent(v) },
-        { label: `${variant} lower`, stroke: colour, width: 0, points: { show: false }, value: (_u, v) => percent(v) },
-        { label: `${variant} upper`, stroke: colour, width: 0, points: { show: false }, value: (_u, v) => percent(v) },
+        {
+          label: `${variant} lift`,
+          stroke: colour,
+          width: 2,
+          points: { show: true, size: 5 },
+          value: (u, v, _s, idx) =>
+            idx === null ? "—" : `${percent(v)} (${percent(u.data[base + 1]?.[idx])} to ${percent(u.data[base + 2]?.[idx])})`,
+        },
+        { label: `${variant} lower`, stroke: colour, width: 0, points: { show: false }, class: "results-band-edge" },
+        { label: `${variant} upper`, stroke: colour, width: 0, points: { show: false }, class: "results-band-edge" },
       );
       bands.push({ series: [base + 2, base + 1], fill: BANDS[i % BANDS.length] });
     });
@@ -56,7 +67,15 @@ export function LiftChart({ points, metricName, level }: { points: TimeseriesPoi
           },
         },
       },
-      axes: [{}, { values: (_u, ticks) => ticks.map((t) => `${t > 0 ? "+" : ""}${t}%`), size: 56 }],
+      // days are UTC days: ticks on whole days, labelled "Nov 26"
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+      axes: [
+        {
+          space: 70,
+          incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY],
+          values: (_u, ticks) => ticks.map((t) => dayLabel(t)),
+        },
+        { values: (_u, ticks) => ticks.map((t) => `${t > 0 ? "+" : ""}${t}%`), size: 56 }],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       hooks: { drawClear: [zeroLine] },

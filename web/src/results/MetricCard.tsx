@@ -101,7 +101,8 @@ export function MetricCard({
           {metric.summary}
         </p>
       ) : null}
-      <div className="overflow-x-auto">
+      {/* focusable, so a keyboard can scroll the table sideways on a narrow screen */}
+      <div className="overflow-x-auto" tabIndex={0} role="region" aria-label={`${name}: results table`}>
         <table className="min-w-full text-sm" data-testid="results-table">
           <caption className="sr-only">
             {name}: per variant units, mean, difference and lift against the control with its {Math.round(level * 100)}% interval,

@@ -165,6 +165,45 @@ export function ResultsPage() {
   const goals = data.metrics.filter((m) => m.role !== "guardrail");
   const guardrails = data.metrics.filter((m) => m.role === "guardrail");
 
+  const goalCards = goals.map((metric) => (
+    <MetricCard
+      key={metric.metric_key}
+      metric={metric}
+      role={roleOf(metric.metric_key, metric.role)}
+      engine={data.engine}
+      series={data.timeseries[metric.metric_key]}
+      levelFallback={levelFallback}
+      breached={false}
+      correctionLabel={correctionLabel}
+    />
+  ));
+  // a breached guardrail is the first thing to read
+  const guardrailSection = guardrails.length > 0 || breachList.length > 0 ? (
+    <section aria-labelledby="guardrails-heading" className="space-y-3" data-testid="guardrails">
+      <h2 id="guardrails-heading" className="text-lg font-semibold text-slate-900">
+        Guardrails
+      </h2>
+      <p className="max-w-prose text-sm text-slate-700">
+        The guardrail monitor checks these after every aggregation run with the sequential test, once every variant has
+        enough units, and {exp?.guardrail_action === "notify" ? "announces" : "pauses the experiment on"} a treatment
+        significantly worse than the control.
+      </p>
+      <BreachList breaches={breachList} />
+      {guardrails.map((metric) => (
+        <MetricCard
+          key={metric.metric_key}
+          metric={metric}
+          role="guardrail"
+          engine={data.engine}
+          series={data.timeseries[metric.metric_key]}
+          levelFallback={levelFallback}
+          breached={breachedMetrics.has(metric.metric_key)}
+          correctionLabel={null}
+        />
+      ))}
+    </section>
+  ) : null;
+
   return (
     <div className="space-y-4" data-testid="results-page" data-engine={data.engine} data-aggregated-at={aggregatedAt ?? ""}>
       <PageHeader
@@ -222,6 +261,8 @@ export function ResultsPage() {
           <Select
             className="mt-1 w-48"
             value={settings.correction}
+            disabled={settings.engine === "bayesian"}
+            title={settings.engine === "bayesian" ? "The Bayesian engine reports no p-value to adjust" : undefined}
             onChange={(e) => update({ correction: e.target.value as CorrectionChoice })}
           >
             {CORRECTIONS.map((c) => (
@@ -250,44 +291,17 @@ export function ResultsPage() {
         <EmptyState title="No metrics">This experiment has no primary, secondary or guardrail metric to analyse.</EmptyState>
       ) : null}
 
-      {goals.map((metric) => (
-        <MetricCard
-          key={metric.metric_key}
-          metric={metric}
-          role={roleOf(metric.metric_key, metric.role)}
-          engine={data.engine}
-          series={data.timeseries[metric.metric_key]}
-          levelFallback={levelFallback}
-          breached={false}
-          correctionLabel={correctionLabel}
-        />
-      ))}
-
-      {guardrails.length > 0 || breachList.length > 0 ? (
-        <section aria-labelledby="guardrails-heading" className="space-y-3" data-testid="guardrails">
-          <h2 id="guardrails-heading" className="text-lg font-semibold text-slate-900">
-            Guardrails
-          </h2>
-          <p className="max-w-prose text-sm text-slate-700">
-            The guardrail monitor checks these after every aggregation run with the sequential test, once every variant has
-            enough units, and {exp?.guardrail_action === "notify" ? "announces" : "pauses the experiment on"} a treatment
-            significantly worse than the control.
-          </p>
-          <BreachList breaches={breachList} />
-          {guardrails.map((metric) => (
-            <MetricCard
-              key={metric.metric_key}
-              metric={metric}
-              role="guardrail"
-              engine={data.engine}
-              series={data.timeseries[metric.metric_key]}
-              levelFallback={levelFallback}
-              breached={breachedMetrics.has(metric.metric_key)}
-              correctionLabel={null}
-            />
-          ))}
-        </section>
-      ) : null}
+      {breachList.length > 0 ? (
+        <>
+          {guardrailSection}
+          {goalCards}
+        </>
+      ) : (
+        <>
+          {goalCards}
+          {guardrailSection}
+        </>
+      )}
     </div>
   );
 }
