@@ -63,6 +63,8 @@ class Runtime:
     privacy: PrivacyProviders = field(init=False, default_factory=PrivacyProviders)
     segment_users: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
     metric_users: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
+    # where each metric is used, with its role (GET /metrics/{key}/usage)
+    metric_usage: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
 
     async def redis_ok(self) -> bool | None:
         if self.redis is None:

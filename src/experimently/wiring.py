@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from experimently.analysis.results import refreshing_results
+from experimently.events.privacy import STATISTICS_PROVIDER
 from experimently.events.wiring import register_event_jobs, register_event_services, start_events, stop_events
 from experimently.experiments.assign import AssignmentService
 from experimently.experiments.bridge import FlagExperimentBridge
 from experimently.experiments.integration import (
     aggregation_specs,
     assignments_provider,
+    metric_usage,
     metric_users,
     segment_users,
 )
@@ -17,6 +20,7 @@ from experimently.flags.rollouts import run_rollout_job
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.monitor import after_aggregation, rollout_job, wire_rollouts
+from experimently.safety.rollouts import rollout_metric_usage
 from experimently.sdk.wiring import register_sdk_services
 from experimently.webhooks.delivery import deliver
 
@@ -33,6 +37,10 @@ def register_services(runtime: Runtime) -> None:
     runtime.privacy.register(assignments_provider(runtime.cache))
     runtime.segment_users.register(segment_users)
     runtime.metric_users.register(metric_users)
+    runtime.metric_usage.register(metric_usage)
+    runtime.metric_usage.register(rollout_metric_usage)
+    # an erasure retracts statistics: the cached results go with it, on every instance
+    runtime.privacy.register(refreshing_results(STATISTICS_PROVIDER, runtime.cache))
     wire_rollouts(runtime)
     register_sdk_services(runtime)
 

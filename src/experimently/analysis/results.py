@@ -6,20 +6,39 @@ metric definition changes)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently import audit
 from experimently.actor import Actor
+from experimently.analysis import presentation
 from experimently.analysis.schemas import CorrectionName
 from experimently.analysis.service import correction_of, require_analysis
 from experimently.cache import Cache
+from experimently.db import Database
+from experimently.errors import Conflict
 from experimently.experiments import service as experiments
 from experimently.experiments.models import Experiment
+from experimently.jobs.models import JobLease
+from experimently.kit.clock import now
 from experimently.metrics import repository as metric_repository
-from experimently.metrics.aggregation import DailyPoint, ExperimentStats, load_snapshot
+from experimently.metrics.aggregation import (
+    AfterAggregation,
+    DailyPoint,
+    ExperimentStats,
+    SpecProvider,
+    load_snapshot,
+    run_aggregation,
+)
 from experimently.metrics.models import AggregationState, MetricDefinition
+from experimently.metrics.schemas import effective_format
+from experimently.privacy import PrivacyProvider
+from experimently.rbac import Permission, require
 from experimently.stats import (
     Engine,
     MetricAnalysis,
@@ -32,6 +51,8 @@ from experimently.stats import (
 )
 
 NAMESPACE = "results"
+AGGREGATION_JOB = "metrics.aggregate"
+INTERVAL_LEVEL_ALPHA = 0.05  # the results endpoint analyses at alpha 0.05: 95% intervals
 KINDS = {
     "binomial": MetricKind.BINOMIAL,
     "count": MetricKind.COUNT,
@@ -65,16 +86,20 @@ def _analyze(
     arms: Sequence[VariantStats],
     engine: Engine,
     cuped: bool,
+    thresholds: tuple[float, float] = (presentation.DEFAULT_WIN, presentation.DEFAULT_LOSE),
 ) -> MetricAnalysis:
     return analyze_metric(
         KINDS[metric.kind],
         arms,
         control_key=control_key(exp),
         engine=engine,
+        alpha=INTERVAL_LEVEL_ALPHA,
         cuped=cuped,
         lower_is_better=metric.direction == "lower",
         metric_key=key,
         role=role,
+        win_threshold=thresholds[0],
+        lose_threshold=thresholds[1],
     )
 
 
@@ -98,7 +123,9 @@ def _series(
                     {
                         "variant": c.variant_key,
                         "relative_lift": c.relative_lift,
-                        "relative_interval": c.relative_interval,
+                        "relative_interval": to_json_dict(c.relative_interval)
+                        if c.relative_interval
+                        else None,
                         "absolute_lift": c.absolute_lift,
                         "units": c.treatment.units,
                         "control_units": c.control.units,
@@ -110,7 +137,61 @@ def _series(
     return out
 
 
-def _warnings(exp: Experiment, stats: ExperimentStats, srm: dict[str, Any]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Schedule:
+    """When the aggregation job last ran (any instance) and when it is next due."""
+
+    interval_seconds: float
+    last_run_at: datetime | None
+
+    @property
+    def next_at(self) -> datetime | None:
+        """The last run plus the interval; now when that moment has passed (the run is due); None
+        when the job has never run (it runs as soon as a server or worker starts)."""
+        if self.last_run_at is None:
+            return None
+        return max(self.last_run_at + timedelta(seconds=self.interval_seconds), now())
+
+    def meta(self, aggregated_at: str | None) -> dict[str, Any]:
+        upcoming = self.next_at
+        return {
+            "aggregated_at": aggregated_at,
+            "next_aggregation_at": upcoming.isoformat() if upcoming else None,
+            "aggregation_interval_seconds": round(self.interval_seconds),
+            "intervals_adjusted": False,
+        }
+
+
+async def aggregation_schedule(session: AsyncSession, interval_seconds: float) -> Schedule:
+    lease = await session.get(JobLease, AGGREGATION_JOB)
+    return Schedule(interval_seconds, lease.last_run_at if lease else None)
+
+
+def _no_data(exp: Experiment, schedule: Schedule) -> dict[str, Any]:
+    every = f"every {round(schedule.interval_seconds)} s"
+    if exp.status not in ("running", "paused"):
+        message = (
+            f"no exposures aggregated yet: the experiment is {exp.status}, and aggregation ({every}) "
+            "covers running and paused experiments only"
+        )
+        return {"code": "NO_DATA", "message": message, "next_aggregation_at": None}
+    upcoming = schedule.next_at
+    when = f"the next run is due at {upcoming.isoformat()}" if upcoming else "the first run is due"
+    message = (
+        f"no exposures aggregated yet: aggregation runs {every} and {when}; "
+        f"run it now with POST /api/v1/experiments/{exp.key}/aggregate"
+    )
+    return {
+        "code": "NO_DATA",
+        "message": message,
+        "next_aggregation_at": upcoming.isoformat() if upcoming else None,
+    }
+
+
+def _warnings(
+    exp: Experiment, stats: ExperimentStats, srm: dict[str, Any], schedule: Schedule | None = None
+) -> list[dict[str, Any]]:
+    schedule = schedule or Schedule(60.0, None)
     warnings: list[dict[str, Any]] = []
     if srm.get("flagged"):
         warnings.append(
@@ -130,7 +211,7 @@ def _warnings(exp: Experiment, stats: ExperimentStats, srm: dict[str, Any]) -> l
         )
     total = sum(stats.units.values())
     if total == 0:
-        warnings.append({"code": "NO_DATA", "message": "no exposures aggregated yet"})
+        warnings.append(_no_data(exp, schedule))
     elif (
         exp.min_sample_size
         and min(stats.units.get(str(v["key"]), 0) for v in exp.variants) < exp.min_sample_size
@@ -149,21 +230,30 @@ async def experiment_results(
     engine: Engine,
     cuped: bool,
     correction: CorrectionName,
-) -> dict[str, Any]:
+    *,
+    thresholds: tuple[float, float] = (presentation.DEFAULT_WIN, presentation.DEFAULT_LOSE),
+    interval_seconds: float = 60.0,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The results and their ``meta`` (aggregation times)."""
     exp = await experiments.get(session, actor, ref)
     require_analysis(actor)
     plan = _metric_plan(exp)
     definitions = await metric_repository.by_keys(session, [k for k, _ in plan])
     state = await session.get(AggregationState, exp.key)
+    schedule = await aggregation_schedule(session, interval_seconds)
     stamp = state.aggregated_at.isoformat() if state and state.aggregated_at else "never"
     versions = ",".join(f"{k}:{getattr(definitions.get(k), 'version', 0)}" for k, _ in plan)
-    cache_key = f"{exp.id}:{exp.version}:{versions}:{stamp}:{engine}:{cuped}:{correction}"
+    used = thresholds if engine is Engine.BAYESIAN else None
+    cache_key = f"{exp.id}:{exp.version}:{versions}:{stamp}:{engine}:{cuped}:{correction}:{used}"
     cached = cache.peek(NAMESPACE, cache_key)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]  # only result dicts are stored here
-    result = await _compute(session, exp, plan, definitions, engine, cuped, correction)
-    cache.put_local(NAMESPACE, cache_key, result, ttl=3600)
-    return result
+    if cached is None or exp.status != cached["experiment"]["status"]:
+        cached = await _compute(session, exp, plan, definitions, engine, cuped, correction, used, schedule)
+        cache.put_local(NAMESPACE, cache_key, cached, ttl=3600)
+    if not cached["units"] or sum(cached["units"].values()) == 0:  # NO_DATA names the next run
+        cached = cached | {
+            "warnings": [_no_data(exp, schedule) if w["code"] == "NO_DATA" else w for w in cached["warnings"]]
+        }
+    return cached, schedule.meta(cached["aggregated_at"])
 
 
 async def _compute(
@@ -174,24 +264,51 @@ async def _compute(
     engine: Engine,
     cuped: bool,
     correction: CorrectionName,
+    thresholds: tuple[float, float] | None,
+    schedule: Schedule,
 ) -> dict[str, Any]:
     stats = await load_snapshot(session, exp.key) or ExperimentStats(exp.key, {}, 0, None)
     analyses, missing = [], []
+    used = thresholds or (presentation.DEFAULT_WIN, presentation.DEFAULT_LOSE)
     for key, role in plan:
         metric = definitions.get(key)
         if metric is None:
             missing.append(key)
             continue
         analyses.append(
-            _analyze(exp, key, role, metric, arms(exp, stats.metrics.get(key, {})), engine, cuped)
+            _analyze(exp, key, role, metric, arms(exp, stats.metrics.get(key, {})), engine, cuped, used)
         )
     weights = {str(v["key"]): float(v["weight"]) for v in exp.variants}
     units = {str(v["key"]): stats.units.get(str(v["key"]), 0) for v in exp.variants}
     combined: dict[str, Any] = to_json_dict(
         analyze_experiment(analyses, weights, correction_of(correction), units=units)
     )
-    warnings = _warnings(exp, stats, combined["srm"])
+    srm = combined["srm"] | {"weights": weights, "weights_source": "experiment"}
+    warnings = _warnings(exp, stats, srm, schedule)
     warnings += [{"code": "METRIC_NOT_FOUND", "message": f"metric '{k}' is not defined"} for k in missing]
+    level = 1.0 - INTERVAL_LEVEL_ALPHA
+    threshold_echo = {"win": used[0], "lose": used[1]} if engine is Engine.BAYESIAN else None
+    for analysis in combined["metrics"]:
+        metric = definitions[analysis["metric_key"]]
+        fmt = effective_format(metric.kind, metric.format)
+        analysis["kind"] = metric.kind
+        analysis["metric"] = presentation.metric_block(
+            metric.key, metric.name, metric.kind, metric.direction, fmt
+        )
+        presentation.annotate_comparisons(
+            analysis, engine=str(engine), level=level, thresholds=threshold_echo
+        )
+        analysis["summary"] = presentation.summary(
+            analysis,
+            name=metric.name,
+            kind=metric.kind,
+            fmt=fmt,
+            engine=str(engine),
+            level=level,
+            correction=correction,
+            cuped=cuped,
+            thresholds=threshold_echo,
+        )
     return {
         "experiment": {
             "id": exp.id,
@@ -205,12 +322,72 @@ async def _compute(
         "correction": correction,
         "aggregated_at": stats.aggregated_at.isoformat() if stats.aggregated_at else None,
         "units": units,
-        "srm": combined["srm"],
+        "srm": srm,
         "warnings": warnings,
         "family_size": combined["family_size"],
         "intervals_adjusted": False,
+        "interval_level": level,
+        "thresholds": threshold_echo,
+        "correction_detail": presentation.correction_detail(
+            correction, int(combined["family_size"]), str(engine)
+        ),
         "metrics": combined["metrics"],
         "timeseries": {
             k: _series(exp, k, definitions[k], stats.series.get(k, {})) for k, _ in plan if k in definitions
         },
     }
+
+
+async def aggregate_now(
+    db: Database,
+    cache: Cache,
+    actor: Actor,
+    ref: str,
+    specs: SpecProvider | None,
+    after: AfterAggregation | None,
+) -> dict[str, Any]:
+    """Run the aggregation of one experiment now (as the job does, then its guardrail checks);
+    audited. Only running and paused experiments are aggregated (409 otherwise)."""
+    async with db.transaction() as session:
+        exp = await experiments.get(session, actor, ref)
+        require(actor, Permission.EXPERIMENTS_WRITE, owner_id=exp.owner_id)
+        if exp.status not in ("running", "paused"):
+            raise Conflict(
+                f"experiment '{exp.key}' is {exp.status}: only running and paused experiments are "
+                "aggregated (start it first)",
+                details={"status": exp.status},
+            )
+        key = exp.key
+
+    async def only_this(session: AsyncSession) -> list[Any]:
+        return [spec for spec in (await specs(session) if specs else []) if spec.key == key]
+
+    began = time.perf_counter()
+    await run_aggregation(db, only_this, after)
+    duration_ms = (time.perf_counter() - began) * 1000.0
+    async with db.transaction() as session:
+        state = await session.get(AggregationState, key)
+        aggregated_at = state.aggregated_at.isoformat() if state and state.aggregated_at else None
+        audit.record(
+            session,
+            actor,
+            "experiment.aggregated",
+            "experiment",
+            exp.id,
+            after={"aggregated_at": aggregated_at, "duration_ms": round(duration_ms, 1)},
+        )
+    await cache.invalidate(NAMESPACE)
+    return {"experiment_key": key, "aggregated_at": aggregated_at, "duration_ms": duration_ms}
+
+
+def refreshing_results(provider: PrivacyProvider, cache: Cache) -> PrivacyProvider:
+    """``provider`` (the statistics retraction) that also drops every cached result once the erasure
+    commits, so the results endpoint serves the post-erasure numbers at once (on every instance)."""
+
+    async def erase(session: AsyncSession, unit_id: str) -> int:
+        retracted = await provider.erase(session, unit_id)
+        if retracted:
+            cache.invalidate_on_commit(session, NAMESPACE)
+        return retracted
+
+    return PrivacyProvider(provider.name, provider.export, erase, order=provider.order)

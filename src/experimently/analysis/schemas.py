@@ -3,13 +3,25 @@ impossible input (negative counts, alpha outside (0, 1)...) is answered with mes
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from experimently.metrics.schemas import MetricFormat
 from experimently.stats import Alternative, Engine, MetricKind, MetricRole
 
 CorrectionName = Literal["holm", "bh", "benjamini-hochberg", "none"]
+DEFAULT_WIN_THRESHOLD, DEFAULT_LOSE_THRESHOLD = 0.95, 0.05
+
+
+def threshold_problem(win: float, lose: float) -> str | None:
+    """Why a pair of Bayesian thresholds is refused (None when 0 < lose < win < 1)."""
+    if not (0.0 < lose < win < 1.0):
+        return (
+            f"Bayesian thresholds must satisfy 0 < lose_threshold < win_threshold < 1 (got "
+            f"win_threshold={win}, lose_threshold={lose}); e.g. win_threshold=0.95, lose_threshold=0.05"
+        )
+    return None
 
 
 class _Finite(BaseModel):
@@ -57,6 +69,19 @@ class ComputeRequest(_Finite):
     )
     prior: PriorInput | None = None
     sequential_tuning: float = Field(default=5000.0, gt=0)
+    win_threshold: float = Field(
+        default=DEFAULT_WIN_THRESHOLD, description="Bayesian: chance to win at or above which a variant wins"
+    )
+    lose_threshold: float = Field(
+        default=DEFAULT_LOSE_THRESHOLD, description="Bayesian: chance to win at or below which it loses"
+    )
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> ComputeRequest:
+        problem = threshold_problem(self.win_threshold, self.lose_threshold)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class PowerRequest(_Finite):
@@ -83,8 +108,8 @@ class ResultsExperiment(BaseModel):
 
 
 class ResultsWarning(BaseModel):
-    """A data-quality warning: SRM, MULTIPLE_EXPOSURES (with ``count``), NO_DATA, LOW_SAMPLE,
-    METRIC_NOT_FOUND."""
+    """A data-quality warning: SRM, MULTIPLE_EXPOSURES (with ``count``), NO_DATA (with
+    ``next_aggregation_at``), LOW_SAMPLE, METRIC_NOT_FOUND, SRM_WEIGHTS_MISSING."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -92,10 +117,135 @@ class ResultsWarning(BaseModel):
     message: str
 
 
+class IntervalRead(BaseModel):
+    """An interval; ``null`` marks an unbounded end (one-sided tests)."""
+
+    lower: float | None
+    upper: float | None
+
+
+class ArmRead(BaseModel):
+    key: str
+    units: int
+    mean: float | None
+    std_dev: float | None
+
+
+class RiskRead(BaseModel):
+    """Expected loss in metric units of shipping treatment / keeping control (Bayesian)."""
+
+    treatment: float
+    control: float
+
+
+class ComparisonRead(BaseModel):
+    """One variant against control. The numbers are raw and exact (no rounding)."""
+
+    variant_key: str
+    control: ArmRead
+    treatment: ArmRead
+    absolute_lift: float | None
+    absolute_interval: IntervalRead | None
+    relative_lift: float | None
+    relative_interval: IntervalRead | None
+    p_value: float | None
+    p_value_adjusted: float | None
+    chance_to_win: float | None
+    risk: RiskRead | None
+    posterior_sd: float | None = Field(
+        description="Bayesian: standard deviation of the posterior of the absolute difference; else null"
+    )
+    verdict: Literal["winner", "loser", "inconclusive"]
+    cuped_theta: float | None
+    cuped_variance_reduction: float | None
+    degrees_of_freedom: float | None
+    messages: list[str]
+    interval_level: float = Field(description="level of absolute_interval and relative_interval, e.g. 0.95")
+    absolute_lift_meaning: str = Field(description="what absolute_lift is under this engine")
+    verdict_note: str | None = Field(
+        None, description="Bayesian: why a winner's or loser's interval can still contain 0"
+    )
+
+
+class MetricInfo(BaseModel):
+    """The metric as defined: ``kind`` is the defined kind (a sum metric says ``sum``)."""
+
+    key: str
+    name: str
+    kind: Literal["binomial", "count", "sum", "mean", "ratio"]
+    direction: Literal["higher", "lower"]
+    format: MetricFormat
+
+
+class MetricResultRead(BaseModel):
+    metric_key: str
+    role: Literal["goal", "guardrail"]
+    kind: str = Field(description="the metric's kind as defined (same as metric.kind)")
+    engine: Engine
+    control_key: str
+    alpha: float
+    alternative: Alternative
+    lower_is_better: bool
+    cuped: bool
+    comparisons: list[ComparisonRead]
+    messages: list[str]
+    metric: MetricInfo
+    summary: str = Field(description="plain-language reading of this metric's comparisons")
+
+
+class TimeseriesComparison(BaseModel):
+    variant: str
+    relative_lift: float | None
+    relative_interval: IntervalRead | None
+    absolute_lift: float | None
+    units: int
+    control_units: int
+
+
+class TimeseriesPoint(BaseModel):
+    """Cumulative statistics of the units first exposed up to ``day`` (frequentist, fixed horizon)."""
+
+    day: str
+    comparisons: list[TimeseriesComparison]
+
+
+class SrmRead(BaseModel):
+    """Pearson chi-square of units per variant against ``weights`` (flagged at p < ``threshold``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    p_value: float | None
+    chi_square: float | None
+    degrees_of_freedom: int | None
+    flagged: bool
+    expected: dict[str, float]
+    observed: dict[str, int]
+    threshold: float
+    messages: list[str]
+    weights: dict[str, float] | None = Field(None, description="the weights the check used")
+    weights_source: Literal["experiment", "request", "none"] = Field(
+        "experiment", description="where the weights came from; none: no check was run"
+    )
+
+
+class Thresholds(BaseModel):
+    win: float
+    lose: float
+
+
+class CorrectionDetail(BaseModel):
+    method: Literal["holm", "benjamini-hochberg", "none"]
+    adjusts: list[str] = Field(description="the fields the correction adjusted (into *_adjusted)")
+    family_size: int
+    intervals_adjusted: bool
+    explanation: str
+
+
 class ResultsRead(BaseModel):
-    """An experiment's results. ``metrics`` holds one analysis per metric (units, means, lifts with
-    intervals, p-value or chance to win and risk, verdict) as the statistics engine serializes it;
-    ``timeseries`` the cumulative lift per metric and day (see docs/statistics.md)."""
+    """An experiment's results (docs/statistics.md, "How to read a result"). ``metrics`` holds one
+    analysis per metric (units, means, lifts with intervals, p-value or chance to win and risk, verdict,
+    the metric as defined and a plain-language summary); ``timeseries`` the cumulative lift per metric
+    and day."""
 
     experiment: ResultsExperiment
     engine: Engine
@@ -103,9 +253,27 @@ class ResultsRead(BaseModel):
     correction: CorrectionName
     aggregated_at: str | None
     units: dict[str, int]
-    srm: dict[str, Any]
+    srm: SrmRead
     warnings: list[ResultsWarning]
     family_size: int
     intervals_adjusted: bool
-    metrics: list[dict[str, Any]]
-    timeseries: dict[str, list[dict[str, Any]]]
+    interval_level: float
+    thresholds: Thresholds | None = Field(description="Bayesian win/lose thresholds used; null otherwise")
+    correction_detail: CorrectionDetail
+    metrics: list[MetricResultRead]
+    timeseries: dict[str, list[TimeseriesPoint]]
+
+
+class AggregateRead(BaseModel):
+    experiment_key: str
+    aggregated_at: str | None
+    duration_ms: float
+
+
+class ResultsMeta(BaseModel):
+    """``meta`` of the results: when the statistics were last aggregated and the next run is due."""
+
+    aggregated_at: str | None
+    next_aggregation_at: str | None
+    aggregation_interval_seconds: int
+    intervals_adjusted: bool = False

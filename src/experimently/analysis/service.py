@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from experimently.actor import Actor
+from experimently.analysis.presentation import annotate_comparisons, correction_detail
 from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest
 from experimently.errors import ValidationFailed
 from experimently.rbac import Permission, permissions_for, require
 from experimently.stats import (
     Correction,
+    Engine,
+    MessageCode,
     MetricAnalysis,
     Prior,
+    SrmResult,
     VariantStats,
     analyze_experiment,
     analyze_metric,
@@ -60,12 +64,41 @@ def compute(actor: Actor, body: ComputeRequest) -> dict[str, Any]:
                 sequential_tuning=body.sequential_tuning,
                 metric_key=metric.key,
                 role=metric.role,
+                win_threshold=body.win_threshold,
+                lose_threshold=body.lose_threshold,
             )
         )
-    keys = [v.key for v in body.metrics[0].variants]
-    weights = body.weights or dict.fromkeys(keys, 1.0)
-    result = analyze_experiment(analyses, weights, correction_of(body.correction))
-    return to_json_dict(result)
+    result: dict[str, Any] = to_json_dict(
+        analyze_experiment(analyses, body.weights or {}, correction_of(body.correction))
+    )
+    warnings: list[dict[str, str]] = []
+    if body.weights:
+        result["srm"] |= {"weights": body.weights, "weights_source": "request"}
+    else:  # never a test against weights nobody configured (a deliberate 90/10 split is no mismatch)
+        skipped = SrmResult(None, None, None, False, messages=(MessageCode.SRM_NOT_APPLICABLE,))
+        result["srm"] = to_json_dict(skipped) | {
+            "weights": None,
+            "weights_source": "none",
+        }
+        warnings.append(
+            {
+                "code": "SRM_WEIGHTS_MISSING",
+                "message": "no SRM check: send the configured weights per variant in `weights` "
+                '(e.g. {"control": 50, "treatment": 50}) to check the sample ratio',
+            }
+        )
+    engine = str(body.engine)
+    level = 1.0 - body.alpha
+    thresholds = (
+        {"win": body.win_threshold, "lose": body.lose_threshold} if body.engine is Engine.BAYESIAN else None
+    )
+    for analysis in result["metrics"]:
+        annotate_comparisons(analysis, engine=engine, level=level, thresholds=thresholds)
+    result["interval_level"] = level
+    result["thresholds"] = thresholds
+    result["correction_detail"] = correction_detail(body.correction, int(result["family_size"]), engine)
+    result["warnings"] = warnings
+    return result
 
 
 def plan(actor: Actor, body: PowerRequest) -> dict[str, Any]:

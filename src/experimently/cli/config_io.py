@@ -41,6 +41,7 @@ METRIC_FIELDS = (
     "direction",
     "winsorize_cap",
     "cuped_pre_window_days",
+    "format",
 )
 FLAG_FIELDS = ("key", "name", "description", "tags", "type", "variations", "environments", "salt")
 EXPERIMENT_FIELDS = (

@@ -17,6 +17,7 @@ from experimently.config import Settings
 from experimently.degraded import dependency_of
 from experimently.encryption.keyring import keyring_of
 from experimently.events import repository
+from experimently.events.health import IngestHealth
 from experimently.events.pii import protect
 from experimently.events.pipeline import Pipeline
 from experimently.events.validation import (
@@ -54,6 +55,7 @@ class EventIngest:
     def __init__(self, settings: Settings, pipeline: Pipeline) -> None:
         self.settings = settings
         self.pipeline = pipeline
+        self.health = IngestHealth()  # accepted / rejected counts for GET /events/health
 
     def validate(
         self, events: list[Any], environment: str | None
@@ -69,6 +71,7 @@ class EventIngest:
                 rows.append(flag_exposure(row) if row.name == FLAG_EXPOSURE else row)
             except Rejected as exc:
                 REJECTED.labels(exc.path or "event").inc()
+                self.health.rejected(f"{exc.path or 'event'}: {exc.reason}")
                 rejected.append({"index": index, "path": exc.path, "reason": exc.reason})
         pii = self.settings.pii_for(environment) if self.settings.pii_properties else None
         if pii and rows:
@@ -93,8 +96,10 @@ class EventIngest:
                 await self.pipeline.enqueue(rows)
             except Exception as exc:
                 if fallback_session is None or dependency_of(exc) is None:
+                    self.health.rejected("queue full or unavailable (503, retried by clients)", len(rows))
                     raise
                 await repository.insert_batch(fallback_session, rows)
                 WRITTEN_DIRECTLY.inc(len(rows))
             INGESTED.inc(len(rows))
+            self.health.accepted(len(rows))
         return IngestResult(len(rows), rejected, [r.event_id for r in rows])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.events import service
 from experimently.events.ingest import EventIngest, IngestResult
-from experimently.events.schemas import EventRead, IngestRead
+from experimently.events.schemas import EventRead, IngestHealthRead, IngestRead
 from experimently.kit.envelope import Envelope
 from experimently.runtime import Runtime
 
@@ -40,6 +40,15 @@ async def track_batch(actor: ActorDep, runtime: RuntimeDep, request: Request) ->
     """Track up to 1,000 events (``{"events": [...]}``); invalid ones are listed by index."""
     result = await service.track_batch(ingest_service(runtime), actor, await request.body())
     return _accepted(result, ids=False)
+
+
+@router.get("/health", response_model=Envelope[IngestHealthRead])
+async def ingestion_health(actor: ActorDep, runtime: RuntimeDep) -> Envelope[IngestHealthRead]:
+    """Accepted per second (last 60 s), accepted and rejected (by reason) in the last hour, the
+    queue's depth and the age of its oldest event."""
+    return Envelope(
+        data=IngestHealthRead.model_validate(await service.health(ingest_service(runtime), actor))
+    )
 
 
 @router.get("", response_model=Envelope[list[EventRead]])

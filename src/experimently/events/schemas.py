@@ -29,3 +29,20 @@ class EventRead(BaseModel):
 class IngestRead(BaseModel):
     accepted: int
     rejected: list[dict[str, Any]]
+
+
+class RejectedReason(BaseModel):
+    reason: str
+    count: int
+
+
+class IngestHealthRead(BaseModel):
+    """Ingestion health. ``accepted_*`` and ``rejected_last_hour`` are counted by the instance that
+    answers; ``queue_depth`` and ``oldest_queued_seconds`` come from the shared queue."""
+
+    accepted_per_second: float
+    accepted_last_hour: int
+    queue_depth: int
+    oldest_queued_seconds: float | None
+    rejected_last_hour: list[RejectedReason]
+    window_seconds: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,7 @@ from experimently.errors import ValidationFailed
 from experimently.events import repository
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.models import Event
+from experimently.events.pipeline import EmbeddedPipeline, Pipeline, StreamPipeline
 from experimently.events.schemas import MAX_BATCH
 from experimently.kit.clock import ensure_utc, to_us
 from experimently.rbac import Permission, require, require_key_environment
@@ -73,3 +75,28 @@ async def recent(
     return await repository.recent(
         session, name=name, user_id=user_id, experiment_key=experiment_key, since_us=since_us, limit=limit
     )
+
+
+async def _queue(pipeline: Pipeline) -> tuple[int, float | None]:
+    """Events waiting to be written, and the age in seconds of the oldest of them (None: empty)."""
+    moment = time.time()
+    if isinstance(pipeline, StreamPipeline):
+        depth = await pipeline.depth()
+        first = await pipeline.redis.xrange(pipeline.stream, count=1)
+        if not first or depth <= 0:
+            return max(depth, 0), None
+        entry_id = first[0][0]
+        entry_id = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+        return depth, max(moment - int(entry_id.split("-")[0]) / 1000.0, 0.0)
+    if isinstance(pipeline, EmbeddedPipeline):
+        oldest = pipeline.queue[0][0].received_us if pipeline.queue and pipeline.queue[0] else None
+        age = None if oldest is None else max(moment - oldest / 1e6, 0.0)
+        return pipeline.pending, age
+    return 0, None
+
+
+async def health(ingest: EventIngest, actor: Actor) -> dict[str, Any]:
+    """Ingestion health: accepted per second, queue depth and age, rejections by reason."""
+    require(actor, Permission.EVENTS_READ)
+    depth, oldest = await _queue(ingest.pipeline)
+    return ingest.health.snapshot() | {"queue_depth": depth, "oldest_queued_seconds": oldest}

@@ -64,6 +64,27 @@ async def segment_users(session: AsyncSession, key: str) -> list[dict[str, str]]
     return [{"type": "experiment", "key": exp.key} for exp in rows if key in segment_keys(exp.targeting)]
 
 
+async def metric_usage(session: AsyncSession, key: str) -> list[dict[str, str]]:
+    """Every experiment naming metric ``key``, one row per role (primary, secondary, guardrail)."""
+    rows = await repository.in_statuses(session, [s.value for s in Status])
+    out: list[dict[str, str]] = []
+    for exp in rows:
+        roles = [
+            role
+            for role, used in (
+                ("primary", key == exp.primary_metric),
+                ("secondary", key in exp.secondary_metrics),
+                ("guardrail", key in exp.guardrail_metrics),
+            )
+            if used
+        ]
+        out.extend(
+            {"experiment_key": exp.key, "experiment_name": exp.name, "status": exp.status, "role": role}
+            for role in roles
+        )
+    return out
+
+
 async def metric_users(session: AsyncSession, key: str) -> list[dict[str, str]]:
     """Experiments (not archived) that name metric ``key``."""
     rows = await repository.in_statuses(session, [s.value for s in Status if s is not Status.ARCHIVED])

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, status
 
 from experimently.actor import Actor
+from experimently.analysis.results import aggregate_now
+from experimently.analysis.schemas import AggregateRead
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.errors import errors
 from experimently.experiments import service
@@ -129,6 +131,16 @@ async def assign_bulk(
     """Assign up to 1,000 units in one call."""
     env = _environment(actor)
     return Envelope(data=await _assigner(runtime).assign_many(session, env, key, body.units))
+
+
+@router.post("/{ref}/aggregate", response_model=Envelope[AggregateRead], responses=errors(409))
+async def aggregate(actor: ActorDep, runtime: RuntimeDep, ref: str) -> Envelope[AggregateRead]:
+    """Run the metric aggregation of this experiment now (running or paused; 409 otherwise), then
+    its guardrail checks; audited. The results endpoint serves the fresh numbers right after."""
+    data = await aggregate_now(
+        runtime.db, runtime.cache, actor, ref, runtime.aggregation_specs, runtime.after_aggregation
+    )
+    return Envelope(data=AggregateRead.model_validate(data))
 
 
 @router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead], responses=errors(409))

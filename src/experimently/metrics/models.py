@@ -36,6 +36,8 @@ class MetricDefinition(Base):
     direction: Mapped[str] = mapped_column(String(10), default="higher")
     winsorize_cap: Mapped[float | None] = mapped_column(Float)
     cuped_pre_window_days: Mapped[int] = mapped_column(Integer, default=0)
+    # how values are shown; null: the default of the kind (metrics.schemas.default_format)
+    format: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     owner_id: Mapped[str | None] = mapped_column(String(36), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 from experimently.deps import ActorDep, RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.metrics import service
-from experimently.metrics.schemas import MetricCreate, MetricRead, MetricUpdate, SeriesPoint
+from experimently.metrics.schemas import MetricCreate, MetricRead, MetricUpdate, MetricUsage, SeriesPoint
 
 router = APIRouter(prefix="/metrics", tags=["metrics"])
 
@@ -50,6 +50,16 @@ async def delete_metric(
     """Delete a metric definition (audited with its last state); 409 while an experiment names it."""
     metric = await service.delete(session, actor, key, runtime.metric_users)
     return Envelope(data=MetricRead.model_validate(metric))
+
+
+@router.get("/{key}/usage", response_model=Envelope[list[MetricUsage]])
+async def metric_usage(
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str
+) -> Envelope[list[MetricUsage]]:
+    """Where the metric is used: experiments with its role (primary, secondary, guardrail) and guarded
+    flag rollouts (rollout_guardrail, rollout_success, with ``flag_key``)."""
+    rows = await service.usage(session, actor, key, runtime.metric_usage)
+    return Envelope(data=[MetricUsage.model_validate(r) for r in rows])
 
 
 @router.get("/{key}/series", response_model=Envelope[list[SeriesPoint]])

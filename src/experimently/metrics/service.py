@@ -107,6 +107,14 @@ async def delete(
     return metric
 
 
+async def usage(
+    session: AsyncSession, actor: Actor, key: str, usage_of: ReferenceLookups
+) -> list[dict[str, str]]:
+    """Where metric ``key`` is used: experiments (with their role) and guarded flag rollouts."""
+    await get(session, actor, key)
+    return await usage_of.find(session, key)
+
+
 async def series(session: AsyncSession, actor: Actor, key: str, days: int) -> list[SeriesPoint]:
     """Daily totals of the metric's event (its conditions applied) over the last ``days`` days."""
     metric = await get(session, actor, key)

@@ -355,6 +355,28 @@ async def _serving(session: AsyncSession, rollout: GuardedRollout) -> bool:
     return flag is not None and bool((flag.environments.get(rollout.environment) or {}).get("enabled"))
 
 
+async def rollout_metric_usage(session: AsyncSession, key: str) -> list[dict[str, str]]:
+    """Guarded rollouts (running or paused) watching metric ``key``: role ``rollout_guardrail``, or
+    ``rollout_success`` for the success metric."""
+    query = select(GuardedRollout).where(GuardedRollout.status.in_(["running", "paused"]))
+    out: list[dict[str, str]] = []
+    for rollout in (await session.scalars(query)).all():
+        roles = [("rollout_guardrail", key in rollout.guardrail_metrics)]
+        roles.append(("rollout_success", key == rollout.success_metric))
+        out.extend(
+            {
+                "experiment_key": spec_key(rollout.id),
+                "experiment_name": f"guarded rollout of {rollout.flag_key} in {rollout.environment}",
+                "status": rollout.status,
+                "role": role,
+                "flag_key": rollout.flag_key,
+            }
+            for role, used in roles
+            if used
+        )
+    return out
+
+
 async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
     """One aggregation per running rollout step: its exposures since the step was applied."""
     rows = await session.scalars(select(GuardedRollout).where(GuardedRollout.status == "running"))

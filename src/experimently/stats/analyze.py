@@ -94,7 +94,9 @@ def _infer(s: Settings, est: DiffEstimate, pooled_binomial: bool) -> Inference:
 def _judge(s: Settings, result: Comparison) -> Comparison:
     if s.engine is Engine.BAYESIAN:
         verdict = verdict_from_chance(
-            result.chance_to_win, win_threshold=s.win_threshold, lose_threshold=s.lose_threshold
+            result.chance_to_win,
+            win_threshold=s.win_threshold,
+            lose_threshold=s.lose_threshold,
         )
     else:
         verdict = verdict_from_p_value(
@@ -146,6 +148,7 @@ def _compare(s: Settings, control: VariantStats, treatment: VariantStats) -> Com
         p_value=inf.p_value,
         chance_to_win=inf.chance_to_win,
         risk=inf.risk,
+        posterior_sd=inf.posterior_sd,
         degrees_of_freedom=df,
         messages=tuple(messages),
     )

@@ -76,4 +76,12 @@ def bayesian_inference(
     else:
         chance = p_positive
         risk = Risk(treatment=loss_if_negative, control=loss_if_positive)
-    return Inference(post.mean, absolute, relative_lift, relative_interval, chance_to_win=chance, risk=risk)
+    return Inference(
+        post.mean,
+        absolute,
+        relative_lift,
+        relative_interval,
+        chance_to_win=chance,
+        risk=risk,
+        posterior_sd=math.sqrt(post.variance),
+    )

@@ -3,7 +3,8 @@
 theta = cov(x, y) / var(x), both pooled over the two arms as one sample. The adjusted difference is
 ``(ybar_t - ybar_c) - theta (xbar_t - xbar_c)``; theta is treated as known, so each arm's adjusted
 per-unit variance is ``var(y) - 2 theta cov(x, y) + theta^2 var(x)`` (within the arm) and the test is
-Welch's t on those variances.
+Welch's t on those variances. The relative lift is ``adjusted difference / unadjusted control mean``;
+its delta-method interval keeps the raw treatment mean and uses the adjusted variances.
 """
 
 from __future__ import annotations
@@ -71,5 +72,7 @@ def cuped_estimate(control: VariantStats, treatment: VariantStats) -> CupedEstim
     reduction = 1.0 - (se2_c + se2_t) / raw if raw > 0 else 0.0
     df = welch_df(se2_t, se2_c, treatment.n, control.n)
     zero = se2_c == 0.0 and se2_t == 0.0
-    estimate = DiffEstimate(mean_c, mean_c + adjusted_diff, se2_c, se2_t, control.n, treatment.n, df, zero)
+    estimate = DiffEstimate(
+        mean_c, mean_c + adjusted_diff, se2_c, se2_t, control.n, treatment.n, df, zero, raw_mean_t=mean_t
+    )
     return CupedEstimate(estimate, theta, reduction)

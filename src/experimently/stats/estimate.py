@@ -34,6 +34,8 @@ class DiffEstimate:
 
     ``mean_t`` is the effective treatment mean: with CUPED it is ``mean_c + adjusted difference`` so the
     relative lift ``mean_t / mean_c - 1`` equals ``adjusted difference / unadjusted control mean``.
+    ``raw_mean_t`` (CUPED only) is the unadjusted treatment mean: the delta-method variance of the
+    relative lift keeps it and replaces only the variances (the conventions, docs/statistics.md).
     ``df`` is the Welch-Satterthwaite df, or None when the normal quantile applies.
     """
 
@@ -45,6 +47,7 @@ class DiffEstimate:
     n_t: int
     df: float | None
     zero_variance: bool
+    raw_mean_t: float | None = None
 
     @property
     def diff(self) -> float:
@@ -64,11 +67,12 @@ class DiffEstimate:
 
     @property
     def var_relative(self) -> float | None:
-        """Delta method: Var(mt/mc) ~ se2_t/mc^2 + mt^2 se2_c / mc^4."""
+        """Delta method: Var(mt/mc) ~ se2_t/mc^2 + mt^2 se2_c / mc^4, ``mt`` the raw treatment mean."""
         if self.mean_c == 0:
             return None
         mc2 = self.mean_c * self.mean_c
-        return self.se2_t / mc2 + self.mean_t * self.mean_t * self.se2_c / (mc2 * mc2)
+        mt = self.mean_t if self.raw_mean_t is None else self.raw_mean_t
+        return self.se2_t / mc2 + mt * mt * self.se2_c / (mc2 * mc2)
 
 
 def sample_variance(n: int, total: float, squares: float, zero_rule: bool = True) -> float:

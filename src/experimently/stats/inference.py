@@ -23,6 +23,7 @@ class Inference:
     p_value: float | None = None
     chance_to_win: float | None = None
     risk: Risk | None = None
+    posterior_sd: float | None = None
     messages: tuple[MessageCode, ...] = ()
 
 

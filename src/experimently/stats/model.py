@@ -130,6 +130,8 @@ class Comparison:
     p_value_adjusted: float | None = None
     chance_to_win: float | None = None
     risk: Risk | None = None
+    # Bayesian: standard deviation of the posterior of the absolute difference (None otherwise)
+    posterior_sd: float | None = None
     verdict: Verdict = Verdict.INCONCLUSIVE
     cuped_theta: float | None = None
     cuped_variance_reduction: float | None = None

@@ -429,6 +429,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/events/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ingestion Health
+         * @description Accepted per second (last 60 s), accepted and rejected (by reason) in the last hour, the
+         *     queue's depth and the age of its oldest event.
+         */
+        get: operations["ingestion_health_api_v1_events_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments": {
         parameters: {
             query?: never;
@@ -551,6 +572,27 @@ export interface paths {
          * @description Assign up to 1,000 units in one call.
          */
         post: operations["assign_bulk_api_v1_experiments__key__assign_bulk_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/experiments/{ref}/aggregate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Aggregate
+         * @description Run the metric aggregation of this experiment now (running or paused; 409 otherwise), then
+         *     its guardrail checks; audited. The results endpoint serves the fresh numbers right after.
+         */
+        post: operations["aggregate_api_v1_experiments__ref__aggregate_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1238,7 +1280,10 @@ export interface paths {
         put?: never;
         /**
          * Compute
-         * @description Run the analysis from sufficient statistics (for analysts, notebooks and tests).
+         * @description Run the analysis from sufficient statistics (for analysts, notebooks and tests). The answer says
+         *     which correction it applied (``correction_detail``; Holm by default), the Bayesian thresholds it
+         *     used, and the weights of the SRM check: without ``weights`` no SRM check is run (warning
+         *     ``SRM_WEIGHTS_MISSING``), never one against assumed equal weights.
          */
         post: operations["compute_api_v1_analysis_compute_post"];
         delete?: never;
@@ -1259,6 +1304,8 @@ export interface paths {
         /**
          * Plan
          * @description Sample size, minimum detectable effect or power; days to reach the sample from daily traffic.
+         *     Input it cannot use (a binomial baseline outside (0, 1), a missing variance...) is a 422 whose
+         *     message says what to send.
          */
         post: operations["plan_api_v1_analysis_power_post"];
         delete?: never;
@@ -1277,7 +1324,9 @@ export interface paths {
         /**
          * Results
          * @description Per metric and variant: units, mean, sd, lifts with intervals, p-value, chance to win, risk,
-         *     verdict; SRM and data-quality warnings; the cumulative lift over time.
+         *     verdict, the metric as defined and a plain-language summary; SRM (against the experiment's
+         *     weights) and data-quality warnings; the cumulative lift over time. ``meta`` says when the data
+         *     was last aggregated and when the next run is due.
          */
         get: operations["results_api_v1_experiments__ref__results_get"];
         put?: never;
@@ -1513,6 +1562,27 @@ export interface paths {
          * @description Change a metric; ``version`` must be the current one (409 when stale).
          */
         patch: operations["update_metric_api_v1_metrics__key__patch"];
+        trace?: never;
+    };
+    "/api/v1/metrics/{key}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Metric Usage
+         * @description Where the metric is used: experiments with its role (primary, secondary, guardrail) and guarded
+         *     flag rollouts (rollout_guardrail, rollout_success, with ``flag_key``).
+         */
+        get: operations["metric_usage_api_v1_metrics__key__usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/metrics/{key}/series": {
@@ -1821,6 +1891,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AggregateRead */
+        AggregateRead: {
+            /** Experiment Key */
+            experiment_key: string;
+            /** Aggregated At */
+            aggregated_at: string | null;
+            /** Duration Ms */
+            duration_ms: number;
+        };
         /**
          * Aggregation
          * @enum {string}
@@ -1901,6 +1980,17 @@ export interface components {
             last_used_at: string | null;
             /** Revoked At */
             revoked_at: string | null;
+        };
+        /** ArmRead */
+        ArmRead: {
+            /** Key */
+            key: string;
+            /** Units */
+            units: number;
+            /** Mean */
+            mean: number | null;
+            /** Std Dev */
+            std_dev: number | null;
         };
         /** AssignRequest */
         AssignRequest: {
@@ -2108,6 +2198,62 @@ export interface components {
             version: number;
         };
         /**
+         * ComparisonRead
+         * @description One variant against control. The numbers are raw and exact (no rounding).
+         */
+        ComparisonRead: {
+            /** Variant Key */
+            variant_key: string;
+            control: components["schemas"]["ArmRead"];
+            treatment: components["schemas"]["ArmRead"];
+            /** Absolute Lift */
+            absolute_lift: number | null;
+            absolute_interval: components["schemas"]["IntervalRead"] | null;
+            /** Relative Lift */
+            relative_lift: number | null;
+            relative_interval: components["schemas"]["IntervalRead"] | null;
+            /** P Value */
+            p_value: number | null;
+            /** P Value Adjusted */
+            p_value_adjusted: number | null;
+            /** Chance To Win */
+            chance_to_win: number | null;
+            risk: components["schemas"]["RiskRead"] | null;
+            /**
+             * Posterior Sd
+             * @description Bayesian: standard deviation of the posterior of the absolute difference; else null
+             */
+            posterior_sd: number | null;
+            /**
+             * Verdict
+             * @enum {string}
+             */
+            verdict: "winner" | "loser" | "inconclusive";
+            /** Cuped Theta */
+            cuped_theta: number | null;
+            /** Cuped Variance Reduction */
+            cuped_variance_reduction: number | null;
+            /** Degrees Of Freedom */
+            degrees_of_freedom: number | null;
+            /** Messages */
+            messages: string[];
+            /**
+             * Interval Level
+             * @description level of absolute_interval and relative_interval, e.g. 0.95
+             */
+            interval_level: number;
+            /**
+             * Absolute Lift Meaning
+             * @description what absolute_lift is under this engine
+             */
+            absolute_lift_meaning: string;
+            /**
+             * Verdict Note
+             * @description Bayesian: why a winner's or loser's interval can still contain 0
+             */
+            verdict_note?: string | null;
+        };
+        /**
          * ComputeRequest
          * @description The same analysis the results endpoint runs, from sufficient statistics given in the body.
          */
@@ -2149,6 +2295,37 @@ export interface components {
              * @default 5000
              */
             sequential_tuning?: number;
+            /**
+             * Win Threshold
+             * @description Bayesian: chance to win at or above which a variant wins
+             * @default 0.95
+             */
+            win_threshold?: number;
+            /**
+             * Lose Threshold
+             * @description Bayesian: chance to win at or below which it loses
+             * @default 0.05
+             */
+            lose_threshold?: number;
+        };
+        /** CorrectionDetail */
+        CorrectionDetail: {
+            /**
+             * Method
+             * @enum {string}
+             */
+            method: "holm" | "benjamini-hochberg" | "none";
+            /**
+             * Adjusts
+             * @description the fields the correction adjusted (into *_adjusted)
+             */
+            adjusts: string[];
+            /** Family Size */
+            family_size: number;
+            /** Intervals Adjusted */
+            intervals_adjusted: boolean;
+            /** Explanation */
+            explanation: string;
         };
         /** DeliveryRead */
         DeliveryRead: {
@@ -2182,10 +2359,23 @@ export interface components {
          */
         Direction: "higher" | "lower";
         /**
+         * DurationUnit
+         * @enum {string}
+         */
+        DurationUnit: "ms" | "s";
+        /**
          * Engine
          * @enum {string}
          */
         Engine: "frequentist" | "sequential" | "bayesian";
+        /** Envelope[AggregateRead] */
+        Envelope_AggregateRead_: {
+            data: components["schemas"]["AggregateRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
         /** Envelope[ApiKeyCreated] */
         Envelope_ApiKeyCreated_: {
             data: components["schemas"]["ApiKeyCreated"];
@@ -2261,6 +2451,14 @@ export interface components {
         /** Envelope[GuardedRolloutRead] */
         Envelope_GuardedRolloutRead_: {
             data: components["schemas"]["GuardedRolloutRead"];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Envelope[IngestHealthRead] */
+        Envelope_IngestHealthRead_: {
+            data: components["schemas"]["IngestHealthRead"];
             /** Meta */
             meta?: {
                 [key: string]: unknown;
@@ -2550,6 +2748,15 @@ export interface components {
         Envelope_list_MetricRead__: {
             /** Data */
             data: components["schemas"]["MetricRead"][];
+            /** Meta */
+            meta?: {
+                [key: string]: unknown;
+            };
+        };
+        /** Envelope[list[MetricUsage]] */
+        Envelope_list_MetricUsage__: {
+            /** Data */
+            data: components["schemas"]["MetricUsage"][];
             /** Meta */
             meta?: {
                 [key: string]: unknown;
@@ -3078,6 +3285,11 @@ export interface components {
                 [key: string]: components["schemas"]["EnvironmentConfig"];
             } | null;
         };
+        /**
+         * FormatType
+         * @enum {string}
+         */
+        FormatType: "count" | "percent" | "number" | "currency" | "duration";
         /** GuardedRolloutAdvance */
         GuardedRolloutAdvance: {
             /** Percentage */
@@ -3192,6 +3404,25 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /**
+         * IngestHealthRead
+         * @description Ingestion health. ``accepted_*`` and ``rejected_last_hour`` are counted by the instance that
+         *     answers; ``queue_depth`` and ``oldest_queued_seconds`` come from the shared queue.
+         */
+        IngestHealthRead: {
+            /** Accepted Per Second */
+            accepted_per_second: number;
+            /** Accepted Last Hour */
+            accepted_last_hour: number;
+            /** Queue Depth */
+            queue_depth: number;
+            /** Oldest Queued Seconds */
+            oldest_queued_seconds: number | null;
+            /** Rejected Last Hour */
+            rejected_last_hour: components["schemas"]["RejectedReason"][];
+            /** Window Seconds */
+            window_seconds: number;
+        };
         /** IngestRead */
         IngestRead: {
             /** Accepted */
@@ -3200,6 +3431,16 @@ export interface components {
             rejected: {
                 [key: string]: unknown;
             }[];
+        };
+        /**
+         * IntervalRead
+         * @description An interval; ``null`` marks an unbounded end (one-sided tests).
+         */
+        IntervalRead: {
+            /** Lower */
+            lower: number | null;
+            /** Upper */
+            upper: number | null;
         };
         JsonValue: unknown;
         /** KillRequest */
@@ -3270,8 +3511,52 @@ export interface components {
             winsorize_cap?: number | null;
             /** Cuped Pre Window Days */
             cuped_pre_window_days?: number | null;
+            /** @description how values are shown; omitted or null: the default of the kind */
+            format?: components["schemas"]["MetricFormat"] | null;
             /** Key */
             key: string;
+        };
+        /**
+         * MetricFormat
+         * @description How the metric's values are shown: ``count`` (whole numbers), ``percent`` (a rate shown x 100),
+         *     ``number``, ``currency`` (with its ISO 4217 code) or ``duration`` (with the unit the values are in).
+         *     Display only: the statistics never depend on it.
+         */
+        MetricFormat: {
+            type: components["schemas"]["FormatType"];
+            /**
+             * Currency
+             * @description ISO 4217 code (3 upper-case letters); type currency only
+             */
+            currency?: string | null;
+            /** @description unit of the values; type duration only */
+            duration_unit?: components["schemas"]["DurationUnit"] | null;
+            /**
+             * Decimals
+             * @description decimals to show; null: the console decides
+             */
+            decimals?: number | null;
+        };
+        /**
+         * MetricInfo
+         * @description The metric as defined: ``kind`` is the defined kind (a sum metric says ``sum``).
+         */
+        MetricInfo: {
+            /** Key */
+            key: string;
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "binomial" | "count" | "sum" | "mean" | "ratio";
+            /**
+             * Direction
+             * @enum {string}
+             */
+            direction: "higher" | "lower";
+            format: components["schemas"]["MetricFormat"];
         };
         /** MetricInput */
         MetricInput: {
@@ -3322,6 +3607,7 @@ export interface components {
             winsorize_cap: number | null;
             /** Cuped Pre Window Days */
             cuped_pre_window_days: number;
+            format: components["schemas"]["MetricFormat"];
             /** Owner Id */
             owner_id: string | null;
             /** Version */
@@ -3336,6 +3622,41 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** MetricResultRead */
+        MetricResultRead: {
+            /** Metric Key */
+            metric_key: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "goal" | "guardrail";
+            /**
+             * Kind
+             * @description the metric's kind as defined (same as metric.kind)
+             */
+            kind: string;
+            engine: components["schemas"]["Engine"];
+            /** Control Key */
+            control_key: string;
+            /** Alpha */
+            alpha: number;
+            alternative: components["schemas"]["Alternative"];
+            /** Lower Is Better */
+            lower_is_better: boolean;
+            /** Cuped */
+            cuped: boolean;
+            /** Comparisons */
+            comparisons: components["schemas"]["ComparisonRead"][];
+            /** Messages */
+            messages: string[];
+            metric: components["schemas"]["MetricInfo"];
+            /**
+             * Summary
+             * @description plain-language reading of this metric's comparisons
+             */
+            summary: string;
         };
         /**
          * MetricRole
@@ -3369,8 +3690,30 @@ export interface components {
             winsorize_cap?: number | null;
             /** Cuped Pre Window Days */
             cuped_pre_window_days?: number | null;
+            /** @description how values are shown; omitted or null: the default of the kind */
+            format?: components["schemas"]["MetricFormat"] | null;
             /** Version */
             version: number;
+        };
+        /**
+         * MetricUsage
+         * @description One place a metric is used. Guarded rollouts: ``experiment_key`` is the rollout's aggregation
+         *     key (``rollout:<id>``) and ``flag_key`` names the flag.
+         */
+        MetricUsage: {
+            /** Experiment Key */
+            experiment_key: string;
+            /** Experiment Name */
+            experiment_name: string;
+            /** Status */
+            status: string;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "primary" | "secondary" | "guardrail" | "rollout_guardrail" | "rollout_success";
+            /** Flag Key */
+            flag_key?: string | null;
         };
         /** MfaCode */
         MfaCode: {
@@ -3522,6 +3865,13 @@ export interface components {
             /** Refresh Token */
             refresh_token: string;
         };
+        /** RejectedReason */
+        RejectedReason: {
+            /** Reason */
+            reason: string;
+            /** Count */
+            count: number;
+        };
         /** ResultsExperiment */
         ResultsExperiment: {
             /** Id */
@@ -3537,9 +3887,10 @@ export interface components {
         };
         /**
          * ResultsRead
-         * @description An experiment's results. ``metrics`` holds one analysis per metric (units, means, lifts with
-         *     intervals, p-value or chance to win and risk, verdict) as the statistics engine serializes it;
-         *     ``timeseries`` the cumulative lift per metric and day (see docs/statistics.md).
+         * @description An experiment's results (docs/statistics.md, "How to read a result"). ``metrics`` holds one
+         *     analysis per metric (units, means, lifts with intervals, p-value or chance to win and risk, verdict,
+         *     the metric as defined and a plain-language summary); ``timeseries`` the cumulative lift per metric
+         *     and day.
          */
         ResultsRead: {
             experiment: components["schemas"]["ResultsExperiment"];
@@ -3557,31 +3908,29 @@ export interface components {
             units: {
                 [key: string]: number;
             };
-            /** Srm */
-            srm: {
-                [key: string]: unknown;
-            };
+            srm: components["schemas"]["SrmRead"];
             /** Warnings */
             warnings: components["schemas"]["ResultsWarning"][];
             /** Family Size */
             family_size: number;
             /** Intervals Adjusted */
             intervals_adjusted: boolean;
+            /** Interval Level */
+            interval_level: number;
+            /** @description Bayesian win/lose thresholds used; null otherwise */
+            thresholds: components["schemas"]["Thresholds"] | null;
+            correction_detail: components["schemas"]["CorrectionDetail"];
             /** Metrics */
-            metrics: {
-                [key: string]: unknown;
-            }[];
+            metrics: components["schemas"]["MetricResultRead"][];
             /** Timeseries */
             timeseries: {
-                [key: string]: {
-                    [key: string]: unknown;
-                }[];
+                [key: string]: components["schemas"]["TimeseriesPoint"][];
             };
         };
         /**
          * ResultsWarning
-         * @description A data-quality warning: SRM, MULTIPLE_EXPOSURES (with ``count``), NO_DATA, LOW_SAMPLE,
-         *     METRIC_NOT_FOUND.
+         * @description A data-quality warning: SRM, MULTIPLE_EXPOSURES (with ``count``), NO_DATA (with
+         *     ``next_aggregation_at``), LOW_SAMPLE, METRIC_NOT_FOUND, SRM_WEIGHTS_MISSING.
          */
         ResultsWarning: {
             /** Code */
@@ -3590,6 +3939,16 @@ export interface components {
             message: string;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * RiskRead
+         * @description Expected loss in metric units of shipping treatment / keeping control (Bayesian).
+         */
+        RiskRead: {
+            /** Treatment */
+            treatment: number;
+            /** Control */
+            control: number;
         };
         /**
          * Role
@@ -3819,6 +4178,48 @@ export interface components {
              */
             csrf_token: string;
         };
+        /**
+         * SrmRead
+         * @description Pearson chi-square of units per variant against ``weights`` (flagged at p < ``threshold``).
+         */
+        SrmRead: {
+            /** P Value */
+            p_value: number | null;
+            /** Chi Square */
+            chi_square: number | null;
+            /** Degrees Of Freedom */
+            degrees_of_freedom: number | null;
+            /** Flagged */
+            flagged: boolean;
+            /** Expected */
+            expected: {
+                [key: string]: number;
+            };
+            /** Observed */
+            observed: {
+                [key: string]: number;
+            };
+            /** Threshold */
+            threshold: number;
+            /** Messages */
+            messages: string[];
+            /**
+             * Weights
+             * @description the weights the check used
+             */
+            weights?: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Weights Source
+             * @description where the weights came from; none: no check was run
+             * @default experiment
+             * @enum {string}
+             */
+            weights_source?: "experiment" | "request" | "none";
+        } & {
+            [key: string]: unknown;
+        };
         /** StaleFlag */
         StaleFlag: {
             /** Key */
@@ -3844,6 +4245,37 @@ export interface components {
          * @enum {string}
          */
         Status: "draft" | "scheduled" | "running" | "paused" | "completed" | "archived";
+        /** Thresholds */
+        Thresholds: {
+            /** Win */
+            win: number;
+            /** Lose */
+            lose: number;
+        };
+        /** TimeseriesComparison */
+        TimeseriesComparison: {
+            /** Variant */
+            variant: string;
+            /** Relative Lift */
+            relative_lift: number | null;
+            relative_interval: components["schemas"]["IntervalRead"] | null;
+            /** Absolute Lift */
+            absolute_lift: number | null;
+            /** Units */
+            units: number;
+            /** Control Units */
+            control_units: number;
+        };
+        /**
+         * TimeseriesPoint
+         * @description Cumulative statistics of the units first exposed up to ``day`` (frequentist, fixed horizon).
+         */
+        TimeseriesPoint: {
+            /** Day */
+            day: string;
+            /** Comparisons */
+            comparisons: components["schemas"]["TimeseriesComparison"][];
+        };
         /**
          * TokenResponse
          * @description Standard OAuth2 token JSON (not enveloped, so Swagger's Authorize works).
@@ -5866,6 +6298,53 @@ export interface operations {
             };
         };
     };
+    ingestion_health_api_v1_events_health_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_IngestHealthRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     list_experiments_api_v1_experiments_get: {
         parameters: {
             query?: {
@@ -6426,6 +6905,91 @@ export interface operations {
             };
             /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    aggregate_api_v1_experiments__ref__aggregate_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_AggregateRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8925,6 +9489,10 @@ export interface operations {
                 engine?: components["schemas"]["Engine"];
                 cuped?: boolean;
                 correction?: "holm" | "bh" | "benjamini-hochberg" | "none";
+                /** @description Bayesian: chance to win at or above which a variant wins */
+                win_threshold?: number;
+                /** @description Bayesian: chance to win at or below which it loses */
+                lose_threshold?: number;
             };
             header?: never;
             path: {
@@ -10174,6 +10742,73 @@ export interface operations {
             };
             /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metric_usage_api_v1_metrics__key__usage_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_list_MetricUsage__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
