@@ -75,6 +75,7 @@ function WarningBanner({ warning, results, nextRun, now }: { warning: Warning; r
         </Banner>
       );
     case "NO_DATA": {
+      nextRun ??= warning.next_aggregation_at ?? null;
       const wait = nextRun ? formatWait((Date.parse(nextRun) - now) / 1000) : null;
       return (
         <Banner tone="blue" code="NO_DATA" title="No data yet">

@@ -35,12 +35,12 @@ const VERDICTS = {
   inconclusive: { tone: "gray", text: "Inconclusive" },
 } as const;
 
-function VerdictBadge({ verdict, guardrail }: { verdict: Comparison["verdict"]; guardrail: boolean }) {
+function VerdictBadge({ verdict, guardrail, note }: { verdict: Comparison["verdict"]; guardrail: boolean; note?: string | null | undefined }) {
   const v = VERDICTS[verdict] ?? VERDICTS.inconclusive;
   const text = guardrail ? (verdict === "loser" ? "Harmed" : verdict === "winner" ? "Better" : "No harm found") : v.text;
   return (
     <span data-field="verdict" data-value={verdict}>
-      <Badge tone={v.tone}>{text}</Badge>
+      <Badge tone={v.tone} title={note ?? undefined}>{text}</Badge>
     </span>
   );
 }
@@ -217,7 +217,7 @@ export function MetricCard({
                   </td>
                 )}
                 <td className={td}>
-                  <VerdictBadge verdict={c.verdict} guardrail={guardrail} />
+                  <VerdictBadge verdict={c.verdict} guardrail={guardrail} note={c.verdict_note} />
                 </td>
               </tr>
             ))}

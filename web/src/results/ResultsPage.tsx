@@ -211,7 +211,7 @@ export function ResultsPage() {
         actions={
           <>
             <Button onClick={() => downloadCsv(data)}>Export CSV</Button>
-            {can("experiments:write") ? (
+            {can("experiments:write") && ["running", "paused"].includes(data.experiment.status) ? (
               <Button variant="primary" onClick={() => aggregate.mutate()} disabled={aggregate.isPending}>
                 {aggregate.isPending ? "Refreshing…" : "Refresh now"}
               </Button>

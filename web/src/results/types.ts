@@ -3,6 +3,8 @@
 // written out here from docs/statistics.md and the results contract. Fields added with the results
 // API of issue #14 are optional: an older server simply leaves them out.
 
+import type { components } from "../api/schema";
+
 export type Engine = "frequentist" | "sequential" | "bayesian";
 export type CorrectionChoice = "holm" | "bh" | "none";
 export type Verdict = "winner" | "loser" | "inconclusive";
@@ -47,6 +49,7 @@ export interface Comparison {
   interval_level?: number;
   posterior_sd?: number | null;
   absolute_lift_meaning?: string;
+  verdict_note?: string | null;
 }
 
 export interface MetricInfo {
@@ -77,6 +80,7 @@ export interface Warning {
   code: "SRM" | "MULTIPLE_EXPOSURES" | "NO_DATA" | "LOW_SAMPLE" | "METRIC_NOT_FOUND" | string;
   message: string;
   count?: number;
+  next_aggregation_at?: string | null;
 }
 
 export interface TimeseriesComparison {
@@ -150,3 +154,8 @@ export interface ResultsSettings {
   win: number;
   lose: number;
 }
+
+// Compile-time check: the server's generated types (npm run gen:api) fit what the page reads, so a
+// change of the results API that breaks the page fails `tsc`.
+type Fits<T extends U, U> = T;
+export type ServerResultsFit = Fits<components["schemas"]["ResultsRead"], Results>;
