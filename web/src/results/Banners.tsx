@@ -1,0 +1,184 @@
+import type { ReactNode } from "react";
+import { Link } from "react-router-dom";
+import { formatDate } from "../ui";
+import { formatCount, formatLift, formatPValue, formatWait } from "./format";
+import type { Breach, Results, Warning } from "./types";
+
+const TONES = {
+  red: "bg-red-50 text-red-900 ring-red-600/30",
+  amber: "bg-amber-50 text-amber-900 ring-amber-600/30",
+  blue: "bg-sky-50 text-sky-900 ring-sky-600/30",
+};
+
+export function Banner({
+  tone,
+  title,
+  children,
+  code,
+}: {
+  tone: keyof typeof TONES;
+  title: string;
+  children: ReactNode;
+  code?: string;
+}) {
+  return (
+    <section
+      role={tone === "red" ? "alert" : "status"}
+      aria-label={title}
+      data-banner={code}
+      className={`rounded-md p-3 text-sm ring-1 ring-inset ${TONES[tone]}`}
+    >
+      <h2 className="font-semibold">{title}</h2>
+      <div className="mt-1 space-y-1">{children}</div>
+    </section>
+  );
+}
+
+function observedSplit(results: Results): string {
+  const total = Object.values(results.srm.observed ?? {}).reduce((a, b) => a + b, 0);
+  return Object.entries(results.srm.observed ?? {})
+    .map(([variant, units]) => {
+      const expected = results.srm.expected?.[variant];
+      const share = total ? ` (${((units / total) * 100).toFixed(1)}%` : " (";
+      const planned = expected !== undefined && total ? `, expected ${((expected / total) * 100).toFixed(1)}%)` : ")";
+      return `${variant}: ${formatCount(units)}${share}${planned}`;
+    })
+    .join(" · ");
+}
+
+function WarningBanner({ warning, results, nextRun, now }: { warning: Warning; results: Results; nextRun: string | null; now: number }) {
+  switch (warning.code) {
+    case "SRM":
+      return (
+        <Banner tone="red" code="SRM" title="Sample ratio mismatch: do not trust these results yet">
+          <p>
+            The units per variant do not match the configured weights (p = {formatPValue(results.srm.p_value)}, below{" "}
+            {results.srm.threshold}). Observed: {observedSplit(results)}.
+          </p>
+          <p>
+            Something between assignment and the exposure record loses or adds units in one variant: a redirect or a crash
+            before the exposure is sent, bots filtered in one variant only, a variant that is slower to load. Every lift on this
+            page may be biased. Find the cause (compare exposures per variant by day, look at recent deploys), fix it, then
+            start a new experiment.
+          </p>
+        </Banner>
+      );
+    case "MULTIPLE_EXPOSURES":
+      return (
+        <Banner tone="amber" code="MULTIPLE_EXPOSURES" title={`${formatCount(warning.count ?? 0)} units saw more than one variant`}>
+          <p>
+            These units were exposed to two or more variants; each counts in the variant of its first exposure. A few are
+            normal (a shared device); many mean the unit id changes (signed-out then signed-in) or an application tracks
+            exposures with a variant other than the one the server assigned. Bucket by a stable id and track the variant the
+            assignment returned.
+          </p>
+        </Banner>
+      );
+    case "NO_DATA": {
+      nextRun ??= warning.next_aggregation_at ?? null;
+      const wait = nextRun ? formatWait((Date.parse(nextRun) - now) / 1000) : null;
+      return (
+        <Banner tone="blue" code="NO_DATA" title="No data yet">
+          <p>
+            No exposure has been aggregated for this experiment.{" "}
+            {nextRun ? (
+              <>
+                The next aggregation run is due <strong>{wait}</strong> ({formatDate(nextRun)}); <strong>Refresh now</strong>{" "}
+                runs it at once.
+              </>
+            ) : (
+              <>
+                <strong>Refresh now</strong> runs the aggregation at once.
+              </>
+            )}
+          </p>
+          <p>
+            If it stays empty, check that the experiment is running and that applications assign units (the assign
+            endpoint, or a flag that serves this experiment) with an API key of the experiment&apos;s environment.
+          </p>
+        </Banner>
+      );
+    }
+    case "LOW_SAMPLE":
+      return (
+        <Banner tone="amber" code="LOW_SAMPLE" title="Below the planned sample size">
+          <p>
+            {warning.message}. Early results swing widely and a fixed-horizon p-value read before the planned sample is
+            reached overstates the evidence. Wait for the planned sample, or read the sequential engine, which stays valid
+            however often you look.
+          </p>
+        </Banner>
+      );
+    case "METRIC_NOT_FOUND":
+      return (
+        <Banner tone="amber" code="METRIC_NOT_FOUND" title="A metric of this experiment is not defined">
+          <p>
+            {warning.message}: it was deleted, or the experiment names a key that never existed, so it has no results.
+            Define a metric with that key again (its events are still there) or remove it from the experiment.
+          </p>
+        </Banner>
+      );
+    default:
+      return (
+        <Banner tone="amber" code={warning.code} title={warning.code}>
+          <p>{warning.message}</p>
+        </Banner>
+      );
+  }
+}
+
+export function WarningBanners({ results, nextRun, now }: { results: Results; nextRun: string | null; now: number }) {
+  if (results.warnings.length === 0) return null;
+  return (
+    <div className="space-y-2" data-testid="warnings">
+      {results.warnings.map((warning) => (
+        <WarningBanner key={`${warning.code}:${warning.message}`} warning={warning} results={results} nextRun={nextRun} now={now} />
+      ))}
+    </div>
+  );
+}
+
+function breachText(breach: Breach): string {
+  const p = breach.p_value === null ? "" : `, always-valid p ${breach.p_value < 0.0001 ? "< 0.0001" : `= ${formatPValue(breach.p_value)}`}`;
+  return `'${breach.metric_key}' is significantly worse in '${breach.variant}' (${formatLift(breach.relative_lift)}${p})`;
+}
+
+/** The experiment was paused by the guardrail monitor (its latest pause came from a breach). */
+export function AutoPauseBanner({ status, breaches, experimentKey }: { status: string; breaches: Breach[]; experimentKey: string }) {
+  const paused = breaches.filter((b) => b.action === "paused");
+  const last = paused[paused.length - 1];
+  if (status !== "paused" || !last) return null;
+  return (
+    <Banner tone="red" code="GUARDRAIL_PAUSED" title="Paused automatically by a guardrail">
+      <p>
+        On {formatDate(last.detected_at)} the guardrail monitor found {paused.map(breachText).join("; ")} and paused the
+        experiment. While paused nobody is assigned: applications serve their default.
+      </p>
+      <p>
+        Look at the guardrail below and at what changed in the treatment. Resuming (on the{" "}
+        <Link className="font-medium underline" to={`/experiments/${encodeURIComponent(experimentKey)}`}>
+          experiment&apos;s page
+        </Link>
+        ) is a person&apos;s decision and acknowledges this breach; completing the experiment ends it.
+      </p>
+    </Banner>
+  );
+}
+
+export function BreachList({ breaches }: { breaches: Breach[] }) {
+  if (breaches.length === 0) return null;
+  return (
+    <ul className="space-y-1 text-sm" data-testid="breaches">
+      {breaches.map((b) => (
+        <li
+          key={`${b.metric_key}:${b.variant}:${b.detected_at}`}
+          data-breach={`${b.metric_key}:${b.variant}`}
+          className="rounded bg-red-50 px-2 py-1 text-red-900"
+        >
+          <span className="font-medium">{formatDate(b.detected_at)}</span> — {breachText(b)};{" "}
+          {b.action === "paused" ? "the experiment was paused" : "announced (the experiment kept running)"}.
+        </li>
+      ))}
+    </ul>
+  );
+}
