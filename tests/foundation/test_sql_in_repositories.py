@@ -50,11 +50,6 @@ DEBT = {
     "events/pii.py": "PII property look-ups",
     "sdk/client_side.py": "client-side key look-ups",
     "encryption/registry.py": "re-encryption walkers",
-    "webhooks/delivery.py": "delivery runs",
-    "webhooks/service.py": "subscriptions",
-    "safety/guardrails.py": "guardrail checks",
-    "events/retention.py": "retention deletes",
-    "deps.py": "the acting subject's look-ups",
 }
 
 

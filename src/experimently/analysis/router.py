@@ -9,7 +9,8 @@ from fastapi import APIRouter
 from experimently.analysis import service
 from experimently.analysis.results import experiment_results
 from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest, ResultsRead
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.stats import Engine
 

@@ -8,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, status
 
 from experimently.actor import Actor
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.errors import errors
 from experimently.experiments import service
 from experimently.experiments.assign import AssignmentService
