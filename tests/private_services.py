@@ -3,6 +3,10 @@
 Each one runs from a temporary directory on a port of its own, is stopped and started on demand and
 ended by its process id, never by name. Run as root, PostgreSQL runs as ``nobody`` (``initdb`` refuses
 root). Nothing here touches the shared services on 5432 / 6379.
+
+Tests take them through ``private_postgres()`` / ``private_redis()`` (started, and closed whatever
+happens) on a free port: one the system assigns, or, when ``EXPERIMENTLY_TEST_PORTS=FIRST-LAST`` is
+set, the first free one in that range (for machines where several people run tests side by side).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -30,13 +35,42 @@ def _wait_port(port: int, up: bool, timeout: float = 20.0) -> None:
     raise TimeoutError(f"port {port} did not become {'reachable' if up else 'free'}")
 
 
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A port nothing listens on: the first free one of ``EXPERIMENTLY_TEST_PORTS`` (``FIRST-LAST``)
+    not handed out yet by this process, else one the system assigns."""
+    span = os.environ.get("EXPERIMENTLY_TEST_PORTS", "")
+    if span:
+        first, _, last = span.partition("-")
+        for port in range(int(first), int(last or first) + 1):
+            if port not in _handed_out and _free(port):
+                _handed_out.add(port)
+                return port
+        raise RuntimeError(f"no free port in EXPERIMENTLY_TEST_PORTS={span}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def available() -> bool:
     return shutil.which("redis-server") is not None and shutil.which("initdb") is not None
 
 
 class PrivateRedis:
-    def __init__(self, port: int, *, appendonly: bool = False) -> None:
-        self.port = port
+    def __init__(self, port: int | None = None, *, appendonly: bool = False) -> None:
+        self.port = port if port is not None else free_port()
         self.appendonly = appendonly
         self.dir = Path(tempfile.mkdtemp(prefix="experimently-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -80,8 +114,8 @@ class PrivateRedis:
 
 
 class PrivatePostgres:
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port if port is not None else free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="experimently-pg-"))
         self.data = self.dir / "data"
         self._as: list[str] = []
@@ -131,3 +165,40 @@ class PrivatePostgres:
             while time.monotonic() < deadline and self.pid() is not None:
                 time.sleep(0.05)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def private_redis(port: int | None = None, *, appendonly: bool = False) -> Iterator[PrivateRedis]:
+    """A started private Redis, closed (killed, files removed) when the block ends."""
+    server = PrivateRedis(port, appendonly=appendonly)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@contextlib.contextmanager
+def private_postgres(port: int | None = None) -> Iterator[PrivatePostgres]:
+    """A started private PostgreSQL cluster, closed (stopped, files removed) when the block ends."""
+    server = PrivatePostgres(port)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+async def fresh_schema(url: str) -> None:
+    """Drop everything in the cluster's ``public`` schema and apply every migration."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from experimently import migrate
+
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await migrate.upgrade(engine)
+    await engine.dispose()

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from experimently import __doc__ as product_doc
 from experimently.analysis.router import router as analysis_router
 from experimently.audit.router import router as audit_router
+from experimently.auth.deps import get_actor
 from experimently.auth.mfa_router import admin_router as mfa_admin_router
 from experimently.auth.mfa_router import router as mfa_router
 from experimently.auth.router import keys_router, users_router
@@ -24,7 +25,7 @@ from experimently.auth.session_router import users_admin_router
 from experimently.auth.sessions_router import router as sessions_router
 from experimently.config import Settings, load_settings
 from experimently.console import install_console
-from experimently.deps import RuntimeDep, get_actor
+from experimently.deps import RuntimeDep
 from experimently.environments.router import router as environments_router
 from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers

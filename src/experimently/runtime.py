@@ -18,6 +18,7 @@ from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.encryption.keyring import KeyRing, keyring_of
+from experimently.encryption.registry import Walker
 from experimently.events.ingest import EventIngest
 from experimently.events.pipeline import Pipeline
 from experimently.experiments.assign import AssignmentService
@@ -65,6 +66,8 @@ class Runtime:
     metric_users: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
     # where each metric is used, with its role (GET /metrics/{key}/usage)
     metric_usage: ReferenceLookups = field(init=False, default_factory=ReferenceLookups)
+    # re-encryption walks of encrypted values a domain keeps inside JSON (events' PII properties)
+    reencrypt_walkers: dict[str, Walker] = field(init=False, default_factory=dict)
 
     async def redis_ok(self) -> bool | None:
         if self.redis is None:

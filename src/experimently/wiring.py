@@ -17,6 +17,8 @@ from experimently.experiments.integration import (
 from experimently.experiments.scheduler import run_schedule
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.rollouts import run_rollout_job
+from experimently.metrics.wiring import register_metric_jobs, register_metric_services
+from experimently.retention import run_retention
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.monitor import after_aggregation, rollout_job, wire_rollouts
@@ -28,6 +30,7 @@ from experimently.webhooks.delivery import deliver
 def register_services(runtime: Runtime) -> None:
     """Build the domain services that live for the whole process."""
     register_event_services(runtime)
+    register_metric_services(runtime)
     runtime.flags = FlagEvaluation(
         runtime.db, runtime.cache, reload_wait_seconds=runtime.settings.ruleset_reload_wait_seconds
     )
@@ -65,6 +68,9 @@ def register_jobs(runtime: Runtime) -> None:
         lambda: deliver(runtime.db, runtime.settings, runtime.webhook_transport),
     )
     register_event_jobs(runtime)
+    register_metric_jobs(runtime)
+    # every retention policy, one job (the name is older than the policies of other domains)
+    runtime.jobs.register("events.retention", 3600, lambda: run_retention(runtime.db, runtime.settings))
 
 
 async def start_services(runtime: Runtime, *, http: bool = False) -> None:

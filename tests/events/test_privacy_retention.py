@@ -10,9 +10,11 @@ from sqlalchemy import text
 
 from experimently.audit.models import AuditLog
 from experimently.events.models import Event, EventKey
+from experimently.events.partitions import maintain_partitions
 from experimently.events.pipeline import write_rows
-from experimently.events.retention import existing_partitions, maintain_partitions
-from experimently.events.validation import EventRow, to_us
+from experimently.events.repository import existing_partitions
+from experimently.events.validation import EventRow
+from experimently.kit.clock import to_us
 from experimently.metrics.aggregation import ExperimentSpec, load_snapshot, recompute_from_scratch
 from experimently.metrics.models import AggregationState
 from tests.conftest import FakeClock, Harness

@@ -39,7 +39,7 @@ async def test_webhook_secret__encrypted_in_table__signatures_survive_rotation(h
     # When a new key is put first in the ring and everything is re-encrypted under it
     new_key = generate_key()
     rotated_ring = KeyRing(f"{new_key},{TEST_ENCRYPTION_KEY}")
-    counts = await registry.reencrypt(harness.runtime.db, rotated_ring)
+    counts = await registry.reencrypt(harness.runtime.db, rotated_ring, harness.runtime.reencrypt_walkers)
     assert counts["webhooks.secret"] == 1
     after = await raw_values(harness, "SELECT secret FROM webhooks")
     assert after != stored and secret not in after[0]

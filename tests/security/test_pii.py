@@ -52,7 +52,8 @@ async def test_pii__encrypted_at_rest__decrypted_in_export__gone_after_erasure(h
 
     # after a key rotation and re-encryption, a ring of only the new key still reads them
     new_key = generate_key()
-    counts = await registry.reencrypt(harness.runtime.db, KeyRing(f"{new_key},{TEST_ENCRYPTION_KEY}"))
+    rotated = KeyRing(f"{new_key},{TEST_ENCRYPTION_KEY}")
+    counts = await registry.reencrypt(harness.runtime.db, rotated, harness.runtime.reencrypt_walkers)
     assert counts["events.properties"] == 2
     only_new = KeyRing(new_key)
     for stored in await raw_properties(harness):

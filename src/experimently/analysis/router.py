@@ -17,7 +17,8 @@ from experimently.analysis.schemas import (
     ResultsRead,
     threshold_problem,
 )
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.errors import ValidationFailed
 from experimently.kit.envelope import Envelope
 from experimently.stats import Engine

@@ -1,4 +1,5 @@
-"""Audit queries (read-only: the trail has no update or delete path)."""
+"""Audit queries. The trail has no update path; records are deleted only by age, by retention
+(``experimently.retention``)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.audit.models import AuditLog
@@ -45,3 +46,9 @@ async def list_entries(
     total = await session.scalar(select(func.count()).select_from(base.subquery()))
     rows = await session.scalars(base.order_by(AuditLog.id.desc()).limit(limit).offset(offset))
     return rows.all(), int(total or 0)
+
+
+async def delete_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Retention: delete the records older than ``cutoff``; returns how many."""
+    result = await session.execute(delete(AuditLog).where(AuditLog.occurred_at < cutoff))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # DELETE result

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query
 
 from experimently.audit import service
 from experimently.audit.schemas import AuditRead
-from experimently.deps import ActorDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])

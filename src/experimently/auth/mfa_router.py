@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from experimently.auth import mfa, service
+from experimently.auth.deps import ActorDep
 from experimently.auth.router import client_of
 from experimently.auth.schemas import TokenResponse
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 
 router = APIRouter(prefix="/auth", tags=["auth"])

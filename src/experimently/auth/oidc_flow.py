@@ -21,12 +21,12 @@ import httpx
 import jwt
 
 from experimently import audit
+from experimently.auth.deps import provision
 from experimently.auth.oidc import OidcVerifier
 from experimently.auth.schemas import TokenResponse
 from experimently.auth.service import Client, issue_tokens, user_actor
 from experimently.config import Settings
 from experimently.db import Database
-from experimently.deps import _provision
 from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, ServiceUnavailable
 from experimently.kit.ids import new_id
 
@@ -130,7 +130,7 @@ async def finish(
             f"identity token rejected: {exc}", code=ErrorCode.TOKEN_INVALID
         ) from None
     async with db.transaction() as session:
-        user = await _provision(session, identity)
+        user = await provision(session, identity)
         if not user.is_active:
             raise AuthenticationRequired("account inactive", code=ErrorCode.TOKEN_INVALID)
         audit.record(session, user_actor(user), "auth.login", "user", user.id, reason="oidc")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from experimently.auth import keys, service
+from experimently.auth.deps import ActorDep
 from experimently.auth.models import User
 from experimently.auth.schemas import (
     ApiKeyCreate,
@@ -21,7 +22,7 @@ from experimently.auth.schemas import (
     UserRead,
     UserUpdate,
 )
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.errors import NotFound
 from experimently.kit.envelope import Envelope
 

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from experimently.auth import cookie, oidc_flow, reset, service
+from experimently.auth.deps import ActorDep
 from experimently.auth.mfa_router import MfaLogin
 from experimently.auth.router import client_of
 from experimently.auth.schemas import PasswordReset, PermissionsRead, SessionLogin, SessionToken
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.rbac import permissions_for
 from experimently.rbac.permissions import owned_writes

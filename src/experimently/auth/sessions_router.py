@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from experimently.auth import sessions
+from experimently.auth.deps import ActorDep
 from experimently.auth.sessions import SessionRead
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 
 router = APIRouter(tags=["sessions (beta)"])

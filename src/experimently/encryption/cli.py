@@ -31,8 +31,8 @@ def reencrypt() -> None:
     async def main() -> dict[str, int]:
         runtime = build_runtime(load_settings())
         try:
-            register_services(runtime)  # the domains register their extra walkers (events' PII)
-            return await registry.reencrypt(runtime.db, runtime.keyring)
+            register_services(runtime)  # the domains register their own walkers (events' PII)
+            return await registry.reencrypt(runtime.db, runtime.keyring, runtime.reencrypt_walkers)
         finally:
             await runtime.close()
 

@@ -1,11 +1,13 @@
 """Every column stored encrypted with the key ring, and the two walks over them: encrypting legacy
 plaintext (at start-up, idempotent) and re-encrypting under the newest key (the CLI, after a key was
 added). A domain that stores an encrypted column lists it here; encrypted event properties (PII) are
-walked by the events domain's own function, since they live inside JSON."""
+walked by the events domain's own function, since they live inside JSON: such walkers are registered on
+the runtime (``Runtime.reencrypt_walkers``) and handed to :func:`reencrypt`, never kept in a module
+global, so two runtimes in one process do not share them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +36,8 @@ COLUMNS = (
     EncryptedColumn("webhooks.secret", Webhook, Webhook.secret),
     EncryptedColumn("user_mfa.secret", UserMfa, UserMfa.secret),
 )
-# extra walkers (the events domain's PII properties): (db, keyring, only_plaintext) -> rows changed
+# a domain's own re-encryption walk (the events domain's PII properties): (db, keyring) -> rows changed
 Walker = Callable[[Database, KeyRing], Awaitable[int]]
-EXTRA_WALKERS: dict[str, Walker] = {}
 
 
 async def _walk(db: Database, keyring: KeyRing, item: EncryptedColumn, *, only_plaintext: bool) -> int:
@@ -72,10 +73,11 @@ async def encrypt_plaintext(db: Database, keyring: KeyRing) -> dict[str, int]:
     return counts
 
 
-async def reencrypt(db: Database, keyring: KeyRing) -> dict[str, int]:
-    """Re-encrypt every encrypted value under the newest key of the ring; returns rows changed."""
+async def reencrypt(db: Database, keyring: KeyRing, walkers: Mapping[str, Walker]) -> dict[str, int]:
+    """Re-encrypt every encrypted value under the newest key of the ring (the registered columns, then
+    each of ``walkers``, the runtime's ``reencrypt_walkers``); returns rows changed per name."""
     counts = {c.name: await _walk(db, keyring, c, only_plaintext=False) for c in COLUMNS}
-    for name, walker in EXTRA_WALKERS.items():
+    for name, walker in walkers.items():
         counts[name] = await walker(db, keyring)
     return counts
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from experimently.deps import ActorDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import SessionDep
 from experimently.environments import service
 from experimently.environments.schemas import EnvironmentCreate, EnvironmentRead, EnvironmentUpdate
 from experimently.kit.envelope import Envelope

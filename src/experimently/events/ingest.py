@@ -25,10 +25,9 @@ from experimently.events.validation import (
     EventRow,
     Rejected,
     flag_exposure,
-    to_us,
     validate_event,
 )
-from experimently.kit.clock import now
+from experimently.kit.clock import now, to_us
 
 INGESTED = Counter("experimently_events_ingested_total", "Events accepted by the API")
 WRITTEN_DIRECTLY = Counter(

@@ -1,9 +1,5 @@
-"""The events domain's privacy providers: raw events, and the experiment statistics derived from them.
-
-The statistics keep no per-unit rows, but they hold each exposed unit's contribution; erasure
-retracts it (computed from the raw events) before the raw events themselves are erased, so the
-``experiment_statistics`` provider runs first.
-"""
+"""The events domain's privacy provider: raw events (the statistics derived from them are the metrics
+domain's, ``metrics/privacy.py``)."""
 
 from __future__ import annotations
 
@@ -15,7 +11,6 @@ from experimently.encryption.keyring import KeyRing
 from experimently.events import repository
 from experimently.events.pii import reveal
 from experimently.events.schemas import EventRead
-from experimently.metrics.aggregation import retract_unit, unit_contributions
 from experimently.privacy import PrivacyProvider
 
 
@@ -32,6 +27,3 @@ def events_provider(keyring: KeyRing) -> PrivacyProvider:
         return out
 
     return PrivacyProvider("events", export_events, repository.erase_user)
-
-
-STATISTICS_PROVIDER = PrivacyProvider("experiment_statistics", unit_contributions, retract_unit, order=-1)

@@ -1,4 +1,5 @@
-"""All SQL of the events domain: the batch writer's inserts, reads, erasure.
+"""All SQL of the events domain: the batch writer's inserts, reads, erasure, daily partitions and the
+raw-event purge of retention.
 
 On PostgreSQL the writer hands the server the stream messages as they are (JSON arrays of rows, see
 :class:`EventRow`): one ``INSERT ... SELECT`` over ``jsonb_array_elements`` fills a per-connection
@@ -10,7 +11,9 @@ The writer process does no per-event work at all."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, text
@@ -185,3 +188,69 @@ async def erase_user(session: AsyncSession, user_id: str) -> int:
     await session.execute(delete(EventKey).where(EventKey.event_id.in_(ids)))
     result = await session.execute(delete(Event).where(Event.user_id == user_id))
     return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult of a DELETE has rowcount
+
+
+# --- daily partitions (PostgreSQL) and retention -------------------------------------------------
+
+PARTITION = re.compile(r"^events_p(\d{8})$")
+
+
+def partition_name(day: date) -> str:
+    return f"events_p{day:%Y%m%d}"
+
+
+def _bounds(day: date) -> tuple[datetime, datetime]:
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+async def create_partition(session: AsyncSession, day: date) -> None:
+    """Create one day's partition, moving rows the default partition caught for that day."""
+    name = partition_name(day)
+    low, high = _bounds(day)
+    await session.execute(text(f"CREATE TABLE {name} (LIKE events INCLUDING DEFAULTS)"))
+    await session.execute(
+        text(
+            f"WITH moved AS (DELETE FROM events_default WHERE occurred_at >= :lo "
+            f"AND occurred_at < :hi RETURNING *) INSERT INTO {name} SELECT * FROM moved"
+        ),
+        {"lo": low, "hi": high},
+    )
+    span = f"FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
+    await session.execute(text(f"ALTER TABLE events ATTACH PARTITION {name} FOR VALUES {span}"))
+
+
+async def existing_partitions(session: AsyncSession) -> dict[date, str]:
+    rows = await session.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"
+        )
+    )
+    found: dict[date, str] = {}
+    for (relname,) in rows:
+        match = PARTITION.match(relname)
+        if match:
+            found[datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()] = relname
+    return found
+
+
+async def _drop_old_partitions(session: AsyncSession, cutoff: datetime) -> int:
+    dropped = 0
+    for day, name in sorted((await existing_partitions(session)).items()):
+        if datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) <= cutoff:
+            await session.execute(text(f"DROP TABLE {name}"))
+            dropped += 1
+    return dropped
+
+
+async def purge_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Raw events before ``cutoff``: whole partitions on PostgreSQL, plus stray rows by DELETE; returns
+    partitions dropped plus rows deleted."""
+    dropped = 0
+    if session.get_bind().dialect.name == "postgresql":
+        await lock_writers(session)
+        dropped = await _drop_old_partitions(session, cutoff)
+    result = await session.execute(delete(Event).where(Event.occurred_at < cutoff))
+    await session.execute(delete(EventKey).where(EventKey.occurred_at < cutoff))
+    return dropped + int(result.rowcount)  # type: ignore[attr-defined]  # DELETE result

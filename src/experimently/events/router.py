@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.events import service
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.schemas import EventRead, IngestHealthRead, IngestRead

@@ -12,9 +12,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from experimently.config import Settings
-from experimently.kit.clock import DAY_US
-from experimently.kit.clock import from_us as from_us  # re-exported: the helpers' old home
-from experimently.kit.clock import to_us as to_us
+from experimently.kit.clock import DAY_US, to_us
 
 FIELDS = frozenset(
     {"event_id", "name", "user_id", "experiment_key", "variant", "value", "properties", "timestamp"}

@@ -1,16 +1,14 @@
-"""How the events and metrics domains plug into a process (called from ``experimently.wiring``)."""
+"""How the events domain plugs into a process (called from ``experimently.wiring``)."""
 
 from __future__ import annotations
 
 import structlog
 
-from experimently.encryption.registry import EXTRA_WALKERS
 from experimently.events.ingest import EventIngest
+from experimently.events.partitions import maintain_partitions
 from experimently.events.pii import reencrypt_events
 from experimently.events.pipeline import EmbeddedPipeline, Pipeline, StreamPipeline
-from experimently.events.privacy import STATISTICS_PROVIDER, events_provider
-from experimently.events.retention import maintain_partitions, run_retention
-from experimently.metrics.aggregation import run_aggregation
+from experimently.events.privacy import events_provider
 from experimently.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -27,19 +25,12 @@ def register_event_services(runtime: Runtime) -> None:
     runtime.pipeline = pipeline
     runtime.ingest = EventIngest(runtime.settings, pipeline)
     runtime.privacy.register(events_provider(runtime.keyring))
-    EXTRA_WALKERS["events.properties"] = reencrypt_events
-    runtime.privacy.register(STATISTICS_PROVIDER)
+    runtime.reencrypt_walkers["events.properties"] = reencrypt_events
 
 
 def register_event_jobs(runtime: Runtime) -> None:
     db, settings = runtime.db, runtime.settings
     runtime.jobs.register("events.maintain_partitions", 3600, lambda: maintain_partitions(db, settings))
-    runtime.jobs.register("events.retention", 3600, lambda: run_retention(db, settings))
-    runtime.jobs.register(
-        "metrics.aggregate",
-        settings.aggregation_interval_seconds,
-        lambda: run_aggregation(db, runtime.aggregation_specs, runtime.after_aggregation),
-    )
 
 
 async def start_events(runtime: Runtime) -> None:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query, status
 from experimently.actor import Actor
 from experimently.analysis.results import aggregate_now
 from experimently.analysis.schemas import AggregateRead
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.errors import errors
 from experimently.experiments import service
 from experimently.experiments.assign import AssignmentService

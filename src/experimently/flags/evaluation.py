@@ -22,6 +22,7 @@ from experimently.flags.documents import engine_document, experiment_keys, segme
 from experimently.flags.exposures import ExposureRecorder
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.kit.references import segment_keys
+from experimently.segments import repository as segment_repository
 from experimently_sdk import EvaluationResult, Evaluator, ExperimentResolver, Ruleset
 
 RELOADS = Counter(
@@ -89,7 +90,7 @@ class FlagEvaluation:
     async def _load(self, environment: str) -> dict[str, Any]:
         async with self.db.sessions() as session:
             flags = await repository.all_flags(session)
-            segments = await repository.all_segments(session)
+            segments = await segment_repository.all_segments(session)
             guarded = await self.guarded_loader(session, environment) if self.guarded_loader else {}
         documents = [engine_document(f, environment) for f in flags]
         used = referenced_segments(documents, {s.key: s.conditions for s in segments})

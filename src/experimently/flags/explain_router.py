@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.flags.explain import explain_evaluation
 from experimently.flags.router import evaluation
 from experimently.flags.schemas import EvaluateRequest

@@ -31,8 +31,8 @@ import structlog
 from prometheus_client import Counter
 
 from experimently.events.pipeline import Pipeline
-from experimently.events.validation import FLAG_EXPOSURE, EventRow, to_us
-from experimently.kit.clock import now
+from experimently.events.validation import FLAG_EXPOSURE, EventRow
+from experimently.kit.clock import now, to_us
 
 log = structlog.get_logger(__name__)
 RECORDED = Counter(

@@ -10,7 +10,6 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.flags.models import Flag, RolloutSchedule
-from experimently.segments.repository import all_segments as all_segments
 from experimently.segments.repository import get_segment as get_segment
 
 

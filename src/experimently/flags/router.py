@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.flags import rollouts, service
 from experimently.flags.evaluation import FlagEvaluation, build_context
 from experimently.flags.query_json import parse_query_json

@@ -14,10 +14,11 @@ from typing import Literal
 import structlog
 from prometheus_client import Counter, Histogram
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from experimently.db import Database
 from experimently.jobs.models import JobLease
+from experimently.jobs.outage import LoopHealth
 from experimently.kit.clock import now
 from experimently.kit.ids import new_id
 
@@ -63,10 +64,11 @@ class Job:
 
 
 class JobRunner:
-    def __init__(self, db: Database, *, tick: float = 1.0) -> None:
+    def __init__(self, db: Database, *, tick: float = 1.0, max_backoff: float = 15.0) -> None:
         self.db = db
         self.holder = new_id()
         self.tick = tick
+        self.max_backoff = max_backoff  # the longest pause between attempts while the loop fails
         self.jobs: dict[str, Job] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -130,13 +132,18 @@ class JobRunner:
                 await self.run(job.name)
 
     async def _loop(self) -> None:
+        health = LoopHealth(base=self.tick, cap=self.max_backoff)
         while True:
             try:
+                if health.failing and not await self.db.ping():
+                    raise OperationalError("SELECT 1", None, ConnectionError("database unreachable"))
                 await self.run_due()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.error("jobs.loop_error", error=repr(exc))
+                await asyncio.sleep(health.failed(exc))  # logged once per outage, not once per tick
+                continue
+            health.succeeded()
             await asyncio.sleep(self.tick)
 
     def start(self) -> None:

@@ -5,14 +5,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.kit.clock import DAY_US
 from experimently.metrics.conditions import compile_conditions
-from experimently.metrics.models import MetricDefinition
+from experimently.metrics.models import AggregationState, MetricDefinition
 
 
 async def get(session: AsyncSession, key: str) -> MetricDefinition | None:
@@ -42,3 +43,10 @@ async def daily_series(
     )
     rows = await session.execute(query, params)
     return [(int(d), int(n), int(u), float(s)) for d, n, u, s in rows]
+
+
+async def delete_statistics_before(session: AsyncSession, cutoff: datetime) -> int:
+    """Retention: delete the statistics of experiments not aggregated since ``cutoff`` (experiments
+    that ended long ago); returns how many."""
+    result = await session.execute(delete(AggregationState).where(AggregationState.aggregated_at < cutoff))
+    return int(result.rowcount)  # type: ignore[attr-defined]  # DELETE result

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.metrics import service
 from experimently.metrics.schemas import MetricCreate, MetricRead, MetricUpdate, MetricUsage, SeriesPoint

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.privacy import service
 

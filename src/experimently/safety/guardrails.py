@@ -22,7 +22,6 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -37,6 +36,7 @@ from experimently.experiments.schemas import Status
 from experimently.experiments.service import NAMESPACE, record_transition
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import ExperimentStats, load_snapshot
+from experimently.safety import repository as safety_repository
 from experimently.safety.models import GuardrailBreach
 from experimently.stats import (
     Comparison,
@@ -110,12 +110,7 @@ async def _check(session: AsyncSession, cache: Cache, settings: Settings, exp: E
     stats = await load_snapshot(session, exp.key)
     if stats is None:
         return 0
-    rows = await session.execute(
-        select(GuardrailBreach.metric_key, GuardrailBreach.variant).where(
-            GuardrailBreach.experiment_id == exp.id
-        )
-    )
-    known = {(str(metric), str(variant)) for metric, variant in rows}
+    known = await safety_repository.breached_pairs(session, exp.id)
     new = [(m, c) for m, c in await harmed(session, settings, exp, stats) if (m, c.variant_key) not in known]
     if not new:
         return 0
@@ -163,9 +158,4 @@ async def _check(session: AsyncSession, cache: Cache, settings: Settings, exp: E
 
 
 async def list_breaches(session: AsyncSession, experiment_id: str) -> list[GuardrailBreach]:
-    rows = await session.scalars(
-        select(GuardrailBreach)
-        .where(GuardrailBreach.experiment_id == experiment_id)
-        .order_by(GuardrailBreach.detected_at, GuardrailBreach.metric_key, GuardrailBreach.variant)
-    )
-    return list(rows.all())
+    return await safety_repository.breaches_of(session, experiment_id)

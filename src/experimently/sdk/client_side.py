@@ -18,8 +18,9 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from experimently.actor import Actor
+from experimently.auth.deps import ActorDep
 from experimently.cache import Cache
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.errors import check_version
 from experimently.flags.evaluation import build_context
 from experimently.flags.models import Flag

@@ -37,11 +37,11 @@ from experimently.db import Database
 from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import Status
 from experimently.experiments.service import NAMESPACE as EXPERIMENTS_NAMESPACE
-from experimently.flags import repository as flag_repository
 from experimently.flags.documents import segment_document
 from experimently.flags.evaluation import FlagEvaluation, referenced_segments
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.sdk import repository
+from experimently.segments import repository as segment_repository
 from experimently_sdk.bucketing import bucket, cumulative_boundaries, pick
 
 log = structlog.get_logger(__name__)
@@ -183,7 +183,7 @@ async def _experiment_segments(
     documents = [{"rules": [{"conditions": e.targeting}]} for e in experiments if e.targeting]
     if not documents:
         return [dict(s) for s in flag_segments]
-    stored = {s.key: s for s in await flag_repository.all_segments(session)}
+    stored = {s.key: s for s in await segment_repository.all_segments(session)}
     used = referenced_segments(documents, {k: s.conditions for k, s in stored.items()})
     extra = [segment_document(stored[k]) for k in sorted(used - have)]
     return [*(dict(s) for s in flag_segments), *extra]

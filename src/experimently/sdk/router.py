@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
-from experimently.deps import ActorDep, RuntimeDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep
 from experimently.rbac import Permission, require_key_environment
 
 router = APIRouter(prefix="/sdk", tags=["sdk"])

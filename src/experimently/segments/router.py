@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
 from experimently.segments import service
 from experimently.segments.schemas import SegmentCreate, SegmentRead, SegmentUpdate

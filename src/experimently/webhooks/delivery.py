@@ -38,14 +38,14 @@ from datetime import timedelta
 import httpx
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import select
 
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.encryption.keyring import KeyRing, KeyRingError, keyring_of
 from experimently.kit.clock import now
+from experimently.webhooks import repository
 from experimently.webhooks.formats import render
-from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
+from experimently.webhooks.models import WebhookDelivery
 from experimently.webhooks.urls import url_problem
 
 log = structlog.get_logger(__name__)
@@ -112,18 +112,10 @@ class Outcome:
 
 async def _hand_over(db: Database) -> int:
     async with db.transaction() as session:
-        events = (
-            await session.scalars(
-                select(DomainEvent)
-                .where(DomainEvent.delivered_at.is_(None))
-                .order_by(DomainEvent.id)
-                .limit(HAND_OVER)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
+        events = await repository.undelivered_events(session, HAND_OVER)
         if not events:
             return 0
-        hooks = (await session.scalars(select(Webhook).where(Webhook.active.is_(True)))).all()
+        hooks = await repository.active_webhooks(session)
         moment = now()
         for event in events:
             for hook in hooks:
@@ -138,16 +130,8 @@ async def _hand_over(db: Database) -> int:
 async def _claim(db: Database, settings: Settings, keyring: KeyRing) -> list[Outgoing]:
     async with db.transaction() as session:
         moment = now()
-        rows = await session.execute(
-            select(WebhookDelivery, Webhook, DomainEvent)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= moment)
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(BATCH)
-        )
         out: list[Outgoing] = []
-        for delivery, hook, event in rows.all():
+        for delivery, hook, event in await repository.due_deliveries(session, moment, BATCH):
             delivery.next_attempt_at = moment + CLAIM
             try:  # stored encrypted; the plaintext lives only in memory
                 secret = keyring.decrypt(hook.secret)

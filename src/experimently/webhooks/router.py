@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, status
 
-from experimently.deps import ActorDep, RuntimeDep, SessionDep
+from experimently.auth.deps import ActorDep
+from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.webhooks import service
 from experimently.webhooks.schemas import (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -14,7 +13,8 @@ from experimently.encryption.keyring import KeyRing
 from experimently.errors import NotFound, check_version
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require
-from experimently.webhooks.models import DomainEvent, Webhook, WebhookDelivery
+from experimently.webhooks import repository
+from experimently.webhooks.models import Webhook, WebhookDelivery
 from experimently.webhooks.outbox import emit
 from experimently.webhooks.schemas import DeliveryRead, WebhookCreate, WebhookRead, WebhookUpdate
 
@@ -37,7 +37,7 @@ async def get(session: AsyncSession, actor: Actor, webhook_id: str) -> Webhook:
 
 async def list_webhooks(session: AsyncSession, actor: Actor) -> list[Webhook]:
     require(actor, Permission.WEBHOOKS_MANAGE)
-    return list((await session.scalars(select(Webhook).order_by(Webhook.created_at, Webhook.id))).all())
+    return await repository.all_webhooks(session)
 
 
 async def create(
@@ -130,19 +130,8 @@ async def deliveries(
 ) -> tuple[list[DeliveryRead], int]:
     """The webhook's deliveries, newest first."""
     hook = await get(session, actor, webhook_id)
-    where = [WebhookDelivery.webhook_id == hook.id]
-    if status is not None:
-        where.append(WebhookDelivery.status == status)
-    total = int(await session.scalar(select(func.count()).select_from(WebhookDelivery).where(*where)) or 0)
-    rows = await session.execute(
-        select(WebhookDelivery, DomainEvent.type)
-        .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
-        .where(*where)
-        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.event_id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [read_delivery(d, event_type) for d, event_type in rows.all()], total
+    rows, total = await repository.deliveries_of(session, hook.id, status, limit, offset)
+    return [read_delivery(d, event_type) for d, event_type in rows], total
 
 
 def read_delivery(delivery: WebhookDelivery, event_type: str) -> DeliveryRead:
