@@ -24,7 +24,6 @@ const MetricsPage = lazy(() => import("./metrics/MetricsPage").then((m) => ({ de
 const MetricEditorPage = lazy(() => import("./metrics/MetricEditorPage").then((m) => ({ default: m.MetricEditorPage })));
 const EventsPage = lazy(() => import("./events/EventsPage").then((m) => ({ default: m.EventsPage })));
 const StartPage = lazy(() => import("./start/StartPage").then((m) => ({ default: m.StartPage })));
-const ResultsPage = lazy(() => import("./results/ResultsPage").then((m) => ({ default: m.ResultsPage })));
 
 function Routed() {
   const { status } = useSession();
@@ -53,7 +52,6 @@ function Routed() {
           <Route path="admin/people" element={<PeoplePage />} />
           <Route path="admin/keys" element={<KeysPage />} />
           <Route path="admin/webhooks" element={<WebhooksPage />} />
-          <Route path="experiments/:key/results" element={<ResultsPage />} />
           <Route path="account/security" element={<SecurityPage />} />
           <Route path="*" element={<EmptyState title="No such page">The address does not match a page of the console.</EmptyState>} />
         </Route>
