@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from experimently.analysis.results import refreshing_results
-from experimently.events.privacy import STATISTICS_PROVIDER
 from experimently.events.wiring import register_event_jobs, register_event_services, start_events, stop_events
 from experimently.experiments.assign import AssignmentService
 from experimently.experiments.bridge import FlagExperimentBridge
@@ -17,6 +16,7 @@ from experimently.experiments.integration import (
 from experimently.experiments.scheduler import run_schedule
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.rollouts import run_rollout_job
+from experimently.metrics.privacy import STATISTICS_PROVIDER
 from experimently.metrics.wiring import register_metric_jobs, register_metric_services
 from experimently.retention import run_retention
 from experimently.runtime import Runtime
