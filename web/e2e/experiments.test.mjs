@@ -141,10 +141,17 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByLabel("Winsorize at (cap per user)").fill("500");
     await page.getByLabel("CUPED pre-period (days)").fill("7");
     await page.getByLabel("Attribution window (hours)").fill("72");
+    await page.getByLabel("Format").selectOption("currency");
+    await page.getByLabel("Currency (ISO 4217)").fill("EU");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    await page.locator("[data-field-error]").filter({ hasText: /currency/i }).first().waitFor();
+    await checkAxe(page, "metric editor (422 at the format)");
+    await page.getByLabel("Currency (ISO 4217)").fill("eur");
     await page.getByRole("button", { name: "Create metric" }).click();
     await page.waitForURL("**/metric-definitions/revenue-per-user");
     const revenue = (await call(server.base, adminToken, "GET", "/api/v1/metrics/revenue-per-user")).body.data;
     assert.deepEqual([revenue.kind, revenue.winsorize_cap, revenue.cuped_pre_window_days, revenue.attribution_window_hours], ["sum", 500, 7, 72]);
+    assert.deepEqual([revenue.format.type, revenue.format.currency], ["currency", "EUR"]);
 
     // the preview draws the last 14 days; the page says how many events it counted
     const series = (await call(server.base, adminToken, "GET", "/api/v1/metrics/revenue-per-user/series?days=14")).body.data;
@@ -202,6 +209,10 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     // the power calculator, inline; its answer is the API's
     await page.getByText("No full day of this metric's events yet").waitFor();
     await page.getByLabel("Eligible users a day").fill("1000");
+    // a percentage where a rate is due: the API's explanation shows at the field
+    await page.getByLabel("Baseline rate (0 to 1)").fill("30");
+    await page.getByRole("button", { name: "Calculate sample size" }).click();
+    await page.locator("[data-field-error]").filter({ hasText: "send 0.3" }).waitFor();
     await page.getByLabel("Baseline rate (0 to 1)").fill("0.1");
     await page.getByLabel("Smallest lift to detect (%)").fill("10");
     await page.getByLabel("Users entering a day").fill("800");
@@ -334,6 +345,12 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByRole("button", { name: "Resume live view" }).click();
     await rows.filter({ hasText: "live-user-5" }).waitFor({ timeout: 20_000 });
     await page.getByRole("button", { name: "Pause" }).click();
+    // ingestion health: the refusals by reason, as the API counts them
+    const health = (await call(server.base, adminToken, "GET", "/api/v1/events/health")).body.data;
+    assert.ok(health.rejected_last_hour.length > 0, JSON.stringify(health));
+    for (const { reason, count } of health.rejected_last_hour) {
+      await page.getByRole("table", { name: "Rejected events by reason" }).getByRole("row").filter({ hasText: reason }).filter({ hasText: String(count) }).waitFor();
+    }
     await page.getByLabel("Experiment key").fill("");
     await rows.filter({ hasText: "shopper-" }).first().waitFor();
     await page.waitForLoadState("networkidle");
