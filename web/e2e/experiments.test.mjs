@@ -7,7 +7,8 @@ import { after, before, describe, test } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
 import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
 
-const PORT = Number(process.env.E2E_PORT ?? 19210);
+// its own port: 19210, or two above E2E_PORT when that moves the suites (the MFA suite takes one above)
+const PORT = process.env.E2E_PORT ? Number(process.env.E2E_PORT) + 2 : 19210;
 const EXPERIMENT = "checkout-button";
 const SHOTS = process.env.UPDATE_SCREENSHOTS
   ? resolve(import.meta.dirname, "../../docs/img/console")
@@ -162,7 +163,6 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByText("No experiment or rollout uses this metric.").waitFor();
     await page.waitForLoadState("networkidle");
     await checkAxe(page, "metric page");
-    await shot(page, "metric", true);
 
     // 3. the wizard
     await page.getByRole("link", { name: "Experiments" }).click();
@@ -275,12 +275,15 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     );
     await page.waitForLoadState("networkidle");
     await checkAxe(page, "experiment page");
-    await shot(page, "experiment", true);
+    await shot(page, "experiment");
 
     // the metric now says where it is used
     await page.goto(`${server.base}/metric-definitions/revenue-per-user`);
     await page.getByRole("link", { name: "Checkout button" }).waitFor();
     await page.getByText("guardrail", { exact: true }).waitFor();
+    await page.getByRole("img", { name: /Users and events a day/ }).locator("canvas").waitFor();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot(page, "metric");
 
     // the Results tab is the results route
     await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
@@ -294,6 +297,27 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByText("No experiment matches.").waitFor();
     await page.getByRole("button", { name: "running", exact: true }).click();
     await page.getByRole("link", { name: "Checkout button" }).waitFor();
+    // more experiments for the picture: a draft and a completed one
+    const variants = [
+      { key: "control", weight: 50, is_control: true },
+      { key: "treatment", weight: 50 },
+    ];
+    for (const [key, name, actions] of [
+      ["pricing-page", "Pricing page copy", []],
+      ["onboarding-tour", "Onboarding tour", ["start", "complete"]],
+    ]) {
+      assert.equal((await call(server.base, adminToken, "POST", "/api/v1/experiments", { key, name, variants, primary_metric: "checkout-conversion" })).status, 201);
+      for (const action of actions) assert.equal((await call(server.base, adminToken, "POST", `/api/v1/experiments/${key}/${action}`, { reason: "for the docs" })).status, 200);
+    }
+    await page.reload();
+    await page.getByRole("button", { name: "all", exact: true }).click();
+    await page.getByRole("link", { name: "Onboarding tour" }).waitFor();
+    await page.getByRole("link", { name: "Pricing page copy" }).waitFor();
+    await page.getByRole("button", { name: "completed", exact: true }).click();
+    await page.getByRole("link", { name: "Pricing page copy" }).waitFor({ state: "detached" });
+    await page.getByRole("link", { name: "Onboarding tour" }).waitFor();
+    await page.getByRole("button", { name: "all", exact: true }).click();
+    await page.getByRole("link", { name: "Pricing page copy" }).waitFor();
     await checkAxe(page, "experiments list");
     await shot(page, "experiments");
     await page.goto(`${server.base}/metric-definitions`);

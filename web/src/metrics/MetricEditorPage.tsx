@@ -95,17 +95,17 @@ const DAY = 86_400;
 
 function Preview({ metricKey }: { metricKey: string }) {
   const series = useSeries(metricKey, 14);
+  // every one of the 14 UTC days, a day without events at zero (the API lists only days with events)
   const data = useMemo(() => {
-    const points = series.data ?? [];
-    return [
-      points.map((p) => Date.parse(`${p.day}T00:00:00Z`) / 1000),
-      points.map((p) => p.units),
-      points.map((p) => p.events),
-    ] as [number[], number[], number[]];
+    const byDay = new Map((series.data ?? []).map((p) => [p.day, p]));
+    const today = Math.floor(Date.now() / 1000 / DAY) * DAY;
+    const days = Array.from({ length: 14 }, (_, i) => today - (13 - i) * DAY);
+    const at = (t: number) => byDay.get(new Date(t * 1000).toISOString().slice(0, 10));
+    return [days, days.map((t) => at(t)?.units ?? 0), days.map((t) => at(t)?.events ?? 0)] as [number[], number[], number[]];
   }, [series.data]);
   const options = useMemo<ChartOptions>(
     () => ({
-      scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 13 * DAY), max] } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       series: [
         {},
         { label: "users", stroke: "#4f46e5", width: 2, points: { show: true } },
