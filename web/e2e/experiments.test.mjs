@@ -419,6 +419,13 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
       await page.waitForLoadState("networkidle");
       await noSidewaysScroll(page, 390);
     }
+    // the wizard's variants step, the widest form, fits too
+    await page.getByLabel("Name").fill("Phone check");
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByLabel("Variant 1 weight (%)").waitFor();
+    await noSidewaysScroll(page, 390);
+    await checkAxe(page, "wizard variants (phone)");
+    await shot(page, "phone-wizard");
     await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
     const pause = page.getByRole("button", { name: "Pause" });
     const box = await pause.boundingBox();
