@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from experimently.actor import SYSTEM as ADMIN
+from experimently.events import service
 from experimently.events.health import IngestHealth
+from experimently.events.ingest import EventIngest
+from experimently.events.pipeline import EmbeddedPipeline, Pipeline, StreamPipeline
 from tests.conftest import Harness
 from tests.events.helpers import flush, post_batch
 
@@ -36,21 +40,27 @@ async def test_health__accepted_rejected_by_reason_and_queue(harness: Harness) -
     assert (await harness.client.get(HEALTH, headers=track)).status_code == 403
 
 
-async def test_health__queue_depth_and_oldest_while_the_writer_is_stopped(harness: Harness) -> None:
-    await harness.runtime.pipeline.stop()  # nothing drains the queue now
+async def test_health__queue_depth_and_oldest_of_a_queue_nobody_drains(harness: Harness) -> None:
+    # a second queue of the same kind, never started (no writer drains it); the Redis one on its own key
+    settings = harness.settings.model_copy(update={"event_stream_key": "experimently:test-health"})
+    pipeline: Pipeline
+    if harness.runtime.redis is not None:
+        pipeline = StreamPipeline(harness.runtime.db, harness.runtime.redis, settings)
+        await pipeline.ensure_group()
+    else:
+        pipeline = EmbeddedPipeline(harness.runtime.db, settings)
+    ingest = EventIngest(settings, pipeline)
     try:
-        track = await harness.api_key(["track"])
-        sent = await post_batch(harness, track, [{"name": "a", "user_id": f"u{i}"} for i in range(5)])
-        if sent.status_code != 202:  # a stopped embedded queue refuses: counted as a rejection
-            data = (await harness.client.get(HEALTH, headers=await harness.admin())).json()["data"]
-            assert any("queue" in r["reason"] for r in data["rejected_last_hour"])
-            return
-        data = (await harness.client.get(HEALTH, headers=await harness.admin())).json()["data"]
-        assert data["queue_depth"] == 5
+        assert await service._queue(pipeline) == (0, None)
+        result = await ingest.submit([{"name": "a", "user_id": f"u{i}"} for i in range(5)], environment=None)
+        assert result.accepted == 5
+        data = await service.health(ingest, ADMIN)
+        assert data["queue_depth"] == 5 and data["accepted_last_hour"] == 5
         assert data["oldest_queued_seconds"] is not None and 0 <= data["oldest_queued_seconds"] < 60
     finally:
-        await harness.runtime.pipeline.start()
-        await flush(harness)
+        if harness.runtime.redis is not None:
+            key = settings.event_stream_key
+            await harness.runtime.redis.delete(key, f"{key}:pending")
 
 
 def test_health_windows__old_counts_leave_the_windows() -> None:
