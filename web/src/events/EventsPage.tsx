@@ -1,19 +1,9 @@
 import { useDeferredValue, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { api, ApiError, unwrap } from "../api/client";
-import { getJson } from "../api/raw";
+import { api, unwrap } from "../api/client";
 import { Button, Card, ErrorBanner, Field, Input, PageHeader, Spinner } from "../ui";
 
 const REFRESH_MS = 3_000;
-
-export interface IngestionHealth {
-  accepted_per_second: number;
-  accepted_last_hour: number;
-  queue_depth: number;
-  oldest_queued_seconds: number | null;
-  rejected_last_hour: { reason: string; count: number }[];
-  window_seconds: number;
-}
 
 function Figure({ label, value, hint }: { label: string; value: string; hint?: string }) {
   return (
@@ -28,13 +18,10 @@ function Figure({ label, value, hint }: { label: string; value: string; hint?: s
 function Health({ live }: { live: boolean }) {
   const health = useQuery({
     queryKey: ["events", "health"],
-    queryFn: async () => (await getJson<{ data: IngestionHealth }>("/api/v1/events/health")).data,
+    queryFn: async () => (await unwrap(api.GET("/api/v1/events/health"))).data,
     refetchInterval: live ? REFRESH_MS : false,
-    retry: false,
   });
   if (health.isPending) return <Spinner />;
-  if (health.error instanceof ApiError && health.error.status === 404)
-    return <p className="text-sm text-slate-600">This server does not report ingestion health.</p>;
   if (!health.data) return <ErrorBanner error={health.error} />;
   const h = health.data;
   const rejected = h.rejected_last_hour.reduce((sum, r) => sum + r.count, 0);

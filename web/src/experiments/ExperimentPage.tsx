@@ -2,9 +2,18 @@ import { useEffect, useState, type FormEvent } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { fieldErrorsFor } from "../flags/errors";
-import { toIso, toLocalInput } from "../flags/operators";
+import { OPERATOR_BY_VALUE, toIso, toLocalInput } from "../flags/operators";
 import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
 import { ACTIONS, actionsFor, STATUS_TONE, useExperiment, useTransition, useUpdateSchedule, type Action, type Experiment } from "./api";
+
+/** A targeting condition as a sentence: `country is one of FR, DE`. */
+function describe(condition: Record<string, unknown>): string {
+  const operator = String(condition.operator ?? "");
+  const label = OPERATOR_BY_VALUE.get(operator)?.label ?? operator;
+  const values = Array.isArray(condition.values) ? condition.values.map(String).join(", ") : "";
+  const subject = operator.endsWith("segment") ? "user" : String(condition.attribute ?? "");
+  return `${condition.negate ? "not: " : ""}${subject} ${label} ${values}`.trim();
+}
 
 function ActionDialog({ experiment, action, onClose }: { experiment: Experiment; action: Action | null; onClose: () => void }) {
   const transition = useTransition(experiment.key);
@@ -173,9 +182,18 @@ export function ExperimentPage() {
                 </>
               ) : null}
             </p>
-            <p className="mt-1 text-sm text-slate-700">
-              Targeting: {data.targeting.length ? `${data.targeting.length} condition(s)` : "everyone"}
-            </p>
+            <div className="mt-1 text-sm text-slate-700">
+              Targeting:{" "}
+              {data.targeting.length ? (
+                <ul className="mt-1 list-disc space-y-0.5 pl-5">
+                  {data.targeting.map((c, i) => (
+                    <li key={i}>{describe(c)}</li>
+                  ))}
+                </ul>
+              ) : (
+                "everyone"
+              )}
+            </div>
           </Card>
           <Card title="Metrics">
             <dl className="space-y-1 text-sm">

@@ -49,10 +49,16 @@ export function PowerCalculator({
 
   if (!metric) return <p className="text-sm text-slate-600">Choose a primary metric (Metrics step) to size the experiment from its baseline.</p>;
 
+  // a 422 names the field to change; what no field here shows (the whole request) reads under the button
+  const FIELDS = ["baseline_mean", "baseline_variance", "relative_mde", "alpha", "power", "daily_units"];
   const errors = new Map<string, string>();
+  const elsewhere: string[] = [];
   if (power.error instanceof ApiError && power.error.status === 422) {
-    for (const e of power.error.fieldErrors) errors.set(e.path, e.message);
-    if (!errors.size) errors.set("baseline_mean", power.error.message);
+    for (const e of power.error.fieldErrors) {
+      if (FIELDS.includes(e.path)) errors.set(e.path, e.message);
+      else elsewhere.push(e.message);
+    }
+    if (!power.error.fieldErrors.length) elsewhere.push(power.error.message);
   }
   const calculate = () => {
     power.mutate({
@@ -66,7 +72,7 @@ export function PowerCalculator({
     });
   };
   const answer = power.data?.sample_size;
-  const refused = answer && answer.units_per_arm === null ? (answer.messages ?? []).join(", ") || "no answer" : null;
+  const refused = answer && answer.units_per_arm === null ? (answer.explanation ?? ((answer.messages ?? []).join(", ") || "no answer")) : null;
   return (
     <div className="space-y-3" data-testid="power-calculator">
       <p className="text-xs text-slate-600">
@@ -116,9 +122,14 @@ export function PowerCalculator({
         ) : null}
         {refused ? (
           <span role="alert" className="text-sm text-red-700">
-            The calculator could not answer ({refused}): check the baseline (a rate in (0, 1) for a conversion metric) and the lift.
+            The calculator could not answer: {refused}
           </span>
         ) : null}
+        {elsewhere.map((message) => (
+          <span key={message} role="alert" data-field-error className="text-sm text-red-700">
+            {message}
+          </span>
+        ))}
       </div>
       <ErrorBanner error={power.error && !(power.error instanceof ApiError && power.error.status === 422) ? power.error : null} />
     </div>

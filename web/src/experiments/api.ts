@@ -110,7 +110,7 @@ export function useUpdateSchedule(key: string) {
 export interface PowerAnswer {
   kind: string;
   baseline_mean: number;
-  sample_size?: { units_per_arm: number | null; total_units: number | null; messages?: string[] };
+  sample_size?: { units_per_arm: number | null; total_units: number | null; messages?: string[]; explanation?: string };
   days_to_sample?: { days: number | null; messages?: string[] };
 }
 

@@ -1,7 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
-import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { api, ApiError, unwrap } from "../api/client";
+import { ApiError } from "../api/client";
 import { useCan } from "../auth/AuthProvider";
 import { ConditionBuilder } from "../flags/ConditionBuilder";
 import { fieldErrorsFor, isConflict } from "../flags/errors";
@@ -9,7 +8,7 @@ import type { Condition } from "../flags/operators";
 import { slug } from "../experiments/wizard";
 import { useSegments } from "../segments/api";
 import { Badge, Button, Card, Chart, ErrorBanner, Field, Input, PageHeader, Select, Spinner, TextArea, type ChartOptions } from "../ui";
-import { defaultFormat, useMetric, useMetricMutations, useSeries, useUsage, type FormatType, type Metric, type MetricFormat, type Usage } from "./api";
+import { defaultFormat, useMetric, useMetricMutations, useSeries, useUsage, type FormatType, type Metric, type MetricFormat } from "./api";
 
 const KINDS: { value: Metric["kind"]; label: string }[] = [
   { value: "binomial", label: "conversion (binomial): did the user send the event?" },
@@ -60,8 +59,9 @@ function draftOf(metric: Metric | undefined): MetricDraft {
 
 const optionalNumber = (text: string): number | null => (text.trim() === "" ? null : Number(text));
 
-/** The body for create or update. The format goes only when the server has one or the person set it. */
-function bodyOf(draft: MetricDraft, sendFormat: boolean): Record<string, unknown> {
+/** The body for create or update. A format left at the kind's default is not sent: the server applies
+ * its default, so a later change of kind changes the format with it. */
+function bodyOf(draft: MetricDraft): Record<string, unknown> {
   const ratio = draft.kind === "ratio";
   const body: Record<string, unknown> = {
     name: draft.name,
@@ -79,7 +79,7 @@ function bodyOf(draft: MetricDraft, sendFormat: boolean): Record<string, unknown
     body.denominator_event = draft.denominator_event || null;
     body.denominator_aggregation = draft.denominator_aggregation;
   }
-  if (sendFormat) {
+  if (draft.formatEdited) {
     const f = draft.format;
     body.format = {
       type: f.type,
@@ -95,17 +95,17 @@ const DAY = 86_400;
 
 function Preview({ metricKey }: { metricKey: string }) {
   const series = useSeries(metricKey, 14);
+  // every one of the 14 UTC days, a day without events at zero (the API lists only days with events)
   const data = useMemo(() => {
-    const points = series.data ?? [];
-    return [
-      points.map((p) => Date.parse(`${p.day}T00:00:00Z`) / 1000),
-      points.map((p) => p.units),
-      points.map((p) => p.events),
-    ] as [number[], number[], number[]];
+    const byDay = new Map((series.data ?? []).map((p) => [p.day, p]));
+    const today = Math.floor(Date.now() / 1000 / DAY) * DAY;
+    const days = Array.from({ length: 14 }, (_, i) => today - (13 - i) * DAY);
+    const at = (t: number) => byDay.get(new Date(t * 1000).toISOString().slice(0, 10));
+    return [days, days.map((t) => at(t)?.units ?? 0), days.map((t) => at(t)?.events ?? 0)] as [number[], number[], number[]];
   }, [series.data]);
   const options = useMemo<ChartOptions>(
     () => ({
-      scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 13 * DAY), max] } },
+      scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max) * 1.1] } },
       series: [
         {},
         { label: "users", stroke: "#4f46e5", width: 2, points: { show: true } },
@@ -134,44 +134,24 @@ function Preview({ metricKey }: { metricKey: string }) {
   );
 }
 
-/** Where a metric is used: `/metrics/{key}/usage`, or, on a server without it, a scan of the experiments. */
-function useUsedBy(key: string) {
-  const usage = useUsage(key);
-  const fallback = useQuery({
-    queryKey: ["metric", key, "usage-scan"],
-    enabled: usage.error instanceof ApiError && (usage.error.status === 404 || usage.error.status === 405),
-    queryFn: async () => {
-      const experiments = (await unwrap(api.GET("/api/v1/experiments", { params: { query: { limit: 500 } } }))).data;
-      const rows: Usage[] = [];
-      for (const e of experiments) {
-        const base = { experiment_key: e.key, experiment_name: e.name, status: e.status };
-        if (e.primary_metric === key) rows.push({ ...base, role: "primary" });
-        if (e.secondary_metrics.includes(key)) rows.push({ ...base, role: "secondary" });
-        if (e.guardrail_metrics.includes(key)) rows.push({ ...base, role: "guardrail" });
-      }
-      return rows;
-    },
-  });
-  return { data: usage.data ?? fallback.data, pending: usage.isPending || fallback.isFetching };
-}
-
 function UsedBy({ metricKey }: { metricKey: string }) {
-  const usage = useUsedBy(metricKey);
-  if (usage.pending && !usage.data) return <Spinner />;
+  const usage = useUsage(metricKey);
+  if (usage.isPending) return <Spinner />;
+  if (usage.error) return <ErrorBanner error={usage.error} />;
   if (!usage.data?.length) return <p className="text-sm text-slate-600">No experiment or rollout uses this metric.</p>;
   return (
     <ul className="space-y-1 text-sm">
       {usage.data.map((u, i) => (
         <li key={i} className="flex flex-wrap items-center gap-2">
-          {u.experiment_key ? (
-            <Link className="text-indigo-700 hover:underline" to={`/experiments/${u.experiment_key}`}>
-              {u.experiment_name ?? u.experiment_key}
-            </Link>
-          ) : u.flag_key ? (
+          {u.flag_key ? (
             <Link className="text-indigo-700 hover:underline" to={`/flags/${u.flag_key}`}>
-              flag {u.flag_key}
+              rollout of flag {u.flag_key}
             </Link>
-          ) : null}
+          ) : (
+            <Link className="text-indigo-700 hover:underline" to={`/experiments/${u.experiment_key}`}>
+              {u.experiment_name || u.experiment_key}
+            </Link>
+          )}
           <Badge tone={u.role === "primary" ? "indigo" : u.role.includes("guardrail") ? "amber" : "gray"}>{u.role.replace("_", " ")}</Badge>
           {u.status ? <span className="text-xs text-slate-600">{u.status}</span> : null}
         </li>
@@ -202,10 +182,9 @@ export function MetricEditorPage() {
   const mutation = isNew ? create : update;
   const errors = fieldErrorsFor(mutation.error, "");
   const errorAt = (path: string) => errors.get(path);
-  const sendFormat = Boolean(metric.data?.format) || draft.formatEdited;
   const save = (event: FormEvent) => {
     event.preventDefault();
-    const body = bodyOf(draft, sendFormat);
+    const body = bodyOf(draft);
     if (isNew) create.mutate({ key: draft.key, ...body }, { onSuccess: (m) => navigate(`/metric-definitions/${m.key}`) });
     else if (metric.data) update.mutate({ key: metric.data.key, version: metric.data.version, ...body });
   };
