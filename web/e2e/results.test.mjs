@@ -307,6 +307,7 @@ describe("results page", { concurrency: false }, () => {
     assert.equal(await page.locator("[data-metric=page-load] [data-testid=guardrail-status]").getAttribute("data-value"), "ok");
     await checkAxe(page, "results (frequentist)");
     await shot(page, "results-frequentist");
+    if (!process.env.UPDATE_SCREENSHOTS) await shot(page, "results-full", true);
 
     // export: the CSV holds the API's exact numbers
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
