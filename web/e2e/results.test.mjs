@@ -344,6 +344,19 @@ describe("results page", { concurrency: false }, () => {
     if (bayes.api.thresholds) assert.equal(Number(await page.getByTestId("thresholds").getAttribute("data-win")), bayes.api.thresholds.win);
     await checkAxe(page, "results (bayesian)");
     await shot(page, "results-bayesian");
+    // stricter thresholds travel to the API and come back in the answer
+    await page.getByLabel("Win threshold").fill("0.99");
+    await page.getByLabel("Lose threshold").fill("0.01");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator("[data-testid=thresholds][data-win='0.99']").waitFor();
+    await settle(page);
+    await assertPageEqualsApi(page, EXP, {
+      engine: "bayesian",
+      cuped: "false",
+      correction: "holm",
+      win_threshold: "0.99",
+      lose_threshold: "0.01",
+    });
 
     // CUPED on and no correction: still the API's numbers
     await page.getByText("Frequentist", { exact: true }).click();
