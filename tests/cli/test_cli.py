@@ -231,8 +231,16 @@ def test_flags_and_experiments__kill_enable_start_pause_aggregate(embedded: Path
     assert refused.exit_code == EXIT_REFUSED and "Traceback" not in refused.output
     assert "is now running" in cli("experiments", "resume", "checkout-test").output
 
+    now = cli("experiments", "aggregate", "checkout-test")
+    assert now.exit_code == 0, now.output
+    assert now.output.startswith("aggregated checkout-test at 20") and " ms" in now.output
+    assert cli("experiments", "aggregate", "checkout-test", "--full").exit_code == 0
+    missing = cli("experiments", "aggregate", "other")
+    assert missing.exit_code != 0 and "other" in missing.output and "Traceback" not in missing.output
+
     actions = {(label.split(":")[0], action) for label, action, _ in audit_rows(embedded)}
     assert {("cli", "flag.enabled"), ("cli", "flag.killed"), ("cli", "experiment.start")} <= actions
+    assert ("cli", "experiment.aggregated") in actions
 
 
 def test_doctor__embedded_passes(embedded: Path) -> None:

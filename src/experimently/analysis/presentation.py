@@ -102,6 +102,13 @@ def format_value(value: float | None, fmt: MetricFormat, kind: str) -> str:
     return _digits(value, fmt.decimals, 2 if abs(value) >= 1 or value == 0 else 4)
 
 
+def format_difference(value: float | None, fmt: MetricFormat, kind: str) -> str:
+    """A difference between two values: rates differ in percentage points, not percent."""
+    if value is not None and fmt.type is FormatType.PERCENT:
+        return f"{_digits(value * 100.0, fmt.decimals, 2)} percentage points"
+    return format_value(value, fmt, kind)
+
+
 def _pct(value: float | None, signed: bool = True) -> str:
     if value is None:
         return "n/a"
@@ -122,8 +129,8 @@ def _interval(c: dict[str, Any], fmt: MetricFormat, kind: str) -> tuple[str, str
     if ab:
         lo, hi = ab.get("lower"), ab.get("upper")
         return (
-            format_value(lo, fmt, kind) if lo is not None else "-inf",
-            format_value(hi, fmt, kind) if hi is not None else "+inf",
+            format_difference(lo, fmt, kind) if lo is not None else "-inf",
+            format_difference(hi, fmt, kind) if hi is not None else "+inf",
         )
     return None
 
@@ -179,7 +186,9 @@ def _sentence(
     base = f"{variant.capitalize()} {verb} {name} from {format_value(control.get('mean'), fmt, kind)}"
     base += f" to {format_value(treatment.get('mean'), fmt, kind)}"
     rel = c.get("relative_lift")
-    change = _pct(rel) if rel is not None else f"{'+' if diff >= 0 else ''}{format_value(diff, fmt, kind)}"
+    change = (
+        _pct(rel) if rel is not None else f"{'+' if diff >= 0 else ''}{format_difference(diff, fmt, kind)}"
+    )
     interval = _interval(c, fmt, kind)
     label = "credible interval" if engine == "bayesian" else "interval"
     if engine == "sequential":
@@ -190,6 +199,10 @@ def _sentence(
     if cuped and c.get("cuped_theta") is not None and "CUPED_NO_PREPERIOD" not in messages:
         detail += ", CUPED-adjusted"
     text = f"{base} ({detail})"
+    if cuped and ({"CUPED_NO_PREPERIOD", "CUPED_NOT_SUPPORTED"} & messages):
+        text += " [CUPED not applied: " + (
+            "no pre-period data]" if "CUPED_NO_PREPERIOD" in messages else "not supported for ratio metrics]"
+        )
     if "ZERO_VARIANCE" in messages:
         return text + "; every unit has the same value, so there is no test."
     if engine == "bayesian":
@@ -205,7 +218,7 @@ def _sentence(
         text += (
             f"; the chance that it is better is {_pct(chance, False)} (winner at "
             f"{_pct(thresholds['win'], False)}, loser at {_pct(thresholds['lose'], False)}), so it is "
-            f"{outcome}; expected loss if shipped {format_value(risk.get('treatment'), fmt, kind)}."
+            f"{outcome}; expected loss if shipped {format_difference(risk.get('treatment'), fmt, kind)}."
         )
         note = bayesian_verdict_note(c, level, thresholds)
         return text + (" " + note if note else "")

@@ -33,6 +33,7 @@ from experimently.metrics.aggregation import (
     ExperimentStats,
     SpecProvider,
     load_snapshot,
+    recompute_from_scratch,
     run_aggregation,
 )
 from experimently.metrics.models import AggregationState, MetricDefinition
@@ -345,9 +346,12 @@ async def aggregate_now(
     ref: str,
     specs: SpecProvider | None,
     after: AfterAggregation | None,
+    *,
+    full: bool = False,
 ) -> dict[str, Any]:
     """Run the aggregation of one experiment now (as the job does, then its guardrail checks);
-    audited. Only running and paused experiments are aggregated (409 otherwise)."""
+    audited. Only running and paused experiments are aggregated (409 otherwise). ``full`` recomputes
+    from every raw event instead of incrementally."""
     async with db.transaction() as session:
         exp = await experiments.get(session, actor, ref)
         require(actor, Permission.EXPERIMENTS_WRITE, owner_id=exp.owner_id)
@@ -363,7 +367,14 @@ async def aggregate_now(
         return [spec for spec in (await specs(session) if specs else []) if spec.key == key]
 
     began = time.perf_counter()
-    await run_aggregation(db, only_this, after)
+    if full:
+        async with db.transaction() as session:
+            for spec in await only_this(session):
+                await recompute_from_scratch(session, spec)
+        if after is not None:
+            await after({key})
+    else:
+        await run_aggregation(db, only_this, after)
     duration_ms = (time.perf_counter() - began) * 1000.0
     async with db.transaction() as session:
         state = await session.get(AggregationState, key)
@@ -374,7 +385,7 @@ async def aggregate_now(
             "experiment.aggregated",
             "experiment",
             exp.id,
-            after={"aggregated_at": aggregated_at, "duration_ms": round(duration_ms, 1)},
+            after={"aggregated_at": aggregated_at, "duration_ms": round(duration_ms, 1), "full": full},
         )
     await cache.invalidate(NAMESPACE)
     return {"experiment_key": key, "aggregated_at": aggregated_at, "duration_ms": duration_ms}

@@ -10,10 +10,12 @@ from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerR
 from experimently.errors import ValidationFailed
 from experimently.rbac import Permission, permissions_for, require
 from experimently.stats import (
+    Alternative,
     Correction,
     Engine,
     MessageCode,
     MetricAnalysis,
+    MetricKind,
     Prior,
     SrmResult,
     VariantStats,
@@ -101,31 +103,128 @@ def compute(actor: Actor, body: ComputeRequest) -> dict[str, Any]:
     return result
 
 
+def _refuse(path: str, message: str) -> ValidationFailed:
+    return ValidationFailed(message, [{"path": path, "message": message}])
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def check_power_request(body: PowerRequest) -> None:
+    """Refuse, with a message that says what to send, every input the power calculation cannot use."""
+    baseline = body.baseline_mean
+    if body.kind is MetricKind.BINOMIAL:
+        if not 0.0 < baseline < 1.0:
+            hint = (
+                f": {_number(baseline)} looks like a percentage, send {baseline / 100:.2f}"
+                if 1.0 <= baseline < 100.0
+                else f" (got {_number(baseline)}), e.g. 0.12 for a 12% conversion rate"
+            )
+            raise _refuse(
+                "baseline_mean", f"baseline_mean must be a rate in (0, 1) for binomial metrics{hint}"
+            )
+    else:
+        if baseline == 0:
+            raise _refuse(
+                "baseline_mean",
+                f"baseline_mean must not be 0 for {body.kind} metrics: the minimum detectable effect is "
+                "relative to it; send the metric's recent mean per unit",
+            )
+        if body.baseline_variance is None:
+            raise _refuse(
+                "baseline_variance",
+                f"baseline_variance is required for {body.kind} metrics: send the variance of the "
+                "per-unit value (its standard deviation squared) over a recent period",
+            )
+        if body.baseline_variance == 0:
+            raise _refuse(
+                "baseline_variance",
+                "baseline_variance must be above 0: with no variance every unit has the same value and "
+                "there is nothing to test",
+            )
+    mde = body.relative_mde
+    if mde is None:
+        return
+    if mde == 0:
+        raise _refuse(
+            "relative_mde",
+            "relative_mde must not be 0: it is the relative change to detect, e.g. 0.05 for +5%",
+        )
+    if mde <= -1:
+        raise _refuse(
+            "relative_mde",
+            f"relative_mde must be above -1 (got {_number(mde)}): -1 would mean the metric drops to 0; "
+            "it is a fraction, e.g. -0.05 for -5%",
+        )
+    if body.alternative is Alternative.GREATER and mde < 0:
+        raise _refuse(
+            "relative_mde",
+            f"relative_mde is negative ({_number(mde)}) but alternative is 'greater' (treatment above "
+            "control): send a positive relative_mde, or alternative 'less' or 'two-sided'",
+        )
+    if body.alternative is Alternative.LESS and mde > 0:
+        raise _refuse(
+            "relative_mde",
+            f"relative_mde is positive ({_number(mde)}) but alternative is 'less' (treatment below "
+            "control): send a negative relative_mde, or alternative 'greater' or 'two-sided'",
+        )
+    if body.kind is MetricKind.BINOMIAL and not 0.0 <= baseline * (1.0 + mde) <= 1.0:
+        hint = f"; {_number(mde)} looks like a percentage, send {mde / 100:.2f}" if abs(mde) >= 1 else ""
+        raise _refuse(
+            "relative_mde",
+            f"relative_mde {_number(mde)} moves the rate {_number(baseline)} to "
+            f"{_number(baseline * (1.0 + mde))}, outside [0, 1]; relative_mde is a fraction of the "
+            f"baseline (0.05 = +5%){hint}",
+        )
+
+
+RESULT_PROBLEMS = {
+    "NUMERIC_RANGE": "the numbers are beyond what can be computed: check baseline_mean, "
+    "baseline_variance and relative_mde for a misplaced unit or exponent",
+    "NOT_ENOUGH_DATA": "units_per_arm is too small to detect any change of this rate with this power: "
+    "send more units per arm",
+    "ZERO_VARIANCE": "the variance is 0: send a baseline_variance above 0",
+    "INVALID_INPUT": "these inputs cannot be used together: check baseline_mean (a rate in (0, 1) for "
+    "binomial metrics), baseline_variance and relative_mde",
+}
+
+
+def _checked(result: Any) -> dict[str, Any]:
+    """The result as JSON, or a 422 naming what to change when the engine could not compute it."""
+    messages = [str(m) for m in getattr(result, "messages", ())]
+    if messages:
+        raise _refuse("body", RESULT_PROBLEMS.get(messages[0], f"cannot compute: {messages[0]}"))
+    return to_json_dict(result)
+
+
 def plan(actor: Actor, body: PowerRequest) -> dict[str, Any]:
     require_analysis(actor)
+    if body.relative_mde is None and body.units_per_arm is None:
+        raise ValidationFailed(
+            "give relative_mde (for the sample size), units_per_arm (for the detectable effect), or both "
+            "(for the power)",
+            [{"path": "relative_mde", "message": "required when units_per_arm is absent"}],
+        )
+    check_power_request(body)
     common: dict[str, Any] = {
         "baseline_variance": body.baseline_variance,
         "alpha": body.alpha,
         "alternative": body.alternative,
     }
     out: dict[str, Any] = {"kind": body.kind, "baseline_mean": body.baseline_mean}
-    if body.relative_mde is None and body.units_per_arm is None:
-        raise ValidationFailed(
-            "give relative_mde, units_per_arm, or both",
-            [{"path": "relative_mde", "message": "required when units_per_arm is absent"}],
-        )
     if body.relative_mde is not None and body.units_per_arm is None:
         size = sample_size(body.kind, body.baseline_mean, body.relative_mde, power=body.power, **common)
-        out["sample_size"] = to_json_dict(size)
+        out["sample_size"] = _checked(size)
         if body.daily_units and size.total_units:
-            out["days_to_sample"] = to_json_dict(days_to_sample(size.total_units, body.daily_units))
+            out["days_to_sample"] = _checked(days_to_sample(size.total_units, body.daily_units))
     elif body.units_per_arm is not None and body.relative_mde is None:
-        out["mde"] = to_json_dict(
+        out["mde"] = _checked(
             mde(body.kind, body.baseline_mean, body.units_per_arm, power=body.power, **common)
         )
     else:
         assert body.relative_mde is not None and body.units_per_arm is not None
-        out["power"] = to_json_dict(
+        out["power"] = _checked(
             power(body.kind, body.baseline_mean, body.relative_mde, body.units_per_arm, **common)
         )
     return out

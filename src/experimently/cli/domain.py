@@ -13,7 +13,9 @@ import typer
 from experimently.cli.common import cli_actor, fail, run, table
 
 flags_app = typer.Typer(help="Feature flags: list, kill, enable.", no_args_is_help=True)
-experiments_app = typer.Typer(help="Experiments: list, start, pause, resume.", no_args_is_help=True)
+experiments_app = typer.Typer(
+    help="Experiments: list, start, pause, resume, aggregate.", no_args_is_help=True
+)
 
 PAGE = 500
 
@@ -177,6 +179,29 @@ def experiments_resume(
 ) -> None:
     """Resume a paused experiment (audited)."""
     _transition(ref, "resume", reason)
+
+
+@experiments_app.command("aggregate")
+def experiments_aggregate(
+    key: Annotated[str, typer.Argument(help="experiment key or id (running or paused)")],
+    full: Annotated[
+        bool, typer.Option(help="recompute from every raw event instead of incrementally")
+    ] = False,
+) -> None:
+    """Run the metric aggregation of one experiment now (audited, as POST .../aggregate); its results
+    show the fresh numbers at once."""
+    from experimently.analysis.results import aggregate_now
+    from experimently.experiments.integration import aggregation_specs
+
+    async def body(runtime: Any) -> dict[str, Any]:
+        return await aggregate_now(
+            runtime.db, runtime.cache, cli_actor(), key, aggregation_specs, None, full=full
+        )
+
+    done = run(body)
+    typer.echo(
+        f"aggregated {done['experiment_key']} at {done['aggregated_at']} in {done['duration_ms']:.0f} ms"
+    )
 
 
 def aggregate(

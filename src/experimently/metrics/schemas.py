@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 KEY = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 CURRENCY = r"^[A-Z]{3}$"
@@ -52,10 +53,19 @@ class MetricFormat(BaseModel):
 
     type: FormatType
     currency: str | None = Field(
-        None, pattern=CURRENCY, description="ISO 4217 code (3 upper-case letters); type currency only"
+        None, description="ISO 4217 code (3 upper-case letters); type currency only", examples=["EUR"]
     )
     duration_unit: DurationUnit | None = Field(None, description="unit of the values; type duration only")
     decimals: int | None = Field(None, ge=0, le=10, description="decimals to show; null: the console decides")
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_4217(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(CURRENCY, value):
+            raise ValueError(
+                f"currency must be an ISO 4217 code of 3 upper-case letters, e.g. EUR (got {value!r})"
+            )
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricFormat:

@@ -3527,6 +3527,7 @@ export interface components {
             /**
              * Currency
              * @description ISO 4217 code (3 upper-case letters); type currency only
+             * @example EUR
              */
             currency?: string | null;
             /** @description unit of the values; type duration only */
