@@ -282,6 +282,7 @@ describe("results page", { concurrency: false }, () => {
     await drained();
 
     await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.getByText(/aggregated now, in \d+ ms/).waitFor();
     await noData.waitFor({ state: "detached" });
     const primary = page.locator("[data-metric=purchase]");
     await primary.locator("tr[data-variant=treatment] [data-field=verdict][data-value=winner]").waitFor();
