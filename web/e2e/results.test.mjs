@@ -26,11 +26,17 @@ let server;
 let browser;
 let token;
 let apiKey;
+const problems = [];
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, reducedMotion: "reduce", acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
+  // a script error or a style the Content-Security-Policy refuses (uPlot styles its canvas from script)
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content.Security.Policy|Refused/i.test(message.text())) problems.push(message.text());
+  });
   return page;
 }
 
@@ -245,6 +251,7 @@ describe("results page", { concurrency: false }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    assert.deepEqual(problems, [], "no script error or CSP refusal in the browser");
   });
 
   test("2,000 users with a real lift: refresh, the winner, interval bars, lift over time, every engine", async () => {
