@@ -310,7 +310,10 @@ describe("results page", { concurrency: false }, () => {
     assert.equal(Number(await chart.getAttribute("data-points")), api.timeseries.purchase.length);
     assert.ok(api.timeseries.purchase.length >= DAYS - 1, `days: ${api.timeseries.purchase.length}`);
     await chart.locator("canvas").waitFor();
-    if (api.metrics[0].summary) assert.equal(await primary.getByTestId("summary").innerText(), api.metrics[0].summary);
+    // the server's plain-language summary, as sent
+    assert.equal(await primary.getByTestId("summary").innerText(), api.metrics.find((m) => m.metric_key === "purchase").summary);
+    // the metric's format: revenue in euros
+    assert.match(await page.locator("[data-metric=revenue] tr[data-control] [data-field=mean]").innerText(), /^€\d+\.\d\d$/);
     // the guardrail held
     assert.equal(await page.locator("[data-metric=page-load] [data-testid=guardrail-status]").getAttribute("data-value"), "ok");
     await checkAxe(page, "results (frequentist)");
@@ -349,7 +352,7 @@ describe("results page", { concurrency: false }, () => {
     });
     assert.ok(bayes.seen.has("chance_to_win") && bayes.seen.has("risk"));
     assert.equal(await page.locator("[data-field=p_value]").count(), 0);
-    if (bayes.api.thresholds) assert.equal(Number(await page.getByTestId("thresholds").getAttribute("data-win")), bayes.api.thresholds.win);
+    assert.equal(Number(await page.getByTestId("thresholds").getAttribute("data-win")), bayes.api.thresholds.win);
     await checkAxe(page, "results (bayesian)");
     await shot(page, "results-bayesian");
     // stricter thresholds travel to the API and come back in the answer
