@@ -262,3 +262,10 @@ async def test_power__valid_inputs_still_answer(harness: Harness) -> None:
         harness, {"kind": "mean", "baseline_mean": 12.5, "baseline_variance": 30, "units_per_arm": 5000}
     )
     assert mean.status_code == 200 and mean.json()["data"]["mde"]["relative_mde"] > 0
+    # finite input whose answer is beyond doubles: a 200 with the code and an explanation, not a refusal
+    huge = await _power(
+        harness, {"kind": "mean", "baseline_mean": 1e-90, "baseline_variance": 1.0, "relative_mde": 1e-300}
+    )
+    assert huge.status_code == 200, huge.text
+    size = huge.json()["data"]["sample_size"]
+    assert size["messages"] == ["NUMERIC_RANGE"] and "beyond what can be computed" in size["explanation"]

@@ -58,10 +58,10 @@ def test_cuped__matches_direct_computation_on_raw_arrays(
     var_adj = adj_t.var(ddof=1) / n_t + adj_c.var(ddof=1) / n_c
     var_raw = y_t.var(ddof=1) / n_t + y_c.var(ddof=1) / n_c
     assert c.cuped_variance_reduction == pytest.approx(1 - var_adj / var_raw, rel=1e-6, abs=1e-9)
-    # relative = adjusted diff / unadjusted control mean, delta method with adjusted variances
-    mc = y_c.mean()
-    mt_eff = mc + c.absolute_lift
-    se_rel = math.sqrt(adj_t.var(ddof=1) / n_t / mc**2 + mt_eff**2 * adj_c.var(ddof=1) / n_c / mc**4)
+    # relative = adjusted diff / unadjusted control mean, delta method with the raw treatment mean and
+    # the adjusted variances (the conventions: keep the means, replace only the variances)
+    mc, mt = y_c.mean(), y_t.mean()
+    se_rel = math.sqrt(adj_t.var(ddof=1) / n_t / mc**2 + mt**2 * adj_c.var(ddof=1) / n_c / mc**4)
     assert c.relative_lift == pytest.approx(c.absolute_lift / mc, rel=1e-6)
     assert c.relative_interval is not None
     q = stats.t.ppf(0.975, ref.df)

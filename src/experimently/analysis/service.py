@@ -191,11 +191,16 @@ RESULT_PROBLEMS = {
 
 
 def _checked(result: Any) -> dict[str, Any]:
-    """The result as JSON, or a 422 naming what to change when the engine could not compute it."""
+    """The result as JSON, or a 422 naming what to change when the input cannot be used. Finite input
+    whose answer lies beyond the range of doubles stays a 200 with ``NUMERIC_RANGE`` and an
+    ``explanation`` (the request is well-formed; the answer is "more than can be counted")."""
     messages = [str(m) for m in getattr(result, "messages", ())]
-    if messages:
+    out = to_json_dict(result)
+    if messages and messages[0] != "NUMERIC_RANGE":
         raise _refuse("body", RESULT_PROBLEMS.get(messages[0], f"cannot compute: {messages[0]}"))
-    return to_json_dict(result)
+    if messages:
+        out["explanation"] = RESULT_PROBLEMS["NUMERIC_RANGE"]
+    return out
 
 
 def plan(actor: Actor, body: PowerRequest) -> dict[str, Any]:
