@@ -26,11 +26,17 @@ let server;
 let browser;
 let token;
 let apiKey;
+const problems = [];
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
   const context = await browser.newContext({ viewport, reducedMotion: "reduce", acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(20_000);
+  // a script error or a style the Content-Security-Policy refuses (uPlot styles its canvas from script)
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content.Security.Policy|Refused/i.test(message.text())) problems.push(message.text());
+  });
   return page;
 }
 
@@ -181,6 +187,8 @@ const FIELDS = {
   units: (c, control) => (control ? c.control.units : c.treatment.units),
   mean: (c, control) => (control ? c.control.mean : c.treatment.mean),
   absolute_lift: (c) => c.absolute_lift,
+  absolute_lower: (c) => c.absolute_interval?.lower ?? null,
+  absolute_upper: (c) => c.absolute_interval?.upper ?? null,
   relative_lift: (c) => c.relative_lift,
   relative_lower: (c) => c.relative_interval?.lower ?? null,
   relative_upper: (c) => c.relative_interval?.upper ?? null,
@@ -243,6 +251,7 @@ describe("results page", { concurrency: false }, () => {
   after(async () => {
     await browser?.close();
     await server?.stop();
+    assert.deepEqual(problems, [], "no script error or CSP refusal in the browser");
   });
 
   test("2,000 users with a real lift: refresh, the winner, interval bars, lift over time, every engine", async () => {
@@ -280,11 +289,12 @@ describe("results page", { concurrency: false }, () => {
     await drained();
 
     await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.getByText(/aggregated now, in \d+ ms/).waitFor();
     await noData.waitFor({ state: "detached" });
     const primary = page.locator("[data-metric=purchase]");
     await primary.locator("tr[data-variant=treatment] [data-field=verdict][data-value=winner]").waitFor();
     const { api, seen } = await assertPageEqualsApi(page, EXP, { engine: "frequentist", cuped: "false", correction: "holm" });
-    for (const field of ["units", "mean", "absolute_lift", "relative_lift", "relative_lower", "relative_upper", "p_value", "verdict"]) {
+    for (const field of ["units", "mean", "absolute_lift", "absolute_lower", "absolute_upper", "relative_lift", "relative_lower", "relative_upper", "p_value", "verdict"]) {
       assert.ok(seen.has(field), `the page shows ${field}`);
     }
     assert.equal(Object.values(api.units).reduce((a, b) => a + b, 0), USERS);
@@ -300,11 +310,15 @@ describe("results page", { concurrency: false }, () => {
     assert.equal(Number(await chart.getAttribute("data-points")), api.timeseries.purchase.length);
     assert.ok(api.timeseries.purchase.length >= DAYS - 1, `days: ${api.timeseries.purchase.length}`);
     await chart.locator("canvas").waitFor();
-    if (api.metrics[0].summary) assert.equal(await primary.getByTestId("summary").innerText(), api.metrics[0].summary);
+    // the server's plain-language summary, as sent
+    assert.equal(await primary.getByTestId("summary").innerText(), api.metrics.find((m) => m.metric_key === "purchase").summary);
+    // the metric's format: revenue in euros
+    assert.match(await page.locator("[data-metric=revenue] tr[data-control] [data-field=mean]").innerText(), /^€\d+\.\d\d$/);
     // the guardrail held
     assert.equal(await page.locator("[data-metric=page-load] [data-testid=guardrail-status]").getAttribute("data-value"), "ok");
     await checkAxe(page, "results (frequentist)");
     await shot(page, "results-frequentist");
+    if (!process.env.UPDATE_SCREENSHOTS) await shot(page, "results-full", true);
 
     // export: the CSV holds the API's exact numbers
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
@@ -338,9 +352,22 @@ describe("results page", { concurrency: false }, () => {
     });
     assert.ok(bayes.seen.has("chance_to_win") && bayes.seen.has("risk"));
     assert.equal(await page.locator("[data-field=p_value]").count(), 0);
-    if (bayes.api.thresholds) assert.equal(Number(await page.getByTestId("thresholds").getAttribute("data-win")), bayes.api.thresholds.win);
+    assert.equal(Number(await page.getByTestId("thresholds").getAttribute("data-win")), bayes.api.thresholds.win);
     await checkAxe(page, "results (bayesian)");
     await shot(page, "results-bayesian");
+    // stricter thresholds travel to the API and come back in the answer
+    await page.getByLabel("Win threshold").fill("0.99");
+    await page.getByLabel("Lose threshold").fill("0.01");
+    await page.getByRole("button", { name: "Apply" }).click();
+    await page.locator("[data-testid=thresholds][data-win='0.99']").waitFor();
+    await settle(page);
+    await assertPageEqualsApi(page, EXP, {
+      engine: "bayesian",
+      cuped: "false",
+      correction: "holm",
+      win_threshold: "0.99",
+      lose_threshold: "0.01",
+    });
 
     // CUPED on and no correction: still the API's numbers
     await page.getByText("Frequentist", { exact: true }).click();
@@ -406,7 +433,8 @@ describe("results page", { concurrency: false }, () => {
     const refresh = await page.getByRole("button", { name: "Refresh now" }).boundingBox();
     assert.ok(refresh && refresh.x >= 0 && refresh.x + refresh.width <= 390, "refresh inside the screen");
     await checkAxe(page, "results (phone)");
-    await shot(page, "results-phone");
+    // looked at while developing; not a picture of the docs
+    if (!process.env.UPDATE_SCREENSHOTS) await shot(page, "results-phone");
     await page.context().close();
   });
 });

@@ -75,7 +75,8 @@ export function LiftChart({ points, metricName, level }: { points: TimeseriesPoi
           incrs: [DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY],
           values: (_u, ticks) => ticks.map((t) => dayLabel(t)),
         },
-        { values: (_u, ticks) => ticks.map((t) => `${t > 0 ? "+" : ""}${t}%`), size: 56 }],
+        { values: (_u, ticks) => ticks.map((t) => `${t > 0 ? "+" : ""}${t}%`), size: 64 },
+      ],
       legend: { live: true },
       cursor: { drag: { x: true, y: false } },
       hooks: { drawClear: [zeroLine] },
@@ -92,8 +93,9 @@ export function LiftChart({ points, metricName, level }: { points: TimeseriesPoi
         label={`Cumulative relative lift of ${metricName} per day, with its ${Math.round(level * 100)}% interval as a band`}
       />
       <figcaption className="mt-1 text-xs text-slate-600">
-        Cumulative lift by day of first exposure, with its {Math.round(level * 100)}% interval (shaded). Drag across the chart
-        to zoom, double-click to zoom out.
+        Cumulative lift by day of first exposure, with its fixed-horizon {Math.round(level * 100)}% interval (shaded), whatever
+        the engine chosen above: it shows how the estimate settled, it is not a test to re-read every day. Drag across the
+        chart to zoom, double-click to zoom out.
         {points.length === 1 ? " One day of data so far: the line starts with the second day." : ""}
       </figcaption>
     </figure>

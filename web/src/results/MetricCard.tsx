@@ -165,6 +165,20 @@ export function MetricCard({
                 </td>
                 <td className={`${td} text-right`}>
                   <Num field="absolute_lift" value={c.absolute_lift}>{formatDifference(c.absolute_lift, format)}</Num>
+                  {c.absolute_interval ? (
+                    <div
+                      className="text-xs text-slate-600"
+                      title={`${Math.round(level * 100)}% interval of the difference: the one the verdict is decided on`}
+                    >
+                      <Num field="absolute_lower" value={c.absolute_interval.lower}>
+                        {c.absolute_interval.lower === null ? "\u2212∞" : formatDifference(c.absolute_interval.lower, format)}
+                      </Num>
+                      {" to "}
+                      <Num field="absolute_upper" value={c.absolute_interval.upper}>
+                        {c.absolute_interval.upper === null ? "+∞" : formatDifference(c.absolute_interval.upper, format)}
+                      </Num>
+                    </div>
+                  ) : null}
                   {c.posterior_sd !== null && c.posterior_sd !== undefined ? (
                     <div className="text-xs text-slate-600">
                       sd <Num field="posterior_sd" value={c.posterior_sd}>{formatDifference(c.posterior_sd, format).replace("+", "")}</Num>

@@ -241,6 +241,9 @@ export function ResultsPage() {
         ) : null}
         {meta.aggregation_interval_seconds ? <> · every {formatWait(meta.aggregation_interval_seconds).replace("in ", "")}</> : null}
         {results.isFetching ? <span className="ml-2 text-slate-500">updating…</span> : null}
+        <span role="status" className="ml-1 text-slate-600">
+          {aggregate.isSuccess ? `· aggregated now, in ${Math.round(aggregate.data.duration_ms)} ms` : ""}
+        </span>
       </p>
       {aggregate.isError ? <ErrorBanner error={aggregate.error} /> : null}
       {results.isError ? <ErrorBanner error={results.error} /> : null}

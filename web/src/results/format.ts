@@ -1,6 +1,6 @@
 // Number formatting of the results page. Pure functions (unit-tested): the page shows these strings
 // and keeps the exact number the API sent in a `data-value` attribute beside each of them.
-import type { Engine, FormatType, MetricResult, ValueFormat } from "./types";
+import type { Engine, MetricResult, ValueFormat } from "./types";
 
 const LOCALE = "en-US";
 
@@ -152,14 +152,6 @@ export function formatWait(seconds: number): string {
   if (seconds < 5400) return `in ${Math.round(seconds / 60)} min`;
   return `in ${Math.round(seconds / 3600)} h`;
 }
-
-export const FORMAT_NAMES: Record<FormatType, string> = {
-  count: "count",
-  percent: "percent",
-  number: "number",
-  currency: "currency",
-  duration: "duration",
-};
 
 export const ENGINE_NAMES: Record<Engine, string> = {
   frequentist: "Frequentist",

@@ -1,0 +1,84 @@
+import { cleanup, render, screen } from "@testing-library/react";
+import { MemoryRouter } from "react-router-dom";
+import { afterEach, describe, expect, it } from "vitest";
+import { AutoPauseBanner, WarningBanners } from "./Banners";
+import type { Results, Warning } from "./types";
+
+function results(warnings: Warning[]): Results {
+  return {
+    experiment: { id: "e", key: "exp", status: "running", control: "control", started_at: null },
+    engine: "frequentist",
+    cuped: false,
+    correction: "holm",
+    aggregated_at: null,
+    units: { control: 600, treatment: 400 },
+    srm: { p_value: 0.0000012, flagged: true, expected: { control: 500, treatment: 500 }, observed: { control: 600, treatment: 400 }, threshold: 0.001 },
+    warnings,
+    family_size: 1,
+    intervals_adjusted: false,
+    metrics: [],
+    timeseries: {},
+  };
+}
+
+afterEach(cleanup);
+
+describe("data-quality banners", () => {
+  it("explain each warning and what to do", () => {
+    const now = Date.parse("2026-12-02T08:00:00Z");
+    render(
+      <WarningBanners
+        results={results([
+          { code: "SRM", message: "units per variant do not match" },
+          { code: "MULTIPLE_EXPOSURES", message: "12 units", count: 1234 },
+          { code: "NO_DATA", message: "no exposures aggregated yet", next_aggregation_at: "2026-12-02T08:00:45Z" },
+          { code: "LOW_SAMPLE", message: "fewer than 1000 units in a variant" },
+          { code: "METRIC_NOT_FOUND", message: "metric 'gone' is not defined" },
+          { code: "SOMETHING_NEW", message: "a warning this console does not know yet" },
+        ])}
+        nextRun={null}
+        now={now}
+      />,
+    );
+    const srm = screen.getByRole("alert", { name: /Sample ratio mismatch/ });
+    expect(srm.textContent).toContain("control: 600 (60.0%, expected 50.0%)");
+    expect(srm.textContent).toContain("Find the cause");
+    expect(screen.getByRole("status", { name: "1,234 units saw more than one variant" }).textContent).toContain("stable id");
+    // the next run from the warning itself when meta has none
+    expect(screen.getByRole("status", { name: "No data yet" }).textContent).toContain("in 45 s");
+    expect(screen.getByRole("status", { name: "Below the planned sample size" }).textContent).toContain("sequential engine");
+    expect(screen.getByRole("status", { name: /metric of this experiment is not defined/ }).textContent).toContain("'gone'");
+    expect(screen.getByRole("status", { name: "SOMETHING_NEW" }).textContent).toContain("does not know yet");
+  });
+
+  it("shows the automatic pause only while the experiment is paused by a breach", () => {
+    const breach = {
+      metric_key: "errors",
+      variant: "treatment",
+      action: "paused",
+      relative_lift: 2.294,
+      p_value: 0.00001,
+      details: {},
+      detected_at: "2026-12-02T07:51:00Z",
+    };
+    const { rerender } = render(
+      <MemoryRouter>
+        <AutoPauseBanner status="paused" breaches={[breach]} experimentKey="exp" />
+      </MemoryRouter>,
+    );
+    const banner = screen.getByRole("alert", { name: "Paused automatically by a guardrail" });
+    expect(banner.textContent).toContain("'errors' is significantly worse in 'treatment' (+229.4%, always-valid p < 0.0001)");
+    rerender(
+      <MemoryRouter>
+        <AutoPauseBanner status="running" breaches={[breach]} experimentKey="exp" />
+      </MemoryRouter>,
+    );
+    expect(screen.queryByRole("alert")).toBeNull();
+    rerender(
+      <MemoryRouter>
+        <AutoPauseBanner status="paused" breaches={[{ ...breach, action: "notified" }]} experimentKey="exp" />
+      </MemoryRouter>,
+    );
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+});
