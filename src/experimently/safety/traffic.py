@@ -94,7 +94,9 @@ async def hold_for_traffic(session: AsyncSession, schedule: RolloutSchedule, due
         "min_units": rollout.min_units,
     }
     if rollout.waiting_since is None:
-        rollout.waiting_since = due
+        # from when the step was due, or (applied late, after its own wait) when the current step began
+        started = rollout.step_started_at
+        rollout.waiting_since = max(due, ensure_utc(started)) if started is not None else due
         reason = f"the step to {percentage:g}% waits for traffic: {_shortfall(rollout)}"
         audit.record(
             session, SYSTEM, "flag.rollout_held", "flag", rollout.flag_key, after=summary, reason=reason
