@@ -3168,7 +3168,7 @@ export interface components {
             hold?: "waiting_for_traffic" | null;
             /**
              * Waiting Since
-             * @description when the held step was due
+             * @description since when the next step waits: its planned time, or the current step's start if later
              */
             waiting_since: string | null;
             /**

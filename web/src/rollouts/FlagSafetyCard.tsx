@@ -1,9 +1,10 @@
 import { Link } from "react-router-dom";
-import { Card, ErrorBanner, Spinner } from "../ui";
+import { Card, ErrorBanner } from "../ui";
 import { useSafetySettings } from "./api";
 import { SafetyForm } from "./SafetyForm";
 
-/** The flag's override of the environment's safety settings (empty fields: the environment's). */
+/** The flag's override of the environment's safety settings (empty fields: the environment's). No
+ * spinner while it loads: the card sits low on a page that is already shown. */
 export function FlagSafetyCard({ flagKey, env, allowed }: { flagKey: string; env: string; allowed: boolean }) {
   const own = useSafetySettings(env, flagKey);
   const environment = useSafetySettings(env);
@@ -20,7 +21,6 @@ export function FlagSafetyCard({ flagKey, env, allowed }: { flagKey: string; env
         This flag's override{own.data && own.data.version > 0 ? ` (version ${own.data.version})` : " (none yet)"}: a field left empty takes the environment's value, shown greyed.
       </p>
       <ErrorBanner error={own.error ?? environment.error} />
-      {own.isPending || environment.isPending ? <Spinner /> : null}
       {own.data ? <SafetyForm env={env} flagKey={flagKey} settings={own.data} inherited={environment.data} editable={allowed} /> : null}
     </Card>
   );

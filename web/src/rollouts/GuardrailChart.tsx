@@ -4,6 +4,14 @@ import { guardrailSeries, type ChartMode, type HistoryPoint } from "./progress";
 
 const INDIGO = "#4338ca";
 const RED = "#b91c1c";
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+
+/** A tick of the time axis: the time of day (seconds when they are not :00), the date at midnight. */
+function timeLabel(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  if (d.getHours() === 0 && d.getMinutes() === 0 && d.getSeconds() === 0) return d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+  return d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", ...(d.getSeconds() ? { second: "2-digit" } : {}) });
+}
 
 /** One guardrail metric over the rollout's checks: the new variation's lift over the old one with its
  * always-valid interval (the band) and the threshold of harm (0: no difference). */
@@ -14,9 +22,11 @@ export function GuardrailChart({ metric, history, mode }: { metric: string; hist
     () => ({
       cursor: { drag: { x: true, y: false } },
       legend: { show: true },
-      scales: { x: { time: true } },
+      // a little room on both sides, so the first and the last check (often the breach) show whole
+      scales: { x: { time: true, range: (_u, min, max) => [min - Math.max((max - min) * 0.03, 1), max + Math.max((max - min) * 0.03, 1)] } },
       axes: [
-        { stroke: "#475569", grid: { stroke: "#e2e8f0" } },
+        // whole seconds at least (checks come every aggregation interval, 10 s or more in production)
+        { stroke: "#475569", grid: { stroke: "#e2e8f0" }, space: 90, incrs: TIME_STEPS, values: (_u, ticks) => ticks.map(timeLabel) },
         {
           stroke: "#475569",
           grid: { stroke: "#e2e8f0" },
@@ -31,6 +41,7 @@ export function GuardrailChart({ metric, history, mode }: { metric: string; hist
         { label: "lower", stroke: "rgba(67,56,202,0.35)", width: 1, value: (_u, v) => fmt(v, unit) },
         { label: "upper", stroke: "rgba(67,56,202,0.35)", width: 1, value: (_u, v) => fmt(v, unit) },
         { label: "threshold", stroke: RED, width: 1.5, dash: [6, 4], points: { show: false }, value: (_u, v) => fmt(v, unit) },
+        { label: "breach", stroke: RED, fill: RED, width: 0, paths: () => null, points: { show: true, size: 9, fill: RED, stroke: RED }, value: (_u, v) => fmt(v, unit) },
       ],
       bands: [{ series: [3, 2], fill: "rgba(99,102,241,0.16)" }],
     }),
@@ -56,7 +67,7 @@ export function GuardrailChart({ metric, history, mode }: { metric: string; hist
       </figcaption>
       {history.length ? (
         <div className="px-1 pb-1">
-          <Chart options={options} data={data} height={200} label={`Guardrail ${metric}: ${mode === "relative" ? "relative lift" : "difference per unit"} of the new variation over time, with its always-valid interval and the threshold at 0; ${summary}`} />
+          <Chart options={options} data={data} height={200} label={`Guardrail ${metric}: ${mode === "relative" ? "relative lift" : "difference per unit"} of the new variation over time, with its always-valid interval, the threshold at 0 and breaches marked; ${summary}`} />
         </div>
       ) : (
         <p className="px-3 py-4 text-sm text-slate-500">No check yet: the monitor compares after each aggregation run.</p>

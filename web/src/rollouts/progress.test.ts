@@ -86,12 +86,20 @@ describe("the guardrail chart's series", () => {
 
   it("gives lift, band and threshold in percent, with a gap between steps", () => {
     const history = [point("2026-06-01T12:00:00Z", 1, 0.1, -0.2, 0.4), point("2026-06-01T12:01:00Z", 1, 2, 1.5, 2.5), point("2026-06-01T12:03:00Z", 2, 1, null, 3)];
-    const [xs, lift, lower, upper, zero] = guardrailSeries(history, "errors", "relative");
+    const [xs, lift, lower, upper, zero, breach] = guardrailSeries(history, "errors", "relative");
     expect(xs).toEqual([at("2026-06-01T12:00:00Z") / 1000, at("2026-06-01T12:01:00Z") / 1000, at("2026-06-01T12:02:00Z") / 1000, at("2026-06-01T12:03:00Z") / 1000]);
     expect(lift).toEqual([10, 200, null, 100]);
     expect(lower).toEqual([-20, 150, null, null]); // unbounded: no band there
     expect(upper).toEqual([40, 250, null, 300]);
     expect(zero).toEqual([0, 0, 0, 0]);
+    expect(breach).toEqual([null, null, null, null]);
+  });
+
+  it("marks the checks that found the new variation worse", () => {
+    const worse = { ...point("2026-06-01T12:02:00Z", 1, 0.5, 0.1, 0.9) };
+    worse.metrics.errors = { ...worse.metrics.errors!, verdict: "loser" };
+    const [, , , , , breach] = guardrailSeries([point("2026-06-01T12:00:00Z", 1, 0.2, -0.1, 0.5), worse], "errors", "relative");
+    expect(breach).toEqual([null, 50]);
   });
 
   it("reads the absolute difference when asked, and nulls for a metric not compared", () => {

@@ -90,14 +90,18 @@ export function nextStep(r: GuardedRollout, now: number): string {
 
 export type ChartMode = "relative" | "absolute";
 
-/** The guardrail chart's data for one metric: [times (s), lift, lower, upper, threshold]. A gap
- * (nulls) separates steps: each step is a comparison of its own, started afresh. Relative values in %. */
-export function guardrailSeries(history: HistoryPoint[], metric: string, mode: ChartMode): [number[], (number | null)[], (number | null)[], (number | null)[], (number | null)[]] {
+type Series = (number | null)[];
+
+/** The guardrail chart's data for one metric: [times (s), lift, lower, upper, threshold, breach (the
+ * lift where the check found the new variation worse, else null)]. A gap (nulls) separates steps: each
+ * step is a comparison of its own, started afresh. Relative values in %. */
+export function guardrailSeries(history: HistoryPoint[], metric: string, mode: ChartMode): [number[], Series, Series, Series, Series, Series] {
   const xs: number[] = [];
-  const lift: (number | null)[] = [];
-  const lower: (number | null)[] = [];
-  const upper: (number | null)[] = [];
-  const zero: (number | null)[] = [];
+  const lift: Series = [];
+  const lower: Series = [];
+  const upper: Series = [];
+  const zero: Series = [];
+  const breach: Series = [];
   const scale = mode === "relative" ? 100 : 1;
   const num = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? null : v * scale);
   let previous: HistoryPoint | null = null;
@@ -109,17 +113,20 @@ export function guardrailSeries(history: HistoryPoint[], metric: string, mode: C
       lower.push(null);
       upper.push(null);
       zero.push(0);
+      breach.push(null);
     }
     const m = point.metrics[metric];
     const interval = mode === "relative" ? m?.relative_interval : m?.absolute_interval;
+    const value = num(mode === "relative" ? m?.relative_lift : m?.absolute_lift);
     xs.push(x);
-    lift.push(num(mode === "relative" ? m?.relative_lift : m?.absolute_lift));
+    lift.push(value);
     lower.push(num(interval?.[0]));
     upper.push(num(interval?.[1]));
     zero.push(0);
+    breach.push(m?.verdict === "loser" ? value : null);
     previous = point;
   }
-  return [xs, lift, lower, upper, zero];
+  return [xs, lift, lower, upper, zero, breach];
 }
 
 /** Breaches as sentences for the page (the server's reason, with when and at which step). */
