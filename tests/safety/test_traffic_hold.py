@@ -172,3 +172,30 @@ async def test_max_wait__validated__and_kept_per_flag(harness: Harness) -> None:
     # a manual rollout is never held: a person moves it
     started = await start(harness, percentage=10)
     assert started["max_wait_seconds"] == 86_400 and started["steps"] is None and started["hold"] is None
+
+
+async def test_step_applied_late__next_wait_counts_from_then(harness: Harness, fake_clock: FakeClock) -> None:
+    # Given a three-step rollout that waited an hour for traffic, paused, and was resumed
+    await setup(harness)
+    started = await start(harness, steps=schedule(fake_clock, 50, 80, 100), max_wait_seconds=3600)
+    fake_clock.advance(seconds=1)
+    await run_scheduler(harness)
+    fake_clock.advance(minutes=3)
+    await run_scheduler(harness)
+    fake_clock.advance(minutes=61)
+    await run_scheduler(harness)
+    assert (await rollout(harness, started["id"]))["status"] == "paused"
+    url = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}/resume"
+    assert (await harness.client.post(url, headers=await harness.admin())).status_code == 200
+
+    # When the traffic comes: the held step is applied, and the last step was due an hour ago
+    served = await serve(harness, [f"u{i}" for i in range(600)])
+    await errors(harness, served, fake_clock, factor=1)
+    assert await harness.runtime.jobs.run("metrics.aggregate")
+    await run_scheduler(harness)
+
+    # Then the new step waits for its own units from when it began, not from its planned time
+    after = await rollout(harness, started["id"])
+    assert (after["status"], after["step"], after["percentage"]) == ("running", 2, 80)
+    assert after["hold"] == "waiting_for_traffic"
+    assert after["waiting_since"] == after["steps"][1]["applied_at"]

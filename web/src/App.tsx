@@ -12,6 +12,7 @@ const SegmentsPage = lazy(() => import("./segments/SegmentsPage").then((m) => ({
 const SegmentPage = lazy(() => import("./segments/SegmentPage").then((m) => ({ default: m.SegmentPage })));
 const HistoryPage = lazy(() => import("./history/HistoryPage").then((m) => ({ default: m.HistoryPage })));
 const EnvironmentsPage = lazy(() => import("./admin/EnvironmentsPage").then((m) => ({ default: m.EnvironmentsPage })));
+const SafetySettingsPage = lazy(() => import("./admin/SafetySettingsPage").then((m) => ({ default: m.SafetySettingsPage })));
 const PeoplePage = lazy(() => import("./admin/PeoplePage").then((m) => ({ default: m.PeoplePage })));
 const KeysPage = lazy(() => import("./admin/KeysPage").then((m) => ({ default: m.KeysPage })));
 const WebhooksPage = lazy(() => import("./admin/WebhooksPage").then((m) => ({ default: m.WebhooksPage })));
@@ -49,6 +50,7 @@ function Routed() {
           <Route path="metric-definitions/:key" element={<MetricEditorPage />} />
           <Route path="events" element={<EventsPage />} />
           <Route path="admin/environments" element={<EnvironmentsPage />} />
+          <Route path="admin/environments/:key/safety" element={<SafetySettingsPage />} />
           <Route path="admin/people" element={<PeoplePage />} />
           <Route path="admin/keys" element={<KeysPage />} />
           <Route path="admin/webhooks" element={<WebhooksPage />} />

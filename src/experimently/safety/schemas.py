@@ -91,7 +91,9 @@ class GuardedRolloutRead(BaseModel):
         default=None,
         description="running but not advancing: the next step is due and the current one lacks min_units",
     )
-    waiting_since: datetime | None = Field(description="when the held step was due")
+    waiting_since: datetime | None = Field(
+        description="since when the next step waits: its planned time, or the current step's start if later"
+    )
     steps: list[GuardedRolloutStep] | None = Field(
         default=None, description="a scheduled rollout's steps (null: a manual rollout)"
     )

@@ -4,9 +4,9 @@ step has not reached ``min_units`` in each group.
 The rollout scheduler (``flags.apply_rollouts``) asks :func:`hold_for_traffic` before it applies a due
 step of a schedule. For the schedule of a running guarded rollout whose current step (above 0% and
 below 100%) has fewer than ``min_units`` units in either group at the monitor's last check, the step
-waits: the rollout reports ``hold = waiting_for_traffic`` and ``waiting_since`` (when the step was due),
-and the start of the wait is audited and announced once (``flag.rollout_held``). The next run after the
-monitor has seen enough units applies the step. With ``max_wait_seconds`` set, a wait longer than that
+waits: the rollout reports ``hold = waiting_for_traffic`` and ``waiting_since`` (when the step was due,
+or when the current step began if later), and the start of the wait is audited and announced once
+(``flag.rollout_held``). The next run after the monitor has seen enough units applies the step. With ``max_wait_seconds`` set, a wait longer than that
 pauses the rollout and its schedule (``flag.rollout_paused``, a ``no_traffic`` entry in ``breaches``);
 ``POST .../resume`` starts a new wait. A step's planned time stays a lower bound: a step is applied at
 its time or, when held, as soon as the step before it has its units, never earlier.
@@ -94,7 +94,9 @@ async def hold_for_traffic(session: AsyncSession, schedule: RolloutSchedule, due
         "min_units": rollout.min_units,
     }
     if rollout.waiting_since is None:
-        rollout.waiting_since = due
+        # from when the step was due, or (applied late, after its own wait) when the current step began
+        started = rollout.step_started_at
+        rollout.waiting_since = max(due, ensure_utc(started)) if started is not None else due
         reason = f"the step to {percentage:g}% waits for traffic: {_shortfall(rollout)}"
         audit.record(
             session, SYSTEM, "flag.rollout_held", "flag", rollout.flag_key, after=summary, reason=reason

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { useCan } from "../auth/AuthProvider";
 import { useEnvironments } from "../environments/api";
@@ -29,6 +30,9 @@ export function EnvironmentsPage() {
                 <span className="font-medium">{env.name}</span>
                 <span className="font-mono text-xs text-slate-500">{env.key}</span>
                 {env.is_production ? <Badge tone="red">production</Badge> : null}
+                <Link to={`/admin/environments/${env.key}/safety`} className="ml-auto text-sm text-indigo-700 hover:underline" aria-label={`Safety settings of ${env.name}`}>
+                  Safety settings
+                </Link>
               </li>
             ))}
           </ul>

@@ -3313,6 +3313,11 @@ export interface components {
              * @description on a breach: rollback (default), pause, notify
              */
             action?: ("rollback" | "pause" | "notify") | null;
+            /**
+             * Max Wait Seconds
+             * @description a scheduled step held for traffic (the current step below min_units per group) longer than this pauses the rollout and announces it; unset: hold until the traffic comes
+             */
+            max_wait_seconds?: number | null;
             /** Environment */
             environment: string;
             /**
@@ -3361,11 +3366,33 @@ export interface components {
             alpha: number;
             /** Action */
             action: string;
+            /** Max Wait Seconds */
+            max_wait_seconds: number | null;
             /**
              * Status
              * @description running, released, rolled_back, paused or cancelled
              */
             status: string;
+            /**
+             * Hold
+             * @description running but not advancing: the next step is due and the current one lacks min_units
+             */
+            hold?: "waiting_for_traffic" | null;
+            /**
+             * Waiting Since
+             * @description since when the next step waits: its planned time, or the current step's start if later
+             */
+            waiting_since: string | null;
+            /**
+             * Steps
+             * @description a scheduled rollout's steps (null: a manual rollout)
+             */
+            steps?: components["schemas"]["GuardedRolloutStep"][] | null;
+            /**
+             * Next Step At
+             * @description when the next step is planned
+             */
+            next_step_at?: string | null;
             /**
              * Last Check
              * @description what the monitor saw at its last check
@@ -3398,6 +3425,22 @@ export interface components {
             created_at: string;
             /** Ended At */
             ended_at: string | null;
+        };
+        /** GuardedRolloutStep */
+        GuardedRolloutStep: {
+            /**
+             * At
+             * Format: date-time
+             * @description when the step is planned (not before)
+             */
+            at: string;
+            /** Percentage */
+            percentage: number;
+            /**
+             * Applied At
+             * @description when it was applied (null: not yet)
+             */
+            applied_at: string | null;
         };
         /** HTTPValidationError */
         HTTPValidationError: {
@@ -4023,6 +4066,8 @@ export interface components {
             alpha: number | null;
             /** Action */
             action: string | null;
+            /** Max Wait Seconds */
+            max_wait_seconds?: number | null;
             /** Version */
             version: number;
             /** Updated At */
@@ -4046,6 +4091,11 @@ export interface components {
              * @description on a breach: rollback (default), pause, notify
              */
             action?: ("rollback" | "pause" | "notify") | null;
+            /**
+             * Max Wait Seconds
+             * @description a scheduled step held for traffic (the current step below min_units per group) longer than this pauses the rollout and announces it; unset: hold until the traffic comes
+             */
+            max_wait_seconds?: number | null;
             /**
              * Version
              * @description the version read (absent: first write)

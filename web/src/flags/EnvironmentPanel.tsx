@@ -1,6 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import type { Flag } from "../api/types";
+import { FlagSafetyCard } from "../rollouts/FlagSafetyCard";
+import { RolloutPanel } from "../rollouts/RolloutPanel";
 import { useSegments } from "../segments/api";
 import { Button, Card, ErrorBanner, Input, Select } from "../ui";
 import { ExplainPanel } from "./ExplainPanel";
@@ -73,6 +75,8 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
       <Card title={`Status in ${env}`}>
         <KillSwitch flagKey={flag.key} env={env} enabled={saved.enabled} allowed={canWrite} />
       </Card>
+
+      <RolloutPanel flagKey={flag.key} env={env} allowed={canWrite} variations={variations} />
 
       {conflict ? (
         <div role="alert" data-testid="conflict" className="rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-amber-300">
@@ -204,6 +208,7 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
 
       <ExplainPanel flagKey={flag.key} env={env} />
       <SchedulesPanel flagKey={flag.key} env={env} variations={variations} allowed={canWrite} />
+      <FlagSafetyCard flagKey={flag.key} env={env} allowed={canWrite} />
     </div>
   );
 }
