@@ -88,3 +88,36 @@ test("values for the context, cached for reloads, re-fetched on identify, listen
   await client.close();
   await server.close();
 });
+
+test("polling picks up a change on the server; an older answer never overwrites a newer identify", async () => {
+  let banner = "DE";
+  let slow = null; // a response held back until released
+  const server = await fakeServer((req, res, body) => {
+    const send = () => {
+      const on = body.context.country === banner;
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ data: { user_id: body.user_id, flags: { banner: value(on, on ? "on" : "off") } } }));
+    };
+    if (slow !== null && body.user_id === "u1") slow.push(send);
+    else send();
+  });
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: server.url, storage: null, sendEvents: false, context: { user_id: "u1", country: "DE" }, pollInterval: 40 });
+  assert.equal(await client.ready, true);
+  const changes = [];
+  client.onChange((keys) => changes.push([keys, client.isEnabled("banner")]));
+
+  banner = "FR"; // the rule changes on the server
+  for (let i = 0; i < 100 && !changes.length; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(changes, [[["banner"], false]]);
+
+  // a poll for u1 still in flight when the page identifies u2: u2's values stay
+  slow = [];
+  const stale = client.refresh(); // held back by the server
+  assert.equal(await client.identify({ user_id: "u2", country: "FR" }), true);
+  assert.equal(client.isEnabled("banner"), true);
+  for (const send of slow) send();
+  slow = null;
+  assert.equal(await stale, false);
+  assert.equal(client.isEnabled("banner"), true);
+  await client.close();
+  await server.close();
+});

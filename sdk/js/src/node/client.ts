@@ -88,6 +88,7 @@ export class ExperimentationClient {
   private readonly flagDedup: Dedup;
   private readonly sticky = new Map<string, string | null>();
   private readonly ready: Promise<void>;
+  private settled = false; // `ready` has resolved: evaluations need not wait for it
   private readonly stopAll = new AbortController();
   private closed = false;
 
@@ -102,6 +103,7 @@ export class ExperimentationClient {
     if (options.bootstrap !== undefined) this.loadBootstrap(options.bootstrap);
     if (this.opts.offline) {
       this.ready = Promise.resolve();
+      this.settled = true;
       return;
     }
     if (this.opts.sendEvents) {
@@ -135,6 +137,7 @@ export class ExperimentationClient {
         resolve();
       });
     });
+    void this.ready.then(() => (this.settled = true));
   }
 
   // ----- state ------------------------------------------------------------------------------------
@@ -244,7 +247,22 @@ export class ExperimentationClient {
    * Run `fn` with an experiment resolver; experiments the payload marks `"assignment": "server"` are
    * asked of the server once per unit (at most `stickyTimeout`), exactly as the Python client does.
    */
-  private async decide<T>(fn: (snapshot: Snapshot, resolver: ExperimentResolver) => T): Promise<T> {
+  private decide<T>(fn: (snapshot: Snapshot, resolver: ExperimentResolver) => T): T | Promise<T> {
+    if (this.settled) {
+      // the common case, without a Promise: ready, and no server-assigned experiment to ask about
+      const snapshot = this.snapshot;
+      const local = new Map<string, string | null>();
+      const pass: Pass = { missing: [], exposures: [] };
+      const out = fn(snapshot, this.resolver(snapshot, pass, local));
+      if (!pass.missing.length) {
+        for (const [exp, unit, variant] of pass.exposures) this.exposure(exp, unit, variant);
+        return out;
+      }
+    }
+    return this.decideAsync(fn);
+  }
+
+  private async decideAsync<T>(fn: (snapshot: Snapshot, resolver: ExperimentResolver) => T): Promise<T> {
     await this.ready;
     const snapshot = this.snapshot;
     const local = new Map<string, string | null>();
@@ -287,15 +305,22 @@ export class ExperimentationClient {
     }
   }
 
-  private async evaluateOne(flagKey: string, userId: unknown, attributes: Attributes | undefined, fallback: unknown): Promise<EvaluationResult> {
-    try {
-      const context = buildContext(userId, attributes);
-      const result = await this.decide((s, resolver) => evaluate(s.ruleset, flagKey, context, fallback, resolver));
-      if (result.variation !== null && userId !== undefined && userId !== null) this.flagExposure(flagKey, String(userId), result.variation);
-      return result;
-    } catch (exc) {
+  /** The result at once when the client is ready and no server look-up is needed, else a Promise of it. */
+  private evaluateOne(flagKey: string, userId: unknown, attributes: Attributes | undefined, fallback: unknown): EvaluationResult | Promise<EvaluationResult> {
+    const failed = (exc: unknown): EvaluationResult => {
       this.log.error(`experimently: evaluation of '${flagKey}' failed: ${String(exc)}`);
       return errorResult(flagKey, fallback, "GENERAL");
+    };
+    const done = (result: EvaluationResult): EvaluationResult => {
+      if (result.variation !== null && userId !== undefined && userId !== null) this.flagExposure(flagKey, String(userId), result.variation);
+      return result;
+    };
+    try {
+      const context = buildContext(userId, attributes);
+      const result = this.decide((s, resolver) => evaluate(s.ruleset, flagKey, context, fallback, resolver));
+      return result instanceof Promise ? result.then(done).catch(failed) : done(result);
+    } catch (exc) {
+      return failed(exc);
     }
   }
 
