@@ -489,8 +489,10 @@ def running_server(
 
 
 def loaded_modules(pid: int) -> dict[str, bool]:
-    """Which event loop and HTTP parser the server uses (uvicorn picks them when installed)."""
-    maps = Path(f"/proc/{pid}/maps").read_text()
+    """Which event loop and HTTP parser the server uses (uvicorn picks them when installed); under
+    ``--workers N`` the workers serve, so the first worker is read, not the supervisor."""
+    workers = children(pid)
+    maps = Path(f"/proc/{workers[0] if workers else pid}/maps").read_text()
     return {"uvloop": "uvloop" in maps, "httptools": "httptools" in maps}
 
 
@@ -613,6 +615,7 @@ def options() -> argparse.Namespace:
         default=None,
         help="serve --workers N in the production shape (PostgreSQL + Redis; default: embedded, one process)",
     )
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--database-url", default=os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("EXPERIMENTLY_TEST_REDIS_URL"))
     return parser.parse_args()
@@ -684,7 +687,7 @@ async def measure(
 
 
 async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
-    port = free_port()
+    port = args.port or free_port()
     password = secrets.token_urlsafe(18)
     data_dir = Path(tempfile.mkdtemp(prefix="experimently-bench-"))
     try:

@@ -52,9 +52,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+PORT = 0  # --port: a fixed port (runs are sequential), else a free one per run
+
+
 def start_once(env: dict[str, str], extra: list[str], timeout: float) -> tuple[float, float]:
     """(wall seconds to the first healthy answer, CPU seconds the server used in all, stop included)."""
-    port = free_port()
+    port = PORT or free_port()
     started = time.perf_counter()
     proc = subprocess.Popen(
         [EXE, "serve", "--host", HOST, "--port", str(port), *extra],
@@ -108,9 +111,12 @@ def main() -> None:
         "--old", action="store_true", help="a version before --workers existed (production runs 1 process)"
     )
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--database-url", default=os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("EXPERIMENTLY_TEST_REDIS_URL"))
     args = parser.parse_args()
+    global PORT
+    PORT = args.port
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("EXPERIMENTLY_")}
     base["EXPERIMENTLY_LOG_LEVEL"] = "WARNING"

@@ -17,4 +17,6 @@ class JobLease(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when the last run ended
+    # when the last run started, on any instance: a periodic run is due ``interval`` after it
+    last_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

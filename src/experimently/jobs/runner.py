@@ -1,5 +1,12 @@
 """Runs registered jobs on an interval, each under a database lease so exactly one instance runs a job
-at a time (portable: a conditional UPDATE on SQLite and PostgreSQL alike)."""
+at a time (portable: a conditional UPDATE on SQLite and PostgreSQL alike).
+
+A periodic run is also **once per interval across all processes and instances**: the lease row records
+when the job last started (``last_started_at``), and the loop takes the lease only when ``interval``
+has passed since then, in the same conditional UPDATE. Without it, N processes whose loops are out of
+phase would each run the job once per interval (the lease only keeps them from overlapping). An
+explicit :meth:`JobRunner.run` (tests, in-process callers) runs now, interval or not, and counts as
+the job's run."""
 
 from __future__ import annotations
 
@@ -8,12 +15,12 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from experimently.db import Database
@@ -28,11 +35,12 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True, slots=True)
 class JobOutcome:
     """What one :meth:`JobRunner.run` did: ``ok``, ``error`` (the job raised ``error``) or
-    ``skipped_lease`` (another instance holds the lease). True only for ``ok``, so
+    ``skipped_lease`` (another instance holds the lease) or ``skipped_not_due`` (a periodic run that
+    another instance already made this interval). True only for ``ok``, so
     ``assert await jobs.run(name)`` fails when the job crashed."""
 
     job: str
-    status: Literal["ok", "error", "skipped_lease"]
+    status: Literal["ok", "error", "skipped_lease", "skipped_not_due"]
     error: Exception | None = None
 
     def __bool__(self) -> bool:
@@ -40,7 +48,7 @@ class JobOutcome:
 
     @property
     def ran(self) -> bool:
-        return self.status != "skipped_lease"
+        return self.status not in ("skipped_lease", "skipped_not_due")
 
     def raise_for_error(self) -> None:
         """Re-raise the job's exception, if it raised one."""
@@ -60,7 +68,7 @@ class Job:
     interval: float
     fn: JobFn
     lease_seconds: float = 300.0
-    last_started: float = field(default=-1e18)
+    next_check: datetime | None = field(default=None)  # when the loop next asks for the lease
 
 
 class JobRunner:
@@ -75,25 +83,39 @@ class JobRunner:
     def register(self, name: str, interval: float, fn: JobFn, *, lease_seconds: float = 300.0) -> None:
         self.jobs[name] = Job(name, interval, fn, lease_seconds)
 
-    async def acquire(self, name: str, seconds: float) -> bool:
+    async def acquire(self, name: str, seconds: float, *, interval: float | None = None) -> bool:
+        """Take the job's lease for ``seconds``; with ``interval``, only if no instance started the job
+        in the last ``interval`` seconds."""
+        return await self._take(name, seconds, interval) is not None
+
+    async def _take(self, name: str, seconds: float, interval: float | None) -> datetime | None:
+        """The lease (and the start recorded on it) in one conditional UPDATE; the moment, or None."""
         moment = now()
         expires = moment + timedelta(seconds=seconds)
+        free = (JobLease.expires_at <= moment) | (JobLease.holder == self.holder)
+        if interval is not None:
+            due = moment - timedelta(seconds=interval)
+            free = free & (JobLease.last_started_at.is_(None) | (JobLease.last_started_at <= due))
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(JobLease)
-                .where(
-                    JobLease.name == name, (JobLease.expires_at <= moment) | (JobLease.holder == self.holder)
-                )
-                .values(holder=self.holder, expires_at=expires)
+                .where(JobLease.name == name, free)
+                .values(holder=self.holder, expires_at=expires, last_started_at=moment)
             )
             if result.rowcount:  # type: ignore[attr-defined]  # CursorResult of an UPDATE has rowcount
-                return True
+                return moment
         try:
             async with self.db.transaction() as session:
-                session.add(JobLease(name=name, holder=self.holder, expires_at=expires))
-            return True
+                lease = JobLease(name=name, holder=self.holder, expires_at=expires, last_started_at=moment)
+                session.add(lease)
+            return moment
         except IntegrityError:
-            return False
+            return None
+
+    async def _last_started(self, name: str) -> datetime | None:
+        async with self.db.sessions() as session:
+            started = await session.scalar(select(JobLease.last_started_at).where(JobLease.name == name))
+            return started
 
     async def release(self, name: str) -> None:
         moment = now()
@@ -104,13 +126,21 @@ class JobRunner:
                 .values(expires_at=moment, last_run_at=moment)
             )
 
-    async def run(self, name: str) -> JobOutcome:
-        """Run one job now if this instance gets its lease. A job that raises is logged and counted (the
-        loop goes on); the outcome says what happened and is true only when the job ran and succeeded."""
+    async def run(self, name: str, *, periodic: bool = False) -> JobOutcome:
+        """Run one job now if this instance gets its lease (``periodic``: and if no instance started it
+        within its interval). A job that raises is logged and counted (the loop goes on); the outcome
+        says what happened and is true only when the job ran and succeeded."""
         job = self.jobs[name]
-        if not await self.acquire(name, job.lease_seconds):
-            JOB_RUNS.labels(name, "skipped_lease").inc()
-            return JobOutcome(name, "skipped_lease")
+        started_at = await self._take(name, job.lease_seconds, job.interval if periodic else None)
+        if started_at is None:
+            last = await self._last_started(name) if periodic else None
+            status: Literal["skipped_lease", "skipped_not_due"] = "skipped_lease"
+            if last is not None and last > now() - timedelta(seconds=job.interval):
+                status = "skipped_not_due"
+            JOB_RUNS.labels(name, status).inc()
+            job.next_check = None if last is None else last + timedelta(seconds=job.interval)
+            return JobOutcome(name, status)
+        job.next_check = started_at + timedelta(seconds=job.interval)
         started = time.perf_counter()
         outcome = JobOutcome(name, "ok")
         try:
@@ -125,11 +155,14 @@ class JobRunner:
         return outcome
 
     async def run_due(self) -> None:
-        moment = time.monotonic()
+        """Each job whose interval has passed since it last started on any instance: one lease UPDATE
+        per job and interval (a process does not ask again before the recorded start + interval)."""
         for job in self.jobs.values():
-            if moment - job.last_started >= job.interval:
-                job.last_started = moment
-                await self.run(job.name)
+            moment, interval = now(), timedelta(seconds=job.interval)
+            # (a next check more than an interval ahead means the clock went back: ask now)
+            if job.next_check is None or not moment < job.next_check <= moment + interval:
+                job.next_check = moment + interval  # kept if the run fails (the database is down)
+                await self.run(job.name, periodic=True)
 
     async def _loop(self) -> None:
         health = LoopHealth(base=self.tick, cap=self.max_backoff)
