@@ -5,7 +5,8 @@ header objects): at a few hundred requests/s that is most of a core, on a two-co
 runs the servers under test. ``Pool`` keeps a fixed set of persistent connections to one server, writes
 a pre-encoded request and reads the status line, the headers and a ``Content-Length`` body: a few tens
 of microseconds per request. It understands exactly what our server sends (HTTP/1.1, keep-alive,
-``Content-Length`` bodies) and nothing more; it is a bench tool, not a general client.
+``Content-Length`` or chunked bodies, no trailers) and nothing more; it is a bench tool, not a general
+client.
 
 ``OpenLoop`` starts requests at a fixed rate whatever the server does. A request that finds no idle
 connection is counted as ``not_sent`` (the client's own limit, reported apart from the server's
@@ -61,14 +62,28 @@ class _Connection:
                 name, _, value = line.partition(":")
                 if name:
                     headers[name.strip().lower()] = value.strip()
-            length = int(headers.get("content-length", "0"))
-            body = await self.reader.readexactly(length) if length else b""
+            if headers.get("transfer-encoding", "").lower() == "chunked":
+                body = await self._chunked()
+            else:
+                length = int(headers.get("content-length", "0"))
+                body = await self.reader.readexactly(length) if length else b""
         except BaseException:
             self.close()
             raise
         if headers.get("connection", "").lower() == "close":
             self.close()
         return Answer(status, headers, body)
+
+    async def _chunked(self) -> bytes:
+        """A chunked body (the server's error answers are sent so): size lines, chunks, a 0 chunk."""
+        assert self.reader is not None
+        parts: list[bytes] = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                await self.reader.readuntil(b"\r\n")  # no trailers from our server: the final CRLF
+                return b"".join(parts)
+            parts.append((await self.reader.readexactly(size + 2))[:-2])
 
     def close(self) -> None:
         if self.writer is not None:
