@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -38,11 +39,14 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.httpload import FAILURES, Answer, OpenLoop, Pool  # noqa: E402
 from tests.private_services import PrivatePostgres, PrivateRedis  # noqa: E402
 
+# the ports of one run, set from --port-base by ``use_ports`` (defaults: 18350, 18360, 18301-18302)
 PG_PORT, REDIS_PORT, SERVE_PORTS = 18350, 18360, (18301, 18302)
 ADMIN, PASSWORD = "admin@example.com", "fault-harness-password-1"
-MAX_IN_FLIGHT = 64
+CONNECTIONS = 32  # persistent connections per serve instance
+RETRY_BASE, RETRY_CAP = 0.1, 1.0  # the client's event retries: first within 0.1 s, at most 1 s apart
 EXE = str(Path(sys.executable).parent / "experimently")
 
 
@@ -77,6 +81,7 @@ class Deployment:
         self.redis = PrivateRedis(REDIS_PORT, appendonly=True)
         self.serves: list[subprocess.Popen[bytes]] = []
         self.workers: list[subprocess.Popen[bytes] | None] = [None, None]
+        self.pools: dict[int, Pool] = {}
         self.env = {
             **os.environ,
             "EXPERIMENTLY_DATABASE_URL": self.pg.url,
@@ -101,11 +106,12 @@ class Deployment:
         self.redis.start()
         subprocess.run([EXE, "migrate"], env=self.env, check=True, capture_output=True)
         for port in SERVE_PORTS:
-            args = [EXE, "serve", "--port", str(port), "--no-migrate"]
+            # one process per instance, as the Kubernetes manifests run it (EXPERIMENTLY_WORKERS=1)
+            args = [EXE, "serve", "--port", str(port), "--no-migrate", "--workers", "1"]
             self.serves.append(self._spawn(args, f"serve-{port}", EXPERIMENTLY_EVENT_WRITER="false"))
         for index in range(2):
             self.start_worker(index)
-        deadline = time.monotonic() + 240  # four processes importing at once on a busy machine
+        deadline = time.monotonic() + 480  # four processes importing at once on a busy machine
         for port in SERVE_PORTS:
             while time.monotonic() < deadline:
                 with contextlib.suppress(httpx.HTTPError):
@@ -141,61 +147,61 @@ class Deployment:
 
 class Load:
     """Events (one per request, unique ids, resent until answered 202) and evaluations, both at fixed
-    rates, spread over the two ``serve`` instances."""
+    rates, spread over the two ``serve`` instances through persistent connections
+    (``bench/httpload.py``: httpx's own CPU cost made the client, not the servers, the limit)."""
 
-    def __init__(self, client: httpx.AsyncClient, key: str, prefix: str, events_per_s: int, evals_per_s: int):
-        self.client, self.key, self.prefix = client, key, prefix
+    def __init__(self, pools: dict[int, Pool], key: str, prefix: str, events_per_s: int, evals_per_s: int):
+        self.pools, self.key, self.prefix = pools, key, prefix
         self.events_per_s, self.evals_per_s = events_per_s, evals_per_s
         self.tally = Tally()
         self.running = True
-        # in flight at most: an unbounded pile of waiting requests makes the client, not the server,
-        # the bottleneck (the HTTP pool's bookkeeping grows with it)
-        self.slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._tasks: set[asyncio.Task[None]] = set()
         self.reasons: dict[int, set[str]] = {port: set() for port in SERVE_PORTS}
+        self.headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        self.retries: list[int] = []  # attempts per accepted event that needed more than one
 
     async def _event(self, n: int) -> None:
         event_id = f"{self.prefix}-{n}"
         self.tally.sent.add(event_id)
         port = SERVE_PORTS[n % 2]
-        body = {"event_id": event_id, "name": "fault", "user_id": f"u{n % 1000}"}
+        body = json.dumps({"event_id": event_id, "name": "fault", "user_id": f"u{n % 1000}"}).encode()
         deadline = time.monotonic() + 120
+        attempt = 0
         while time.monotonic() < deadline:
+            answer: Answer | None = None
             try:
-                async with self.slots:
-                    r = await self.client.post(
-                        f"http://127.0.0.1:{port}/api/v1/events", json=body, headers={"X-API-Key": self.key}
-                    )
-                status = r.status_code
-                self.tally.count(status)
-            except httpx.HTTPError as exc:
-                status, r = 0, None
+                answer = await self.pools[port].request("POST", "/api/v1/events", self.headers, body)
+                self.tally.count(answer.status)
+            except FAILURES as exc:
                 self.tally.failed(exc)
-            if status == 202:
+            if answer is not None and answer.status == 202:
                 self.tally.accepted.add(event_id)
+                if attempt:
+                    self.retries.append(attempt + 1)
                 return
-            wait = 1.0
-            if r is not None and r.headers.get("Retry-After", "").isdigit():
-                wait = min(1.0, float(r.headers["Retry-After"]))
-            await asyncio.sleep(wait)
+            # as the SDK does: exponential backoff with full jitter, never shorter than Retry-After;
+            # the first retry comes fast (a dropped connection or a restart is often over in ~1 s)
+            retry_after = answer.headers.get("retry-after", "") if answer is not None else ""
+            floor = min(1.0, float(retry_after)) if retry_after.isdigit() else 0.0
+            await asyncio.sleep(max(floor, random.uniform(0, min(RETRY_CAP, RETRY_BASE * 2**attempt))))
+            attempt += 1
             port = SERVE_PORTS[(SERVE_PORTS.index(port) + 1) % 2]
 
     async def _evaluate(self, n: int) -> None:
         port = SERVE_PORTS[n % 2]
-        if self.slots.locked():  # saturated: this evaluation is not sent (the achieved rate says so)
+        pool = self.pools[port]
+        if not pool.has_idle():  # saturated: this evaluation is not sent (the achieved rate says so)
             return
         try:
-            async with self.slots:
-                r = await self.client.get(
-                    f"http://127.0.0.1:{port}/api/v1/feature-flags/kill-me/evaluate",
-                    params={"user_id": f"u{n}"},
-                    headers={"X-API-Key": self.key},
-                )
-            self.tally.count(r.status_code)
-            if r.status_code == 200:
-                self.reasons[port].add(r.json()["data"]["reason"])
-        except httpx.HTTPError as exc:
+            answer = await pool.request(
+                "GET", f"/api/v1/feature-flags/kill-me/evaluate?user_id=u{n}", self.headers
+            )
+        except FAILURES as exc:
             self.tally.failed(exc)
+            return
+        self.tally.count(answer.status)
+        if answer.status == 200:
+            self.reasons[port].add(json.loads(answer.body)["data"]["reason"])
 
     async def _pace(self, rate: int, make: Any) -> None:
         if rate <= 0:
@@ -285,7 +291,7 @@ async def run_fault(
 ) -> dict[str, Any]:
     events_per_s, evals_per_s = rate["events_per_s"], rate["evals_per_s"]
     warm, after = timing["warm"], timing["after"]
-    load = Load(client, key, name, events_per_s, evals_per_s)
+    load = Load(dep.pools, key, name, events_per_s, evals_per_s)
     runner = asyncio.create_task(load.run())
     await asyncio.sleep(warm)
     injected = time.monotonic()
@@ -325,7 +331,8 @@ async def run_fault(
     return result
 
 
-async def main(short: bool) -> list[dict[str, Any]]:
+async def main(options: dict[str, Any]) -> list[dict[str, Any]]:
+    short, only = options["short"], options["only"]
     pg_down, redis_down = (10.0, 5.0) if short else (60.0, 15.0)
     rate: dict[str, int] = {"events_per_s": 50 if short else 100, "evals_per_s": 50 if short else 100}
     timing: dict[str, float] = {"warm": 2.0 if short else 5.0, "after": 3.0 if short else 10.0}
@@ -338,9 +345,8 @@ async def main(short: bool) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     try:
         dep.start()
-        async with httpx.AsyncClient(
-            timeout=10, limits=httpx.Limits(max_connections=MAX_IN_FLIGHT)
-        ) as client:
+        dep.pools = {port: Pool("127.0.0.1", port, CONNECTIONS) for port in SERVE_PORTS}
+        async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=8)) as client:
             base = f"http://127.0.0.1:{SERVE_PORTS[0]}/api/v1"
             token = (
                 await client.post(f"{base}/auth/token", data={"username": ADMIN, "password": PASSWORD})
@@ -361,7 +367,7 @@ async def main(short: bool) -> list[dict[str, Any]]:
                 headers=admin,
             )
 
-            warmup = Load(client, key, "warmup", rate["events_per_s"], rate["evals_per_s"])
+            warmup = Load(dep.pools, key, "warmup", rate["events_per_s"], rate["evals_per_s"])
             runner = asyncio.create_task(warmup.run())
             await asyncio.sleep(10)
             await warmup.stop()
@@ -404,19 +410,26 @@ async def main(short: bool) -> list[dict[str, Any]]:
                 ("redis_down", redis_outage, redis_down),
             ]
             for name, inject, outage in plan:
+                if only and name not in only:
+                    continue
                 results.append(
                     await run_fault(name, dep, client, key, inject, outage=outage, rate=rate, timing=timing)
                 )
                 print(json.dumps(results[-1]), flush=True)
-            results.append(await run_redis_empty(dep, client, key, redis_empty, rate, timing))
-            print(json.dumps(results[-1]), flush=True)
-            results.append(await run_kill_switch(client, key, admin, base, short))
-            print(json.dumps(results[-1]), flush=True)
+            if not only or "redis_empty" in only:
+                results.append(await run_redis_empty(dep, client, key, redis_empty, rate, timing))
+                print(json.dumps(results[-1]), flush=True)
+            if not only or "kill_switch" in only:
+                results.append(await run_kill_switch(dep, client, key, admin, base, options))
+                print(json.dumps(results[-1]), flush=True)
     except BaseException:
         print(f"fault harness failed; process logs kept in {workdir}", file=sys.stderr)
         raise
     else:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if options["keep_logs"]:
+            print(f"process logs kept in {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
     finally:
         dep.close()
     return results
@@ -449,13 +462,67 @@ async def _nothing() -> None:
     return None
 
 
+def _stat(pid: int) -> list[str] | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process and its descendants (``serve`` runs uvicorn in a child
+    process) have used so far (Linux ``/proc``)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+    tree, grew = {pid}, True
+    while grew:
+        more = {child for child, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    total = 0.0
+    for member in tree:
+        fields = _stat(member)
+        if fields is not None:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def run_kill_switch(
-    client: httpx.AsyncClient, key: str, admin: dict[str, str], base: str, short: bool
+    dep: Deployment,
+    client: httpx.AsyncClient,
+    key: str,
+    admin: dict[str, str],
+    base: str,
+    options: dict[str, Any],
 ) -> dict[str, Any]:
-    load = Load(client, key, "kill_switch", 0, 500)
+    """Evaluations at ``kill_rate`` requests/s from the open-loop client (``bench/httpload.py``), one kill
+    switch, then: reloads per instance, seconds until both answer DISABLED, and where the CPU went
+    (this client, each ``serve``) so a shortfall of the achieved rate is attributed."""
+    reasons: dict[int, set[str]] = {port: set() for port in SERVE_PORTS}
+
+    def seen(port: int, answer: Answer) -> None:
+        if answer.status == 200:
+            reasons[port].add(json.loads(answer.body)["data"]["reason"])
+
+    pools = [Pool("127.0.0.1", port, options["connections"]) for port in SERVE_PORTS]
+    load = OpenLoop(
+        pools,
+        options["kill_rate"],
+        lambda n: f"/api/v1/feature-flags/kill-me/evaluate?user_id=u{n}",
+        {"X-API-Key": key},
+        on_answer=seen,
+    )
     runner = asyncio.create_task(load.run())
     await asyncio.sleep(3)
+    # a fresh sign-in: access tokens outlive a short run, not the full one
+    token = (await client.post(f"{base}/auth/token", data={"username": ADMIN, "password": PASSWORD})).json()
+    admin = {"Authorization": f"Bearer {token['access_token']}"}
     before = await reloads(client)
+    cpu_before = [time.process_time(), *(cpu_seconds(p.pid) for p in dep.serves)]
+    offered_before, answered_before = load.stats.offered, load.stats.answered
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     killed = await client.post(
         f"{base}/feature-flags/kill-me/environments/production/kill",
@@ -463,27 +530,45 @@ async def run_kill_switch(
         headers=admin,
     )
     for port in SERVE_PORTS:
-        load.reasons[port].clear()
+        reasons[port].clear()
     seen_at = None
     while time.monotonic() - started < 10:
         await asyncio.sleep(0.05)
-        if all("DISABLED" in load.reasons[p] for p in SERVE_PORTS):
+        if all("DISABLED" in reasons[p] for p in SERVE_PORTS):
             seen_at = time.monotonic() - started
             break
-    await asyncio.sleep(3 if short else 10)
+    await asyncio.sleep(3 if options["short"] else 10)
+    elapsed = time.monotonic() - started
+    cpu_after = [time.process_time(), *(cpu_seconds(p.pid) for p in dep.serves)]
+    offered = load.stats.offered - offered_before
+    answered = load.stats.answered - answered_before
     after = await reloads(client)
     await load.stop()
     runner.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await runner
-    elapsed = 6 + (3 if short else 10)
+    for pool in pools:
+        pool.close()
+    stats = load.stats
+    cpu = [round((a - b) / elapsed, 2) for a, b in zip(cpu_after, cpu_before, strict=True)]
+    errors = stats.failed + sum(n for status, n in stats.statuses.items() if status >= 400)
+    p50, p99 = stats.percentile(0.5), stats.percentile(0.99)
     return {
         "fault": "kill_switch",
         "kill_status": killed.status_code,
-        "evals_per_s_achieved": round(load.tally.requests / elapsed, 1),
-        "requests": load.tally.requests,
-        "client_error_rate": round(load.tally.errors / max(1, load.tally.requests), 4),
-        "answers_500": load.tally.answers_500,
+        "evals_per_s_asked": options["kill_rate"],
+        "evals_per_s_offered": round(offered / elapsed, 1),
+        "evals_per_s_answered": round(answered / elapsed, 1),
+        "not_sent_no_idle_connection": stats.not_sent,
+        "latency_ms_p50": round(1000 * p50, 1) if p50 is not None else None,
+        "latency_ms_p99": round(1000 * p99, 1) if p99 is not None else None,
+        "cpu_cores_client": cpu[0],
+        "cpu_cores_per_serve": cpu[1:],
+        "load_average_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "requests": stats.answered + stats.failed,
+        "statuses": {str(k): v for k, v in sorted(stats.statuses.items())},
+        "client_error_rate": round(errors / max(1, stats.answered + stats.failed), 4),
+        "answers_500": stats.statuses.get(500, 0),
         "reloads_per_instance": [a - b for a, b in zip(after, before, strict=True)],
         "recover_s": round(seen_at, 3) if seen_at is not None else None,
         "lost": 0,
@@ -517,12 +602,48 @@ def report(results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def use_ports(base: int) -> None:
+    """PostgreSQL on base+50, Redis on base+60, the two ``serve`` on base+1 and base+2."""
+    global PG_PORT, REDIS_PORT, SERVE_PORTS
+    PG_PORT, REDIS_PORT, SERVE_PORTS = base + 50, base + 60, (base + 1, base + 2)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="short outages, a few minutes in all (CI)")
     parser.add_argument("--check", action="store_true", help="exit 1 on any lost event or answer of 500")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=int(os.environ.get("FAULTS_PORT_BASE", "18300")),
+        help="ports used: base+1, base+2 (serve), base+50 (PostgreSQL), base+60 (Redis); default 18300",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated faults to run (worker_sigkill, pg_restart, pg_down, "
+        "redis_down, redis_empty, kill_switch); default: all",
+    )
+    parser.add_argument("--kill-rate", type=float, default=500.0, help="evaluations/s asked in kill_switch")
+    parser.add_argument(
+        "--connections", type=int, default=32, help="kill_switch: persistent connections per serve"
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the processes' logs after a run")
     options = parser.parse_args()
-    outcome = report(asyncio.run(main(options.short)))
+    use_ports(options.port_base)
+    outcome = report(
+        asyncio.run(
+            main(
+                {
+                    "short": options.short,
+                    "only": {name for name in options.only.split(",") if name},
+                    "kill_rate": options.kill_rate,
+                    "connections": options.connections,
+                    "keep_logs": options.keep_logs,
+                }
+            )
+        )
+    )
     print(json.dumps(outcome))
     if options.check and (outcome["lost"] or outcome["answers_500"]):
         sys.exit(1)

@@ -76,13 +76,30 @@ def _classify_one(exc: BaseException) -> str | None:
     ):
         return DATABASE
     if isinstance(exc, ConnectionError | TimeoutError):  # OSError family: refused, reset, timed out
-        return "network"
+        return _raised_by(exc) or "network"
     return None
+
+
+def _raised_by(exc: BaseException) -> str | None:
+    """Which client library a bare socket error came out of (the innermost frame of ``redis`` or of
+    ``asyncpg``/``sqlalchemy`` in its traceback): a refused connection to PostgreSQL met by code that
+    also talks to Redis is the database's outage, not Redis's."""
+    found: str | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.startswith("redis."):
+            found = REDIS
+        elif module.startswith(("asyncpg", "sqlalchemy.")):
+            found = DATABASE
+        tb = tb.tb_next
+    return found
 
 
 def dependency_of(exc: BaseException) -> str | None:
     """``"redis"``, ``"database"`` or ``"network"`` when ``exc`` (or what caused it) means a dependency
-    is unreachable; ``None`` for any other error."""
+    is unreachable; ``None`` for any other error. A bare socket error is attributed to the client
+    library it was raised in; ``"network"`` only when none of ours is in its traceback."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -217,7 +217,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return _render(exc.status_code, body, dict(exc.headers or {}))
 
 
-DEPENDENCY_RETRY_AFTER = 5  # seconds: a restarted PostgreSQL or Redis is usually back by then
+# seconds: a floor, not a schedule. A restarted PostgreSQL or Redis is often back within a second or
+# two, and clients back off exponentially (with jitter) beyond this on their own; a longer value would
+# keep every client waiting after a short restart (measured by bench/faults.py)
+DEPENDENCY_RETRY_AFTER = 1
 
 
 def unavailable_body(

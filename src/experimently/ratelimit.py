@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import time
 from functools import lru_cache
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.aio import strategies
@@ -22,6 +23,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 
 from experimently import degraded
 from experimently.errors import RateLimited
+from experimently.kit.redis_retry import quick_retry
 
 RETRY_REDIS_SECONDS = 1.0
 
@@ -41,6 +43,11 @@ class _Strategies:
         return self.exact if exact else self.counter
 
 
+def _client_options() -> dict[str, Any]:
+    """Passed through to the redis client (``limits`` types its options as scalars)."""
+    return {"retry": quick_retry()}
+
+
 class RateLimiter:
     def __init__(self, redis_url: str | None) -> None:
         self.local = _Strategies(MemoryStorage())
@@ -54,6 +61,7 @@ class RateLimiter:
                     key_prefix="experimently-rl",
                     socket_connect_timeout=1,
                     socket_timeout=1,
+                    **_client_options(),
                 )
             )
         primary = self.shared or self.local

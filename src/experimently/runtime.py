@@ -25,6 +25,7 @@ from experimently.experiments.assign import AssignmentService
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.handoff import ExperimentHandoff
 from experimently.jobs.runner import JobRunner
+from experimently.kit.redis_retry import quick_retry
 from experimently.kit.references import ReferenceLookups
 from experimently.metrics.aggregation import AfterAggregation, SpecProvider
 from experimently.privacy import PrivacyProviders
@@ -90,7 +91,9 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings)
     redis = (  # a connect time-out: a Redis that does not answer must not hold requests for minutes
-        Redis.from_url(settings.redis_url, decode_responses=False, socket_connect_timeout=2)
+        Redis.from_url(
+            settings.redis_url, decode_responses=False, socket_connect_timeout=2, retry=quick_retry()
+        )
         if settings.redis_url
         else None
     )

@@ -17,22 +17,16 @@ from sqlalchemy import func, select
 from experimently.events.models import Event
 from experimently.events.pipeline import StreamPipeline
 from tests.conftest import Harness, start_harness
-from tests.private_services import PrivatePostgres, PrivateRedis, available
+from tests.private_services import PrivateRedis, available, fresh_schema, private_postgres
+from tests.private_services import private_redis as start_private_redis
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs redis-server and initdb on PATH")
-
-REDIS_PORT = 18362
-PG_PORT = 18352
 
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(REDIS_PORT)
-    server.start()
-    try:
+    with start_private_redis() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture
@@ -134,12 +128,8 @@ async def test_ready__reports_redis_without_append_only_file(stream_harness: Har
 async def test_database_outage__backlog_left_in_stream__drains_after(
     tmp_path: Path, private_redis: PrivateRedis
 ) -> None:
-    pg = PrivatePostgres(PG_PORT)
-    try:
-        pg.start()
-        from tests.foundation.test_degraded import _fresh_pg
-
-        await _fresh_pg(pg.url)
+    with private_postgres() as pg:
+        await fresh_schema(pg.url)
         async with start_harness("sqlite", tmp_path, database_url=pg.url, redis_url=private_redis.url) as h:
             key = await h.api_key(["track"])
             await _send(h, key, "w", 50)
@@ -161,5 +151,3 @@ async def test_database_outage__backlog_left_in_stream__drains_after(
             assert await _until_stored(h, 1050) == 1050
             await pipeline.flush(wait_seconds=20)
             assert await pipeline.depth() == 0
-    finally:
-        pg.close()

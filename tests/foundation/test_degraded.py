@@ -25,46 +25,22 @@ from experimently.flags.service import RULESET_NAMESPACE
 from tests.conftest import Harness, start_harness
 from tests.experiments.test_api import act, create
 from tests.flags.test_api import FLAGS, create_flag, evaluate, put_env
-from tests.private_services import PrivatePostgres, PrivateRedis, available
+from tests.private_services import PrivatePostgres, PrivateRedis, available, fresh_schema, private_postgres
+from tests.private_services import private_redis as start_private_redis
 
 pytestmark = pytest.mark.skipif(not available(), reason="needs redis-server and initdb on PATH")
-
-REDIS_PORT = 18361
-PG_PORT = 18351
 
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(REDIS_PORT)
-    server.start()
-    try:
+    with start_private_redis() as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="module")
 def private_pg() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres(PG_PORT)
-    server.start()
-    try:
+    with private_postgres() as server:
         yield server
-    finally:
-        server.close()
-
-
-async def _fresh_pg(url: str) -> None:
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from experimently import migrate
-
-    engine = create_async_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await migrate.upgrade(engine)
-    await engine.dispose()
 
 
 async def _rollout(h: Harness) -> dict[str, str]:
@@ -262,7 +238,7 @@ async def test_last_used_at__not_written_on_the_request_path__flushed_in_batch(h
 async def test_postgres_down__known_keys_and_rulesets_serve__writes_and_unknown_keys_503(
     tmp_path: Path, private_pg: PrivatePostgres
 ) -> None:
-    await _fresh_pg(private_pg.url)
+    await fresh_schema(private_pg.url)
     async with start_harness("sqlite", tmp_path, database_url=private_pg.url) as h:
         # Given a key verified, a revoked key seen revoked, and a warm ruleset
         key = await _rollout(h)
@@ -310,7 +286,7 @@ async def test_postgres_down__known_keys_and_rulesets_serve__writes_and_unknown_
 async def test_ruleset_reload_failing__previous_ruleset_serves(
     tmp_path: Path, private_pg: PrivatePostgres
 ) -> None:
-    await _fresh_pg(private_pg.url)
+    await fresh_schema(private_pg.url)
     async with start_harness("sqlite", tmp_path, database_url=private_pg.url) as h:
         key = await _rollout(h)
         assert (await evaluate(h, key, "new-checkout", "u0"))["value"] is True

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -18,7 +17,8 @@ from httpx_sse import connect_sse
 
 from experimently_sdk.client import Client
 from tests.conftest import PG_URL, REDIS_URL, _truncate_postgres
-from tests.sdk.live import LiveServer, copy_database, free_port
+from tests.private_services import PrivateRedis
+from tests.sdk.live import LiveServer, copy_database
 from tests.sdk.ruleset import put_flag
 
 
@@ -126,28 +126,14 @@ def test_two_instances_on_one_redis__change_through_a_reaches_client_on_b(
         b.stop()
 
 
-def _redis_server(port: int) -> subprocess.Popen[bytes]:
-    command = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            if redis.Redis(port=port).ping():
-                return process
-        except redis.RedisError:
-            pass
-        assert time.monotonic() < deadline, "redis-server did not start"
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
 def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_when_redis_returns(
     tmp_path: Path, migrated_sqlite: Path
 ) -> None:
     data_dir = copy_database(migrated_sqlite, tmp_path)  # two instances on one database file
-    port = free_port()
-    private = _redis_server(port)  # our own Redis: this test kills it
-    url = f"redis://127.0.0.1:{port}/0"
+    private = PrivateRedis()  # our own Redis: this test kills it
+    private.start()
+    url = private.url
     a = LiveServer("sqlite", data_dir, redis_url=url).start()
     b = LiveServer("sqlite", data_dir, redis_url=url).start()
     try:
@@ -157,15 +143,14 @@ def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_wh
             assert client.is_enabled("f", "u") is False
             assert b.admin is not None  # logged in now: logins are rate-limited through Redis
             # When Redis dies, Then a change through B still reaches B's connected client
-            private.kill()
-            private.wait(10)
+            private.stop(kill=True)
             put_flag(b, "f", {"enabled": True})
             deadline = time.monotonic() + 30
             while not client.is_enabled("f", "u"):
                 assert time.monotonic() < deadline, "a change through B did not reach B's client"
                 time.sleep(0.05)
             # When Redis returns, Then a change through A reaches the client on B again
-            private = _redis_server(port)
+            private.start()
             time.sleep(2)  # the instances' subscribers reconnect (they retry every second)
             put_flag(a, "f", {"enabled": False})
             deadline = time.monotonic() + 30
@@ -175,5 +160,4 @@ def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_wh
     finally:
         a.stop()
         b.stop()
-        private.kill()
-        private.wait(10)
+        private.close()

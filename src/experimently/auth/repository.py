@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently.auth.models import User
+from experimently.auth.models import RefreshToken, User
+from experimently.kit.clock import now
 
 
 async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
@@ -19,3 +23,54 @@ async def user_by_external_subject(session: AsyncSession, subject: str) -> User 
 
 async def email_taken(session: AsyncSession, email: str) -> bool:
     return await session.scalar(select(User.id).where(User.email == email)) is not None
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: str) -> None:
+    """End every live session of the user (its refresh tokens not revoked yet)."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+async def revoke_family(session: AsyncSession, family_id: str) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+async def revoke_sessions(session: AsyncSession, user_id: str, family_id: str | None) -> set[str]:
+    """Revoke the user's live refresh tokens, of one family or all; returns the families ended."""
+    where = [RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)]
+    if family_id is not None:
+        where.append(RefreshToken.family_id == family_id)
+    ended = await session.execute(
+        update(RefreshToken).where(*where).values(revoked_at=now()).returning(RefreshToken.family_id)
+    )
+    return {str(row[0]) for row in ended.all()}
+
+
+async def live_tokens(
+    session: AsyncSession, user_id: str, moment: datetime, used_since: datetime | None
+) -> Sequence[RefreshToken]:
+    """The user's refresh tokens neither revoked nor expired (nor idle since ``used_since``), newest
+    first: one per live session."""
+    live = select(RefreshToken).where(
+        RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > moment
+    )
+    if used_since is not None:
+        live = live.where(RefreshToken.created_at >= used_since)
+    return (await session.scalars(live.order_by(RefreshToken.created_at.desc()))).all()
+
+
+async def family_starts(session: AsyncSession, families: Sequence[str]) -> dict[str, datetime]:
+    """When each refresh-token family (a session) began: its first token."""
+    rows = await session.execute(
+        select(RefreshToken.family_id, func.min(RefreshToken.created_at))
+        .where(RefreshToken.family_id.in_(families))
+        .group_by(RefreshToken.family_id)
+    )
+    return {str(family): started for family, started in rows.all()}

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import Actor
-from experimently.auth import security
-from experimently.auth.models import RefreshToken, User
+from experimently.auth import repository, security
+from experimently.auth.models import User
 from experimently.errors import NotFound
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require
@@ -22,10 +21,6 @@ async def reset_password(session: AsyncSession, actor: Actor, user_id: str) -> s
     password = security.generate_password()
     user.password_hash = security.hash_password(password)
     user.password_changed_at = now()  # access tokens issued before now stop working
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    await repository.revoke_user_tokens(session, user.id)
     audit.record(session, actor, "user.password_reset", "user", user.id)
     return password

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import SYSTEM, Actor, ActorKind, Role
-from experimently.auth import mfa, security
+from experimently.auth import mfa, repository, security
 from experimently.auth.keys import NAMESPACE as API_KEY_NAMESPACE
 from experimently.auth.mfa import MfaRequired
 from experimently.auth.models import RefreshToken, User
@@ -192,11 +192,7 @@ async def refresh(
 
 
 async def _revoke_family(session: AsyncSession, family_id: str) -> None:
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    await repository.revoke_family(session, family_id)
 
 
 async def logout(session: AsyncSession, actor: Actor, token: str) -> None:
@@ -216,11 +212,7 @@ async def change_password(
     check_strength(body.new_password, user.email, min_score=settings.password_min_score, path="new_password")
     user.password_hash = security.hash_password(body.new_password)
     user.password_changed_at = now()
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    await repository.revoke_user_tokens(session, user.id)
     audit.record(session, actor, "user.password_changed", "user", user.id)
 
 
@@ -326,10 +318,6 @@ async def reset_password(session: AsyncSession, actor: Actor, email: str) -> str
     password = security.generate_password()
     user.password_hash = security.hash_password(password)
     user.password_changed_at = now()
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    await repository.revoke_user_tokens(session, user.id)
     audit.record(session, actor, "user.password_reset", "user", user.id)
     return password

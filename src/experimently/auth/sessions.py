@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import Actor
-from experimently.auth.models import RefreshToken, User
+from experimently.auth import repository
+from experimently.auth.models import User
 from experimently.config import Settings
 from experimently.errors import NotFound
 from experimently.kit.clock import now
@@ -46,23 +46,11 @@ async def list_sessions(
     if await session.get(User, user_id) is None:
         raise NotFound("user", user_id)
     moment = now()
-    live = select(RefreshToken).where(
-        RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None), RefreshToken.expires_at > moment
-    )
+    idle_since = None
     if settings.session_idle_timeout_seconds:
         idle_since = moment - timedelta(seconds=settings.session_idle_timeout_seconds)
-        live = live.where(RefreshToken.created_at >= idle_since)
-    rows = list((await session.scalars(live.order_by(RefreshToken.created_at.desc()))).all())
-    families = [r.family_id for r in rows]
-    started = dict(
-        (
-            await session.execute(
-                select(RefreshToken.family_id, func.min(RefreshToken.created_at))
-                .where(RefreshToken.family_id.in_(families))
-                .group_by(RefreshToken.family_id)
-            )
-        ).all()
-    )
+    rows = await repository.live_tokens(session, user_id, moment, idle_since)
+    started = await repository.family_starts(session, [r.family_id for r in rows])
     return [
         SessionRead(
             id=r.family_id,
@@ -80,15 +68,7 @@ async def list_sessions(
 async def revoke(session: AsyncSession, actor: Actor, user_id: str, session_id: str | None) -> int:
     """End one session (``session_id``) or all of them (None); returns how many ended. Audited."""
     _check(actor, user_id, Permission.USERS_WRITE)
-    where = [RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)]
-    if session_id is not None:
-        where.append(RefreshToken.family_id == session_id)
-    ended = (
-        await session.execute(
-            update(RefreshToken).where(*where).values(revoked_at=now()).returning(RefreshToken.family_id)
-        )
-    ).all()
-    count = len({row[0] for row in ended})
+    count = len(await repository.revoke_sessions(session, user_id, session_id))
     if session_id is not None and count == 0:
         raise NotFound("session", session_id)
     action = "auth.session_revoked" if session_id else "auth.sessions_revoked"

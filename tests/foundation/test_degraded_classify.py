@@ -1,0 +1,77 @@
+"""Telling and riding out an outage: a bare socket error is attributed to the client library it came out
+of (a refused connection to PostgreSQL is the database's outage even in code that also talks to Redis:
+the event writer logged "redis down" during a PostgreSQL restart before this), a command against a Redis
+that is down fails fast, and one against a restarted Redis reconnects instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from experimently.degraded import DATABASE, REDIS, dependency_of
+from experimently.runtime import build_runtime
+from tests.conftest import make_settings
+from tests.private_services import available, free_port, private_redis
+
+
+async def test_refused_postgres_connection__is_the_database() -> None:
+    with pytest.raises(OSError) as caught:
+        await asyncpg.connect(host="127.0.0.1", port=free_port(), user="postgres", timeout=2)
+    assert dependency_of(caught.value) == DATABASE
+
+
+async def test_refused_redis_connection__is_redis() -> None:
+    client = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2)
+    try:
+        with pytest.raises(Exception) as caught:
+            await client.ping()
+        assert dependency_of(caught.value) == REDIS
+    finally:
+        await client.aclose()
+
+
+async def test_refused_socket_of_no_client_of_ours__is_network() -> None:
+    with pytest.raises(OSError) as caught:
+        await asyncio.open_connection("127.0.0.1", free_port())
+    assert dependency_of(caught.value) == "network"
+
+
+def test_not_a_connection_error__is_nothing() -> None:
+    assert dependency_of(ValueError("x")) is None
+
+
+async def test_redis_down__a_command_fails_fast__not_after_ten_retries(tmp_path: Path) -> None:
+    # redis-py's default policy (10 retries, backoff to 1 s) took ~4 s per command here, which every
+    # request touching Redis during an outage paid before its degraded answer
+    runtime = build_runtime(make_settings("sqlite", tmp_path, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        assert runtime.redis is not None
+        started = time.monotonic()
+        with pytest.raises(RedisConnectionError):
+            await runtime.redis.ping()
+        assert time.monotonic() - started < 1.0
+        started = time.monotonic()
+        await runtime.limiter.hit("10/minute", "fast")  # falls back to the per-process limit
+        assert time.monotonic() - started < 1.0
+    finally:
+        await runtime.close()
+
+
+@pytest.mark.skipif(not available(), reason="needs redis-server")
+async def test_redis_restarted__the_next_command_reconnects_without_an_error(tmp_path: Path) -> None:
+    with private_redis() as server:
+        runtime = build_runtime(make_settings("sqlite", tmp_path, redis_url=server.url))
+        try:
+            assert runtime.redis is not None
+            assert await runtime.redis.ping()
+            server.stop()
+            server.start()
+            assert await runtime.redis.ping()  # the closed connection is retried once, reconnected
+        finally:
+            await runtime.close()
