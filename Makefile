@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test js-test lint format bench build validate-deploy faults fuzz mutation clean web web-test
+.PHONY: install install-runtime run test js-test lint format bench bench-peers build validate-deploy faults fuzz mutation clean web web-test
 
 # the console (web/) is built into the Python package when its sources change; without npm the API
 # still runs and / explains how to build the console
@@ -76,6 +76,9 @@ bench: install ## every bench in a short mode (minutes; the full runs and figure
 	$(BIN)/python bench/ingest.py --requests 20 --concurrency 2 --shapes sqlite
 	$(BIN)/python bench/results.py --users 20000 --calls 3  # needs PostgreSQL (EXPERIMENTLY_BENCH_DATABASE_URL)
 
+bench-peers: install ## our engine against GrowthBook, Unleash, LaunchDarkly, Flagsmith (their SDKs go into .venv-peers)
+	$(BIN)/python bench/peers/compare.py $(PEERS_ARGS)
+
 mutation: install ## mutation testing of the pure cores (minutes; not part of make test): engine, then statistics
 	cd sdk/python && $(abspath $(BIN))/mutmut run --max-children $${JOBS:-2}; $(abspath $(BIN))/mutmut results --all true
 	$(BIN)/mutmut run --max-children $${JOBS:-2}; $(BIN)/mutmut results --all true
@@ -89,7 +92,7 @@ format: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/experimently/console/dist \
-		mutants sdk/python/mutants
+		mutants sdk/python/mutants .venv-peers
 
 # Deployment files, validated without a container runtime or a cluster: compose against the Compose
 # Specification schema, each Kustomize overlay rendered and checked against the Kubernetes schemas,

@@ -37,11 +37,14 @@ from redis.asyncio import Redis
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/experimently_bench")
+PG_BENCH_DB = PG_BENCH.rsplit("/", 1)[1]  # dropped and recreated: never point BENCH_PG_URL at a shared one
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 PASSWORD = "bench-admin-password-1"
 
 
 def free_port() -> int:
+    if os.environ.get("BENCH_PORT"):  # a fixed port (a shared machine may give each user a range)
+        return int(os.environ["BENCH_PORT"])
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -50,8 +53,8 @@ def free_port() -> int:
 async def reset_postgres() -> None:
     conn = await asyncpg.connect(PG_ADMIN)
     try:
-        await conn.execute("DROP DATABASE IF EXISTS experimently_bench WITH (FORCE)")
-        await conn.execute("CREATE DATABASE experimently_bench")
+        await conn.execute(f'DROP DATABASE IF EXISTS "{PG_BENCH_DB}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{PG_BENCH_DB}"')
     finally:
         await conn.close()
     redis = Redis.from_url(REDIS_URL)
@@ -113,7 +116,7 @@ async def service_pids(shape: str) -> dict[str, list[int]]:
         await redis.aclose()
     shared = {"walwriter", "checkpointer", "background writer"}
     return {
-        "postgres": [int(r["pid"]) for r in rows if r["datname"] == "experimently_bench"],
+        "postgres": [int(r["pid"]) for r in rows if r["datname"] == PG_BENCH_DB],
         "pg_shared": [int(r["pid"]) for r in rows if r["backend_type"] in shared],
         "redis": [int(info["process_id"])],
     }
