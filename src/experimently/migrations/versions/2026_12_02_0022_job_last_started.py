@@ -1,7 +1,7 @@
 """job_leases.last_started_at: when the job last started on any instance (once per interval)
 
 Revision ID: 0022
-Revises: 0016
+Revises: 0020
 Create Date: 2026-12-02 08:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0016"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
