@@ -6,10 +6,11 @@ step of a schedule. For the schedule of a running guarded rollout whose current 
 below 100%) has fewer than ``min_units`` units in either group at the monitor's last check, the step
 waits: the rollout reports ``hold = waiting_for_traffic`` and ``waiting_since`` (when the step was due,
 or when the current step began if later), and the start of the wait is audited and announced once
-(``flag.rollout_held``). The next run after the monitor has seen enough units applies the step. With ``max_wait_seconds`` set, a wait longer than that
-pauses the rollout and its schedule (``flag.rollout_paused``, a ``no_traffic`` entry in ``breaches``);
-``POST .../resume`` starts a new wait. A step's planned time stays a lower bound: a step is applied at
-its time or, when held, as soon as the step before it has its units, never earlier.
+(``flag.rollout_held``). The next run after the monitor has seen enough units applies the step. With
+``max_wait_seconds`` set, a wait longer than that pauses the rollout and its schedule
+(``flag.rollout_paused``, a ``no_traffic`` entry in ``breaches``); ``POST .../resume`` starts a new
+wait. A step's planned time stays a lower bound: a step is applied at its time or, when held, as soon
+as the step before it has its units, never earlier.
 """
 
 from __future__ import annotations
