@@ -490,9 +490,11 @@ def running_server(
 
 def loaded_modules(pid: int) -> dict[str, bool]:
     """Which event loop and HTTP parser the server uses (uvicorn picks them when installed); under
-    ``--workers N`` the workers serve, so the first worker is read, not the supervisor."""
-    workers = children(pid)
-    maps = Path(f"/proc/{workers[0] if workers else pid}/maps").read_text()
+    ``--workers N`` the workers serve, so their maps are read, not the supervisor's."""
+    maps = ""
+    for process in children(pid) or [pid]:
+        with contextlib.suppress(OSError):
+            maps += Path(f"/proc/{process}/maps").read_text()
     return {"uvloop": "uvloop" in maps, "httptools": "httptools" in maps}
 
 

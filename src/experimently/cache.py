@@ -12,16 +12,18 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import Counter
-from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import degraded
 from experimently.db import after_commit
 from experimently.kit.ids import new_id
+
+if TYPE_CHECKING:  # imported only when Redis is configured (start-up time)
+    from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
 

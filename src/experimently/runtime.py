@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
-from redis.asyncio import Redis
 
 from experimently.auth.keys import ApiKeyAuthenticator
 from experimently.auth.oidc import OidcVerifier
@@ -19,13 +19,15 @@ from experimently.config import Settings
 from experimently.db import Database
 from experimently.encryption.keyring import KeyRing, keyring_of
 from experimently.encryption.registry import Walker
+
+if TYPE_CHECKING:  # redis is imported only when a Redis URL is configured (start-up time)
+    from redis.asyncio import Redis
 from experimently.events.ingest import EventIngest
 from experimently.events.pipeline import Pipeline
 from experimently.experiments.assign import AssignmentService
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.flags.handoff import ExperimentHandoff
 from experimently.jobs.runner import JobRunner
-from experimently.kit.redis_retry import quick_retry
 from experimently.kit.references import ReferenceLookups
 from experimently.metrics.aggregation import AfterAggregation, SpecProvider
 from experimently.privacy import PrivacyProviders
@@ -90,13 +92,16 @@ class Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     db = Database(settings)
-    redis = (  # a connect time-out: a Redis that does not answer must not hold requests for minutes
-        Redis.from_url(
+    redis: Redis | None = None
+    if settings.redis_url:
+        from redis.asyncio import Redis  # only with Redis configured: ~9% of the import time otherwise
+
+        from experimently.kit.redis_retry import quick_retry
+
+        # a connect time-out: a Redis that does not answer must not hold requests for minutes
+        redis = Redis.from_url(
             settings.redis_url, decode_responses=False, socket_connect_timeout=2, retry=quick_retry()
         )
-        if settings.redis_url
-        else None
-    )
     cache = Cache(redis)
     limiter = RateLimiter(settings.redis_url)
     return Runtime(

@@ -17,7 +17,6 @@ from typing import Any
 
 import jwt
 import pyotp
-import segno
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -100,7 +99,7 @@ async def enrol(session: AsyncSession, settings: Settings, keyring: KeyRing, act
     return {
         "otpauth_uri": uri,
         "secret": seed,
-        "qr_svg": segno.make(uri, error="m").svg_data_uri(scale=4),
+        "qr_svg": _segno().make(uri, error="m").svg_data_uri(scale=4),
     }
 
 
@@ -290,3 +289,10 @@ async def second_step_user(
             "MFA token invalid or expired: log in again", code=ErrorCode.TOKEN_INVALID
         )
     return user, await verify_second_factor(session, settings, keyring, limiter, user, code)
+
+
+def _segno() -> Any:
+    """segno, imported on the first enrolment rather than at start-up."""
+    import segno
+
+    return segno

@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from zxcvbn import zxcvbn
-
 from experimently.errors import ValidationFailed
 
 # zxcvbn only looks at the first 72 characters for speed; what follows adds strength, never removes it
@@ -33,6 +31,8 @@ def check_strength(password: str, email: str | None, *, min_score: int, path: st
             "password is too weak: it must not be the account's email",
             [{"path": path, "message": "must not be the account's email"}],
         )
+    from zxcvbn import zxcvbn  # imported on the first password check rather than at start-up
+
     result: dict[str, Any] = zxcvbn(password[:_CHECKED_CHARS], user_inputs=words)
     score = int(result["score"])
     if score >= min_score:

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 
 from experimently.cli.common import EXIT_CONFIG, cli_actor, run, stop
 
@@ -143,6 +142,8 @@ async def _all_metrics(session: Any, actor: Any, list_metrics: Any) -> list[Any]
 
 
 def dump(state: dict[str, Any]) -> str:
+    import yaml  # here, not at the top: every CLI command (serve too) imports this module
+
     text: str = yaml.safe_dump(
         {"version": FORMAT_VERSION, **state}, sort_keys=False, allow_unicode=True, default_flow_style=False
     )
@@ -169,6 +170,8 @@ def export_config(
 
 
 def _load(path: Path) -> dict[str, list[dict[str, Any]]]:
+    import yaml
+
     try:
         doc = yaml.safe_load(path.read_text()) if str(path) != "-" else yaml.safe_load(sys.stdin.read())
     except OSError as exc:
@@ -195,6 +198,8 @@ def _load(path: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _diff(kind: str, key: str, before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    import yaml
+
     old = yaml.safe_dump(before, sort_keys=True).splitlines() if before else []
     new = yaml.safe_dump(after, sort_keys=True).splitlines()
     label = f"{kind}/{key}"

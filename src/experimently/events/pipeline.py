@@ -19,12 +19,10 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 from prometheus_client import Counter, Gauge, Histogram
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from experimently import degraded
 from experimently.config import Settings
@@ -34,6 +32,9 @@ from experimently.errors import ServiceUnavailable
 from experimently.events import repository
 from experimently.events.validation import EventRow
 from experimently.kit.ids import new_id
+
+if TYPE_CHECKING:  # imported only when Redis is configured (start-up time)
+    from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
 QUEUE_DEPTH = Gauge("experimently_events_queue_depth", "Accepted events waiting to be written")
@@ -239,6 +240,8 @@ class StreamPipeline:
         QUEUE_DEPTH.set(int(depth))
 
     async def ensure_group(self) -> None:
+        from redis.exceptions import ResponseError  # redis is imported only when configured
+
         try:
             await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
         except ResponseError as exc:
