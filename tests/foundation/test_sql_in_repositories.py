@@ -45,7 +45,6 @@ DEBT = {
     "safety/rollout_monitor.py": "guarded rollout checks",
     "safety/rollouts.py": "guarded rollout reads",
     "safety/settings.py": "safety settings per environment",
-    "events/pii.py": "PII property look-ups",
     "sdk/client_side.py": "client-side key look-ups",
     "encryption/registry.py": "re-encryption walkers",
 }

@@ -8,14 +8,11 @@ is ciphertext), and changing the list affects events ingested from then on only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
-
-from sqlalchemy import Text, cast, select
 
 from experimently.db import Database
 from experimently.encryption.keyring import KeyRing, KeyRingError
-from experimently.events.models import Event
+from experimently.events import repository
 from experimently.events.validation import EventRow
 
 BATCH = 1000
@@ -64,15 +61,7 @@ async def reencrypt_events(db: Database, keyring: KeyRing) -> int:
     after = 0
     while True:
         async with db.transaction() as session:
-            rows: Iterable[Event] = (
-                await session.scalars(
-                    select(Event)
-                    .where(Event.seq > after, cast(Event.properties, Text).like("%fernet:%"))
-                    .order_by(Event.seq)
-                    .limit(BATCH)
-                )
-            ).all()
-            rows = list(rows)
+            rows = await repository.with_encrypted_properties(session, after, BATCH)
             for event in rows:
                 rotated = _rotated(event.properties, keyring)
                 if rotated is not None:

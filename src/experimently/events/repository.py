@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import Text, cast, delete, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -254,3 +254,15 @@ async def purge_before(session: AsyncSession, cutoff: datetime) -> int:
     result = await session.execute(delete(Event).where(Event.occurred_at < cutoff))
     await session.execute(delete(EventKey).where(EventKey.occurred_at < cutoff))
     return dropped + int(result.rowcount)  # type: ignore[attr-defined]  # DELETE result
+
+
+async def with_encrypted_properties(session: AsyncSession, after_seq: int, limit: int) -> list[Event]:
+    """Events after ``after_seq`` whose properties hold an encrypted value, in ``seq`` order (the
+    re-encryption walk of PII properties)."""
+    query = (
+        select(Event)
+        .where(Event.seq > after_seq, cast(Event.properties, Text).like("%fernet:%"))
+        .order_by(Event.seq)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
