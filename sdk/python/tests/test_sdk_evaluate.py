@@ -135,6 +135,37 @@ def test_rollout__unbucketable_unit(unit: Any) -> None:
     assert run(flag(fallthrough=FIFTY_FIFTY), {"user_id": unit}).error_code == ErrorCode.INVALID_CONTEXT
 
 
+def test_rollout_in_a_rule__every_field_of_result_and_error() -> None:
+    # Given a rule that serves a rollout (its results are built once per bucket and then shared)
+    data = flag(key="k", salt="k", rules=[rule("r1", [cond("a", "exists")], FIFTY_FIFTY)])
+    ev = evaluator([data])
+    for _ in range(2):  # built, then shared: the same fields both times
+        result = ev.evaluate("k", {"user_id": "user-1", "a": 1})
+        assert result.to_dict() == {
+            "flag_key": "k",
+            "value": result.variation == "on",
+            "variation": result.variation,
+            "reason": "SPLIT",
+            "rule_id": "r1",
+            "rule_index": 0,
+            "error_code": None,
+            "bucket": bucket("k", "user-1"),
+            "experiment_key": None,
+            "experiment_variant": None,
+            "prerequisite_failed": None,
+        }
+    # When the unit cannot be bucketed, Then the error names the flag and the rule
+    error = ev.evaluate("k", {"user_id": None, "a": 1}, default=False)
+    assert (error.flag_key, error.value, error.reason, error.error_code, error.rule_id, error.rule_index) == (
+        "k",
+        False,
+        Reason.ERROR,
+        ErrorCode.INVALID_CONTEXT,
+        "r1",
+        0,
+    )
+
+
 def test_rollout__results_shared_per_bucket() -> None:
     ev = evaluator([flag(fallthrough=FIFTY_FIFTY)])
     assert ev.evaluate("f", {"user_id": "u"}) is ev.evaluate("f", {"user_id": "u"})
