@@ -386,3 +386,28 @@ class Weird(Mapping[str, Any]):
 def test_error__context_raising__general() -> None:
     result = run(flag(rules=[rule("r", [cond("a", "eq", [1])])]), Weird())
     assert result.error_code == ErrorCode.GENERAL
+
+
+def test_prerequisite_served_by_an_experiment__resolver_passed_on() -> None:
+    # Given a prerequisite flag whose only rule hands the decision to an experiment
+    base = flag(key="base", salt="base", rules=[rule("r", [], EXPERIMENT)], fallthrough={"variation": "off"})
+    data = flag(prerequisites=[{"flag": "base", "variation": "on"}], fallthrough={"variation": "on"})
+    ev = evaluator([base, data])
+    # When the experiment assigns treatment (-> "on"), Then the prerequisite is met
+    met = ev.evaluate("f", {"user_id": "u"}, experiment_resolver=resolver_returning("treatment"))
+    assert (met.variation, met.prerequisite_failed) == ("on", None)
+    # and without a resolver the prerequisite flag falls through to "off": unmet
+    unmet = ev.evaluate("f", {"user_id": "u"})
+    assert unmet.prerequisite_failed == "base"
+
+
+def test_fallthrough_after_rules__rollout_and_experiment_get_context_default_resolver() -> None:
+    never = [rule("r", [cond("a", "eq", ["x"])])]
+    rollout = evaluator([flag(rules=never, fallthrough=FIFTY_FIFTY)])
+    split = rollout.evaluate("f", {"user_id": "user-1"})
+    assert (split.reason, split.bucket, split.rule_id) == (Reason.SPLIT, bucket("f", "user-1"), None)
+    error = rollout.evaluate("f", {"a": "y"}, default=True)  # no unit: the caller's default
+    assert (error.error_code, error.value) == (ErrorCode.INVALID_CONTEXT, True)
+    experiment = evaluator([flag(rules=never, fallthrough=EXPERIMENT)])
+    served = experiment.evaluate("f", {"user_id": "u"}, experiment_resolver=resolver_returning("treatment"))
+    assert (served.variation, served.experiment_variant) == ("on", "treatment")

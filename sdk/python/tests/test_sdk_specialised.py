@@ -316,3 +316,16 @@ def test_matches_prefilter__only_single_case_sensitive_patterns() -> None:
     assert required(matcher({"values": [r"@ex\.com"]})) == ["@ex.com"]
     assert required(matcher({"values": [r"@ex\.com"], "case_insensitive": True})) == []
     assert required(matcher({"values": [r"@ex\.com", "zz"]})) == []
+
+
+def test_compile_generic__is_the_unspecialised_matcher() -> None:
+    # the reference the differential tests compare against must not be a specialised matcher itself
+    generic_code = operators._wrap("a", str.isdigit, bool, False).__code__
+    for condition in CONDITIONS:
+        if condition.operator not in ("exists", "not_exists", "in_segment", "not_in_segment", "contains_all"):
+            assert compile_generic(condition).__code__ is generic_code, condition
+
+
+@pytest.mark.parametrize("pattern", [r"ab\u{41}cd", r"ab\0cd", r"ab\N{DIGIT ONE}cd", r"\N", r"\u{1}"])
+def test_required_text__escapes_read_differently_get_no_prefilter(pattern: str) -> None:
+    assert operators._required_text(pattern) == ""
