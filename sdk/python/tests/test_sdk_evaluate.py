@@ -135,6 +135,37 @@ def test_rollout__unbucketable_unit(unit: Any) -> None:
     assert run(flag(fallthrough=FIFTY_FIFTY), {"user_id": unit}).error_code == ErrorCode.INVALID_CONTEXT
 
 
+def test_rollout_in_a_rule__every_field_of_result_and_error() -> None:
+    # Given a rule that serves a rollout (its results are built once per bucket and then shared)
+    data = flag(key="k", salt="k", rules=[rule("r1", [cond("a", "exists")], FIFTY_FIFTY)])
+    ev = evaluator([data])
+    for _ in range(2):  # built, then shared: the same fields both times
+        result = ev.evaluate("k", {"user_id": "user-1", "a": 1})
+        assert result.to_dict() == {
+            "flag_key": "k",
+            "value": result.variation == "on",
+            "variation": result.variation,
+            "reason": "SPLIT",
+            "rule_id": "r1",
+            "rule_index": 0,
+            "error_code": None,
+            "bucket": bucket("k", "user-1"),
+            "experiment_key": None,
+            "experiment_variant": None,
+            "prerequisite_failed": None,
+        }
+    # When the unit cannot be bucketed, Then the error names the flag and the rule
+    error = ev.evaluate("k", {"user_id": None, "a": 1}, default=False)
+    assert (error.flag_key, error.value, error.reason, error.error_code, error.rule_id, error.rule_index) == (
+        "k",
+        False,
+        Reason.ERROR,
+        ErrorCode.INVALID_CONTEXT,
+        "r1",
+        0,
+    )
+
+
 def test_rollout__results_shared_per_bucket() -> None:
     ev = evaluator([flag(fallthrough=FIFTY_FIFTY)])
     assert ev.evaluate("f", {"user_id": "u"}) is ev.evaluate("f", {"user_id": "u"})
@@ -355,3 +386,28 @@ class Weird(Mapping[str, Any]):
 def test_error__context_raising__general() -> None:
     result = run(flag(rules=[rule("r", [cond("a", "eq", [1])])]), Weird())
     assert result.error_code == ErrorCode.GENERAL
+
+
+def test_prerequisite_served_by_an_experiment__resolver_passed_on() -> None:
+    # Given a prerequisite flag whose only rule hands the decision to an experiment
+    base = flag(key="base", salt="base", rules=[rule("r", [], EXPERIMENT)], fallthrough={"variation": "off"})
+    data = flag(prerequisites=[{"flag": "base", "variation": "on"}], fallthrough={"variation": "on"})
+    ev = evaluator([base, data])
+    # When the experiment assigns treatment (-> "on"), Then the prerequisite is met
+    met = ev.evaluate("f", {"user_id": "u"}, experiment_resolver=resolver_returning("treatment"))
+    assert (met.variation, met.prerequisite_failed) == ("on", None)
+    # and without a resolver the prerequisite flag falls through to "off": unmet
+    unmet = ev.evaluate("f", {"user_id": "u"})
+    assert unmet.prerequisite_failed == "base"
+
+
+def test_fallthrough_after_rules__rollout_and_experiment_get_context_default_resolver() -> None:
+    never = [rule("r", [cond("a", "eq", ["x"])])]
+    rollout = evaluator([flag(rules=never, fallthrough=FIFTY_FIFTY)])
+    split = rollout.evaluate("f", {"user_id": "user-1"})
+    assert (split.reason, split.bucket, split.rule_id) == (Reason.SPLIT, bucket("f", "user-1"), None)
+    error = rollout.evaluate("f", {"a": "y"}, default=True)  # no unit: the caller's default
+    assert (error.error_code, error.value) == (ErrorCode.INVALID_CONTEXT, True)
+    experiment = evaluator([flag(rules=never, fallthrough=EXPERIMENT)])
+    served = experiment.evaluate("f", {"user_id": "u"}, experiment_resolver=resolver_returning("treatment"))
+    assert (served.variation, served.experiment_variant) == ("on", "treatment")

@@ -200,6 +200,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("semver numeric minor", cond("a", "semver_gt", ["1.9.0"]), {"a": "1.10.0"}, True),
     ("semver leading zero prerelease invalid", cond("a", "semver_lt", ["2.0.0"]), {"a": "1.0.0-01"}, False),
     ("semver_lte equal", cond("a", "semver_lte", ["1.2.3"]), {"a": "1.2.3"}, True),
+    # ANY value: lt/lte compare with the highest version, gt/gte with the lowest
+    ("semver_lt any value", cond("a", "semver_lt", ["1.0.0", "3.0.0"]), {"a": "2.0.0"}, True),
+    ("semver_lte any value", cond("a", "semver_lte", ["1.0.0", "3.0.0"]), {"a": "3.0.0"}, True),
+    ("semver_gte any value", cond("a", "semver_gte", ["3.0.0", "1.0.0"]), {"a": "1.0.0"}, True),
+    ("semver_lt above every value", cond("a", "semver_lt", ["1.0.0", "3.0.0"]), {"a": "3.0.0"}, False),
+    ("lt any value above min", cond("a", "lt", [1, 30]), {"a": 20}, True),
+    ("gte any value below max", cond("a", "gte", [30, 1]), {"a": 1}, True),
     ("semver_lte above", cond("a", "semver_lte", ["1.2.3"]), {"a": "1.2.4"}, False),
     ("semver_gt any value", cond("a", "semver_gt", ["3.0.0", "1.0.0"]), {"a": "2.0.0"}, True),
     ("semver list attr", cond("a", "semver_gt", ["1.0.0"]), {"a": ["0.1", "1.1"]}, True),

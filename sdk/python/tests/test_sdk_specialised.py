@@ -17,9 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experimently_sdk import validate_experiment_targeting
-from experimently_sdk.model import Condition
+from experimently_sdk import operators, validate_experiment_targeting
+from experimently_sdk.model import NEGATIVE_TWINS, Condition
 from experimently_sdk.operators import compile_condition, compile_generic
+from experimently_sdk.values import parse_semver
 
 EXACT = 2**53
 VALUE_SETS: dict[str, list[list[Any]]] = {
@@ -213,3 +214,118 @@ def test_specialised__equals_generic__on_random_values(value: Any) -> None:
     context = {"a": value}
     for condition in CONDITIONS:
         assert _answer(condition, False, context) == _answer(condition, True, context), condition
+
+
+# --- the specialised matchers answer their common value type themselves (the point of them)
+
+COMMON: dict[str, list[Any]] = {
+    "gt": [0, 17, 18, -EXACT, EXACT, 0.5, 17.0, math.nan, math.inf, "18", "x"],
+    "gte": [17, 17.0, "17"],
+    "lt": [16, 16.5, "-1"],
+    "lte": [17, 18.0, "17"],
+}
+STRINGS = ["", "DE", "de", "42", "abc", "xabcx", "2.0.0", "v2.1.0", "1.0.0-beta.1", "u@ex.net", "10.1.2.3"]
+
+
+def _raising(ctx: Any, segments: Any) -> bool:
+    raise AssertionError("the generic matcher was called for a value of the common type")
+
+
+@pytest.mark.parametrize("condition", CONDITIONS, ids=[f"{i}-{c.operator}" for i, c in enumerate(CONDITIONS)])
+def test_specialised__common_type_answered_without_the_generic_matcher(
+    condition: Condition, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    positive = NEGATIVE_TWINS.get(condition.operator, condition.operator)
+    if positive not in operators._SPECIALISED:
+        pytest.skip("not specialised")
+    expected = compile_generic(condition)
+    monkeypatch.setattr(operators, "_wrap", lambda *args: _raising)
+    specialised = compile_condition(condition)
+    for value in [None, *STRINGS, *COMMON.get(str(positive), [])]:
+        assert specialised({"a": value}, {}) is expected({"a": value}, {}), value
+    assert specialised({}, {}) is False
+
+
+def test_version_key__plain_and_full_grammar_agree() -> None:
+    # the regex-free path for major.minor.patch and the full parser give the same keys
+    for text in [
+        "1.2.3",
+        "01.2.3",
+        "10.20.30",
+        "1.2",
+        "1.2.3.4",
+        "1..3",
+        "v1.2.3",
+        "1.2.3-rc.1",
+        "\u0661.2.3",
+    ]:
+        assert operators._version_key(text) == parse_semver(text), text
+    assert operators._version_key("1." + "9" * 300 + ".3") is None  # longer than a version may be
+
+
+def test_version_key__remembered_and_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(operators, "_VERSIONS", {})
+    monkeypatch.setattr(operators, "_VERSIONS_MAX", 3)
+    for text in ["1.0.0", "2.0.0", "nope"]:
+        operators._version_key(text)
+    assert operators._VERSIONS == {"1.0.0": (1, 0, 0, 1, ()), "2.0.0": (2, 0, 0, 1, ()), "nope": None}
+    operators._version_key("3.0.0")  # full: emptied, then the new entry
+    assert operators._VERSIONS == {"3.0.0": (3, 0, 0, 1, ())}
+
+
+def test_semver_matcher__reads_the_version_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a value already in the table is not parsed again (None: known not to be a version)
+    monkeypatch.setattr(operators, "_VERSIONS", {"5.0.0": (1, 0, 0, 1, ()), "junk": None})
+    (condition,) = validate_experiment_targeting(
+        [{"attribute": "a", "operator": "semver_gte", "values": ["2.0.0"]}], {}
+    )
+    matcher = compile_condition(condition)
+    assert matcher({"a": "5.0.0"}, {}) is False  # the table says 1.0.0
+    assert matcher({"a": "junk"}, {}) is False
+    assert matcher({"a": "6.0.0"}, {}) is True and operators._VERSIONS["6.0.0"] == (6, 0, 0, 1, ())
+
+
+@pytest.mark.parametrize(
+    ("pattern", "required"),
+    [
+        (r"@example1\.(net|io)$", "@example1."),
+        ("abc", "abc"),
+        (r"a\d+bcd", "bcd"),
+        ("a|b", ""),
+        ("(x)yz", "yz"),
+        ("^foo$", "foo"),
+        ("[ab]cd", "cd"),
+        (r"\u0041BC", "ABC"),
+        ("ab*c", "a"),
+        ("(", ""),
+    ],
+)
+def test_required_text(pattern: str, required: str) -> None:
+    assert operators._required_text(pattern) == required
+
+
+def test_matches_prefilter__only_single_case_sensitive_patterns() -> None:
+    def matcher(raw: dict[str, Any]) -> Any:
+        (condition,) = validate_experiment_targeting([{"attribute": "a", "operator": "matches", **raw}], {})
+        return compile_condition(condition)
+
+    # the prefilter's closure holds the required text; the others do not
+    def required(m: Any) -> list[Any]:
+        return [c.cell_contents for c in m.__closure__ or () if c.cell_contents == "@ex.com"]
+
+    assert required(matcher({"values": [r"@ex\.com"]})) == ["@ex.com"]
+    assert required(matcher({"values": [r"@ex\.com"], "case_insensitive": True})) == []
+    assert required(matcher({"values": [r"@ex\.com", "zz"]})) == []
+
+
+def test_compile_generic__is_the_unspecialised_matcher() -> None:
+    # the reference the differential tests compare against must not be a specialised matcher itself
+    generic_code = operators._wrap("a", str.isdigit, bool, False).__code__
+    for condition in CONDITIONS:
+        if condition.operator not in ("exists", "not_exists", "in_segment", "not_in_segment", "contains_all"):
+            assert compile_generic(condition).__code__ is generic_code, condition
+
+
+@pytest.mark.parametrize("pattern", [r"ab\u{41}cd", r"ab\0cd", r"ab\N{DIGIT ONE}cd", r"\N", r"\u{1}"])
+def test_required_text__escapes_read_differently_get_no_prefilter(pattern: str) -> None:
+    assert operators._required_text(pattern) == ""
