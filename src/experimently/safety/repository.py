@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently.safety.models import GuardrailBreach
+from experimently.safety.models import GuardedRollout, GuardrailBreach
 
 
 async def breached_pairs(session: AsyncSession, experiment_id: str) -> set[tuple[str, str]]:
@@ -25,3 +25,11 @@ async def breaches_of(session: AsyncSession, experiment_id: str) -> list[Guardra
         .order_by(GuardrailBreach.detected_at, GuardrailBreach.metric_key, GuardrailBreach.variant)
     )
     return list(rows.all())
+
+
+async def running_rollout_for_update(session: AsyncSession, schedule_id: str) -> GuardedRollout | None:
+    """The running guarded rollout that drives a rollout schedule, locked for the scheduler's decision."""
+    query = select(GuardedRollout).where(
+        GuardedRollout.schedule_id == schedule_id, GuardedRollout.status == "running"
+    )
+    return (await session.scalars(query.with_for_update())).first()

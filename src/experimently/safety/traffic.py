@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -27,6 +26,7 @@ from experimently.actor import SYSTEM
 from experimently.flags.models import RolloutSchedule
 from experimently.flags.service import console_path
 from experimently.kit.clock import ensure_utc, now
+from experimently.safety import repository
 from experimently.safety.models import GuardedRollout
 from experimently.safety.rollouts import ACTIONS, _sync
 from experimently.webhooks.announce import announce
@@ -73,10 +73,7 @@ def _duration(seconds: float) -> str:
 
 async def hold_for_traffic(session: AsyncSession, schedule: RolloutSchedule, due: datetime) -> bool:
     """The rollout scheduler's question for a due step: keep it waiting? (See the module docstring.)"""
-    query = select(GuardedRollout).where(
-        GuardedRollout.schedule_id == schedule.id, GuardedRollout.status == "running"
-    )
-    rollout = (await session.scalars(query.with_for_update())).first()
+    rollout = await repository.running_rollout_for_update(session, schedule.id)
     if rollout is None:
         return False
     await _sync(session, rollout)
