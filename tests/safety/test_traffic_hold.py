@@ -4,11 +4,13 @@ arriving lets it go on; with a maximum wait, a wait that runs out pauses the rol
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 
+from experimently.webhooks.formats import render
 from experimently.webhooks.models import DomainEvent
 from tests.conftest import FakeClock, Harness
 from tests.safety.test_rollouts import FLAGS, errors, flag, rollout, serve, setup, start
@@ -73,6 +75,10 @@ async def test_scheduled_step__held_until_the_step_before_has_min_units(
     [event] = await events(harness, "flag.rollout_held")
     assert event.payload["min_units"] == 100 and event.payload["next_percentage"] == 100
     assert sum(event.payload["units"].values()) == 40
+    # and a Slack webhook reads it: its own title, the reason, a link to the flag's page
+    slack = json.loads(render(event, "slack", "https://exp.example.com"))
+    assert slack["text"].startswith(":hourglass: Rollout waiting for traffic: flag `checkout`")
+    assert "100 needed in each" in slack["text"] and "https://exp.example.com/flags/checkout" in slack["text"]
 
     # When the traffic comes and the monitor sees enough units in both groups
     served = await serve(harness, [f"v{i}" for i in range(600)])
@@ -144,6 +150,9 @@ async def test_max_wait__runs_out__paused_and_announced_then_resumed(
     assert record["actor_type"] == "system" and "no traffic" in record["reason"]
     [event] = await events(harness, "flag.rollout_paused")
     assert event.payload["reason"] == record["reason"]
+    slack = json.loads(render(event, "slack", "https://exp.example.com"))
+    assert slack["text"].startswith(":pause_button: Rollout paused: flag `checkout`")
+    assert "no traffic" in slack["text"]
 
     # When a person resumes it, the wait starts again (no immediate second pause)
     url = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}/resume"
