@@ -1,15 +1,18 @@
-// End to end: metrics through the editor, an experiment through the wizard, its lifecycle, and the
-// events live view, in Chromium against a real server.
+// End to end: metrics through the editor, an experiment through the wizard, started, 2,000 simulated
+// users with a real lift sent through the API, its results refreshed (winner, interval bars, lift over
+// time, the API's numbers), its lifecycle, and the events live view, in Chromium against a real server.
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
 import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+import { simulation } from "./simulate.mjs";
 
 // its own port: 19210, or two above E2E_PORT when that moves the suites (the MFA suite takes one above)
 const PORT = process.env.E2E_PORT ? Number(process.env.E2E_PORT) + 2 : 19210;
 const EXPERIMENT = "checkout-button";
+const USERS = 2000;
 const SHOTS = process.env.UPDATE_SCREENSHOTS
   ? resolve(import.meta.dirname, "../../docs/img/console")
   : resolve(import.meta.dirname, "../test-results/screenshots");
@@ -78,7 +81,8 @@ async function noSidewaysScroll(page, width) {
 
 describe("experiments, metrics and events", { concurrency: false }, () => {
   before(async () => {
-    server = await startServer(PORT);
+    // the periodic aggregation an hour away: only "Refresh now" aggregates during the test
+    server = await startServer(PORT, { EXPERIMENTLY_AGGREGATION_INTERVAL_SECONDS: "3600" });
     browser = await launch();
     adminToken = await apiToken(server.base, ADMIN.email, ADMIN.password);
     const key = await call(server.base, adminToken, "POST", "/api/v1/api-keys", { name: "web shop", environment: "production", scopes: ["evaluate", "track"] });
@@ -340,6 +344,55 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.context().close();
   });
 
+  test("the walk goes on: 2,000 users with a real lift through the API, refresh, the winner, lift over time", async () => {
+    const sim = simulation(server, adminToken, trackKey);
+    // started a day ago, so the users arrive over the last hours (one day on the chart)
+    sim.backdateStart(EXPERIMENT, 1);
+    const page = await newPage();
+    await signIn(page);
+    await page.getByRole("link", { name: "Checkout button" }).click();
+    await page.getByRole("link", { name: "Results" }).click();
+    await page.waitForURL(`**/experiments/${EXPERIMENT}/results`);
+    const noData = page.locator("[data-banner=NO_DATA]");
+    await noData.waitFor();
+
+    // assigned through the API in France (the targeting), 80% of the traffic and half the layer: the
+    // users left out send nothing; the others buy, twice as often with the green button
+    const split = await sim.simulate(
+      EXPERIMENT,
+      "walker",
+      USERS,
+      5,
+      (variant, rand) => {
+        if (rand() >= (variant === "treatment" ? 0.2 : 0.1)) return [];
+        const amount = Math.round((20 + rand() * 60) * 100) / 100;
+        return [["purchase", amount, { amount }]];
+      },
+      { days: 1, context: { country: "FR" }, everyone: false },
+    );
+    assert.ok(split.control > 200 && split.treatment > 200, JSON.stringify(split));
+    await sim.drained();
+
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.getByText(/aggregated now, in \d+ ms/).waitFor();
+    await noData.waitFor({ state: "detached" });
+    const primary = page.locator("[data-metric=checkout-conversion]");
+    await primary.locator("tr[data-variant=treatment] [data-field=verdict][data-value=winner]").waitFor();
+    const { api } = await sim.assertPageEqualsApi(page, EXPERIMENT, { engine: "frequentist", cuped: "false", correction: "holm" });
+    assert.equal(api.units.control + api.units.treatment, split.control + split.treatment);
+    // the winner's interval bar lies right of zero; the lift over time is drawn
+    const bar = primary.locator("tr[data-variant=treatment] [data-testid=interval-bar]");
+    assert.equal(await bar.getAttribute("data-side"), "above");
+    assert.ok(Number(await bar.getAttribute("data-left")) > 50);
+    const chart = primary.getByTestId("lift-chart");
+    assert.equal(Number(await chart.getAttribute("data-points")), api.timeseries["checkout-conversion"].length);
+    assert.ok(api.timeseries["checkout-conversion"].length >= 1);
+    await chart.locator("canvas").waitFor();
+    // the guardrail held: revenue went up with the purchases
+    assert.equal(await page.locator("[data-metric=revenue-per-user] [data-testid=guardrail-status]").getAttribute("data-value"), "ok");
+    await page.context().close();
+  });
+
   test("the events page shows what was sent through the API, live, with filters and health", async () => {
     const sent = await track([
       { name: "exposure", user_id: "live-user-1", experiment_key: EXPERIMENT, variant: "treatment" },
@@ -389,7 +442,8 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
       await page.getByRole("table", { name: "Rejected events by reason" }).getByRole("row").filter({ hasText: reason }).filter({ hasText: String(count) }).waitFor();
     }
     await page.getByLabel("Experiment key").fill("");
-    await rows.filter({ hasText: "shopper-" }).first().waitFor();
+    // the walk's purchases carry no experiment key
+    await rows.filter({ hasText: "walker-" }).filter({ hasText: "purchase" }).first().waitFor();
     await page.waitForLoadState("networkidle");
     await checkAxe(page, "events page");
     await shot(page, "events");

@@ -3,12 +3,12 @@
 // assigned and convert with a real lift, "Refresh now" aggregates (the periodic run is an hour away),
 // and every number on the page is compared with the API's answer for the same settings.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
 import AxeBuilder from "@axe-core/playwright";
 import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+import { ok, simulation } from "./simulate.mjs";
 
 const PORT = Number(process.env.E2E_RESULTS_PORT ?? 19310);
 const SHOTS = process.env.UPDATE_SCREENSHOTS
@@ -20,12 +20,12 @@ const EXP = "checkout-button";
 const GUARDED = "search-ranking";
 const USERS = 2000;
 const DAYS = 7;
-const HOUR = 3600_000;
 
 let server;
 let browser;
 let token;
 let apiKey;
+let sim;
 const problems = [];
 
 async function newPage(viewport = { width: 1280, height: 900 }) {
@@ -63,164 +63,11 @@ async function checkAxe(page, where) {
   );
 }
 
-async function ok(response, status = [200, 201, 202]) {
-  const r = await response;
-  assert.ok(status.includes(r.status), `${r.status}: ${JSON.stringify(r.body)}`);
-  return r.body;
-}
-
-/** A seeded generator (mulberry32): the simulated users behave the same on every run. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A metric, with the value format when the server knows that field (older servers refuse it). */
 async function metric(body, format) {
   const withFormat = await call(server.base, token, "POST", "/api/v1/metrics", { ...body, format });
   if (withFormat.status === 201) return;
   await ok(call(server.base, token, "POST", "/api/v1/metrics", body), [201]);
-}
-
-/** The experiment "started" `days` ago: the API cannot backdate a start, so the test moves the clock
- * of this one row in the embedded database (the server reads it from there on every aggregation run),
- * letting the simulated users arrive over a week and the lift-over-time chart have a week to draw. */
-function backdateStart(key, days) {
-  const script = `
-import sqlite3, sys
-from datetime import datetime, timedelta
-con = sqlite3.connect(sys.argv[1], timeout=30)
-(value,) = con.execute("SELECT started_at FROM experiments WHERE key = ?", (sys.argv[2],)).fetchone()
-moved = datetime.fromisoformat(str(value)) - timedelta(days=int(sys.argv[3]))
-con.execute("UPDATE experiments SET started_at = ? WHERE key = ?", (moved.isoformat(sep=" "), sys.argv[2]))
-con.commit()
-`;
-  execFileSync("python3", ["-c", script, join(server.dataDir, "experimently.db"), key, String(days)]);
-}
-
-async function track(events) {
-  for (let i = 0; i < events.length; i += 1000) {
-    const body = await ok(
-      call(server.base, null, "POST", "/api/v1/events/batch", { events: events.slice(i, i + 1000) }, { "X-API-Key": apiKey }),
-      [202],
-    );
-    assert.deepEqual(body.data.rejected, []);
-  }
-}
-
-/** Assign `count` users (bulk, 1,000 a call), then track what they do: each user arrives on one of
- * the last DAYS days (its exposure is tracked at that time) and `behave(variant, rand)` returns the
- * events it sends afterwards. */
-async function simulate(key, prefix, count, seed, behave) {
-  const rand = random(seed);
-  const now = Date.now();
-  const events = [];
-  const variants = {};
-  for (let offset = 0; offset < count; offset += 1000) {
-    const units = Array.from({ length: Math.min(1000, count - offset) }, (_, i) => ({ unit_id: `${prefix}-${offset + i}` }));
-    const body = await ok(
-      call(server.base, null, "POST", `/api/v1/experiments/${key}/assign/bulk`, { units }, { "X-API-Key": apiKey }),
-    );
-    for (const a of body.data) {
-      assert.equal(a.in_experiment, true, JSON.stringify(a));
-      variants[a.variant] = (variants[a.variant] ?? 0) + 1;
-      const index = Number(a.unit_id.split("-").pop());
-      const daysAgo = index % DAYS;
-      const arrived = now - daysAgo * 24 * HOUR - (2 + rand() * 6) * HOUR;
-      events.push({
-        event_id: `sim-exposure:${key}:${a.unit_id}`,
-        name: "exposure",
-        user_id: a.unit_id,
-        experiment_key: key,
-        variant: a.variant,
-        timestamp: new Date(arrived).toISOString(),
-      });
-      for (const [name, value] of behave(a.variant, rand)) {
-        events.push({
-          name,
-          user_id: a.unit_id,
-          ...(value === undefined ? {} : { value }),
-          timestamp: new Date(arrived + (5 + rand() * 50) * 60_000).toISOString(),
-        });
-      }
-    }
-  }
-  await track(events);
-  return variants;
-}
-
-/** Wait until the server has written every accepted event (the queue gauge reads 0). */
-async function drained() {
-  for (let i = 0; i < 100; i++) {
-    const text = await (await fetch(`${server.base}/metrics`)).text();
-    const depth = /^experimently_events_queue_depth\s+([\d.e+]+)/m.exec(text);
-    if (depth && Number(depth[1]) === 0) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error("events not written");
-}
-
-function results(key, query) {
-  return call(server.base, token, "GET", `/api/v1/experiments/${key}/results?${new URLSearchParams(query)}`);
-}
-
-/** Every number the page shows (data-field/data-value), by metric, variant and field. */
-async function shown(page) {
-  return page.evaluate(() =>
-    [...document.querySelectorAll("[data-metric] tr[data-variant] [data-field]")].map((el) => ({
-      metric: el.closest("[data-metric]").getAttribute("data-metric"),
-      variant: el.closest("tr").getAttribute("data-variant"),
-      control: el.closest("tr").getAttribute("data-control") === "true",
-      field: el.getAttribute("data-field"),
-      value: el.getAttribute("data-value"),
-    })),
-  );
-}
-
-const FIELDS = {
-  units: (c, control) => (control ? c.control.units : c.treatment.units),
-  mean: (c, control) => (control ? c.control.mean : c.treatment.mean),
-  absolute_lift: (c) => c.absolute_lift,
-  absolute_lower: (c) => c.absolute_interval?.lower ?? null,
-  absolute_upper: (c) => c.absolute_interval?.upper ?? null,
-  relative_lift: (c) => c.relative_lift,
-  relative_lower: (c) => c.relative_interval?.lower ?? null,
-  relative_upper: (c) => c.relative_interval?.upper ?? null,
-  p_value: (c) => c.p_value,
-  p_value_adjusted: (c) => c.p_value_adjusted,
-  chance_to_win: (c) => c.chance_to_win,
-  risk: (c) => c.risk?.treatment ?? null,
-  posterior_sd: (c) => c.posterior_sd ?? null,
-  verdict: (c) => c.verdict,
-};
-
-/** Every number on the page equals the API's answer for the same settings (exactly: the page keeps
- * the API's value in data-value; what it displays is that value formatted). */
-async function assertPageEqualsApi(page, key, query) {
-  const api = (await ok(results(key, query))).data;
-  const cells = await shown(page);
-  assert.ok(cells.length >= 10, `numbers on the page: ${cells.length}`);
-  const seen = new Set();
-  for (const cell of cells) {
-    const metric = api.metrics.find((m) => m.metric_key === cell.metric);
-    assert.ok(metric, `metric ${cell.metric} in the API's answer`);
-    const comparison = cell.control ? metric.comparisons[0] : metric.comparisons.find((c) => c.variant_key === cell.variant);
-    assert.ok(comparison, `${cell.metric}/${cell.variant}`);
-    const expected = FIELDS[cell.field](comparison, cell.control);
-    const actual = cell.value === "null" ? null : cell.field === "verdict" ? cell.value : Number(cell.value);
-    assert.equal(actual, expected, `${cell.metric} ${cell.variant} ${cell.field}`);
-    seen.add(cell.field);
-  }
-  // every comparison of every metric is on the page
-  const rows = await page.locator("[data-metric] tr[data-variant]:not([data-control])").count();
-  assert.equal(rows, api.metrics.reduce((n, m) => n + m.comparisons.length, 0));
-  return { api, seen };
 }
 
 async function settle(page) {
@@ -237,6 +84,7 @@ describe("results page", { concurrency: false }, () => {
     apiKey = (
       await ok(call(server.base, token, "POST", "/api/v1/api-keys", { name: "simulator", environment: "production", scopes: ["evaluate", "track"] }))
     ).data.key;
+    sim = simulation(server, token, apiKey);
     await metric({ key: "purchase", name: "Purchase", kind: "binomial", event_name: "purchase" }, { type: "percent", decimals: 1 });
     await metric(
       { key: "revenue", name: "Revenue per user", kind: "sum", event_name: "purchase" },
@@ -271,7 +119,7 @@ describe("results page", { concurrency: false }, () => {
       [201],
     );
     await ok(call(server.base, token, "POST", `/api/v1/experiments/${EXP}/start`, { reason: "e2e" }));
-    backdateStart(EXP, DAYS + 1);
+    sim.backdateStart(EXP, DAYS + 1);
 
     const page = await newPage();
     await signIn(page, `/experiments/${EXP}/results`);
@@ -280,20 +128,20 @@ describe("results page", { concurrency: false }, () => {
     await noData.waitFor();
     assert.match(await noData.innerText(), /Refresh now/);
 
-    const split = await simulate(EXP, "user", USERS, 7, (variant, rand) => {
+    const split = await sim.simulate(EXP, "user", USERS, 7, (variant, rand) => {
       const out = [["page_load", Math.round(800 + rand() * 400)]];
       if (rand() < (variant === "treatment" ? 0.14 : 0.1)) out.push(["purchase", Math.round((20 + rand() * 60) * 100) / 100]);
       return out;
     });
     assert.equal(split.control + split.treatment, USERS);
-    await drained();
+    await sim.drained();
 
     await page.getByRole("button", { name: "Refresh now" }).click();
     await page.getByText(/aggregated now, in \d+ ms/).waitFor();
     await noData.waitFor({ state: "detached" });
     const primary = page.locator("[data-metric=purchase]");
     await primary.locator("tr[data-variant=treatment] [data-field=verdict][data-value=winner]").waitFor();
-    const { api, seen } = await assertPageEqualsApi(page, EXP, { engine: "frequentist", cuped: "false", correction: "holm" });
+    const { api, seen } = await sim.assertPageEqualsApi(page, EXP, { engine: "frequentist", cuped: "false", correction: "holm" });
     for (const field of ["units", "mean", "absolute_lift", "absolute_lower", "absolute_upper", "relative_lift", "relative_lower", "relative_upper", "p_value", "verdict"]) {
       assert.ok(seen.has(field), `the page shows ${field}`);
     }
@@ -332,7 +180,7 @@ describe("results page", { concurrency: false }, () => {
     await page.getByText("Sequential", { exact: true }).click();
     await page.locator("[data-testid=results-page][data-engine=sequential]").waitFor();
     await settle(page);
-    const sequential = await assertPageEqualsApi(page, EXP, { engine: "sequential", cuped: "false", correction: "holm" });
+    const sequential = await sim.assertPageEqualsApi(page, EXP, { engine: "sequential", cuped: "false", correction: "holm" });
     const fixedWidth = purchase.relative_interval.upper - purchase.relative_interval.lower;
     const seqPurchase = sequential.api.metrics.find((m) => m.metric_key === "purchase").comparisons[0];
     assert.ok(seqPurchase.relative_interval.upper - seqPurchase.relative_interval.lower > fixedWidth);
@@ -343,7 +191,7 @@ describe("results page", { concurrency: false }, () => {
     await page.getByText("Bayesian", { exact: true }).click();
     await page.locator("[data-testid=results-page][data-engine=bayesian]").waitFor();
     await settle(page);
-    const bayes = await assertPageEqualsApi(page, EXP, {
+    const bayes = await sim.assertPageEqualsApi(page, EXP, {
       engine: "bayesian",
       cuped: "false",
       correction: "holm",
@@ -361,7 +209,7 @@ describe("results page", { concurrency: false }, () => {
     await page.getByRole("button", { name: "Apply" }).click();
     await page.locator("[data-testid=thresholds][data-win='0.99']").waitFor();
     await settle(page);
-    await assertPageEqualsApi(page, EXP, {
+    await sim.assertPageEqualsApi(page, EXP, {
       engine: "bayesian",
       cuped: "false",
       correction: "holm",
@@ -376,7 +224,7 @@ describe("results page", { concurrency: false }, () => {
     await page.locator("[data-testid=results-page][data-engine=frequentist]").waitFor();
     await page.waitForURL(/correction=none/);
     await settle(page);
-    await assertPageEqualsApi(page, EXP, { engine: "frequentist", cuped: "true", correction: "none" });
+    await sim.assertPageEqualsApi(page, EXP, { engine: "frequentist", cuped: "true", correction: "none" });
     assert.equal(await page.locator("[data-field=p_value_adjusted]").count(), 0);
     await page.context().close();
   });
@@ -396,15 +244,15 @@ describe("results page", { concurrency: false }, () => {
       [201],
     );
     await ok(call(server.base, token, "POST", `/api/v1/experiments/${GUARDED}/start`, { reason: "e2e" }));
-    backdateStart(GUARDED, DAYS + 1);
-    await simulate(GUARDED, "searcher", 600, 11, (variant, rand) => {
+    sim.backdateStart(GUARDED, DAYS + 1);
+    await sim.simulate(GUARDED, "searcher", 600, 11, (variant, rand) => {
       const out = [];
       if (rand() < 0.12) out.push(["purchase", 30]);
       const errors = rand() < (variant === "treatment" ? 0.35 : 0.1) ? 1 : 0;
       for (let i = 0; i < errors; i++) out.push(["error", undefined]);
       return out;
     });
-    await drained();
+    await sim.drained();
 
     const page = await newPage();
     await signIn(page, `/experiments/${GUARDED}/results`);
@@ -418,7 +266,7 @@ describe("results page", { concurrency: false }, () => {
     assert.equal(breaches.length, 1);
     assert.equal(await page.locator("[data-breach='errors:treatment']").count(), 1);
     assert.equal(await page.locator("[data-metric=errors] [data-testid=guardrail-status]").getAttribute("data-value"), "breached");
-    await assertPageEqualsApi(page, GUARDED, { engine: "frequentist", cuped: "false", correction: "holm" });
+    await sim.assertPageEqualsApi(page, GUARDED, { engine: "frequentist", cuped: "false", correction: "holm" });
     await checkAxe(page, "results (guardrail breach)");
     await shot(page, "results-guardrail");
     await page.context().close();
