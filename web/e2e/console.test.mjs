@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import AxeBuilder from "@axe-core/playwright";
-import { ADMIN, apiToken, call, launch, startServer, totp } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, startServer, totp } from "./harness.mjs";
 
 const PORT = Number(process.env.E2E_PORT ?? 18510);
 const FLAG = "checkout-redesign";
@@ -35,19 +34,6 @@ async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
 
 async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
-}
-
-/** No serious or critical accessibility violation on the page as it stands. Running transitions are
- * awaited first: a colour still fading in (a button just enabled) would be measured half-way. */
-async function checkAxe(page, where) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
-    [],
-    `axe on ${where}`,
-  );
 }
 
 async function openEnv(page, env = "Production") {

@@ -5,8 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import AxeBuilder from "@axe-core/playwright";
-import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, startServer } from "./harness.mjs";
 import { simulation } from "./simulate.mjs";
 
 // its own port: 19210, or two above E2E_PORT when that moves the suites (the MFA suite takes one above)
@@ -41,17 +40,6 @@ async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
 
 async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
-}
-
-async function checkAxe(page, where) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
-    [],
-    `axe on ${where}`,
-  );
 }
 
 async function track(events) {

@@ -5,6 +5,8 @@ import { createHmac } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import assert from "node:assert/strict";
+import AxeBuilder from "@axe-core/playwright";
 import { chromium } from "playwright-core";
 
 export const ADMIN = { email: "admin@example.com", password: "admin-password-123" };
@@ -99,4 +101,17 @@ export function totp(secret, offsetSteps = 0, at = Date.now()) {
   const digest = createHmac("sha1", key).update(counter).digest();
   const offset = digest[digest.length - 1] & 0x0f;
   return String((digest.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/** No serious or critical accessibility violation on the page as it stands. Running transitions are
+ * awaited first: a colour still fading in (a button just enabled) would be measured half-way. */
+export async function checkAxe(page, where) {
+  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
+  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(
+    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
+    [],
+    `axe on ${where}`,
+  );
 }

@@ -6,8 +6,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import AxeBuilder from "@axe-core/playwright";
-import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, startServer } from "./harness.mjs";
 import { ok, simulation } from "./simulate.mjs";
 
 const PORT = Number(process.env.E2E_RESULTS_PORT ?? 19310);
@@ -50,17 +49,6 @@ async function signIn(page, path) {
 
 async function shot(page, name, fullPage = false) {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
-}
-
-async function checkAxe(page, where) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
-    [],
-    `axe on ${where}`,
-  );
 }
 
 /** A metric, with the value format when the server knows that field (older servers refuse it). */

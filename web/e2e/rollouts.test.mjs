@@ -5,8 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import AxeBuilder from "@axe-core/playwright";
-import { ADMIN, apiToken, call, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, startServer } from "./harness.mjs";
 
 const PORT = Number(process.env.E2E_PORT ?? 19410);
 const SHOTS = process.env.UPDATE_SCREENSHOTS
@@ -84,17 +83,6 @@ async function signIn(page) {
   await page.getByLabel("Password").fill(ADMIN.password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.locator("main#main").waitFor();
-}
-
-async function checkAxe(page, where) {
-  await page.evaluate(() => Promise.all(document.getAnimations().map((a) => a.finished)));
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
-  const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(
-    bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`),
-    [],
-    `axe on ${where}`,
-  );
 }
 
 /** The flag page's production tab, scrolled to the guarded rollout. */
