@@ -33,6 +33,7 @@ from experimently.events.pipeline import redis_persistence
 from experimently.events.router import router as events_router
 from experimently.experiments.router import layers_router
 from experimently.experiments.router import router as experiments_router
+from experimently.fastpath import FastPathMiddleware
 from experimently.flags.explain_router import router as explain_router
 from experimently.flags.router import router as flags_router
 from experimently.flags.router import sdk_router
@@ -165,6 +166,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(api_router())
     app.include_router(beta_router())
     install_console(app)  # last: its catch-all must not shadow an API route
+    if settings.http_fast_path:  # innermost: every middleware below applies to its answers too
+        app.add_middleware(FastPathMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True
+    # the HTTP fast path (experimently.fastpath) answers the hot data-plane endpoints without FastAPI's
+    # routing and dependency resolution; false sends every request through FastAPI (same answers)
+    http_fast_path: bool = True
     run_jobs: bool = True
     job_interval_seconds: float = 5.0
 

@@ -177,10 +177,15 @@ def _render(status: int, body: dict[str, Any], headers: dict[str, str] | None = 
     return JSONResponse(status_code=status, content=body, headers=headers)
 
 
+def app_error_response(exc: AppError, request_id: str | None) -> JSONResponse:
+    """The answer to an ``AppError``: its status, the envelope and its headers (the global handler's,
+    and the HTTP fast path's: ``experimently.fastpath``)."""
+    return _render(exc.status, error_body(exc.code, exc.message, request_id, exc.details), exc.headers)
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    body = error_body(exc.code, exc.message, _request_id(request), exc.details)
-    return _render(exc.status, body, exc.headers)
+    return app_error_response(exc, _request_id(request))
 
 
 def _describe(err: Any) -> dict[str, str]:

@@ -110,6 +110,13 @@ async def provision(session: AsyncSession, identity: OidcIdentity) -> User:
     return user
 
 
+async def api_key_actor(runtime: Runtime, api_key: str) -> Actor:
+    """The application behind ``X-API-Key`` (cached verification), counted against its rate limit."""
+    actor = await runtime.api_keys.authenticate(api_key, current_request().ip)
+    await runtime.limiter.hit(runtime.settings.api_key_rate_limit, "api-key", actor.id, exact=False)
+    return actor
+
+
 async def get_actor(
     request: Request,
     runtime: RuntimeDep,
@@ -118,9 +125,7 @@ async def get_actor(
 ) -> Actor:
     """Bearer token (local JWT or external OIDC) for people, ``X-API-Key`` for applications."""
     if api_key:
-        actor = await runtime.api_keys.authenticate(api_key, current_request().ip)
-        await runtime.limiter.hit(runtime.settings.api_key_rate_limit, "api-key", actor.id, exact=False)
-        return actor
+        return await api_key_actor(runtime, api_key)
     if not token:
         raise AuthenticationRequired()
     async with runtime.db.transaction() as session:  # its own unit: JIT provisioning commits even on a 4xx
