@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,14 @@ CACHE_REQUESTS = Counter(
     ["namespace", "level", "result"],
 )
 
+
+@functools.cache
+def _l1_hits(namespace: str) -> Any:
+    """The labelled child, kept: ``labels()`` takes a lock and checks its arguments on every call, a
+    cost the hot path pays several times per request otherwise."""
+    return CACHE_REQUESTS.labels(namespace, "l1", "hit")
+
+
 Loader = Callable[[], Awaitable[Any]]
 Listener = Callable[[str, str | None], None]
 
@@ -57,7 +66,7 @@ class Cache:
         """L1 only, synchronous: the hot path of evaluation."""
         hit = self._l1.get((namespace, key))
         if hit is not None and hit[0] > time.monotonic():
-            CACHE_REQUESTS.labels(namespace, "l1", "hit").inc()
+            _l1_hits(namespace).inc()
             return hit[1]
         return None
 

@@ -3,6 +3,7 @@ Prometheus metrics by route template, and one structured log line per request.""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -26,6 +27,15 @@ DURATION = Histogram(
     ["method", "route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+
+
+@functools.cache
+def _metrics(method: str, template: str, status: str) -> tuple[Any, Any]:
+    """The labelled children of one (method, route, status), kept (``labels()`` locks and checks its
+    arguments on every call); as bounded as the labels themselves."""
+    return REQUESTS.labels(method, template, status), DURATION.labels(method, template)
+
+
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
@@ -148,8 +158,9 @@ class RequestMiddleware:
         elapsed = time.perf_counter() - started
         template = route_template(scope)
         method = scope["method"]
-        REQUESTS.labels(method, template, str(status)).inc()
-        DURATION.labels(method, template).observe(elapsed)
+        count, duration = _metrics(method, template, str(status))
+        count.inc()
+        duration.observe(elapsed)
         if self.access_log:
             log.info(
                 "request.completed",

@@ -29,7 +29,6 @@ INFRASTRUCTURE = {
 # scheduling, assignment): allowed to hold SQL while that work lands, and not checked for staleness.
 # Each is to be moved into its domain's repository by the work that owns it, then removed from here.
 OWNED_ELSEWHERE = {
-    "flags/evaluation.py": "ruleset loading (evaluation engine work)",
     "events/pipeline.py": "the event writer (ingestion work)",
     "events/ingest.py": "ingestion (ingestion work)",
     "metrics/aggregation.py": "aggregation (aggregation work)",
@@ -42,11 +41,9 @@ OWNED_ELSEWHERE = {
 DEBT = {
     "auth/mfa.py": "MFA enrolment and recovery codes",
     "auth/service.py": "accounts, login and the atomic refresh rotation (its revocations moved)",
-    "auth/keys.py": "API-key verification and last-used batching",
     "safety/rollout_monitor.py": "guarded rollout checks",
     "safety/rollouts.py": "guarded rollout reads",
     "safety/settings.py": "safety settings per environment",
-    "sdk/client_side.py": "client-side key look-ups",
     "encryption/registry.py": "re-encryption walkers",
 }
 

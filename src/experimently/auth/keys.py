@@ -11,18 +11,16 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit, degraded
 from experimently.actor import Actor, ActorKind, Scope
-from experimently.auth import security
-from experimently.auth.models import ApiKey, User
+from experimently.auth import repository, security
+from experimently.auth.models import ApiKey
 from experimently.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.degraded import dependency_of
-from experimently.environments.models import Environment
 from experimently.environments.service import get_environment_by_key
 from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, RateLimited
 from experimently.kit.clock import now
@@ -84,23 +82,12 @@ async def create_key(session: AsyncSession, actor: Actor, body: ApiKeyCreate) ->
 
 async def list_keys(session: AsyncSession, actor: Actor) -> list[ApiKeyRead]:
     require(actor, Permission.KEYS_READ)
-    rows = await session.execute(
-        select(ApiKey, Environment.key)
-        .join(Environment, Environment.id == ApiKey.environment_id)
-        .order_by(ApiKey.created_at)
-    )
-    return [_read(key, env_key) for key, env_key in rows.all()]
+    return [_read(key, env_key) for key, env_key in await repository.keys_with_environment(session)]
 
 
 async def revoke_key(session: AsyncSession, cache: Cache, actor: Actor, key_id: str) -> ApiKeyRead:
     require(actor, Permission.KEYS_WRITE)
-    row = (
-        await session.execute(
-            select(ApiKey, Environment.key)
-            .join(Environment, Environment.id == ApiKey.environment_id)
-            .where(ApiKey.id == key_id)
-        )
-    ).first()
+    row = await repository.key_with_environment(session, key_id)
     if row is None:
         raise NotFound("api_key", key_id)
     key, env_key = row
@@ -238,14 +225,7 @@ class ApiKeyAuthenticator:
 
     async def _load(self, digest: str) -> dict[str, Any]:
         async with self.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(ApiKey, Environment.key, User.is_active)
-                    .join(Environment, Environment.id == ApiKey.environment_id)
-                    .outerjoin(User, User.id == ApiKey.created_by)
-                    .where(ApiKey.key_hash == digest)
-                )
-            ).first()
+            row = await repository.key_for_verification(session, digest)
         if row is None:
             return dict(_UNKNOWN)
         key, env_key, owner_active = row
@@ -281,10 +261,7 @@ class ApiKeyAuthenticator:
         used, self._used = self._used, {}
         try:
             async with self.db.transaction() as session:
-                await session.execute(
-                    update(ApiKey),
-                    [{"id": key_id, "last_used_at": moment} for key_id, moment in used.items()],
-                )
+                await repository.mark_keys_used(session, used)
         except Exception as exc:
             for key_id, moment in used.items():
                 self._used.setdefault(key_id, moment)

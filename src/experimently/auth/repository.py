@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from experimently.auth.models import RefreshToken, User
+from experimently.auth.models import ApiKey, RefreshToken, User
+from experimently.environments.models import Environment
 from experimently.kit.clock import now
 
 
@@ -74,3 +75,48 @@ async def family_starts(session: AsyncSession, families: Sequence[str]) -> dict[
         .group_by(RefreshToken.family_id)
     )
     return {str(family): started for family, started in rows.all()}
+
+
+# ----- API keys -----------------------------------------------------------------------------------
+
+
+async def keys_with_environment(session: AsyncSession) -> list[tuple[ApiKey, str]]:
+    """Every API key with its environment's key, oldest first."""
+    rows = await session.execute(
+        select(ApiKey, Environment.key)
+        .join(Environment, Environment.id == ApiKey.environment_id)
+        .order_by(ApiKey.created_at)
+    )
+    return [(key, env_key) for key, env_key in rows.all()]
+
+
+async def key_with_environment(session: AsyncSession, key_id: str) -> tuple[ApiKey, str] | None:
+    row = (
+        await session.execute(
+            select(ApiKey, Environment.key)
+            .join(Environment, Environment.id == ApiKey.environment_id)
+            .where(ApiKey.id == key_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def key_for_verification(session: AsyncSession, digest: str) -> tuple[ApiKey, str, bool | None] | None:
+    """The key with this hash, its environment's key and whether its creator is active (None when the
+    creator was removed)."""
+    row = (
+        await session.execute(
+            select(ApiKey, Environment.key, User.is_active)
+            .join(Environment, Environment.id == ApiKey.environment_id)
+            .outerjoin(User, User.id == ApiKey.created_by)
+            .where(ApiKey.key_hash == digest)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def mark_keys_used(session: AsyncSession, used: dict[str, datetime]) -> None:
+    """``last_used_at`` of many keys in one statement (executemany by primary key)."""
+    await session.execute(
+        update(ApiKey), [{"id": key_id, "last_used_at": moment} for key_id, moment in used.items()]
+    )

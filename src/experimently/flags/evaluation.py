@@ -4,6 +4,7 @@ shared through L2 (Redis) as the JSON payload, rebuilt from the database (L3) on
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 from collections import Counter as Tally
@@ -34,6 +35,12 @@ STALE_SERVED = Counter(
     ["reason"],
 )
 EVALUATIONS = Counter("experimently_flag_evaluations_total", "Flag evaluations by reason", ["reason"])
+
+
+@functools.cache
+def _evaluations(reason: str) -> Any:
+    """The labelled child, kept (``labels()`` locks and checks its arguments on every call)."""
+    return EVALUATIONS.labels(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +172,7 @@ class FlagEvaluation:
     ) -> EvaluationResult:
         snap = await self.snapshot(environment)
         result = snap.evaluator.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
-        EVALUATIONS.labels(result.reason).inc()
+        _evaluations(result.reason).inc()
         if snap.guarded and self.exposures is not None:
             self.exposures.record(
                 environment, snap.guarded, flag_key, context.get("user_id"), result.variation

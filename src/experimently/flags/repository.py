@@ -73,3 +73,9 @@ async def get_flag_by_id(session: AsyncSession, flag_id: str) -> Flag | None:
 async def stale_candidates(session: AsyncSession, before: datetime) -> Sequence[Flag]:
     query = select(Flag).where(Flag.archived.is_(False), Flag.updated_at < before).order_by(Flag.updated_at)
     return (await session.scalars(query)).all()
+
+
+async def client_visible_keys(session: AsyncSession) -> Sequence[str]:
+    """Keys of the flags marked visible to client-side SDK keys (not archived)."""
+    query = select(Flag.key).where(Flag.client_visible.is_(True), Flag.archived.is_(False))
+    return (await session.scalars(query)).all()

@@ -7,12 +7,10 @@ as for any evaluation). Marking a flag client-visible is a versioned, audited fl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +20,7 @@ from experimently.auth.deps import ActorDep
 from experimently.cache import Cache
 from experimently.deps import RuntimeDep, SessionDep
 from experimently.errors import check_version
+from experimently.flags import repository as flags_repository
 from experimently.flags.evaluation import build_context
 from experimently.flags.models import Flag
 from experimently.flags.schemas import FlagRead
@@ -51,14 +50,6 @@ class ClientEvaluateRequest(BaseModel):
     flags: list[str] | None = Field(default=None, max_length=1000, description="only these flag keys")
 
 
-# ----- repository ---------------------------------------------------------------------------------
-
-
-async def visible_flag_keys(session: AsyncSession) -> Sequence[str]:
-    query = select(Flag.key).where(Flag.client_visible.is_(True), Flag.archived.is_(False))
-    return (await session.scalars(query)).all()
-
-
 # ----- service ------------------------------------------------------------------------------------
 
 
@@ -76,7 +67,7 @@ async def evaluate_for_client(
     runtime: Runtime, session: AsyncSession, actor: Actor, body: ClientEvaluateRequest
 ) -> dict[str, Any]:
     env = require_key_environment(actor, Permission.CLIENT_EVALUATE, "client")
-    visible = set(await visible_flag_keys(session))
+    visible = set(await flags_repository.client_visible_keys(session))
     if body.flags is not None:
         visible &= set(body.flags)
     context = build_context(body.user_id, body.context)
