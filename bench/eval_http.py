@@ -54,6 +54,7 @@ import httpx
 
 HOST = "127.0.0.1"
 FLAG_KEY = "bench-checkout"
+EXPERIMENT_KEY = "bench-experiment"
 ADMIN_EMAIL = "bench-admin@example.com"
 COUNTRIES = ["DE", "FR", "US", "GB", "BR", "JP", "IN", "NL"]
 PLANS = ["free", "pro", "enterprise"]
@@ -194,8 +195,23 @@ class CpuMeter:
     server0: float = 0.0
     machine0: float = 0.0
 
+    wait0: float = 0.0
+
     def __post_init__(self) -> None:
         self.client0, self.server0, self.machine0 = self._client(), self._server(), machine_busy()
+        self.wait0 = self._waiting()
+
+    def _waiting(self) -> float:
+        """Seconds the server's threads spent runnable but not running (``/proc/<pid>/task/*/schedstat``,
+        second field): time a busy machine took from it, whatever the server itself did."""
+        total = 0
+        for pid in [self.server_pid, *children(self.server_pid)]:
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                try:
+                    total += int((task / "schedstat").read_text().split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        return total / 1e9
 
     def _client(self) -> float:
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -220,7 +236,27 @@ class CpuMeter:
             "client_cpu": round(client / wall, 2),
             "server_cpu": round(server / wall, 2),
             "other_cpu": round(max(0.0, other) / wall, 2),
+            "server_runqueue_wait": round((self._waiting() - self.wait0) / wall, 3),
         }
+
+
+async def gc_pauses(port: int) -> dict[str, float]:
+    """The server's ``experimently_gc_pause_seconds``: count, total seconds and pauses over 20 ms."""
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    figures: dict[str, float] = {"count": 0.0, "seconds": 0.0, "over_20ms": 0.0}
+    for line in text.splitlines():
+        if not line.startswith("experimently_gc_pause_seconds"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("experimently_gc_pause_seconds_count"):
+            figures["count"] += float(value)
+            figures["over_20ms"] += float(value)
+        elif name.startswith("experimently_gc_pause_seconds_sum"):
+            figures["seconds"] += float(value)
+        elif 'le="0.02"' in name:
+            figures["over_20ms"] -= float(value)
+    return figures
 
 
 # --------------------------------------------------------------------------------------------- phases
@@ -347,13 +383,16 @@ async def closed_loop(
         for conn in conns:
             conn.close()
     elapsed = time.perf_counter() - start
+    cpu = meter.read()
     return {
         "connections": connections,
         "requests": len(latencies),
         "req_per_s": round(len(latencies) / elapsed),
         "errors": len(errors),
         "latency_ms": summary_ms(latencies),
-        **meter.read(),
+        **cpu,
+        # the server's CPU per answered request: the figure least disturbed by a busy machine
+        "server_cpu_us_per_request": round(cpu["server_cpu"] * elapsed / max(len(latencies), 1) * 1e6, 1),
     }
 
 
@@ -566,6 +605,10 @@ async def prepare(client: httpx.AsyncClient, password: str) -> str:
         ),
         200,
     )
+    variants = [{"key": "control", "weight": 50, "is_control": True}, {"key": "treatment", "weight": 50}]
+    experiment = {"key": EXPERIMENT_KEY, "name": "Bench experiment", "variants": variants}
+    ok(await client.post("/api/v1/experiments", json=experiment, headers=admin), 201)
+    ok(await client.post(f"/api/v1/experiments/{EXPERIMENT_KEY}/start", headers=admin), 200)
     key = ok(
         await client.post(
             "/api/v1/api-keys",
@@ -607,6 +650,8 @@ def options() -> argparse.Namespace:
         "--connections", default="1,8,32", help="throughput phase: comma-separated connection counts"
     )
     parser.add_argument("--throughput-seconds", type=float, default=5.0, help="seconds per count")
+    parser.add_argument("--endpoint-seconds", type=float, default=4.0, help="SDK payload and assign phases")
+    parser.add_argument("--endpoint-connections", type=int, default=8)
     parser.add_argument("--batch-users", type=int, default=1000)
     parser.add_argument("--batch-requests", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=3000, help="requests before measuring")
@@ -617,6 +662,7 @@ def options() -> argparse.Namespace:
         default=None,
         help="serve --workers N in the production shape (PostgreSQL + Redis; default: embedded, one process)",
     )
+    parser.add_argument("--no-fast-path", action="store_true", help="serve with the HTTP fast path off")
     parser.add_argument("--port", type=int, default=0, help="the server's port (default: a free one)")
     parser.add_argument("--database-url", default=os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"))
     parser.add_argument("--redis-url", default=os.environ.get("EXPERIMENTLY_TEST_REDIS_URL"))
@@ -642,7 +688,10 @@ def show_latency(label: str, figures: dict[str, float]) -> None:
 
 
 def show_cpu(figures: dict[str, Any]) -> str:
-    return f"cpu client {figures['client_cpu']} server {figures['server_cpu']} other {figures['other_cpu']}"
+    return (
+        f"cpu client {figures['client_cpu']} server {figures['server_cpu']} other {figures['other_cpu']}"
+        f" (server waiting for a core {figures.get('server_runqueue_wait', 0.0)})"
+    )
 
 
 async def measure(
@@ -658,7 +707,11 @@ async def measure(
     warm = await closed_loop(port, requests[: args.warmup], 4, 2.0, proc.pid)
     print(f"warm-up: {warm['requests']} requests")
 
+    pauses_before = await gc_pauses(port)
     steady = await paced(port, requests, args.rate, args.duration, args.max_inflight, proc.pid)
+    steady["gc_pauses"] = {
+        k: round(v - pauses_before.get(k, 0.0), 4) for k, v in (await gc_pauses(port)).items()
+    }
     print(
         f"paced {args.rate:.0f} req/s for {args.duration:.0f} s: {steady['requests']} requests, "
         f"achieved {steady['achieved_rate']} req/s, errors {steady['errors']}, "
@@ -667,6 +720,10 @@ async def measure(
     show_latency("latency from schedule", steady["latency_from_schedule_ms"])
     show_latency("latency from send", steady["latency_from_send_ms"])
     show_latency("pacing lag (client)", steady["pacing_lag_ms"])
+    print(
+        f"  server runnable but not running {steady['server_runqueue_wait']:.3f} of the time; "
+        f"GC pauses >= 1 ms during the phase: {steady['gc_pauses']}"
+    )
 
     throughput = []
     for n in (int(x) for x in args.connections.split(",") if x.strip()):
@@ -675,7 +732,24 @@ async def measure(
         lt = result["latency_ms"]
         print(
             f"throughput, {n:>3} connections: {result['req_per_s']:>6,} req/s  p50 {lt['p50']} ms  "
-            f"p99 {lt['p99']} ms  errors {result['errors']}  {show_cpu(result)}"
+            f"p99 {lt['p99']} ms  errors {result['errors']}  "
+            f"server {result['server_cpu_us_per_request']} us CPU/request  {show_cpu(result)}"
+        )
+
+    endpoints = {}  # the other hot paths: the SDK payload and assignment (first, then repeats)
+    units = [json.dumps({"unit_id": f"unit-{i}"}).encode() for i in range(DISTINCT_USERS)]
+    for name, method, target, bodies in (
+        ("sdk_payload", "GET", "/api/v1/sdk/flags", [None]),
+        ("assign", "POST", f"/api/v1/experiments/{EXPERIMENT_KEY}/assign", units),
+    ):
+        wanted = [raw_request(method, target, port, api_key, b) for b in bodies]
+        result = await closed_loop(port, wanted, args.endpoint_connections, args.endpoint_seconds, proc.pid)
+        endpoints[name] = result
+        lt = result["latency_ms"]
+        print(
+            f"{name}, {args.endpoint_connections} connections: {result['req_per_s']:>6,} req/s  "
+            f"p50 {lt['p50']} ms  p99 {lt['p99']} ms  errors {result['errors']}  "
+            f"server {result['server_cpu_us_per_request']} us CPU/request  {show_cpu(result)}"
         )
 
     batched = await batch(port, api_key, args.batch_users, args.batch_requests, proc.pid)
@@ -685,7 +759,7 @@ async def measure(
         f"{batched['users_per_s']:,} users/s overall, {batched['users_per_s_at_p50']:,} at the median request"
     )
     show_latency("latency per request", batched["latency_ms"])
-    return {"idle": idle, "paced": steady, "throughput": throughput, "batch": batched}
+    return {"idle": idle, "paced": steady, "throughput": throughput, "endpoints": endpoints, "batch": batched}
 
 
 async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
@@ -693,7 +767,9 @@ async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
     password = secrets.token_urlsafe(18)
     data_dir = Path(tempfile.mkdtemp(prefix="experimently-bench-"))
     try:
-        extra_env = await production_env(args) if args.workers else None
+        extra_env = await production_env(args) if args.workers else {}
+        if args.no_fast_path:  # every request through FastAPI's routing (the A/B of experimently.fastpath)
+            extra_env["EXPERIMENTLY_HTTP_FAST_PATH"] = "false"
         with running_server(port, data_dir, password, args.workers, extra_env) as proc:
             async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as client:
                 await wait_healthy(client, proc, deadline=time.monotonic() + 180)
@@ -718,6 +794,7 @@ async def bench(args: argparse.Namespace, client_loop: str) -> dict[str, Any]:
         "server": server,
         "client_loop": client_loop,
         "workers": args.workers or 1,
+        "fast_path": not args.no_fast_path,
         "shape": "production" if args.workers else "embedded",
         **figures,
         "max_req_per_s": best["req_per_s"],

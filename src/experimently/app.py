@@ -38,6 +38,7 @@ from experimently.flags.explain_router import router as explain_router
 from experimently.flags.router import router as flags_router
 from experimently.flags.router import sdk_router
 from experimently.input_guard import InputGuardMiddleware
+from experimently.kit import gc_pauses
 from experimently.logging_setup import configure_logging
 from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
@@ -135,6 +136,7 @@ def beta_router() -> APIRouter:
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_json)
+    gc_pauses.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
