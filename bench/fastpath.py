@@ -7,7 +7,7 @@ uvicorn): what is measured is the application's own CPU per request (``time.proc
 processes on a shared machine do not count, though they still disturb caches). The two apps are run
 in alternating rounds, back to back, and the median round is reported for each.
 
-    .venv/bin/python bench/fastpath.py [--rounds 7] [--requests 2000]
+    .venv/bin/python bench/fastpath.py [--rounds 7] [--requests 2000] [--redis-url redis://.../N]
 
 Ends with one JSON line.
 """
@@ -45,8 +45,9 @@ ADMIN_PASSWORD = "bench-admin-password-1"
 ASGIApp = Callable[..., Any]
 
 
-def settings(data_dir: Path, fast: bool) -> Settings:
+def settings(data_dir: Path, fast: bool, redis_url: str | None = None) -> Settings:
     return Settings(
+        redis_url=redis_url,
         data_dir=data_dir,
         secret_key="bench-secret-key-not-for-production-0123456789",
         encryption_keys="dGVzdC1lbmNyeXB0aW9uLWtleS0wMTIzNDU2Nzg5YWI=",
@@ -165,10 +166,16 @@ async def run(app: ASGIApp, api_key: str, method: str, path: str, bodies: list[b
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="experimently-fastpath-"))
-    runtime = build_runtime(settings(data_dir, True))
+    if args.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(args.redis_url)
+        await redis.flushdb()
+        await redis.aclose()
+    runtime = build_runtime(settings(data_dir, True, args.redis_url))
     await bootstrap(runtime, apply_migrations=True)
-    fast = create_app(settings(data_dir, True), runtime=runtime)
-    reference = create_app(settings(data_dir, False), runtime=runtime)
+    fast = create_app(settings(data_dir, True, args.redis_url), runtime=runtime)
+    reference = create_app(settings(data_dir, False, args.redis_url), runtime=runtime)
     reference.state.runtime = runtime
     async with fast.router.lifespan_context(fast):
         api_key = await prepare(fast)
@@ -214,6 +221,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "loadavg": [round(x, 2) for x in load],
         "rounds": args.rounds,
         "requests": args.requests,
+        "redis": bool(args.redis_url),
         **figures,
     }
 
@@ -222,6 +230,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--requests", type=int, default=2000, help="requests per app, endpoint and round")
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="a scratch Redis db (flushed): rate limits and the cache as in the production shape",
+    )
     args = parser.parse_args()
     import uvloop
 
