@@ -320,7 +320,11 @@ def requests_for(server: str, scenario: str, port: int, key: str, users: list[di
 async def maximum(
     args: argparse.Namespace, label: str, port: int, pid: int, requests: list[bytes]
 ) -> dict[str, Any]:
-    await closed_loop(port, requests, 4, 1.5, pid)  # warm-up
+    # warm-up by count, not time: V8 optimises a function after many calls, and on a loaded machine a
+    # few seconds are a few hundred requests (bounded by --warmup-seconds)
+    done, started = 0, time.monotonic()
+    while done < args.warmup and time.monotonic() - started < args.warmup_seconds:
+        done += (await closed_loop(port, requests, 8, 1.0, pid))["requests"]
     best = await closed_loop(port, requests, args.connections, args.throughput_seconds, pid)
     best["server_cpu_ms_per_request"] = round(best["server_cpu"] * 1000 / max(1, best["req_per_s"]), 3)
     lat = best["latency_ms"]
@@ -459,6 +463,8 @@ def main() -> None:
         default=0.6,
         help="paced rate at most this fraction of the slower server's max (a loaded machine)",
     )
+    parser.add_argument("--warmup", type=int, default=3000, help="requests per server and scenario first")
+    parser.add_argument("--warmup-seconds", type=float, default=40.0, help="at most this long")
     parser.add_argument("--repeats", type=int, default=1, help="alternations ours/Unleash per scenario")
     args = parser.parse_args()
     if not args.unleash_db:
