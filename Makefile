@@ -4,7 +4,7 @@ UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install install-runtime run test js-test lint format bench bench-peers build validate-deploy faults fuzz mutation clean web web-test
+.PHONY: install install-runtime run test js-test lint format bench bench-peers bench-peers-http build validate-deploy faults fuzz mutation clean web web-test
 
 # the console (web/) is built into the Python package when its sources change; without npm the API
 # still runs and / explains how to build the console
@@ -78,6 +78,9 @@ bench: install ## every bench in a short mode (minutes; the full runs and figure
 
 bench-peers: install ## our engine against GrowthBook, Unleash, LaunchDarkly, Flagsmith (their SDKs go into .venv-peers)
 	$(BIN)/python bench/peers/compare.py $(PEERS_ARGS)
+
+bench-peers-http: install ## our HTTP evaluation against Unleash's server (npm ci in bench/peers/unleash; UNLEASH_DB=postgresql://... of its own)
+	$(BIN)/python bench/peers/unleash_http.py --unleash-db "$(UNLEASH_DB)" $(PEERS_HTTP_ARGS)
 
 mutation: install ## mutation testing of the pure cores (minutes; not part of make test): engine, then statistics
 	cd sdk/python && $(abspath $(BIN))/mutmut run --max-children $${JOBS:-2}; $(abspath $(BIN))/mutmut results --all true

@@ -1,7 +1,7 @@
 // Our Node engine (and client) side by side with the Node SDKs of GrowthBook, LaunchDarkly and Unleash,
 // each evaluating the same two flags locally and offline (bench/flags.mjs: SIMPLE, a 50/50 rollout;
-// COMPLEX, 10 rules x 3 conditions, only the last matches, 3-way split) over the same 200,000 distinct
-// users, in one process, best of RUNS passes each. The peers are development dependencies used through
+// COMPLEX, 10 rules x 3 conditions, every rule's first two hold, only the last matches, 3-way split)
+// over the same 200,000 distinct users, in one process, best of RUNS passes each. The peers are development dependencies used through
 // their public APIs; their flags are written in each one's own format:
 //
 // - GrowthBook (`GrowthBookClient`, payload given to `initSync`): force rules with a `condition`
@@ -10,8 +10,8 @@
 //   `greaterThan`, `matches`, `semVerLessThan` negated for >=); percentage rollouts.
 // - Unleash (bootstrap data, no server, metrics off): one `flexibleRollout` strategy per rule with
 //   constraints (`IN`, `NUM_GT`, `SEMVER_LT` inverted for >=) and strategy variants. Unleash has no
-//   regular-expression operator: `@example\.(com|org)$` becomes `STR_ENDS_WITH` of both domains (the
-//   same test).
+//   regular-expression operator: `@example<r>\.(net|io)$` becomes `STR_ENDS_WITH` of both suffixes
+//   (the same test).
 //
 // Each SDK's answers are checked for equivalence (the distributions: 50% on for SIMPLE; every user hits
 // the last rule of COMPLEX, split ~1/3 each) before anything is timed.
@@ -82,6 +82,13 @@ function launchdarklyFlags() {
   };
 }
 
+// `@example3\.(net|io)$` -> ["@example3.net", "@example3.io"]: the same test as a suffix list
+function suffixes(pattern) {
+  const m = /^(.*)\\\.\((\w+)\|(\w+)\)\$$/.exec(pattern);
+  if (!m) throw new Error(`no suffix form for ${pattern}`);
+  return [`${m[1]}.${m[2]}`, `${m[1]}.${m[3]}`];
+}
+
 function unleashFeatures() {
   const strategy = (groupId, constraints, variants, rollout = "100") => ({
     name: "flexibleRollout", parameters: { rollout, stickiness: "userId", groupId }, constraints, variants, segments: [],
@@ -92,7 +99,7 @@ function unleashFeatures() {
       { contextName: "country", operator: "IN", values: r.countries, caseInsensitive: false, inverted: false },
       { contextName: "age", operator: "NUM_GT", value: String(r.minAge), caseInsensitive: false, inverted: false },
       r.third.operator === "matches"
-        ? { contextName: "email", operator: "STR_ENDS_WITH", values: ["@example.com", "@example.org"], caseInsensitive: false, inverted: false }
+        ? { contextName: "email", operator: "STR_ENDS_WITH", values: suffixes(r.third.values[0]), caseInsensitive: false, inverted: false }
         : { contextName: "app_version", operator: "SEMVER_LT", value: r.third.values[0], caseInsensitive: false, inverted: true },
     ];
     const variants = r.serve.variation ? [variant("a", 1000)] : SPLIT.map(([v, w]) => variant(v, Math.round(w * 10)));
