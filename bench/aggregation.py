@@ -98,7 +98,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5, help="timed recomputes (at least 1)")
     parser.add_argument("--explain", action="store_true")
     parser.add_argument(
         "--database-url",
@@ -107,4 +107,7 @@ if __name__ == "__main__":
             "postgresql+asyncpg://postgres@127.0.0.1:5432/experimently_bench_results",
         ),
     )
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    if arguments.runs < 1:
+        parser.error("--runs must be at least 1")
+    asyncio.run(main(arguments))
