@@ -31,9 +31,6 @@ INFRASTRUCTURE = {
 OWNED_ELSEWHERE = {
     "events/pipeline.py": "the event writer (ingestion work)",
     "events/ingest.py": "ingestion (ingestion work)",
-    "metrics/aggregation.py": "aggregation (aggregation work)",
-    "metrics/aggregation_sql.py": "aggregation's hand-written SQL (aggregation work)",
-    "jobs/runner.py": "job leases (job scheduling work)",
     "experiments/assign.py": "assignment (assignment work)",
 }
 

@@ -20,11 +20,10 @@ from typing import Literal
 
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from experimently.db import Database
-from experimently.jobs.models import JobLease
+from experimently.jobs import repository
 from experimently.jobs.outage import LoopHealth
 from experimently.kit.clock import now
 from experimently.kit.ids import new_id
@@ -92,39 +91,24 @@ class JobRunner:
         """The lease (and the start recorded on it) in one conditional UPDATE; the moment, or None."""
         moment = now()
         expires = moment + timedelta(seconds=seconds)
-        free = (JobLease.expires_at <= moment) | (JobLease.holder == self.holder)
-        if interval is not None:
-            due = moment - timedelta(seconds=interval)
-            free = free & (JobLease.last_started_at.is_(None) | (JobLease.last_started_at <= due))
+        due = None if interval is None else moment - timedelta(seconds=interval)
         async with self.db.transaction() as session:
-            result = await session.execute(
-                update(JobLease)
-                .where(JobLease.name == name, free)
-                .values(holder=self.holder, expires_at=expires, last_started_at=moment)
-            )
-            if result.rowcount:  # type: ignore[attr-defined]  # CursorResult of an UPDATE has rowcount
+            if await repository.take_lease(session, name, self.holder, moment, expires, due):
                 return moment
         try:
             async with self.db.transaction() as session:
-                lease = JobLease(name=name, holder=self.holder, expires_at=expires, last_started_at=moment)
-                session.add(lease)
+                repository.insert_lease(session, name, self.holder, moment, expires)
             return moment
         except IntegrityError:
             return None
 
     async def _last_started(self, name: str) -> datetime | None:
         async with self.db.sessions() as session:
-            started = await session.scalar(select(JobLease.last_started_at).where(JobLease.name == name))
-            return started
+            return await repository.last_started(session, name)
 
     async def release(self, name: str) -> None:
-        moment = now()
         async with self.db.transaction() as session:
-            await session.execute(
-                update(JobLease)
-                .where(JobLease.name == name, JobLease.holder == self.holder)
-                .values(expires_at=moment, last_run_at=moment)
-            )
+            await repository.release_lease(session, name, self.holder, now())
 
     async def run(self, name: str, *, periodic: bool = False) -> JobOutcome:
         """Run one job now if this instance gets its lease (``periodic``: and if no instance started it

@@ -3,7 +3,7 @@
 What is kept is only the statistics themselves, per (metric, variant, UTC day of first exposure): no
 per-unit rows. They are sums over units of functions of one unit's events, so they can be retracted:
 
-- **from scratch**: one computation over every unit (``aggregation_sql``: a scratch table of first
+- **from scratch**: one computation over every unit (``metrics.repository``: a scratch table of first
   exposures, one join of it to the metrics' events grouped by unit, then by (variant, day));
 - **incremental** (each run): the units with events in ``(last_seq, hi]`` are the only ones whose
   contribution can have changed. Their contribution is computed twice from raw events, as of
@@ -29,23 +29,13 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
-from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.db import Database
-from experimently.events.models import Event
 from experimently.kit.clock import DAY_US, now, to_us
 from experimently.metrics import repository
-from experimently.metrics.aggregation_sql import (
-    ALL_UNITS,
-    SUMS,
-    RawSums,
-    Units,
-    compute_sums,
-    dirty_units,
-    drop,
-)
 from experimently.metrics.models import AggregationState, MetricDefinition
+from experimently.metrics.repository import ALL_UNITS, SUMS, RawSums, Units
 from experimently.stats.model import VariantStats
 
 log = structlog.get_logger(__name__)
@@ -148,7 +138,7 @@ Key = tuple[str, int]  # (variant, day number since the epoch)
 class MetricSums:
     """The sufficient statistics of one metric over a set of units (one (variant, day) bucket, or a
     cumulative total): sums over units of functions of each unit's value, so two sets add and a
-    subset subtracts. The field order is the order ``aggregation_sql`` computes and stores them."""
+    subset subtracts. The field order is the order ``metrics.repository`` computes and stores them."""
 
     n: float = 0.0  # units counted: exposed units, or for a mean metric the units with a value
     sum: float = 0.0  # of the unit's value (numerator for a ratio)
@@ -325,23 +315,6 @@ def _params(spec: ExperimentSpec, metrics: Sequence[MetricDefinition]) -> dict[s
     return params
 
 
-async def _tune(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    await session.execute(text("SET LOCAL work_mem = '256MB'"))  # hashes and sorts in memory
-    # JIT compiles the wide conditional aggregates of every partition's scan afresh each run (1-2 s at
-    # 10M events) and buys nothing on plans that are hashing bound
-    await session.execute(text("SET LOCAL jit = off"))
-    # the defaults price parallel workers for a busy many-core server; the job's one big query is
-    # worth them even on two cores (measured: first exposures 2.8 -> 1.9 s at 1M units)
-    await session.execute(text("SET LOCAL parallel_setup_cost = 10"))
-    await session.execute(text("SET LOCAL parallel_tuple_cost = 0.01"))
-    # index lookups priced for SSDs / a cached working set (the default 4.0 is for spinning disks): an
-    # incremental run then reads its few dirty units' events through the user index (0.6 s) rather
-    # than hashing every event (3.7 s, 20,000 units of 1M)
-    await session.execute(text("SET LOCAL random_page_cost = 1.1"))
-
-
 async def _compute(
     session: AsyncSession,
     spec: ExperimentSpec,
@@ -352,7 +325,7 @@ async def _compute(
     parallel: bool,
 ) -> RawSums:
     params = _params(spec, metrics) | {"upto": upto}
-    return await compute_sums(session, params, metrics, units, parallel=parallel)
+    return await repository.compute_sums(session, params, metrics, units, parallel=parallel)
 
 
 async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, full: bool = False) -> int:
@@ -363,14 +336,14 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
     began = time.perf_counter()
     metrics = await _metrics_of(session, spec)
     mark = fingerprint(spec, metrics)
-    state = await session.get(AggregationState, spec.key, with_for_update=True)
+    state = await repository.state_for_update(session, spec.key)
     if state is None:
         state = AggregationState(experiment_key=spec.key, last_seq=0, fingerprint="")
         session.add(state)
     # what the statistics hold, unless they must be computed from scratch
     stored = None if full or state.fingerprint != mark else _stored(state)
-    hi = int(await session.scalar(select(func.coalesce(func.max(Event.seq), 0))) or 0)
-    await _tune(session)
+    hi = await repository.newest_seq(session)
+    await repository.tune(session)
     lo = 0 if stored is None else state.last_seq
     mode = "full" if stored is None else "incremental" if hi > lo else "idle"
     if stored is None:
@@ -379,11 +352,11 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
     else:
         sums = Sums.from_json(stored)
         if hi > lo:
-            table = await dirty_units(session, _params(spec, metrics), lo, hi)
+            table = await repository.dirty_units(session, _params(spec, metrics), lo, hi)
             dirty, parallel = Units(table=table), hi - lo > PARALLEL_FROM_EVENTS
             sums.add(await _compute(session, spec, metrics, hi, dirty, parallel=parallel), 1)
             sums.add(await _compute(session, spec, metrics, lo, dirty, parallel=parallel), -1)
-            await drop(session, table)
+            await repository.drop(session, table)
     state.last_seq, state.fingerprint, state.aggregated_at = hi, mark, now()
     state.snapshot = _snapshot(spec, metrics, sums)
     seconds = time.perf_counter() - began
@@ -419,9 +392,7 @@ async def run_aggregation(
     touched: set[str] = set()
     for spec in specs:
         async with db.transaction() as session:
-            before = await session.scalar(
-                select(AggregationState.last_seq).where(AggregationState.experiment_key == spec.key)
-            )
+            before = await repository.watermark(session, spec.key)
             if await aggregate_experiment(session, spec) != before:
                 touched.add(spec.key)
     # the guardrail checks (experiments and flag rollouts) run right after, on what moved
@@ -451,8 +422,7 @@ async def _contributions(
 ) -> AsyncIterator[tuple[AggregationState, ExperimentSpec, list[MetricDefinition], dict[str, Any], RawSums]]:
     """Per experiment whose stored statistics the next run would keep, the unit's contribution to
     them (as of the state's watermark), computed from its raw events."""
-    query = select(AggregationState).order_by(AggregationState.experiment_key)
-    for state in (await session.scalars(query.with_for_update() if lock else query)).all():
+    for state in await repository.states(session, lock=lock):
         current = await _current(session, state)
         if current is None:
             continue
@@ -535,7 +505,7 @@ def stats_of(experiment_key: str, data: dict[str, Any], aggregated_at: datetime 
 
 async def load_snapshot(session: AsyncSession, experiment_key: str) -> ExperimentStats | None:
     """The statistics stored by the last aggregation run (None before the first run)."""
-    state = await session.get(AggregationState, experiment_key)
+    state = await repository.state(session, experiment_key)
     data = _stored(state)
     if state is None or data is None:
         return None
