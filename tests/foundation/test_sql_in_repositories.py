@@ -30,8 +30,6 @@ INFRASTRUCTURE = {
 # Each is to be moved into its domain's repository by the work that owns it, then removed from here.
 OWNED_ELSEWHERE = {
     "flags/evaluation.py": "ruleset loading (evaluation engine work)",
-    "events/pipeline.py": "the event writer (ingestion work)",
-    "events/ingest.py": "ingestion (ingestion work)",
     "metrics/aggregation.py": "aggregation (aggregation work)",
     "metrics/aggregation_sql.py": "aggregation's hand-written SQL (aggregation work)",
     "jobs/runner.py": "job leases (job scheduling work)",

@@ -16,13 +16,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, insert, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Text, cast, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.events.models import Event, EventKey
 from experimently.events.validation import EventRow
-from experimently.kit.clock import from_us
 
 WRITER_LOCK = 0x45564E54  # pg_advisory_xact_lock key serialising writers ("EVNT")
 COLUMNS = [
@@ -65,6 +63,33 @@ SELECT DISTINCT ON (i.event_id) {", ".join("i." + c for c in COLUMNS)}
 FROM events_incoming i JOIN fresh f ON f.event_id = i.event_id
 ORDER BY i.event_id
 """
+# SQLite: the staging table keeps the message's types; the merge formats the two datetimes exactly as
+# SQLAlchemy stores them on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), so comparisons stay textual.
+SQLITE_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_incoming (event_id TEXT, name TEXT, user_id TEXT, "
+    "environment TEXT, experiment_key TEXT, variant TEXT, value REAL, properties TEXT, ts_us INTEGER, "
+    "received_us INTEGER)"
+)
+SQLITE_STAGE_JSON = (
+    "INSERT INTO temp.events_incoming SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(10))
+    + " FROM json_each(?)"
+)
+_SQLITE_TIME = "printf('%s.%06d', strftime('%Y-%m-%d %H:%M:%S', {0} / 1000000, 'unixepoch'), {0} % 1000000)"
+SQLITE_MERGE_EVENTS = f"""
+INSERT INTO events ({_COLS})
+SELECT i.event_id, i.name, i.user_id, i.environment, i.experiment_key, i.variant, i.value, i.properties,
+       {_SQLITE_TIME.format("i.ts_us")}, i.ts_us, {_SQLITE_TIME.format("i.received_us")}
+FROM temp.events_incoming i
+WHERE i.rowid IN (SELECT min(rowid) FROM temp.events_incoming GROUP BY event_id)
+  AND NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.event_id = i.event_id)
+ORDER BY i.rowid
+"""
+SQLITE_MERGE_KEYS = f"""
+INSERT INTO event_keys (event_id, occurred_at)
+SELECT event_id, {_SQLITE_TIME.format("ts_us")} FROM temp.events_incoming WHERE true ORDER BY rowid
+ON CONFLICT DO NOTHING
+"""
 _WIRE = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -83,20 +108,13 @@ async def lock_writers(session: AsyncSession) -> None:
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
 
 
-def _dedupe(rows: Sequence[EventRow]) -> list[EventRow]:
-    seen: dict[str, EventRow] = {}
-    for row in rows:
-        seen.setdefault(row.event_id, row)
-    return list(seen.values())
-
-
 async def insert_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
     """Store the rows whose ``event_id`` is new; returns how many were stored."""
     if not rows:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _merge_messages(session, [encode_rows(rows)])
-    return await _insert_batch(session, _dedupe(rows))  # SQLite: one writer at a time anyway
+    return await _insert_sqlite(session, [encode_rows(rows)])
 
 
 async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]) -> int:
@@ -105,7 +123,7 @@ async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _merge_messages(session, [m if isinstance(m, str) else m.decode() for m in messages])
-    return await _insert_batch(session, _dedupe(decode_rows(messages)))
+    return await _insert_sqlite(session, messages)
 
 
 async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
@@ -121,39 +139,25 @@ async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
     return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
 
 
-async def _insert_batch(session: AsyncSession, rows: list[EventRow]) -> int:
-    stored = 0
-    for start in range(0, len(rows), 2_000):
-        chunk = rows[start : start + 2_000]
-        keys = [{"event_id": r.event_id, "occurred_at": from_us(r.ts_us)} for r in chunk]
-        fresh = set(
-            (
-                await session.scalars(
-                    sqlite_insert(EventKey).values(keys).on_conflict_do_nothing().returning(EventKey.event_id)
-                )
-            ).all()
-        )
-        values = [_row_dict(r) for r in chunk if r.event_id in fresh]
-        if values:
-            await session.execute(insert(Event), values)
-        stored += len(values)
+async def _insert_sqlite(session: AsyncSession, messages: Sequence[str | bytes]) -> int:
+    """SQLite: the same shape as PostgreSQL's writer. The messages (JSON arrays of rows) go to the
+    driver as they are; SQLite parses them (``json_each``) into a per-connection staging table, then two
+    statements store the events whose key is new (first occurrence in the batch wins, in batch order,
+    so ``seq`` follows arrival) and their keys. The insert into ``events`` is the transaction's first
+    touch of the main database, so it reads ``event_keys`` under the write lock it takes (SQLite has one
+    writer at a time)."""
+    conn = await session.connection()
+    await conn.execute(text(SQLITE_STAGE))  # through SQLAlchemy: it owns the transaction
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    await driver.execute("DELETE FROM temp.events_incoming")
+    await driver.executemany(
+        SQLITE_STAGE_JSON, [(m if isinstance(m, str) else m.decode(),) for m in messages]
+    )
+    cursor = await driver.execute(SQLITE_MERGE_EVENTS)
+    stored = int(cursor.rowcount)
+    await driver.execute(SQLITE_MERGE_KEYS)
     return stored
-
-
-def _row_dict(r: EventRow) -> dict[str, Any]:
-    return {
-        "event_id": r.event_id,
-        "name": r.name,
-        "user_id": r.user_id,
-        "environment": r.environment,
-        "experiment_key": r.experiment_key,
-        "variant": r.variant,
-        "value": r.value,
-        "properties": r.properties,
-        "occurred_at": from_us(r.ts_us),
-        "ts_us": r.ts_us,
-        "received_at": from_us(r.received_us),
-    }
 
 
 async def recent(
