@@ -4,6 +4,8 @@ the ORM would store it (on SQLite the datetimes are text: a wrong format would b
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 
 from experimently.events import repository
@@ -87,3 +89,20 @@ async def test_insert_messages__datetimes_compare_exactly_with_bound_parameters(
     assert list(exact) == ["e1"]
     assert list(later) == ["e1", "e2"]
     assert list(key_later) == ["e2"]
+
+
+async def test_insert_batch__concurrent_overlapping_batches__each_id_stored_once(harness: Harness) -> None:
+    # Given two writers with overlapping batches (ids 0-599 and 400-999) in concurrent transactions
+    async def write(ids: range) -> int:
+        async with harness.runtime.db.transaction() as session:
+            return await repository.insert_batch(session, [row(f"c{i}") for i in ids])
+
+    # When both commit
+    stored = await asyncio.gather(write(range(600)), write(range(400, 1000)))
+    # Then every id is stored once, and the counts say which writer stored it
+    assert sum(stored) == 1000
+    async with harness.runtime.db.transaction() as session:
+        ids = (await session.scalars(select(Event.event_id))).all()
+        keys = (await session.scalars(select(EventKey.event_id))).all()
+    assert len(ids) == 1000 and set(ids) == {f"c{i}" for i in range(1000)}
+    assert sorted(keys) == sorted(ids)

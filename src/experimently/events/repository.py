@@ -70,6 +70,7 @@ SQLITE_STAGE = (
     "environment TEXT, experiment_key TEXT, variant TEXT, value REAL, properties TEXT, ts_us INTEGER, "
     "received_us INTEGER)"
 )
+SQLITE_WRITE_LOCK = "DELETE FROM event_keys WHERE 0"  # deletes nothing; takes the write lock
 SQLITE_STAGE_JSON = (
     "INSERT INTO temp.events_incoming SELECT "
     + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(10))
@@ -143,13 +144,17 @@ async def _insert_sqlite(session: AsyncSession, messages: Sequence[str | bytes])
     """SQLite: the same shape as PostgreSQL's writer. The messages (JSON arrays of rows) go to the
     driver as they are; SQLite parses them (``json_each``) into a per-connection staging table, then two
     statements store the events whose key is new (first occurrence in the batch wins, in batch order,
-    so ``seq`` follows arrival) and their keys. The insert into ``events`` is the transaction's first
-    touch of the main database, so it reads ``event_keys`` under the write lock it takes (SQLite has one
-    writer at a time)."""
+    so ``seq`` follows arrival) and their keys.
+
+    The write lock is taken first (:data:`SQLITE_WRITE_LOCK`): ``json_each`` opens a read snapshot of
+    the main database, and a transaction that read before another connection committed cannot take
+    the lock later (SQLite answers "database is locked" at once, without waiting). Taken first, the
+    lock waits its turn (``busy_timeout``) and everything after it reads the latest ``event_keys``."""
     conn = await session.connection()
     await conn.execute(text(SQLITE_STAGE))  # through SQLAlchemy: it owns the transaction
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
+    await driver.execute(SQLITE_WRITE_LOCK)
     await driver.execute("DELETE FROM temp.events_incoming")
     await driver.executemany(
         SQLITE_STAGE_JSON, [(m if isinstance(m, str) else m.decode(),) for m in messages]
