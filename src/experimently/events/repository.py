@@ -4,7 +4,8 @@ raw-event purge of retention.
 On PostgreSQL the writer hands the server the stream messages as they are (JSON arrays of rows, see
 :class:`EventRow`): one ``INSERT ... SELECT`` over ``jsonb_array_elements`` fills a per-connection
 staging table, then, under the writers' advisory lock, one statement stores the new keys and events.
-The writer process does no per-event work at all."""
+On SQLite the same shape with ``json_each`` (see :func:`_insert_sqlite`). The writer process does no
+per-event work at all."""
 
 # ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)
 
@@ -99,10 +100,6 @@ def encode_rows(rows: Sequence[EventRow]) -> str:
     return _WIRE.encode(rows if isinstance(rows, list | tuple) else list(rows))
 
 
-def decode_rows(messages: Sequence[str | bytes]) -> list[EventRow]:
-    return [EventRow(*item) for message in messages for item in json.loads(message)]
-
-
 async def lock_writers(session: AsyncSession) -> None:
     """Serialise writers (PostgreSQL) so ``seq`` values commit in increasing order."""
     if session.get_bind().dialect.name == "postgresql":
@@ -154,14 +151,14 @@ async def _insert_sqlite(session: AsyncSession, messages: Sequence[str | bytes])
     await conn.execute(text(SQLITE_STAGE))  # through SQLAlchemy: it owns the transaction
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
-    await driver.execute(SQLITE_WRITE_LOCK)
-    await driver.execute("DELETE FROM temp.events_incoming")
-    await driver.executemany(
-        SQLITE_STAGE_JSON, [(m if isinstance(m, str) else m.decode(),) for m in messages]
-    )
+    bodies = [(m if isinstance(m, str) else m.decode(),) for m in messages]
+    for statement in (SQLITE_WRITE_LOCK, "DELETE FROM temp.events_incoming"):
+        await (await driver.execute(statement)).close()
+    await (await driver.executemany(SQLITE_STAGE_JSON, bodies)).close()
     cursor = await driver.execute(SQLITE_MERGE_EVENTS)
     stored = int(cursor.rowcount)
-    await driver.execute(SQLITE_MERGE_KEYS)
+    await cursor.close()
+    await (await driver.execute(SQLITE_MERGE_KEYS)).close()
     return stored
 
 
