@@ -12,7 +12,7 @@ of the bench database and Redis, and "other" (the rest of the machine: another j
 Ends with one line of JSON.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
-        [--shapes postgres,postgres-split,sqlite]
+        [--shapes postgres,postgres-split,sqlite] [--api-workers 1]
 """
 
 from __future__ import annotations
@@ -232,7 +232,9 @@ async def count_rows(shape: str, data_dir: Path) -> int:
         return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
 
 
-async def run_shape(shape: str, requests: int, concurrency: int, workers: int) -> dict[str, Any]:
+async def run_shape(
+    shape: str, requests: int, concurrency: int, workers: int, api_workers: int
+) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
         "EXPERIMENTLY_DATA_DIR": str(data_dir),
@@ -243,6 +245,9 @@ async def run_shape(shape: str, requests: int, concurrency: int, workers: int) -
         "EXPERIMENTLY_LOG_LEVEL": "WARNING",
         "EXPERIMENTLY_ACCESS_LOG": "false",
         "EXPERIMENTLY_API_KEY_RATE_LIMIT": "1000000/minute",
+        # serve's default with PostgreSQL and Redis is one HTTP process per core (children of the
+        # supervisor, whose CPU this script would not see): the shapes are defined with one
+        "EXPERIMENTLY_WORKERS": str(api_workers),
     }
     if shape.startswith("postgres"):
         await reset_postgres()
@@ -304,10 +309,13 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="writer processes of postgres-split")
     parser.add_argument("--shapes", default="postgres,postgres-split,sqlite")
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="HTTP processes of serve (CPU counted for 1 only)"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
-        result = await run_shape(shape, args.requests, args.concurrency, args.workers)
+        result = await run_shape(shape, args.requests, args.concurrency, args.workers, args.api_workers)
         results[shape] = result
         print(
             f"{shape:14s} {result['events_per_s']:>8,} events/s committed "

@@ -29,8 +29,6 @@ INFRASTRUCTURE = {
 # scheduling, assignment): allowed to hold SQL while that work lands, and not checked for staleness.
 # Each is to be moved into its domain's repository by the work that owns it, then removed from here.
 OWNED_ELSEWHERE = {
-    "events/pipeline.py": "the event writer (ingestion work)",
-    "events/ingest.py": "ingestion (ingestion work)",
     "experiments/assign.py": "assignment (assignment work)",
 }
 

@@ -4,7 +4,8 @@ raw-event purge of retention.
 On PostgreSQL the writer hands the server the stream messages as they are (JSON arrays of rows, see
 :class:`EventRow`): one ``INSERT ... SELECT`` over ``jsonb_array_elements`` fills a per-connection
 staging table, then, under the writers' advisory lock, one statement stores the new keys and events.
-The writer process does no per-event work at all."""
+On SQLite the same shape with ``json_each`` (see :func:`_insert_sqlite`). The writer process does no
+per-event work at all."""
 
 # ruff: noqa: S608  (SQL text is assembled from constants and compiled conditions; every value is bound)
 
@@ -16,13 +17,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, insert, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Text, cast, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.events.models import Event, EventKey
 from experimently.events.validation import EventRow
-from experimently.kit.clock import from_us
 
 WRITER_LOCK = 0x45564E54  # pg_advisory_xact_lock key serialising writers ("EVNT")
 COLUMNS = [
@@ -65,6 +64,34 @@ SELECT DISTINCT ON (i.event_id) {", ".join("i." + c for c in COLUMNS)}
 FROM events_incoming i JOIN fresh f ON f.event_id = i.event_id
 ORDER BY i.event_id
 """
+# SQLite: the staging table keeps the message's types; the merge formats the two datetimes exactly as
+# SQLAlchemy stores them on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), so comparisons stay textual.
+SQLITE_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS events_incoming (event_id TEXT, name TEXT, user_id TEXT, "
+    "environment TEXT, experiment_key TEXT, variant TEXT, value REAL, properties TEXT, ts_us INTEGER, "
+    "received_us INTEGER)"
+)
+SQLITE_WRITE_LOCK = "DELETE FROM event_keys WHERE 0"  # deletes nothing; takes the write lock
+SQLITE_STAGE_JSON = (
+    "INSERT INTO temp.events_incoming SELECT "
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(10))
+    + " FROM json_each(?)"
+)
+_SQLITE_TIME = "printf('%s.%06d', strftime('%Y-%m-%d %H:%M:%S', {0} / 1000000, 'unixepoch'), {0} % 1000000)"
+SQLITE_MERGE_EVENTS = f"""
+INSERT INTO events ({_COLS})
+SELECT i.event_id, i.name, i.user_id, i.environment, i.experiment_key, i.variant, i.value, i.properties,
+       {_SQLITE_TIME.format("i.ts_us")}, i.ts_us, {_SQLITE_TIME.format("i.received_us")}
+FROM temp.events_incoming i
+WHERE i.rowid IN (SELECT min(rowid) FROM temp.events_incoming GROUP BY event_id)
+  AND NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.event_id = i.event_id)
+ORDER BY i.rowid
+"""
+SQLITE_MERGE_KEYS = f"""
+INSERT INTO event_keys (event_id, occurred_at)
+SELECT event_id, {_SQLITE_TIME.format("ts_us")} FROM temp.events_incoming WHERE true ORDER BY rowid
+ON CONFLICT DO NOTHING
+"""
 _WIRE = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -73,21 +100,10 @@ def encode_rows(rows: Sequence[EventRow]) -> str:
     return _WIRE.encode(rows if isinstance(rows, list | tuple) else list(rows))
 
 
-def decode_rows(messages: Sequence[str | bytes]) -> list[EventRow]:
-    return [EventRow(*item) for message in messages for item in json.loads(message)]
-
-
 async def lock_writers(session: AsyncSession) -> None:
     """Serialise writers (PostgreSQL) so ``seq`` values commit in increasing order."""
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITER_LOCK})
-
-
-def _dedupe(rows: Sequence[EventRow]) -> list[EventRow]:
-    seen: dict[str, EventRow] = {}
-    for row in rows:
-        seen.setdefault(row.event_id, row)
-    return list(seen.values())
 
 
 async def insert_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
@@ -96,7 +112,7 @@ async def insert_batch(session: AsyncSession, rows: Sequence[EventRow]) -> int:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _merge_messages(session, [encode_rows(rows)])
-    return await _insert_batch(session, _dedupe(rows))  # SQLite: one writer at a time anyway
+    return await _insert_sqlite(session, [encode_rows(rows)])
 
 
 async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]) -> int:
@@ -105,7 +121,7 @@ async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]
         return 0
     if session.get_bind().dialect.name == "postgresql":
         return await _merge_messages(session, [m if isinstance(m, str) else m.decode() for m in messages])
-    return await _insert_batch(session, _dedupe(decode_rows(messages)))
+    return await _insert_sqlite(session, messages)
 
 
 async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
@@ -121,39 +137,29 @@ async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
     return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
 
 
-async def _insert_batch(session: AsyncSession, rows: list[EventRow]) -> int:
-    stored = 0
-    for start in range(0, len(rows), 2_000):
-        chunk = rows[start : start + 2_000]
-        keys = [{"event_id": r.event_id, "occurred_at": from_us(r.ts_us)} for r in chunk]
-        fresh = set(
-            (
-                await session.scalars(
-                    sqlite_insert(EventKey).values(keys).on_conflict_do_nothing().returning(EventKey.event_id)
-                )
-            ).all()
-        )
-        values = [_row_dict(r) for r in chunk if r.event_id in fresh]
-        if values:
-            await session.execute(insert(Event), values)
-        stored += len(values)
+async def _insert_sqlite(session: AsyncSession, messages: Sequence[str | bytes]) -> int:
+    """SQLite: the same shape as PostgreSQL's writer. The messages (JSON arrays of rows) go to the
+    driver as they are; SQLite parses them (``json_each``) into a per-connection staging table, then two
+    statements store the events whose key is new (first occurrence in the batch wins, in batch order,
+    so ``seq`` follows arrival) and their keys.
+
+    The write lock is taken first (:data:`SQLITE_WRITE_LOCK`): ``json_each`` opens a read snapshot of
+    the main database, and a transaction that read before another connection committed cannot take
+    the lock later (SQLite answers "database is locked" at once, without waiting). Taken first, the
+    lock waits its turn (``busy_timeout``) and everything after it reads the latest ``event_keys``."""
+    conn = await session.connection()
+    await conn.execute(text(SQLITE_STAGE))  # through SQLAlchemy: it owns the transaction
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    bodies = [(m if isinstance(m, str) else m.decode(),) for m in messages]
+    for statement in (SQLITE_WRITE_LOCK, "DELETE FROM temp.events_incoming"):
+        await (await driver.execute(statement)).close()
+    await (await driver.executemany(SQLITE_STAGE_JSON, bodies)).close()
+    cursor = await driver.execute(SQLITE_MERGE_EVENTS)
+    stored = int(cursor.rowcount)
+    await cursor.close()
+    await (await driver.execute(SQLITE_MERGE_KEYS)).close()
     return stored
-
-
-def _row_dict(r: EventRow) -> dict[str, Any]:
-    return {
-        "event_id": r.event_id,
-        "name": r.name,
-        "user_id": r.user_id,
-        "environment": r.environment,
-        "experiment_key": r.experiment_key,
-        "variant": r.variant,
-        "value": r.value,
-        "properties": r.properties,
-        "occurred_at": from_us(r.ts_us),
-        "ts_us": r.ts_us,
-        "received_at": from_us(r.received_us),
-    }
 
 
 async def recent(

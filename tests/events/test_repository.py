@@ -1,0 +1,108 @@
+"""The batch writer's SQL on both databases: one event per ``event_id`` (first occurrence in a batch
+wins, an id already stored is skipped), and every column stored exactly as
+the ORM would store it (on SQLite the datetimes are text: a wrong format would break comparisons)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from experimently.events import repository
+from experimently.events.models import Event, EventKey
+from experimently.events.validation import EventRow
+from experimently.kit.clock import from_us
+from tests.conftest import Harness
+
+BASE_US = 1_796_000_000_123_456  # 2026-11-30, with microseconds
+
+
+def row(event_id: str, *, value: float | None = 1.0, ts_us: int = BASE_US, **props: object) -> EventRow:
+    return EventRow(
+        event_id, "purchase", "u1", "production", "exp", "b", value, dict(props), ts_us, ts_us + 7
+    )
+
+
+async def test_insert_batch__duplicates_in_batch_and_stored__first_occurrence_stored_once(
+    harness: Harness,
+) -> None:
+    # Given one event already stored
+    async with harness.runtime.db.transaction() as session:
+        assert await repository.insert_batch(session, [row("old", value=0.5)]) == 1
+    # When a batch repeats it and holds a duplicate of its own
+    batch = [row("z", value=1.0), row("old", value=9.0), row("a", value=2.0), row("z", value=3.0)]
+    batch.append(row("m", value=None, ts_us=BASE_US + 999_999, plan="pro", name="é ✓"))
+    async with harness.runtime.db.transaction() as session:
+        stored = await repository.insert_batch(session, batch)
+    # Then only the new ids are stored, once each, the first occurrence
+    assert stored == 3
+    async with harness.runtime.db.transaction() as session:
+        events = (await session.scalars(select(Event).order_by(Event.seq))).all()
+        keys = (await session.scalars(select(EventKey).order_by(EventKey.event_id))).all()
+    assert sorted((e.event_id, e.value or 0.0) for e in events) == [
+        ("a", 2.0),
+        ("m", 0.0),
+        ("old", 0.5),
+        ("z", 1.0),
+    ]
+    assert events[0].event_id == "old"  # committed earlier, smaller seq
+    assert [k.event_id for k in keys] == ["a", "m", "old", "z"]
+    last = next(e for e in events if e.event_id == "m")
+    assert last.properties == {"plan": "pro", "name": "é ✓"}
+    assert (last.name, last.user_id, last.environment, last.experiment_key, last.variant) == (
+        "purchase",
+        "u1",
+        "production",
+        "exp",
+        "b",
+    )
+    assert last.ts_us == BASE_US + 999_999
+    assert last.occurred_at == from_us(BASE_US + 999_999)
+    assert last.received_at == from_us(BASE_US + 999_999 + 7)
+    assert {k.event_id: k.occurred_at for k in keys}["m"] == from_us(BASE_US + 999_999)
+
+
+async def test_insert_messages__datetimes_compare_exactly_with_bound_parameters(harness: Harness) -> None:
+    # Given events whose times differ by one microsecond, written from wire messages
+    rows = [row(f"e{i}", ts_us=BASE_US + i) for i in range(3)]
+    async with harness.runtime.db.transaction() as session:
+        stored = await repository.insert_messages(
+            session, [repository.encode_rows(rows[:2]), repository.encode_rows(rows[2:]).encode()]
+        )
+    assert stored == 3
+    # When they are filtered by a bound datetime (textual comparison on SQLite)
+    async with harness.runtime.db.transaction() as session:
+        exact = (
+            await session.scalars(select(Event.event_id).where(Event.occurred_at == from_us(BASE_US + 1)))
+        ).all()
+        later = (
+            await session.scalars(
+                select(Event.event_id).where(Event.occurred_at >= from_us(BASE_US + 1)).order_by(Event.seq)
+            )
+        ).all()
+        key_later = (
+            await session.scalars(
+                select(EventKey.event_id).where(EventKey.occurred_at > from_us(BASE_US + 1))
+            )
+        ).all()
+    # Then the stored format orders and matches like the ORM's own
+    assert list(exact) == ["e1"]
+    assert list(later) == ["e1", "e2"]
+    assert list(key_later) == ["e2"]
+
+
+async def test_insert_batch__concurrent_overlapping_batches__each_id_stored_once(harness: Harness) -> None:
+    # Given two writers with overlapping batches (ids 0-599 and 400-999) in concurrent transactions
+    async def write(ids: range) -> int:
+        async with harness.runtime.db.transaction() as session:
+            return await repository.insert_batch(session, [row(f"c{i}") for i in ids])
+
+    # When both commit
+    stored = await asyncio.gather(write(range(600)), write(range(400, 1000)))
+    # Then every id is stored once, and the counts say which writer stored it
+    assert sum(stored) == 1000
+    async with harness.runtime.db.transaction() as session:
+        ids = (await session.scalars(select(Event.event_id))).all()
+        keys = (await session.scalars(select(EventKey.event_id))).all()
+    assert len(ids) == 1000 and set(ids) == {f"c{i}" for i in range(1000)}
+    assert sorted(keys) == sorted(ids)
