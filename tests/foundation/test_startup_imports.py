@@ -12,11 +12,12 @@ from pathlib import Path
 # `experimently serve` as the console script runs it, except that uvicorn's server, instead of serving,
 # runs the application's lifespan (start and stop) and prints the modules the process has imported.
 SERVE = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
 import uvicorn
 
 def run(self, sockets=None):
     app = self.config.app
+    assert gc.isenabled() and gc.get_freeze_count() > 0, "the collector is back, start-up frozen"
 
     async def lifespan():
         async with app.router.lifespan_context(app):

@@ -15,6 +15,7 @@ imported when another command, or the top-level help, is asked for (start-up tim
 
 from __future__ import annotations
 
+import gc
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +59,13 @@ def build_app(*, server_only: bool = False) -> typer.Typer:
 
 
 def main() -> None:
-    build_app(server_only=len(sys.argv) > 1 and sys.argv[1] in SERVER_COMMANDS)()
+    command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command == "serve":
+        # Start-up creates ~250,000 long-lived objects (modules, classes, routes); the collector's
+        # passes over them while importing are a fifth of the start's CPU time. ``serve`` collects
+        # once, freezes what it built and re-enables the collector before it accepts requests.
+        gc.disable()
+    build_app(server_only=command in SERVER_COMMANDS)()
 
 
 def __getattr__(name: str) -> Any:

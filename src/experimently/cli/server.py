@@ -125,6 +125,7 @@ def serve(
         "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     if count > 1:
+        gc.enable()  # disabled for the start-up by experimently.cli.main; the workers start their own
         # Each worker process builds its own app from the environment; the job runner's database lease
         # keeps every background job to one run at a time across them (and across instances).
         with _multiprocess_metrics(count):
@@ -139,6 +140,7 @@ def serve(
     # full collection walks ~250,000 startup objects and stalls every request for ~100 ms.
     gc.collect()
     gc.freeze()
+    gc.enable()  # disabled for the start-up by experimently.cli.main
     _quiet_server(uvicorn.Config(app, **options)).run()  # type: ignore[arg-type]  # options typed loosely
 
 
