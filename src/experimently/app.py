@@ -2,56 +2,78 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from experimently import __doc__ as product_doc
-from experimently.analysis.router import router as analysis_router
-from experimently.audit.router import router as audit_router
 from experimently.auth.deps import get_actor
-from experimently.auth.mfa_router import admin_router as mfa_admin_router
-from experimently.auth.mfa_router import router as mfa_router
-from experimently.auth.router import keys_router, users_router
-from experimently.auth.router import router as auth_router
-from experimently.auth.session_router import router as session_router
-from experimently.auth.session_router import users_admin_router
-from experimently.auth.sessions_router import router as sessions_router
 from experimently.config import Settings, load_settings
 from experimently.console import install_console
 from experimently.deps import RuntimeDep
-from experimently.environments.router import router as environments_router
 from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers
 from experimently.events.pipeline import redis_persistence
-from experimently.events.router import router as events_router
-from experimently.experiments.router import layers_router
-from experimently.experiments.router import router as experiments_router
-from experimently.fastpath import FastPathMiddleware
-from experimently.flags.explain_router import router as explain_router
-from experimently.flags.router import router as flags_router
-from experimently.flags.router import sdk_router
 from experimently.input_guard import InputGuardMiddleware
 from experimently.kit import gc_pauses
+from experimently.kit.deferred_routes import DeferredRouter, load_all
 from experimently.logging_setup import configure_logging
-from experimently.metrics.router import router as metrics_router
 from experimently.middleware import RequestMiddleware
 from experimently.openapi import declare_errors
-from experimently.privacy.router import router as privacy_router
 from experimently.runtime import Runtime, build_runtime
-from experimently.safety.router import router as safety_router
 from experimently.sdk.client_side import ClientCorsMiddleware
-from experimently.sdk.client_side import router as sdk_client_router
-from experimently.sdk.router import router as sdk_stream_router
-from experimently.segments.router import router as segments_router
-from experimently.webhooks.router import router as webhooks_router
 from experimently.wiring import register_jobs, register_services, start_services, stop_services
+
+if TYPE_CHECKING:
+    from experimently.fastpath import FastPathMiddleware
+
+# The domain routers: (module, attribute, the first path segments of its routes), in the order FastAPI
+# tries them on every request (hot paths first). Their modules (and pydantic models) are imported on
+# the first request under one of the segments (kit.deferred_routes); tests/foundation/
+# test_deferred_routes.py checks the segments against the routers and the OpenAPI document.
+RouterSpec = tuple[str, str, tuple[str, ...]]
+API_ROUTERS: tuple[RouterSpec, ...] = (
+    ("experimently.flags.router", "router", ("feature-flags",)),
+    ("experimently.flags.router", "sdk_router", ("sdk",)),
+    ("experimently.sdk.router", "router", ("sdk",)),
+    ("experimently.sdk.client_side", "router", ("feature-flags", "sdk")),
+    ("experimently.events.router", "router", ("events",)),
+    ("experimently.experiments.router", "router", ("experiments",)),
+    ("experimently.auth.router", "router", ("auth",)),
+    ("experimently.auth.mfa_router", "router", ("auth",)),
+    ("experimently.auth.session_router", "router", ("auth",)),
+    ("experimently.auth.session_router", "users_admin_router", ("users",)),
+    ("experimently.auth.router", "users_router", ("users",)),
+    ("experimently.auth.mfa_router", "admin_router", ("users",)),
+    ("experimently.auth.router", "keys_router", ("api-keys",)),
+    ("experimently.environments.router", "router", ("environments",)),
+    ("experimently.audit.router", "router", ("audit-logs",)),
+    ("experimently.segments.router", "router", ("segments",)),
+    ("experimently.experiments.router", "layers_router", ("layers",)),
+    ("experimently.analysis.router", "router", ("analysis", "experiments")),
+    ("experimently.safety.router", "router", ("environments", "experiments", "feature-flags")),
+    ("experimently.metrics.router", "router", ("metrics",)),
+    ("experimently.privacy.router", "router", ("privacy",)),
+    ("experimently.webhooks.router", "router", ("webhooks",)),
+    ("experimently.flags.explain_router", "router", ("feature-flags",)),
+)
+# ``/api/beta``: endpoints whose shape may still change without a deprecation period (listed in
+# docs/api.md); they move to ``/api/v1`` once stable.
+BETA_ROUTERS: tuple[RouterSpec, ...] = (
+    ("experimently.auth.sessions_router", "router", ("sessions", "users")),
+)
+API_PREFIX = "/api/v1"
+BETA_PREFIX = "/api/beta"
+
 
 ops = APIRouter(tags=["operations"])
 
@@ -92,48 +114,83 @@ async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+def domain_router(spec: RouterSpec) -> APIRouter:
+    """Import one domain router and declare its error statuses (the error statuses of every
+    operation, in OpenAPI)."""
+    module, attribute, _segments = spec
+    router: APIRouter = getattr(importlib.import_module(module), attribute)
+    declare_errors(router, get_actor)
+    return router
+
+
 def api_router() -> APIRouter:
-    api = APIRouter(prefix="/api/v1")
-    routers = (  # hot paths first: FastAPI tries routers in order on every request
-        flags_router,
-        sdk_router,
-        sdk_stream_router,
-        sdk_client_router,
-        events_router,
-        experiments_router,
-        auth_router,
-        mfa_router,
-        session_router,
-        users_admin_router,
-        users_router,
-        mfa_admin_router,
-        keys_router,
-        environments_router,
-        audit_router,
-        segments_router,
-        layers_router,
-        analysis_router,
-        safety_router,
-        metrics_router,
-        privacy_router,
-        webhooks_router,
-        explain_router,
-    )
-    for router in routers:
-        declare_errors(router, get_actor)  # the error statuses of every operation, in OpenAPI
-        api.include_router(router)
+    """Every ``/api/v1`` router, imported now (``create_app(defer_routers=False)``)."""
+    api = APIRouter(prefix=API_PREFIX)
+    for spec in API_ROUTERS:
+        api.include_router(domain_router(spec))
     return api
 
 
 def beta_router() -> APIRouter:
-    """``/api/beta``: endpoints whose shape may still change without a deprecation period (listed in
-    docs/api.md); they move to ``/api/v1`` once stable."""
-    beta = APIRouter(prefix="/api/beta")
-    beta.include_router(sessions_router)
+    """Every ``/api/beta`` router, imported now."""
+    beta = APIRouter(prefix=BETA_PREFIX)
+    for spec in BETA_ROUTERS:
+        beta.include_router(domain_router(spec))
     return beta
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+class LazyFastPath:
+    """The HTTP fast path (``experimently.fastpath``), imported on the first API request: it calls the
+    flags, experiments and SDK routes, whose modules a start does not import (``API_ROUTERS``).
+    ``/health``, ``/metrics`` and the console never load it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.fast_path: FastPathMiddleware | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_path is None:
+            if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX + "/"):
+                await self.app(scope, receive, send)
+                return
+            from experimently.fastpath import FastPathMiddleware
+
+            self.fast_path = FastPathMiddleware(self.app)
+        await self.fast_path(scope, receive, send)
+
+
+def _include_deferred(app: FastAPI, prefix: str, specs: tuple[RouterSpec, ...]) -> None:
+    """A stand-in per router: included, as ``api_router`` would, on the first request it covers."""
+
+    for spec in specs:
+
+        def include(spec: RouterSpec = spec) -> None:
+            holder = APIRouter(prefix=prefix)
+            holder.include_router(domain_router(spec))
+            app.include_router(holder)
+            if gc.get_freeze_count():  # serve froze its start-up objects: these live as long
+                gc.freeze()
+
+        app.router.routes.append(DeferredRouter(app, prefix, spec[2], include))
+
+
+def _complete_openapi(app: FastAPI) -> None:
+    """``/api/openapi.json`` (and ``app.openapi()``) include every router first: the document is the
+    one an eagerly built application has."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        load_all(app)
+        return build()
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to replace it
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, defer_routers: bool = True
+) -> FastAPI:
+    """The application. With ``defer_routers`` (the default) each domain router is imported and
+    included on the first request under its path (start-up time, issue #17); without, at once."""
     settings = settings or load_settings()
     configure_logging(settings.log_level, settings.log_json)
     gc_pauses.install()
@@ -165,11 +222,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     install_error_handlers(app, settings.errors_docs_url)
     app.include_router(ops)
-    app.include_router(api_router())
-    app.include_router(beta_router())
+    if defer_routers:
+        _include_deferred(app, API_PREFIX, API_ROUTERS)
+        _include_deferred(app, BETA_PREFIX, BETA_ROUTERS)
+        _complete_openapi(app)
+    else:
+        app.include_router(api_router())
+        app.include_router(beta_router())
     install_console(app)  # last: its catch-all must not shadow an API route
     if settings.http_fast_path:  # innermost: every middleware below applies to its answers too
-        app.add_middleware(FastPathMiddleware)
+        app.add_middleware(LazyFastPath)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -40,6 +40,7 @@ from experimently.experiments import router as experiments_routes
 from experimently.experiments.schemas import AssignmentRead, AssignRequest
 from experimently.flags import router as flags_routes
 from experimently.flags.schemas import BatchEvaluateRequest, EvaluateRequest
+from experimently.kit.deferred_routes import load_covering
 from experimently.kit.envelope import Envelope
 from experimently.runtime import Runtime
 from experimently.sdk import client_side
@@ -169,7 +170,8 @@ class FastPathMiddleware:
         self.answered = 0  # requests this layer answered itself (the differential tests read it)
 
     def _route_object(self, scope: Scope, template: str) -> APIRoute | None:
-        if self._routes is None:
+        if self._routes is None or template not in self._routes:
+            load_covering(scope["app"], scope["path"])  # the flags/experiments routers load on first use
             self._routes = {
                 r.path: r for r in scope["app"].routes if isinstance(r, APIRoute) and r.path in _TEMPLATES
             }

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -47,6 +47,14 @@ def script_heads() -> set[str] | None:
         revisions.add(revision.group(1))
         parents.update(re.findall(r"""["']([^"']+)["']""", down.group(1)))
     return (revisions - parents) or None
+
+
+def version_rows(connection: Connection) -> list[str] | None:
+    """The rows of ``alembic_version`` (None without the table), as Alembic reads them: the table is
+    looked up first, so a failing connection raises instead of reading as "no table"."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return [str(row[0]) for row in connection.execute(text("SELECT version_num FROM alembic_version"))]
 
 
 async def database_revisions(engine: AsyncEngine) -> set[str] | None:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from experimently.app import create_app
+from experimently.app import LazyFastPath, create_app
 from experimently.fastpath import FastPathMiddleware, match
 from tests.conftest import Harness, start_harness
 from tests.experiments.test_api import act, create
@@ -46,9 +46,11 @@ class Pair:
     def answered(self) -> int:
         app: Any = self.h.client._transport.app  # type: ignore[attr-defined]  # httpx keeps it private
         layer: Any = app.middleware_stack
-        while layer is not None and not isinstance(layer, FastPathMiddleware):
+        while layer is not None and not isinstance(layer, (FastPathMiddleware, LazyFastPath)):
             layer = getattr(layer, "app", None)
         assert layer is not None, "the fast path is not installed"
+        if isinstance(layer, LazyFastPath):  # imported on the first API request
+            return 0 if layer.fast_path is None else layer.fast_path.answered
         return int(layer.answered)
 
     async def both(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response, httpx.Response]:

@@ -160,7 +160,22 @@ def _redis_error(exc: BaseException) -> bool:
 
 
 async def migration_state(engine: Any) -> tuple[str | None, str]:
-    """(the database's revision or None, the code's head revision)."""
+    """(the database's revision or None, the code's head revision).
+
+    Read without Alembic (a third of a second of imports, on every ``serve``) when the migration files
+    have one head (:func:`experimently.migrate.script_heads`) and the database one revision; otherwise
+    Alembic answers. An unreachable database raises, as it does through Alembic."""
+    from experimently.migrate import script_heads, version_rows
+
+    heads = script_heads()
+    async with engine.connect() as conn:
+        rows = await conn.run_sync(version_rows)
+    if heads is not None and len(heads) == 1 and (rows is None or len(rows) <= 1):
+        return (rows[0] if rows else None), next(iter(heads))
+    return await _alembic_migration_state(engine)
+
+
+async def _alembic_migration_state(engine: Any) -> tuple[str | None, str]:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 

@@ -40,16 +40,19 @@ def _announce(settings: Settings, password: str | None, url: str, workers: int) 
         typer.echo("")
 
 
-async def _prepare(settings: Settings, apply_migrations: bool) -> tuple[str | None, str | None, str]:
-    """Bootstrap; returns (generated admin password, revision before, revision after)."""
+async def _prepare(
+    settings: Settings, apply_migrations: bool, *, report: bool = False
+) -> tuple[str | None, str | None, str]:
+    """Bootstrap; returns (generated admin password, revision before, revision after). The revisions
+    are read only when ``report`` (``migrate`` prints them; ``serve`` does not need them)."""
     from experimently.bootstrap import bootstrap
     from experimently.runtime import build_runtime
 
     runtime = build_runtime(settings)
     try:
-        before, _head = await migration_state(runtime.db.engine)
+        before = (await migration_state(runtime.db.engine))[0] if report else None
         password = await bootstrap(runtime, apply_migrations=apply_migrations)
-        after, _head = await migration_state(runtime.db.engine)
+        after = (await migration_state(runtime.db.engine))[0] if report else None
         return password, before, after or ""
     finally:
         await runtime.close()
@@ -122,6 +125,7 @@ def serve(
         "forwarded_allow_ips": settings.forwarded_allow_ips,
     }
     if count > 1:
+        gc.enable()  # disabled for the start-up by experimently.cli.main; the workers start their own
         # Each worker process builds its own app from the environment; the job runner's database lease
         # keeps every background job to one run at a time across them (and across instances).
         with _multiprocess_metrics(count):
@@ -136,6 +140,7 @@ def serve(
     # full collection walks ~250,000 startup objects and stalls every request for ~100 ms.
     gc.collect()
     gc.freeze()
+    gc.enable()  # disabled for the start-up by experimently.cli.main
     _quiet_server(uvicorn.Config(app, **options)).run()  # type: ignore[arg-type]  # options typed loosely
 
 
@@ -198,7 +203,7 @@ def worker(
 def migrate() -> None:
     """Apply database migrations and create the defaults (environments, first admin)."""
     settings = settings_for_cli(create=True)
-    password, before, after = guard(lambda: asyncio.run(_prepare(settings, True)), settings)
+    password, before, after = guard(lambda: asyncio.run(_prepare(settings, True, report=True)), settings)
     where = describe_url(settings.effective_database_url)
     if before == after:
         typer.echo(f"nothing to apply: {where} is at the latest schema ({after})")

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -93,8 +92,12 @@ async def insert_assignments(session: AsyncSession, rows: list[dict[str, object]
     if not rows:
         return
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(Assignment).values(rows).on_conflict_do_nothing())
+    if dialect == "postgresql":  # imported here: SQLite never loads the PostgreSQL dialect
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        await session.execute(pg_insert(Assignment).values(rows).on_conflict_do_nothing())
+    else:
+        await session.execute(sqlite_insert(Assignment).values(rows).on_conflict_do_nothing())
 
 
 async def unit_history(
