@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -20,6 +19,7 @@ from experimently.flags import repository as flag_repository
 from experimently.kit.clock import now
 from experimently.metrics import repository as metric_repository
 from experimently.rbac import Permission, require, require_environment
+from experimently.safety import repository
 from experimently.safety.models import SafetySettings
 from experimently.safety.schemas import GuardFields, SafetySettingsRead, SafetySettingsUpdate
 from experimently.webhooks.announce import announce
@@ -57,15 +57,6 @@ def read(row: SafetySettings | None, environment: str, flag_key: str | None) -> 
     return SafetySettingsRead.model_validate(data | {"flag_key": row.flag_key or None})
 
 
-async def _row(
-    session: AsyncSession, environment: str, flag_key: str, *, lock: bool = False
-) -> SafetySettings | None:
-    query = select(SafetySettings).where(
-        SafetySettings.environment == environment, SafetySettings.flag_key == flag_key
-    )
-    return (await session.scalars(query.with_for_update() if lock else query)).first()
-
-
 async def check_metrics(session: AsyncSession, fields: GuardFields) -> None:
     keys = [*(fields.guardrail_metrics or []), *([fields.success_metric] if fields.success_metric else [])]
     found = await metric_repository.by_keys(session, keys)
@@ -84,7 +75,7 @@ async def get(
     await get_environment_by_key(session, environment)
     if flag_key is not None and await flag_repository.get_flag(session, flag_key) is None:
         raise NotFound("flag", flag_key)
-    return read(await _row(session, environment, flag_key or ""), environment, flag_key)
+    return read(await repository.settings_row(session, environment, flag_key or ""), environment, flag_key)
 
 
 async def put(
@@ -106,7 +97,7 @@ async def put(
         require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id)
         path = f"/flags/{flag_key}"
     await check_metrics(session, body)
-    row = await _row(session, environment, flag_key or "", lock=True)
+    row = await repository.settings_row(session, environment, flag_key or "", lock=True)
     if row is not None:
         check_version("safety_settings", f"{environment}/{flag_key or ''}", row.version, body.version or 0)
         before: dict[str, Any] | None = read(row, environment, flag_key).model_dump(mode="json")
@@ -147,7 +138,7 @@ async def resolve(
     (no maximum wait for traffic: a held step waits until the traffic comes)."""
     layers: list[Any] = [body]
     for key in (flag_key, ""):
-        row = await _row(session, environment, key)
+        row = await repository.settings_row(session, environment, key)
         if row is not None:
             layers.append(row)
 
