@@ -38,7 +38,8 @@ PEOPLE = "/admin/people"  # the console page of users
 
 
 def user_snapshot(user: User) -> dict[str, Any]:
-    return {"email": user.email, "role": user.role, "is_active": user.is_active}
+    """The account as the API shows it; the last login is not part of a change."""
+    return audit.snapshot(UserRead, user, volatile=("id", "created_at", "last_login_at"))
 
 
 def user_actor(user: User, session_id: str | None = None) -> Actor:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from typing import Any
 
 import structlog
 from prometheus_client import Counter
@@ -70,6 +71,12 @@ HISTORY = 500  # points kept per rollout (older ones are dropped)
 
 def read(rollout: GuardedRollout) -> GuardedRolloutRead:
     return GuardedRolloutRead.model_validate(rollout)
+
+
+def rollout_snapshot(rollout: GuardedRollout) -> dict[str, Any]:
+    """The rollout in an audit record's ``before`` / ``after``: as the API shows it, minus the monitor's
+    working data (its chart and last check). The id stays: the record's resource is the flag."""
+    return audit.snapshot(GuardedRolloutRead, rollout, volatile=("created_at", "history", "last_check"))
 
 
 def _time(value: str) -> datetime:
@@ -201,7 +208,9 @@ async def create(
     session.add(rollout)
     await session.flush()
     after = read(rollout).model_dump(mode="json")
-    audit.record(session, actor, "flag.guarded_rollout_started", "flag", flag.key, after=after)
+    audit.record(
+        session, actor, "flag.guarded_rollout_started", "flag", flag.key, after=rollout_snapshot(rollout)
+    )
     announce(
         session,
         "flag.rollout_started",
@@ -295,6 +304,7 @@ async def cancel(
     if schedule is not None and schedule.status in ("active", "paused"):
         schedule.status = "cancelled"
     before = {"status": rollout.status}
+    audited = rollout_snapshot(rollout)
     _end(rollout, "cancelled", f"cancelled by {actor.label}")
     audit.record(
         session,
@@ -302,8 +312,8 @@ async def cancel(
         "flag.guarded_rollout_cancelled",
         "flag",
         flag.key,
-        before=before,
-        after={"status": "cancelled", "rollout_id": rollout.id},
+        before=audited,
+        after=rollout_snapshot(rollout),
     )
     announce(
         session,
@@ -330,21 +340,21 @@ async def resume(
     require_environment(actor, rollout.environment)
     if rollout.status != "paused":
         raise InvalidTransition(f"the rollout is {rollout.status}", details={"status": rollout.status})
+    before = rollout_snapshot(rollout)
     schedule = await _schedule(session, rollout)
     if schedule is not None and schedule.status == "paused":
         schedule.status = "active"
     rollout.status, rollout.outcome = "running", None
     if rollout.waiting_since is not None:
         rollout.waiting_since = now()  # held for traffic: the wait starts again
-    after = {"status": "running", "rollout_id": rollout.id}
     audit.record(
         session,
         actor,
         "flag.guarded_rollout_resumed",
         "flag",
         flag.key,
-        before={"status": "paused"},
-        after=after,
+        before=before,
+        after=rollout_snapshot(rollout),
     )
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)
     return rollout
@@ -422,6 +432,7 @@ def _end(rollout: GuardedRollout, status: str, outcome: str) -> None:
 
 
 def _release(session: AsyncSession, rollout: GuardedRollout) -> None:
+    before = rollout_snapshot(rollout)
     _end(rollout, "released", f"released: {rollout.variation} at 100% without a guardrail breach")
     summary = {"rollout_id": rollout.id, "environment": rollout.environment, "variation": rollout.variation}
     audit.record(
@@ -430,7 +441,8 @@ def _release(session: AsyncSession, rollout: GuardedRollout) -> None:
         "flag.rollout_released",
         "flag",
         rollout.flag_key,
-        after=summary | {"status": "released"},
+        before=before,
+        after=rollout_snapshot(rollout),
     )
     announce(
         session,

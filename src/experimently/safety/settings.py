@@ -57,6 +57,10 @@ def read(row: SafetySettings | None, environment: str, flag_key: str | None) -> 
     return SafetySettingsRead.model_validate(data | {"flag_key": row.flag_key or None})
 
 
+def _snapshot(row: SafetySettings, environment: str, flag_key: str | None) -> dict[str, Any]:
+    return audit.snapshot(SafetySettingsRead, read(row, environment, flag_key))
+
+
 async def check_metrics(session: AsyncSession, fields: GuardFields) -> None:
     keys = [*(fields.guardrail_metrics or []), *([fields.success_metric] if fields.success_metric else [])]
     found = await metric_repository.by_keys(session, keys)
@@ -100,7 +104,7 @@ async def put(
     row = await repository.settings_row(session, environment, flag_key or "", lock=True)
     if row is not None:
         check_version("safety_settings", f"{environment}/{flag_key or ''}", row.version, body.version or 0)
-        before: dict[str, Any] | None = read(row, environment, flag_key).model_dump(mode="json")
+        before: dict[str, Any] | None = _snapshot(row, environment, flag_key)
         row.version += 1
     else:
         before = None
@@ -113,7 +117,7 @@ async def put(
         setattr(row, name, value if value is not None or name != "guardrail_metrics" else [])
     row.updated_at = now()
     await session.flush()
-    after = read(row, environment, flag_key).model_dump(mode="json")
+    after = _snapshot(row, environment, flag_key)
     resource = f"{environment}/{flag_key}" if flag_key else environment
     audit.record(
         session, actor, "safety.settings_updated", "safety_settings", resource, before=before, after=after
