@@ -1,40 +1,17 @@
 // End to end: a person drives the console in Chromium against a real server.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, apiToken, call, checkAxe, launch, startServer, totp } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, openPage, shot, signIn as signInAt, startServer, totp } from "./harness.mjs";
 
 const PORT = Number(process.env.E2E_PORT ?? 18510);
 const FLAG = "checkout-redesign";
-// UPDATE_SCREENSHOTS=1 writes the docs' pictures; otherwise they land in test-results/
-const SHOTS = process.env.UPDATE_SCREENSHOTS
-  ? resolve(import.meta.dirname, "../../docs/img/console")
-  : resolve(import.meta.dirname, "../test-results/screenshots");
-mkdirSync(SHOTS, { recursive: true });
 
 let server;
 let browser;
 let adminToken;
 
-async function newPage(viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport, reducedMotion: "reduce" });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return page;
-}
-
-async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
-  await page.goto(`${server.base}/flags`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("main#main").waitFor();
-}
-
-async function shot(page, name, fullPage = false) {
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
-}
+const newPage = (viewport) => openPage(browser, { viewport });
+const signIn = (page, email, password) => signInAt(page, server.base, { email, password });
 
 async function openEnv(page, env = "Production") {
   await page.goto(`${server.base}/flags/${FLAG}`);

@@ -2,45 +2,27 @@
 // users with a real lift sent through the API, its results refreshed (winner, interval bars, lift over
 // time, the API's numbers), its lifecycle, and the events live view, in Chromium against a real server.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, apiToken, call, checkAxe, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, openPage, shot, signIn as signInAt, startServer } from "./harness.mjs";
 import { simulation } from "./simulate.mjs";
 
 // its own port: 19210, or two above E2E_PORT when that moves the suites (the MFA suite takes one above)
 const PORT = process.env.E2E_PORT ? Number(process.env.E2E_PORT) + 2 : 19210;
 const EXPERIMENT = "checkout-button";
 const USERS = 2000;
-const SHOTS = process.env.UPDATE_SCREENSHOTS
-  ? resolve(import.meta.dirname, "../../docs/img/console")
-  : resolve(import.meta.dirname, "../test-results/screenshots");
-mkdirSync(SHOTS, { recursive: true });
 
 let server;
 let browser;
 let adminToken;
 let trackKey;
 
-async function newPage(viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport, reducedMotion: "reduce" });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+async function newPage(viewport) {
+  const page = await openPage(browser, { viewport });
   page.on("pageerror", (error) => console.error(`page error: ${error.message}`));
   return page;
 }
 
-async function signIn(page, email = ADMIN.email, password = ADMIN.password) {
-  await page.goto(`${server.base}/experiments`);
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("main#main").waitFor();
-}
-
-async function shot(page, name, fullPage = false) {
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
-}
+const signIn = (page, email, password) => signInAt(page, server.base, { path: "/experiments", email, password });
 
 async function track(events) {
   const response = await fetch(`${server.base}/api/v1/events/batch`, {

@@ -2,7 +2,7 @@
 // Chromium driven by playwright-core (no browser download).
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import assert from "node:assert/strict";
@@ -67,6 +67,40 @@ export async function launch() {
       "--no-first-run",
     ],
   });
+}
+
+/** A page in a fresh browser context: desktop size unless `viewport` says otherwise, no motion, and
+ * `timeout` for every wait. Other `options` go to the context (`acceptDownloads`, say). */
+export async function openPage(browser, { viewport = { width: 1280, height: 900 }, timeout = 15_000, ...options } = {}) {
+  const context = await browser.newContext({ viewport, reducedMotion: "reduce", ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeout);
+  return page;
+}
+
+/** Open `path` signed out and submit the login form (the caller waits for what should follow). */
+export async function submitLogin(page, base, { path = "/flags", email = ADMIN.email, password = ADMIN.password } = {}) {
+  await page.goto(`${base}${path}`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** Sign in at `path` (the admin unless `email` and `password` name someone else) and wait for the
+ * console's main area. */
+export async function signIn(page, base, login = {}) {
+  await submitLogin(page, base, login);
+  await page.locator("main#main").waitFor();
+}
+
+// UPDATE_SCREENSHOTS=1 writes the docs' pictures; otherwise they land in test-results/
+export const SHOTS = process.env.UPDATE_SCREENSHOTS
+  ? resolve(import.meta.dirname, "../../docs/img/console")
+  : resolve(import.meta.dirname, "../test-results/screenshots");
+
+export async function shot(page, name, fullPage = false) {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
 }
 
 /** The API as a script would use it (for setup and for checks the browser cannot make). */

@@ -1,8 +1,7 @@
 // End to end: under EXPERIMENTLY_MFA_REQUIRED the console sends a person without MFA to enrol first.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import AxeBuilder from "@axe-core/playwright";
-import { ADMIN, launch, startServer, totp } from "./harness.mjs";
+import { checkAxe, launch, openPage, startServer, submitLogin, totp } from "./harness.mjs";
 
 // one above the main suite's port: the two files run one after the other, never at once
 const PORT = Number(process.env.E2E_PORT ?? 18510) + 1;
@@ -20,21 +19,12 @@ after(async () => {
 });
 
 test("an account that must enrol is routed to the security page, enrols, then reaches its flags", async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: "reduce" });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  await page.goto(`${server.base}/flags`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  const page = await openPage(browser);
+  await submitLogin(page, server.base);
   // the flags list is refused (403 MFA_ENROLMENT_REQUIRED): the console goes to enrolment and says why
   await page.getByText("Your organisation requires two-step verification").waitFor();
   assert.equal(new URL(page.url()).pathname, "/account/security");
-  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa"]).analyze();
-  assert.deepEqual(
-    results.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id),
-    [],
-  );
+  await checkAxe(page, "the enrolment page");
   await page.getByRole("button", { name: "Set up two-step verification" }).click();
   const secret = await page.getByTestId("mfa-secret").getAttribute("data-secret");
   await page.getByLabel("Code from your authenticator app", { exact: true }).fill(totp(secret));
@@ -45,5 +35,5 @@ test("an account that must enrol is routed to the security page, enrols, then re
   assert.equal(await page.getByRole("button", { name: "Turn off two-step verification" }).count(), 0);
   await page.getByRole("link", { name: "Flags" }).click();
   await page.getByRole("heading", { name: "Flags", level: 1 }).waitFor();
-  await context.close();
+  await page.context().close();
 });

@@ -3,17 +3,12 @@
 // assigned and convert with a real lift, "Refresh now" aggregates (the periodic run is an hour away),
 // and every number on the page is compared with the API's answer for the same settings.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, apiToken, call, checkAxe, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, openPage, shot, signIn as signInAt, startServer } from "./harness.mjs";
 import { ok, simulation } from "./simulate.mjs";
 
 const PORT = Number(process.env.E2E_RESULTS_PORT ?? 19310);
-const SHOTS = process.env.UPDATE_SCREENSHOTS
-  ? resolve(import.meta.dirname, "../../docs/img/console")
-  : resolve(import.meta.dirname, "../test-results/screenshots");
-mkdirSync(SHOTS, { recursive: true });
 
 const EXP = "checkout-button";
 const GUARDED = "search-ranking";
@@ -27,10 +22,8 @@ let apiKey;
 let sim;
 const problems = [];
 
-async function newPage(viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport, reducedMotion: "reduce", acceptDownloads: true });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
+async function newPage(viewport) {
+  const page = await openPage(browser, { viewport, timeout: 20_000, acceptDownloads: true });
   // a script error or a style the Content-Security-Policy refuses (uPlot styles its canvas from script)
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
@@ -39,17 +32,7 @@ async function newPage(viewport = { width: 1280, height: 900 }) {
   return page;
 }
 
-async function signIn(page, path) {
-  await page.goto(`${server.base}${path}`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("main#main").waitFor();
-}
-
-async function shot(page, name, fullPage = false) {
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage });
-}
+const signIn = (page, path) => signInAt(page, server.base, { path });
 
 /** A metric, with the value format when the server knows that field (older servers refuse it). */
 async function metric(body, format) {

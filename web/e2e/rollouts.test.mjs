@@ -2,16 +2,10 @@
 // aggregation (and the monitor right after it) runs every 2 s. The traffic is real: server-side
 // evaluations record the flag exposures, metric events go through the event API.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ADMIN, apiToken, call, checkAxe, launch, startServer } from "./harness.mjs";
+import { ADMIN, apiToken, call, checkAxe, launch, openPage, shot, signIn as signInAt, startServer } from "./harness.mjs";
 
 const PORT = Number(process.env.E2E_PORT ?? 19410);
-const SHOTS = process.env.UPDATE_SCREENSHOTS
-  ? resolve(import.meta.dirname, "../../docs/img/console")
-  : resolve(import.meta.dirname, "../test-results/screenshots");
-mkdirSync(SHOTS, { recursive: true });
 const FLAGS = "/api/v1/feature-flags";
 
 let server;
@@ -70,20 +64,8 @@ async function wave(flag, id, prefix, count, factor) {
   });
 }
 
-async function newPage(viewport = { width: 1280, height: 900 }) {
-  const context = await browser.newContext({ viewport, reducedMotion: "reduce" });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-async function signIn(page) {
-  await page.goto(`${server.base}/flags`);
-  await page.getByLabel("Email").fill(ADMIN.email);
-  await page.getByLabel("Password").fill(ADMIN.password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.locator("main#main").waitFor();
-}
+const newPage = (viewport) => openPage(browser, { viewport, timeout: 20_000 });
+const signIn = (page) => signInAt(page, server.base);
 
 /** The flag page's production tab, scrolled to the guarded rollout. */
 async function openRollout(page, flag, state) {
@@ -146,7 +128,7 @@ describe("guarded rollouts in the console", { concurrency: false }, () => {
     const now = await api("GET", `${FLAGS}/${flag}`);
     assert.deepEqual(now.environments.production.fallthrough, { variation: "off" });
     await checkAxe(page, "flag page (rolled back)");
-    await page.screenshot({ path: `${SHOTS}/rollout-rolled-back.png` });
+    await shot(page, "rollout-rolled-back");
     // the relative lift, on demand
     await card.getByText(/latest difference \+/).waitFor();
     await card.getByLabel("Chart shows").selectOption("relative");
@@ -179,7 +161,7 @@ describe("guarded rollouts in the console", { concurrency: false }, () => {
     assert.match(await list.getByRole("listitem").first().innerText(), /20% · applied/);
     await card.getByTestId("guardrail-chart-errors").locator("canvas").waitFor();
     await checkAxe(page, "flag page (rollout running)");
-    await page.screenshot({ path: `${SHOTS}/rollout-progress.png` });
+    await shot(page, "rollout-progress");
     await page.context().close();
   });
 
@@ -227,7 +209,7 @@ describe("guarded rollouts in the console", { concurrency: false }, () => {
     assert.deepEqual([saved.guardrail_metrics, saved.action, saved.min_units, saved.max_wait_seconds], [["errors"], "pause", 200, 86400]);
     await page.getByText("= 24 h, then the rollout pauses").waitFor();
     await checkAxe(page, "safety settings");
-    await page.screenshot({ path: `${SHOTS}/safety-settings.png` });
+    await shot(page, "safety-settings");
 
     // the flag page shows its override, with the environment's values as what an empty field inherits
     await page.goto(`${server.base}/flags/search-ranking?env=production`);

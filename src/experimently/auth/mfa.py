@@ -17,14 +17,13 @@ from typing import Any
 
 import jwt
 import pyotp
-from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import Actor, Role
-from experimently.auth import security
+from experimently.auth import repository, security
 from experimently.auth.mfa_models import MfaRecoveryCode, UserMfa
-from experimently.auth.models import RefreshToken, User
+from experimently.auth.models import User
 from experimently.config import Settings
 from experimently.encryption.keyring import KeyRing
 from experimently.errors import AuthenticationRequired, Conflict, ErrorCode, NotFound, ValidationFailed
@@ -92,7 +91,7 @@ async def enrol(session: AsyncSession, settings: Settings, keyring: KeyRing, act
     if user.mfa_enabled:
         raise Conflict("MFA is already on; disable it first to enrol a new device")
     seed = pyotp.random_base32()
-    await session.execute(delete(UserMfa).where(UserMfa.user_id == user.id))
+    await repository.delete_mfa(session, user.id)
     session.add(UserMfa(user_id=user.id, secret=keyring.encrypt(seed), created_at=now()))
     uri = _totp(seed, settings, user.email).provisioning_uri()
     audit.record(session, actor, "user.mfa_enrolment_started", "user", user.id)
@@ -121,27 +120,11 @@ async def _check_totp(
     )
     if matched is None:
         return False
-    claimed = await session.execute(
-        update(UserMfa)
-        .where(UserMfa.user_id == row.user_id, or_(UserMfa.last_step.is_(None), UserMfa.last_step < matched))
-        .values(last_step=matched)
-        .returning(UserMfa.user_id)
-    )
-    return claimed.first() is not None
+    return await repository.claim_totp_step(session, row.user_id, matched)
 
 
 async def _spend_recovery_code(session: AsyncSession, user_id: str, code: str) -> bool:
-    spent = await session.execute(
-        update(MfaRecoveryCode)
-        .where(
-            MfaRecoveryCode.user_id == user_id,
-            MfaRecoveryCode.code_hash == _digest(code),
-            MfaRecoveryCode.used_at.is_(None),
-        )
-        .values(used_at=now())
-        .returning(MfaRecoveryCode.id)
-    )
-    return spent.first() is not None
+    return await repository.spend_recovery_code(session, user_id, _digest(code))
 
 
 async def verify_second_factor(
@@ -165,7 +148,7 @@ async def verify_second_factor(
 
 
 async def _replace_recovery_codes(session: AsyncSession, user_id: str) -> list[str]:
-    await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
+    await repository.delete_recovery_codes(session, user_id)
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
     session.add_all(MfaRecoveryCode(user_id=user_id, code_hash=_digest(c)) for c in codes)
     return codes
@@ -233,22 +216,19 @@ async def status(session: AsyncSession, settings: Settings, actor: Actor) -> dic
     user = await session.get(User, actor.id)
     if user is None:
         raise NotFound("user", actor.id)
-    left = await session.scalars(
-        select(MfaRecoveryCode.id).where(
-            MfaRecoveryCode.user_id == user.id, MfaRecoveryCode.used_at.is_(None)
-        )
-    )
     return {
         "enabled": user.mfa_enabled,
         "required": policy_requires(settings, user),
-        "recovery_codes_left": len(left.all()) if user.mfa_enabled else 0,
+        "recovery_codes_left": await repository.recovery_codes_left(session, user.id)
+        if user.mfa_enabled
+        else 0,
         "managed_by_identity_provider": user.external_subject is not None,
     }
 
 
 async def _clear(session: AsyncSession, user: User) -> None:
-    await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user.id))
-    await session.execute(delete(UserMfa).where(UserMfa.user_id == user.id))
+    await repository.delete_recovery_codes(session, user.id)
+    await repository.delete_mfa(session, user.id)
     user.mfa_enabled = False
 
 
@@ -260,11 +240,7 @@ async def admin_reset(session: AsyncSession, actor: Actor, user_id: str) -> None
         raise NotFound("user", user_id)
     before = {"mfa_enabled": user.mfa_enabled}
     await _clear(session, user)
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    await repository.revoke_user_tokens(session, user.id)
     audit.record(
         session, actor, "user.mfa_reset", "user", user.id, before=before, after={"mfa_enabled": False}
     )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.auth.mfa_models import MfaRecoveryCode, UserMfa
 from experimently.auth.models import ApiKey, RefreshToken, User
 from experimently.environments.models import Environment
 from experimently.kit.clock import now
@@ -20,6 +21,20 @@ async def user_by_id(session: AsyncSession, user_id: str) -> User | None:
 async def user_by_external_subject(session: AsyncSession, subject: str) -> User | None:
     """The account provisioned for an external (OIDC) identity."""
     return await session.scalar(select(User).where(User.external_subject == subject))
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    """The account of ``email`` as stored (the caller normalises it: stripped, lower case)."""
+    return await session.scalar(select(User).where(User.email == email))
+
+
+async def any_user(session: AsyncSession) -> bool:
+    """Whether any account exists (the first start creates the admin when none does)."""
+    return await session.scalar(select(User.id).limit(1)) is not None
+
+
+async def all_users(session: AsyncSession) -> Sequence[User]:
+    return (await session.scalars(select(User).order_by(User.created_at))).all()
 
 
 async def email_taken(session: AsyncSession, email: str) -> bool:
@@ -120,3 +135,79 @@ async def mark_keys_used(session: AsyncSession, used: dict[str, datetime]) -> No
     await session.execute(
         update(ApiKey), [{"id": key_id, "last_used_at": moment} for key_id, moment in used.items()]
     )
+
+
+async def token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    """The refresh token with this digest, whatever its state (revoked, expired)."""
+    return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
+async def claim_refresh_token(
+    session: AsyncSession, token_hash: str, moment: datetime
+) -> tuple[str, str, datetime] | None:
+    """Revoke the refresh token if it is live, in one conditional UPDATE: of concurrent presenters
+    exactly one gets ``(user_id, family_id, created_at)`` back; the others get None."""
+    won = (
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > moment,
+            )
+            .values(revoked_at=moment)
+            .returning(RefreshToken.user_id, RefreshToken.family_id, RefreshToken.created_at)
+        )
+    ).first()
+    if won is None:
+        return None
+    user_id, family_id, created_at = won
+    return str(user_id), str(family_id), created_at
+
+
+# --- MFA -------------------------------------------------------------------------------------------
+
+
+async def delete_mfa(session: AsyncSession, user_id: str) -> None:
+    """Forget the account's TOTP seed (enrolled or pending)."""
+    await session.execute(delete(UserMfa).where(UserMfa.user_id == user_id))
+
+
+async def claim_totp_step(session: AsyncSession, user_id: str, step: int) -> bool:
+    """Record ``step`` as the last accepted TOTP step if it is later than the one stored, in one
+    conditional UPDATE: a code replayed in its window, or presented twice at once, gets False."""
+    claimed = await session.execute(
+        update(UserMfa)
+        .where(UserMfa.user_id == user_id, or_(UserMfa.last_step.is_(None), UserMfa.last_step < step))
+        .values(last_step=step)
+        .returning(UserMfa.user_id)
+    )
+    return claimed.first() is not None
+
+
+async def spend_recovery_code(session: AsyncSession, user_id: str, code_hash: str) -> bool:
+    """Mark the unused recovery code with this digest used (a conditional UPDATE); False if none."""
+    spent = await session.execute(
+        update(MfaRecoveryCode)
+        .where(
+            MfaRecoveryCode.user_id == user_id,
+            MfaRecoveryCode.code_hash == code_hash,
+            MfaRecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=now())
+        .returning(MfaRecoveryCode.id)
+    )
+    return spent.first() is not None
+
+
+async def delete_recovery_codes(session: AsyncSession, user_id: str) -> None:
+    await session.execute(delete(MfaRecoveryCode).where(MfaRecoveryCode.user_id == user_id))
+
+
+async def recovery_codes_left(session: AsyncSession, user_id: str) -> int:
+    left = await session.scalars(
+        select(MfaRecoveryCode.id).where(
+            MfaRecoveryCode.user_id == user_id, MfaRecoveryCode.used_at.is_(None)
+        )
+    )
+    return len(left.all())

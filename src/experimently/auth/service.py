@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -39,7 +38,8 @@ PEOPLE = "/admin/people"  # the console page of users
 
 
 def user_snapshot(user: User) -> dict[str, Any]:
-    return {"email": user.email, "role": user.role, "is_active": user.is_active}
+    """The account as the API shows it; the last login is not part of a change."""
+    return audit.snapshot(UserRead, user, volatile=("id", "created_at", "last_login_at"))
 
 
 def user_actor(user: User, session_id: str | None = None) -> Actor:
@@ -49,7 +49,7 @@ def user_actor(user: User, session_id: str | None = None) -> Actor:
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == email.strip().lower()))
+    return await repository.user_by_email(session, email.strip().lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,20 +162,9 @@ async def refresh(
     digest = security.sha256(token)
     moment = now()
     async with db.transaction() as session:
-        won = (
-            await session.execute(
-                update(RefreshToken)
-                .where(
-                    RefreshToken.token_hash == digest,
-                    RefreshToken.revoked_at.is_(None),
-                    RefreshToken.expires_at > moment,
-                )
-                .values(revoked_at=moment)
-                .returning(RefreshToken.user_id, RefreshToken.family_id, RefreshToken.created_at)
-            )
-        ).first()
+        won = await repository.claim_refresh_token(session, digest, moment)
         if won is None:
-            row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == digest))
+            row = await repository.token_by_hash(session, digest)
             if row is not None and row.revoked_at is not None:
                 await _revoke_family(session, row.family_id)
                 audit.record(session, SYSTEM, "auth.refresh_reuse_detected", "user", row.user_id)
@@ -196,7 +185,7 @@ async def _revoke_family(session: AsyncSession, family_id: str) -> None:
 
 
 async def logout(session: AsyncSession, actor: Actor, token: str) -> None:
-    row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == security.sha256(token)))
+    row = await repository.token_by_hash(session, security.sha256(token))
     if row is None or row.user_id != actor.id:
         raise NotFound("refresh_token", "given")
     await _revoke_family(session, row.family_id)
@@ -264,9 +253,7 @@ async def update_user(
     if body.is_active is not None:
         user.is_active = body.is_active
         if not body.is_active:
-            await session.execute(
-                update(RefreshToken).where(RefreshToken.user_id == user.id).values(revoked_at=now())
-            )
+            await repository.revoke_user_tokens(session, user.id)
         if cache is not None:  # the account's API keys stop (or resume) with it, on every instance
             cache.invalidate_on_commit(session, API_KEY_NAMESPACE)
     after = user_snapshot(user)
@@ -282,13 +269,12 @@ async def update_user(
 
 async def list_users(session: AsyncSession, actor: Actor) -> list[UserRead]:
     require(actor, Permission.USERS_READ)
-    rows = await session.scalars(select(User).order_by(User.created_at))
-    return [UserRead.model_validate(u) for u in rows]
+    return [UserRead.model_validate(u) for u in await repository.all_users(session)]
 
 
 async def ensure_admin(session: AsyncSession, email: str, password: str | None) -> str | None:
     """First start: create the admin account if no user exists. Returns a generated password, if any."""
-    if await session.scalar(select(User.id).limit(1)) is not None:
+    if await repository.any_user(session):
         return None
     generated = password is None
     secret = password or security.generate_password()

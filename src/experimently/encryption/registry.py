@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from experimently.auth.mfa_models import UserMfa
 from experimently.db import Database
+from experimently.encryption import repository
 from experimently.encryption.keyring import KeyRing
 from experimently.webhooks.models import Webhook
 
@@ -48,10 +48,7 @@ async def _walk(db: Database, keyring: KeyRing, item: EncryptedColumn, *, only_p
     after: Any = None
     while True:
         async with db.transaction() as session:
-            query = select(item.model).order_by(pk).limit(BATCH)
-            if after is not None:
-                query = query.where(pk > after)
-            rows = list((await session.scalars(query)).all())
+            rows = await repository.batch_after(session, item.model, after, BATCH)
             for row in rows:
                 value = getattr(row, item.column.key)
                 if only_plaintext and keyring.is_encrypted(value):
@@ -86,6 +83,6 @@ async def plaintext_left(session: AsyncSession, keyring: KeyRing) -> int:
     """How many values of the registered columns are not encrypted (for tests and ``doctor``)."""
     left = 0
     for item in COLUMNS:
-        values = (await session.scalars(select(item.column))).all()
+        values = await repository.column_values(session, item.column)
         left += sum(1 for v in values if not keyring.is_encrypted(v))
     return left

@@ -23,12 +23,7 @@ DEFAULTS = (
 
 
 def _snapshot(env: Environment) -> dict[str, Any]:
-    return {
-        "key": env.key,
-        "name": env.name,
-        "description": env.description,
-        "is_production": env.is_production,
-    }
+    return audit.snapshot(EnvironmentRead, env)
 
 
 async def get_environment_by_key(session: AsyncSession, key: str) -> Environment:

@@ -313,7 +313,9 @@ async def create_layer(session: AsyncSession, actor: Actor, body: LayerCreate) -
     layer = Layer(**body.model_dump(), salt=body.key, created_at=now())
     session.add(layer)
     await session.flush()
-    audit.record(session, actor, "layer.created", "layer", layer.key, after=body.model_dump())
+    # the allocations are the members' ranges, not the layer's own state
+    after = audit.snapshot(LayerRead, layer, volatile=("id", "created_at", "allocations", "free_buckets"))
+    audit.record(session, actor, "layer.created", "layer", layer.key, after=after)
     return await layer_read(session, layer)
 
 

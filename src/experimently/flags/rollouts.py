@@ -42,6 +42,12 @@ def rollout_serve(variation: str, other: str, percentage: float) -> dict[str, An
     }
 
 
+def schedule_snapshot(schedule: RolloutSchedule) -> dict[str, Any]:
+    """The schedule in an audit record's ``before`` / ``after``, as the API shows it; the id stays (the
+    record's resource is the flag)."""
+    return audit.snapshot(RolloutScheduleRead, schedule, volatile=("created_at",))
+
+
 def _other_variation(flag: Flag, env: str, variation: str) -> str:
     config = flag.environments.get(env) or default_environment(flag.variations)
     off = str(config.get("off_variation"))
@@ -84,12 +90,7 @@ async def create_schedule(
         "flag.rollout_scheduled",
         "flag",
         flag.key,
-        after={
-            "schedule_id": schedule.id,
-            "environment": body.environment,
-            "variation": body.variation,
-            "steps": steps,
-        },
+        after=schedule_snapshot(schedule),
     )
     return RolloutScheduleRead.model_validate(schedule)
 
@@ -113,6 +114,7 @@ async def cancel_schedule(
         raise NotFound("rollout_schedule", schedule_id)
     require_environment(actor, schedule.environment)
     if schedule.status == "active":
+        before = schedule_snapshot(schedule)
         schedule.status = "cancelled"
         audit.record(
             session,
@@ -120,8 +122,8 @@ async def cancel_schedule(
             "flag.rollout_cancelled",
             "flag",
             flag.key,
-            before={"status": "active"},
-            after={"status": "cancelled", "schedule_id": schedule.id},
+            before=before,
+            after=schedule_snapshot(schedule),
         )
     return RolloutScheduleRead.model_validate(schedule)
 

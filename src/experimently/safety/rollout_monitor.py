@@ -8,7 +8,6 @@ import copy
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -24,6 +23,7 @@ from experimently.kit.clock import now
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import ExperimentStats, load_snapshot
 from experimently.metrics.models import AggregationState
+from experimently.safety import repository
 from experimently.safety.decision import Check, MetricInput, decide, step_alpha
 from experimently.safety.models import GuardedRollout
 from experimently.safety.rollouts import (
@@ -45,9 +45,7 @@ log = structlog.get_logger(__name__)
 async def check_rollouts(db: Database, cache: Cache, keys: set[str] | None = None) -> int:
     """Check running rollouts (those whose aggregation is in ``keys``, or all); returns actions taken."""
     async with db.transaction() as session:
-        ids = list(
-            (await session.scalars(select(GuardedRollout.id).where(GuardedRollout.status == "running"))).all()
-        )
+        ids = await repository.running_rollout_ids(session)
     acted = 0
     for rollout_id in ids:
         if keys is not None and spec_key(rollout_id) not in keys:
@@ -63,9 +61,7 @@ async def release_completed(db: Database) -> int:
     """Mark released every running scheduled rollout whose schedule reached 100%."""
     released = 0
     async with db.transaction() as session:
-        for rollout in (
-            await session.scalars(select(GuardedRollout).where(GuardedRollout.status == "running"))
-        ).all():
+        for rollout in await repository.running_rollouts(session):
             await _sync(session, rollout)
             if rollout.percentage >= 100:
                 _release(session, rollout)

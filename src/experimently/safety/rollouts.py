@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime
+from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -48,6 +48,7 @@ from experimently.flags.service import (
 from experimently.kit.clock import ensure_utc, now
 from experimently.metrics.aggregation import ExperimentSpec
 from experimently.rbac import Permission, require, require_environment
+from experimently.safety import repository
 from experimently.safety.models import GuardedRollout
 from experimently.safety.schemas import (
     GuardedRolloutAdvance,
@@ -70,6 +71,12 @@ HISTORY = 500  # points kept per rollout (older ones are dropped)
 
 def read(rollout: GuardedRollout) -> GuardedRolloutRead:
     return GuardedRolloutRead.model_validate(rollout)
+
+
+def rollout_snapshot(rollout: GuardedRollout) -> dict[str, Any]:
+    """The rollout in an audit record's ``before`` / ``after``: as the API shows it, minus the monitor's
+    working data (its chart and last check). The id stays: the record's resource is the flag."""
+    return audit.snapshot(GuardedRolloutRead, rollout, volatile=("created_at", "history", "last_check"))
 
 
 def _time(value: str) -> datetime:
@@ -156,14 +163,7 @@ async def create(
         errors.append({"path": "environment", "message": "the flag is off here: turn it on first"})
     if errors:
         raise ValidationFailed("guarded rollout failed validation", errors)
-    running = await session.scalars(
-        select(GuardedRollout.id).where(
-            GuardedRollout.flag_id == flag.id,
-            GuardedRollout.environment == body.environment,
-            GuardedRollout.status.in_(("running", "paused")),
-        )
-    )
-    if (other := running.first()) is not None:
+    if (other := await repository.rollout_under_way_id(session, flag.id, body.environment)) is not None:
         raise Conflict(
             "a guarded rollout of this flag is already under way here", details={"rollout_id": other}
         )
@@ -208,7 +208,9 @@ async def create(
     session.add(rollout)
     await session.flush()
     after = read(rollout).model_dump(mode="json")
-    audit.record(session, actor, "flag.guarded_rollout_started", "flag", flag.key, after=after)
+    audit.record(
+        session, actor, "flag.guarded_rollout_started", "flag", flag.key, after=rollout_snapshot(rollout)
+    )
     announce(
         session,
         "flag.rollout_started",
@@ -243,8 +245,7 @@ async def _set_percentage(
 
 
 async def _get(session: AsyncSession, key: str, rollout_id: str, *, lock: bool = False) -> GuardedRollout:
-    query = select(GuardedRollout).where(GuardedRollout.id == rollout_id, GuardedRollout.flag_key == key)
-    found = (await session.scalars(query.with_for_update() if lock else query)).first()
+    found = await repository.rollout_of_flag(session, key, rollout_id, lock=lock)
     if found is None:
         raise NotFound("guarded_rollout", rollout_id)
     return found
@@ -261,12 +262,7 @@ async def list_for(session: AsyncSession, actor: Actor, key: str) -> list[Guarde
     require(actor, Permission.FLAGS_READ)
     if await flag_repository.get_flag(session, key) is None:
         raise NotFound("flag", key)
-    rows = await session.scalars(
-        select(GuardedRollout)
-        .where(GuardedRollout.flag_key == key)
-        .order_by(GuardedRollout.created_at.desc())
-    )
-    out = list(rows.all())
+    out = list(await repository.rollouts_of_flag(session, key))
     for rollout in out:
         await _sync(session, rollout)
     return out
@@ -308,6 +304,7 @@ async def cancel(
     if schedule is not None and schedule.status in ("active", "paused"):
         schedule.status = "cancelled"
     before = {"status": rollout.status}
+    audited = rollout_snapshot(rollout)
     _end(rollout, "cancelled", f"cancelled by {actor.label}")
     audit.record(
         session,
@@ -315,8 +312,8 @@ async def cancel(
         "flag.guarded_rollout_cancelled",
         "flag",
         flag.key,
-        before=before,
-        after={"status": "cancelled", "rollout_id": rollout.id},
+        before=audited,
+        after=rollout_snapshot(rollout),
     )
     announce(
         session,
@@ -343,21 +340,21 @@ async def resume(
     require_environment(actor, rollout.environment)
     if rollout.status != "paused":
         raise InvalidTransition(f"the rollout is {rollout.status}", details={"status": rollout.status})
+    before = rollout_snapshot(rollout)
     schedule = await _schedule(session, rollout)
     if schedule is not None and schedule.status == "paused":
         schedule.status = "active"
     rollout.status, rollout.outcome = "running", None
     if rollout.waiting_since is not None:
         rollout.waiting_since = now()  # held for traffic: the wait starts again
-    after = {"status": "running", "rollout_id": rollout.id}
     audit.record(
         session,
         actor,
         "flag.guarded_rollout_resumed",
         "flag",
         flag.key,
-        before={"status": "paused"},
-        after=after,
+        before=before,
+        after=rollout_snapshot(rollout),
     )
     cache.invalidate_on_commit(session, RULESET_NAMESPACE)
     return rollout
@@ -369,13 +366,8 @@ async def resume(
 async def guarded_markers(session: AsyncSession, environment: str) -> dict[str, str]:
     """flag key -> ``<rollout id>.<step>`` of every rollout being compared in ``environment`` (the
     exposures to record; the step in the marker starts each step's deduplication afresh)."""
-    rows = await session.scalars(
-        select(GuardedRollout).where(
-            GuardedRollout.status == "running", GuardedRollout.environment == environment
-        )
-    )
     out: dict[str, str] = {}
-    for rollout in rows.all():
+    for rollout in await repository.running_rollouts(session, environment):
         await _sync(session, rollout)
         if rollout.step > 0 and rollout.percentage < 100 and await _serving(session, rollout):
             out[rollout.flag_key] = f"{rollout.id}.{rollout.step}"
@@ -392,9 +384,8 @@ async def _serving(session: AsyncSession, rollout: GuardedRollout) -> bool:
 async def rollout_metric_usage(session: AsyncSession, key: str) -> list[dict[str, str]]:
     """Guarded rollouts (running or paused) watching metric ``key``: role ``rollout_guardrail``, or
     ``rollout_success`` for the success metric."""
-    query = select(GuardedRollout).where(GuardedRollout.status.in_(["running", "paused"]))
     out: list[dict[str, str]] = []
-    for rollout in (await session.scalars(query)).all():
+    for rollout in await repository.rollouts_under_way(session):
         roles = [("rollout_guardrail", key in rollout.guardrail_metrics)]
         roles.append(("rollout_success", key == rollout.success_metric))
         out.extend(
@@ -413,9 +404,8 @@ async def rollout_metric_usage(session: AsyncSession, key: str) -> list[dict[str
 
 async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
     """One aggregation per running rollout step: its exposures since the step was applied."""
-    rows = await session.scalars(select(GuardedRollout).where(GuardedRollout.status == "running"))
     specs = []
-    for rollout in rows.all():
+    for rollout in await repository.running_rollouts(session):
         await _sync(session, rollout)
         if rollout.step_started_at is None or rollout.percentage >= 100:
             continue
@@ -442,6 +432,7 @@ def _end(rollout: GuardedRollout, status: str, outcome: str) -> None:
 
 
 def _release(session: AsyncSession, rollout: GuardedRollout) -> None:
+    before = rollout_snapshot(rollout)
     _end(rollout, "released", f"released: {rollout.variation} at 100% without a guardrail breach")
     summary = {"rollout_id": rollout.id, "environment": rollout.environment, "variation": rollout.variation}
     audit.record(
@@ -450,7 +441,8 @@ def _release(session: AsyncSession, rollout: GuardedRollout) -> None:
         "flag.rollout_released",
         "flag",
         rollout.flag_key,
-        after=summary | {"status": "released"},
+        before=before,
+        after=rollout_snapshot(rollout),
     )
     announce(
         session,

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
@@ -20,6 +19,7 @@ from experimently.flags import repository as flag_repository
 from experimently.kit.clock import now
 from experimently.metrics import repository as metric_repository
 from experimently.rbac import Permission, require, require_environment
+from experimently.safety import repository
 from experimently.safety.models import SafetySettings
 from experimently.safety.schemas import GuardFields, SafetySettingsRead, SafetySettingsUpdate
 from experimently.webhooks.announce import announce
@@ -57,13 +57,8 @@ def read(row: SafetySettings | None, environment: str, flag_key: str | None) -> 
     return SafetySettingsRead.model_validate(data | {"flag_key": row.flag_key or None})
 
 
-async def _row(
-    session: AsyncSession, environment: str, flag_key: str, *, lock: bool = False
-) -> SafetySettings | None:
-    query = select(SafetySettings).where(
-        SafetySettings.environment == environment, SafetySettings.flag_key == flag_key
-    )
-    return (await session.scalars(query.with_for_update() if lock else query)).first()
+def _snapshot(row: SafetySettings, environment: str, flag_key: str | None) -> dict[str, Any]:
+    return audit.snapshot(SafetySettingsRead, read(row, environment, flag_key))
 
 
 async def check_metrics(session: AsyncSession, fields: GuardFields) -> None:
@@ -84,7 +79,7 @@ async def get(
     await get_environment_by_key(session, environment)
     if flag_key is not None and await flag_repository.get_flag(session, flag_key) is None:
         raise NotFound("flag", flag_key)
-    return read(await _row(session, environment, flag_key or ""), environment, flag_key)
+    return read(await repository.settings_row(session, environment, flag_key or ""), environment, flag_key)
 
 
 async def put(
@@ -106,10 +101,10 @@ async def put(
         require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id)
         path = f"/flags/{flag_key}"
     await check_metrics(session, body)
-    row = await _row(session, environment, flag_key or "", lock=True)
+    row = await repository.settings_row(session, environment, flag_key or "", lock=True)
     if row is not None:
         check_version("safety_settings", f"{environment}/{flag_key or ''}", row.version, body.version or 0)
-        before: dict[str, Any] | None = read(row, environment, flag_key).model_dump(mode="json")
+        before: dict[str, Any] | None = _snapshot(row, environment, flag_key)
         row.version += 1
     else:
         before = None
@@ -122,7 +117,7 @@ async def put(
         setattr(row, name, value if value is not None or name != "guardrail_metrics" else [])
     row.updated_at = now()
     await session.flush()
-    after = read(row, environment, flag_key).model_dump(mode="json")
+    after = _snapshot(row, environment, flag_key)
     resource = f"{environment}/{flag_key}" if flag_key else environment
     audit.record(
         session, actor, "safety.settings_updated", "safety_settings", resource, before=before, after=after
@@ -147,7 +142,7 @@ async def resolve(
     (no maximum wait for traffic: a held step waits until the traffic comes)."""
     layers: list[Any] = [body]
     for key in (flag_key, ""):
-        row = await _row(session, environment, key)
+        row = await repository.settings_row(session, environment, key)
         if row is not None:
             layers.append(row)
 

@@ -28,7 +28,7 @@ from experimently.flags.service import console_path
 from experimently.kit.clock import ensure_utc, now
 from experimently.safety import repository
 from experimently.safety.models import GuardedRollout
-from experimently.safety.rollouts import ACTIONS, _sync
+from experimently.safety.rollouts import ACTIONS, _sync, rollout_snapshot
 from experimently.webhooks.announce import announce
 
 log = structlog.get_logger(__name__)
@@ -126,6 +126,7 @@ def _pause(
 ) -> None:
     """The wait ran out: the rollout and its schedule pause (the flag stays where it is)."""
     reason = f"no traffic: after waiting {_duration(waited)} for the next step, {_shortfall(rollout)}"
+    before = rollout_snapshot(rollout)
     schedule.status = "paused"
     rollout.status = "paused"
     rollout.outcome = f"paused: {reason}"[:2000]
@@ -146,8 +147,16 @@ def _pause(
             "reason": reason,
         },
     ]
-    after = summary | {"status": "paused", "waited_seconds": waited}
-    audit.record(session, SYSTEM, "flag.rollout_paused", "flag", rollout.flag_key, after=after, reason=reason)
+    audit.record(
+        session,
+        SYSTEM,
+        "flag.rollout_paused",
+        "flag",
+        rollout.flag_key,
+        before=before,
+        after=rollout_snapshot(rollout),
+        reason=reason,
+    )
     announce(
         session,
         "flag.rollout_paused",

@@ -24,13 +24,7 @@ from experimently_sdk import RuleValidationError, validate_segment
 
 
 def snapshot(segment: Segment) -> dict[str, Any]:
-    return {
-        "key": segment.key,
-        "name": segment.name,
-        "description": segment.description,
-        "conditions": segment.conditions,
-        "version": segment.version,
-    }
+    return audit.snapshot(SegmentRead, segment)
 
 
 async def _validate(session: AsyncSession, segment: Segment) -> None:

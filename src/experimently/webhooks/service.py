@@ -74,12 +74,13 @@ async def rotate_secret(
 ) -> tuple[Webhook, str]:
     """A new secret, in force for every delivery sent from now on (retries included)."""
     hook = await get(session, actor, webhook_id)
+    before = _snapshot(hook)
     secret = _secret()
     hook.secret = keyring.encrypt(secret)
     hook.version += 1
     hook.updated_at = now()
     audit.record(
-        session, actor, "webhook.secret_rotated", "webhook", hook.id, after={"version": hook.version}
+        session, actor, "webhook.secret_rotated", "webhook", hook.id, before=before, after=_snapshot(hook)
     )
     return hook, secret
 

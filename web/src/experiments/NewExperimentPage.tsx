@@ -7,7 +7,7 @@ import { ConditionBuilder } from "../flags/ConditionBuilder";
 import { fieldErrorsFor } from "../flags/errors";
 import { useMetrics, type Metric } from "../metrics/api";
 import { useSegments } from "../segments/api";
-import { Button, Card, ErrorBanner, Field, Input, PageHeader, Select, TextArea } from "../ui";
+import { Button, Card, ErrorBanner, Field, Input, PageHeader, PercentInput, Select, TextArea } from "../ui";
 import { useCreateExperiment, useLayers } from "./api";
 import { PowerCalculator } from "./PowerCalculator";
 import {
@@ -93,6 +93,8 @@ export function NewExperimentPage() {
   const can = useCan();
 
   const set = <K extends keyof Draft>(field: K, value: Draft[K]) => setDraft((d) => ({ ...d, [field]: value }));
+  const setVariant = (i: number, change: Partial<Draft["variants"][number]>) =>
+    setDraft((d) => ({ ...d, variants: d.variants.map((x, j) => (j === i ? { ...x, ...change } : x)) }));
   const index = STEPS.findIndex((s) => s.id === step);
   const server = fieldErrorsFor(create.error, "");
   const local = tried.has(step) ? validateStep(step, draft) : new Map<string, string>();
@@ -223,25 +225,15 @@ export function NewExperimentPage() {
                           {...p}
                           className="font-mono"
                           value={v.key}
-                          onChange={(e) => set("variants", draft.variants.map((x, j) => (j === i ? { ...x, key: e.target.value } : x)))}
+                          onChange={(e) => setVariant(i, { key: e.target.value })}
                         />
                       )}
                     </Field>
                     <Field label={`Variant ${i + 1} name`} error={errorAt(`variants[${i}].name`)}>
-                      {(p) => <Input {...p} value={v.name} onChange={(e) => set("variants", draft.variants.map((x, j) => (j === i ? { ...x, name: e.target.value } : x)))} />}
+                      {(p) => <Input {...p} value={v.name} onChange={(e) => setVariant(i, { name: e.target.value })} />}
                     </Field>
                     <Field label={`Variant ${i + 1} weight (%)`} error={errorAt(`variants[${i}].weight`)}>
-                      {(p) => (
-                        <Input
-                          {...p}
-                          type="number"
-                          min={0}
-                          max={100}
-                          step="0.01"
-                          value={Number.isFinite(v.weight) ? v.weight : ""}
-                          onChange={(e) => set("variants", draft.variants.map((x, j) => (j === i ? { ...x, weight: e.target.value === "" ? NaN : Number(e.target.value) } : x)))}
-                        />
-                      )}
+                      {(p) => <PercentInput {...p} step="0.01" value={v.weight} onValue={(weight) => setVariant(i, { weight })} />}
                     </Field>
                     <label className="inline-flex items-center gap-1.5 self-center pt-4 text-sm">
                       <input
@@ -277,17 +269,7 @@ export function NewExperimentPage() {
               ) : null}
               <div className="mt-4 grid grid-cols-1 gap-3 sm:grid-cols-2">
                 <Field label="Traffic (%)" hint="Share of eligible users who enter the experiment" error={errorAt("traffic_allocation")}>
-                  {(p) => (
-                    <Input
-                      {...p}
-                      type="number"
-                      min={0}
-                      max={100}
-                      step="any"
-                      value={Number.isFinite(draft.traffic_allocation) ? draft.traffic_allocation : ""}
-                      onChange={(e) => set("traffic_allocation", e.target.value === "" ? NaN : Number(e.target.value))}
-                    />
-                  )}
+                  {(p) => <PercentInput {...p} value={draft.traffic_allocation} onValue={(v) => set("traffic_allocation", v)} />}
                 </Field>
                 <Field label="Environment" error={errorAt("environment")}>
                   {(p) => (
@@ -336,17 +318,7 @@ export function NewExperimentPage() {
                   </Field>
                   {draft.layer ? (
                     <Field label="Share of the layer (%)" error={errorAt("layer_share")}>
-                      {(p) => (
-                        <Input
-                          {...p}
-                          type="number"
-                          min={0}
-                          max={100}
-                          step="any"
-                          value={Number.isFinite(draft.layer_share) ? draft.layer_share : ""}
-                          onChange={(e) => set("layer_share", e.target.value === "" ? NaN : Number(e.target.value))}
-                        />
-                      )}
+                      {(p) => <PercentInput {...p} value={draft.layer_share} onValue={(v) => set("layer_share", v)} />}
                     </Field>
                   ) : null}
                 </div>

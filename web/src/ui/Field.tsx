@@ -48,6 +48,26 @@ export function Input({ className = "", ...props }: InputHTMLAttributes<HTMLInpu
   return <input className={`${inputClass} ${width(className)} ${invalid ? "ring-red-500" : ""} ${className}`} {...props} />;
 }
 
+/** A percentage (0 to 100); an emptied box is NaN, so the step's check can say it is missing. */
+export function PercentInput({
+  value,
+  onValue,
+  step = "any",
+  ...props
+}: Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange" | "type" | "min" | "max"> & { value: number; onValue: (value: number) => void }) {
+  return (
+    <Input
+      {...props}
+      type="number"
+      min={0}
+      max={100}
+      step={step}
+      value={Number.isFinite(value) ? value : ""}
+      onChange={(e) => onValue(e.target.value === "" ? NaN : Number(e.target.value))}
+    />
+  );
+}
+
 export function Select({ className = "", ...props }: SelectHTMLAttributes<HTMLSelectElement>) {
   return <select className={`${inputClass} ${width(className)} pr-8 ${className}`} {...props} />;
 }

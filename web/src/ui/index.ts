@@ -1,5 +1,5 @@
 export { Button } from "./Button";
 export { Dialog } from "./Dialog";
 export { Chart, uPlot, type ChartOptions } from "./Chart";
-export { Field, Input, Select, TextArea, inputClass } from "./Field";
+export { Field, Input, PercentInput, Select, TextArea, inputClass } from "./Field";
 export { Badge, Card, Code, CopyButton, EmptyState, ErrorBanner, formatDate, PageHeader, Spinner, Toggle } from "./misc";

@@ -5,7 +5,6 @@
 
 import {
   type EvaluationContext,
-  type FlagMetadata,
   type JsonValue,
   type Provider,
   type ResolutionDetails,
@@ -16,14 +15,7 @@ import {
 } from "@openfeature/server-sdk";
 
 import type { ExperimentationClient } from "../node/client.js";
-
-const CODES: Record<string, ErrorCode> = {
-  FLAG_NOT_FOUND: ErrorCode.FLAG_NOT_FOUND,
-  TYPE_MISMATCH: ErrorCode.TYPE_MISMATCH,
-  PARSE_ERROR: ErrorCode.PARSE_ERROR,
-  INVALID_CONTEXT: ErrorCode.INVALID_CONTEXT,
-  GENERAL: ErrorCode.GENERAL,
-};
+import { FITS, toResolution } from "./resolution.js";
 
 export class ExperimentlyProvider implements Provider {
   readonly metadata = { name: "experimently" } as const;
@@ -46,34 +38,24 @@ export class ExperimentlyProvider implements Provider {
   private async resolve<T>(flagKey: string, fallback: T, context: EvaluationContext, fits: (v: unknown) => boolean): Promise<ResolutionDetails<T>> {
     const { targetingKey, ...attributes } = context;
     const d = await this.client.variationDetail(flagKey, targetingKey ?? null, attributes as Record<string, unknown>, null);
-    if (d.errorCode !== null) {
-      return { value: fallback, reason: "ERROR", errorCode: CODES[d.errorCode] ?? ErrorCode.GENERAL, errorMessage: `experimently: ${d.errorCode}` };
-    }
-    if (!fits(d.value)) {
-      return { value: fallback, reason: "ERROR", errorCode: ErrorCode.TYPE_MISMATCH, errorMessage: `flag '${flagKey}' is not of the requested type` };
-    }
-    const flagMetadata: Record<string, string> = {};
-    if (d.ruleId !== null) flagMetadata.rule_id = d.ruleId;
-    if (d.experimentKey !== null) flagMetadata.experiment_key = d.experimentKey;
-    if (d.experimentVariant !== null) flagMetadata.experiment_variant = d.experimentVariant;
-    if (this.client.version !== null) flagMetadata.ruleset_version = this.client.version;
-    return { value: d.value as T, reason: d.reason, flagMetadata: flagMetadata as FlagMetadata, ...(d.variation === null ? {} : { variant: d.variation }) };
+    const metadata = { rule_id: d.ruleId, experiment_key: d.experimentKey, experiment_variant: d.experimentVariant, ruleset_version: this.client.version };
+    return toResolution(ErrorCode, flagKey, fallback, fits, { ...d, metadata });
   }
 
   resolveBooleanEvaluation(flagKey: string, defaultValue: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
-    return this.resolve(flagKey, defaultValue, context, (v) => typeof v === "boolean");
+    return this.resolve(flagKey, defaultValue, context, FITS.boolean);
   }
 
   resolveStringEvaluation(flagKey: string, defaultValue: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
-    return this.resolve(flagKey, defaultValue, context, (v) => typeof v === "string");
+    return this.resolve(flagKey, defaultValue, context, FITS.string);
   }
 
   resolveNumberEvaluation(flagKey: string, defaultValue: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
-    return this.resolve(flagKey, defaultValue, context, (v) => typeof v === "number");
+    return this.resolve(flagKey, defaultValue, context, FITS.number);
   }
 
   resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
-    return this.resolve(flagKey, defaultValue, context, (v) => typeof v === "object" && v !== null);
+    return this.resolve(flagKey, defaultValue, context, FITS.object);
   }
 
   /** `client.track(name, context, {value, ...properties})` becomes an Experimently event. */

@@ -6,7 +6,6 @@
 
 import {
   type EvaluationContext,
-  type FlagMetadata,
   type JsonValue,
   type Provider,
   type ResolutionDetails,
@@ -17,14 +16,7 @@ import {
 } from "@openfeature/web-sdk";
 
 import type { BrowserClient, Context } from "../browser/index.js";
-
-const CODES: Record<string, ErrorCode> = {
-  FLAG_NOT_FOUND: ErrorCode.FLAG_NOT_FOUND,
-  TYPE_MISMATCH: ErrorCode.TYPE_MISMATCH,
-  PARSE_ERROR: ErrorCode.PARSE_ERROR,
-  INVALID_CONTEXT: ErrorCode.INVALID_CONTEXT,
-  GENERAL: ErrorCode.GENERAL,
-};
+import { FITS, toResolution } from "./resolution.js";
 
 /** OpenFeature's context as the client's: `targetingKey` is the `user_id`. */
 export function toContext(context: EvaluationContext): Context {
@@ -73,32 +65,24 @@ export class ExperimentlyWebProvider implements Provider {
 
   private resolve<T>(flagKey: string, fallback: T, fits: (v: unknown) => boolean): ResolutionDetails<T> {
     const d = this.client.variationDetail(flagKey, null);
-    if (d.error_code !== null) {
-      return { value: fallback, reason: "ERROR", errorCode: CODES[d.error_code] ?? ErrorCode.GENERAL, errorMessage: `experimently: ${d.error_code}` };
-    }
-    if (!fits(d.value)) {
-      return { value: fallback, reason: "ERROR", errorCode: ErrorCode.TYPE_MISMATCH, errorMessage: `flag '${flagKey}' is not of the requested type` };
-    }
-    const flagMetadata: Record<string, string> = {};
-    if (d.experiment_key !== null) flagMetadata.experiment_key = d.experiment_key;
-    if (d.experiment_variant !== null) flagMetadata.experiment_variant = d.experiment_variant;
-    return { value: d.value as T, reason: d.reason, flagMetadata: flagMetadata as FlagMetadata, ...(d.variation === null ? {} : { variant: d.variation }) };
+    const metadata = { experiment_key: d.experiment_key, experiment_variant: d.experiment_variant };
+    return toResolution(ErrorCode, flagKey, fallback, fits, { value: d.value, variation: d.variation, reason: d.reason, errorCode: d.error_code, metadata });
   }
 
   resolveBooleanEvaluation(flagKey: string, defaultValue: boolean): ResolutionDetails<boolean> {
-    return this.resolve(flagKey, defaultValue, (v) => typeof v === "boolean");
+    return this.resolve(flagKey, defaultValue, FITS.boolean);
   }
 
   resolveStringEvaluation(flagKey: string, defaultValue: string): ResolutionDetails<string> {
-    return this.resolve(flagKey, defaultValue, (v) => typeof v === "string");
+    return this.resolve(flagKey, defaultValue, FITS.string);
   }
 
   resolveNumberEvaluation(flagKey: string, defaultValue: number): ResolutionDetails<number> {
-    return this.resolve(flagKey, defaultValue, (v) => typeof v === "number");
+    return this.resolve(flagKey, defaultValue, FITS.number);
   }
 
   resolveObjectEvaluation<T extends JsonValue>(flagKey: string, defaultValue: T): ResolutionDetails<T> {
-    return this.resolve(flagKey, defaultValue, (v) => typeof v === "object" && v !== null);
+    return this.resolve(flagKey, defaultValue, FITS.object);
   }
 
   /** `client.track(name, {value, ...properties})` becomes an event of the current context's user. */
