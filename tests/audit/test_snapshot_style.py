@@ -160,3 +160,22 @@ async def test_safety_settings__snapshots_without_the_update_time(harness: Harne
         "alpha": {"before": None, "after": 0.01},
         "version": {"before": 1, "after": 2},
     }
+
+
+async def test_api_key_created_and_revoked__snapshots_are_the_key_as_listed(harness: Harness) -> None:
+    # Given an API key created, then revoked
+    admin = await harness.admin()
+    body = {"name": "ci", "environment": "production", "scopes": ["evaluate"]}
+    created = await harness.client.post(f"{API}/api-keys", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    key = created.json()["data"]
+    revoked = await harness.client.post(f"{API}/api-keys/{key['id']}/revoke", headers=admin)
+    assert revoked.status_code == 200, revoked.text
+    # Then both records carry the key as the list shows it: prefix, never the secret
+    listed = (await _listed(harness, f"{API}/api-keys"))[key["id"]]
+    made = await _one_record(harness, "api_key.created", key["id"])
+    gone = await _one_record(harness, "api_key.revoked", key["id"])
+    assert gone["after"] == _shown(listed)
+    assert made["after"] == {**_shown(listed), "revoked_at": None}
+    assert gone["before"] == made["after"]
+    assert key["key"] not in str([made, gone])

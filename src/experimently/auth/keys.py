@@ -49,14 +49,9 @@ def _read(key: ApiKey, env_key: str) -> ApiKeyRead:
     )
 
 
-def _snapshot(key: ApiKey) -> dict[str, Any]:
-    return {
-        "name": key.name,
-        "prefix": key.prefix,
-        "scopes": key.scopes,
-        "environment_id": key.environment_id,
-        "revoked_at": key.revoked_at,
-    }
+def _snapshot(key: ApiKey, env_key: str) -> dict[str, Any]:
+    """The key as the API reads it (audit's one snapshot style); never the secret, only its prefix."""
+    return audit.snapshot(ApiKeyRead, _read(key, env_key))
 
 
 async def create_key(session: AsyncSession, actor: Actor, body: ApiKeyCreate) -> ApiKeyCreated:
@@ -75,8 +70,16 @@ async def create_key(session: AsyncSession, actor: Actor, body: ApiKeyCreate) ->
     )
     session.add(key)
     await session.flush()
-    audit.record(session, actor, "api_key.created", "api_key", key.id, after=_snapshot(key))
-    announce(session, "api_key.created", actor, "api_key", key.id, after=_snapshot(key), path="/admin/keys")
+    audit.record(session, actor, "api_key.created", "api_key", key.id, after=_snapshot(key, env.key))
+    announce(
+        session,
+        "api_key.created",
+        actor,
+        "api_key",
+        key.id,
+        after=_snapshot(key, env.key),
+        path="/admin/keys",
+    )
     return ApiKeyCreated(**_read(key, env.key).model_dump(), key=secret)
 
 
@@ -91,11 +94,11 @@ async def revoke_key(session: AsyncSession, cache: Cache, actor: Actor, key_id: 
     if row is None:
         raise NotFound("api_key", key_id)
     key, env_key = row
-    before = _snapshot(key)
+    before = _snapshot(key, env_key)
     if key.revoked_at is None:
         key.revoked_at = now()
         audit.record(
-            session, actor, "api_key.revoked", "api_key", key.id, before=before, after=_snapshot(key)
+            session, actor, "api_key.revoked", "api_key", key.id, before=before, after=_snapshot(key, env_key)
         )
         announce(
             session,
@@ -104,7 +107,7 @@ async def revoke_key(session: AsyncSession, cache: Cache, actor: Actor, key_id: 
             "api_key",
             key.id,
             before=before,
-            after=_snapshot(key),
+            after=_snapshot(key, env_key),
             path="/admin/keys",
         )
     cache.invalidate_on_commit(session, NAMESPACE, key.key_hash)
