@@ -128,17 +128,23 @@ async def test_stored_variant_wins__over_what_this_instance_computes(harness: Ha
         assert len(await repository.insert_first_assignments(session, rows)) == 20
     ingested_before = metric("experimently_events_ingested_total")
 
-    # When this instance (which never saw them) assigns them, concurrently
-    answers = await asyncio.gather(
-        *(service.assign_many(None, "production", "gc-wins", [AssignRequest(unit_id=u)]) for u in units * 2)
+    # When this instance (which never saw them) assigns them, concurrently, with 10 new units
+    fresh = [f"fresh{i}" for i in range(10)]
+    everything = await asyncio.gather(
+        *(
+            service.assign_many(None, "production", "gc-wins", [AssignRequest(unit_id=u)])
+            for u in units * 2 + fresh
+        )
     )
+    answers, news = everything[:40], everything[40:]
 
     # Then the stored variants are the answers, sticky, and no exposure is sent for them
     expected = [AssignmentRead(experiment_key="gc-wins", unit_id=u, in_experiment=True, variant=planted[u],
                                payload=live.payloads[planted[u]], reason="STICKY", sticky=True)
                 for u in units * 2]  # fmt: skip
     assert [a[0] for a in answers] == expected
-    assert metric("experimently_events_ingested_total") == ingested_before
+    assert [n[0].reason for n in news] == ["ASSIGNED"] * 10
+    assert metric("experimently_events_ingested_total") - ingested_before == 10  # the new units only
     assert await stored(harness.runtime, exp["id"], units) == planted
 
 
@@ -179,7 +185,12 @@ async def test_two_runtimes__race_on_the_same_units__one_winner_each(harness: Ha
             outcome = (await writers[index % 2].settle([pending]))[pending.pair]
             return unit, index % 2, outcome.stored, outcome.first
 
-        results = await asyncio.gather(*(call(i, u) for u in units for i in range(4)))
+        # the instances' unit sets overlap by half, so most batches both store some and lose some
+        plan = [(0, u) for u in units[:100] for _ in range(2)] + [
+            (1, u) for u in units[50:] for _ in range(2)
+        ]
+        plan.sort(key=lambda p: (int(p[1][1:]) % 7, p[1], p[0]))  # interleaved, deterministic
+        results = await asyncio.gather(*(call(i, u) for i, u in plan))
 
         # Then each unit has one stored variant, every call answered it, and the calls that stored it
         # are all of ONE instance (calls of one batch share its one decision)
