@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,16 +34,18 @@ from experimently.kit.clock import now
 from experimently_sdk import (
     Assignment,
     CompiledExperiment,
+    Condition,
     ExperimentDef,
     Layer,
+    Matcher,
+    RuleValidationError,
     assign,
     compile_experiment,
+    parse_targeting,
+    unit_text,
 )
-from experimently_sdk.bucketing import unit_text
-from experimently_sdk.conditions import Errors, parse_conditions
-from experimently_sdk.model import Condition
-from experimently_sdk.operators import Matcher
 
+log = structlog.get_logger(__name__)
 ASSIGNMENTS = Counter(
     "experimently_experiment_assignments_total", "Assignment decisions by reason", ["reason"]
 )
@@ -85,8 +88,21 @@ def _definition(row: Mapping[str, Any]) -> LiveExperiment:
 
 def _conditions(conditions: list[Any]) -> tuple[Condition, ...]:
     """Targeting was validated at save time (segments included); here segment references are taken as
-    they are and resolved against the environment's compiled segments when assigning."""
-    return parse_conditions(conditions, "conditions", Errors(), lambda *_: None)
+    they are and resolved against the environment's compiled segments when assigning. Raises
+    ``RuleValidationError`` on anything else wrong (stored data that no longer parses)."""
+    return parse_targeting(conditions)
+
+
+def _definitions(rows: list[dict[str, Any]]) -> dict[str, LiveExperiment]:
+    """Every experiment whose stored targeting parses; one that does not is logged as an error and left
+    out (its assignments answer 404) rather than failing the assignments of every other experiment."""
+    live: dict[str, LiveExperiment] = {}
+    for row in rows:
+        try:
+            live[row["key"]] = _definition(row)
+        except RuleValidationError as exc:
+            log.error("experiment.targeting_invalid", experiment_key=row["key"], errors=exc.errors)
+    return live
 
 
 class StickyCache:
@@ -135,7 +151,12 @@ class AssignmentService:
         # SQLite has one writer: more concurrent transactions would only queue on its lock
         self.writer = GroupCommit(db, ingest, writers=1 if db.dialect == "sqlite" else 2)
         # any experiment change (and a privacy erasure) drops the sticky reads of this instance
-        cache.on_invalidate(lambda namespace, _key: self.sticky.clear() if namespace == NAMESPACE else None)
+        cache.on_invalidate(self._invalidated)
+
+    def _invalidated(self, namespace: str, _key: str | None) -> None:
+        if namespace == NAMESPACE:
+            self.sticky.clear()
+            self._loading = None  # a load in flight read the old state: later callers start a new one
 
     async def _load(self) -> list[dict[str, Any]]:
         async with self.db.sessions() as session:
@@ -167,9 +188,7 @@ class AssignmentService:
             return found
         if self._loading is None or self._loading.done():
             self._loading = asyncio.ensure_future(
-                self.cache.get_or_load(
-                    NAMESPACE, "all", self._load, decode=lambda rows: {r["key"]: _definition(r) for r in rows}
-                )
+                self.cache.get_or_load(NAMESPACE, "all", self._load, decode=_definitions)
             )
         loaded: dict[str, LiveExperiment] = await asyncio.shield(self._loading)
         return loaded
