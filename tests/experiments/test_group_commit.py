@@ -29,15 +29,25 @@ def metric(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-async def exposures(runtime: Runtime, experiment_key: str) -> list[tuple[str, str | None]]:
-    await runtime.pipeline.flush()
-    async with runtime.db.sessions() as session:
-        rows = await session.execute(
-            select(Event.user_id, Event.variant).where(
-                Event.name == "exposure", Event.experiment_key == experiment_key
+async def exposures(
+    runtime: Runtime, experiment_key: str, expected: int, *others: Runtime
+) -> list[tuple[str, str | None]]:
+    """The stored exposures of an experiment once ``expected`` are written (a bounded wait: the
+    writers of a loaded machine may need more than one flush), never fewer for longer than 60 s."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while True:
+        for r in (*others, runtime):
+            await r.pipeline.flush()
+        async with runtime.db.sessions() as session:
+            rows = await session.execute(
+                select(Event.user_id, Event.variant).where(
+                    Event.name == "exposure", Event.experiment_key == experiment_key
+                )
             )
-        )
-        return sorted((str(u), v) for u, v in rows.all())
+            found = sorted((str(u), v) for u, v in rows.all())
+        if len(found) >= expected or asyncio.get_running_loop().time() > deadline:
+            return found
+        await asyncio.sleep(0.2)
 
 
 async def stored(runtime: Runtime, experiment_id: str, units: list[str]) -> dict[str, str]:
@@ -77,7 +87,7 @@ async def test_concurrent_first_assignments__one_row_and_one_exposure_per_unit(h
     assert 1 <= batches < 60
     # and exactly one exposure per unit was SUBMITTED (and stored), with the stored variant
     assert metric("experimently_events_ingested_total") - ingested_before == 60
-    assert await exposures(harness.runtime, "gc-once") == sorted(rows.items())
+    assert await exposures(harness.runtime, "gc-once", 60) == sorted(rows.items())
 
 
 async def test_group_commit__same_answers_as_one_at_a_time(harness: Harness) -> None:
@@ -204,6 +214,5 @@ async def test_two_runtimes__race_on_the_same_units__one_winner_each(harness: Ha
         assert sorted(storers) == sorted(units)
         assert all(len(instances) == 1 for instances in storers.values())
         # and one exposure per unit was submitted, carrying the stored variant
-        await second.runtime.pipeline.flush()
         assert metric("experimently_events_ingested_total") - ingested_before == 150
-        assert await exposures(harness.runtime, "gc-race") == sorted(rows.items())
+        assert await exposures(harness.runtime, "gc-race", 150, second.runtime) == sorted(rows.items())
