@@ -3,6 +3,13 @@ server (single and bulk), first assignment (a write: sticky row + exposure) and 
 (a sticky read) reported apart.
 
 Run: .venv/bin/python bench/assign.py [--units 2000] [--bulk-requests 20] [--concurrency 8]
+     .venv/bin/python bench/assign.py --service [--units 5000] [--concurrency 64]
+
+``--service`` measures the assignment service in-process, without HTTP: the app's runtime is built
+in this process (same environment variables), and ``--concurrency`` tasks call
+``AssignmentService.assign_many`` for one unit each, as the endpoint does (first assignments, then
+the same units again). It reports the rate and the CPU time of this one process per assignment
+(``time.process_time``: the database's own CPU is not in it).
 
 Starts ``experimently serve`` on a free loopback port with a temporary data directory (embedded
 SQLite unless EXPERIMENTLY_DATABASE_URL / EXPERIMENTLY_REDIS_URL are set in the environment), creates
@@ -32,7 +39,7 @@ from experimently_sdk import ExperimentDef, assign, compile_experiment
 
 HOST = "127.0.0.1"
 ADMIN = ("bench-admin@example.com", "bench-password-123456")
-EXPERIMENT = "bench-exp"
+EXPERIMENT = f"bench-exp-{int(time.time())}"  # a new experiment per run: reruns on one database work
 
 
 def engine_rate(units: int = 200_000) -> float:
@@ -174,22 +181,76 @@ async def http_figures(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def service_figures(args: argparse.Namespace) -> dict[str, Any]:
+    """The service in-process: ``concurrency`` tasks, one unit per call, each call in its own unit of
+    work (the endpoint's session)."""
+    from experimently.app import create_app
+    from experimently.bootstrap import bootstrap
+    from experimently.config import Settings
+    from experimently.experiments.schemas import AssignRequest
+    from experimently.runtime import build_runtime
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            data_dir=Path(tmp), admin_email=ADMIN[0], admin_password=ADMIN[1], run_jobs=False,
+            access_log=False, log_level="WARNING",
+        ).resolve()  # fmt: skip
+        runtime = build_runtime(settings)
+        await bootstrap(runtime, apply_migrations=True)
+        app = create_app(settings, runtime=runtime)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+                await setup(client)
+            service = runtime.assignments
+
+            async def one(unit: str) -> None:
+                request = [AssignRequest(unit_id=unit)]
+                if args.session:  # as the endpoint does today: a unit of work per request
+                    async with runtime.db.transaction() as session:
+                        answer = await service.assign_many(session, "production", EXPERIMENT, request)
+                else:
+                    answer = await service.assign_many(None, "production", EXPERIMENT, request)
+                assert answer[0].variant is not None
+
+            async def run(units: list[str]) -> dict[str, float]:
+                queue = list(reversed(units))
+
+                async def worker() -> None:
+                    while queue:
+                        await one(queue.pop())
+
+                cpu, started = time.process_time(), time.perf_counter()
+                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+                return {"per_s": len(units) / elapsed, "cpu_us": cpu / len(units) * 1e6}
+
+            units = [f"service-{i}" for i in range(args.units)]
+            first = await run(units)
+            repeat = await run(units)
+    return {"service_first": first, "service_repeat": repeat}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--units", type=int, default=2000)
     parser.add_argument("--bulk-requests", type=int, default=20)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--service", action="store_true", help="the service in-process, no HTTP")
+    parser.add_argument("--session", action="store_true", help="--service: a session per call too")
     args = parser.parse_args()
     engine = engine_rate()
     print(f"engine: {engine:,.0f} assignments/s (pure, one process, best of 3)")
-    figures = asyncio.run(http_figures(args))
+    figures = asyncio.run(service_figures(args) if args.service else http_figures(args))
     for name, values in figures.items():
         print(f"{name}: " + ", ".join(f"{k}={v:,.2f}" for k, v in values.items()))
     backend = "postgresql" if os.environ.get("EXPERIMENTLY_DATABASE_URL") else "sqlite"
     print(
         json.dumps(
             {
-                "bench": "assign",
+                "bench": "assign-service" if args.service else "assign",
+                "session_per_call": bool(args.service and args.session),
+                "loadavg": [round(x, 2) for x in os.getloadavg()],
                 "backend": backend,
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),

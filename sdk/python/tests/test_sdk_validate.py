@@ -290,3 +290,36 @@ def test_validate_experiment_targeting__paths() -> None:
     with pytest.raises(RuleValidationError) as info:
         validate_experiment_targeting([cond("a", "eq", ["x"]), cond("b", "semver_gt", ["x"])], segments={})
     assert [p for p, _ in info.value.errors] == ["conditions[1].values"]
+
+
+def test_parse_targeting__valid__same_conditions_as_save_time_validation() -> None:
+    from experimently_sdk import parse_targeting
+
+    raw = [cond("country", "in", ["DE", "FR"]), cond("", "in_segment", ["beta"])]
+    assert parse_targeting(raw) == validate_experiment_targeting(raw, SEGMENTS)
+
+
+def test_parse_targeting__unknown_segment__taken_as_it_is() -> None:
+    from experimently_sdk import parse_targeting
+
+    # resolved at evaluation against the compiled segments, not checked here
+    assert len(parse_targeting([cond("", "in_segment", ["not-saved-yet"])])) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        ({"attribute": "a"}, "conditions"),
+        ([{"attribute": "a", "operator": "bogus", "values": [1]}], "conditions[0].operator"),
+        (
+            [cond("a", "eq", ["x"]), {"attribute": "a", "operator": "eq", "values": [1], "x": 1}],
+            "conditions[1].x",
+        ),
+    ],
+)
+def test_parse_targeting__bad_input__raises_with_every_path(raw: Any, path: str) -> None:
+    from experimently_sdk import parse_targeting
+
+    with pytest.raises(RuleValidationError) as info:
+        parse_targeting(raw)
+    assert path in [p for p, _ in info.value.errors]

@@ -2,16 +2,22 @@
 table (the first assignment is stored and returned from then on, whatever later edits do), with one
 exposure event per unit and experiment.
 
+A repeat is answered from this instance's cache of stored assignments, without the database. A unit
+not in that cache goes to :class:`~experimently.experiments.group_commit.GroupCommit`: concurrent
+first assignments share one insert, one read of the units stored before and one exposure append.
+
 Compiled definitions of every experiment are held in L1 (namespace ``experiments``) and dropped on
 every instance after any experiment change."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,16 +26,26 @@ from experimently.db import Database, after_commit
 from experimently.errors import NotFound
 from experimently.events.ingest import EventIngest
 from experimently.experiments import repository
+from experimently.experiments.group_commit import GroupCommit, Outcome, Pair, Pending, exposure_event
 from experimently.experiments.schemas import AssignmentRead, AssignRequest, Status
 from experimently.experiments.service import NAMESPACE
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.kit.clock import now
-from experimently_sdk import CompiledExperiment, ExperimentDef, Layer, assign, compile_experiment
-from experimently_sdk.bucketing import unit_text
-from experimently_sdk.conditions import Errors, parse_conditions
-from experimently_sdk.model import Condition
-from experimently_sdk.operators import Matcher
+from experimently_sdk import (
+    Assignment,
+    CompiledExperiment,
+    Condition,
+    ExperimentDef,
+    Layer,
+    Matcher,
+    RuleValidationError,
+    assign,
+    compile_experiment,
+    parse_targeting,
+    unit_text,
+)
 
+log = structlog.get_logger(__name__)
 ASSIGNMENTS = Counter(
     "experimently_experiment_assignments_total", "Assignment decisions by reason", ["reason"]
 )
@@ -72,8 +88,21 @@ def _definition(row: Mapping[str, Any]) -> LiveExperiment:
 
 def _conditions(conditions: list[Any]) -> tuple[Condition, ...]:
     """Targeting was validated at save time (segments included); here segment references are taken as
-    they are and resolved against the environment's compiled segments when assigning."""
-    return parse_conditions(conditions, "conditions", Errors(), lambda *_: None)
+    they are and resolved against the environment's compiled segments when assigning. Raises
+    ``RuleValidationError`` on anything else wrong (stored data that no longer parses)."""
+    return parse_targeting(conditions)
+
+
+def _definitions(rows: list[dict[str, Any]]) -> dict[str, LiveExperiment]:
+    """Every experiment whose stored targeting parses; one that does not is logged as an error and left
+    out (its assignments answer 404) rather than failing the assignments of every other experiment."""
+    live: dict[str, LiveExperiment] = {}
+    for row in rows:
+        try:
+            live[row["key"]] = _definition(row)
+        except RuleValidationError as exc:
+            log.error("experiment.targeting_invalid", experiment_key=row["key"], errors=exc.errors)
+    return live
 
 
 class StickyCache:
@@ -118,8 +147,16 @@ class AssignmentService:
         self.flags = flags  # its snapshot holds the environment's segment matchers
         self.ingest = ingest  # exposures go through ingestion (None: not recorded)
         self.sticky = StickyCache()
+        self._loading: asyncio.Future[Any] | None = None
+        # SQLite has one writer: more concurrent transactions would only queue on its lock
+        self.writer = GroupCommit(db, ingest, writers=1 if db.dialect == "sqlite" else 2)
         # any experiment change (and a privacy erasure) drops the sticky reads of this instance
-        cache.on_invalidate(lambda namespace, _key: self.sticky.clear() if namespace == NAMESPACE else None)
+        cache.on_invalidate(self._invalidated)
+
+    def _invalidated(self, namespace: str, _key: str | None) -> None:
+        if namespace == NAMESPACE:
+            self.sticky.clear()
+            self._loading = None  # a load in flight read the old state: later callers start a new one
 
     async def _load(self) -> list[dict[str, Any]]:
         async with self.db.sessions() as session:
@@ -144,9 +181,16 @@ class AssignmentService:
         ]
 
     async def definitions(self) -> dict[str, LiveExperiment]:
-        loaded: dict[str, LiveExperiment] = await self.cache.get_or_load(
-            NAMESPACE, "all", self._load, decode=lambda rows: {r["key"]: _definition(r) for r in rows}
-        )
+        """From L1; on a miss ONE load for all the callers waiting (after an experiment change every
+        concurrent request missed at once, each opening a connection: a stampede on the pool)."""
+        found: dict[str, LiveExperiment] | None = self.cache.peek(NAMESPACE, "all")
+        if found is not None:
+            return found
+        if self._loading is None or self._loading.done():
+            self._loading = asyncio.ensure_future(
+                self.cache.get_or_load(NAMESPACE, "all", self._load, decode=_definitions)
+            )
+        loaded: dict[str, LiveExperiment] = await asyncio.shield(self._loading)
         return loaded
 
     async def _segments(self, environment: str) -> Mapping[str, Matcher]:
@@ -256,34 +300,77 @@ class AssignmentService:
             )
 
     async def assign_many(
-        self, session: AsyncSession, environment: str, key: str, requests: Sequence[AssignRequest]
+        self, session: AsyncSession | None, environment: str, key: str, requests: Sequence[AssignRequest]
     ) -> list[AssignmentRead]:
-        exp = await self.experiment(key)
-        decisions = await self.decide(session, environment, exp, requests)
-        await self.persist(session, environment, exp, decisions)
-        return [d.result for d in decisions]
+        """Assign units of one experiment (the endpoints' service call). ``session`` is not used: a
+        first assignment is written by the group commit in a transaction of its own, committed
+        before this returns (kept in the signature for the callers; ``None`` is fine)."""
+        return await self.assign(environment, await self.experiment(key), requests)
 
     async def assign_all(
-        self, session: AsyncSession, environment: str, request: AssignRequest
+        self, session: AsyncSession | None, environment: str, request: AssignRequest
     ) -> list[AssignmentRead]:
-        out: list[AssignmentRead] = []
-        for exp in (await self.definitions()).values():
-            if exp.environment == environment and exp.status == Status.RUNNING:
-                decisions = await self.decide(session, environment, exp, [request])
-                await self.persist(session, environment, exp, decisions)
-                out.append(decisions[0].result)
-        return out
+        """One unit in every running experiment of the environment (their first assignments share
+        one group commit)."""
+        running = [
+            exp
+            for exp in (await self.definitions()).values()
+            if exp.environment == environment and exp.status == Status.RUNNING
+        ]
+        answers = await asyncio.gather(*(self.assign(environment, exp, [request]) for exp in running))
+        return [a[0] for a in answers]
 
+    async def assign(
+        self, environment: str, exp: LiveExperiment, requests: Sequence[AssignRequest]
+    ) -> list[AssignmentRead]:
+        contexts = [_context(exp, r) for r in requests]
+        units = [unit_text(c.get(exp.bucket_by)) for c in contexts]
+        if exp.environment != environment or exp.status != Status.RUNNING:
+            reason = "WRONG_ENVIRONMENT" if exp.environment != environment else "NOT_RUNNING"
+            return [self._read(exp, u, None, reason, False) for u in units]
+        stored = self.sticky.get_many(exp.id, units)
+        answers: list[AssignmentRead | None] = [
+            self._read(exp, u, stored[u], "STICKY", True) if u is not None and u in stored else None
+            for u in units
+        ]
+        if any(a is None for a in answers):
+            await self._first(environment, exp, contexts, units, answers)
+        done = [a for a in answers if a is not None]
+        for a in done:
+            ASSIGNMENTS.labels(a.reason).inc()
+        return done
 
-def exposure_event(experiment_key: str, unit: str, variant: str, timestamp: str) -> dict[str, Any]:
-    return {
-        "event_id": f"exposure:{experiment_key}:{unit}",
-        "name": "exposure",
-        "user_id": unit,
-        "experiment_key": experiment_key,
-        "variant": variant,
-        "timestamp": timestamp,
-    }
+    async def _first(
+        self,
+        environment: str,
+        exp: LiveExperiment,
+        contexts: Sequence[dict[str, Any]],
+        units: Sequence[str | None],
+        answers: list[AssignmentRead | None],
+    ) -> None:
+        """Fill the answers of units not in the sticky cache: the engine decides, the group commit
+        stores (or finds the variant stored first, which wins)."""
+        segments = await self._segments(environment)
+        decided: dict[int, Assignment] = {}
+        pending: list[Pending] = []
+        for i, answer in enumerate(answers):
+            if answer is None:
+                decided[i] = result = assign(exp.compiled, contexts[i], segments)
+                if units[i] is not None:
+                    pending.append(Pending(exp.id, exp.key, environment, str(units[i]), result.variant))
+        outcomes: dict[Pair, Outcome] = await self.writer.settle(pending) if pending else {}
+        self.sticky.put_many(
+            exp.id, {unit: o.stored for (_, unit), o in outcomes.items() if o.stored is not None}
+        )
+        for i, result in decided.items():
+            unit = units[i]
+            outcome = outcomes.get((exp.id, unit)) if unit is not None else None
+            if outcome is not None and outcome.first:
+                answers[i] = self._read(exp, unit, outcome.stored, str(result.reason), False)
+            elif outcome is not None and outcome.stored is not None:
+                answers[i] = self._read(exp, unit, outcome.stored, "STICKY", True)
+            else:
+                answers[i] = self._read(exp, unit, result.variant, str(result.reason), False)
 
 
 def _context(exp: LiveExperiment, request: AssignRequest) -> dict[str, Any]:

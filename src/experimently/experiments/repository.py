@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,6 +98,44 @@ async def insert_assignments(session: AsyncSession, rows: list[dict[str, object]
         await session.execute(pg_insert(Assignment).values(rows).on_conflict_do_nothing())
     else:
         await session.execute(sqlite_insert(Assignment).values(rows).on_conflict_do_nothing())
+
+
+async def insert_first_assignments(
+    session: AsyncSession, rows: Sequence[dict[str, object]]
+) -> set[tuple[str, str]]:
+    """Insert first assignments of many units (of any experiments) in one statement; returns the
+    ``(experiment_id, unit_id)`` pairs this statement stored. A pair already stored, by anyone, is
+    left as it is (first write wins): PostgreSQL waits for a concurrent insert of the same pair to
+    commit or roll back, so a pair missing from the answer is committed and readable. Callers sort
+    the rows so concurrent batches lock in the same order (no deadlock)."""
+    if not rows:
+        return set()
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = sqlite_insert
+    if dialect == "postgresql":  # imported here: SQLite never loads the PostgreSQL dialect
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        insert = pg_insert
+    statement = (
+        insert(Assignment)
+        .values(list(rows))
+        .on_conflict_do_nothing()
+        .returning(Assignment.experiment_id, Assignment.unit_id)
+    )
+    return {(str(e), str(u)) for e, u in (await session.execute(statement)).all()}
+
+
+async def stored_pairs(session: AsyncSession, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Stored variants of ``(experiment_id, unit_id)`` pairs (absent pairs are left out)."""
+    if not pairs:
+        return {}
+    key = tuple_(Assignment.experiment_id, Assignment.unit_id)
+    rows = await session.execute(
+        select(Assignment.experiment_id, Assignment.unit_id, Assignment.variant).where(
+            key.in_(sorted(set(pairs)))
+        )
+    )
+    return {(str(e), str(u)): str(v) for e, u, v in rows.all()}
 
 
 async def unit_history(

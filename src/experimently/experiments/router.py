@@ -86,11 +86,11 @@ async def create_experiment(
 
 @router.post("/assign-all", response_model=Envelope[list[AssignmentRead]])
 async def assign_all(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: AssignRequest
+    actor: ActorDep, runtime: RuntimeDep, body: AssignRequest
 ) -> Envelope[list[AssignmentRead]]:
     """Every running experiment of the key's environment for one unit."""
     env = _environment(actor)
-    return Envelope(data=await _assigner(runtime).assign_all(session, env, body))
+    return Envelope(data=await _assigner(runtime).assign_all(None, env, body))
 
 
 @router.get("/units/{unit_id}/assignments", response_model=Envelope[list[AssignmentHistoryItem]])
@@ -118,20 +118,21 @@ async def update_experiment(
 
 @router.post("/{key}/assign", response_model=Envelope[AssignmentRead])
 async def assign(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: AssignRequest
+    actor: ActorDep, runtime: RuntimeDep, key: str, body: AssignRequest
 ) -> Envelope[AssignmentRead]:
     """Assign one unit (sticky); or say why it is not in the experiment."""
+    # no request session: a repeat needs no database, a first assignment is group-committed
     env = _environment(actor)
-    return Envelope(data=(await _assigner(runtime).assign_many(session, env, key, [body]))[0])
+    return Envelope(data=(await _assigner(runtime).assign_many(None, env, key, [body]))[0])
 
 
 @router.post("/{key}/assign/bulk", response_model=Envelope[list[AssignmentRead]])
 async def assign_bulk(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: BulkAssignRequest
+    actor: ActorDep, runtime: RuntimeDep, key: str, body: BulkAssignRequest
 ) -> Envelope[list[AssignmentRead]]:
     """Assign up to 1,000 units in one call."""
     env = _environment(actor)
-    return Envelope(data=await _assigner(runtime).assign_many(session, env, key, body.units))
+    return Envelope(data=await _assigner(runtime).assign_many(None, env, key, body.units))
 
 
 @router.post("/{ref}/aggregate", response_model=Envelope[AggregateRead], responses=errors(409))

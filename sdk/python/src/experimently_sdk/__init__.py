@@ -1,6 +1,7 @@
 """Experimently evaluation engine (pure, no I/O).
 
-Save time: :func:`validate_flag`, :func:`validate_segment`, :func:`validate_experiment_targeting`.
+Save time: :func:`validate_flag`, :func:`validate_segment`, :func:`validate_experiment_targeting`;
+stored targeting read back: :func:`parse_targeting` (raises on bad input).
 Run time: :meth:`Ruleset.from_payload` then :class:`Evaluator`. Experiments: :func:`assign`.
 """
 
@@ -13,7 +14,7 @@ from .assignment import (
     assign,
     compile_experiment,
 )
-from .bucketing import bucket
+from .bucketing import bucket, unit_text
 from .compile import CompiledFlag, ExperimentResolver
 from .errors import RuleValidationError
 from .evaluate import Evaluator
@@ -27,8 +28,9 @@ from .model import (
     Reason,
     SegmentConfig,
 )
+from .operators import Matcher
 from .ruleset import Ruleset
-from .validate import validate_experiment_targeting, validate_flag, validate_segment
+from .validate import parse_targeting, validate_experiment_targeting, validate_flag, validate_segment
 
 __all__ = [
     "Assignment",
@@ -44,6 +46,7 @@ __all__ = [
     "FlagConfig",
     "FlagType",
     "Layer",
+    "Matcher",
     "Operator",
     "Reason",
     "RuleValidationError",
@@ -52,6 +55,8 @@ __all__ = [
     "assign",
     "bucket",
     "compile_experiment",
+    "parse_targeting",
+    "unit_text",
     "validate_experiment_targeting",
     "validate_flag",
     "validate_segment",

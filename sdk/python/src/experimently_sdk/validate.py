@@ -28,7 +28,7 @@ from .model import (
     WeightedVariation,
 )
 
-__all__ = ["validate_experiment_targeting", "validate_flag", "validate_segment"]
+__all__ = ["parse_targeting", "validate_experiment_targeting", "validate_flag", "validate_segment"]
 
 _FLAG_KEYS = frozenset(
     {
@@ -77,6 +77,21 @@ def validate_experiment_targeting(
     errors = Errors()
     graph = SegmentGraph(segments)
     parsed = parse_conditions(conditions, "conditions", errors, graph.check)
+    if errors:
+        raise RuleValidationError(errors.items)
+    return parsed
+
+
+def parse_targeting(conditions: Any) -> tuple[Condition, ...]:
+    """Parse stored targeting conditions (paths ``conditions[i]...``) or raise
+    ``RuleValidationError`` listing every problem.
+
+    For targeting that was validated when saved (with :func:`validate_experiment_targeting`, which
+    also checks segment references against the segment documents): segment references are taken as
+    they are here and resolved at evaluation against the compiled segments. Anything else wrong
+    raises; nothing is dropped silently."""
+    errors = Errors()
+    parsed = parse_conditions(conditions, "conditions", errors, lambda *_: None)
     if errors:
         raise RuleValidationError(errors.items)
     return parsed
