@@ -94,8 +94,9 @@ async def _client_evaluate(call: Call) -> Response:
 
 
 async def _assign(call: Call) -> Response:
-    async with call.runtime.db.transaction() as session:
-        envelope = await experiments_routes.assign(call.actor, session, call.runtime, call.key, call.body)
+    # the route opens no request session: a repeat needs no database, a first assignment is
+    # group-committed by the assigner
+    envelope = await experiments_routes.assign(call.actor, call.runtime, call.key, call.body)
     return Response(_ASSIGNMENT.dump_json(envelope), media_type="application/json")
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from experimently.experiments.models import Assignment, Experiment, Layer
 
@@ -111,17 +112,24 @@ async def insert_first_assignments(
     if not rows:
         return set()
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = sqlite_insert
+    values = list(rows)
+    statement: ReturningInsert[str, str]
     if dialect == "postgresql":  # imported here: SQLite never loads the PostgreSQL dialect
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        insert = pg_insert
-    statement = (
-        insert(Assignment)
-        .values(list(rows))
-        .on_conflict_do_nothing()
-        .returning(Assignment.experiment_id, Assignment.unit_id)
-    )
+        statement = (
+            pg_insert(Assignment)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(Assignment.experiment_id, Assignment.unit_id)
+        )
+    else:
+        statement = (
+            sqlite_insert(Assignment)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(Assignment.experiment_id, Assignment.unit_id)
+        )
     return {(str(e), str(u)) for e, u in (await session.execute(statement)).all()}
 
 
