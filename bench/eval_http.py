@@ -366,6 +366,8 @@ async def closed_loop(
     start = time.perf_counter()
     deadline = start + duration
 
+    sent_by = [0] * connections
+
     async def worker(w: int) -> None:
         conn = conns[w]
         i = w
@@ -376,6 +378,7 @@ async def closed_loop(
             if status != 200:
                 errors.append(f"status {status}")
             i += connections
+            sent_by[w] += 1
 
     try:
         await asyncio.wait_for(asyncio.gather(*(worker(w) for w in range(connections))), duration + 30)
@@ -393,6 +396,9 @@ async def closed_loop(
         **cpu,
         # the server's CPU per answered request: the figure least disturbed by a busy machine
         "server_cpu_us_per_request": round(cpu["server_cpu"] * elapsed / max(len(latencies), 1) * 1e6, 1),
+        # requests[:covered] were all sent (worker w sends w, w + N, ...): for a list of distinct
+        # units, the units a later phase can repeat
+        "covered": min(min(sent_by) * connections, len(requests)),
     }
 
 
@@ -736,12 +742,16 @@ async def measure(
             f"server {result['server_cpu_us_per_request']} us CPU/request  {show_cpu(result)}"
         )
 
-    endpoints = {}  # the other hot paths: the SDK payload and assignment (first, then repeats)
+    endpoints: dict[str, dict[str, Any]] = {}  # the other hot paths: the SDK payload and assignment (first, then repeats)
     units = [json.dumps({"unit_id": f"unit-{i}"}).encode() for i in range(DISTINCT_USERS)]
+    assign = f"/api/v1/experiments/{EXPERIMENT_KEY}/assign"
     for name, method, target, bodies in (
         ("sdk_payload", "GET", "/api/v1/sdk/flags", [None]),
-        ("assign", "POST", f"/api/v1/experiments/{EXPERIMENT_KEY}/assign", units),
+        ("assign", "POST", assign, units),  # distinct units: first assignments (a write each)
+        ("assign_repeat", "POST", assign, units),  # the units the phase before assigned: sticky reads
     ):
+        if name == "assign_repeat":
+            bodies = bodies[: max(endpoints["assign"]["covered"], 1)]
         wanted = [raw_request(method, target, port, api_key, b) for b in bodies]
         result = await closed_loop(port, wanted, args.endpoint_connections, args.endpoint_seconds, proc.pid)
         endpoints[name] = result
