@@ -742,7 +742,8 @@ async def measure(
             f"server {result['server_cpu_us_per_request']} us CPU/request  {show_cpu(result)}"
         )
 
-    endpoints: dict[str, dict[str, Any]] = {}  # the other hot paths: the SDK payload and assignment (first, then repeats)
+    # the other hot paths: the SDK payload and assignment (first, then repeats)
+    endpoints: dict[str, dict[str, Any]] = {}
     units = [json.dumps({"unit_id": f"unit-{i}"}).encode() for i in range(DISTINCT_USERS)]
     assign = f"/api/v1/experiments/{EXPERIMENT_KEY}/assign"
     for name, method, target, bodies in (
