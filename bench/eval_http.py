@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import IO, Any, cast
 
 import httpx
 
@@ -495,6 +495,17 @@ async def production_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def stop(proc: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s; close the process's log."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    log.close()
+
+
 @contextlib.contextmanager
 def running_server(
     port: int,
@@ -524,13 +535,7 @@ def running_server(
         print(f"--- server output (tail) ---\n{tail}\n---", file=sys.stderr)
         raise
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        stop(proc, log)
 
 
 def loaded_modules(pid: int) -> dict[str, bool]:

@@ -178,22 +178,24 @@ async def track_key(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-API-Key": key.json()["data"]["key"], "Content-Type": "application/json"}
 
 
+def body(r: int) -> bytes:
+    """Request ``r``'s batch: 1,000 events (every tenth a purchase), 50,000 users in all."""
+    events = [
+        {
+            "event_id": f"b{r}-{i}",
+            "name": "purchase" if i % 10 == 0 else "page_view",
+            "user_id": f"user-{(r * 1000 + i) % 50_000}",
+            "experiment_key": "checkout",
+            "value": 12.5,
+            "properties": {"plan": "pro", "path": "/checkout"},
+        }
+        for i in range(1000)
+    ]
+    return json.dumps({"events": events}).encode()
+
+
 def bodies(requests: int) -> list[bytes]:
-    out = []
-    for r in range(requests):
-        events = [
-            {
-                "event_id": f"b{r}-{i}",
-                "name": "purchase" if i % 10 == 0 else "page_view",
-                "user_id": f"user-{(r * 1000 + i) % 50_000}",
-                "experiment_key": "checkout",
-                "value": 12.5,
-                "properties": {"plan": "pro", "path": "/checkout"},
-            }
-            for i in range(1000)
-        ]
-        out.append(json.dumps({"events": events}).encode())
-    return out
+    return [body(r) for r in range(requests)]
 
 
 async def load(

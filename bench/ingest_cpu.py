@@ -46,24 +46,10 @@ from experimently.db import Database
 from experimently.events import repository
 from experimently.events.ingest import EventIngest
 from experimently.events.pipeline import EmbeddedPipeline
+from ingest import body  # the same 1,000-event batches as bench/ingest.py
 
 TICK = os.sysconf("SC_CLK_TCK")
 BATCH = 10_000
-
-
-def body(r: int) -> bytes:
-    events = [
-        {
-            "event_id": f"b{r}-{i}",
-            "name": "purchase" if i % 10 == 0 else "page_view",
-            "user_id": f"user-{(r * 1000 + i) % 50_000}",
-            "experiment_key": "checkout",
-            "value": 12.5,
-            "properties": {"plan": "pro", "path": "/checkout"},
-        }
-        for i in range(1000)
-    ]
-    return json.dumps({"events": events}).encode()
 
 
 def per_event_us(run: Callable[[], Any], events: int, repeat: int = 5) -> float:

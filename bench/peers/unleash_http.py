@@ -72,6 +72,7 @@ from eval_http import (  # noqa: E402
     paced,
     pick_loop,
     running_server,
+    stop,
     wait_healthy,
 )
 
@@ -129,13 +130,7 @@ def running_unleash(port: int, db_url: str, log_path: Path) -> Iterator[subproce
         )
         raise
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
+        stop(proc, log)
 
 
 def _constraint(name: str, operator: str, **kw: Any) -> dict[str, Any]:
