@@ -31,7 +31,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from experimently.actor import Actor
 from experimently.auth.deps import api_key_actor
@@ -40,6 +40,7 @@ from experimently.experiments import router as experiments_routes
 from experimently.experiments.schemas import AssignmentRead, AssignRequest
 from experimently.flags import router as flags_routes
 from experimently.flags.schemas import BatchEvaluateRequest, EvaluateRequest
+from experimently.kit.asgi import read_body, replay
 from experimently.kit.deferred_routes import load_covering
 from experimently.kit.envelope import Envelope
 from experimently.runtime import Runtime
@@ -190,10 +191,10 @@ class FastPathMiddleware:
             return
         body: Any = None
         if route.body is not None:
-            messages, raw = await _read_body(receive)
+            messages, raw = await read_body(receive)
             body = _parse(route.body, raw) if messages[-1]["type"] == "http.request" else None
             if body is None:  # FastAPI answers (422 with its own wording, or whatever it decides)
-                await self.app(scope, _replay(messages, receive), send)
+                await self.app(scope, replay(messages, receive), send)
                 return
         self.answered += 1
         runtime: Runtime = scope["app"].state.runtime
@@ -211,20 +212,6 @@ class FastPathMiddleware:
 _TEMPLATES = frozenset(r.template for r in ROUTES)
 
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
-    messages: list[Message] = []
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return messages, b"".join(chunks)
-
-
 def _parse(model: type[BaseModel], raw: bytes) -> BaseModel | None:
     """The body as the route's model, or None for anything FastAPI must answer itself."""
     if not raw:
@@ -239,13 +226,3 @@ def _parse(model: type[BaseModel], raw: bytes) -> BaseModel | None:
         return model.model_validate(document)
     except ValidationError:
         return None
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = iter(messages)
-
-    async def replay() -> Message:
-        message = next(pending, None)
-        return message if message is not None else await receive()
-
-    return replay

@@ -23,9 +23,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from experimently.errors import ErrorCode, error_body, field_path
+from experimently.kit.asgi import read_body, replay
 
 __all__ = ["InputGuardMiddleware", "bad_text_paths"]
 
@@ -160,34 +161,18 @@ class InputGuardMiddleware:
         if (not is_form and kind.startswith(b"multipart/")) or scope.get("path") in ITEM_CHECKED_BODIES:
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        while True:
-            try:
-                message = await receive()
-            except HTTPException as exc:  # the body limit (RequestMiddleware) answers 413
-                await self._send(
-                    scope, send, exc.status_code, ErrorCode.PAYLOAD_TOO_LARGE, "request body too large"
-                )
-                return
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        try:
+            messages, body = await read_body(receive)
+        except HTTPException as exc:  # the body limit (RequestMiddleware) answers 413
+            await self._send(
+                scope, send, exc.status_code, ErrorCode.PAYLOAD_TOO_LARGE, "request body too large"
+            )
+            return
         problems = _form_problems(body) if is_form else _json_problems(body)
         if problems:
             await self._refuse(scope, send, problems)
             return
-        replay = iter(messages)
-
-        async def replay_receive() -> Message:
-            message = next(replay, None)
-            return message if message is not None else await receive()
-
-        await self.app(scope, replay_receive, send)
+        await self.app(scope, replay(messages, receive), send)
 
     async def _refuse(self, scope: Scope, send: Send, problems: list[dict[str, str]]) -> None:
         message = "request validation failed: " + _MESSAGE
