@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from json import JSONDecodeError, loads
 from typing import Any
 
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -41,7 +40,6 @@ from experimently.experiments.schemas import AssignmentRead, AssignRequest
 from experimently.flags import router as flags_routes
 from experimently.flags.schemas import BatchEvaluateRequest, EvaluateRequest
 from experimently.kit.asgi import read_body, replay
-from experimently.kit.deferred_routes import load_covering
 from experimently.kit.envelope import Envelope
 from experimently.runtime import Runtime
 from experimently.sdk import client_side
@@ -103,7 +101,10 @@ async def _assign(call: Call) -> Response:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    template: str  # the FastAPI route's path, for the metrics label (``middleware.route_template``)
+    """One fast route. It stands as ``scope["route"]`` while it answers: ``path`` is the FastAPI
+    route's path template, the metrics label ``middleware.route_template`` reads."""
+
+    path: str
     method: str
     body: type[BaseModel] | None
     handler: Handler
@@ -168,16 +169,7 @@ class FastPathMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: dict[str, APIRoute] | None = None
         self.answered = 0  # requests this layer answered itself (the differential tests read it)
-
-    def _route_object(self, scope: Scope, template: str) -> APIRoute | None:
-        if self._routes is None or template not in self._routes:
-            load_covering(scope["app"], scope["path"])  # the flags/experiments routers load on first use
-            self._routes = {
-                r.path: r for r in scope["app"].routes if isinstance(r, APIRoute) and r.path in _TEMPLATES
-            }
-        return self._routes.get(template)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = match(scope["method"], scope["path"]) if scope["type"] == "http" else None
@@ -198,7 +190,7 @@ class FastPathMiddleware:
                 return
         self.answered += 1
         runtime: Runtime = scope["app"].state.runtime
-        scope["route"] = self._route_object(scope, route.template)  # the metrics label
+        scope["route"] = route  # the metrics label, as FastAPI's matched route would give it
         scope["path_params"] = {"key": key} if key else {}
         try:
             actor = await api_key_actor(runtime, api_key.decode("latin-1"))
@@ -207,9 +199,6 @@ class FastPathMiddleware:
             request_id = (scope.get("state") or {}).get("request_id")
             response = app_error_response(exc, request_id)
         await response(scope, receive, send)
-
-
-_TEMPLATES = frozenset(r.template for r in ROUTES)
 
 
 def _parse(model: type[BaseModel], raw: bytes) -> BaseModel | None:

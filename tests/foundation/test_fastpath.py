@@ -19,6 +19,7 @@ import pytest
 
 from experimently.app import LazyFastPath, create_app
 from experimently.fastpath import FastPathMiddleware, match
+from experimently.middleware import REQUESTS
 from tests.conftest import Harness, start_harness
 from tests.experiments.test_api import act, create
 from tests.flags.test_api import FLAGS, create_flag, put_env
@@ -162,6 +163,23 @@ async def test_evaluate__answers_equal_fastapi__success_and_errors(pair: Pair) -
     # too large: the request middleware in front of both
     big = {"user_id": "u", "context": {"x": "y" * (h.settings.max_body_bytes + 1)}}
     assert (await pair.same("POST", path, json=big, headers=key, fast_path=False)).status_code == 413
+
+
+async def test_metrics__fast_answers_labelled_with_the_route_template(pair: Pair) -> None:
+    """``experimently_http_requests_total`` counts a fast answer under the FastAPI route's template,
+    as it counts the reference app's (never ``<unmatched>``, never the raw path)."""
+    h = pair.h
+    await _flag(h)
+    key = await h.api_key(["evaluate"])
+    template = f"{FLAGS}/{{key}}/evaluate"
+
+    def count(route: str) -> float:
+        return REQUESTS.labels("POST", route, "200")._value.get()  # type: ignore[attr-defined]  # prometheus_client keeps it private
+
+    before, unmatched = count(template), count("<unmatched>")
+    await pair.same("POST", f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u1"}, headers=key)
+    assert count(template) == before + 2  # the fast answer and the reference app's
+    assert count("<unmatched>") == unmatched
 
 
 async def test_batch_payload_and_client_evaluate__equal_fastapi(pair: Pair) -> None:
