@@ -219,6 +219,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        telemetry=None if settings.opentelemetry else {"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app, settings.errors_docs_url)
     app.include_router(ops)

@@ -4,10 +4,11 @@ Prometheus metrics by route template, and one structured log line per request.""
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import re
+import secrets
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -37,6 +38,17 @@ def _metrics(method: str, template: str, status: str) -> tuple[Any, Any]:
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# A request id is this process's random 64-bit prefix and a counter, 32 hex digits as a UUID's: unique
+# without a uuid4 per request (a getrandom system call and an object, ~3% of an evaluation's CPU).
+# Ids are correlation handles, never secrets.
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 
 
@@ -75,7 +87,7 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
         client = scope.get("client")
         set_current(RequestContext(request_id, client[0] if client else None, _header(scope, b"user-agent")))
         structlog.contextvars.clear_contextvars()

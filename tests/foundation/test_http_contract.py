@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
-from tests.conftest import Harness
+from experimently.app import create_app
+from tests.conftest import Harness, make_settings
 
 PUBLIC = {
     "/health",
@@ -59,9 +61,9 @@ async def test_every_management_route__without_auth__is_401_envelope(harness: Ha
 
 async def test_request_id__incoming_is_honoured__otherwise_generated(harness: Harness) -> None:
     given = await harness.client.get("/health", headers={"X-Request-ID": "abc-123"})
-    made = await harness.client.get("/health")
+    made = [(await harness.client.get("/health")).headers["x-request-id"] for _ in range(3)]
     assert given.headers["x-request-id"] == "abc-123"
-    assert len(made.headers["x-request-id"]) == 32
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in made) and len(set(made)) == 3
 
 
 async def test_unknown_route_and_method__envelope(harness: Harness) -> None:
@@ -158,3 +160,13 @@ async def test_unexpected_error__500_envelope_with_request_id_and_headers(harnes
     assert response.headers["x-request-id"] == "trace-500"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "secret detail" not in response.text
+
+
+def test_fastapi_opentelemetry__off_unless_asked(tmp_path: Path) -> None:
+    """FastAPI's native OpenTelemetry layer looks up the global providers on every request: off by
+    default (``OPENTELEMETRY=false``), FastAPI's own defaults when turned on."""
+    off = create_app(make_settings("sqlite", tmp_path))
+    on = create_app(make_settings("sqlite", tmp_path, opentelemetry=True))
+    assert not off._native_telemetry.enabled()
+    assert (off._telemetry["tracing"], off._telemetry["metrics"], off._telemetry["logs"]) == (False,) * 3
+    assert (on._telemetry["tracing"], on._telemetry["metrics"], on._telemetry["logs"]) == (True,) * 3

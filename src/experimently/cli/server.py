@@ -116,9 +116,12 @@ def serve(
     apply = settings.is_embedded if migrate is None else migrate
     password, _before, _after = guard(lambda: asyncio.run(_prepare(settings, apply)), settings)
     _announce(settings, password, f"http://{host}:{port}", count)
+    from experimently.kit.http_protocol import CoalescingHttpToolsProtocol
+
     options = {
         "host": host,
         "port": port,
+        "http": CoalescingHttpToolsProtocol,  # one write per small answer, not two
         "log_level": "warning",
         "access_log": False,
         "proxy_headers": settings.forwarded_allow_ips is not None,
