@@ -4,6 +4,7 @@ the SDK payload, schedules applied by the job, audit, ownership, and cross-insta
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,10 @@ async def test_sdk_payload__etag_and_304(harness: Harness) -> None:
     await put_env(harness, "new-checkout", "production", {"enabled": True}, 1)
     changed = await harness.client.get("/api/v1/sdk/flags", headers={**key, "If-None-Match": etag})
     assert changed.status_code == 200 and changed.headers["etag"] != etag
+    # the body is encoded once per build: the compact envelope of the new payload, not the old one
+    assert changed.content != first.content
+    compact = json.dumps(changed.json(), separators=(",", ":"), allow_nan=False).encode()
+    assert changed.content == compact and changed.headers["content-type"] == "application/json"
 
 
 async def test_segments__crud_use_and_delete_in_use_409(harness: Harness) -> None:

@@ -235,7 +235,8 @@ async def cancel_schedule(
 @sdk_router.get("/flags")
 async def sdk_flags(request: Request, actor: ActorDep, runtime: RuntimeDep) -> Response:
     """The environment's whole ruleset for local evaluation; ETag, and 304 when unchanged."""
-    etag, data = await sdk_payload(runtime, actor)
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers={"ETag": etag})
-    return _json(data, headers={"ETag": etag, "Cache-Control": "no-cache"})
+    built = await sdk_payload(runtime, actor)
+    if request.headers.get("if-none-match") == built.etag:
+        return Response(status_code=304, headers={"ETag": built.etag})
+    headers = {"ETag": built.etag, "Cache-Control": "no-cache"}
+    return Response(built.body, media_type="application/json", headers=headers)

@@ -4,7 +4,7 @@ experiment go through the experiment hand-off when one is wired in (the rest nev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from experimently.actor import Actor
 from experimently.errors import ValidationFailed
@@ -12,6 +12,9 @@ from experimently.flags.evaluation import build_context
 from experimently.flags.schemas import BatchEvaluateRequest
 from experimently.rbac import Permission, require_key_environment
 from experimently.runtime import Runtime
+
+if TYPE_CHECKING:
+    from experimently.sdk.payload import SdkPayload
 
 
 def _environment(actor: Actor) -> str:
@@ -78,7 +81,7 @@ async def evaluate_batch(runtime: Runtime, actor: Actor, body: BatchEvaluateRequ
     return {"user_id": body.user_id, "flags": flags}
 
 
-async def sdk_payload(runtime: Runtime, actor: Actor) -> tuple[str, dict[str, Any]]:
-    """The flags, segments and experiments of the key's environment (see experimently.sdk.payload)."""
-    built = await runtime.sdk_payloads.get(_environment(actor))
-    return built.etag, built.payload
+async def sdk_payload(runtime: Runtime, actor: Actor) -> SdkPayload:
+    """The flags, segments and experiments of the key's environment (see experimently.sdk.payload),
+    with its ETag and its encoded answer."""
+    return await runtime.sdk_payloads.get(_environment(actor))

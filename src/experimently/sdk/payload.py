@@ -55,6 +55,9 @@ class SdkPayload:
     environment: str
     etag: str  # quoted, as in the ETag header
     payload: dict[str, Any]
+    # the answer of ``GET /sdk/flags`` (``{"data": payload, "meta": {}}``), encoded once per build
+    # rather than on every request (~15% of the endpoint's CPU)
+    body: bytes
 
     @property
     def version(self) -> str:
@@ -172,7 +175,8 @@ class SdkPayloads:
                 for e in experiments
             ],
         }
-        return SdkPayload(environment, f'"{_digest(payload)}"', payload)
+        body = json.dumps({"data": payload, "meta": {}}, separators=(",", ":"), allow_nan=False).encode()
+        return SdkPayload(environment, f'"{_digest(payload)}"', payload, body)
 
 
 async def _experiment_segments(
