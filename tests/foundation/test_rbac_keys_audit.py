@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from experimently.actor import Actor, ActorKind, Role, Scope
-from experimently.errors import PermissionDenied
+from experimently.errors import AuthenticationRequired, PermissionDenied
 from experimently.rbac import Permission, permissions_for, require
 from tests.conftest import Harness
 
@@ -128,6 +128,21 @@ async def test_revoked_key__refused(harness: Harness) -> None:
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "TOKEN_INVALID"
     actions = [r["action"] for r in await harness.audit(resource_type="api_key")]
     assert actions == ["api_key.revoked", "api_key.created"]
+
+
+async def test_key_actor__reused_while_cached__rebuilt_after_a_change(harness: Harness) -> None:
+    created = await harness.client.post(
+        "/api/v1/api-keys",
+        json={"name": "m", "environment": "production", "scopes": ["manage"]},
+        headers=await harness.admin(),
+    )
+    data = created.json()["data"]
+    keys = harness.runtime.api_keys
+    first = await keys.authenticate(data["key"])
+    assert await keys.authenticate(data["key"]) is first  # one Actor per cached record
+    await harness.client.post(f"/api/v1/api-keys/{data['id']}/revoke", headers=await harness.admin())
+    with pytest.raises(AuthenticationRequired):  # the revocation reached the memo too
+        await keys.authenticate(data["key"])
 
 
 async def test_unknown_key__refused(harness: Harness) -> None:

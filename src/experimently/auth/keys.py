@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 NAMESPACE = "api_key"
 LAST_USED_RESOLUTION = 60.0  # last_used_at is flushed once a minute (to the minute, not the request)
+ACTORS_MAX = 10_000  # memoised Actors (one per key in use); cleared whole when reached
 
 
 def _read(key: ApiKey, env_key: str) -> ApiKeyRead:
@@ -155,6 +156,9 @@ class ApiKeyAuthenticator:
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._used: dict[str, datetime] = {}
         self._flusher: asyncio.Task[None] | None = None
+        # the Actor built from a cached key record, reused while the cache returns that same record
+        # (an identity check: a reloaded or changed key gets a new record, hence a new Actor)
+        self._actors: dict[str, tuple[dict[str, Any], Actor]] = {}
         cache.on_invalidate(self._forget)
 
     def _forget(self, namespace: str, key: str | None) -> None:
@@ -163,9 +167,11 @@ class ApiKeyAuthenticator:
         if key is None:
             self._known.clear()
             self._unknown.clear()
+            self._actors.clear()
         else:
             self._known.pop(key, None)
             self._unknown.pop(key, None)
+            self._actors.pop(key, None)
 
     async def authenticate(self, secret: str, client_ip: str | None = None) -> Actor:
         digest = security.sha256(secret)
@@ -182,7 +188,10 @@ class ApiKeyAuthenticator:
                 "API key is invalid, expired or revoked", code=ErrorCode.TOKEN_INVALID
             )
         self._touch(info["id"])
-        return Actor(
+        memo = self._actors.get(digest)
+        if memo is not None and memo[0] is info:
+            return memo[1]
+        actor = Actor(
             kind=ActorKind.API_KEY,
             id=info["id"],
             label=info["label"],
@@ -191,6 +200,10 @@ class ApiKeyAuthenticator:
             environment_key=info["environment_key"],
             owner_id=info["owner_id"],
         )
+        if len(self._actors) >= ACTORS_MAX:
+            self._actors.clear()
+        self._actors[digest] = (info, actor)
+        return actor
 
     async def _resolve(self, digest: str, client_ip: str | None) -> dict[str, Any]:
         moment = time.monotonic()
