@@ -106,15 +106,24 @@ def _retry_after(limit: int, period: float, remaining: float, current: float, pr
     return remaining + 0.001
 
 
-class SharedCounters:
-    """The per-request counters shared through Redis in batches (module docstring).
+class _Shared:
+    """One key's view in ``SharedCounters``."""
 
-    Per key: the shared estimate last read from Redis (every process's hits, ours included, up to the
-    last sync), the hits admitted here since, and when the next sync is due."""
+    __slots__ = ("due", "estimate", "pending", "syncing")
+
+    def __init__(self, due: float) -> None:
+        self.estimate = 0.0  # the shared count last read from Redis (ours included, up to that sync)
+        self.pending = 0  # hits admitted here since, not yet sent
+        self.due = due  # when the next sync is due
+        self.syncing = False
+
+
+class SharedCounters:
+    """The per-request counters shared through Redis in batches (module docstring)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._state: dict[str, list[Any]] = {}  # key -> [shared estimate, pending hits, sync due, syncing]
+        self._state: dict[str, _Shared] = {}
         self._prune_at = 0.0
 
     async def hit(
@@ -131,44 +140,43 @@ class SharedCounters:
             self._prune(now)
         state = self._state.get(key)
         if state is None:  # the first hit of this key here: read the shared estimate first
-            state = self._state[key] = [0.0, 0, now, False]
+            state = self._state[key] = _Shared(now)
             await self._sync(state, strategy, item, identifiers)
-        estimate, pending = state[0], state[1]
-        if math.floor(estimate + pending) + 1 > limit:
-            if not state[3] and now >= state[2]:  # the shared window may have moved on: look again
+        if math.floor(state.estimate + state.pending) + 1 > limit:
+            if not state.syncing and now >= state.due:  # the shared window may have moved on: look again
                 await self._sync(state, strategy, item, identifiers)
-                if math.floor(state[0] + state[1]) + 1 <= limit:
-                    state[1] += 1
+                if math.floor(state.estimate + state.pending) + 1 <= limit:
+                    state.pending += 1
                     return
             raise RateLimited(max(1, math.ceil(_shared_retry_after(item))))
-        state[1] = pending + 1
-        if not state[3] and (state[1] > slack or now >= state[2]):
+        state.pending += 1
+        if not state.syncing and (state.pending > slack or now >= state.due):
             await self._sync(state, strategy, item, identifiers)
 
     async def _sync(
         self,
-        state: list[Any],
+        state: _Shared,
         strategy: strategies.RateLimiter,
         item: RateLimitItem,
         identifiers: tuple[str, ...],
     ) -> None:
         """Send the pending hits (one hit of their count), then read the shared estimate. On a Redis
         error the pending hits stay pending and the error propagates (the caller falls back)."""
-        state[3] = True
+        state.syncing = True
         try:
-            sent = state[1]
+            sent = state.pending
             if sent and not await strategy.hit(item, *identifiers, cost=sent):
                 # they do not all fit (``limits`` then counts none): count what still fits, so the
                 # shared count reaches the limit and every process sees the key as full
                 room = (await strategy.get_window_stats(item, *identifiers)).remaining
                 if room > 0:
                     await strategy.hit(item, *identifiers, cost=min(room, sent))
-            state[1] -= sent
+            state.pending -= sent
             stats = await strategy.get_window_stats(item, *identifiers)
-            state[0] = float(item.amount - stats.remaining)
-            state[2] = self.clock() + SYNC_SECONDS
+            state.estimate = float(item.amount - stats.remaining)
+            state.due = self.clock() + SYNC_SECONDS
         finally:
-            state[3] = False
+            state.syncing = False
 
     def clear(self, key: str) -> None:
         self._state.pop(key, None)
@@ -176,8 +184,8 @@ class SharedCounters:
     def _prune(self, now: float) -> None:
         """Forget keys not synced for a minute with nothing pending (their next hit reads Redis)."""
         self._prune_at = now + PRUNE_SECONDS
-        for key, (_estimate, pending, due, syncing) in list(self._state.items()):
-            if not pending and not syncing and due < now - PRUNE_SECONDS:
+        for key, state in list(self._state.items()):
+            if not state.pending and not state.syncing and state.due < now - PRUNE_SECONDS:
                 del self._state[key]
 
 
