@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import degraded
 from experimently.db import after_commit
 from experimently.kit.ids import new_id
+from experimently.kit.metrics import incrementer
 
 if TYPE_CHECKING:  # imported only when Redis is configured (start-up time)
     from redis.asyncio import Redis
@@ -38,9 +39,9 @@ CACHE_REQUESTS = Counter(
 
 @functools.cache
 def _l1_hits(namespace: str) -> Any:
-    """The labelled child, kept: ``labels()`` takes a lock and checks its arguments on every call, a
-    cost the hot path pays several times per request otherwise."""
-    return CACHE_REQUESTS.labels(namespace, "l1", "hit")
+    """The labelled child's increment, kept: ``labels()`` takes a lock and checks its arguments on
+    every call, a cost the hot path pays several times per request otherwise (``kit.metrics``)."""
+    return incrementer(CACHE_REQUESTS.labels(namespace, "l1", "hit"))
 
 
 Loader = Callable[[], Awaitable[Any]]
@@ -66,7 +67,7 @@ class Cache:
         """L1 only, synchronous: the hot path of evaluation."""
         hit = self._l1.get((namespace, key))
         if hit is not None and hit[0] > time.monotonic():
-            _l1_hits(namespace).inc()
+            _l1_hits(namespace)(1)
             return hit[1]
         return None
 

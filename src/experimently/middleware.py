@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from experimently.config import Settings
 from experimently.errors import ErrorCode, error_body, unavailable_body
 from experimently.kit.context import RequestContext, set_current
+from experimently.kit.metrics import incrementer
 
 log = structlog.get_logger("experimently.http")
 REQUESTS = Counter("experimently_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -32,9 +33,10 @@ DURATION = Histogram(
 
 @functools.cache
 def _metrics(method: str, template: str, status: str) -> tuple[Any, Any]:
-    """The labelled children of one (method, route, status), kept (``labels()`` locks and checks its
-    arguments on every call); as bounded as the labels themselves."""
-    return REQUESTS.labels(method, template, status), DURATION.labels(method, template)
+    """The request counter's increment and the duration histogram's child of one (method, route,
+    status), kept (``labels()`` locks and checks its arguments on every call; ``kit.metrics``); as
+    bounded as the labels themselves."""
+    return incrementer(REQUESTS.labels(method, template, status)), DURATION.labels(method, template)
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -51,13 +53,6 @@ def new_request_id() -> str:
 
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def route_template(scope: Scope) -> str:
@@ -87,14 +82,21 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        incoming = _header(scope, b"x-request-id")
+        incoming = user_agent = length = None
+        for key, value in scope["headers"]:  # one pass for the three headers read here (first of each)
+            if key == b"x-request-id":
+                if incoming is None:
+                    incoming = value.decode("latin-1")
+            elif key == b"user-agent":
+                if user_agent is None:
+                    user_agent = value.decode("latin-1")
+            elif key == b"content-length" and length is None:
+                length = value.decode("latin-1")
         request_id = incoming if incoming and _REQUEST_ID.match(incoming) else new_request_id()
         client = scope.get("client")
-        set_current(RequestContext(request_id, client[0] if client else None, _header(scope, b"user-agent")))
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        # the log lines of the request carry its id from this context (logging_setup.add_request_id)
+        set_current(RequestContext(request_id, client[0] if client else None, user_agent))
         scope.setdefault("state", {})["request_id"] = request_id
-        length = _header(scope, b"content-length")
         if length and length.isdigit() and int(length) > self.max_body:
             await self._reject_too_large(send, request_id)
             self._finish(scope, 413, started, request_id)
@@ -120,9 +122,14 @@ class RequestMiddleware:
                 status = message["status"]
                 status_sent = True
                 headers = list(message.get("headers", []))
+                own_policy = False  # a loop, not any() over a generator: this runs on every answer
+                for key, _ in headers:
+                    if key == b"content-security-policy":
+                        own_policy = True
+                        break
                 headers.append((b"x-request-id", request_id.encode()))
                 headers.extend(self.security_headers)
-                if not any(key == b"content-security-policy" for key, _ in headers):
+                if not own_policy:
                     headers.append((b"content-security-policy", csp))
                 message["headers"] = headers
             await send(message)
@@ -172,7 +179,7 @@ class RequestMiddleware:
         template = route_template(scope)
         method = scope["method"]
         count, duration = _metrics(method, template, str(status))
-        count.inc()
+        count(1)
         duration.observe(elapsed)
         if self.access_log:
             log.info(

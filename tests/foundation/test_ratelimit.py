@@ -10,7 +10,7 @@ import pytest
 from limits import parse
 
 from experimently.errors import RateLimited
-from experimently.ratelimit import SYNC_FRACTION, SYNC_SECONDS, LocalCounters, RateLimiter
+from experimently.ratelimit import SYNC_FRACTION, SYNC_SECONDS, LocalCounters, RateLimiter, _key_for
 from tests.conftest import REDIS_URL
 
 
@@ -157,3 +157,11 @@ async def test_shared_counters__pending_hits_sent_within_the_sync_interval() -> 
     stats = await observer.shared.counter.get_window_stats(item, "api-key", key)
     assert stats.remaining == 1000 - 4
     await one.clear("1000/hour", "api-key", key)
+
+
+def test_remembered_keys_are_the_librarys_and_never_another_items() -> None:
+    first, second = parse("10/minute"), parse("20/minute")
+    assert _key_for(first, ("api-key", "k1")) == first.key_for("api-key", "k1")
+    assert _key_for(first, ("api-key", "k1")) == first.key_for("api-key", "k1")  # remembered
+    assert _key_for(second, ("api-key", "k1")) == second.key_for("api-key", "k1")
+    assert _key_for(first, ("api-key", "k1")) != _key_for(second, ("api-key", "k1"))

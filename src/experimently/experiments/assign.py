@@ -32,6 +32,7 @@ from experimently.experiments.schemas import AssignmentRead, AssignRequest, Stat
 from experimently.experiments.service import NAMESPACE
 from experimently.flags.evaluation import FlagEvaluation
 from experimently.kit.clock import now
+from experimently.kit.metrics import incrementer
 from experimently_sdk import (
     Assignment,
     CompiledExperiment,
@@ -54,8 +55,9 @@ ASSIGNMENTS = Counter(
 
 @functools.cache
 def _assignments(reason: str) -> Any:
-    """The counter's child for one reason, kept (``labels()`` locks and checks on every call)."""
-    return ASSIGNMENTS.labels(reason)
+    """The increment of the counter's child for one reason, kept (``labels()`` locks and checks on
+    every call; ``kit.metrics``)."""
+    return incrementer(ASSIGNMENTS.labels(reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,7 +257,7 @@ class AssignmentService:
                 )
             )
         for d in decisions:
-            ASSIGNMENTS.labels(d.result.reason).inc()
+            _assignments(d.result.reason)(1)
         return decisions
 
     async def _remember(self, experiment_id: str, assigned: Mapping[str, str | None]) -> None:
@@ -346,7 +348,7 @@ class AssignmentService:
             await self._first(environment, exp, contexts, units, answers)
         done = [a for a in answers if a is not None]
         for a in done:
-            _assignments(a.reason).inc()
+            _assignments(a.reason)(1)
         return done
 
     async def _first(

@@ -22,6 +22,7 @@ from experimently.flags import repository
 from experimently.flags.documents import engine_document, experiment_keys, segment_document
 from experimently.flags.exposures import ExposureRecorder
 from experimently.flags.service import RULESET_NAMESPACE
+from experimently.kit.metrics import incrementer
 from experimently.kit.references import segment_keys
 from experimently.segments import repository as segment_repository
 from experimently_sdk import EvaluationResult, Evaluator, ExperimentResolver, Ruleset
@@ -39,8 +40,9 @@ EVALUATIONS = Counter("experimently_flag_evaluations_total", "Flag evaluations b
 
 @functools.cache
 def _evaluations(reason: str) -> Any:
-    """The labelled child, kept (``labels()`` locks and checks its arguments on every call)."""
-    return EVALUATIONS.labels(reason)
+    """The labelled child's increment, kept (``labels()`` locks and checks its arguments on every
+    call; ``kit.metrics``)."""
+    return incrementer(EVALUATIONS.labels(reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +174,7 @@ class FlagEvaluation:
     ) -> EvaluationResult:
         snap = await self.snapshot(environment)
         result = snap.evaluator.evaluate(flag_key, context, default=default, experiment_resolver=resolver)
-        _evaluations(result.reason).inc()
+        _evaluations(result.reason)(1)
         if snap.guarded and self.exposures is not None:
             self.exposures.record(
                 environment, snap.guarded, flag_key, context.get("user_id"), result.variation
