@@ -240,6 +240,19 @@ class CpuMeter:
         }
 
 
+async def settle(server_pid: int, limit: float = 30.0) -> float:
+    """Wait until the server is idle (under 5% of a core over half a second, at most ``limit``
+    seconds); returns the seconds waited. A phase after the first assignments would otherwise pay
+    for their exposure events, still being written in the background, in its own CPU per request."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        meter = CpuMeter(server_pid)
+        await asyncio.sleep(0.5)
+        if meter.read()["server_cpu"] < 0.05:
+            break
+    return round(time.perf_counter() - started, 1)
+
+
 async def gc_pauses(port: int) -> dict[str, float]:
     """The server's ``experimently_gc_pause_seconds``: count, total seconds and pauses over 20 ms."""
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", timeout=10) as client:
@@ -759,13 +772,16 @@ async def measure(
         if name == "assign_repeat":
             bodies = bodies[: max(endpoints["assign"]["covered"], 1)]
         wanted = [raw_request(method, target, port, api_key, b) for b in bodies]
+        settled = await settle(proc.pid)
         result = await closed_loop(port, wanted, args.endpoint_connections, args.endpoint_seconds, proc.pid)
+        result["settled_s"] = settled
         endpoints[name] = result
         lt = result["latency_ms"]
         print(
             f"{name}, {args.endpoint_connections} connections: {result['req_per_s']:>6,} req/s  "
             f"p50 {lt['p50']} ms  p99 {lt['p99']} ms  errors {result['errors']}  "
-            f"server {result['server_cpu_us_per_request']} us CPU/request  {show_cpu(result)}"
+            f"server {result['server_cpu_us_per_request']} us CPU/request  {show_cpu(result)}  "
+            f"(after {settled} s for the server to settle)"
         )
 
     batched = await batch(port, api_key, args.batch_users, args.batch_requests, proc.pid)

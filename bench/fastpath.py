@@ -9,6 +9,16 @@ in alternating rounds, back to back, and the median round is reported for each.
 
     .venv/bin/python bench/fastpath.py [--rounds 7] [--requests 2000] [--redis-url redis://.../N]
 
+``--instructions`` counts instead of timing: each workload (fast path only) runs in a child process
+under valgrind's callgrind, with instrumentation switched on for the measured requests alone, and the
+figure is machine instructions per request. That count does not move with the machine's load or a
+neighbour on the same host (wall and CPU times here varied by 25% between runs of the same code), so
+it is the figure to compare two versions of the code by; it says nothing about system calls or the
+kernel, which the HTTP benches measure.
+
+    .venv/bin/python bench/fastpath.py --instructions [--requests 1000]
+    PYTHONPATH=<another checkout>/src .venv/bin/python bench/fastpath.py --instructions   # its code
+
 Ends with one JSON line.
 """
 
@@ -20,7 +30,9 @@ import gc
 import json
 import os
 import platform
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,6 +176,64 @@ async def run(app: ASGIApp, api_key: str, method: str, path: str, bodies: list[b
     return (time.process_time() - start) / n * 1e6
 
 
+def instrument(state: str) -> None:
+    """Callgrind's counting on or off for this process; blocks on purpose (nothing else may run)."""
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True)
+
+
+async def instructions_child(workload: str, n: int) -> None:
+    """In the child under callgrind: set up, warm up, then count ``n`` requests of one workload."""
+    data_dir = Path(tempfile.mkdtemp(prefix="experimently-fastpath-"))
+    runtime = build_runtime(settings(data_dir, True))
+    await bootstrap(runtime, apply_migrations=True)
+    app = create_app(settings(data_dir, True), runtime=runtime)
+    async with app.router.lifespan_context(app):
+        api_key = await prepare(app)
+        loads = workloads(api_key)
+        method, path, bodies = loads["assign_repeat"]
+        await run(app, api_key, method, path, bodies, len(bodies))  # the units' first assignments
+        method, path, bodies = loads[workload]
+        await run(app, api_key, method, path, bodies, min(n, 500))  # warm-up
+        gc.collect()
+        gc.freeze()
+        gc.disable()  # collections land at different requests in different versions: not counted
+        instrument("on")
+        await run(app, api_key, method, path, bodies, n)
+        instrument("off")
+
+
+def instructions(args: argparse.Namespace) -> dict[str, Any]:
+    """Machine instructions per request of each workload, from callgrind (``--instructions``)."""
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        raise SystemExit("--instructions needs valgrind (the Debian package valgrind)")
+    figures: dict[str, Any] = {}
+    for workload in ("evaluate", "assign_repeat", "sdk_payload"):
+        with tempfile.TemporaryDirectory(prefix="experimently-callgrind-") as out:
+            target = Path(out) / "callgrind.out"
+            command = [
+                "valgrind",
+                "--tool=callgrind",
+                "--instr-atstart=no",
+                f"--callgrind-out-file={target}",
+                sys.executable,
+                __file__,
+                "--requests",
+                str(args.requests),
+            ]
+            env = {**os.environ, "PYTHONHASHSEED": "0", "EXPERIMENTLY_BENCH_CALLGRIND": workload}
+            subprocess.run(command, env=env, check=True, capture_output=True)
+            totals = [line for line in target.read_text().splitlines() if line.startswith("totals:")]
+            per_request = int(totals[-1].split()[1]) // args.requests
+        figures[workload] = {"instructions_per_request": per_request}
+        print(f"{workload:<14} {per_request:>10,} instructions per request")
+    return {
+        "bench": "fastpath_instructions",
+        "python": platform.python_version(),
+        "requests": args.requests,
+        **figures,
+    }
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="experimently-fastpath-"))
     if args.redis_url:
@@ -235,10 +305,19 @@ def main() -> None:
         default=None,
         help="a scratch Redis db (flushed): rate limits and the cache as in the production shape",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="machine instructions per request under callgrind, instead of CPU time (see above)",
+    )
     args = parser.parse_args()
     import uvloop
 
-    figures = uvloop.run(bench(args))
+    child = os.environ.get("EXPERIMENTLY_BENCH_CALLGRIND")
+    if child:
+        uvloop.run(instructions_child(child, args.requests))
+        return
+    figures = instructions(args) if args.instructions else uvloop.run(bench(args))
     print(json.dumps(figures, separators=(",", ":")))
 
 
