@@ -220,6 +220,7 @@ class StreamPipeline:
         self.consumer = consumer or new_id()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._waiting_for_news = False  # the writer is inside the blocking read (see stop)
         self._enqueue = redis.register_script(ENQUEUE)
         self._ack = redis.register_script(ACK)
         self._last_claim = 0.0
@@ -301,7 +302,11 @@ class StreamPipeline:
             # a full claim means more are waiting (a dead consumer's backlog): claim again at once
             self._claim_more = len(messages) >= self._claim_count
         if not messages:
-            messages = await self.read()
+            self._waiting_for_news = True
+            try:
+                messages = await self.read()
+            finally:
+                self._waiting_for_news = False
         return messages
 
     async def _step(self) -> None:
@@ -440,6 +445,12 @@ class StreamPipeline:
         """Finish the batch in hand (commit + ack); unread messages stay in the stream for others."""
         self._stopping = True
         if self._task is not None:
+            if self._waiting_for_news:
+                # Blocked in XREADGROUP (up to a second) with nothing in hand: end it now rather than
+                # hold the shutdown. Should Redis hand us messages at that very moment, they stay
+                # pending under this consumer and another writer claims them (the event ids make a
+                # second write a no-op): nothing is lost.
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(self._task, timeout=self.settings.event_claim_idle_ms / 1000)
             self._task = None
