@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from experimently.config import Settings
 from experimently.errors import ErrorCode, error_body, unavailable_body
 from experimently.kit.context import RequestContext, set_current
-from experimently.kit.metrics import incrementer
+from experimently.kit.metrics import incrementer, observer
 
 log = structlog.get_logger("experimently.http")
 REQUESTS = Counter("experimently_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -33,10 +33,10 @@ DURATION = Histogram(
 
 @functools.cache
 def _metrics(method: str, template: str, status: str) -> tuple[Any, Any]:
-    """The request counter's increment and the duration histogram's child of one (method, route,
+    """The request counter's increment and the duration histogram's observation of one (method, route,
     status), kept (``labels()`` locks and checks its arguments on every call; ``kit.metrics``); as
     bounded as the labels themselves."""
-    return incrementer(REQUESTS.labels(method, template, status)), DURATION.labels(method, template)
+    return incrementer(REQUESTS.labels(method, template, status)), observer(DURATION.labels(method, template))
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -178,9 +178,9 @@ class RequestMiddleware:
         elapsed = time.perf_counter() - started
         template = route_template(scope)
         method = scope["method"]
-        count, duration = _metrics(method, template, str(status))
+        count, observe = _metrics(method, template, str(status))
         count(1)
-        duration.observe(elapsed)
+        observe(elapsed)
         if self.access_log:
             log.info(
                 "request.completed",
