@@ -55,6 +55,8 @@ def _serve_modules(data_dir: Path) -> set[str]:
     env = {"EXPERIMENTLY_DATA_DIR": str(data_dir), "EXPERIMENTLY_LOG_LEVEL": "WARNING", "PATH": ""}
     done = subprocess.run([sys.executable, "-c", SERVE], capture_output=True, text=True, env=env)
     assert done.returncode == 0, f"serve exited with {done.returncode}: {done.stderr[-3000:]}"
+    # a thread left working when the loop closed (a job cancelled mid-connect) reports here
+    assert "Exception in thread" not in done.stderr, done.stderr[-3000:]
     return set(json.loads(done.stdout.strip().splitlines()[-1]))
 
 

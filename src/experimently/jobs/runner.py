@@ -60,6 +60,9 @@ JOB_DURATION = Histogram("experimently_jobs_duration_seconds", "Job run duration
 
 JobFn = Callable[[], Awaitable[object]]
 
+# How long stop() lets the step in progress finish before cancelling it (see JobRunner.stop)
+STOP_GRACE_SECONDS = 5.0
+
 
 @dataclass
 class Job:
@@ -78,6 +81,8 @@ class JobRunner:
         self.max_backoff = max_backoff  # the longest pause between attempts while the loop fails
         self.jobs: dict[str, Job] = {}
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()  # set by stop(): ends the loop's pause at once
 
     def register(self, name: str, interval: float, fn: JobFn, *, lease_seconds: float = 300.0) -> None:
         self.jobs[name] = Job(name, interval, fn, lease_seconds)
@@ -142,6 +147,8 @@ class JobRunner:
         """Each job whose interval has passed since it last started on any instance: one lease UPDATE
         per job and interval (a process does not ask again before the recorded start + interval)."""
         for job in self.jobs.values():
+            if self._stopping:
+                return
             moment, interval = now(), timedelta(seconds=job.interval)
             # (a next check more than an interval ahead means the clock went back: ask now)
             if job.next_check is None or not moment < job.next_check <= moment + interval:
@@ -150,7 +157,7 @@ class JobRunner:
 
     async def _loop(self) -> None:
         health = LoopHealth(base=self.tick, cap=self.max_backoff)
-        while True:
+        while not self._stopping:
             try:
                 if health.failing and not await self.db.ping():
                     raise OperationalError("SELECT 1", None, ConnectionError("database unreachable"))
@@ -158,18 +165,36 @@ class JobRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                await asyncio.sleep(health.failed(exc))  # logged once per outage, not once per tick
+                await self._pause(health.failed(exc))  # logged once per outage, not once per tick
                 continue
             health.succeeded()
-            await asyncio.sleep(self.tick)
+            await self._pause(self.tick)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     def start(self) -> None:
         if self._task is None and self.jobs:
+            self._stopping = False
+            self._wake.clear()
             self._task = asyncio.create_task(self._loop(), name="job-runner")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """End the loop: at once when it is pausing; otherwise the step in progress (a lease update,
+        a job) may finish, for at most ``grace`` seconds, before it is cancelled. Cancelling a step
+        at any point was safe for the data (its transaction rolls back) but not for the process: a
+        step cancelled while aiosqlite was opening a connection leaves that connection's thread to
+        report to an event loop that is about to close, and at interpreter exit that thread's error
+        could abort the process (SIGABRT) instead of a clean exit."""
+        task = self._task
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        done, _pending = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._task = None
