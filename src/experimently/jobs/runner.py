@@ -82,7 +82,7 @@ class JobRunner:
         self.jobs: dict[str, Job] = {}
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._wake = asyncio.Event()  # set by stop(): ends the loop's pause at once
+        self._wake = asyncio.Event()  # set by stop(): ends the loop's pause at once (new per start)
 
     def register(self, name: str, interval: float, fn: JobFn, *, lease_seconds: float = 300.0) -> None:
         self.jobs[name] = Job(name, interval, fn, lease_seconds)
@@ -177,7 +177,7 @@ class JobRunner:
     def start(self) -> None:
         if self._task is None and self.jobs:
             self._stopping = False
-            self._wake.clear()
+            self._wake = asyncio.Event()  # of the loop that runs it (an Event binds to its first loop)
             self._task = asyncio.create_task(self._loop(), name="job-runner")
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
