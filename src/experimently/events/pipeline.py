@@ -301,7 +301,7 @@ class StreamPipeline:
             messages = await self.claim()
             # a full claim means more are waiting (a dead consumer's backlog): claim again at once
             self._claim_more = len(messages) >= self._claim_count
-        if not messages:
+        if not messages and not self._stopping:  # stop() during the claim: no new read
             self._waiting_for_news = True
             try:
                 messages = await self.read()
