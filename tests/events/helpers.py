@@ -34,4 +34,28 @@ async def count_rows(h: Harness, model: Any, **where: Any) -> int:
         return int(await session.scalar(query) or 0)
 
 
-__all__ = ["Event", "EventKey", "count_rows", "flush", "post_batch", "stored"]
+async def stored_and_distinct(h: Harness) -> tuple[int, int]:
+    """Rows in ``events`` and distinct event ids among them (equal when nothing is stored twice)."""
+    async with h.runtime.db.transaction() as session:
+        total = await session.scalar(select(func.count()).select_from(Event))
+        distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
+    return int(total or 0), int(distinct or 0)
+
+
+async def pending_in_stream(h: Harness) -> int:
+    """Messages of the event stream read by some consumer and not yet acknowledged (production shape)."""
+    assert h.runtime.redis is not None
+    s = h.settings
+    return int((await h.runtime.redis.xpending(s.event_stream_key, s.event_stream_group))["pending"])
+
+
+__all__ = [
+    "Event",
+    "EventKey",
+    "count_rows",
+    "flush",
+    "pending_in_stream",
+    "post_batch",
+    "stored",
+    "stored_and_distinct",
+]

@@ -7,11 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from experimently.events.models import Event
 from experimently.events.pipeline import StreamPipeline
 from tests.conftest import Harness
+from tests.events.helpers import pending_in_stream, stored_and_distinct
 
 
 @pytest.fixture
@@ -41,11 +40,8 @@ async def test_dead_consumers__pending_claimed__each_event_stored_once(harness: 
     await survivor.start()
     await survivor.flush(wait_seconds=20)
     await survivor.stop()
-    pending = await redis.xpending(settings.event_stream_key, settings.event_stream_group)
-    assert pending["pending"] == 0
-    async with db.transaction() as session:
-        total = await session.scalar(select(func.count()).select_from(Event))
-        distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
+    assert await pending_in_stream(harness) == 0
+    total, distinct = await stored_and_distinct(harness)
     assert total == distinct == 600
 
 
@@ -102,14 +98,11 @@ async def test_worker_process_killed_after_reading__restart_stores_each_event_on
     assert process.returncode == -9 and int(out.decode().strip()) == 2  # read two messages, then SIGKILL
     redis = harness.runtime.redis
     assert redis is not None
-    pending = await redis.xpending(s.event_stream_key, s.event_stream_group)
-    assert pending["pending"] == 2
+    assert await pending_in_stream(harness) == 2
     restarted = StreamPipeline(harness.runtime.db, redis, s, consumer="restarted")
     await restarted.start()
     await restarted.flush(wait_seconds=20)
     await restarted.stop()
-    assert (await redis.xpending(s.event_stream_key, s.event_stream_group))["pending"] == 0
-    async with harness.runtime.db.transaction() as session:
-        total = await session.scalar(select(func.count()).select_from(Event))
-        distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
+    assert await pending_in_stream(harness) == 0
+    total, distinct = await stored_and_distinct(harness)
     assert total == distinct == 300

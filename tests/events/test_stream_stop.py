@@ -9,11 +9,10 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
 
-from experimently.events.models import Event
 from experimently.events.pipeline import StreamPipeline
 from tests.conftest import Harness
+from tests.events.helpers import pending_in_stream, stored_and_distinct
 
 
 @pytest.fixture
@@ -69,9 +68,6 @@ async def test_writers_stopped_at_any_moment_while_events_arrive__each_event_sto
     await asyncio.sleep(0.3)  # past the claim idle time: anything left pending is claimed
     await survivor.flush(wait_seconds=20)
     await survivor.stop()
-    pending = await redis.xpending(settings.event_stream_key, settings.event_stream_group)
-    assert pending["pending"] == 0
-    async with db.transaction() as session:
-        total = await session.scalar(select(func.count()).select_from(Event))
-        distinct = await session.scalar(select(func.count(func.distinct(Event.event_id))))
+    assert await pending_in_stream(harness) == 0
+    total, distinct = await stored_and_distinct(harness)
     assert total == distinct == sent == 12 * 3 * 40
