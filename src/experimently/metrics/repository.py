@@ -290,7 +290,13 @@ def metrics_statement(
     """Every metric's sums per (variant, day) for the units of the scratch table: one pass over the
     events (joined to the scratch rows by unit, grouped by unit), then one GROUP BY (variant, day).
     Units with no event of any metric are not in the join; they count in ``n`` of the non-mean
-    metrics through the exposure counts and add zero to every sum."""
+    metrics through the exposure counts and add zero to every sum.
+
+    The scratch table has one row per unit, so the per-unit step groups by the unit's whole row
+    (unit, variant, first exposure) rather than taking ``MIN(variant)``, which compared the variant
+    text (through the collation) once per joined event; the sums of a metric without a pre-period or
+    denominator are ``NULL`` constants rather than sums over a ``NULL`` column (measured, bench/README.md:
+    from scratch at 10M events, median 6.06 -> 5.72 s)."""
     inner: list[str] = []
     middle: list[str] = []
     outer: list[str] = []
@@ -298,29 +304,25 @@ def metrics_statement(
         cols, (value, pre, den) = _one_metric(i, metric, dialect, params)
         inner += cols
         for label, expr in (("v", value), ("p", pre), ("d", den)):
-            middle.append(f"CAST({expr} AS DOUBLE PRECISION) AS {label}{i}")
+            if expr != "NULL":
+                middle.append(f"CAST({expr} AS DOUBLE PRECISION) AS {label}{i}")
         v, p, d = f"v{i}", f"p{i}", f"d{i}"
-        outer += [
-            f"COUNT({v})",
-            f"SUM({v})",
-            f"SUM({v} * {v})",
-            f"SUM({p})",
-            f"SUM({p} * {p})",
-            f"SUM({v} * {p})",
-            f"SUM({d})",
-            f"SUM({d} * {d})",
-            f"SUM({v} * {d})",
-        ]
+        outer += [f"COUNT({v})", f"SUM({v})", f"SUM({v} * {v})"]
+        for other, expr in ((p, pre), (d, den)):  # a metric without a pre-period or denominator: NULLs
+            outer += (
+                [f"SUM({other})", f"SUM({other} * {other})", f"SUM({v} * {other})"]
+                if expr != "NULL"
+                else ["NULL"] * 3
+            )
     return f"""
         SELECT variant, day, {", ".join(outer)}
         FROM (
             SELECT u.variant, u.exposed_us / :day AS day, {", ".join(middle)}
             FROM (
-                SELECT x.unit_id, MIN(x.variant) AS variant, MIN(x.exposed_us) AS exposed_us,
-                       {", ".join(inner)}
+                SELECT x.unit_id, x.variant, x.exposed_us, {", ".join(inner)}
                 FROM {name} x JOIN events e ON e.user_id = x.unit_id
                 WHERE e.name IN :names AND e.seq <= :upto
-                GROUP BY x.unit_id
+                GROUP BY x.unit_id, x.variant, x.exposed_us
             ) u
         ) w
         GROUP BY 1, 2
