@@ -52,4 +52,8 @@ class EventKey(Base):
     __tablename__ = "event_keys"
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # indexed for retention's purge only: BRIN on PostgreSQL (next to free for the writers' merge;
+    # keys are appended in arrival order, close to event time), a B-tree on SQLite (migration 0024).
+    # The migrations own the schema (nothing calls create_all); written here without the dialect
+    # option, which would import the PostgreSQL dialect into every embedded start.
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
