@@ -12,7 +12,7 @@ of the bench database and Redis, and "other" (the rest of the machine: another j
 Ends with one line of JSON.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
-        [--shapes postgres,postgres-split,sqlite] [--api-workers 1]
+        [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
 """
 
 from __future__ import annotations
@@ -178,24 +178,26 @@ async def track_key(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-API-Key": key.json()["data"]["key"], "Content-Type": "application/json"}
 
 
-def body(r: int) -> bytes:
-    """Request ``r``'s batch: 1,000 events (every tenth a purchase), 50,000 users in all."""
+def body(r: int, keyed_every: int = 1) -> bytes:
+    """Request ``r``'s batch: 1,000 events (every tenth a purchase), 50,000 users in all; every
+    ``keyed_every``-th event carries an experiment key (1, the default and the figures of record: all
+    of them; SDK ``track`` events carry none, exposures do)."""
     events = [
         {
             "event_id": f"b{r}-{i}",
             "name": "purchase" if i % 10 == 0 else "page_view",
             "user_id": f"user-{(r * 1000 + i) % 50_000}",
-            "experiment_key": "checkout",
             "value": 12.5,
             "properties": {"plan": "pro", "path": "/checkout"},
         }
+        | ({"experiment_key": "checkout"} if i % keyed_every == 0 else {})
         for i in range(1000)
     ]
     return json.dumps({"events": events}).encode()
 
 
-def bodies(requests: int) -> list[bytes]:
-    return [body(r) for r in range(requests)]
+def bodies(requests: int, keyed_every: int = 1) -> list[bytes]:
+    return [body(r, keyed_every) for r in range(requests)]
 
 
 async def load(
@@ -235,7 +237,7 @@ async def count_rows(shape: str, data_dir: Path) -> int:
 
 
 async def run_shape(
-    shape: str, requests: int, concurrency: int, workers: int, api_workers: int
+    shape: str, requests: int, concurrency: int, workers: int, api_workers: int, keyed_every: int = 1
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
@@ -261,7 +263,7 @@ async def run_shape(
     port = free_port()
     server = start_server(env | ({"EXPERIMENTLY_EVENT_WRITER": "false"} if split else {}), port)
     writers: list[subprocess.Popen[bytes]] = []
-    payloads = bodies(requests)
+    payloads = bodies(requests, keyed_every)
     total = requests * 1000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -314,10 +316,18 @@ async def main() -> None:
     parser.add_argument(
         "--api-workers", type=int, default=1, help="HTTP processes of serve (CPU counted for 1 only)"
     )
+    parser.add_argument(
+        "--keyed-every",
+        type=int,
+        default=1,
+        help="every N-th event carries an experiment key (default 1: all, as in the figures of record)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
-        result = await run_shape(shape, args.requests, args.concurrency, args.workers, args.api_workers)
+        result = await run_shape(
+            shape, args.requests, args.concurrency, args.workers, args.api_workers, args.keyed_every
+        )
         results[shape] = result
         print(
             f"{shape:14s} {result['events_per_s']:>8,} events/s committed "
@@ -333,6 +343,7 @@ async def main() -> None:
                 "nproc": os.cpu_count(),
                 "python": sys.version.split()[0],
                 "workers": args.workers,
+                "keyed_every": args.keyed_every,
                 **results,
             }
         )

@@ -128,3 +128,39 @@ async def test_event_keys_time_index__brin_on_postgres__serves_the_purge(harness
     # Then the index is a BRIN (nothing per event for the writers' merge) and the purge reads through it
     assert "USING brin (occurred_at)" in str(definition)
     assert "ix_event_keys_occurred_at" in plan, plan
+
+
+async def test_experiment_index__partial__holds_only_keyed_events__and_serves_a_keyed_filter(
+    harness: Harness,
+) -> None:
+    # Given one event with an experiment key and one without (what track sends)
+    keyed = row("keyed")
+    bare = EventRow("bare", "purchase", "u1", "production", None, None, 1.0, {}, BASE_US, BASE_US + 7)
+    async with harness.runtime.db.transaction() as session:
+        assert await repository.insert_batch(session, [keyed, bare]) == 2
+    async with harness.runtime.db.transaction() as session:
+        if harness.backend == "postgres":
+            definition = await session.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_experiment_time'")
+            )
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        else:
+            definition = await session.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'ix_events_experiment_time'")
+            )
+        explain = "EXPLAIN" if harness.backend == "postgres" else "EXPLAIN QUERY PLAN"
+        plan = " ".join(
+            str(cells[-1])
+            for cells in await session.execute(
+                text(f"{explain} SELECT seq FROM events WHERE experiment_key = :k"), {"k": "exp"}
+            )
+        )
+        # When the events are read by experiment key (the aggregation's exposures, the events API)
+        found = await repository.recent(
+            session, name=None, user_id=None, experiment_key="exp", since_us=None, limit=10
+        )
+    # Then the index is partial, the keyed filter reads through it, and the answer is unchanged
+    assert "experiment_key IS NOT NULL" in str(definition)
+    assert "ix_events_experiment_time" in plan or "experiment_key_occurred_at_idx" in plan, plan
+    assert [e.event_id for e in found] == ["keyed"]

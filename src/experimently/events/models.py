@@ -42,6 +42,8 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
+        # partial, WHERE experiment_key IS NOT NULL (migration 0026): every reader asks for one key.
+        # Written without the dialect options (see EventKey.occurred_at).
         Index("ix_events_experiment_time", "experiment_key", "occurred_at"),
         Index("ix_events_user_time", "user_id", "occurred_at"),
         Index("ix_events_name_time", "name", "occurred_at"),
