@@ -13,6 +13,7 @@ Ends with one line of JSON.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
         [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
+        [--client-timestamps]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +180,13 @@ async def track_key(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-API-Key": key.json()["data"]["key"], "Content-Type": "application/json"}
 
 
-def body(r: int, keyed_every: int = 1) -> bytes:
+def body(r: int, keyed_every: int = 1, client_times: bool = False) -> bytes:
     """Request ``r``'s batch: 1,000 events (every tenth a purchase), 50,000 users in all; every
     ``keyed_every``-th event carries an experiment key (1, the default and the figures of record: all
-    of them; SDK ``track`` events carry none, exposures do)."""
+    of them; SDK ``track`` events carry none, exposures do). With ``client_times`` each event carries
+    its own ``timestamp``, spread over the last hour as many clients' buffered events are (the default,
+    none, stamps every event with the time of its request)."""
+    hour_ago = time.time() - 3600
     events = [
         {
             "event_id": f"b{r}-{i}",
@@ -191,13 +196,18 @@ def body(r: int, keyed_every: int = 1) -> bytes:
             "properties": {"plan": "pro", "path": "/checkout"},
         }
         | ({"experiment_key": "checkout"} if i % keyed_every == 0 else {})
+        | ({"timestamp": _iso(hour_ago + (r * 1000 + i) * 7919 % 3600)} if client_times else {})
         for i in range(1000)
     ]
     return json.dumps({"events": events}).encode()
 
 
-def bodies(requests: int, keyed_every: int = 1) -> list[bytes]:
-    return [body(r, keyed_every) for r in range(requests)]
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat()
+
+
+def bodies(requests: int, keyed_every: int = 1, client_times: bool = False) -> list[bytes]:
+    return [body(r, keyed_every, client_times) for r in range(requests)]
 
 
 async def load(
@@ -237,7 +247,13 @@ async def count_rows(shape: str, data_dir: Path) -> int:
 
 
 async def run_shape(
-    shape: str, requests: int, concurrency: int, workers: int, api_workers: int, keyed_every: int = 1
+    shape: str,
+    requests: int,
+    concurrency: int,
+    workers: int,
+    api_workers: int,
+    keyed_every: int = 1,
+    client_times: bool = False,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
@@ -263,7 +279,7 @@ async def run_shape(
     port = free_port()
     server = start_server(env | ({"EXPERIMENTLY_EVENT_WRITER": "false"} if split else {}), port)
     writers: list[subprocess.Popen[bytes]] = []
-    payloads = bodies(requests, keyed_every)
+    payloads = bodies(requests, keyed_every, client_times)
     total = requests * 1000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -322,11 +338,22 @@ async def main() -> None:
         default=1,
         help="every N-th event carries an experiment key (default 1: all, as in the figures of record)",
     )
+    parser.add_argument(
+        "--client-timestamps",
+        action="store_true",
+        help="each event carries its own timestamp, spread over the last hour (default: none)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
         result = await run_shape(
-            shape, args.requests, args.concurrency, args.workers, args.api_workers, args.keyed_every
+            shape,
+            args.requests,
+            args.concurrency,
+            args.workers,
+            args.api_workers,
+            args.keyed_every,
+            args.client_timestamps,
         )
         results[shape] = result
         print(
@@ -344,6 +371,7 @@ async def main() -> None:
                 "python": sys.version.split()[0],
                 "workers": args.workers,
                 "keyed_every": args.keyed_every,
+                "client_timestamps": args.client_timestamps,
                 **results,
             }
         )

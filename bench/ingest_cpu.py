@@ -18,7 +18,7 @@ Run it against two versions of the code to compare them (``PYTHONPATH=<other che
 other one with the same script), interleaved, several times: the medians are what to compare.
 
     .venv/bin/python bench/ingest_cpu.py [--rounds 5] [--pg postgresql://...scratch db]
-        [--pg-drop-index ix_events_name_time]
+        [--pg-drop-index ix_events_name_seq]
 
 ``--pg`` is dropped and migrated anew (a scratch database only). Ends with one line of JSON.
 """

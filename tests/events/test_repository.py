@@ -164,3 +164,39 @@ async def test_experiment_index__partial__holds_only_keyed_events__and_serves_a_
     assert "experiment_key IS NOT NULL" in str(definition)
     assert "ix_events_experiment_time" in plan or "experiment_key_occurred_at_idx" in plan, plan
     assert [e.event_id for e in found] == ["keyed"]
+
+
+async def test_name_index__ordered_by_seq__serves_the_newest_events_of_a_name(harness: Harness) -> None:
+    # Given events of two names, stored in an order unlike their client timestamps
+    rows = [row(f"p{i}", ts_us=BASE_US - i * 1_000_000) for i in range(5)]
+    rows += [EventRow(f"v{i}", "view", "u2", None, None, None, None, {}, BASE_US, BASE_US) for i in range(3)]
+    async with harness.runtime.db.transaction() as session:
+        assert await repository.insert_batch(session, rows) == 8
+    async with harness.runtime.db.transaction() as session:
+        if harness.backend == "postgres":
+            definition = await session.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_name_seq'")
+            )
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+            explain = "EXPLAIN"
+        else:
+            definition = await session.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'ix_events_name_seq'")
+            )
+            explain = "EXPLAIN QUERY PLAN"
+        plan = " ".join(
+            str(cells[-1])
+            for cells in await session.execute(
+                text(f"{explain} SELECT seq FROM events WHERE name = :n ORDER BY seq DESC LIMIT 2"),
+                {"n": "view"},
+            )
+        )
+        # When the newest events of one name are read (GET /events?name=...)
+        found = await repository.recent(
+            session, name="purchase", user_id=None, experiment_key=None, since_us=None, limit=3
+        )
+    # Then the index is (name, seq), the query reads it, and the answer is the newest by seq
+    assert "(name, seq)" in str(definition).replace('"', "")
+    assert "name_seq" in plan, plan
+    assert [e.event_id for e in found] == ["p4", "p3", "p2"]

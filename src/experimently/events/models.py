@@ -46,7 +46,8 @@ class Event(Base):
         # Written without the dialect options (see EventKey.occurred_at).
         Index("ix_events_experiment_time", "experiment_key", "occurred_at"),
         Index("ix_events_user_time", "user_id", "occurred_at"),
-        Index("ix_events_name_time", "name", "occurred_at"),
+        # by seq, not occurred_at: new entries go at the right end of their name's range (0028)
+        Index("ix_events_name_seq", "name", "seq"),
     )
 
 
