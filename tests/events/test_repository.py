@@ -5,8 +5,10 @@ the ORM would store it (on SQLite the datetimes are text: a wrong format would b
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.events import repository
 from experimently.events.models import Event, EventKey
@@ -21,6 +23,23 @@ def row(event_id: str, *, value: float | None = 1.0, ts_us: int = BASE_US, **pro
     return EventRow(
         event_id, "purchase", "u1", "production", "exp", "b", value, dict(props), ts_us, ts_us + 7
     )
+
+
+async def index_and_plan(
+    session: AsyncSession, backend: str, index: str, query: str, params: dict[str, Any]
+) -> tuple[str, str]:
+    """An index's definition as the database stores it, and the plan of ``query`` with sequential and
+    (PostgreSQL) bitmap scans priced out, so the plan shows whether the index can serve the query."""
+    if backend == "postgres":
+        found = "SELECT indexdef FROM pg_indexes WHERE indexname = :i"
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        explain = "EXPLAIN"
+    else:
+        found, explain = "SELECT sql FROM sqlite_master WHERE name = :i", "EXPLAIN QUERY PLAN"
+    definition = await session.scalar(text(found), {"i": index})
+    plan = " ".join(str(cells[-1]) for cells in await session.execute(text(f"{explain} {query}"), params))
+    return str(definition), plan
 
 
 async def test_insert_batch__duplicates_in_batch_and_stored__first_occurrence_stored_once(
@@ -139,29 +158,19 @@ async def test_experiment_index__partial__holds_only_keyed_events__and_serves_a_
     async with harness.runtime.db.transaction() as session:
         assert await repository.insert_batch(session, [keyed, bare]) == 2
     async with harness.runtime.db.transaction() as session:
-        if harness.backend == "postgres":
-            definition = await session.scalar(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_experiment_time'")
-            )
-            await session.execute(text("SET LOCAL enable_seqscan = off"))
-            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
-        else:
-            definition = await session.scalar(
-                text("SELECT sql FROM sqlite_master WHERE name = 'ix_events_experiment_time'")
-            )
-        explain = "EXPLAIN" if harness.backend == "postgres" else "EXPLAIN QUERY PLAN"
-        plan = " ".join(
-            str(cells[-1])
-            for cells in await session.execute(
-                text(f"{explain} SELECT seq FROM events WHERE experiment_key = :k"), {"k": "exp"}
-            )
+        definition, plan = await index_and_plan(
+            session,
+            harness.backend,
+            "ix_events_experiment_time",
+            "SELECT seq FROM events WHERE experiment_key = :k",
+            {"k": "exp"},
         )
         # When the events are read by experiment key (the aggregation's exposures, the events API)
         found = await repository.recent(
             session, name=None, user_id=None, experiment_key="exp", since_us=None, limit=10
         )
     # Then the index is partial, the keyed filter reads through it, and the answer is unchanged
-    assert "experiment_key IS NOT NULL" in str(definition)
+    assert "experiment_key IS NOT NULL" in definition
     assert "ix_events_experiment_time" in plan or "experiment_key_occurred_at_idx" in plan, plan
     assert [e.event_id for e in found] == ["keyed"]
 
@@ -173,30 +182,18 @@ async def test_name_index__ordered_by_seq__serves_the_newest_events_of_a_name(ha
     async with harness.runtime.db.transaction() as session:
         assert await repository.insert_batch(session, rows) == 8
     async with harness.runtime.db.transaction() as session:
-        if harness.backend == "postgres":
-            definition = await session.scalar(
-                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_events_name_seq'")
-            )
-            await session.execute(text("SET LOCAL enable_seqscan = off"))
-            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
-            explain = "EXPLAIN"
-        else:
-            definition = await session.scalar(
-                text("SELECT sql FROM sqlite_master WHERE name = 'ix_events_name_seq'")
-            )
-            explain = "EXPLAIN QUERY PLAN"
-        plan = " ".join(
-            str(cells[-1])
-            for cells in await session.execute(
-                text(f"{explain} SELECT seq FROM events WHERE name = :n ORDER BY seq DESC LIMIT 2"),
-                {"n": "view"},
-            )
+        definition, plan = await index_and_plan(
+            session,
+            harness.backend,
+            "ix_events_name_seq",
+            "SELECT seq FROM events WHERE name = :n ORDER BY seq DESC LIMIT 2",
+            {"n": "view"},
         )
         # When the newest events of one name are read (GET /events?name=...)
         found = await repository.recent(
             session, name="purchase", user_id=None, experiment_key=None, since_us=None, limit=3
         )
     # Then the index is (name, seq), the query reads it, and the answer is the newest by seq
-    assert "(name, seq)" in str(definition).replace('"', "")
+    assert "(name, seq)" in definition.replace('"', "")
     assert "name_seq" in plan, plan
     assert [e.event_id for e in found] == ["p4", "p3", "p2"]
