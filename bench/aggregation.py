@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from experimently.metrics import aggregation
 from experimently.metrics.aggregation import (
     ExperimentSpec,
     aggregate_experiment,
@@ -88,6 +89,8 @@ async def one_run(
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.lookup_ratio is not None:
+        aggregation.LOOKUP_RATIO = args.lookup_ratio  # 0: always look dirty units up; huge: never
     engine = create_async_engine(args.database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
@@ -149,6 +152,12 @@ if __name__ == "__main__":
         type=int,
         default=0,
         help="first time one incremental run after 5 events each of N users",
+    )
+    parser.add_argument(
+        "--lookup-ratio",
+        type=int,
+        default=None,
+        help="override LOOKUP_RATIO for the incremental run (0: look every dirty unit up; 10**9: never)",
     )
     parser.add_argument(
         "--database-url",

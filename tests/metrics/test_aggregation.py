@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event
 
+from experimently.metrics import aggregation
 from experimently.metrics.aggregation import (
     ExperimentSpec,
     ExperimentStats,
@@ -268,19 +270,38 @@ async def test_no_spec_provider__job_does_nothing(harness: Harness) -> None:
     assert await harness.runtime.jobs.run("metrics.aggregate")
 
 
+@pytest.mark.parametrize(
+    ("lookup_ratio", "prefer"),
+    [(aggregation.LOOKUP_RATIO, None), (0, None), (0, "treatment")],
+    ids=["as-configured", "units-looked-up", "rollout-units-looked-up"],
+)
 async def test_incremental_after_every_chunk__equals_a_recompute__events_in_any_order(
-    harness: Harness, fake_clock: FakeClock
+    harness: Harness,
+    fake_clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    lookup_ratio: int,
+    prefer: str | None,
 ) -> None:
     """The scenario's events arrive shuffled (late earlier exposures, purchases before the exposure they
     belong to) in seven chunks; after each incremental run the stored statistics equal a computation
-    from scratch over the same events (a second spec reading the same exposures, kept apart)."""
+    from scratch over the same events (a second spec reading the same exposures, kept apart).
+
+    With ``LOOKUP_RATIO`` 0 every incremental run looks its dirty units' first exposures up one by one
+    (PostgreSQL's lateral form; SQLite has one form), also for a flag rollout's spec (``prefer``)."""
+    monkeypatch.setattr(aggregation, "LOOKUP_RATIO", lookup_ratio)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    event.listen(harness.runtime.db.engine.sync_engine, "before_cursor_execute", record)
     admin = await harness.admin()
     for metric in METRICS:
         assert (await harness.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
     started = fake_clock.moment - timedelta(days=10)
     keys = ("converted", "revenue", "order_value", "orders_per_visit")
-    spec = ExperimentSpec("exp", ("control", "treatment"), keys, started)
-    shadow = ExperimentSpec("shadow", ("control", "treatment"), keys, started, subject="exp")
+    spec = ExperimentSpec("exp", ("control", "treatment"), keys, started, prefer=prefer)
+    shadow = ExperimentSpec("shadow", ("control", "treatment"), keys, started, subject="exp", prefer=prefer)
 
     async def provider(_session: Any) -> list[ExperimentSpec]:
         return [spec]
@@ -307,6 +328,10 @@ async def test_incremental_after_every_chunk__equals_a_recompute__events_in_any_
         assert incremental.units == scratch.units
         assert incremental.multi_variant_units == scratch.multi_variant_units
         runs.append(incremental)
+    event.remove(harness.runtime.db.engine.sync_engine, "before_cursor_execute", record)
     assert len(runs) == 7 and runs[0].units != runs[-1].units  # the statistics did move run to run
-    want = expected(events, started)
-    assert runs[-1].units == {v: int(want["converted"][v][0]) for v in want["converted"]}
+    looked_up = any("CROSS JOIN LATERAL" in statement for statement in statements)
+    assert looked_up == (lookup_ratio == 0 and harness.runtime.db.dialect == "postgresql")
+    if prefer is None:
+        want = expected(events, started)
+        assert runs[-1].units == {v: int(want["converted"][v][0]) for v in want["converted"]}

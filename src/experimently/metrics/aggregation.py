@@ -55,6 +55,10 @@ SECONDS = Histogram(
 FORMAT = 2
 # an incremental run over more new events than this uses the parallel (scratch table) plan
 PARALLEL_FROM_EVENTS = 200_000
+# an incremental run whose dirty units are at most 1/LOOKUP_RATIO of the units the statistics hold
+# looks their first exposures up unit by unit (~25 us each) instead of reading every exposure of the
+# experiment (~1.7 us each; repository.first_exposures, bench/README.md)
+LOOKUP_RATIO = 16
 
 
 @dataclass(frozen=True)
@@ -352,8 +356,10 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
     else:
         sums = Sums.from_json(stored)
         if hi > lo:
-            table = await repository.dirty_units(session, _params(spec, metrics), lo, hi)
-            dirty, parallel = Units(table=table), hi - lo > PARALLEL_FROM_EVENTS
+            table, count = await repository.dirty_units(session, _params(spec, metrics), lo, hi)
+            known = sum(units for units, _ in sums.exposures.values())
+            dirty = Units(table=table, lookup=count * LOOKUP_RATIO <= known)
+            parallel = hi - lo > PARALLEL_FROM_EVENTS
             sums.add(await _compute(session, spec, metrics, hi, dirty, parallel=parallel), 1)
             sums.add(await _compute(session, spec, metrics, lo, dirty, parallel=parallel), -1)
             await repository.drop(session, table)

@@ -131,10 +131,17 @@ SUMS = 9
 @dataclass(frozen=True)
 class Units:
     """Which units a computation covers: all, those listed in a table (``unit_id``; an incremental
-    run's dirty units, see :func:`dirty_units`), or the given ids."""
+    run's dirty units, see :func:`dirty_units`), or the given ids. ``lookup``: the table's units are
+    few next to the experiment's, so on PostgreSQL their first exposures are looked up unit by unit
+    (see :func:`first_exposures`)."""
 
     table: str | None = None
     ids: tuple[str, ...] | None = None
+    lookup: bool = False
+
+    def looked_up(self, dialect: str) -> bool:
+        """Whether the units' rows are read by a lateral lookup per unit (PostgreSQL only)."""
+        return self.lookup and self.table is not None and dialect == "postgresql"
 
     def where(self, column: str, params: dict[str, Any]) -> str:
         if self.ids is not None:
@@ -160,16 +167,19 @@ async def _scratch(session: AsyncSession, kind: str, select_sql: str, params: di
     return name
 
 
-async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi: int) -> str:
-    """A temporary table (its name) of the units with events in ``(lo, hi]``: exposures of the
-    experiment or events of the metrics' names. Only their contribution can have changed since
-    ``lo``. (Found once for both computations of an incremental run; with its statistics the planner
-    reads the few units' events through the user index instead of hashing every event.)"""
+async def dirty_units(session: AsyncSession, params: dict[str, Any], lo: int, hi: int) -> tuple[str, int]:
+    """A temporary table (its name, and how many units it holds) of the units with events in
+    ``(lo, hi]``: exposures of the experiment or events of the metrics' names. Only their
+    contribution can have changed since ``lo``. (Found once for both computations of an incremental
+    run; with its statistics the planner reads the few units' events through the user index instead
+    of hashing every event.)"""
     select_sql = (
         "SELECT DISTINCT d.user_id AS unit_id FROM events d WHERE d.seq > :lo AND d.seq <= :hi AND "
-        f"((d.name = :exposure_name AND d.experiment_key = :exp{_env('d', params)}) OR d.name IN :names)"
+        f"((d.name = :exposure_name AND d.experiment_key = :exp{_env('d', params)}) OR d.name IN :names) "
+        "ORDER BY 1"  # in unit order: the lookups go through the user index in its order
     )
-    return await _scratch(session, "TEMP", select_sql, dict(params) | {"lo": lo, "hi": hi})
+    name = await _scratch(session, "TEMP", select_sql, dict(params) | {"lo": lo, "hi": hi})
+    return name, int(await session.scalar(text(f"SELECT COUNT(*) FROM {name}")) or 0)
 
 
 async def drop(session: AsyncSession, table: str) -> None:
@@ -197,32 +207,54 @@ def _exposure(alias: str, params: dict[str, Any]) -> str:
     return _EXPOSURE.format(a=alias) + _env(alias, params)
 
 
-def first_exposures(units: Units, params: dict[str, Any]) -> str:
+def _exposures_per_unit(units: Units, params: dict[str, Any], dialect: str, columns: str) -> str:
+    """Per unit of ``units``: ``user_id`` and ``columns`` (aggregates over its exposure events ``e``).
+
+    Either one read of the experiment's exposures grouped by unit, or, for a few units on PostgreSQL
+    (``units.lookup``), a lateral lookup of each unit's events through the user index. The planner
+    would not choose the second itself: it multiplies the selectivities of ``name`` and
+    ``experiment_key``, which are not independent, expects ~1% of the experiment's exposures, and so
+    reads all of them (a bitmap scan of the whole experiment, ~1.7 us per exposure) to keep those of
+    the few units; looked up one by one, each unit costs ~25 us (bench/README.md: 1.71 -> 0.51 s for
+    20,000 dirty units of 1M). SQLite has no ``LATERAL``."""
+    if units.looked_up(dialect):
+        return f"""
+        SELECT d.unit_id AS user_id, l.*
+        FROM {units.table} d CROSS JOIN LATERAL (
+            SELECT {columns} FROM events e WHERE e.user_id = d.unit_id AND {_exposure("e", params)}
+        ) l
+        WHERE l.exposed_us IS NOT NULL
+        """
+    return f"""
+        SELECT e.user_id, {columns}
+        FROM events e WHERE {_exposure("e", params)} AND {units.where("e.user_id", params)}
+        GROUP BY e.user_id
+        """
+
+
+def first_exposures(units: Units, params: dict[str, Any], dialect: str) -> str:
     """The first exposure of every unit (``unit_id, exposed_us, variant, multi``). The variant is read
     again, in order, only for the rare units exposed to more than one."""
+    columns = "MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi"
     first = (
         f"SELECT f.variant FROM events f WHERE f.user_id = g.user_id AND {_exposure('f', params)} "
         "ORDER BY f.ts_us, f.variant, f.event_id LIMIT 1"
     )
     if "prefer" in params:
+        prefer = f"{columns}, MIN(CASE WHEN e.variant = :prefer THEN e.ts_us END) AS pref_us"
         # a flag rollout: a unit ever served the new variation counts there from its first exposure to
         # it (raising the percentage only moves units from the old variation to the new one)
         return f"""
         SELECT g.user_id AS unit_id, COALESCE(g.pref_us, g.exposed_us) AS exposed_us,
                CASE WHEN g.pref_us IS NULL THEN g.lo ELSE :prefer END AS variant,
                CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
-        FROM (SELECT e.user_id, MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi,
-                     MIN(CASE WHEN e.variant = :prefer THEN e.ts_us END) AS pref_us
-              FROM events e WHERE {_exposure("e", params)} AND {units.where("e.user_id", params)}
-              GROUP BY e.user_id) g
+        FROM ({_exposures_per_unit(units, params, dialect, prefer)}) g
         """
     return f"""
         SELECT g.user_id AS unit_id, g.exposed_us,
                CASE WHEN g.lo = g.hi THEN g.lo ELSE ({first}) END AS variant,
                CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
-        FROM (SELECT e.user_id, MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi
-              FROM events e WHERE {_exposure("e", params)} AND {units.where("e.user_id", params)}
-              GROUP BY e.user_id) g
+        FROM ({_exposures_per_unit(units, params, dialect, columns)}) g
         """
 
 
@@ -285,7 +317,12 @@ def _one_metric(
 
 
 def metrics_statement(
-    name: str, metrics: Sequence[MetricDefinition], dialect: str, params: dict[str, Any]
+    name: str,
+    metrics: Sequence[MetricDefinition],
+    dialect: str,
+    params: dict[str, Any],
+    *,
+    lookup: bool = False,
 ) -> str:
     """Every metric's sums per (variant, day) for the units of the scratch table: one pass over the
     events (joined to the scratch rows by unit, grouped by unit), then one GROUP BY (variant, day).
@@ -296,7 +333,11 @@ def metrics_statement(
     (unit, variant, first exposure) rather than taking ``MIN(variant)``, which compared the variant
     text (through the collation) once per joined event; the sums of a metric without a pre-period or
     denominator are ``NULL`` constants rather than sums over a ``NULL`` column (measured, bench/README.md:
-    from scratch at 10M events, median 6.06 -> 5.72 s)."""
+    from scratch at 10M events, median 6.06 -> 5.72 s).
+
+    ``lookup``: each scratch unit's events are aggregated by a lateral lookup through the user index
+    instead (a few dirty units on PostgreSQL, see :func:`_exposures_per_unit`); the planner otherwise
+    chose a nested loop or a merge join over every event by user, 0.5 or 1 s for 20,000 units of 1M."""
     inner: list[str] = []
     middle: list[str] = []
     outer: list[str] = []
@@ -314,16 +355,28 @@ def metrics_statement(
                 if expr != "NULL"
                 else ["NULL"] * 3
             )
-    return f"""
-        SELECT variant, day, {", ".join(outer)}
-        FROM (
-            SELECT u.variant, u.exposed_us / :day AS day, {", ".join(middle)}
-            FROM (
+    per_unit = f"""
                 SELECT x.unit_id, x.variant, x.exposed_us, {", ".join(inner)}
                 FROM {name} x JOIN events e ON e.user_id = x.unit_id
                 WHERE e.name IN :names AND e.seq <= :upto
                 GROUP BY x.unit_id, x.variant, x.exposed_us
-            ) u
+                """
+    if lookup:
+        # each unit's events looked up through the user index (the aggregate of one unit; a unit
+        # without any of the metrics' events is left out, as from the join above)
+        per_unit = f"""
+                SELECT x.unit_id, x.variant, x.exposed_us, l.*
+                FROM {name} x CROSS JOIN LATERAL (
+                    SELECT {", ".join(inner)} FROM events e
+                    WHERE e.user_id = x.unit_id AND e.name IN :names AND e.seq <= :upto
+                    HAVING COUNT(*) > 0
+                ) l
+                """
+    return f"""
+        SELECT variant, day, {", ".join(outer)}
+        FROM (
+            SELECT u.variant, u.exposed_us / :day AS day, {", ".join(middle)}
+            FROM ({per_unit}) u
         ) w
         GROUP BY 1, 2
         """
@@ -365,10 +418,12 @@ async def compute_sums(
     ``seq <= params['upto']``. ``params`` carries ``exp, upto, start, variants, names, day``."""
     dialect = session.get_bind().dialect.name
     local = dict(params)
-    kind = "UNLOGGED" if dialect == "postgresql" and parallel else "TEMP"
+    lookup = units.looked_up(dialect)
+    # lookups per unit run in one process (and need the plain index scans the UNLOGGED path turns off)
+    kind = "UNLOGGED" if dialect == "postgresql" and parallel and not lookup else "TEMP"
     if kind == "UNLOGGED":
         await _index_scans(session, on=False)
-    name = await _scratch(session, kind, first_exposures(units, local), local)
+    name = await _scratch(session, kind, first_exposures(units, local, dialect), local)
     if kind == "UNLOGGED":
         await _index_scans(session, on=True)
     exposures = [
@@ -377,7 +432,7 @@ async def compute_sums(
     ]
     by_metric: dict[str, list[tuple[Any, ...]]] = {m.key: [] for m in metrics}
     if metrics and exposures:
-        stmt = text(metrics_statement(name, metrics, dialect, local))
+        stmt = text(metrics_statement(name, metrics, dialect, local, lookup=lookup))
         for row in await session.execute(_expanding(stmt), local):
             cells: tuple[Any, ...] = tuple(row)
             variant, day = str(cells[0]), int(cells[1])
