@@ -56,9 +56,10 @@ FORMAT = 2
 # an incremental run over more new events than this uses the parallel (scratch table) plan
 PARALLEL_FROM_EVENTS = 200_000
 # an incremental run whose dirty units are at most 1/LOOKUP_RATIO of the units the statistics hold
-# looks their first exposures up unit by unit (~25 us each) instead of reading every exposure of the
-# experiment (~1.7 us each; repository.first_exposures, bench/README.md)
-LOOKUP_RATIO = 16
+# looks them up one by one (~50 us per unit for both contributions) instead of reading every exposure
+# of the experiment and joining every event of the metrics (repository.compute_change; measured
+# crossover 12-25% of the units, bench/README.md)
+LOOKUP_RATIO = 8
 
 
 @dataclass(frozen=True)
@@ -360,8 +361,10 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
             known = sum(units for units, _ in sums.exposures.values())
             dirty = Units(table=table, lookup=count * LOOKUP_RATIO <= known)
             parallel = hi - lo > PARALLEL_FROM_EVENTS
-            sums.add(await _compute(session, spec, metrics, hi, dirty, parallel=parallel), 1)
-            sums.add(await _compute(session, spec, metrics, lo, dirty, parallel=parallel), -1)
+            params = _params(spec, metrics) | {"upto": hi}
+            new, old = await repository.compute_change(session, params, metrics, dirty, lo, parallel=parallel)
+            sums.add(new, 1)
+            sums.add(old, -1)
             await repository.drop(session, table)
     state.last_seq, state.fingerprint, state.aggregated_at = hi, mark, now()
     state.snapshot = _snapshot(spec, metrics, sums)

@@ -132,8 +132,8 @@ SUMS = 9
 class Units:
     """Which units a computation covers: all, those listed in a table (``unit_id``; an incremental
     run's dirty units, see :func:`dirty_units`), or the given ids. ``lookup``: the table's units are
-    few next to the experiment's, so on PostgreSQL their first exposures are looked up unit by unit
-    (see :func:`first_exposures`)."""
+    few next to the experiment's, so on PostgreSQL an incremental run looks them up unit by unit and
+    reads each unit's events once for both of its contributions (see :func:`compute_change`)."""
 
     table: str | None = None
     ids: tuple[str, ...] | None = None
@@ -232,30 +232,56 @@ def _exposures_per_unit(units: Units, params: dict[str, Any], dialect: str, colu
         """
 
 
-def first_exposures(units: Units, params: dict[str, Any], dialect: str) -> str:
+def first_exposures(units: Units, params: dict[str, Any], dialect: str, *, before: bool = False) -> str:
     """The first exposure of every unit (``unit_id, exposed_us, variant, multi``). The variant is read
-    again, in order, only for the rare units exposed to more than one."""
+    again, in order, only for the rare units exposed to more than one.
+
+    ``before`` (a lookup of a few units only): also each unit's first exposure as of the old watermark
+    ``:before`` (``o_exposed_us, o_variant, o_multi``; ``NULL`` for a unit first exposed after it),
+    so that one pass gives both contributions of an incremental run (:func:`compute_change`)."""
+    old = "FILTER (WHERE e.seq <= :before)"
     columns = "MIN(e.ts_us) AS exposed_us, MIN(e.variant) AS lo, MAX(e.variant) AS hi"
-    first = (
-        f"SELECT f.variant FROM events f WHERE f.user_id = g.user_id AND {_exposure('f', params)} "
-        "ORDER BY f.ts_us, f.variant, f.event_id LIMIT 1"
-    )
+    if before:
+        columns += f", MIN(e.ts_us) {old} AS o_exposed_us, MIN(e.variant) {old} AS o_lo"
+        columns += f", MAX(e.variant) {old} AS o_hi"
     if "prefer" in params:
-        prefer = f"{columns}, MIN(CASE WHEN e.variant = :prefer THEN e.ts_us END) AS pref_us"
         # a flag rollout: a unit ever served the new variation counts there from its first exposure to
         # it (raising the percentage only moves units from the old variation to the new one)
-        return f"""
-        SELECT g.user_id AS unit_id, COALESCE(g.pref_us, g.exposed_us) AS exposed_us,
-               CASE WHEN g.pref_us IS NULL THEN g.lo ELSE :prefer END AS variant,
-               CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
-        FROM ({_exposures_per_unit(units, params, dialect, prefer)}) g
-        """
+        columns += ", MIN(CASE WHEN e.variant = :prefer THEN e.ts_us END) AS pref_us"
+        if before:
+            columns += f", MIN(CASE WHEN e.variant = :prefer THEN e.ts_us END) {old} AS o_pref_us"
+        template = """COALESCE(g.{o}pref_us, g.{o}exposed_us) AS {o}exposed_us,
+               CASE {guard}WHEN g.{o}pref_us IS NULL THEN g.{o}lo ELSE :prefer END AS {o}variant,
+               CASE WHEN g.{o}lo = g.{o}hi THEN 0 ELSE 1 END AS {o}multi"""
+    else:
+        template = """g.{o}exposed_us,
+               CASE {guard}WHEN g.{o}lo = g.{o}hi THEN g.{o}lo ELSE ({first}) END AS {o}variant,
+               CASE WHEN g.{o}lo = g.{o}hi THEN 0 ELSE 1 END AS {o}multi"""
+    first = (
+        f"SELECT f.variant FROM events f WHERE f.user_id = g.user_id AND {_exposure('f', params)}"
+        "{seq} ORDER BY f.ts_us, f.variant, f.event_id LIMIT 1"
+    )
+    selects = [template.format(o="", guard="", first=first.format(seq=""))]
+    if before:  # a unit without an old exposure gets NULLs (and reads nothing more)
+        selects.append(
+            template.format(
+                o="o_",
+                guard="WHEN g.o_exposed_us IS NULL THEN NULL ",
+                first=first.format(seq=" AND f.seq <= :before"),
+            )
+        )
     return f"""
-        SELECT g.user_id AS unit_id, g.exposed_us,
-               CASE WHEN g.lo = g.hi THEN g.lo ELSE ({first}) END AS variant,
-               CASE WHEN g.lo = g.hi THEN 0 ELSE 1 END AS multi
+        SELECT g.user_id AS unit_id, {", ".join(selects)}
         FROM ({_exposures_per_unit(units, params, dialect, columns)}) g
         """
+
+
+def old_exposure_statement(name: str) -> str:
+    """:func:`exposure_statement` for the units' exposures as of the old watermark (``before``)."""
+    return (
+        f"SELECT o_variant, o_exposed_us / :day, COUNT(*), SUM(o_multi) FROM {name} "
+        "WHERE o_exposed_us IS NOT NULL GROUP BY 1, 2"
+    )
 
 
 def exposure_statement(name: str) -> str:
@@ -283,66 +309,55 @@ def _capped(expr: str, cap: str | None) -> str:
 
 
 def _one_metric(
-    i: int, metric: MetricDefinition, dialect: str, params: dict[str, Any]
+    i: int, metric: MetricDefinition, dialect: str, params: dict[str, Any], side: str = ""
 ) -> tuple[list[str], tuple[str, str, str]]:
     """The metric's per-unit aggregate columns over the joined events ``e`` and scratch rows ``x``, and
     its (value, pre-value, denominator) expressions over them (alias ``u``), winsorized when the metric
-    asks for it. A mean metric's unit without a value has no pre-value either (it is not counted)."""
+    asks for it. A mean metric's unit without a value has no pre-value either (it is not counted).
+
+    ``side`` ``"o_"``: the unit's contribution as of the old watermark instead (columns named ``o_...``,
+    only events with ``seq <= :before``, windows from ``x.o_exposed_us``; :func:`change_statement`)."""
     conds = compile_conditions(metric.conditions, dialect, "e", params, f"c{i}_")
     params[f"ev{i}"] = metric.event_name
-    span = "e.ts_us >= x.exposed_us"
+    exposed = f"x.{side}exposed_us"
+    seq = " AND e.seq <= :before" if side else ""
+    span = f"e.ts_us >= {exposed}"
     if metric.attribution_window_hours:
-        span += f" AND e.ts_us < x.exposed_us + {int(metric.attribution_window_hours) * HOUR_US}"
+        span += f" AND e.ts_us < {exposed} + {int(metric.attribution_window_hours) * HOUR_US}"
     agg = _agg(metric.kind, metric.numerator_aggregation)
-    columns = [f"{agg} FILTER (WHERE e.name = :ev{i} AND {span} AND {conds}) AS n{i}"]
+    n, p, d = f"{side}n{i}", f"{side}p{i}", f"{side}d{i}"
+    columns = [f"{agg} FILTER (WHERE e.name = :ev{i}{seq} AND {span} AND {conds}) AS {n}"]
     cap = None
     if metric.winsorize_cap is not None and metric.kind != "binomial":
         params[f"cap{i}"] = float(metric.winsorize_cap)
         cap = f":cap{i}"
-    value, pre, den = _capped(_value_expr(metric.kind, f"u.n{i}"), cap), "NULL", "NULL"
+    value, pre, den = _capped(_value_expr(metric.kind, f"u.{n}"), cap), "NULL", "NULL"
     if metric.cuped_pre_window_days and metric.kind != "ratio":
         lookback = int(metric.cuped_pre_window_days) * DAY_US
-        pre_span = f"e.ts_us < x.exposed_us AND e.ts_us >= x.exposed_us - {lookback}"
-        columns.append(f"{agg} FILTER (WHERE e.name = :ev{i} AND {pre_span} AND {conds}) AS p{i}")
+        pre_span = f"e.ts_us < {exposed} AND e.ts_us >= {exposed} - {lookback}"
+        columns.append(f"{agg} FILTER (WHERE e.name = :ev{i}{seq} AND {pre_span} AND {conds}) AS {p}")
         if metric.kind == "mean":
-            pre = f"CASE WHEN u.n{i} IS NULL THEN NULL ELSE {_capped(f'COALESCE(u.p{i}, 0)', cap)} END"
+            pre = f"CASE WHEN u.{n} IS NULL THEN NULL ELSE {_capped(f'COALESCE(u.{p}, 0)', cap)} END"
         else:
-            pre = _capped(_value_expr(metric.kind, f"u.p{i}"), cap)
+            pre = _capped(_value_expr(metric.kind, f"u.{p}"), cap)
     if metric.kind == "ratio" and metric.denominator_event:
         params[f"den{i}"] = metric.denominator_event
         den_agg = _agg("ratio", metric.denominator_aggregation)
-        columns.append(f"{den_agg} FILTER (WHERE e.name = :den{i} AND {span}) AS d{i}")
-        den = f"COALESCE(u.d{i}, 0)"
+        columns.append(f"{den_agg} FILTER (WHERE e.name = :den{i}{seq} AND {span}) AS {d}")
+        den = f"COALESCE(u.{d}, 0)"
     return columns, (value, pre, den)
 
 
-def metrics_statement(
-    name: str,
-    metrics: Sequence[MetricDefinition],
-    dialect: str,
-    params: dict[str, Any],
-    *,
-    lookup: bool = False,
-) -> str:
-    """Every metric's sums per (variant, day) for the units of the scratch table: one pass over the
-    events (joined to the scratch rows by unit, grouped by unit), then one GROUP BY (variant, day).
-    Units with no event of any metric are not in the join; they count in ``n`` of the non-mean
-    metrics through the exposure counts and add zero to every sum.
-
-    The scratch table has one row per unit, so the per-unit step groups by the unit's whole row
-    (unit, variant, first exposure) rather than taking ``MIN(variant)``, which compared the variant
-    text (through the collation) once per joined event; the sums of a metric without a pre-period or
-    denominator are ``NULL`` constants rather than sums over a ``NULL`` column (measured, bench/README.md:
-    from scratch at 10M events, median 6.06 -> 5.72 s).
-
-    ``lookup``: each scratch unit's events are aggregated by a lateral lookup through the user index
-    instead (a few dirty units on PostgreSQL, see :func:`_exposures_per_unit`); the planner otherwise
-    chose a nested loop or a merge join over every event by user, 0.5 or 1 s for 20,000 units of 1M."""
+def _parts(
+    metrics: Sequence[MetricDefinition], dialect: str, params: dict[str, Any], side: str = ""
+) -> tuple[list[str], list[str], list[str]]:
+    """Every metric's per-unit aggregates (over ``e`` and ``x``), per-unit values (over ``u``, named
+    ``v<i>``, ``p<i>``, ``d<i>``) and sums per (variant, day) (over those values)."""
     inner: list[str] = []
     middle: list[str] = []
     outer: list[str] = []
     for i, metric in enumerate(metrics):
-        cols, (value, pre, den) = _one_metric(i, metric, dialect, params)
+        cols, (value, pre, den) = _one_metric(i, metric, dialect, params, side)
         inner += cols
         for label, expr in (("v", value), ("p", pre), ("d", den)):
             if expr != "NULL":
@@ -355,22 +370,28 @@ def metrics_statement(
                 if expr != "NULL"
                 else ["NULL"] * 3
             )
+    return inner, middle, outer
+
+
+def metrics_statement(
+    name: str, metrics: Sequence[MetricDefinition], dialect: str, params: dict[str, Any]
+) -> str:
+    """Every metric's sums per (variant, day) for the units of the scratch table: one pass over the
+    events (joined to the scratch rows by unit, grouped by unit), then one GROUP BY (variant, day).
+    Units with no event of any metric are not in the join; they count in ``n`` of the non-mean
+    metrics through the exposure counts and add zero to every sum.
+
+    The scratch table has one row per unit, so the per-unit step groups by the unit's whole row
+    (unit, variant, first exposure) rather than taking ``MIN(variant)``, which compared the variant
+    text (through the collation) once per joined event; the sums of a metric without a pre-period or
+    denominator are ``NULL`` constants rather than sums over a ``NULL`` column (measured, bench/README.md:
+    from scratch at 10M events, median 6.06 -> 5.72 s)."""
+    inner, middle, outer = _parts(metrics, dialect, params)
     per_unit = f"""
                 SELECT x.unit_id, x.variant, x.exposed_us, {", ".join(inner)}
                 FROM {name} x JOIN events e ON e.user_id = x.unit_id
                 WHERE e.name IN :names AND e.seq <= :upto
                 GROUP BY x.unit_id, x.variant, x.exposed_us
-                """
-    if lookup:
-        # each unit's events looked up through the user index (the aggregate of one unit; a unit
-        # without any of the metrics' events is left out, as from the join above)
-        per_unit = f"""
-                SELECT x.unit_id, x.variant, x.exposed_us, l.*
-                FROM {name} x CROSS JOIN LATERAL (
-                    SELECT {", ".join(inner)} FROM events e
-                    WHERE e.user_id = x.unit_id AND e.name IN :names AND e.seq <= :upto
-                    HAVING COUNT(*) > 0
-                ) l
                 """
     return f"""
         SELECT variant, day, {", ".join(outer)}
@@ -379,6 +400,42 @@ def metrics_statement(
             FROM ({per_unit}) u
         ) w
         GROUP BY 1, 2
+        """
+
+
+def change_statement(
+    name: str, metrics: Sequence[MetricDefinition], dialect: str, params: dict[str, Any]
+) -> str:
+    """Both contributions of a few looked-up units in one pass (PostgreSQL): each unit's events with
+    ``seq <= :upto`` read once through the user index, aggregated as of ``:upto`` (from the unit's
+    first exposure) and, filtered by ``seq <= :before``, as of the old watermark (from its first
+    exposure then). Rows ``(side, variant, day, sums...)``: side 1 the new contribution, -1 the old.
+
+    A unit is in the old side only if it had an exposure and one of the metrics' events by then, as
+    it was in the join of that computation."""
+    inner, middle, outer = _parts(metrics, dialect, params)
+    old_inner, old_middle, _ = _parts(metrics, dialect, params, side="o_")
+    return f"""
+        WITH u AS MATERIALIZED (
+            SELECT x.variant, x.exposed_us, x.o_variant, x.o_exposed_us, l.*
+            FROM {name} x CROSS JOIN LATERAL (
+                SELECT COUNT(*) FILTER (WHERE e.seq <= :before) AS o_events,
+                       {", ".join(inner + old_inner)}
+                FROM events e
+                WHERE e.user_id = x.unit_id AND e.name IN :names AND e.seq <= :upto
+                HAVING COUNT(*) > 0
+            ) l
+        )
+        SELECT 1, variant, day, {", ".join(outer)}
+        FROM (SELECT u.variant, u.exposed_us / :day AS day, {", ".join(middle)} FROM u) w
+        GROUP BY 2, 3
+        UNION ALL
+        SELECT -1, variant, day, {", ".join(outer)}
+        FROM (
+            SELECT u.o_variant AS variant, u.o_exposed_us / :day AS day, {", ".join(old_middle)}
+            FROM u WHERE u.o_exposed_us IS NOT NULL AND u.o_events > 0
+        ) w
+        GROUP BY 2, 3
         """
 
 
@@ -415,30 +472,71 @@ async def compute_sums(
     parallel: bool,
 ) -> RawSums:
     """Exposure counts and metric sums per (variant, day) of ``units`` from the events with
-    ``seq <= params['upto']``. ``params`` carries ``exp, upto, start, variants, names, day``."""
+    ``seq <= params['upto']``. ``params`` carries ``exp, upto, start, variants, names, day``. Units
+    looked up one by one go through :func:`compute_change` instead."""
     dialect = session.get_bind().dialect.name
     local = dict(params)
-    lookup = units.looked_up(dialect)
-    # lookups per unit run in one process (and need the plain index scans the UNLOGGED path turns off)
-    kind = "UNLOGGED" if dialect == "postgresql" and parallel and not lookup else "TEMP"
+    kind = "UNLOGGED" if dialect == "postgresql" and parallel else "TEMP"
     if kind == "UNLOGGED":
         await _index_scans(session, on=False)
     name = await _scratch(session, kind, first_exposures(units, local, dialect), local)
     if kind == "UNLOGGED":
         await _index_scans(session, on=True)
-    exposures = [
-        (str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0))
-        for r in await session.execute(text(exposure_statement(name)), local)
-    ]
+    exposures = await _exposures(session, exposure_statement(name), local)
     by_metric: dict[str, list[tuple[Any, ...]]] = {m.key: [] for m in metrics}
     if metrics and exposures:
-        stmt = text(metrics_statement(name, metrics, dialect, local, lookup=lookup))
+        stmt = text(metrics_statement(name, metrics, dialect, local))
         for row in await session.execute(_expanding(stmt), local):
-            cells: tuple[Any, ...] = tuple(row)
-            variant, day = str(cells[0]), int(cells[1])
-            for i, metric in enumerate(metrics):
-                base = 2 + i * SUMS
-                values = (int(cells[base] or 0), *(_num(v) for v in cells[base + 1 : base + SUMS]))
-                by_metric[metric.key].append((variant, day, *values))
+            _add_row(tuple(row), metrics, by_metric)
     await drop(session, name)
     return RawSums(exposures, by_metric)
+
+
+async def _exposures(
+    session: AsyncSession, statement: str, params: dict[str, Any]
+) -> list[tuple[str, int, int, int]]:
+    rows = await session.execute(text(statement), params)
+    return [(str(r[0]), int(r[1]), int(r[2]), int(r[3] or 0)) for r in rows]
+
+
+def _add_row(
+    cells: tuple[Any, ...], metrics: Sequence[MetricDefinition], into: dict[str, list[tuple[Any, ...]]]
+) -> None:
+    """One ``(variant, day, sums of every metric...)`` row, split per metric."""
+    variant, day = str(cells[0]), int(cells[1])
+    for i, metric in enumerate(metrics):
+        base = 2 + i * SUMS
+        values = (int(cells[base] or 0), *(_num(v) for v in cells[base + 1 : base + SUMS]))
+        into[metric.key].append((variant, day, *values))
+
+
+async def compute_change(
+    session: AsyncSession,
+    params: dict[str, Any],
+    metrics: Sequence[MetricDefinition],
+    units: Units,
+    before: int,
+    *,
+    parallel: bool,
+) -> tuple[RawSums, RawSums]:
+    """An incremental run's two contributions of ``units``: as of ``params['upto']`` (new) and as of
+    ``before`` (old, what the statistics hold). Units looked up one by one (:class:`Units`) are read
+    once for both (:func:`change_statement`); otherwise two computations."""
+    dialect = session.get_bind().dialect.name
+    if not units.looked_up(dialect):
+        new = await compute_sums(session, params, metrics, units, parallel=parallel)
+        old = await compute_sums(session, params | {"upto": before}, metrics, units, parallel=parallel)
+        return new, old
+    local = dict(params) | {"before": before}
+    name = await _scratch(session, "TEMP", first_exposures(units, local, dialect, before=True), local)
+    new = RawSums(await _exposures(session, exposure_statement(name), local), {m.key: [] for m in metrics})
+    old = RawSums(
+        await _exposures(session, old_exposure_statement(name), local), {m.key: [] for m in metrics}
+    )
+    if metrics and new.exposures:
+        stmt = text(change_statement(name, metrics, dialect, local))
+        for row in await session.execute(_expanding(stmt), local):
+            side, *cells = tuple(row)
+            _add_row(tuple(cells), metrics, (new if side > 0 else old).metrics)
+    await drop(session, name)
+    return new, old
