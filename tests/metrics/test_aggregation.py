@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import astuple
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
-from experimently.metrics import aggregation
+from experimently.events.repository import existing_partitions
+from experimently.metrics import aggregation, repository
 from experimently.metrics.aggregation import (
     ExperimentSpec,
     ExperimentStats,
@@ -352,3 +353,56 @@ async def test_incremental_after_every_chunk__equals_a_recompute__events_in_any_
     if prefer is None:
         want = expected(events, started)
         assert runs[-1].units == {v: int(want["converted"][v][0]) for v in want["converted"]}
+
+
+async def test_postgres_reads_no_partition_before_the_start__sqlite_has_no_bound(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    """The statements of a computation bound ``occurred_at``, the partition key, by the experiment's
+    start (exposures) and by the start less the longest CUPED pre-period (the metrics' events), so
+    PostgreSQL never reads the daily partitions before them; without the bounds it reads them all."""
+    admin = await harness.admin()
+    for metric in METRICS:
+        assert (await harness.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
+    dialect = harness.runtime.db.dialect
+    started = fake_clock.moment - timedelta(days=3)
+    if dialect == "postgresql":  # noon, 21 days after the oldest daily partition
+        async with harness.runtime.db.transaction() as session:
+            days = sorted(await existing_partitions(session))
+        assert len(days) > 22
+        started = datetime.combine(days[0] + timedelta(days=21), time(12), tzinfo=UTC)
+    spec = ExperimentSpec(
+        "exp", ("control", "treatment"), ("converted", "revenue", "order_value", "orders_per_visit"), started
+    )
+
+    async def plans(bounded: bool) -> tuple[str, str]:
+        async with harness.runtime.db.transaction() as session:
+            metrics = await aggregation._metrics_of(session, spec)
+            params = aggregation._params(spec, metrics) | {"upto": 10**12}
+            if bounded:
+                repository._partition_bounds(params, metrics, dialect)
+            scratch = "CREATE TEMP TABLE x0 (unit_id text, variant text, exposed_us bigint)"
+            await session.execute(text(scratch))
+            explain = "EXPLAIN" if dialect == "postgresql" else "EXPLAIN QUERY PLAN"
+            out = []
+            for statement in (
+                repository.first_exposures(repository.ALL_UNITS, params, dialect),
+                repository.metrics_statement("x0", metrics, dialect, params),
+            ):
+                rows = await session.execute(repository._expanding(text(f"{explain} {statement}")), params)
+                out.append(" ".join(str(cells[-1]) for cells in rows))
+            await session.execute(text("DROP TABLE x0"))
+        return out[0], out[1]
+
+    def partition(days_before_start: int) -> str:
+        return f"events_p{(started - timedelta(days=days_before_start)):%Y%m%d}"
+
+    exposures, events = await plans(bounded=True)
+    if dialect != "postgresql":  # no partitions, no bound: the statements are as they were
+        assert "occurred_at" not in exposures + events
+        return
+    assert partition(0) in exposures and partition(1) not in exposures
+    # the longest pre-period of the metrics is 7 days (revenue, order value)
+    assert partition(7) in events and partition(8) not in events and partition(20) not in events
+    unbounded_exposures, unbounded_events = await plans(bounded=False)
+    assert partition(1) in unbounded_exposures and partition(20) in unbounded_events

@@ -35,7 +35,7 @@ from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.events.models import Event
-from experimently.kit.clock import DAY_US
+from experimently.kit.clock import DAY_US, from_us
 from experimently.metrics.conditions import compile_conditions
 from experimently.metrics.models import AggregationState, MetricDefinition
 
@@ -204,7 +204,33 @@ def _env(alias: str, params: dict[str, Any]) -> str:
 
 
 def _exposure(alias: str, params: dict[str, Any]) -> str:
-    return _EXPOSURE.format(a=alias) + _env(alias, params)
+    return _EXPOSURE.format(a=alias) + _env(alias, params) + _since(alias, params, "start_at")
+
+
+def _since(alias: str, params: dict[str, Any], bound: str) -> str:
+    """``occurred_at >= :<bound>`` when ``params`` has it (PostgreSQL, :func:`_partition_bounds`)."""
+    return f" AND {alias}.occurred_at >= :{bound}" if bound in params else ""
+
+
+def _partition_bounds(params: dict[str, Any], metrics: Sequence[MetricDefinition], dialect: str) -> None:
+    """On PostgreSQL, the time bounds of a computation on ``occurred_at``, the partition key, so that
+    the daily partitions before them are never read: ``start_at`` for the exposures (the experiment's
+    start) and ``floor_at`` for the metrics' events (the start less the longest CUPED pre-period; no
+    metric reads an event before its unit's exposure less that). Both repeat ``ts_us`` bounds the
+    statements already have (``ts_us`` is ``occurred_at`` in microseconds, written together), so they
+    change which partitions are read, never an answer. SQLite has no partitions."""
+    if dialect != "postgresql" or params["start"] <= -(2**61):  # no start: every partition
+        return
+    lookback = max(
+        (
+            int(m.cuped_pre_window_days) * DAY_US
+            for m in metrics
+            if m.cuped_pre_window_days and m.kind != "ratio"
+        ),
+        default=0,
+    )
+    params["start_at"] = from_us(params["start"])
+    params["floor_at"] = from_us(params["start"] - lookback)
 
 
 def _exposures_per_unit(units: Units, params: dict[str, Any], dialect: str, columns: str) -> str:
@@ -390,7 +416,7 @@ def metrics_statement(
     per_unit = f"""
                 SELECT x.unit_id, x.variant, x.exposed_us, {", ".join(inner)}
                 FROM {name} x JOIN events e ON e.user_id = x.unit_id
-                WHERE e.name IN :names AND e.seq <= :upto
+                WHERE e.name IN :names AND e.seq <= :upto{_since("e", params, "floor_at")}
                 GROUP BY x.unit_id, x.variant, x.exposed_us
                 """
     return f"""
@@ -415,6 +441,7 @@ def change_statement(
     it was in the join of that computation."""
     inner, middle, outer = _parts(metrics, dialect, params)
     old_inner, old_middle, _ = _parts(metrics, dialect, params, side="o_")
+    since = _since("e", params, "floor_at")
     return f"""
         WITH u AS MATERIALIZED (
             SELECT x.variant, x.exposed_us, x.o_variant, x.o_exposed_us, l.*
@@ -422,7 +449,7 @@ def change_statement(
                 SELECT COUNT(*) FILTER (WHERE e.seq <= :before) AS o_events,
                        {", ".join(inner + old_inner)}
                 FROM events e
-                WHERE e.user_id = x.unit_id AND e.name IN :names AND e.seq <= :upto
+                WHERE e.user_id = x.unit_id AND e.name IN :names AND e.seq <= :upto{since}
                 HAVING COUNT(*) > 0
             ) l
         )
@@ -476,6 +503,7 @@ async def compute_sums(
     looked up one by one go through :func:`compute_change` instead."""
     dialect = session.get_bind().dialect.name
     local = dict(params)
+    _partition_bounds(local, metrics, dialect)
     kind = "UNLOGGED" if dialect == "postgresql" and parallel else "TEMP"
     if kind == "UNLOGGED":
         await _index_scans(session, on=False)
@@ -528,6 +556,7 @@ async def compute_change(
         old = await compute_sums(session, params | {"upto": before}, metrics, units, parallel=parallel)
         return new, old
     local = dict(params) | {"before": before}
+    _partition_bounds(local, metrics, dialect)
     name = await _scratch(session, "TEMP", first_exposures(units, local, dialect, before=True), local)
     new = RawSums(await _exposures(session, exposure_statement(name), local), {m.key: [] for m in metrics})
     old = RawSums(
