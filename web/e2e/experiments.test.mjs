@@ -66,15 +66,18 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
   });
 
   test("two metrics through the editor, an experiment through the wizard, started with a reason", async () => {
-    // events of the last minutes, so the metric preview has something to draw
+    // events of the last minutes, so the metric preview has something to draw; all of today (UTC):
+    // in the first 40 minutes after midnight some would otherwise fall on yesterday, a full day of
+    // events, and the power calculator below would seed a baseline instead of asking for one
     const now = Date.now();
+    const midnight = new Date(now).setUTCHours(0, 0, 0, 0);
     await track(
       Array.from({ length: 40 }, (_, i) => ({
         name: "purchase",
         user_id: `shopper-${i % 25}`,
         value: 20 + (i % 7) * 5,
         properties: { amount: 20 + (i % 7) * 5, plan: i % 3 ? "free" : "pro" },
-        timestamp: new Date(now - i * 60_000).toISOString(),
+        timestamp: new Date(Math.max(now - i * 60_000, midnight)).toISOString(),
       })),
     );
     await waitForEvents({ name: "purchase" }, 40);
