@@ -357,11 +357,11 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
     else:
         sums = Sums.from_json(stored)
         if hi > lo:
-            table, count = await repository.dirty_units(session, _params(spec, metrics), lo, hi)
+            params = _params(spec, metrics) | {"upto": hi}
+            table, count = await repository.dirty_units(session, params, lo, hi)
             known = sum(units for units, _ in sums.exposures.values())
             dirty = Units(table=table, lookup=count * LOOKUP_RATIO <= known)
             parallel = hi - lo > PARALLEL_FROM_EVENTS
-            params = _params(spec, metrics) | {"upto": hi}
             new, old = await repository.compute_change(session, params, metrics, dirty, lo, parallel=parallel)
             sums.add(new, 1)
             sums.add(old, -1)
