@@ -127,6 +127,59 @@ async def test_insert_batch__concurrent_overlapping_batches__each_id_stored_once
     assert sorted(keys) == sorted(ids)
 
 
+async def test_insert_batch__twice_in_one_transaction__each_id_stored_once_in_arrival_order(
+    harness: Harness,
+) -> None:
+    # Given one transaction that merges two overlapping batches (a caller's own transaction writing
+    # exposures of two experiments while the queue is down)
+    async with harness.runtime.db.transaction() as session:
+        first = await repository.insert_batch(session, [row("z"), row("a"), row("m")])
+        second = await repository.insert_batch(session, [row("a", value=5.0), row("b"), row("y")])
+    # Then each id is stored once (the first batch's rows are not stored again by the second merge),
+    # the first occurrence, and seq follows arrival order on both databases
+    assert (first, second) == (3, 2)
+    async with harness.runtime.db.transaction() as session:
+        events = (await session.execute(select(Event.event_id, Event.value).order_by(Event.seq))).all()
+    assert [tuple(e) for e in events] == [("z", 1.0), ("a", 1.0), ("m", 1.0), ("b", 1.0), ("y", 1.0)]
+
+
+async def test_insert_messages__duplicate_across_messages__the_earlier_message_wins(harness: Harness) -> None:
+    # Given two wire messages of one batch carrying the same id with different values
+    messages = [repository.encode_rows([row("x", value=1.0)]), repository.encode_rows([row("x", value=2.0)])]
+    async with harness.runtime.db.transaction() as session:
+        stored = await repository.insert_messages(session, messages)
+    # Then the first message's event is the one stored
+    async with harness.runtime.db.transaction() as session:
+        values = (await session.scalars(select(Event.value))).all()
+    assert (stored, list(values)) == (1, [1.0])
+
+
+async def test_insert_batch__writer_rolls_back__the_waiting_writer_stores_its_keys(harness: Harness) -> None:
+    # Given a writer that stored ids c0-c4 and has not committed
+    async with harness.runtime.db.sessions() as holder:
+        assert await repository.insert_batch(holder, [row(f"c{i}") for i in range(5)]) == 5
+
+        async def overlapping() -> int:
+            async with harness.runtime.db.transaction() as session:
+                return await repository.insert_batch(session, [row(f"c{i}", value=2.0) for i in range(3, 8)])
+
+        # When a second writer with ids c3-c7 starts, it waits (on the keys on PostgreSQL, on the write
+        # lock on SQLite) ...
+        second = asyncio.create_task(overlapping())
+        await asyncio.sleep(0.3)
+        assert not second.done()
+        # ... and the first rolls back
+        await holder.rollback()
+        stored = await asyncio.wait_for(second, timeout=10)
+    # Then the second writer stored all of its ids, and nothing of the first remains
+    async with harness.runtime.db.transaction() as session:
+        ids = (await session.scalars(select(Event.event_id).order_by(Event.seq))).all()
+        keys = (await session.scalars(select(EventKey.event_id).order_by(EventKey.event_id))).all()
+    assert stored == 5
+    assert list(ids) == [f"c{i}" for i in range(3, 8)]
+    assert list(keys) == [f"c{i}" for i in range(3, 8)]
+
+
 async def test_event_keys_time_index__brin_on_postgres__serves_the_purge(harness: Harness) -> None:
     # Given the migrated schema, When the purge's predicate is planned with sequential scans priced out
     async with harness.runtime.db.transaction() as session:

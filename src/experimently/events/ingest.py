@@ -90,15 +90,34 @@ class EventIngest:
         storing its exposures) has the rows written in that transaction when the queue's dependency
         (Redis) is unreachable, so the exposure commits or rolls back with the assignment itself."""
         rows, rejected = self.validate(events, environment)
-        if rows:
-            try:
-                await self.pipeline.enqueue(rows)
-            except Exception as exc:
-                if fallback_session is None or dependency_of(exc) is None:
-                    self.health.rejected("queue full or unavailable (503, retried by clients)", len(rows))
-                    raise
-                await repository.insert_batch(fallback_session, rows)
-                WRITTEN_DIRECTLY.inc(len(rows))
-            INGESTED.inc(len(rows))
-            self.health.accepted(len(rows))
+        await self._accept(rows, fallback_session)
         return IngestResult(len(rows), rejected, [r.event_id for r in rows])
+
+    async def submit_groups(
+        self,
+        groups: list[tuple[str | None, list[dict[str, Any]]]],
+        *,
+        fallback_session: AsyncSession | None = None,
+    ) -> int:
+        """:meth:`submit` for events of several environments at once (``(environment, events)``
+        pairs): one enqueue, or one write in ``fallback_session``, which merges events once per
+        transaction (``events.repository``). Returns how many were accepted."""
+        rows: list[EventRow] = []
+        for environment, events in groups:
+            rows.extend(self.validate(events, environment)[0])
+        await self._accept(rows, fallback_session)
+        return len(rows)
+
+    async def _accept(self, rows: list[EventRow], fallback_session: AsyncSession | None) -> None:
+        if not rows:
+            return
+        try:
+            await self.pipeline.enqueue(rows)
+        except Exception as exc:
+            if fallback_session is None or dependency_of(exc) is None:
+                self.health.rejected("queue full or unavailable (503, retried by clients)", len(rows))
+                raise
+            await repository.insert_batch(fallback_session, rows)
+            WRITTEN_DIRECTLY.inc(len(rows))
+        INGESTED.inc(len(rows))
+        self.health.accepted(len(rows))

@@ -3,7 +3,8 @@ raw-event purge of retention.
 
 On PostgreSQL the writer hands the server the stream messages as they are (JSON arrays of rows, see
 :class:`EventRow`): one ``INSERT ... SELECT`` over ``jsonb_array_elements`` fills a per-connection
-staging table, then, under the writers' advisory lock, one statement stores the new keys and events.
+staging table with the rows whose key was new (storing the keys), then, under the writers' advisory
+lock, one statement stores the staged events.
 On SQLite the same shape with ``json_each`` (see :func:`_insert_sqlite`). The writer process does no
 per-event work at all."""
 
@@ -47,23 +48,35 @@ _COLS = ", ".join(COLUMNS)
 _US = "timestamptz 'epoch' + ({}) * interval '1 microsecond'"  # exact: integer microseconds < 2**53
 # Each message is a JSON array of rows in EventRow field order:
 # [event_id, name, user_id, environment, experiment_key, variant, value, properties, ts_us, received_us]
+# Step 1 (outside the writers' lock): parse, keep each id's first occurrence (message order, then
+# position), store the new keys, stage the rows whose key was new, in arrival order. The sort compares
+# ids bytewise (COLLATE "C": the same equality as the column's, without the locale's comparison).
 PG_STAGE_JSON = f"""
-INSERT INTO events_incoming ({_COLS})
-SELECT e->>0, e->>1, e->>2, e->>3, e->>4, e->>5, (e->>6)::float8, e->7,
-       {_US.format("(e->>8)::int8")}, (e->>8)::int8, {_US.format("(e->>9)::int8")}
-FROM unnest($1::text[]) AS m(body) CROSS JOIN LATERAL jsonb_array_elements(m.body::jsonb) AS e
-"""
-PG_MERGE = f"""
-WITH fresh AS (
+WITH staged AS MATERIALIZED (
+    SELECT DISTINCT ON ((e.v->>0) COLLATE "C")
+           e.v->>0 AS event_id, e.v->>1 AS name, e.v->>2 AS user_id, e.v->>3 AS environment,
+           e.v->>4 AS experiment_key, e.v->>5 AS variant, (e.v->>6)::float8 AS value,
+           e.v->7 AS properties, {_US.format("(e.v->>8)::int8")} AS occurred_at,
+           (e.v->>8)::int8 AS ts_us, {_US.format("(e.v->>9)::int8")} AS received_at, m.n, e.i
+    FROM unnest($1::text[]) WITH ORDINALITY AS m(body, n)
+    CROSS JOIN LATERAL jsonb_array_elements(m.body::jsonb) WITH ORDINALITY AS e(v, i)
+    ORDER BY (e.v->>0) COLLATE "C", m.n, e.i
+), fresh AS (
     INSERT INTO event_keys (event_id, occurred_at)
-    SELECT DISTINCT ON (event_id) event_id, occurred_at FROM events_incoming ORDER BY event_id
+    SELECT event_id, occurred_at FROM staged
     ON CONFLICT DO NOTHING RETURNING event_id
 )
-INSERT INTO events ({_COLS})
-SELECT DISTINCT ON (i.event_id) {", ".join("i." + c for c in COLUMNS)}
-FROM events_incoming i JOIN fresh f ON f.event_id = i.event_id
-ORDER BY i.event_id
+INSERT INTO events_incoming ({_COLS})
+SELECT {", ".join("s." + c for c in COLUMNS)}
+FROM staged s JOIN fresh f ON f.event_id = s.event_id
+ORDER BY s.n, s.i
 """
+# Step 2 (under the lock, held to the commit): the staged rows get their seq and are stored.
+PG_MERGE = f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM events_incoming"
+# The staging table empties at the commit; a second merge in the same transaction empties it first.
+PG_UNSTAGE = "DELETE FROM events_incoming"
+_STAGED_IN = "events.staged_in"  # session.info: the transaction whose rows the staging table holds
+
 # SQLite: the staging table keeps the message's types; the merge formats the two datetimes exactly as
 # SQLAlchemy stores them on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), so comparisons stay textual.
 SQLITE_STAGE = (
@@ -125,12 +138,26 @@ async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]
 
 
 async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
-    """Stage (parsing JSON in the server; concurrent writers may overlap here), then lock and merge:
-    the advisory lock is held only from the merge to the commit, which is what orders ``seq``."""
+    """Deduplicate and stage outside the writers' lock, then lock and store.
+
+    Step 1 (:data:`PG_STAGE_JSON`) stores the new keys in ``event_keys`` and stages their rows;
+    concurrent writers overlap there. A key that another writer inserted and has not committed makes
+    this one wait for that writer's end, then skip the key (committed) or store it (rolled back).
+    Step 2 takes the advisory lock, held to the commit, and stores the staged rows: that is what
+    orders ``seq``. A writer never waits on a key while it holds the lock, so the two kinds of wait
+    form no cycle. Only a transaction that merges twice (a caller's own transaction writing
+    exposures while the queue is down; callers merge once where they can, see
+    ``EventIngest.submit_groups``) inserts its second keys under the lock; should they meet a
+    writer's uncommitted key, PostgreSQL reports the deadlock and fails one of the two, which is
+    retried (a writer's batch stays in the queue)."""
     conn = await session.connection()
     await conn.execute(text(PG_STAGE))  # through SQLAlchemy first: this begins the transaction
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
+    transaction = session.sync_session.get_transaction()
+    if session.info.get(_STAGED_IN) is transaction:
+        await driver.execute(PG_UNSTAGE)  # this transaction merged before: its rows are stored
+    session.info[_STAGED_IN] = transaction
     await driver.execute(PG_STAGE_JSON, messages)
     await lock_writers(session)
     status: str = await driver.execute(PG_MERGE)

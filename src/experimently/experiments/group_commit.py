@@ -168,9 +168,9 @@ class GroupCommit:
         for p in stored:
             event = exposure_event(p.experiment_key, p.unit, str(p.variant), timestamp)
             by_environment.setdefault(p.environment, []).append(event)
-        for environment, events in by_environment.items():
-            # Redis unreachable: the exposures are written in this transaction, with the assignments
-            await self.ingest.submit(events, environment=environment, fallback_session=session)
+        # Redis unreachable: the exposures are written in this transaction, with the assignments
+        # (in one write: a transaction merges events once)
+        await self.ingest.submit_groups(list(by_environment.items()), fallback_session=session)
 
 
 def exposure_event(experiment_key: str, unit: str, variant: str, timestamp: str) -> dict[str, Any]:
