@@ -50,15 +50,16 @@ _US = "timestamptz 'epoch' + ({}) * interval '1 microsecond'"  # exact: integer 
 # Each message is a JSON array of rows in EventRow field order:
 # [event_id, name, user_id, environment, experiment_key, variant, value, properties, ts_us, received_us]
 # Step 1 (outside the writers' lock): parse, keep each id's first occurrence (message order, then
-# position), store the new keys, stage the rows whose key was new, in arrival order. The sort compares
-# ids bytewise (COLLATE "C": the same equality as the column's, without the locale's comparison).
+# position), store the new keys, stage the rows whose key was new (in id order: sorting them back into
+# arrival order cost ~7% of the server's time per event). The sort compares ids bytewise
+# (COLLATE "C": the same equality as the column's, without the locale's comparison).
 PG_STAGE_JSON = f"""
 WITH staged AS MATERIALIZED (
     SELECT DISTINCT ON ((e.v->>0) COLLATE "C")
            e.v->>0 AS event_id, e.v->>1 AS name, e.v->>2 AS user_id, e.v->>3 AS environment,
            e.v->>4 AS experiment_key, e.v->>5 AS variant, (e.v->>6)::float8 AS value,
            e.v->7 AS properties, {_US.format("(e.v->>8)::int8")} AS occurred_at,
-           (e.v->>8)::int8 AS ts_us, {_US.format("(e.v->>9)::int8")} AS received_at, m.n, e.i
+           (e.v->>8)::int8 AS ts_us, {_US.format("(e.v->>9)::int8")} AS received_at
     FROM unnest($1::text[]) WITH ORDINALITY AS m(body, n)
     CROSS JOIN LATERAL jsonb_array_elements(m.body::jsonb) WITH ORDINALITY AS e(v, i)
     ORDER BY (e.v->>0) COLLATE "C", m.n, e.i
@@ -70,7 +71,6 @@ WITH staged AS MATERIALIZED (
 INSERT INTO events_incoming ({_COLS})
 SELECT {", ".join("s." + c for c in COLUMNS)}
 FROM staged s JOIN fresh f ON f.event_id = s.event_id
-ORDER BY s.n, s.i
 """
 # Step 2 (under the lock, held to the commit): the staged rows get their seq and are stored.
 PG_MERGE = f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM events_incoming"
