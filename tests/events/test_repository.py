@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -182,6 +183,37 @@ async def test_insert_batch__writer_rolls_back__the_waiting_writer_stores_its_ke
     assert stored == 5
     assert list(ids) == [f"c{i}" for i in range(3, 8)]
     assert list(keys) == [f"c{i}" for i in range(3, 8)]
+
+
+async def test_insert_batch__writers_lock_held_elsewhere__keys_stored_but_no_seq_drawn(
+    harness: Harness,
+) -> None:
+    if harness.backend != "postgres":
+        pytest.skip("the writers' advisory lock and the seq sequence are PostgreSQL's")
+    # Given another transaction holding the writers' lock (a writer between its insert and commit)
+    async with harness.runtime.db.sessions() as holder:
+        await repository.lock_writers(holder)
+        drawn = "SELECT last_value, is_called FROM events_seq_seq"
+        before = (await holder.execute(text(drawn))).one()
+
+        async def write() -> int:
+            async with harness.runtime.db.transaction() as session:
+                return await repository.insert_batch(session, [row(f"s{i}") for i in range(50)])
+
+        # When a writer writes a batch meanwhile
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        # Then it waits for the lock with its keys stored and without drawing any seq (sequences are
+        # not transactional: a value drawn would show), so seq values still commit in order
+        assert not task.done()
+        waiting = await holder.scalar(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :k"),
+            {"k": repository.WRITER_LOCK},
+        )
+        assert waiting == 1
+        assert (await holder.execute(text(drawn))).one() == before
+        await holder.rollback()
+        assert await asyncio.wait_for(task, timeout=10) == 50
 
 
 async def test_event_keys_time_index__brin_on_postgres__serves_the_purge(harness: Harness) -> None:

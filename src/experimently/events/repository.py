@@ -2,9 +2,8 @@
 raw-event purge of retention.
 
 On PostgreSQL the writer hands the server the stream messages as they are (JSON arrays of rows, see
-:class:`EventRow`): one ``INSERT ... SELECT`` over ``jsonb_array_elements`` fills a per-connection
-staging table with the rows whose key was new (storing the keys), then, under the writers' advisory
-lock, one statement stores the staged events.
+:class:`EventRow`): one statement parses them (``jsonb_array_elements``), stores the new keys and then,
+under the writers' advisory lock, the events whose key was new (:data:`PG_WRITE`).
 On SQLite the same shape with ``json_each`` (see :func:`_insert_sqlite`). The writer process does no
 per-event work at all."""
 
@@ -39,44 +38,41 @@ COLUMNS = [
     "ts_us",
     "received_at",
 ]
-PG_STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS events_incoming ("
-    "event_id varchar(128), name varchar(100), user_id varchar(200), environment varchar(64), "
-    "experiment_key varchar(100), variant varchar(100), value double precision, properties jsonb, "
-    "occurred_at timestamptz, ts_us bigint, received_at timestamptz) ON COMMIT DELETE ROWS"
-)
 _COLS = ", ".join(COLUMNS)
 _US = "timestamptz 'epoch' + ({}) * interval '1 microsecond'"  # exact: integer microseconds < 2**53
 # Each message is a JSON array of rows in EventRow field order:
 # [event_id, name, user_id, environment, experiment_key, variant, value, properties, ts_us, received_us]
-# Step 1 (outside the writers' lock): parse, keep each id's first occurrence (message order, then
-# position), store the new keys, stage the rows whose key was new (in id order: sorting them back into
-# arrival order cost ~7% of the server's time per event). The sort compares ids bytewise
-# (COLLATE "C": the same equality as the column's, without the locale's comparison).
-PG_STAGE_JSON = f"""
+# One statement, in three steps:
+# - staged: parse, keep each id's first occurrence (message order, then position; the sort compares ids
+#   bytewise, COLLATE "C": the same equality as the column's, without the locale's comparison);
+# - fresh: store the new keys, outside the writers' lock (a key another writer has inserted and not
+#   committed makes this one wait for that writer's end);
+# - locked: once every key is stored (count(*) reads all of fresh), the writers' lock, held to the
+#   commit; the uncorrelated EXISTS makes it a one-time filter over the insert's source, checked before
+#   the first row reaches the insert, so no seq is drawn before the lock.
+# Rows go in id order (sorting them back into arrival order cost ~7% of the server's time per event).
+PG_WRITE = f"""
 WITH staged AS MATERIALIZED (
     SELECT DISTINCT ON ((e.v->>0) COLLATE "C")
            e.v->>0 AS event_id, e.v->>1 AS name, e.v->>2 AS user_id, e.v->>3 AS environment,
            e.v->>4 AS experiment_key, e.v->>5 AS variant, (e.v->>6)::float8 AS value,
            e.v->7 AS properties, {_US.format("(e.v->>8)::int8")} AS occurred_at,
            (e.v->>8)::int8 AS ts_us, {_US.format("(e.v->>9)::int8")} AS received_at
-    FROM unnest($1::text[]) WITH ORDINALITY AS m(body, n)
+    FROM unnest(CAST(:messages AS text[])) WITH ORDINALITY AS m(body, n)
     CROSS JOIN LATERAL jsonb_array_elements(m.body::jsonb) WITH ORDINALITY AS e(v, i)
     ORDER BY (e.v->>0) COLLATE "C", m.n, e.i
 ), fresh AS (
     INSERT INTO event_keys (event_id, occurred_at)
     SELECT event_id, occurred_at FROM staged
     ON CONFLICT DO NOTHING RETURNING event_id
+), locked AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock({WRITER_LOCK}) FROM (SELECT count(*) FROM fresh) AS every_key
 )
-INSERT INTO events_incoming ({_COLS})
+INSERT INTO events ({_COLS})
 SELECT {", ".join("s." + c for c in COLUMNS)}
 FROM staged s JOIN fresh f ON f.event_id = s.event_id
+WHERE EXISTS (SELECT 1 FROM locked)
 """
-# Step 2 (under the lock, held to the commit): the staged rows get their seq and are stored.
-PG_MERGE = f"INSERT INTO events ({_COLS}) SELECT {_COLS} FROM events_incoming"
-# The staging table empties at the commit; a second merge in the same transaction empties it first.
-PG_UNSTAGE = "DELETE FROM events_incoming"
-_STAGED_IN = "events.staged_in"  # session.info: the transaction whose rows the staging table holds
 
 # SQLite: the staging table keeps the message's types; the merge formats the two datetimes exactly as
 # SQLAlchemy stores them on SQLite ("YYYY-MM-DD HH:MM:SS.ffffff", UTC), so comparisons stay textual.
@@ -147,30 +143,18 @@ async def insert_messages(session: AsyncSession, messages: Sequence[str | bytes]
 
 
 async def _merge_messages(session: AsyncSession, messages: list[str]) -> int:
-    """Deduplicate and stage outside the writers' lock, then lock and store.
+    """Store the new rows of the messages in one statement (:data:`PG_WRITE`): deduplicated outside
+    the writers' lock, stored under it.
 
-    Step 1 (:data:`PG_STAGE_JSON`) stores the new keys in ``event_keys`` and stages their rows;
-    concurrent writers overlap there. A key that another writer inserted and has not committed makes
-    this one wait for that writer's end, then skip the key (committed) or store it (rolled back).
-    Step 2 takes the advisory lock, held to the commit, and stores the staged rows: that is what
-    orders ``seq``. A writer never waits on a key while it holds the lock, so the two kinds of wait
-    form no cycle. Only a transaction that merges twice (a caller's own transaction writing
-    exposures while the queue is down; callers merge once where they can, see
-    ``EventIngest.submit_groups``) inserts its second keys under the lock; should they meet a
-    writer's uncommitted key, PostgreSQL reports the deadlock and fails one of the two, which is
-    retried (a writer's batch stays in the queue)."""
-    conn = await session.connection()
-    await conn.execute(text(PG_STAGE))  # through SQLAlchemy first: this begins the transaction
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    transaction = session.sync_session.get_transaction()
-    if session.info.get(_STAGED_IN) is transaction:
-        await driver.execute(PG_UNSTAGE)  # this transaction merged before: its rows are stored
-    session.info[_STAGED_IN] = transaction
-    await driver.execute(PG_STAGE_JSON, messages)
-    await lock_writers(session)
-    status: str = await driver.execute(PG_MERGE)
-    return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
+    Concurrent writers overlap while they parse and store keys; the lock, held from the insert into
+    ``events`` to the commit, is what orders ``seq``. A writer never waits on a key while it holds the
+    lock, so the two kinds of wait form no cycle. Only a transaction that writes twice (a caller's own
+    transaction writing exposures while the queue is down; callers write once where they can, see
+    ``EventIngest.submit_groups``) stores its second keys under the lock; should they meet a writer's
+    uncommitted key, PostgreSQL reports the deadlock and fails one of the two, which is retried (a
+    writer's batch stays in the queue)."""
+    result: Any = await session.execute(text(PG_WRITE), {"messages": messages})
+    return int(result.rowcount)
 
 
 async def _insert_sqlite(session: AsyncSession, messages: Sequence[str | bytes]) -> int:
