@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     # ``experimently worker`` processes write (the API's event loop then only validates and XADDs).
     # Ignored without Redis: the embedded queue lives in the API process and only it can write it.
     event_writer: bool = True
+    # Writer loops in a process that writes, with Redis (each a stream consumer with its own database
+    # connection): two overlap one's statement and commit with the other's (docs/events.md).
+    event_writers: int = Field(default=2, ge=1, le=16)
     event_batch_size: int = 5_000
     retention_raw_events_days: int = 90
     retention_aggregates_days: int = 730

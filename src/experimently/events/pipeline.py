@@ -221,6 +221,7 @@ class StreamPipeline:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._waiting_for_news = False  # the writer is inside the blocking read (see stop)
+        self._more_writers: list[StreamPipeline] = []  # this process's other writer loops (start)
         self._enqueue = redis.register_script(ENQUEUE)
         self._ack = redis.register_script(ACK)
         self._last_claim = 0.0
@@ -433,6 +434,13 @@ class StreamPipeline:
             return
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="events-stream-writer")
+            # More writer loops, each a consumer of its own (``<consumer>.2``, ...) with its own
+            # connection: writers deduplicate concurrently and take turns only to store (the
+            # repository), so a second loop overlaps the first's statement and commit.
+            for number in range(2, self.settings.event_writers + 1):
+                more = StreamPipeline(self.db, self.redis, self.settings, f"{self.consumer}.{number}")
+                more._task = asyncio.create_task(more._run(), name=f"events-stream-writer-{number}")
+                self._more_writers.append(more)
 
     async def flush(self, wait_seconds: float = 30.0) -> None:
         deadline = time.monotonic() + wait_seconds
@@ -442,7 +450,12 @@ class StreamPipeline:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
-        """Finish the batch in hand (commit + ack); unread messages stay in the stream for others."""
+        """Finish the batch in hand (commit + ack); unread messages stay in the stream for others.
+        This process's other writer loops stop the same way, at the same time."""
+        more, self._more_writers = self._more_writers, []
+        await asyncio.gather(self._stop_writing(), *(writer.stop() for writer in more))
+
+    async def _stop_writing(self) -> None:
         self._stopping = True
         if self._task is not None:
             if self._waiting_for_news:
