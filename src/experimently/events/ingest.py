@@ -100,8 +100,9 @@ class EventIngest:
         fallback_session: AsyncSession | None = None,
     ) -> int:
         """:meth:`submit` for events of several environments at once (``(environment, events)``
-        pairs): one enqueue, or one write in ``fallback_session``, which merges events once per
-        transaction (``events.repository``). Returns how many were accepted."""
+        pairs): one enqueue, or one write in ``fallback_session`` (a transaction's second write would
+        store its keys under the writers' lock, see ``events.repository``). Returns how many were
+        accepted."""
         rows: list[EventRow] = []
         for environment, events in groups:
             rows.extend(self.validate(events, environment)[0])

@@ -112,10 +112,11 @@ def encode_rows(rows: Sequence[EventRow]) -> str:
     ``default=tuple``; validated rows hold no NaN, and a property integer beyond 64 bits, which orjson
     refuses, takes the standard encoder. Both write the same values (orjson leaves non-ASCII text
     unescaped and writes a float's exponent without padding), which is all the writers read."""
+    listed = rows if isinstance(rows, list | tuple) else list(rows)
     try:
-        return orjson.dumps(rows if isinstance(rows, list | tuple) else list(rows), default=tuple).decode()
+        return orjson.dumps(listed, default=tuple).decode()
     except orjson.JSONEncodeError:
-        return _WIRE.encode(rows if isinstance(rows, list | tuple) else list(rows))
+        return _WIRE.encode(listed)
 
 
 async def lock_writers(session: AsyncSession) -> None:

@@ -169,7 +169,7 @@ class GroupCommit:
             event = exposure_event(p.experiment_key, p.unit, str(p.variant), timestamp)
             by_environment.setdefault(p.environment, []).append(event)
         # Redis unreachable: the exposures are written in this transaction, with the assignments
-        # (in one write: a transaction merges events once)
+        # (in one write, see EventIngest.submit_groups)
         await self.ingest.submit_groups(list(by_environment.items()), fallback_session=session)
 
 
