@@ -18,6 +18,7 @@ from experimently.kit.clock import from_us
 from tests.conftest import Harness
 
 BASE_US = 1_796_000_000_123_456  # 2026-11-30, with microseconds
+LOCK_WAITS = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k AND NOT granted"
 
 
 def row(event_id: str, *, value: float | None = 1.0, ts_us: int = BASE_US, **props: object) -> EventRow:
@@ -202,15 +203,16 @@ async def test_insert_batch__writers_lock_held_elsewhere__keys_stored_but_no_seq
 
         # When a writer writes a batch meanwhile
         task = asyncio.create_task(write())
-        await asyncio.sleep(0.3)
         # Then it waits for the lock with its keys stored and without drawing any seq (sequences are
         # not transactional: a value drawn would show), so seq values still commit in order
-        assert not task.done()
-        waiting = await holder.scalar(
-            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = :k"),
-            {"k": repository.WRITER_LOCK},
-        )
+        waiting = 0
+        for _ in range(250):  # up to 5 s on a loaded machine
+            waiting = await holder.scalar(text(LOCK_WAITS), {"k": repository.WRITER_LOCK})
+            if waiting:
+                break
+            await asyncio.sleep(0.02)
         assert waiting == 1
+        assert not task.done()
         assert (await holder.execute(text(drawn))).one() == before
         await holder.rollback()
         assert await asyncio.wait_for(task, timeout=10) == 50
