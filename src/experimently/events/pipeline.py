@@ -230,6 +230,7 @@ class StreamPipeline:
         self._in_hand: list[tuple[bytes, dict[bytes, bytes]]] = []
         self._failing: str | None = None
         self._last_housekeeping = time.monotonic()
+        self._keeps_house = True  # the process's other writer loops leave housekeeping to this one
         self._reconcile = redis.register_script(RECONCILE)
 
     async def enqueue(self, rows: Sequence[EventRow]) -> None:
@@ -383,7 +384,7 @@ class StreamPipeline:
         """Every ``HOUSEKEEPING_SECONDS``: reconcile the pending-events counter and remove consumers
         that have been idle a long time with nothing pending (dead processes)."""
         moment = time.monotonic()
-        if moment - self._last_housekeeping < HOUSEKEEPING_SECONDS:
+        if not self._keeps_house or moment - self._last_housekeeping < HOUSEKEEPING_SECONDS:
             return
         self._last_housekeeping = moment
         await self.reconcile_pending()
@@ -439,6 +440,7 @@ class StreamPipeline:
             # repository), so a second loop overlaps the first's statement and commit.
             for number in range(2, self.settings.event_writers + 1):
                 more = StreamPipeline(self.db, self.redis, self.settings, f"{self.consumer}.{number}")
+                more._keeps_house = False
                 more._task = asyncio.create_task(more._run(), name=f"events-stream-writer-{number}")
                 self._more_writers.append(more)
 
