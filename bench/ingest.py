@@ -13,7 +13,10 @@ Ends with one line of JSON.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
         [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
-        [--client-timestamps]
+        [--client-timestamps] [--ids sequential|random|time-ordered] [--stored-keys 0]
+
+``--stored-keys N`` fills the key table with N random ids before the measured writes, as the events a
+deployment retains would have left it; with it, ``--ids`` shows what the ids' order costs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import sqlite3
 import statistics
@@ -36,6 +40,8 @@ from typing import Any
 import asyncpg
 import httpx
 from redis.asyncio import Redis
+
+from experimently.kit.ids import time_ordered_id
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/experimently_bench")
@@ -62,6 +68,22 @@ async def reset_postgres() -> None:
     redis = Redis.from_url(REDIS_URL)
     await redis.flushdb()
     await redis.aclose()
+
+
+async def store_keys(count: int) -> None:
+    """Fill the key table with ``count`` random ids stamped yesterday, as the events a deployment
+    retains would have left it, so the measured writes meet a key index larger than the cache."""
+    conn = await asyncpg.connect(PG_BENCH)
+    try:
+        await conn.execute(
+            "INSERT INTO event_keys (event_id, occurred_at) SELECT md5(i::text || '-stored'), "
+            "now() - interval '1 day' FROM generate_series(1, $1) AS i",
+            count,
+        )
+        await conn.execute("VACUUM ANALYZE event_keys")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
 
 
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
@@ -180,16 +202,24 @@ async def track_key(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-API-Key": key.json()["data"]["key"], "Content-Type": "application/json"}
 
 
-def body(r: int, keyed_every: int = 1, client_times: bool = False) -> bytes:
+def body(r: int, keyed_every: int = 1, client_times: bool = False, ids: str = "sequential") -> bytes:
     """Request ``r``'s batch: 1,000 events (every tenth a purchase), 50,000 users in all; every
     ``keyed_every``-th event carries an experiment key (1, the default and the figures of record: all
     of them; SDK ``track`` events carry none, exposures do). With ``client_times`` each event carries
     its own ``timestamp``, spread over the last hour as many clients' buffered events are (the default,
-    none, stamps every event with the time of its request)."""
+    none, stamps every event with the time of its request). ``ids``: ``sequential`` (``b<r>-<i>``, the
+    figures of record before the ninth round), ``random`` (128 random bits in hex, as the SDKs'
+    ``uuid4`` ids were: each key lands at a random place in the key index) or ``time-ordered`` (what
+    the SDKs and the server make since: UUIDv7, the time first)."""
     hour_ago = time.time() - 3600
+    draw = random.Random(r)
     events = [
         {
-            "event_id": f"b{r}-{i}",
+            "event_id": f"b{r}-{i}"
+            if ids == "sequential"
+            else time_ordered_id()
+            if ids == "time-ordered"
+            else f"{draw.getrandbits(128):032x}",
             "name": "purchase" if i % 10 == 0 else "page_view",
             "user_id": f"user-{(r * 1000 + i) % 50_000}",
             "value": 12.5,
@@ -206,8 +236,10 @@ def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
 
-def bodies(requests: int, keyed_every: int = 1, client_times: bool = False) -> list[bytes]:
-    return [body(r, keyed_every, client_times) for r in range(requests)]
+def bodies(
+    requests: int, keyed_every: int = 1, client_times: bool = False, ids: str = "sequential"
+) -> list[bytes]:
+    return [body(r, keyed_every, client_times, ids) for r in range(requests)]
 
 
 async def load(
@@ -254,6 +286,8 @@ async def run_shape(
     api_workers: int,
     keyed_every: int = 1,
     client_times: bool = False,
+    ids: str = "sequential",
+    stored_keys: int = 0,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
@@ -279,7 +313,7 @@ async def run_shape(
     port = free_port()
     server = start_server(env | ({"EXPERIMENTLY_EVENT_WRITER": "false"} if split else {}), port)
     writers: list[subprocess.Popen[bytes]] = []
-    payloads = bodies(requests, keyed_every, client_times)
+    payloads = bodies(requests, keyed_every, client_times, ids)
     total = requests * 1000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
@@ -287,6 +321,8 @@ async def run_shape(
             if split:  # after serve --migrate
                 writers = [start_worker(env) for _ in range(workers)]
             headers = await track_key(client)
+            if stored_keys:
+                await store_keys(stored_keys)
             await load(client, headers, payloads[:5], 2)  # warm-up (counted in rows, not in the figure)
             warm = await count_rows(shape, data_dir)
             while warm < 5000:
@@ -343,6 +379,18 @@ async def main() -> None:
         action="store_true",
         help="each event carries its own timestamp, spread over the last hour (default: none)",
     )
+    parser.add_argument(
+        "--ids",
+        choices=["sequential", "random", "time-ordered"],
+        default="sequential",
+        help="event ids: sequential b<r>-<i> (default), random hex (uuid4), or time-ordered (UUIDv7)",
+    )
+    parser.add_argument(
+        "--stored-keys",
+        type=int,
+        default=0,
+        help="random ids already in the key table before the measured writes (default 0: none)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
@@ -354,6 +402,8 @@ async def main() -> None:
             args.api_workers,
             args.keyed_every,
             args.client_timestamps,
+            args.ids,
+            args.stored_keys,
         )
         results[shape] = result
         print(
@@ -372,6 +422,8 @@ async def main() -> None:
                 "workers": args.workers,
                 "keyed_every": args.keyed_every,
                 "client_timestamps": args.client_timestamps,
+                "ids": args.ids,
+                "stored_keys": args.stored_keys,
                 **results,
             }
         )

@@ -85,6 +85,7 @@ test("values for the context, cached for reloads, re-fetched on identify, listen
     ["flag_exposure", "u1", { flag: "banner", variation: "off" }],
     ["signup", "u1", { plan: "pro" }],
   ]);
+  for (const e of sent) assert.match(e.event_id, /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/); // time-ordered
   await client.close();
   await server.close();
 });

@@ -146,6 +146,12 @@ test("events: 429 with Retry-After is retried, a bad key (401) drops the batch a
   const names = batches[1].events.map((e) => [e.name, e.user_id, e.properties]);
   assert.deepEqual(names, [["flag_exposure", "u1", { flag: "f", variation: "on" }], ["purchase", "u1", { sku: "a" }]]);
   assert.equal(batches[1].events[1].value, 9.5);
+  // the retry carries the same ids (the server stores each once); ids are UUIDv7 hex, time first
+  assert.deepEqual(batches[0].events.map((e) => e.event_id), batches[1].events.map((e) => e.event_id));
+  for (const e of batches[1].events) {
+    assert.match(e.event_id, /^[0-9a-f]{12}7[0-9a-f]{3}[89ab][0-9a-f]{15}$/);
+    assert.ok(Math.abs(parseInt(e.event_id.slice(0, 12), 16) - Date.now()) < 60_000, e.event_id);
+  }
 
   answers = [[401, {}]];
   client.track("purchase", "u2");

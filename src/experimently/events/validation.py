@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -20,6 +19,7 @@ import orjson
 
 from experimently.config import Settings
 from experimently.kit.clock import DAY_US, to_us
+from experimently.kit.ids import time_ordered_id
 
 FIELDS = frozenset(
     {"event_id", "name", "user_id", "experiment_key", "variant", "value", "properties", "timestamp"}
@@ -176,7 +176,7 @@ def validate_event(event: Any, *, environment: str | None, received_us: int, set
                 properties = _properties(properties, settings.event_max_properties_bytes)
             timestamp = get("timestamp")
             return EventRow(
-                event_id or uuid.uuid4().hex,
+                event_id or time_ordered_id(),
                 name,
                 user_id,
                 environment,
@@ -203,7 +203,7 @@ def _validate_fields(
     user_id = _text(event, "user_id", True)
     assert name is not None and user_id is not None
     return EventRow(
-        event_id=_text(event, "event_id", False) or uuid.uuid4().hex,
+        event_id=_text(event, "event_id", False) or time_ordered_id(),
         name=name,
         user_id=user_id,
         environment=environment,

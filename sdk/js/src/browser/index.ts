@@ -46,11 +46,21 @@ interface Event {
   properties?: Record<string, unknown>;
 }
 
-/** crypto.randomUUID exists only in secure contexts (https, localhost). */
+/**
+ * A UUIDv7 in hex, as ../ids.ts makes for the Node client (why: docs/events.md, "Event ids"). A copy,
+ * not an import: dist/browser.js stays one file that a page can load as it is (a module both entries
+ * import becomes a shared chunk). crypto.getRandomValues, unlike randomUUID, needs no secure context.
+ */
 function randomId(): string {
+  const bytes = new Uint8Array(10); // 80 bits: 12 for rand_a, 62 for rand_b
   const c = globalThis.crypto as Crypto | undefined;
-  if (c?.randomUUID) return c.randomUUID();
-  return Date.now().toString(36) + Math.random().toString(36).slice(2) + Math.random().toString(36).slice(2);
+  if (c?.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(Math.random() * 256);
+  let tail = "";
+  for (const b of bytes) tail += b.toString(16).padStart(2, "0");
+  const variant = ((parseInt(tail[3]!, 16) & 3) | 8).toString(16);
+  const ms = (Date.now() % 2 ** 48).toString(16).padStart(12, "0");
+  return ms + "7" + tail.slice(0, 3) + variant + tail.slice(4, 19);
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -3,12 +3,13 @@
  * sends exposures and events in the background. No method throws or rejects into the application.
  */
 
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 
 import { type CompiledExperiment, assign, compileExperiment } from "../engine/assignment.js";
 import type { Context } from "../engine/conditions.js";
 import { type EvaluationResult, type ExperimentResolver, Ruleset, errorResult, evaluate } from "../engine/flags.js";
 import { unitText } from "../engine/values.js";
+import { timeOrderedId } from "../ids.js";
 import { Dedup, EventQueue, type WireEvent } from "./events.js";
 import { type ClientOptions, DEFAULTS, type Logger, consoleLogger } from "./options.js";
 import { Updater, timeoutSignal } from "./updater.js";
@@ -441,7 +442,7 @@ export class ExperimentationClient {
 }
 
 function randomId(): string {
-  return randomUUID().replace(/-/g, ""); // node:crypto: the global `crypto` needs Node 19+
+  return timeOrderedId((n) => randomBytes(n)); // node:crypto: the global `crypto` needs Node 19+
 }
 
 function changedKeys(old: Snapshot, next: Snapshot): Set<string> {

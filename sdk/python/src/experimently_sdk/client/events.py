@@ -15,10 +15,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import random
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -53,6 +53,17 @@ class Dedup:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
                 del seen[next(iter(seen))]
         return True
+
+
+def time_ordered_id() -> str:
+    """A new event id: a UUIDv7 (RFC 9562) as 32 hex digits, the Unix time in milliseconds (48 bits)
+    then 74 random bits. Ids made close in time sort close together, so the server's key index takes
+    them at its right edge rather than at a random page each (the same ids the server makes for events
+    sent without one)."""
+    ms = int(time.time() * 1000) & ((1 << 48) - 1)
+    rand = int.from_bytes(os.urandom(10), "big")  # 12 bits for rand_a, 62 for rand_b
+    value = ms << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
+    return f"{value:032x}"
 
 
 def flag_exposure_id(environment: str, marker: str, unit: str, variation: str) -> str:
@@ -196,7 +207,7 @@ def _rejected(response: httpx.Response) -> list[Any]:
 def _encode(item: Queued) -> dict[str, Any]:
     event_id, name, user_id, value, properties, experiment_key, variant, moment = item
     event: dict[str, Any] = {
-        "event_id": event_id or uuid.uuid4().hex,
+        "event_id": event_id or time_ordered_id(),
         "name": name,
         "user_id": user_id,
         "timestamp": datetime.fromtimestamp(moment, UTC).isoformat(),
