@@ -13,7 +13,7 @@ Ends with one line of JSON.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
         [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
-        [--client-timestamps] [--ids sequential|random|time-ordered] [--stored-keys 0]
+        [--client-timestamps] [--ids time-ordered|sequential|random] [--stored-keys 0]
 
 ``--stored-keys N`` fills the key table with N random ids before the measured writes, as the events a
 deployment retains would have left it; with it, ``--ids`` shows what the ids' order costs.
@@ -202,15 +202,15 @@ async def track_key(client: httpx.AsyncClient) -> dict[str, str]:
     return {"X-API-Key": key.json()["data"]["key"], "Content-Type": "application/json"}
 
 
-def body(r: int, keyed_every: int = 1, client_times: bool = False, ids: str = "sequential") -> bytes:
+def body(r: int, keyed_every: int = 1, client_times: bool = False, ids: str = "time-ordered") -> bytes:
     """Request ``r``'s batch: 1,000 events (every tenth a purchase), 50,000 users in all; every
     ``keyed_every``-th event carries an experiment key (1, the default and the figures of record: all
     of them; SDK ``track`` events carry none, exposures do). With ``client_times`` each event carries
     its own ``timestamp``, spread over the last hour as many clients' buffered events are (the default,
     none, stamps every event with the time of its request). ``ids``: ``sequential`` (``b<r>-<i>``, the
     figures of record before the ninth round), ``random`` (128 random bits in hex, as the SDKs'
-    ``uuid4`` ids were: each key lands at a random place in the key index) or ``time-ordered`` (what
-    the SDKs and the server make since: UUIDv7, the time first)."""
+    ``uuid4`` ids were: each key lands at a random place in the key index) or ``time-ordered`` (the
+    default: what the SDKs and the server make since, UUIDv7, the time first)."""
     hour_ago = time.time() - 3600
     draw = random.Random(r)
     events = [
@@ -237,7 +237,7 @@ def _iso(epoch_s: float) -> str:
 
 
 def bodies(
-    requests: int, keyed_every: int = 1, client_times: bool = False, ids: str = "sequential"
+    requests: int, keyed_every: int = 1, client_times: bool = False, ids: str = "time-ordered"
 ) -> list[bytes]:
     return [body(r, keyed_every, client_times, ids) for r in range(requests)]
 
@@ -286,7 +286,7 @@ async def run_shape(
     api_workers: int,
     keyed_every: int = 1,
     client_times: bool = False,
-    ids: str = "sequential",
+    ids: str = "time-ordered",
     stored_keys: int = 0,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
@@ -382,8 +382,9 @@ async def main() -> None:
     parser.add_argument(
         "--ids",
         choices=["sequential", "random", "time-ordered"],
-        default="sequential",
-        help="event ids: sequential b<r>-<i> (default), random hex (uuid4), or time-ordered (UUIDv7)",
+        default="time-ordered",
+        help="event ids: time-ordered (UUIDv7, what the SDKs send; default), sequential b<r>-<i> "
+        "(the figures of record before 6 December 2026) or random hex (uuid4)",
     )
     parser.add_argument(
         "--stored-keys",
