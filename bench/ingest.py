@@ -13,10 +13,13 @@ Ends with one line of JSON.
 
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
         [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
-        [--client-timestamps] [--ids time-ordered|sequential|random] [--stored-keys 0]
+        [--client-timestamps] [--ids time-ordered|sequential|random] [--stored-keys 0] [--stored-events 0]
 
 ``--stored-keys N`` fills the key table with N random ids before the measured writes, as the events a
 deployment retains would have left it; with it, ``--ids`` shows what the ids' order costs.
+``--stored-events N`` puts N events of 1M users in today's partition first, as a busy day leaves it.
+Both are PostgreSQL only and end with a ``CHECKPOINT``, so every run starts at the same point of the
+checkpoint cycle.
 """
 
 from __future__ import annotations
@@ -82,6 +85,31 @@ async def store_keys(count: int) -> None:
         )
         await conn.execute("VACUUM ANALYZE event_keys")
         await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+STORED_MARK = [0]  # the highest seq of the stored events (0: none)
+
+
+async def store_events(count: int) -> None:
+    """Fill today's partition with ``count`` events of 1M users over the last hour, as a busy day
+    leaves it by evening, so the measured writes meet indexes of that size (the user index above all)."""
+    conn = await asyncpg.connect(PG_BENCH)
+    try:
+        await conn.execute(
+            "INSERT INTO events (event_id, name, user_id, environment, experiment_key, value, properties, "
+            "occurred_at, ts_us, received_at) "
+            "SELECT md5(i::text || '-event'), CASE WHEN i % 10 = 0 THEN 'purchase' ELSE 'page_view' END, "
+            "'user-' || (random() * 1000000)::int, 'production', 'checkout', 12.5, '{}', t, "
+            "(extract(epoch FROM t) * 1000000)::int8, now() "
+            "FROM (SELECT i, greatest(date_trunc('day', now()), now() - random() * interval '1 hour') AS t "
+            "FROM generate_series(1, $1) AS i) AS g",
+            count,
+        )
+        await conn.execute("VACUUM ANALYZE events")
+        await conn.execute("CHECKPOINT")
+        STORED_MARK[0] = int(await conn.fetchval("SELECT max(seq) FROM events"))
     finally:
         await conn.close()
 
@@ -268,10 +296,12 @@ async def load(
 
 
 async def count_rows(shape: str, data_dir: Path) -> int:
+    """Events stored by the bench's requests (not those ``--stored-events`` put there, whose ``seq``
+    is below the stored events' mark, read through the primary key)."""
     if shape.startswith("postgres"):
         conn = await asyncpg.connect(PG_BENCH)
         try:
-            return int(await conn.fetchval("SELECT count(*) FROM events"))
+            return int(await conn.fetchval("SELECT count(*) FROM events WHERE seq > $1", STORED_MARK[0]))
         finally:
             await conn.close()
     with sqlite3.connect(data_dir / "experimently.db") as db:
@@ -288,6 +318,7 @@ async def run_shape(
     client_times: bool = False,
     ids: str = "time-ordered",
     stored_keys: int = 0,
+    stored_events: int = 0,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
@@ -315,14 +346,17 @@ async def run_shape(
     writers: list[subprocess.Popen[bytes]] = []
     payloads = bodies(requests, keyed_every, client_times, ids)
     total = requests * 1000
+    STORED_MARK[0] = 0
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await wait_ready(client, server)
             if split:  # after serve --migrate
                 writers = [start_worker(env) for _ in range(workers)]
             headers = await track_key(client)
-            if stored_keys:
+            if stored_keys and shape.startswith("postgres"):  # PostgreSQL only
                 await store_keys(stored_keys)
+            if stored_events and shape.startswith("postgres"):
+                await store_events(stored_events)
             await load(client, headers, payloads[:5], 2)  # warm-up (counted in rows, not in the figure)
             warm = await count_rows(shape, data_dir)
             while warm < 5000:
@@ -392,6 +426,12 @@ async def main() -> None:
         default=0,
         help="random ids already in the key table before the measured writes (default 0: none)",
     )
+    parser.add_argument(
+        "--stored-events",
+        type=int,
+        default=0,
+        help="events already in today's partition before the measured writes (default 0: none)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
@@ -405,6 +445,7 @@ async def main() -> None:
             args.client_timestamps,
             args.ids,
             args.stored_keys,
+            args.stored_events,
         )
         results[shape] = result
         print(
@@ -425,6 +466,7 @@ async def main() -> None:
                 "client_timestamps": args.client_timestamps,
                 "ids": args.ids,
                 "stored_keys": args.stored_keys,
+                "stored_events": args.stored_events,
                 **results,
             }
         )
