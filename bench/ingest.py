@@ -44,7 +44,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from experimently.kit.ids import time_ordered_id
+from experimently_sdk.ids import time_ordered_id
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_BENCH = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/experimently_bench")
@@ -89,12 +89,10 @@ async def store_keys(count: int) -> None:
         await conn.close()
 
 
-STORED_MARK = [0]  # the highest seq of the stored events (0: none)
-
-
-async def store_events(count: int) -> None:
+async def store_events(count: int) -> int:
     """Fill today's partition with ``count`` events of 1M users over the last hour, as a busy day
-    leaves it by evening, so the measured writes meet indexes of that size (the user index above all)."""
+    leaves it by evening, so the measured writes meet indexes of that size (the user index above all).
+    Returns the stored events' highest ``seq``."""
     conn = await asyncpg.connect(PG_BENCH)
     try:
         await conn.execute(
@@ -109,7 +107,7 @@ async def store_events(count: int) -> None:
         )
         await conn.execute("VACUUM ANALYZE events")
         await conn.execute("CHECKPOINT")
-        STORED_MARK[0] = int(await conn.fetchval("SELECT max(seq) FROM events"))
+        return int(await conn.fetchval("SELECT max(seq) FROM events"))
     finally:
         await conn.close()
 
@@ -243,11 +241,7 @@ def body(r: int, keyed_every: int = 1, client_times: bool = False, ids: str = "t
     draw = random.Random(r)
     events = [
         {
-            "event_id": f"b{r}-{i}"
-            if ids == "sequential"
-            else time_ordered_id()
-            if ids == "time-ordered"
-            else f"{draw.getrandbits(128):032x}",
+            "event_id": _event_id(ids, r, i, draw),
             "name": "purchase" if i % 10 == 0 else "page_view",
             "user_id": f"user-{(r * 1000 + i) % 50_000}",
             "value": 12.5,
@@ -258,6 +252,12 @@ def body(r: int, keyed_every: int = 1, client_times: bool = False, ids: str = "t
         for i in range(1000)
     ]
     return json.dumps({"events": events}).encode()
+
+
+def _event_id(ids: str, r: int, i: int, draw: random.Random) -> str:
+    if ids == "sequential":
+        return f"b{r}-{i}"
+    return time_ordered_id() if ids == "time-ordered" else f"{draw.getrandbits(128):032x}"
 
 
 def _iso(epoch_s: float) -> str:
@@ -295,13 +295,13 @@ async def load(
     return latencies
 
 
-async def count_rows(shape: str, data_dir: Path) -> int:
-    """Events stored by the bench's requests (not those ``--stored-events`` put there, whose ``seq``
-    is below the stored events' mark, read through the primary key)."""
+async def count_rows(shape: str, data_dir: Path, after_seq: int = 0) -> int:
+    """Events stored by the bench's requests: those with ``seq`` above ``after_seq`` (the events
+    ``--stored-events`` put there are below it), read through the primary key."""
     if shape.startswith("postgres"):
         conn = await asyncpg.connect(PG_BENCH)
         try:
-            return int(await conn.fetchval("SELECT count(*) FROM events WHERE seq > $1", STORED_MARK[0]))
+            return int(await conn.fetchval("SELECT count(*) FROM events WHERE seq > $1", after_seq))
         finally:
             await conn.close()
     with sqlite3.connect(data_dir / "experimently.db") as db:
@@ -346,7 +346,7 @@ async def run_shape(
     writers: list[subprocess.Popen[bytes]] = []
     payloads = bodies(requests, keyed_every, client_times, ids)
     total = requests * 1000
-    STORED_MARK[0] = 0
+    mark = 0  # the highest seq of --stored-events' events
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await wait_ready(client, server)
@@ -356,22 +356,22 @@ async def run_shape(
             if stored_keys and shape.startswith("postgres"):  # PostgreSQL only
                 await store_keys(stored_keys)
             if stored_events and shape.startswith("postgres"):
-                await store_events(stored_events)
+                mark = await store_events(stored_events)
             await load(client, headers, payloads[:5], 2)  # warm-up (counted in rows, not in the figure)
-            warm = await count_rows(shape, data_dir)
+            warm = await count_rows(shape, data_dir, mark)
             while warm < 5000:
                 await asyncio.sleep(0.05)
-                warm = await count_rows(shape, data_dir)
+                warm = await count_rows(shape, data_dir, mark)
             meter = CpuMeter(shape, {"api": [server.pid], "writers": [w.pid for w in writers]})
             await meter.start()
             started = time.perf_counter()
             latencies = await load(client, headers, payloads[5:], concurrency)
             accepted_at = time.perf_counter()
             deadline = started + 300
-            stored = await count_rows(shape, data_dir)
+            stored = await count_rows(shape, data_dir, mark)
             while stored < total and time.perf_counter() < deadline:  # polls another process's database
                 await asyncio.sleep(0.05)
-                stored = await count_rows(shape, data_dir)
+                stored = await count_rows(shape, data_dir, mark)
             committed_at = time.perf_counter()
             cpu = await meter.stop()
     finally:

@@ -210,7 +210,15 @@ class EmbeddedPipeline:
 
 
 class StreamPipeline:
-    def __init__(self, db: Database, redis: Redis, settings: Settings, consumer: str | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        redis: Redis,
+        settings: Settings,
+        consumer: str | None = None,
+        *,
+        keeps_house: bool = True,  # False: the process's other writer loops leave housekeeping to the first
+    ) -> None:
         self.db = db
         self.redis = redis
         self.settings = settings
@@ -230,7 +238,7 @@ class StreamPipeline:
         self._in_hand: list[tuple[bytes, dict[bytes, bytes]]] = []
         self._failing: str | None = None
         self._last_housekeeping = time.monotonic()
-        self._keeps_house = True  # the process's other writer loops leave housekeeping to this one
+        self._keeps_house = keeps_house
         self._reconcile = redis.register_script(RECONCILE)
 
     async def enqueue(self, rows: Sequence[EventRow]) -> None:
@@ -439,8 +447,8 @@ class StreamPipeline:
             # connection: writers deduplicate concurrently and take turns only to store (the
             # repository), so a second loop overlaps the first's statement and commit.
             for number in range(2, self.settings.event_writers + 1):
-                more = StreamPipeline(self.db, self.redis, self.settings, f"{self.consumer}.{number}")
-                more._keeps_house = False
+                consumer = f"{self.consumer}.{number}"
+                more = StreamPipeline(self.db, self.redis, self.settings, consumer, keeps_house=False)
                 more._task = asyncio.create_task(more._run(), name=f"events-stream-writer-{number}")
                 self._more_writers.append(more)
 

@@ -19,7 +19,7 @@ import orjson
 
 from experimently.config import Settings
 from experimently.kit.clock import DAY_US, to_us
-from experimently.kit.ids import time_ordered_id
+from experimently_sdk.ids import time_ordered_id
 
 FIELDS = frozenset(
     {"event_id", "name", "user_id", "experiment_key", "variant", "value", "properties", "timestamp"}

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 import random
 import threading
 import time
@@ -25,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+
+from experimently_sdk.ids import time_ordered_id
 
 log = logging.getLogger("experimently_sdk")
 
@@ -53,17 +54,6 @@ class Dedup:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
                 del seen[next(iter(seen))]
         return True
-
-
-def time_ordered_id() -> str:
-    """A new event id: a UUIDv7 (RFC 9562) as 32 hex digits, the Unix time in milliseconds (48 bits)
-    then 74 random bits. Ids made close in time sort close together, so the server's key index takes
-    them at its right edge rather than at a random page each (the same ids the server makes for events
-    sent without one)."""
-    ms = int(time.time() * 1000) & ((1 << 48) - 1)
-    rand = int.from_bytes(os.urandom(10), "big")  # 12 bits for rand_a, 62 for rand_b
-    value = ms << 80 | 0x7 << 76 | (rand >> 68) << 64 | 0b10 << 62 | rand & ((1 << 62) - 1)
-    return f"{value:032x}"
 
 
 def flag_exposure_id(environment: str, marker: str, unit: str, variation: str) -> str:
