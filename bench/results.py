@@ -3,13 +3,20 @@
 Budgets (issue 6): aggregation from scratch <= 10 s on a 2-core machine; the results endpoint, from
 the aggregates, P50 <= 100 ms with each of the three engines and CUPED on.
 
-Run: .venv/bin/python bench/results.py [--users 1000000] [--database-url URL]
+Run: .venv/bin/python bench/results.py [--users 1000000] [--layout arrival|by-user] [--database-url URL]
 
 It recreates a separate database (default ``experimently_bench_results`` on 127.0.0.1:5432, never the
 test database), applies the migrations, defines three metrics (a conversion, revenue per user with a
 14-day CUPED pre-period, and an error count as a guardrail), starts a 50/50 experiment, and generates the
 events in SQL: one exposure per user over 30 days, and nine more events per user on average
-(purchases after exposure, purchases in the pre-period, errors): 10,000,000 events at 1M users. Then it
+(purchases after exposure, purchases in the pre-period, errors): 10,000,000 events at 1M users.
+
+The events are laid out as a deployment's are (``--layout arrival``, the default): in the daily
+partitions of their day, in the order of their time (so ``seq`` follows time and one unit's events
+are spread over the days, among everyone else's). ``--layout by-user`` is the layout of the figures
+before 6 December 2026: every event in the default partition, each user's events next to each other,
+which flatters every plan that groups by unit (measured: from scratch 6.7 s by user, 13 s in arrival
+order, bench/README.md). Then it
 times the aggregation from scratch; an incremental run after 100,000 more events from 20,000 of the
 users (and checks that its statistics equal a second computation from scratch); and the results
 endpoint through the ASGI app, cold (recomputed from the stored statistics each call) and warm (served
@@ -26,7 +33,7 @@ import platform
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +46,7 @@ from experimently.actor import SYSTEM
 from experimently.app import create_app
 from experimently.bootstrap import bootstrap
 from experimently.config import Settings
+from experimently.events.repository import create_partition
 from experimently.experiments import service as experiments
 from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import ExperimentCreate, Variant
@@ -120,14 +128,30 @@ async def define(runtime: Any) -> None:
         await session.execute(update(Experiment).where(Experiment.key == KEY).values(started_at=START))
 
 
-async def generate(runtime: Any, users: int) -> tuple[int, float]:
+# the days the events fall on: the pre-period (6 days before the first exposure) to the more events
+# of ``incremental`` (40 days after the start) and bench/aggregation.py's (the same day, + 5 hours)
+FIRST_DAY, LAST_DAY = START.date() - timedelta(days=7), START.date() + timedelta(days=41)
+
+
+async def generate(runtime: Any, users: int, layout: str) -> tuple[int, float]:
     started = time.perf_counter()
-    step = 100_000
-    for lo in range(1, users + 1, step):
+    if layout == "by-user":  # every event in the default partition, each user's next to each other
+        step = 100_000
+        for lo in range(1, users + 1, step):
+            async with runtime.db.transaction() as session:
+                await session.execute(
+                    text(EVENTS_SQL), {"lo": lo, "hi": min(lo + step - 1, users), "start": START, "key": KEY}
+                )
+    else:  # as the writers leave them: each day in its partition, in the order of time (and of seq)
         async with runtime.db.transaction() as session:
-            await session.execute(
-                text(EVENTS_SQL), {"lo": lo, "hi": min(lo + step - 1, users), "start": START, "key": KEY}
-            )
+            day = FIRST_DAY
+            while day <= LAST_DAY:
+                await create_partition(session, day)
+                day += timedelta(days=1)
+        async with runtime.db.transaction() as session:
+            await session.execute(text("SET LOCAL work_mem = '1GB'"))  # the sort of every event by time
+            params = {"lo": 1, "hi": users, "start": START, "key": KEY}
+            await session.execute(text(EVENTS_SQL.rstrip() + "\nORDER BY e.at, e.event_id"), params)
     async with runtime.db.transaction() as session:
         await session.execute(text("ANALYZE events"))
         total = int(await session.scalar(text("SELECT count(*) FROM events")) or 0)
@@ -225,8 +249,8 @@ async def main(args: argparse.Namespace) -> None:
         await migrate.upgrade(runtime.db.engine)
         await bootstrap(runtime, apply_migrations=False)
         await define(runtime)
-        total, generated_in = await generate(runtime, args.users)
-        print(f"generated {total:,} events for {args.users:,} users in {generated_in:.1f} s")
+        total, generated_in = await generate(runtime, args.users, args.layout)
+        print(f"generated {total:,} events for {args.users:,} users in {generated_in:.1f} s ({args.layout})")
         seconds = await aggregate(runtime)
         print(f"aggregation from scratch: {seconds:.2f} s (budget <= 10 s)")
         more = await incremental(runtime)
@@ -245,6 +269,7 @@ async def main(args: argparse.Namespace) -> None:
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
                 "users": args.users,
+                "layout": args.layout,
                 "events": total,
                 "aggregation_from_scratch_s": round(seconds, 3),
                 **{k: round(v, 3) if isinstance(v, float) else v for k, v in more.items()},
@@ -258,6 +283,12 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--calls", type=int, default=20)
+    parser.add_argument(
+        "--layout",
+        choices=("arrival", "by-user"),
+        default="arrival",
+        help="events in daily partitions in time order (as stored), or by user in the default partition",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
