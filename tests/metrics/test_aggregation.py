@@ -292,7 +292,7 @@ async def test_incremental_after_every_chunk__equals_a_recompute__events_in_any_
     harness: Harness,
     fake_clock: FakeClock,
     monkeypatch: pytest.MonkeyPatch,
-    lookup_ratio: int,
+    lookup_ratio: int | None,
     prefer: str | None,
 ) -> None:
     """The scenario's events arrive shuffled (late earlier exposures, purchases before the exposure they
@@ -406,3 +406,66 @@ async def test_postgres_reads_no_partition_before_the_start__sqlite_has_no_bound
     assert partition(7) in events and partition(8) not in events and partition(20) not in events
     unbounded_exposures, unbounded_events = await plans(bounded=False)
     assert partition(1) in unbounded_exposures and partition(20) in unbounded_events
+
+
+@pytest.mark.parametrize(
+    ("dirty", "partitions", "looked_up"),
+    [(20_000, 35, True), (60_000, 35, False), (125_000, 1, True), (200_000, 1, False)],
+)
+def test_looks_up__only_while_the_lookups_cost_less_than_two_computations(
+    dirty: int, partitions: int, looked_up: bool
+) -> None:
+    """At 1M units (bench/README.md, tenth round): over ~35 daily partitions with events, 20,000 dirty
+    units took 4.0 s looked up against 5.8 s for the two computations, 60,000 12.2 s against 5.7 s;
+    with every event in one partition the lookups won up to 12-25% of the units."""
+    assert aggregation.looks_up(dirty, 1_000_000, partitions) is looked_up
+
+
+def test_looks_up__lookup_ratio_overrides_the_costs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregation, "LOOKUP_RATIO", 0)
+    assert aggregation.looks_up(1_000_000, 1, 1_000)
+    monkeypatch.setattr(aggregation, "LOOKUP_RATIO", 10**9)
+    assert not aggregation.looks_up(1, 1_000_000, 1)
+
+
+async def test_probed_partitions__those_with_events_from_the_metrics_floor(harness: Harness) -> None:
+    """What a looked-up unit's lookups descend on PostgreSQL: the partitions with rows from the start
+    less the longest CUPED pre-period (7 days here) to today; empty ones and older ones do not count.
+    SQLite has no partitions: 1. (The real clock: the daily partitions are around today.)"""
+    admin = await harness.admin()
+    for metric in METRICS:
+        assert (await harness.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
+    keys = ("converted", "revenue", "order_value", "orders_per_visit")
+    started = datetime.now(UTC) - timedelta(days=3)
+    postgres = harness.runtime.db.dialect == "postgresql"
+    if postgres:  # noon, 21 days after the oldest daily partition
+        async with harness.runtime.db.transaction() as session:
+            days = sorted(await existing_partitions(session))
+        started = datetime.combine(days[0] + timedelta(days=21), time(12), tzinfo=UTC)
+    spec = ExperimentSpec("exp", ("control", "treatment"), keys, started)
+
+    async def probed() -> int:
+        async with harness.runtime.db.transaction() as session:
+            metrics = await aggregation._metrics_of(session, spec)
+            await session.execute(text("ANALYZE events"))
+            return await repository.probed_partitions(session, aggregation._params(spec, metrics), metrics)
+
+    if not postgres:
+        assert await probed() == 1
+        return
+    assert await probed() == 0  # every partition analysed empty
+    key = await harness.api_key(["track"])
+    # before the floor (start - 7 days), inside it, and after the start (two events on one day)
+    offsets = (-10, -2, 1, 1)
+    batch = [
+        {
+            "name": "purchase",
+            "user_id": f"u{i}",
+            "value": 1,
+            "timestamp": (started + timedelta(days=d)).isoformat(),
+        }
+        for i, d in enumerate(offsets)
+    ]
+    assert (await post_batch(harness, key, batch)).json()["data"]["accepted"] == len(batch)
+    await flush(harness)
+    assert await probed() == 2

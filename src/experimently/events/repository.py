@@ -262,6 +262,30 @@ async def existing_partitions(session: AsyncSession) -> dict[date, str]:
     return found
 
 
+async def populated_partitions(session: AsyncSession, first: date | None, last: date) -> int:
+    """How many partitions of ``events`` hold rows, counting the daily ones from ``first`` (every day when
+    ``None``) to ``last`` and the default partition, by the planner's statistics (``reltuples``: 0 for a
+    table analysed empty, -1 for one not analysed yet, counted as holding rows). An index lookup by
+    user descends each partition it may find rows in; an incremental aggregation weighs that."""
+    rows = await session.execute(
+        text(
+            "SELECT c.relname, c.reltuples FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"
+        )
+    )
+    count = 0
+    for relname, reltuples in rows:
+        if reltuples == 0:
+            continue
+        match = PARTITION.match(relname)
+        if match is None:
+            count += 1  # the default partition
+            continue
+        day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
+        count += (first is None or day >= first) and day <= last
+    return count
+
+
 async def _drop_old_partitions(session: AsyncSession, cutoff: datetime) -> int:
     dropped = 0
     for day, name in sorted((await existing_partitions(session)).items()):

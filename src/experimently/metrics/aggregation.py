@@ -55,11 +55,27 @@ SECONDS = Histogram(
 FORMAT = 2
 # an incremental run over more new events than this uses the parallel (scratch table) plan
 PARALLEL_FROM_EVENTS = 200_000
-# an incremental run whose dirty units are at most 1/LOOKUP_RATIO of the units the statistics hold
-# looks them up one by one (~50 us per unit for both contributions) instead of reading every exposure
-# of the experiment and joining every event of the metrics (repository.compute_change; measured
-# crossover 12-25% of the units, bench/README.md)
-LOOKUP_RATIO = 8
+# An incremental run looks its dirty units up one by one (repository.compute_change) when that costs
+# less than two computations over the experiment's exposures and the metrics' events. A looked-up unit
+# costs ~40 us plus ~4.5 us per partition with rows that its lookups descend (one index descent each:
+# daily partitions, so this grows with the experiment's age); the two computations ~7 us per unit the
+# statistics hold. Measured at 1M units (bench/README.md, tenth round): with the events in ~35 daily
+# partitions, 20,000 dirty units 4.0 s looked up against 5.8 s, 60,000 12.2 s against 5.7 s (crossover
+# ~3%); with every event in one partition the crossover was 12-25% (seventh round).
+LOOKUP_UNIT_US = 40.0
+LOOKUP_PARTITION_US = 4.5
+SCAN_UNIT_US = 7.0
+# set by tests and bench/aggregation.py: look up when dirty units x LOOKUP_RATIO <= units (0: always,
+# a huge number: never); None: the costs above decide
+LOOKUP_RATIO: int | None = None
+
+
+def looks_up(dirty: int, known: int, partitions: int) -> bool:
+    """Whether an incremental run looks its ``dirty`` units up one by one, for statistics that hold
+    ``known`` units and lookups that descend ``partitions`` partitions each."""
+    if LOOKUP_RATIO is not None:
+        return dirty * LOOKUP_RATIO <= known
+    return dirty * (LOOKUP_UNIT_US + LOOKUP_PARTITION_US * partitions) <= known * SCAN_UNIT_US
 
 
 @dataclass(frozen=True)
@@ -360,7 +376,8 @@ async def aggregate_experiment(session: AsyncSession, spec: ExperimentSpec, *, f
             params = _params(spec, metrics) | {"upto": hi}
             table, count = await repository.dirty_units(session, params, lo, hi)
             known = sum(units for units, _ in sums.exposures.values())
-            dirty = Units(table=table, lookup=count * LOOKUP_RATIO <= known)
+            partitions = await repository.probed_partitions(session, params, metrics)
+            dirty = Units(table=table, lookup=looks_up(count, known, partitions))
             parallel = hi - lo > PARALLEL_FROM_EVENTS
             new, old = await repository.compute_change(session, params, metrics, dirty, lo, parallel=parallel)
             sums.add(new, 1)

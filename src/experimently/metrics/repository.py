@@ -35,7 +35,8 @@ from sqlalchemy import bindparam, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.events.models import Event
-from experimently.kit.clock import DAY_US, from_us
+from experimently.events.repository import populated_partitions
+from experimently.kit.clock import DAY_US, from_us, now
 from experimently.metrics.conditions import compile_conditions
 from experimently.metrics.models import AggregationState, MetricDefinition
 
@@ -231,6 +232,20 @@ def _partition_bounds(params: dict[str, Any], metrics: Sequence[MetricDefinition
     )
     params["start_at"] = from_us(params["start"])
     params["floor_at"] = from_us(params["start"] - lookback)
+
+
+async def probed_partitions(
+    session: AsyncSession, params: dict[str, Any], metrics: Sequence[MetricDefinition]
+) -> int:
+    """How many partitions with rows a looked-up unit's statements descend (PostgreSQL): those from the
+    metrics' floor (:func:`_partition_bounds`) to today, and the default one. 1 elsewhere."""
+    dialect = session.get_bind().dialect.name
+    if dialect != "postgresql":
+        return 1
+    local = dict(params)
+    _partition_bounds(local, metrics, dialect)
+    first = local["floor_at"].date() if "floor_at" in local else None
+    return await populated_partitions(session, first, now().date())
 
 
 def _exposures_per_unit(units: Units, params: dict[str, Any], dialect: str, columns: str) -> str:
