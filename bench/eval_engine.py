@@ -1,6 +1,6 @@
 """Engine throughput: a 50% rollout and a 10 rules x 3 conditions flag over 200,000 distinct users.
 
-Budget (design.md section 7): >= 1,000,000 evals/s simple, >= 100,000 evals/s complex, one process.
+Budget: >= 1,000,000 evals/s simple, >= 100,000 evals/s complex, one process.
 
 Run (from the repository root):
 

@@ -1,6 +1,6 @@
 """The flag evaluation endpoint over HTTP on loopback, against a real server process.
 
-Budget (design.md section 7): ``POST /api/v1/feature-flags/{key}/evaluate`` at a steady 1,000 req/s,
+Budget: ``POST /api/v1/feature-flags/{key}/evaluate`` at a steady 1,000 req/s,
 P50 <= 1 ms and P99 <= 5 ms; one batch request of 1,000 users >= 100,000 users/s.
 
 Run: .venv/bin/python bench/eval_http.py   (``--help`` for the knobs)
