@@ -59,9 +59,9 @@ PARALLEL_FROM_EVENTS = 200_000
 # less than two computations over the experiment's exposures and the metrics' events. A looked-up unit
 # costs ~40 us plus ~4.5 us per partition with rows that its lookups descend (one index descent each:
 # daily partitions, so this grows with the experiment's age); the two computations ~7 us per unit the
-# statistics hold. Measured at 1M units (bench/README.md, tenth round): with the events in ~35 daily
-# partitions, 20,000 dirty units 4.0 s looked up against 5.8 s, 60,000 12.2 s against 5.7 s (crossover
-# ~3%); with every event in one partition the crossover was 12-25% (seventh round).
+# statistics hold. Measured at 1M units (bench/README.md, tenth round): with the events in 39 daily
+# partitions with rows, 20,000 dirty units 4.0 s looked up against 5.8 s, 60,000 12.2 s against 5.7 s
+# (crossover ~3%); with every event in one partition the crossover was 12-25% (seventh round).
 LOOKUP_UNIT_US = 40.0
 LOOKUP_PARTITION_US = 4.5
 SCAN_UNIT_US = 7.0
