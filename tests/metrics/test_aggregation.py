@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
+from experimently.events.partitions import maintain_partitions
 from experimently.events.repository import existing_partitions
 from experimently.metrics import aggregation, repository
 from experimently.metrics.aggregation import (
@@ -431,17 +432,16 @@ def test_looks_up__lookup_ratio_overrides_the_costs(monkeypatch: pytest.MonkeyPa
 async def test_probed_partitions__those_with_events_from_the_metrics_floor(harness: Harness) -> None:
     """What a looked-up unit's lookups descend on PostgreSQL: the partitions with rows from the start
     less the longest CUPED pre-period (7 days here) to today; empty ones and older ones do not count.
-    SQLite has no partitions: 1. (The real clock: the daily partitions are around today.)"""
+    SQLite has no partitions: 1."""
     admin = await harness.admin()
     for metric in METRICS:
         assert (await harness.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
     keys = ("converted", "revenue", "order_value", "orders_per_visit")
-    started = datetime.now(UTC) - timedelta(days=3)
+    # noon five days ago: the events below fall 15, 7 and 4 days ago, inside the accepted age (30 days)
+    # and the daily partitions made for today (other tests may have left older ones, for their clock)
+    started = datetime.combine(datetime.now(UTC).date() - timedelta(days=5), time(12), tzinfo=UTC)
     postgres = harness.runtime.db.dialect == "postgresql"
-    if postgres:  # noon, 21 days after the oldest daily partition
-        async with harness.runtime.db.transaction() as session:
-            days = sorted(await existing_partitions(session))
-        started = datetime.combine(days[0] + timedelta(days=21), time(12), tzinfo=UTC)
+    await maintain_partitions(harness.runtime.db, harness.runtime.settings)
     spec = ExperimentSpec("exp", ("control", "treatment"), keys, started)
 
     async def probed() -> int:
