@@ -247,43 +247,37 @@ async def create_partition(session: AsyncSession, day: date) -> None:
     await session.execute(text(f"ALTER TABLE events ATTACH PARTITION {name} FOR VALUES {span}"))
 
 
-async def existing_partitions(session: AsyncSession) -> dict[date, str]:
-    rows = await session.execute(
-        text(
-            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"
-        )
-    )
-    found: dict[date, str] = {}
-    for (relname,) in rows:
-        match = PARTITION.match(relname)
-        if match:
-            found[datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()] = relname
-    return found
-
-
-async def populated_partitions(session: AsyncSession, first: date | None, last: date) -> int:
-    """How many partitions of ``events`` hold rows, counting the daily ones from ``first`` (every day when
-    ``None``) to ``last`` and the default partition, by the planner's statistics (``reltuples``: 0 for a
-    table analysed empty, -1 for one not analysed yet, counted as holding rows). An index lookup by
-    user descends each partition it may find rows in; an incremental aggregation weighs that."""
+async def _partitions(session: AsyncSession) -> list[tuple[str, date | None, float]]:
+    """Every partition of ``events``: its name, its day (``None`` for the default partition) and the
+    planner's row count (``reltuples``: 0 for a table analysed empty, -1 for one not analysed yet)."""
     rows = await session.execute(
         text(
             "SELECT c.relname, c.reltuples FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
             "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'"
         )
     )
-    count = 0
+    found: list[tuple[str, date | None, float]] = []
     for relname, reltuples in rows:
-        if reltuples == 0:
-            continue
         match = PARTITION.match(relname)
-        if match is None:
-            count += 1  # the default partition
-            continue
-        day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
-        count += (first is None or day >= first) and day <= last
-    return count
+        day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date() if match else None
+        found.append((relname, day, float(reltuples)))
+    return found
+
+
+async def existing_partitions(session: AsyncSession) -> dict[date, str]:
+    return {day: name for name, day, _ in await _partitions(session) if day is not None}
+
+
+async def populated_partitions(session: AsyncSession, first: date | None, last: date) -> int:
+    """How many partitions of ``events`` hold rows, counting the daily ones from ``first`` (every day when
+    ``None``) to ``last`` and the default partition, by the planner's statistics (a partition not
+    analysed yet counts as holding rows). An index lookup by user descends each partition it may find
+    rows in; an incremental aggregation weighs that."""
+    return sum(
+        1
+        for _, day, rows in await _partitions(session)
+        if rows != 0 and (day is None or ((first is None or day >= first) and day <= last))
+    )
 
 
 async def _drop_old_partitions(session: AsyncSession, cutoff: datetime) -> int:
