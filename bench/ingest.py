@@ -14,12 +14,15 @@ Ends with one line of JSON.
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
         [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
         [--client-timestamps] [--ids time-ordered|sequential|random] [--stored-keys 0] [--stored-events 0]
+        [--drop-index NAME ...]
 
 ``--stored-keys N`` fills the key table with N random ids before the measured writes, as the events a
 deployment retains would have left it; with it, ``--ids`` shows what the ids' order costs.
 ``--stored-events N`` puts N events of 1M users in today's partition first, as a busy day leaves it.
 Both are PostgreSQL only and end with a ``CHECKPOINT``, so every run starts at the same point of the
-checkpoint cycle.
+checkpoint cycle. ``--drop-index NAME`` (repeatable; PostgreSQL only) drops an index or a primary key
+of the bench database after its migrations: what one index costs the whole path (e.g. ``pk_events``,
+``ix_events_name_seq``, ``ix_event_keys_occurred_at``).
 """
 
 from __future__ import annotations
@@ -85,6 +88,22 @@ async def store_keys(count: int) -> None:
         )
         await conn.execute("VACUUM ANALYZE event_keys")
         await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def drop_indexes(names: list[str]) -> None:
+    """Drop each named index of the bench database, or the constraint of that name (a primary key)."""
+    conn = await asyncpg.connect(PG_BENCH)
+    try:
+        for name in names:
+            table = await conn.fetchval(
+                "SELECT conrelid::regclass::text FROM pg_constraint WHERE conname = $1", name
+            )
+            if table:
+                await conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            else:
+                await conn.execute(f'DROP INDEX "{name}"')
     finally:
         await conn.close()
 
@@ -319,6 +338,7 @@ async def run_shape(
     ids: str = "time-ordered",
     stored_keys: int = 0,
     stored_events: int = 0,
+    drop: list[str] | None = None,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
@@ -350,6 +370,8 @@ async def run_shape(
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await wait_ready(client, server)
+            if drop and shape.startswith("postgres"):  # after serve --migrate, before any write
+                await drop_indexes(drop)
             if split:  # after serve --migrate
                 writers = [start_worker(env) for _ in range(workers)]
             headers = await track_key(client)
@@ -432,6 +454,12 @@ async def main() -> None:
         default=0,
         help="events already in today's partition before the measured writes (default 0: none)",
     )
+    parser.add_argument(
+        "--drop-index",
+        action="append",
+        default=[],
+        help="drop this index or primary key of the bench database first (repeatable; PostgreSQL only)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
@@ -446,6 +474,7 @@ async def main() -> None:
             args.ids,
             args.stored_keys,
             args.stored_events,
+            args.drop_index,
         )
         results[shape] = result
         print(
@@ -467,6 +496,7 @@ async def main() -> None:
                 "ids": args.ids,
                 "stored_keys": args.stored_keys,
                 "stored_events": args.stored_events,
+                "dropped_indexes": args.drop_index,
                 **results,
             }
         )
