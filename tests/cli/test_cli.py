@@ -352,3 +352,21 @@ def test_worker_count__one_embedded_every_core_with_postgres_and_redis(tmp_path:
         worker_count(without_redis, 2)
     with pytest.raises(CliError, match="at least 1"):
         worker_count(shared, 0)
+
+
+def test_serve_first_start__announces_console_url_and_the_password(
+    folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a new user reads when ``make run`` starts: where the console is, and the admin login once."""
+    from experimently.cli.server import _announce
+    from experimently.config import Settings
+
+    _announce(Settings(), "generated-password", "http://127.0.0.1:8000", 1)
+    out = capsys.readouterr().out
+    assert "Experimently is starting on http://127.0.0.1:8000" in out
+    assert "Sign in to the web console at http://127.0.0.1:8000" in out
+    assert "password: generated-password" in out and "shown ONCE" in out
+
+    _announce(Settings(), None, "http://127.0.0.1:8000", 1)  # a restart: no password, no sign-in line
+    out = capsys.readouterr().out
+    assert "password" not in out and "Sign in" not in out

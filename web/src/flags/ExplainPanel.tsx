@@ -28,7 +28,7 @@ export function ExplainPanel({ flagKey, env }: { flagKey: string; env: string })
       <form onSubmit={submit} className="grid gap-2 sm:grid-cols-[12rem_1fr_auto] sm:items-end">
         <Field label="User id">{(p) => <Input {...p} value={userId} onChange={(e) => setUserId(e.target.value)} />}</Field>
         <Field label="Context attributes (JSON)" error={jsonError}>
-          {(p) => <TextArea {...p} rows={2} className="font-mono text-xs" value={context} onChange={(e) => setContext(e.target.value)} />}
+          {(p) => <TextArea {...p} rows={3} className="font-mono text-xs" value={context} onChange={(e) => setContext(e.target.value)} />}
         </Field>
         <Button type="submit" variant="primary" disabled={explain.isPending}>
           Explain

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { Button, ErrorBanner, Field, Input, Select } from "../ui";
 import { useMetricKeys, useSaveSafetySettings, type SafetySettings } from "./api";
-import { draftOf, fieldError, toBody, type Draft } from "./safety";
+import { draftOf, fieldError, inheritedText, toBody, type Draft } from "./safety";
 import { formatDuration } from "./progress";
 
 /** The fields of a safety-settings document (an environment's, or a flag's override there). Empty
@@ -36,13 +36,12 @@ export function SafetyForm({
     save.mutate(toBody(draft, settings.version), { onSuccess: () => setSaved(true) });
   };
   const known = metrics.data ?? [];
-  const inheritedText = (value: unknown, fallback: string) => (value === null || value === undefined || (Array.isArray(value) && value.length === 0) ? fallback : String(value));
   const wait = Number(draft.max_wait_seconds);
   return (
     <form onSubmit={submit} className="space-y-3" aria-label={flagKey ? `Safety settings of ${flagKey} in ${env}` : `Safety settings of ${env}`}>
       <ErrorBanner error={general} />
       <fieldset disabled={!editable} className="space-y-3">
-        <Field label="Guardrail metrics" error={error("guardrail_metrics")} hint={inherited ? `Empty: the environment's (${inheritedText(inherited.guardrail_metrics.join(", "), "none")})` : "Watched by every guarded rollout that names none"}>
+        <Field label="Guardrail metrics" error={error("guardrail_metrics")} hint={inherited ? `Empty: the environment's (${inheritedText(inherited.guardrail_metrics, "none")})` : "Watched by every guarded rollout that names none"}>
           {(p) => <Input {...p} className="font-mono" placeholder="metric keys, comma-separated" list={`metric-keys-${env}`} value={draft.guardrail_metrics} onChange={(e) => set({ guardrail_metrics: e.target.value })} />}
         </Field>
         <datalist id={`metric-keys-${env}`}>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toApiError } from "../api/client";
-import { draftOf, fieldError, toBody } from "./safety";
+import { draftOf, fieldError, inheritedText, toBody } from "./safety";
 
 const empty = {
   environment: "production",
@@ -43,5 +43,18 @@ describe("the safety-settings form", () => {
     expect(fieldError(error, "guardrail_metrics")).toBe("no such metric: nope");
     expect(fieldError(error, "alpha")).toBeUndefined();
     expect(fieldError(new Error("x"), "alpha")).toBeUndefined();
+  });
+});
+
+describe("inheritedText", () => {
+  it("names the fallback when nothing is inherited, a list or a value otherwise", () => {
+    // an environment without guardrail metrics read "Empty: the environment's ()"
+    expect(inheritedText([], "none")).toBe("none");
+    expect(inheritedText(["errors", "latency"], "none")).toBe("errors, latency");
+    expect(inheritedText(null, "server default")).toBe("server default");
+    expect(inheritedText(undefined, "no limit")).toBe("no limit");
+    expect(inheritedText("", "none")).toBe("none");
+    expect(inheritedText(0.05, "server default")).toBe("0.05");
+    expect(inheritedText(0, "no limit")).toBe("0");
   });
 });

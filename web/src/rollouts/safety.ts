@@ -25,6 +25,13 @@ export function draftOf(s: SafetySettings): Draft {
   };
 }
 
+/** An inherited setting as the form shows it: a list joined with commas, `fallback` for nothing set
+ * (null, an empty text or an empty list). */
+export function inheritedText(value: unknown, fallback: string): string {
+  if (Array.isArray(value)) return value.length ? value.join(", ") : fallback;
+  return value === null || value === undefined || value === "" ? fallback : String(value);
+}
+
 export function toBody(d: Draft, version: number): SafetySettingsUpdate {
   const num = (v: string) => (v.trim() === "" ? null : Number(v));
   const metrics = d.guardrail_metrics

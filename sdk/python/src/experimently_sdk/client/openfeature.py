@@ -1,4 +1,4 @@
-"""An OpenFeature provider over :class:`Client` (``pip install experimently-sdk[openfeature]``).
+"""An OpenFeature provider over :class:`Client` (the ``openfeature`` extra of ``experimently-sdk``).
 
 Values resolve locally with the engine's reasons (already OpenFeature's vocabulary), the variation as
 ``variant``, engine error codes mapped to OpenFeature's, and flag metadata (``rule_id``,
