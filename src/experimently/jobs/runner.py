@@ -55,8 +55,10 @@ class JobOutcome:
             raise self.error
 
 
-JOB_RUNS = Counter("experimently_jobs_runs_total", "Job runs by job and outcome", ["job", "outcome"])
-JOB_DURATION = Histogram("experimently_jobs_duration_seconds", "Job run duration", ["job"])
+# The job's name is the label ``job_name``, not ``job``: Prometheus gives every scraped series the
+# target's ``job`` label and would rename ours to ``exported_job`` (tests/foundation/test_deploy_metrics.py).
+JOB_RUNS = Counter("experimently_jobs_runs_total", "Job runs by job and outcome", ["job_name", "outcome"])
+JOB_DURATION = Histogram("experimently_jobs_duration_seconds", "Job run duration", ["job_name"])
 
 JobFn = Callable[[], Awaitable[object]]
 
