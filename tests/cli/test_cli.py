@@ -93,6 +93,10 @@ def test_unreachable_database__one_line_error(folder: Path, monkeypatch: pytest.
     doctor = cli("doctor")
     assert doctor.exit_code == 1
     assert "FAIL  database" in doctor.output
+    # the production shape without PUBLIC_URL: webhook and OIDC links would name 127.0.0.1:8000
+    assert "warn  public url" in doctor.output and "http://127.0.0.1:8000" in doctor.output
+    monkeypatch.setenv("EXPERIMENTLY_PUBLIC_URL", "https://flags.example.com")
+    assert "public url" not in cli("doctor").output
 
 
 def test_missing_secret_with_external_database__configuration_error(
@@ -248,6 +252,7 @@ def test_doctor__embedded_passes(embedded: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "ok  schema     migrated" in result.output
     assert "all checks passed" in result.output
+    assert "public url" not in result.output  # embedded: serve links to its own address
 
 
 # --- export / import --------------------------------------------------------------------------------
@@ -370,3 +375,27 @@ def test_serve_first_start__announces_console_url_and_the_password(
     _announce(Settings(), None, "http://127.0.0.1:8000", 1)  # a restart: no password, no sign-in line
     out = capsys.readouterr().out
     assert "password" not in out and "Sign in" not in out
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 9000, "http://127.0.0.1:9000"),
+        ("0.0.0.0", 8000, "http://127.0.0.1:8000"),  # a wildcard is shown as the loopback
+        ("::1", 8080, "http://[::1]:8080"),
+        ("flags.internal", 80, "http://flags.internal:80"),
+    ],
+)
+def test_serve_public_url__its_own_address_unless_configured(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, host: str, port: int, url: str
+) -> None:
+    """``PORT=9000 make run``: webhook deliveries and the OIDC redirect link to port 9000, not 8000."""
+    from experimently.cli.server import with_public_url
+    from experimently.config import Settings
+
+    monkeypatch.delenv("EXPERIMENTLY_PUBLIC_URL", raising=False)
+    assert with_public_url(Settings(), host, port).public_url == url
+    assert os.environ["EXPERIMENTLY_PUBLIC_URL"] == url  # the HTTP worker processes read it
+
+    monkeypatch.setenv("EXPERIMENTLY_PUBLIC_URL", "https://flags.example.com")
+    assert with_public_url(Settings(), host, port).public_url == "https://flags.example.com"

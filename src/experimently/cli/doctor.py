@@ -85,6 +85,15 @@ def _secrets(settings: Settings) -> list[tuple[str, str, str]]:
         f"kept in {settings.data_dir / 'encryption_keys'}" if settings.is_embedded else "from the environment"
     )
     found.append((OK, "encryption", f"key ring of {keys} key(s) {where}; the first encrypts"))
+    if "public_url" not in settings.model_fields_set and not settings.is_embedded:
+        found.append(
+            (
+                WARN,
+                "public url",
+                f"EXPERIMENTLY_PUBLIC_URL not set: links in webhook deliveries and the OIDC redirect use "
+                f"{settings.public_url}; set it to the address people open the console at",
+            )
+        )
     if settings.admin_password is None:
         found.append((OK, "admin", "first admin password generated on first start (shown once)"))
     return found

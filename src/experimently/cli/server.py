@@ -59,6 +59,19 @@ async def _prepare(
         await runtime.close()
 
 
+def with_public_url(settings: Settings, host: str, port: int) -> Settings:
+    """Without ``EXPERIMENTLY_PUBLIC_URL``, links to console pages (webhook deliveries, the OIDC
+    redirect) name this server's own address, not the default ``http://127.0.0.1:8000``: ``PORT=9000
+    make run`` links to port 9000. A wildcard host is shown as the loopback address. Set for the HTTP
+    worker processes too (they read the environment)."""
+    if "public_url" in settings.model_fields_set:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104  # compared, not bound
+    url = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    os.environ["EXPERIMENTLY_PUBLIC_URL"] = url
+    return settings.model_copy(update={"public_url": url})
+
+
 def worker_count(settings: Settings, requested: int | None) -> int:
     """Default: every core in the production shape (an external database and Redis), one embedded.
 
@@ -112,7 +125,7 @@ def serve(
     """Run the API, background jobs and the event writer."""
     import uvicorn
 
-    settings = settings_for_cli(create=True)
+    settings = with_public_url(settings_for_cli(create=True), host, port)
     count = guard(lambda: worker_count(settings, workers), settings)
     apply = settings.is_embedded if migrate is None else migrate
     password, _before, _after = guard(lambda: asyncio.run(_prepare(settings, apply)), settings)
