@@ -366,10 +366,11 @@ def test_serve_first_start__announces_console_url_and_the_password(
     from experimently.cli.server import _announce
     from experimently.config import Settings
 
-    _announce(Settings(), "generated-password", "http://127.0.0.1:8000", 1)
+    settings = Settings().model_copy(update={"public_url": "http://127.0.0.1:9000"})  # serve's own
+    _announce(settings, "generated-password", "http://0.0.0.0:9000", 1)
     out = capsys.readouterr().out
-    assert "Experimently is starting on http://127.0.0.1:8000" in out
-    assert "Sign in to the web console at http://127.0.0.1:8000" in out
+    assert "Experimently is starting on http://0.0.0.0:9000" in out
+    assert "Sign in to the web console at http://127.0.0.1:9000" in out  # an address a browser opens
     assert "password: generated-password" in out and "shown ONCE" in out
 
     _announce(Settings(), None, "http://127.0.0.1:8000", 1)  # a restart: no password, no sign-in line

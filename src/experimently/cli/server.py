@@ -36,8 +36,8 @@ def _announce(settings: Settings, password: str | None, url: str, workers: int) 
         typer.echo("First start: an admin account was created. This password is shown ONCE:")
         typer.echo(f"  email:    {settings.admin_email}")
         typer.echo(f"  password: {password}")
-        typer.echo(f"Sign in to the web console at {url}, or to the API at POST /api/v1/auth/token")
-        typer.echo("('Authorize' in the API docs).")
+        typer.echo(f"Sign in to the web console at {settings.public_url}, or to the API at")
+        typer.echo("POST /api/v1/auth/token ('Authorize' in the API docs).")
         typer.echo("")
 
 
