@@ -195,6 +195,13 @@ describe("console", { concurrency: false }, () => {
     assert.equal(await page.getByRole("button", { name: "+ Add rule" }).count(), 0);
     assert.equal(await page.getByRole("switch", { name: "Serve targeting in production" }).isDisabled(), true);
     await checkAxe(page, "flag page (viewer)");
+    // an address the menu hides, typed or bookmarked: said so, not the refused request
+    await page.goto(`${server.base}/admin/keys`);
+    await page.getByRole("heading", { name: "API keys: not available to your role" }).waitFor();
+    assert.equal(await page.getByText("PERMISSION_DENIED").count(), 0);
+    assert.equal(await page.getByRole("table").count(), 0);
+    await page.goto(`${server.base}/flags`);
+    await page.getByRole("link", { name: "Checkout redesign" }).waitFor();
     const status = await page.evaluate(async (flag) => {
       const csrf = /experimently_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? "";
       const session = await fetch("/api/v1/auth/session/refresh", { method: "POST", headers: { "X-CSRF-Token": csrf } });

@@ -3,7 +3,7 @@ import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
 import { AuthProvider, useSession } from "./auth/AuthProvider";
 import { SignInPage } from "./auth/SignInPage";
 import { FlagsPage } from "./flags/FlagsPage";
-import { Layout } from "./shell/Layout";
+import { Allowed, Layout } from "./shell/Layout";
 import { EmptyState, Spinner } from "./ui";
 
 // pages past the first screen load on demand: the first paint ships the shell and the flags list
@@ -38,22 +38,22 @@ function Routed() {
           <Route path="start" element={<StartPage />} />
           <Route path="flags" element={<FlagsPage />} />
           <Route path="flags/:key" element={<FlagPage />} />
-          <Route path="segments" element={<SegmentsPage />} />
-          <Route path="segments/:key" element={<SegmentPage />} />
-          <Route path="history" element={<HistoryPage />} />
+          <Route path="segments" element={<Allowed permission="segments:read" what="Segments"><SegmentsPage /></Allowed>} />
+          <Route path="segments/:key" element={<Allowed permission="segments:read" what="Segments"><SegmentPage /></Allowed>} />
+          <Route path="history" element={<Allowed permission="audit:read" what="History"><HistoryPage /></Allowed>} />
           <Route path="experiments" element={<ExperimentsPage />} />
-          <Route path="experiments/new" element={<NewExperimentPage />} />
+          <Route path="experiments/new" element={<Allowed permission="experiments:write" what="New experiments"><NewExperimentPage /></Allowed>} />
           <Route path="experiments/:key" element={<ExperimentPage />} />
           <Route path="experiments/:key/results" element={<ResultsPage />} />
           <Route path="metric-definitions" element={<MetricsPage />} />
-          <Route path="metric-definitions/new" element={<MetricEditorPage key="new" />} />
+          <Route path="metric-definitions/new" element={<Allowed permission="metrics:write" what="New metrics"><MetricEditorPage key="new" /></Allowed>} />
           <Route path="metric-definitions/:key" element={<MetricEditorPage />} />
-          <Route path="events" element={<EventsPage />} />
-          <Route path="admin/environments" element={<EnvironmentsPage />} />
+          <Route path="events" element={<Allowed permission="events:read" what="Events"><EventsPage /></Allowed>} />
+          <Route path="admin/environments" element={<Allowed permission="environments:read" what="Environments"><EnvironmentsPage /></Allowed>} />
           <Route path="admin/environments/:key/safety" element={<SafetySettingsPage />} />
-          <Route path="admin/people" element={<PeoplePage />} />
-          <Route path="admin/keys" element={<KeysPage />} />
-          <Route path="admin/webhooks" element={<WebhooksPage />} />
+          <Route path="admin/people" element={<Allowed permission="users:read" what="People"><PeoplePage /></Allowed>} />
+          <Route path="admin/keys" element={<Allowed permission="keys:read" what="API keys"><KeysPage /></Allowed>} />
+          <Route path="admin/webhooks" element={<Allowed permission="webhooks:manage" what="Webhooks"><WebhooksPage /></Allowed>} />
           <Route path="account/security" element={<SecurityPage />} />
           <Route path="*" element={<EmptyState title="No such page">The address does not match a page of the console.</EmptyState>} />
         </Route>

@@ -1,8 +1,8 @@
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { Link, NavLink, Outlet, useNavigate } from "react-router-dom";
 import { onEnrolmentRequired } from "../api/client";
 import { useCan, useSession } from "../auth/AuthProvider";
-import { Button } from "../ui";
+import { Button, EmptyState } from "../ui";
 
 interface NavItem {
   to: string;
@@ -39,6 +39,19 @@ export const NAV: { section: string; items: NavItem[] }[] = [
     ],
   },
 ];
+
+/** A page the person's role may not read (an address typed or bookmarked: the menu hides it): say so
+ * instead of showing the page's request refused. */
+export function Allowed({ permission, what, children }: { permission: string; what: string; children: ReactNode }) {
+  const can = useCan();
+  const { me } = useSession();
+  if (can(permission)) return <>{children}</>;
+  return (
+    <EmptyState title={`${what}: not available to your role`}>
+      Your role ({me?.role ?? "unknown"}) cannot open this page. An admin can change roles under People.
+    </EmptyState>
+  );
+}
 
 function Nav({ onNavigate }: { onNavigate?: () => void }) {
   const can = useCan();
