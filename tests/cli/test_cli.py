@@ -281,12 +281,14 @@ def test_import__dry_run_prints_the_diff_and_writes_nothing(embedded: Path) -> N
     path = write(embedded.parent / "edit.yaml", doc)
     before = cli("export").output
 
+    audited = len(audit_rows(embedded))
     dry = cli("import", str(path), "--dry-run")
     assert dry.exit_code == 0
     assert "-name: New checkout" in dry.output and "+name: Newer checkout" in dry.output
     assert "+++ b/segments/vip" in dry.output
     assert "would create 1, would update 1, unchanged 3 (dry run: nothing written)" in dry.output
     assert cli("export").output == before
+    assert len(audit_rows(embedded)) == audited  # applied, then rolled back: no audit record stays
 
     applied = cli("import", str(path))
     assert "created 1, updated 1, unchanged 3" in applied.output
@@ -400,3 +402,49 @@ def test_serve_public_url__its_own_address_unless_configured(
 
     monkeypatch.setenv("EXPERIMENTLY_PUBLIC_URL", "https://flags.example.com")
     assert with_public_url(Settings(), host, port).public_url == "https://flags.example.com"
+
+
+def test_import__dry_run_refuses_what_the_import_would_refuse(embedded: Path) -> None:
+    """A dry run in a pull request's check must fail where the import would, not say "would create"."""
+    flag = {
+        "key": "checkout-v3",
+        "name": "Checkout v3",
+        "variations": [{"key": "on", "value": True}, {"key": "off", "value": False}],
+        "environments": {
+            "production": {
+                "enabled": True,
+                "rules": [
+                    {
+                        "id": "r1",
+                        "conditions": [{"attribute": "country", "operator": "equals", "values": ["DE"]}],
+                        "serve": {"variation": "on"},
+                    }
+                ],
+            }
+        },
+    }
+    path = write(embedded.parent / "bad.yaml", {"flags": [flag]})
+    before = cli("export").output
+    dry = cli("import", str(path), "--dry-run")
+    real = cli("import", str(path))
+    assert dry.exit_code == real.exit_code == EXIT_REFUSED
+    assert "operator" in dry.output and "would create" not in dry.output
+    assert dry.output.splitlines()[-1] == real.output.splitlines()[-1]  # the same refusal
+    assert cli("export").output == before
+
+
+def test_import__unquoted_yaml_on_off_says_to_quote_them(embedded: Path) -> None:
+    """YAML 1.1 reads `key: on` as true: the refusal says why, and how to write it."""
+    path = embedded.parent / "onoff.yaml"
+    path.write_text(
+        "flags:\n"
+        "  - key: dark-mode\n"
+        "    name: Dark mode\n"
+        "    variations: [{key: on, value: true}, {key: off, value: false}]\n"
+    )
+    result = cli("import", str(path), "--dry-run")
+    assert result.exit_code == EXIT_REFUSED
+    assert "variations.0.key" in result.output
+    assert "got true: quote on/off/yes/no in YAML, e.g. key: 'on'" in result.output
+    path.write_text(path.read_text().replace("key: on", "key: 'on'").replace("key: off", "key: 'off'"))
+    assert cli("import", str(path)).exit_code == 0

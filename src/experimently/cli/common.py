@@ -123,7 +123,11 @@ def explain(exc: BaseException, settings: Settings | None) -> CliError | None:
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "input"
-        return CliError(f"invalid {exc.title}: {where}: {first.get('msg')}", EXIT_REFUSED)
+        hint = ""
+        if first.get("type") == "string_type" and isinstance(first.get("input"), bool):
+            # YAML 1.1 reads unquoted on/off/yes/no as booleans: a variation keyed `on` becomes True
+            hint = f" (got {str(first['input']).lower()}: quote on/off/yes/no in YAML, e.g. key: 'on')"
+        return CliError(f"invalid {exc.title}: {where}: {first.get('msg')}{hint}", EXIT_REFUSED)
     if isinstance(exc, AppError):
         detail = ""
         details = getattr(exc, "details", None)

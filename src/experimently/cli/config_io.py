@@ -5,7 +5,8 @@ The document holds what a person decides (keys, names, rules, variations, metric
 what the server decides (ids, versions, owners, timestamps, status). ``import`` compares each item with
 what the database holds and creates or updates only what differs, through the domain services, so
 rules, audit records (as the CLI actor) and cache invalidation apply; importing the same document twice
-changes nothing the second time. ``--dry-run`` prints the diff and writes nothing. Everything is applied
+changes nothing the second time. ``--dry-run`` prints the diff, checks every item as the import would
+(refusing what it would refuse) and writes nothing. Everything is applied
 in one transaction: a refused item leaves the database as it was. Nothing is deleted: an item missing
 from the document is left alone. Archived flags are not exported; an experiment's lifecycle (start,
 pause) is not part of the document (use ``experiments start|pause``).
@@ -297,17 +298,20 @@ def import_config(
                         created += 1
                     else:
                         updated += 1
-                    if not dry_run:
-                        # an update sends only what differs: unchanged fields may be frozen (a running
-                        # experiment's variants, a flag's type)
-                        fields = (
-                            merged
-                            if before is None
-                            else {k: v for k, v in merged.items() if k == "key" or before.get(k) != v}
-                        )
-                        existing = await _existing(session, kind, key)
-                        await _apply(session, runtime.cache, kind, key, fields, existing)
+                    # an update sends only what differs: unchanged fields may be frozen (a running
+                    # experiment's variants, a flag's type). A dry run applies too, so it refuses what
+                    # the import would refuse, and then rolls everything back.
+                    fields = (
+                        merged
+                        if before is None
+                        else {k: v for k, v in merged.items() if k == "key" or before.get(k) != v}
+                    )
+                    existing = await _existing(session, kind, key)
+                    await _apply(session, runtime.cache, kind, key, fields, existing)
             if dry_run:
+                from experimently.db import discard_after_commit
+
+                discard_after_commit(session)  # no cache invalidation for what is undone
                 await session.rollback()
         return created, updated, unchanged
 
