@@ -80,9 +80,10 @@ def _set_enabled(key: str, env: str, enabled: bool, reason: str | None) -> None:
 def flags_kill(
     key: Annotated[str, typer.Argument(help="flag key")],
     env: Annotated[str, typer.Option(help="environment key")] = "production",
-    reason: Annotated[str | None, typer.Option(help="why, for the audit log")] = None,
+    reason: Annotated[str | None, typer.Option(help="why, for the audit log (required)")] = None,
 ) -> None:
-    """The kill switch: turn the flag off in one environment (audited; always allowed)."""
+    """The kill switch: turn the flag off in one environment (audited; any developer may, with a
+    --reason)."""
     _set_enabled(key, env, False, reason)
 
 
