@@ -23,7 +23,7 @@ from experimently.safety.schemas import (
     SafetySettingsUpdate,
 )
 
-router = APIRouter(tags=["experiments"])
+router = APIRouter()  # tags per route: the flag rollouts are documented with the flags
 
 
 class BreachRead(BaseModel):
@@ -38,7 +38,9 @@ class BreachRead(BaseModel):
     detected_at: datetime
 
 
-@router.get("/experiments/{ref}/guardrail-breaches", response_model=Envelope[list[BreachRead]])
+@router.get(
+    "/experiments/{ref}/guardrail-breaches", response_model=Envelope[list[BreachRead]], tags=["safety"]
+)
 async def breaches(actor: ActorDep, session: SessionDep, ref: str) -> Envelope[list[BreachRead]]:
     """Guardrail breaches of the experiment, oldest first: metric, variant, the action taken (paused or
     notified), relative lift and always-valid p-value, and the comparison the monitor saw."""
@@ -52,7 +54,7 @@ async def breaches(actor: ActorDep, session: SessionDep, ref: str) -> Envelope[l
 GUARDED = "/feature-flags/{key}/guarded-rollouts"
 
 
-@router.post(GUARDED, response_model=Envelope[GuardedRolloutRead], status_code=201, tags=["feature-flags"])
+@router.post(GUARDED, response_model=Envelope[GuardedRolloutRead], status_code=201, tags=["feature flags"])
 async def create_guarded_rollout(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: GuardedRolloutCreate
 ) -> Envelope[GuardedRolloutRead]:
@@ -63,7 +65,7 @@ async def create_guarded_rollout(
     return Envelope(data=await rollouts.present(session, rollout))
 
 
-@router.get(GUARDED, response_model=Envelope[list[GuardedRolloutRead]], tags=["feature-flags"])
+@router.get(GUARDED, response_model=Envelope[list[GuardedRolloutRead]], tags=["feature flags"])
 async def list_guarded_rollouts(
     actor: ActorDep, session: SessionDep, key: str
 ) -> Envelope[list[GuardedRolloutRead]]:
@@ -72,7 +74,7 @@ async def list_guarded_rollouts(
     return Envelope(data=[await rollouts.present(session, r) for r in rows], meta={"total": len(rows)})
 
 
-@router.get(GUARDED + "/{rollout_id}", response_model=Envelope[GuardedRolloutRead], tags=["feature-flags"])
+@router.get(GUARDED + "/{rollout_id}", response_model=Envelope[GuardedRolloutRead], tags=["feature flags"])
 async def get_guarded_rollout(
     actor: ActorDep, session: SessionDep, key: str, rollout_id: str
 ) -> Envelope[GuardedRolloutRead]:
@@ -81,7 +83,7 @@ async def get_guarded_rollout(
 
 
 @router.post(
-    GUARDED + "/{rollout_id}/advance", response_model=Envelope[GuardedRolloutRead], tags=["feature-flags"]
+    GUARDED + "/{rollout_id}/advance", response_model=Envelope[GuardedRolloutRead], tags=["feature flags"]
 )
 async def advance_guarded_rollout(
     actor: ActorDep,
@@ -97,7 +99,7 @@ async def advance_guarded_rollout(
 
 
 @router.post(
-    GUARDED + "/{rollout_id}/cancel", response_model=Envelope[GuardedRolloutRead], tags=["feature-flags"]
+    GUARDED + "/{rollout_id}/cancel", response_model=Envelope[GuardedRolloutRead], tags=["feature flags"]
 )
 async def cancel_guarded_rollout(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, rollout_id: str
@@ -108,7 +110,7 @@ async def cancel_guarded_rollout(
 
 
 @router.post(
-    GUARDED + "/{rollout_id}/resume", response_model=Envelope[GuardedRolloutRead], tags=["feature-flags"]
+    GUARDED + "/{rollout_id}/resume", response_model=Envelope[GuardedRolloutRead], tags=["feature flags"]
 )
 async def resume_guarded_rollout(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, rollout_id: str
@@ -122,7 +124,7 @@ async def resume_guarded_rollout(
 
 
 @router.get(
-    "/environments/{env}/safety-settings", response_model=Envelope[SafetySettingsRead], tags=["environments"]
+    "/environments/{env}/safety-settings", response_model=Envelope[SafetySettingsRead], tags=["safety"]
 )
 async def get_safety_settings(actor: ActorDep, session: SessionDep, env: str) -> Envelope[SafetySettingsRead]:
     """The guardrails every guarded rollout in the environment gets unless it names its own."""
@@ -130,7 +132,7 @@ async def get_safety_settings(actor: ActorDep, session: SessionDep, env: str) ->
 
 
 @router.put(
-    "/environments/{env}/safety-settings", response_model=Envelope[SafetySettingsRead], tags=["environments"]
+    "/environments/{env}/safety-settings", response_model=Envelope[SafetySettingsRead], tags=["safety"]
 )
 async def put_safety_settings(
     actor: ActorDep, session: SessionDep, env: str, body: SafetySettingsUpdate
@@ -142,7 +144,7 @@ async def put_safety_settings(
 @router.get(
     "/feature-flags/{key}/environments/{env}/safety-settings",
     response_model=Envelope[SafetySettingsRead],
-    tags=["feature-flags"],
+    tags=["feature flags"],
 )
 async def get_flag_safety_settings(
     actor: ActorDep, session: SessionDep, key: str, env: str
@@ -154,7 +156,7 @@ async def get_flag_safety_settings(
 @router.put(
     "/feature-flags/{key}/environments/{env}/safety-settings",
     response_model=Envelope[SafetySettingsRead],
-    tags=["feature-flags"],
+    tags=["feature flags"],
 )
 async def put_flag_safety_settings(
     actor: ActorDep, session: SessionDep, key: str, env: str, body: SafetySettingsUpdate
