@@ -248,6 +248,7 @@ async def test_docs__served_from_local_files(fake_dist: Path, harness: Harness) 
     for path in ("/api/docs", "/api/redoc"):
         html = (await harness.client.get(path)).text
         assert "/docs-assets/" in html and "cdn" not in html.lower() and "https://" not in html
+        assert 'rel="icon"' in html and 'href="/favicon.svg"' in html  # no request for /favicon.ico
     csp = (await harness.client.get("/api/docs")).headers.get_list("content-security-policy")
     assert len(csp) == 1 and "cdn" not in csp[0]
 

@@ -32,13 +32,15 @@ NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title
 </head><body><h1>Experimently</h1><p>The console is not built. Run <code>make install</code> (it needs
 Node 20 and npm), or use the API at <a href="/api/openapi.json">/api/openapi.json</a>.</p></body></html>"""
 
-SWAGGER = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experimently API</title>
+ICON = '<link rel="icon" type="image/svg+xml" href="/favicon.svg">'  # the console's (else /favicon.ico: 404)
+
+SWAGGER = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experimently API</title>{ICON}
 <link rel="stylesheet" href="/docs-assets/swagger-ui/swagger-ui.css"></head><body><div id="swagger-ui"></div>
 <script src="/docs-assets/swagger-ui/swagger-ui-bundle.js"></script>
 <script src="/docs-assets/swagger-init.js"></script></body></html>"""
 
-REDOC = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experimently API</title></head>
-<body><redoc spec-url="/api/openapi.json"></redoc>
+REDOC = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Experimently API</title>
+{ICON}</head><body><redoc spec-url="/api/openapi.json"></redoc>
 <script src="/docs-assets/redoc/redoc.standalone.js"></script></body></html>"""
 
 
