@@ -74,12 +74,6 @@ def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
     session.info.setdefault("after_commit", []).append(hook)
 
 
-def discard_after_commit(session: AsyncSession) -> None:
-    """Forget the hooks of a unit of work that its caller rolls back and then leaves normally (a dry
-    run): ``Database.transaction`` would otherwise run them on its way out."""
-    session.info.pop("after_commit", None)
-
-
 async def run_after_commit(session: AsyncSession) -> None:
     for hook in session.info.pop("after_commit", []):
         try:

@@ -14,6 +14,7 @@ pause) is not part of the document (use ``experiments start|pause``).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import sys
 from pathlib import Path
@@ -273,6 +274,42 @@ async def _existing(session: Any, kind: str, key: str) -> Any | None:
         return None
 
 
+class _DryRun(Exception):  # not an error: how a dry run leaves its transaction
+    """Raised at the end of a dry run: its transaction rolls back the way a refused item's does, and
+    nothing meant for after the commit (cache invalidation) runs."""
+
+
+async def _import(session: Any, cache: Any, doc: dict[str, list[dict[str, Any]]]) -> tuple[int, int, int]:
+    """Create or update what differs; returns (created, updated, unchanged)."""
+    created = updated = unchanged = 0
+    current = await current_state(session)
+    for kind in KINDS:
+        have_by_key = {item["key"]: item for item in current[kind]}
+        for want in doc[kind]:
+            key = str(want["key"])
+            before = have_by_key.get(key)
+            merged = {**(before or {}), **_plain(want)}
+            if before == merged:
+                unchanged += 1
+                continue
+            typer.echo(_diff(kind, key, before, merged))
+            if before is None:
+                created += 1
+            else:
+                updated += 1
+            # an update sends only what differs: unchanged fields may be frozen (a running
+            # experiment's variants, a flag's type). A dry run applies too, so it refuses what the
+            # import would refuse, and then rolls everything back.
+            fields = (
+                merged
+                if before is None
+                else {k: v for k, v in merged.items() if k == "key" or before.get(k) != v}
+            )
+            existing = await _existing(session, kind, key)
+            await _apply(session, cache, kind, key, fields, existing)
+    return created, updated, unchanged
+
+
 def import_config(
     path: Annotated[Path, typer.Argument(help="the YAML file ('-' for stdin)")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the diff, change nothing")] = False,
@@ -281,39 +318,12 @@ def import_config(
     doc = _load(path)
 
     async def body(runtime: Any) -> tuple[int, int, int]:
-        created = updated = unchanged = 0
-        async with runtime.db.transaction() as session:
-            current = await current_state(session)
-            for kind in KINDS:
-                have_by_key = {item["key"]: item for item in current[kind]}
-                for want in doc[kind]:
-                    key = str(want["key"])
-                    before = have_by_key.get(key)
-                    merged = {**(before or {}), **_plain(want)}
-                    if before == merged:
-                        unchanged += 1
-                        continue
-                    typer.echo(_diff(kind, key, before, merged))
-                    if before is None:
-                        created += 1
-                    else:
-                        updated += 1
-                    # an update sends only what differs: unchanged fields may be frozen (a running
-                    # experiment's variants, a flag's type). A dry run applies too, so it refuses what
-                    # the import would refuse, and then rolls everything back.
-                    fields = (
-                        merged
-                        if before is None
-                        else {k: v for k, v in merged.items() if k == "key" or before.get(k) != v}
-                    )
-                    existing = await _existing(session, kind, key)
-                    await _apply(session, runtime.cache, kind, key, fields, existing)
-            if dry_run:
-                from experimently.db import discard_after_commit
-
-                discard_after_commit(session)  # no cache invalidation for what is undone
-                await session.rollback()
-        return created, updated, unchanged
+        with contextlib.suppress(_DryRun):
+            async with runtime.db.transaction() as session:
+                counts = await _import(session, runtime.cache, doc)
+                if dry_run:
+                    raise _DryRun
+        return counts
 
     created, updated, unchanged = run(body)
     verb = "would create" if dry_run else "created"
