@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,6 @@ async def test_tampered_token__refused(harness: Harness) -> None:
 
 
 async def test_expired_token__refused(harness: Harness, fake_clock: FakeClock) -> None:
-    from datetime import UTC, datetime
-
     fake_clock.moment = datetime.now(UTC)
     token = (await _token(harness))["access_token"]
     ok = await harness.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
@@ -103,6 +102,51 @@ async def test_password_change__new_password_works_old_refused(harness: Harness)
     )
     assert old.status_code == 401
     await _token(harness, "dev@example.com", "a-much-better-password")
+
+
+async def test_password_change__token_issued_in_the_same_second__accepted(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    """Tokens are told apart from the change by the microsecond: the token issued 1 ms before the
+    change is refused, the one issued 1 ms after it (the same second) is accepted."""
+    fake_clock.moment = datetime.now(UTC).replace(microsecond=400_000)
+    headers, _ = await harness.user("developer", "dev@example.com")
+    fake_clock.advance(milliseconds=1)
+    changed = await harness.client.post(
+        "/api/v1/auth/password",
+        json={"current_password": "user-password-123", "new_password": "a-much-better-password"},
+        headers=headers,
+    )
+    assert changed.status_code == 204
+    old = await harness.client.get("/api/v1/auth/me", headers=headers)
+    assert old.status_code == 401 and "predates a password change" in old.json()["error"]["message"]
+    fake_clock.advance(milliseconds=1)
+    pair = await _token(harness, "dev@example.com", "a-much-better-password")
+    me = await harness.client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {pair['access_token']}"}
+    )
+    assert me.status_code == 200, me.text
+
+
+async def test_token_of_whole_seconds__in_the_second_of_the_change__refused(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    """A token with a whole-second iat (older releases) cannot be placed within its second: refused."""
+    fake_clock.moment = datetime.now(UTC).replace(microsecond=400_000)
+    _, user_id = await harness.user("developer", "dev@example.com")
+    reset = await harness.client.post(
+        f"/api/v1/users/{user_id}/reset-password", headers=await harness.admin()
+    )
+    assert reset.status_code == 200
+    fake_clock.advance(milliseconds=1)
+    claims = jwt.decode(
+        security.issue_access_token(harness.settings.secret, user_id, "developer", 300),
+        options={"verify_signature": False},
+    )
+    claims["iat"] = int(claims["iat"])
+    token = jwt.encode(claims, harness.settings.secret, algorithm=security.ALGORITHM)
+    me = await harness.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 401
 
 
 async def test_deactivated_user__cannot_use_token(harness: Harness) -> None:

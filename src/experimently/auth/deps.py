@@ -42,8 +42,9 @@ async def _user_from_local_token(
     user = await repository.user_by_id(session, claims.subject)
     if user is None or not user.is_active:
         raise AuthenticationRequired("account inactive or removed", code=ErrorCode.TOKEN_INVALID)
-    # iat has one-second resolution: a token issued in the second of the change is refused too
-    if user.password_changed_at and claims.issued_at <= user.password_changed_at.replace(microsecond=0):
+    # iat carries microseconds; a token of an older release (whole seconds, rounded down) issued in
+    # the second of the change is refused, which errs on the safe side
+    if user.password_changed_at and claims.issued_at <= user.password_changed_at:
         raise AuthenticationRequired("token predates a password change", code=ErrorCode.TOKEN_INVALID)
     blocked = path is not None and not path.startswith(MFA_ENROLMENT_PATHS)
     if blocked and not user.mfa_enabled and mfa.policy_requires(runtime.settings, user):

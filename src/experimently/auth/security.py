@@ -80,7 +80,9 @@ def issue_access_token(
         "role": role,
         "typ": "access",
         "jti": new_id(),
-        "iat": int(issued.timestamp()),
+        # a NumericDate may carry a fraction (RFC 7519): microseconds, so that a token issued just
+        # after a password change in the same second is told from one issued just before it
+        "iat": round(issued.timestamp(), 6),
         "exp": int((issued + timedelta(seconds=ttl_seconds)).timestamp()),
     }
     if session_id is not None:
@@ -109,7 +111,7 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         subject=str(claims["sub"]),
         role=str(claims.get("role", "")),
         token_id=str(claims.get("jti", "")),
-        issued_at=datetime.fromtimestamp(int(claims["iat"]), tz=now().tzinfo),
+        issued_at=datetime.fromtimestamp(claims["iat"], tz=now().tzinfo),
         session_id=str(claims["sid"]) if claims.get("sid") else None,
     )
 
