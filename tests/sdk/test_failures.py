@@ -4,6 +4,7 @@ throttling the event receiver, or hanging."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from experimently_sdk.client import Client
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -121,6 +123,65 @@ def test_events__5xx_and_429_retried__nothing_lost_within_the_buffer() -> None:
         assert sorted(e["value"] for e in fake.accepted) == [float(i) for i in range(1_000)]
         assert fake.attempts == 10 + 4  # ten batches, four refused and retried
         assert len({e["event_id"] for e in fake.accepted}) == 1_000
+
+
+def test_wrong_key__flush_false__the_server_says_why_once(
+    tmp_path: Path, migrated_sqlite: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a real server and a client with a key it does not know
+    server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path)).start()
+    caplog.set_level(logging.DEBUG, logger="experimently_sdk")
+    try:
+        with Client(
+            "exp_wrong", server.base_url, init_timeout=10, stream=False, poll_interval=0.05
+        ) as client:
+            # When it tracks and flushes
+            client.track("purchase", "u1", 1.0)
+            # Then flush says the events were not accepted, and they are counted as dropped
+            assert client.flush(10) is False
+            assert client.dropped_events == 1
+            time.sleep(0.3)  # a few polls more, each refused the same way
+    finally:
+        server.stop()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    # the server's own words reach the log: once for the ruleset (not once per poll), once for the batch
+    fetches = [m for m in errors if "ruleset fetch answered 401" in m]
+    assert len(fetches) == 1 and "API key is invalid" in fetches[0], errors
+    assert any("events refused with 401 (API key is invalid" in m for m in errors), errors
+
+
+def test_server_down__said_at_warning_once__and_when_it_answers_again(
+    tmp_path: Path, migrated_sqlite: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a key of a server that is then stopped
+    data_dir = copy_database(migrated_sqlite, tmp_path)
+    port = free_port()
+    process = _serve(data_dir, port)
+    live = LiveServer("sqlite", data_dir, port=port)
+    caplog.set_level(logging.DEBUG, logger="experimently_sdk")
+    try:
+        key = live.sdk_key()
+        process.kill()
+        process.wait(30)
+        with Client(
+            key, live.base_url, init_timeout=5, stream=False, poll_interval=0.05, send_events=False
+        ) as client:
+            # When the client polls it for a while, Then the outage is one warning, not one per poll
+            time.sleep(0.5)
+            assert not client.initialized
+            down = [r for r in caplog.records if "server unreachable" in r.getMessage()]
+            assert [r.levelno for r in down if r.levelno >= logging.INFO] == [logging.WARNING]
+            # When the server is back, Then the client says so and initializes
+            process = _serve(data_dir, port)
+            deadline = time.monotonic() + 30
+            while not client.initialized:
+                assert time.monotonic() < deadline, "the client never initialized"
+                time.sleep(0.05)
+        assert any("the server answers again" in r.getMessage() for r in caplog.records)
+    finally:
+        live.stop()
+        process.kill()
+        process.wait(30)
 
 
 def test_events__buffer_bound__excess_dropped_and_counted() -> None:

@@ -125,6 +125,49 @@ test("no stream (404): polls with If-None-Match and picks up a change", async ()
   await server.close();
 });
 
+test("events refused one by one in an accepted batch: counted as dropped, flush false", async () => {
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }),
+    "/api/v1/sdk/stream": (req, res) => res.writeHead(404).end(),
+    "/api/v1/events/batch": (req, res) => json(res, 202, { accepted: 0, rejected: [{ index: 0, message: "name too long" }] }),
+  });
+  const warnings = [];
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 60_000, logger: { ...quiet, warn: (m) => warnings.push(m) } });
+  await client.waitForInitialization();
+  client.track("x".repeat(300), "u1");
+  assert.equal(await client.flush(10_000), false);
+  assert.equal(client.droppedEvents, 1);
+  assert.match(warnings.join("\n"), /the server refused 1 events: \[\{"index":0,"message":"name too long"\}\]/);
+  await client.close();
+  await server.close();
+});
+
+test("a wrong key or a server down is logged once, with the server's words, and its end too", async () => {
+  let status = 401;
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => {
+      if (status === 401) {
+        const error = { code: "AUTHENTICATION_REQUIRED", message: "API key is invalid, expired or revoked" };
+        res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ error }));
+      } else json(res, 200, payload(true, 1), { ETag: '"v1"' });
+    },
+  });
+  const lines = [];
+  const logger = { debug() {}, info() {}, warn: (m) => lines.push(["warn", m]), error: (m) => lines.push(["error", m]) };
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, stream: false, pollInterval: 20, logger, sendEvents: false });
+  try {
+    await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/flags").length >= 5, "five polls");
+    assert.deepEqual(lines, [["error", "experimently: ruleset fetch answered 401: API key is invalid, expired or revoked; serving the last ruleset or the defaults, retrying"]]);
+    status = 200;
+    await until(() => client.initialized, "the ruleset");
+    assert.equal(lines.length, 2);
+    assert.match(lines[1][1], /^experimently: the server answers again \(was: ruleset fetch answered 401/);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
 test("events: 429 with Retry-After is retried, a bad key (401) drops the batch and counts it", async () => {
   const batches = [];
   let answers = [[429, { "Retry-After": "1" }], [200, {}]];
@@ -134,10 +177,17 @@ test("events: 429 with Retry-After is retried, a bad key (401) drops the batch a
     "/api/v1/events/batch": (req, res, body) => {
       const [status, headers] = answers.shift() ?? [200, {}];
       batches.push({ status, events: JSON.parse(body).events });
+      if (status === 401) {
+        const error = { code: "AUTHENTICATION_REQUIRED", message: "API key is invalid, expired or revoked" };
+        res.writeHead(401, { "Content-Type": "application/json" }).end(JSON.stringify({ error }));
+        return;
+      }
       json(res, status, { accepted: 1, rejected: [] }, headers);
     },
   });
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 60_000, flushInterval: 10, logger: quiet });
+  const errors = [];
+  const logger = { ...quiet, error: (m) => errors.push(m) };
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 60_000, flushInterval: 10, logger });
   assert.equal(await client.isFeatureEnabled("f", "u1"), true);
   assert.equal(await client.isFeatureEnabled("f", "u1"), true); // deduplicated exposure
   client.track("purchase", "u1", 9.5, { sku: "a" });
@@ -153,10 +203,14 @@ test("events: 429 with Retry-After is retried, a bad key (401) drops the batch a
     assert.ok(Math.abs(parseInt(e.event_id.slice(0, 12), 16) - Date.now()) < 60_000, e.event_id);
   }
 
+  // a refused batch is not "accepted": flush says so, and the log carries the server's words
   answers = [[401, {}]];
   client.track("purchase", "u2");
-  assert.equal(await client.flush(10_000), true);
+  assert.equal(await client.flush(10_000), false);
   assert.equal(client.droppedEvents, 1);
+  assert.deepEqual(errors, ["experimently: events refused with 401 (API key is invalid, expired or revoked); 1 events dropped"]);
+  client.track("purchase", "u3");
+  assert.equal(await client.flush(10_000), true); // the next flush has nothing refused
   await client.close();
   await server.close();
 });

@@ -1,5 +1,6 @@
 /** Events from the application to the server: a bounded queue, batches, retries (see docs/sdk-js.md). */
 
+import { errorMessage, rejectedOf } from "./answers.js";
 import type { Logger } from "./options.js";
 
 export interface WireEvent {
@@ -40,6 +41,8 @@ export class Dedup {
 
 export class EventQueue {
   dropped = 0;
+  /** Of `dropped`: events the server refused (a 4xx batch, or one by one in an accepted batch). */
+  refused = 0;
   retryBase = 500;
   retryCap = 30_000;
   private queue: WireEvent[] = [];
@@ -99,10 +102,18 @@ export class EventQueue {
       let retryAfter: string | null = null;
       try {
         const response = await this.post(batch);
-        if (response.status < 300) return true;
+        if (response.status < 300) {
+          const rejected = await rejectedOf(response);
+          if (rejected.length) {
+            this.log.warn(`experimently: the server refused ${rejected.length} events: ${JSON.stringify(rejected.slice(0, 3))}`);
+            this.refuse(rejected.length);
+          }
+          return true;
+        }
         if (response.status !== 429 && response.status < 500) {
-          this.log.error(`experimently: events refused with ${response.status}; batch dropped`);
-          this.dropped += batch.length;
+          const why = await errorMessage(response);
+          this.log.error(`experimently: events refused with ${response.status} (${why}); ${batch.length} events dropped`);
+          this.refuse(batch.length);
           return true;
         }
         retryAfter = response.headers.get("retry-after");
@@ -125,9 +136,16 @@ export class EventQueue {
     }
   }
 
-  /** Send everything queued now; true when the queue was emptied within `timeout` ms. */
+  private refuse(count: number): void {
+    this.dropped += count;
+    this.refused += count;
+  }
+
+  /** Send everything queued now; true when the queue was emptied within `timeout` ms and the server
+   * refused none of it. */
   async flush(timeout: number): Promise<boolean> {
     const until = Date.now() + timeout;
+    const refused = this.refused;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeout); // ref'd: the caller is waiting for it
@@ -137,7 +155,7 @@ export class EventQueue {
         const done = await Promise.race([this.kick().then(() => true), expired]);
         if (!done) break;
       }
-      return this.queue.length === 0;
+      return this.queue.length === 0 && this.refused === refused;
     } finally {
       clearTimeout(timer);
     }

@@ -5,6 +5,7 @@
 
 import { createParser } from "eventsource-parser";
 
+import { errorMessage } from "./answers.js";
 import type { Logger } from "./options.js";
 
 export interface UpdaterConfig {
@@ -28,6 +29,7 @@ export class Updater {
   reconnects = 0;
   private readonly stop = new AbortController();
   private useStream: boolean;
+  private failure: string | null = null;
   readonly firstAttempt: Promise<void>;
   private firstDone!: () => void;
 
@@ -70,19 +72,42 @@ export class Updater {
         headers,
         signal: timeoutSignal(this.stop.signal, config.httpTimeout),
       });
-      if (response.status === 304) return true;
+      if (response.status === 304) {
+        this.recovered();
+        return true;
+      }
       if (response.status !== 200) {
-        config.log.warn(`experimently: ruleset fetch answered ${response.status}`);
-        await response.body?.cancel();
+        const why = await errorMessage(response);
+        const auth = response.status === 401 || response.status === 403;
+        this.failed(auth ? "error" : "warn", `ruleset fetch answered ${response.status}: ${why}`);
         return false;
       }
       const body = (await response.json()) as { data: Record<string, unknown> };
       const etag = (response.headers.get("etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
+      this.recovered();
       config.apply(etag, body.data);
       return true;
     } catch (exc) {
-      if (!this.stop.signal.aborted) config.log.warn(`experimently: ruleset fetch failed: ${String(exc)}`);
+      if (!this.stop.signal.aborted) this.failed("warn", `server unreachable (${String(exc)})`);
       return false;
+    }
+  }
+
+  /** A failure is logged when it differs from the last one: an outage is one line, not one per retry. */
+  private failed(level: "warn" | "error", failure: string): void {
+    if (failure !== this.failure) {
+      this.config.log[level](`experimently: ${failure}; serving the last ruleset or the defaults, retrying`);
+    } else {
+      this.config.log.debug(`experimently: ${failure}`);
+    }
+    this.failure = failure;
+  }
+
+  /** Said at warning level, as the failure was: whoever saw one line sees the other. */
+  private recovered(): void {
+    if (this.failure !== null) {
+      this.config.log.warn(`experimently: the server answers again (was: ${this.failure})`);
+      this.failure = null;
     }
   }
 

@@ -90,6 +90,7 @@ class EventProcessor:
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self.dropped = 0
+        self.refused = 0  # of ``dropped``: events the server refused (a 4xx batch, or one by one)
         self.sent = 0
         self._queue: deque[Queued] = deque()
         self._inflight: list[dict[str, Any]] = []  # the batch being sent, kept until accepted
@@ -115,8 +116,10 @@ class EventProcessor:
         return len(self._queue) + len(self._inflight)
 
     def flush(self, timeout: float) -> bool:
-        """Send everything queued now; True when the queue was emptied within ``timeout``."""
+        """Send everything queued now; True when the queue was emptied within ``timeout`` and the
+        server refused none of it."""
         end = time.monotonic() + timeout
+        refused = self.refused
         self._wake.set()
         with self._idle:
             while self.pending:
@@ -125,7 +128,7 @@ class EventProcessor:
                     return False
                 self._wake.set()
                 self._idle.wait(min(left, 0.05))
-        return True
+        return self.refused == refused
 
     def close(self, timeout: float) -> None:
         self._deadline = time.monotonic() + timeout
@@ -150,6 +153,10 @@ class EventProcessor:
             with self._idle:
                 self._idle.notify_all()
 
+    def _refuse(self, count: int) -> None:
+        self.dropped += count
+        self.refused += count
+
     def _batch(self) -> int:
         return min(len(self._queue), self.batch_size)
 
@@ -166,10 +173,16 @@ class EventProcessor:
                         log.warning(
                             "experimently: the server refused %d events: %s", len(rejected), rejected[:3]
                         )
+                        self._refuse(len(rejected))
                     return True
                 if response.status_code != 429 and response.status_code < 500:
-                    log.error("experimently: events refused with %s; batch dropped", response.status_code)
-                    self.dropped += len(batch)
+                    log.error(
+                        "experimently: events refused with %s (%s); %d events dropped",
+                        response.status_code,
+                        error_message(response),
+                        len(batch),
+                    )
+                    self._refuse(len(batch))
                     return True
                 retry_after = response.headers.get("retry-after")
                 log.info("experimently: events got %s; retrying", response.status_code)
@@ -184,6 +197,15 @@ class EventProcessor:
             if self._stopping:
                 return False
             time.sleep(delay)
+
+
+def error_message(response: httpx.Response) -> str:
+    """The server's message from its error envelope, else the status's reason."""
+    try:
+        message = response.json()["error"]["message"]
+    except Exception:
+        return response.reason_phrase or "no message"
+    return str(message)
 
 
 def _rejected(response: httpx.Response) -> list[Any]:

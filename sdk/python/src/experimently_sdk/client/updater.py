@@ -18,6 +18,8 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
+from experimently_sdk.client.events import error_message
+
 log = logging.getLogger("experimently_sdk")
 
 OnPayload = Callable[[str, Mapping[str, Any]], None]
@@ -47,6 +49,7 @@ class Updater:
         self.version: str | None = None
         self.connected = False  # the stream is open
         self.reconnects = 0
+        self._failure: str | None = None  # what the last fetch failed with; logged once per change
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="experimently-updates", daemon=True)
 
@@ -68,21 +71,39 @@ class Updater:
             response = self.http.get("/api/v1/sdk/flags", headers=headers)
         except Exception as exc:  # network errors, and a client closed meanwhile
             if not self._stop.is_set():
-                log.info("experimently: ruleset fetch failed: %r", exc)
+                self._failed(logging.WARNING, f"server unreachable ({type(exc).__name__}: {exc})")
             return False
         if response.status_code == 304:
+            self._recovered()
             return True
         if response.status_code != 200:
-            log.warning("experimently: ruleset fetch answered %s", response.status_code)
+            level = logging.ERROR if response.status_code in (401, 403) else logging.WARNING
+            self._failed(level, f"ruleset fetch answered {response.status_code}: {error_message(response)}")
             return response.status_code < 500
         try:
             payload = response.json()["data"]
             version = response.headers.get("etag", "").strip('"')
         except Exception as exc:
-            log.warning("experimently: unreadable ruleset: %r", exc)
+            self._failed(logging.WARNING, f"unreadable ruleset: {exc!r}")
             return False
+        self._recovered()
         self._apply(version, payload)
         return True
+
+    def _failed(self, level: int, failure: str) -> None:
+        """Log a failure when it differs from the last one (a server down for an hour is one line,
+        not one per retry); the client keeps serving what it has."""
+        if failure != self._failure:
+            log.log(level, "experimently: %s; serving the last ruleset or the defaults, retrying", failure)
+        else:
+            log.debug("experimently: %s", failure)
+        self._failure = failure
+
+    def _recovered(self) -> None:
+        """Said at warning level, as the failure was: whoever saw one line sees the other."""
+        if self._failure is not None:
+            log.warning("experimently: the server answers again (was: %s)", self._failure)
+            self._failure = None
 
     def _run(self) -> None:
         self.fetch()  # the stream would send the payload too; a plain GET tells us sooner if we are down
