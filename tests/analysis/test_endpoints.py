@@ -82,6 +82,18 @@ async def test_power__sample_size_matches_closed_form_and_days(harness: Harness)
     expected = int(np.ceil(z**2 * (p1 * (1 - p1) + p2 * (1 - p2)) / (p2 - p1) ** 2))
     assert data["sample_size"]["units_per_arm"] == expected
     assert data["days_to_sample"]["days"] == int(np.ceil(2 * expected / 1000))
+    # three arms (two treatments and the control) share the same daily traffic: half as long again
+    three = await harness.client.post(
+        "/api/v1/analysis/power", json={**body, "arms": 3}, headers=await harness.admin()
+    )
+    assert three.status_code == 200, three.text
+    sized = three.json()["data"]
+    assert sized["sample_size"] == {"units_per_arm": expected, "total_units": 3 * expected, "messages": []}
+    assert sized["days_to_sample"]["days"] == int(np.ceil(3 * expected / 1000))
+    one = await harness.client.post(
+        "/api/v1/analysis/power", json={**body, "arms": 1}, headers=await harness.admin()
+    )
+    assert one.status_code == 422 and one.json()["error"]["details"]["errors"][0]["path"] == "arms"
 
 
 async def test_power__needs_an_input_and_auth(harness: Harness) -> None:

@@ -86,7 +86,7 @@ class ComputeRequest(_Finite):
 
 class PowerRequest(_Finite):
     """Give ``relative_mde`` for the sample size, ``units_per_arm`` for the detectable effect, or both for
-    the power. ``daily_units`` (all arms) adds the days needed to reach the sample."""
+    the power. ``daily_units`` (all arms) adds the days needed to reach the sample in each of ``arms``."""
 
     kind: MetricKind
     baseline_mean: float
@@ -97,6 +97,13 @@ class PowerRequest(_Finite):
     power: float = Field(default=0.8, gt=0, lt=1)
     alternative: Alternative = Alternative.TWO_SIDED
     daily_units: float | None = Field(default=None, gt=0)
+    arms: int = Field(
+        default=2,
+        ge=2,
+        le=26,
+        description="arms sharing ``daily_units`` evenly, control included: the days to reach "
+        "``units_per_arm`` in every arm",
+    )
 
 
 class ResultsExperiment(BaseModel):

@@ -221,8 +221,10 @@ def plan(actor: Actor, body: PowerRequest) -> dict[str, Any]:
     if body.relative_mde is not None and body.units_per_arm is None:
         size = sample_size(body.kind, body.baseline_mean, body.relative_mde, power=body.power, **common)
         out["sample_size"] = _checked(size)
-        if body.daily_units and size.total_units:
-            out["days_to_sample"] = _checked(days_to_sample(size.total_units, body.daily_units))
+        if size.units_per_arm:
+            out["sample_size"]["total_units"] = total = size.units_per_arm * body.arms
+            if body.daily_units:
+                out["days_to_sample"] = _checked(days_to_sample(total, body.daily_units))
     elif body.units_per_arm is not None and body.relative_mde is None:
         out["mde"] = _checked(
             mde(body.kind, body.baseline_mean, body.units_per_arm, power=body.power, **common)
