@@ -297,3 +297,31 @@ async def test_ruleset_reload_failing__previous_ruleset_serves(
             assert {r["value"] for r in many} == {True}
         finally:
             private_pg.start()
+
+
+async def test_postgres_down__sdk_payload_serves_the_last_one_built(
+    tmp_path: Path, private_pg: PrivatePostgres
+) -> None:
+    await fresh_schema(private_pg.url)
+    async with start_harness("sqlite", tmp_path, database_url=private_pg.url) as h:
+        # Given a payload fetched once
+        key = await _rollout(h)
+        before = await h.client.get("/api/v1/sdk/flags", headers=key)
+        assert before.status_code == 200
+        private_pg.stop()
+        try:
+            # When its in-memory copy expires, and a change is announced, while PostgreSQL is down
+            h.runtime.sdk_payloads._memo.clear()
+            h.runtime.cache.drop_local(RULESET_NAMESPACE, None)
+            # Then the last payload built is served, not a 503
+            during = await asyncio.gather(*(h.client.get("/api/v1/sdk/flags", headers=key) for _ in range(5)))
+            assert {r.status_code for r in during} == {200}, [r.text for r in during]
+            assert {r.headers["ETag"] for r in during} == {before.headers["ETag"]}
+            assert during[0].json() == before.json()
+        finally:
+            private_pg.start()
+        # When it is back, a change is served again
+        h.runtime.sdk_payloads._memo.clear()
+        assert (await put_env(h, "new-checkout", "production", {"enabled": False}, 2)).status_code == 200
+        after = await h.client.get("/api/v1/sdk/flags", headers=key)
+        assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]

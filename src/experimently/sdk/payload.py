@@ -18,7 +18,8 @@ at most ``sdk_overrides_max`` stored assignments, and otherwise marks the experi
 
 One composed payload per environment is held in memory and dropped whenever the flag ruleset or the
 experiments change on any instance (the cache's invalidations, local or from Redis pub/sub); listeners
-(the stream) hear about it.
+(the stream) hear about it. While the database is unreachable, the last payload built keeps being
+served (rebuilt again once a second at most), as flag evaluation keeps its last ruleset.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import structlog
 
 from experimently.cache import Cache
 from experimently.db import Database
+from experimently.degraded import dependency_of
+from experimently.errors import DEPENDENCY_RETRY_AFTER
 from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import Status
 from experimently.experiments.service import NAMESPACE as EXPERIMENTS_NAMESPACE
@@ -121,6 +124,10 @@ class SdkPayloads:
         self.flags = flags
         self.ttl = ttl
         self._memo: dict[str, tuple[float, SdkPayload]] = {}
+        # the last payload built per environment, kept across invalidations: what is served while the
+        # database is unreachable (as flag evaluation keeps its last ruleset)
+        self._last_good: dict[str, SdkPayload] = {}
+        self._stale: set[str] = set()  # environments served their last payload since a failed build
         self._generation = 0
         self._listeners: list[Callable[[], None]] = []
         cache.on_invalidate(self._on_invalidate)
@@ -143,7 +150,30 @@ class SdkPayloads:
         if not fresh and hit is not None and hit[0] > time.monotonic():
             return hit[1]
         generation = self._generation
-        built = await self._build(environment)
+        try:
+            built = await self._build(environment)
+        except Exception as exc:
+            last = self._last_good.get(environment)
+            dependency = dependency_of(exc)
+            if last is None or dependency is None:
+                raise
+            # serve the last payload; try again after the retry interval clients are given, not on
+            # every request (each attempt would wait for the database's connect timeout)
+            if environment not in self._stale:
+                self._stale.add(environment)
+                log.warning(
+                    "sdk.payload_served_stale",
+                    environment=environment,
+                    dependency=dependency,
+                    error=repr(exc),
+                )
+            if generation == self._generation:
+                self._memo[environment] = (time.monotonic() + DEPENDENCY_RETRY_AFTER, last)
+            return last
+        self._last_good[environment] = built
+        if environment in self._stale:
+            self._stale.discard(environment)
+            log.info("sdk.payload_rebuilt", environment=environment)
         if generation == self._generation:  # a change landed meanwhile: do not keep what we read
             self._memo[environment] = (time.monotonic() + self.ttl, built)
         return built
