@@ -99,6 +99,15 @@ class PrivateRedis:
         self.process = None
         _wait_port(self.port, False)
 
+    def pause(self) -> None:
+        """Hang it (SIGSTOP): connections stay open and nothing answers, as in a network partition."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
     def wipe(self) -> None:
         """Stopped: forget every byte it persisted (a restart then starts empty)."""
         for item in self.dir.iterdir():

@@ -146,30 +146,36 @@ class SharedCounters:
 
     async def hit(
         self, strategy: strategies.RateLimiter, item: RateLimitItem, identifiers: tuple[str, ...]
-    ) -> None:
+    ) -> bool:
+        """Count one hit; True when this call reached Redis (most hits are admitted from the estimate
+        without a round trip, and say nothing about whether Redis answers)."""
         limit = item.amount
         slack = int(limit * SYNC_FRACTION)
         if slack < 1:  # a small limit: every hit is counted in Redis, exactly
             await RateLimiter._hit(strategy, item, identifiers)
-            return
+            return True
         key = _key_for(item, identifiers)
         now = self.clock()
         if now >= self._prune_at:
             self._prune(now)
+        reached = False
         state = self._state.get(key)
         if state is None:  # the first hit of this key here: read the shared estimate first
             state = self._state[key] = _Shared(now)
             await self._sync(state, strategy, item, identifiers)
+            reached = True
         if math.floor(state.estimate + state.pending) + 1 > limit:
             if not state.syncing and now >= state.due:  # the shared window may have moved on: look again
                 await self._sync(state, strategy, item, identifiers)
                 if math.floor(state.estimate + state.pending) + 1 <= limit:
                     state.pending += 1
-                    return
+                    return True
             raise RateLimited(max(1, math.ceil(_shared_retry_after(item))))
         state.pending += 1
         if not state.syncing and (state.pending > slack or now >= state.due):
             await self._sync(state, strategy, item, identifiers)
+            reached = True
+        return reached
 
     async def _sync(
         self,
@@ -225,9 +231,9 @@ class _Strategies:
 
 def _client_options() -> dict[str, Any]:
     """Passed through to the redis client (``limits`` types its options as scalars)."""
-    from experimently.kit.redis_retry import quick_retry  # redis only when configured
+    from experimently.kit.redis_retry import SOCKET_TIMEOUT, quick_retry  # redis only when configured
 
-    return {"retry": quick_retry()}
+    return {"retry": quick_retry(), "socket_connect_timeout": 1, "socket_timeout": SOCKET_TIMEOUT}
 
 
 class RateLimiter:
@@ -261,8 +267,6 @@ class RateLimiter:
                     uri,
                     implementation="redispy",
                     key_prefix="experimently-rl",
-                    socket_connect_timeout=1,
-                    socket_timeout=1,
                     **_client_options(),
                 )
             )
@@ -285,11 +289,14 @@ class RateLimiter:
         group, shared = self._current()
         if shared:
             try:
+                reached = True
                 if exact:
                     await self._hit(group.exact, item, identifiers)
                 else:
-                    await self.shared_counters.hit(group.counter, item, identifiers)
-                if degraded.is_down(degraded.REDIS):
+                    reached = await self.shared_counters.hit(group.counter, item, identifiers)
+                # only an answer from Redis says it is back (a hit admitted from the estimate said
+                # "up" every second of an outage, between the failed syncs' "down")
+                if reached and degraded.is_down(degraded.REDIS):
                     degraded.mark_up(degraded.REDIS)
                 return
             except RateLimited:

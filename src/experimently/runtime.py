@@ -96,11 +96,16 @@ def build_runtime(settings: Settings) -> Runtime:
     if settings.redis_url:
         from redis.asyncio import Redis  # only with Redis configured: ~9% of the import time otherwise
 
-        from experimently.kit.redis_retry import quick_retry
+        from experimently.kit.redis_retry import SOCKET_TIMEOUT, quick_retry
 
-        # a connect time-out: a Redis that does not answer must not hold requests for minutes
+        # connect and read time-outs: a Redis that does not answer must not hold requests (pub/sub's
+        # blocking reads are exempt in redis-py: they wait for messages without a time-out)
         redis = Redis.from_url(
-            settings.redis_url, decode_responses=False, socket_connect_timeout=2, retry=quick_retry()
+            settings.redis_url,
+            decode_responses=False,
+            socket_connect_timeout=2,
+            socket_timeout=SOCKET_TIMEOUT,
+            retry=quick_retry(),
         )
     cache = Cache(redis)
     limiter = RateLimiter(settings.redis_url)

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import event, select
 
+from experimently import degraded
 from experimently.auth.models import ApiKey
 from experimently.degraded import DEGRADED
 from experimently.flags.evaluation import RELOADS
 from experimently.flags.service import RULESET_NAMESPACE
+from experimently.ratelimit import RateLimiter
 from tests.conftest import Harness, start_harness
 from tests.experiments.test_api import act, create
 from tests.flags.test_api import FLAGS, create_flag, evaluate, put_env
@@ -325,3 +329,65 @@ async def test_postgres_down__sdk_payload_serves_the_last_one_built(
         assert (await put_env(h, "new-checkout", "production", {"enabled": False}, 2)).status_code == 200
         after = await h.client.get("/api/v1/sdk/flags", headers=key)
         assert after.status_code == 200 and after.headers["ETag"] != before.headers["ETag"]
+
+
+async def test_redis_hanging__requests_answer_within_a_second(
+    redis_harness: Harness, private_redis: PrivateRedis
+) -> None:
+    # Given a flag, a running experiment and a key, all read once while Redis answers
+    h = redis_harness
+    key = await _rollout(h)
+    exp = await create(h, "color")
+    assert (await act(h, exp["key"], "start")).status_code == 200
+    assert (await evaluate(h, key, "new-checkout", "u1"))["value"] is True
+    # When Redis hangs (its connections open, nothing answering)
+    private_redis.pause()
+    try:
+        timings: dict[str, float] = {}
+
+        async def timed(name: str, request: Any) -> httpx.Response:
+            started = time.monotonic()
+            response: httpx.Response = await request
+            timings[name] = time.monotonic() - started
+            return response
+
+        # Then every request gets its answer (degraded or 503) within about a second, not 10-18 s
+        flag = await timed(
+            "evaluate", h.client.post(f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u2"}, headers=key)
+        )
+        assign = await timed(
+            "assign",
+            h.client.post(f"/api/v1/experiments/{exp['key']}/assign", json={"unit_id": "u9"}, headers=key),
+        )
+        ingest = await timed(
+            "ingest", h.client.post("/api/v1/events", json={"name": "c", "user_id": "u1"}, headers=key)
+        )
+        ready = await timed("ready", h.client.get("/ready"))
+        assert flag.status_code == 200 and assign.status_code == 200, (flag.text, assign.text)
+        assert ingest.status_code == 503 and ingest.headers["Retry-After"], ingest.text
+        assert ready.status_code == 503
+        assert max(timings.values()) < 2.5, timings
+    finally:
+        private_redis.resume()
+
+
+async def test_redis_down__batched_limits__never_say_it_is_back(private_redis: PrivateRedis) -> None:
+    """A hit admitted from the shared estimate does not reach Redis: it must not log ``dependency.up``
+    (it did, once a second, between the failed syncs' ``dependency.down``)."""
+    limiter = RateLimiter(private_redis.url)
+    for _ in range(20):
+        await limiter.hit("100000/minute", "api-key", "k", exact=False)
+    private_redis.stop()
+    seen: list[float] = []
+    try:
+        deadline = time.monotonic() + 2.5  # beyond two of the limiter's once-a-second retries
+        while time.monotonic() < deadline:
+            await limiter.hit("100000/minute", "api-key", "k", exact=False)
+            seen.append(_degraded("redis"))
+            await asyncio.sleep(0.01)
+        assert 1.0 in seen
+        assert 0.0 not in seen[seen.index(1.0) :], seen
+    finally:
+        private_redis.start()
+        degraded.mark_up(degraded.REDIS)
+

@@ -84,6 +84,9 @@ end
 return {counted, counted}
 """
 HOUSEKEEPING_SECONDS = 30.0
+# an idle writer's blocking read: under the Redis client's read time-out (kit.redis_retry.SOCKET_TIMEOUT),
+# which would otherwise cut every read that finds nothing new
+READ_BLOCK_MS = 250
 RECOUNT_BELOW = 10_000  # messages: a stream this short is recounted exactly (one atomic script)
 CLAIM_BATCHES = 10  # a claim takes up to 10 reads' worth of a dead consumer's messages at once
 
@@ -259,8 +262,9 @@ class StreamPipeline:
             if "BUSYGROUP" not in str(exc):
                 raise
 
-    async def read(self, block_ms: int = 1000) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """New messages for this consumer (they stay pending until acknowledged)."""
+    async def read(self, block_ms: int = READ_BLOCK_MS) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """New messages for this consumer (they stay pending until acknowledged); waits at most
+        ``block_ms`` for them, under the client's read time-out."""
         reply = await self.redis.xreadgroup(
             self.group,
             self.consumer,
