@@ -390,4 +390,3 @@ async def test_redis_down__batched_limits__never_say_it_is_back(private_redis: P
     finally:
         private_redis.start()
         degraded.mark_up(degraded.REDIS)
-
