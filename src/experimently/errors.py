@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Any
 
@@ -228,6 +229,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 DEPENDENCY_RETRY_AFTER = 1
 
 
+class _Throttle:
+    """One log line per dependency per ``interval`` seconds: an outage answered 503 to a thousand
+    requests a second is a line every ten seconds, saying how many answers it stands for, not a
+    thousand lines a second (the state changes are ``dependency.down``/``.up``, logged once each)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._next: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+
+    def note(self, dependency: str) -> dict[str, int] | None:
+        now = time.monotonic()
+        self._count[dependency] = self._count.get(dependency, 0) + 1
+        if now < self._next.get(dependency, 0.0):
+            return None
+        self._next[dependency] = now + self.interval
+        return {"answers_503": self._count.pop(dependency), "interval_seconds": int(self.interval)}
+
+
+_UNAVAILABLE_LOG = _Throttle()
+
+
 def unavailable_body(
     exc: BaseException, request_id: str | None
 ) -> tuple[dict[str, Any], dict[str, str]] | None:
@@ -238,7 +261,9 @@ def unavailable_body(
     dependency = dependency_of(exc)
     if dependency is None:
         return None
-    log.warning("request.dependency_unavailable", dependency=dependency, error=repr(exc))
+    summary = _UNAVAILABLE_LOG.note(dependency)
+    if summary is not None:  # once per dependency per interval, with how many answers it stands for
+        log.warning("request.dependency_unavailable", dependency=dependency, error=repr(exc), **summary)
     body = error_body(
         ErrorCode.SERVICE_UNAVAILABLE,
         f"a dependency ({dependency}) is unavailable; retry later",
