@@ -96,7 +96,7 @@ async def test_an_outage_answered_many_times__one_log_line_per_interval(
         for _ in range(500):
             body, headers = errors.unavailable_body(caught.value, "r1") or ({}, {})
             assert headers == {"Retry-After": "1"} and body["error"]["code"] == "SERVICE_UNAVAILABLE"
-        time.sleep(0.25)
+        await asyncio.sleep(0.25)
         errors.unavailable_body(caught.value, "r2")
     lines = [entry for entry in logs if entry["event"] == "request.dependency_unavailable"]
     assert [(entry["dependency"], entry["answers_503"]) for entry in lines] == [("redis", 1), ("redis", 500)]
