@@ -122,6 +122,23 @@ class Cache:
         except Exception as exc:  # Redis down: local invalidation done, L1 TTL bounds staleness
             log.warning("cache.invalidate_failed", namespace=namespace, error=repr(exc))
 
+    async def invalidate_everything(self) -> list[str]:
+        """Drop every namespace Redis holds entries or generations of, in Redis and on every instance
+        (as :meth:`invalidate` of each); the namespaces, sorted. After a database restore the cached
+        copies describe a state the database no longer has. Redis errors propagate."""
+        if self.redis is None:
+            return []
+        namespaces: set[str] = set()
+        for pattern in ("cachegen:*", "cache:*"):
+            async for raw in self.redis.scan_iter(match=pattern, count=1000):
+                namespaces.add(raw.decode().split(":")[1])
+        for namespace in sorted(namespaces):
+            self.drop_local(namespace, None)
+            await self.redis.incr(f"cachegen:{namespace}")
+            message = json.dumps({"ns": namespace, "key": None, "from": self.instance_id})
+            await self.redis.publish(CHANNEL, message)
+        return sorted(namespaces)
+
     def drop_local(self, namespace: str, key: str | None) -> None:
         self._generation[namespace] = self._generation.get(namespace, 0) + 1
         if key is None:

@@ -50,6 +50,7 @@ def build_app(*, server_only: bool = False) -> typer.Typer:
     app.add_typer(accounts.keys_app, name="keys")
     app.add_typer(domain.flags_app, name="flags")
     app.add_typer(domain.experiments_app, name="experiments")
+    app.add_typer(domain.cache_app, name="cache")
     app.command()(domain.aggregate)
     app.command()(doctor.doctor)
     app.command("export")(config_io.export_config)

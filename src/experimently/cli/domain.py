@@ -20,6 +20,27 @@ experiments_app = typer.Typer(
 PAGE = 500
 
 
+cache_app = typer.Typer(help="The shared cache in Redis: clear it.", no_args_is_help=True)
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Drop every cached copy in Redis and on every running instance (they reload from the database).
+    Run it after restoring the database from a backup: the cache still holds the newer state."""
+
+    async def body(runtime: Any) -> list[str]:
+        if runtime.redis is None:
+            return []
+        cleared: list[str] = await runtime.cache.invalidate_everything()
+        return cleared
+
+    cleared = run(body)
+    if not cleared:
+        typer.echo("nothing cached in Redis (no EXPERIMENTLY_REDIS_URL, or nothing held)")
+        return
+    typer.echo(f"cleared the cache: {', '.join(cleared)}")
+
+
 @flags_app.command("list")
 def flags_list(
     env: Annotated[str, typer.Option(help="environment whose on/off state is shown")] = "production",
