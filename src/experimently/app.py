@@ -106,7 +106,8 @@ async def error_codes() -> HTMLResponse:
 
 
 @ops.get("/metrics", include_in_schema=False)
-async def metrics() -> Response:
+async def metrics(runtime: RuntimeDep) -> Response:
+    await runtime.pipeline.refresh_depth()  # the shared queue's depth as of this scrape
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # serve --workers N: every worker's figures
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream

@@ -15,7 +15,7 @@ from redis.exceptions import ConnectionError
 from sqlalchemy import func, select
 
 from experimently.events.models import Event
-from experimently.events.pipeline import StreamPipeline
+from experimently.events.pipeline import QUEUE_DEPTH, StreamPipeline
 from tests.conftest import Harness, start_harness
 from tests.private_services import PrivateRedis, available, fresh_schema, private_postgres
 from tests.private_services import private_redis as start_private_redis
@@ -118,6 +118,30 @@ async def test_counter_reconciled_and_dead_consumers_removed(stream_harness: Har
     assert "dead-idle" in removed and "dead-holding" not in removed
     names = {c["name"].decode() for c in await redis.xinfo_consumers(pipeline.stream, pipeline.group)}
     assert "dead-holding" in names and "dead-idle" not in names
+
+
+async def test_queue_depth_gauge__follows_the_shared_queue__not_a_process_s_last_enqueue(
+    stream_harness: Harness,
+) -> None:
+    """The gauge was set only when a process queued events: after the backlog drained, a process that
+    had queued 3,050 kept reporting 3,050 (and a worker, which queues nothing, 0 during a backlog)."""
+    h = stream_harness
+    pipeline = h.runtime.pipeline
+    assert isinstance(pipeline, StreamPipeline)
+    key = await h.api_key(["track"])
+    await pipeline.stop()  # no writer: what is queued stays queued
+    await _send(h, key, "x", 3)
+    QUEUE_DEPTH.set(3050)  # as left by an earlier enqueue, before a drain elsewhere
+    assert _depth((await h.client.get("/metrics")).text) == 3
+    # When another process's writer drains the queue, Then the next scrape says so
+    writer = StreamPipeline(h.runtime.db, h.runtime.redis, h.settings, consumer="elsewhere")  # type: ignore[arg-type]
+    await writer.process(await writer.read(block_ms=10))
+    assert _depth((await h.client.get("/metrics")).text) == 0
+
+
+def _depth(metrics: str) -> float:
+    line = next(line for line in metrics.splitlines() if line.startswith("experimently_events_queue_depth "))
+    return float(line.split()[1])
 
 
 async def test_ready__reports_redis_without_append_only_file(stream_harness: Harness) -> None:

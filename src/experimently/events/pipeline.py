@@ -37,7 +37,13 @@ if TYPE_CHECKING:  # imported only when Redis is configured (start-up time)
     from redis.asyncio import Redis
 
 log = structlog.get_logger(__name__)
-QUEUE_DEPTH = Gauge("experimently_events_queue_depth", "Accepted events waiting to be written")
+# the stream is shared by every process of every instance: the most recent reading of any process is
+# the value (a process that stopped receiving events must not keep reporting its last one)
+QUEUE_DEPTH = Gauge(
+    "experimently_events_queue_depth",
+    "Accepted events waiting to be written",
+    multiprocess_mode="livemostrecent",
+)
 STORED = Counter("experimently_events_stored_total", "Events written (new event ids)")
 DUPLICATES = Counter("experimently_events_duplicates_total", "Events skipped as already stored")
 BATCH_SECONDS = Histogram("experimently_events_writer_batch_seconds", "Writer batch duration")
@@ -110,6 +116,7 @@ class Pipeline(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def flush(self, wait_seconds: float = 30.0) -> None: ...
+    async def refresh_depth(self) -> None: ...
 
 
 async def write_rows(db: Database, rows: Sequence[EventRow]) -> int:
@@ -161,6 +168,9 @@ class EmbeddedPipeline:
         QUEUE_DEPTH.set(self.pending)
         self._idle.clear()
         self._wake.set()
+
+    async def refresh_depth(self) -> None:
+        """The gauge follows the in-memory queue exactly already."""
 
     def _take(self) -> list[list[EventRow]]:
         taken: list[list[EventRow]] = []
@@ -300,7 +310,9 @@ class StreamPipeline:
             args: list[bytes | str] = [self.group]
             for message_id, fields in messages:
                 args += [message_id, fields[b"n"]]
-            await self._ack(keys=[self.stream, self.counter], args=args)
+            left = int(await self._ack(keys=[self.stream, self.counter], args=args))
+            if left >= 0:  # -1: nothing acknowledged (another writer had them)
+                QUEUE_DEPTH.set(left)
         return stored
 
     async def _next_messages(self) -> list[tuple[bytes, dict[bytes, bytes]]]:
@@ -385,6 +397,7 @@ class StreamPipeline:
                     WRITE_ERRORS.inc()
                     log.warning("events.writer_waiting", dependency=dependency, error=repr(exc))
                     degraded.mark_down(dependency, exc)
+                await self.refresh_depth()  # the backlog grows while the database is away
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 1.0)
 
@@ -406,6 +419,7 @@ class StreamPipeline:
         """Set the pending-events counter to what the stream holds (0 when empty; recounted when short
         or when the counter is missing or negative); returns the counter's value afterwards."""
         before, after = await self._reconcile(keys=[self.stream, self.counter], args=[RECOUNT_BELOW])
+        QUEUE_DEPTH.set(int(after))
         if int(before) != int(after):
             log.warning("events.pending_reconciled", counted=int(before), actual=int(after))
         return int(after)
@@ -433,6 +447,12 @@ class StreamPipeline:
 
     async def depth(self) -> int:
         return int(await self.redis.get(self.counter) or 0)
+
+    async def refresh_depth(self) -> None:
+        """Set the gauge from the shared counter (at each scrape, and while the writer waits for the
+        database); a Redis that does not answer leaves it as it was."""
+        with contextlib.suppress(Exception):
+            QUEUE_DEPTH.set(await self.depth())
 
     async def start(self) -> None:
         await self.ensure_group()
