@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib
 import os
@@ -24,7 +25,7 @@ from experimently.error_docs import render_html
 from experimently.errors import install_error_handlers
 from experimently.events.pipeline import redis_persistence
 from experimently.input_guard import InputGuardMiddleware
-from experimently.kit import gc_pauses
+from experimently.kit import gc_pauses, supervisor
 from experimently.kit.deferred_routes import DeferredRouter, load_all
 from experimently.logging_setup import configure_logging
 from experimently.middleware import RequestMiddleware
@@ -253,9 +254,11 @@ def create_app(
         await start_services(rt, http=True)
         if settings.run_jobs:
             rt.jobs.start()
+        orphan_watch = asyncio.create_task(supervisor.watch(), name="supervisor-watch")
         try:
             yield
         finally:
+            orphan_watch.cancel()
             await stop_services(rt)
             await rt.close()
 

@@ -22,6 +22,7 @@ from experimently.cli.common import (
     settings_for_cli,
 )
 from experimently.config import Settings
+from experimently.kit import supervisor
 
 if TYPE_CHECKING:
     import uvicorn
@@ -145,6 +146,7 @@ def serve(
         gc.enable()  # disabled for the start-up by experimently.cli.main; the workers start their own
         # Each worker process builds its own app from the environment; the job runner's database lease
         # keeps every background job to one run at a time across them (and across instances).
+        os.environ[supervisor.SUPERVISOR_ENV] = str(os.getpid())  # the workers stop if we die
         with _multiprocess_metrics(count):
             uvicorn.run("experimently.app:create_app", factory=True, workers=count, **options)  # type: ignore[arg-type]  # the options dict is typed loosely
         return
