@@ -280,3 +280,18 @@ async def test_erasure__results_served_without_the_erased_unit_at_once(harness: 
     assert after["aggregated_at"] == before["aggregated_at"]  # no aggregation run in between
     assert after["units"]["treatment"] == before["units"]["treatment"] - 1
     assert after["units"]["control"] == before["units"]["control"]
+
+
+def test_chances__never_rounded_to_certainty() -> None:
+    """The summary said "chance ... is 100.0%" where the table says "> 99.9%"."""
+    from experimently.analysis.presentation import _chance
+
+    assert [_chance(x) for x in (0.99996, 0.9991, 0.999, 0.5, 0.001, 0.0009, 0.0)] == [
+        "> 99.9%",
+        "> 99.9%",
+        "99.9%",
+        "50.0%",
+        "0.1%",
+        "< 0.1%",
+        "< 0.1%",
+    ]

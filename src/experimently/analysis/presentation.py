@@ -115,6 +115,16 @@ def _pct(value: float | None, signed: bool = True) -> str:
     return f"{value * 100.0:+.1f}%" if signed else f"{value * 100.0:.1f}%"
 
 
+def _chance(value: float) -> str:
+    """A probability the data never makes certain: "> 99.9%" rather than a rounded "100.0%" (the
+    results table says the same)."""
+    if value > 0.999:
+        return "> 99.9%"
+    if value < 0.001:
+        return "< 0.1%"
+    return _pct(value, False)
+
+
 def _p(value: float) -> str:
     return "< 0.001" if value < 0.001 else f"= {value:.3f}"
 
@@ -150,7 +160,7 @@ def bayesian_verdict_note(c: dict[str, Any], level: float, thresholds: dict[str,
     threshold = thresholds["win"] if c["verdict"] == "winner" else thresholds["lose"]
     side = "at or above the win" if c["verdict"] == "winner" else "at or below the lose"
     return (
-        f"The verdict follows the chance to win ({_pct(chance, False)}, {side} threshold "
+        f"The verdict follows the chance to win ({_chance(chance)}, {side} threshold "
         f"{_pct(threshold, False)}). The {level * 100:g}% credible interval still contains 0 because it "
         "is two-sided: with a flat prior it excludes 0 only when the chance to win is above "
         f"{_pct(1 - (1 - level) / 2, False)} (or below {_pct((1 - level) / 2, False)})."
@@ -216,7 +226,7 @@ def _sentence(
             "inconclusive": "not decided yet",
         }[str(verdict)]
         text += (
-            f"; the chance that it is better is {_pct(chance, False)} (winner at "
+            f"; the chance that it is better is {_chance(chance)} (winner at "
             f"{_pct(thresholds['win'], False)}, loser at {_pct(thresholds['lose'], False)}), so it is "
             f"{outcome}; expected loss if shipped {format_difference(risk.get('treatment'), fmt, kind)}."
         )

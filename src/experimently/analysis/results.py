@@ -218,7 +218,7 @@ def _warnings(
         and min(stats.units.get(str(v["key"]), 0) for v in exp.variants) < exp.min_sample_size
     ):
         warnings.append(
-            {"code": "LOW_SAMPLE", "message": f"fewer than {exp.min_sample_size} units in a variant"}
+            {"code": "LOW_SAMPLE", "message": f"fewer than {exp.min_sample_size:,} units in a variant"}
         )
     return warnings
 
