@@ -197,7 +197,7 @@ describe("console", { concurrency: false }, () => {
     await checkAxe(page, "flag page (viewer)");
     // an address the menu hides, typed or bookmarked: said so, not the refused request
     await page.goto(`${server.base}/admin/keys`);
-    await page.getByRole("heading", { name: "API keys: not available to your role" }).waitFor();
+    await page.getByRole("heading", { name: "The API keys page is not available to your role" }).waitFor();
     assert.equal(await page.getByText("PERMISSION_DENIED").count(), 0);
     assert.equal(await page.getByRole("table").count(), 0);
     await page.goto(`${server.base}/flags`);

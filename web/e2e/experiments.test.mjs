@@ -130,6 +130,15 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     const revenue = (await call(server.base, adminToken, "GET", "/api/v1/metrics/revenue-per-user")).body.data;
     assert.deepEqual([revenue.kind, revenue.winsorize_cap, revenue.cuped_pre_window_days, revenue.attribution_window_hours], ["sum", 500, 7, 72]);
     assert.deepEqual([revenue.format.type, revenue.format.currency], ["currency", "EUR"]);
+    // a key that exists: the server's 409 at the Key field, not the banner for someone else's edit
+    await page.goto(`${server.base}/metric-definitions/new`);
+    await page.getByLabel("Name").fill("Revenue per user");
+    await page.getByLabel("Event", { exact: true }).fill("purchase");
+    await page.getByRole("button", { name: "Create metric" }).click();
+    await page.locator("[data-field-error]").filter({ hasText: "metric 'revenue-per-user' exists" }).waitFor();
+    assert.equal(await page.getByLabel("Key").getAttribute("aria-invalid"), "true");
+    assert.equal(await page.getByText(/Changed by someone else/).count(), 0);
+    await page.goto(`${server.base}/metric-definitions/revenue-per-user`);
 
     // the preview draws the last 14 days; the page says how many events it counted
     const series = (await call(server.base, adminToken, "GET", "/api/v1/metrics/revenue-per-user/series?days=14")).body.data;
@@ -151,6 +160,20 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByLabel("Hypothesis").fill("A green checkout button raises checkout conversion by 5%, because it stands out.");
     await checkAxe(page, "wizard: hypothesis");
     await page.getByRole("button", { name: "Next" }).click();
+    // the browser's Back and Forward move between the steps, and keep what was typed
+    await page.getByText("Step 2 of 6: Variants and traffic").waitFor();
+    assert.match(page.url(), /[?&]step=variants/);
+    await page.goBack();
+    await page.getByText("Step 1 of 6: Hypothesis").waitFor();
+    assert.equal(await page.getByLabel("Name").inputValue(), "Checkout button");
+    await page.goForward();
+    await page.getByText("Step 2 of 6: Variants and traffic").waitFor();
+    // leaving the wizard with unsaved input asks first
+    await page.getByRole("navigation", { name: "Breadcrumb" }).getByRole("link", { name: "Experiments" }).click();
+    const leave = page.getByRole("dialog", { name: "Leave the new experiment?" });
+    await leave.waitFor();
+    await leave.getByRole("button", { name: "Stay and keep editing" }).click();
+    await page.getByText("Step 2 of 6: Variants and traffic").waitFor();
 
     // weights must add up to 100 before the next step
     await page.getByLabel("Variant 2 weight (%)").fill("60");
@@ -199,7 +222,7 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByLabel("Smallest lift to detect (%)").fill("10");
     await page.getByLabel("Users entering a day").fill("800");
     await page.getByRole("button", { name: "Calculate sample size" }).click();
-    const output = page.locator("output");
+    const output = page.getByTestId("power-answer");
     await output.waitFor();
     const expected = (
       await call(server.base, adminToken, "POST", "/api/v1/analysis/power", {
@@ -209,10 +232,14 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
         alpha: 0.05,
         power: 0.8,
         daily_units: 800,
+        arms: 2,
       })
     ).body.data;
     const perArm = expected.sample_size.units_per_arm;
-    assert.match(await output.innerText(), new RegExp(`${perArm.toLocaleString("en-US")} users per variant · about ${expected.days_to_sample.days} days`));
+    assert.equal(
+      await output.innerText(),
+      `${perArm.toLocaleString("en-US")} users per variant (${expected.sample_size.total_units.toLocaleString("en-US")} for both variants) · about ${expected.days_to_sample.days} days to reach it in both variants`,
+    );
     await page.getByRole("button", { name: "Use as minimum sample size" }).click();
     assert.equal(await page.getByLabel("Minimum users per variant").inputValue(), String(perArm));
     await page.waitForLoadState("networkidle");
@@ -263,6 +290,16 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
       audit.data.some((entry) => entry.reason === "design review passed"),
       `start reason in the audit log: ${JSON.stringify(audit.data.map((e) => [e.action, e.reason]))}`,
     );
+    // the history finds the experiment by its key, and names it by key with a link
+    await page.goto(`${server.base}/history`);
+    await page.getByLabel("Filter by resource: key, or id").fill(EXPERIMENT);
+    const startRow = page.getByTestId("audit-table").locator("tr", { hasText: "experiment.start" });
+    await startRow.waitFor();
+    assert.equal(await startRow.getByRole("link", { name: EXPERIMENT }).getAttribute("href"), `/experiments/${EXPERIMENT}`);
+    await page.getByLabel("Filter by resource: key, or id").fill("no-such-thing");
+    await page.getByText("Nothing matches this filter.").waitFor();
+    await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
+    await page.getByRole("button", { name: "Pause" }).waitFor();
     await page.waitForLoadState("networkidle");
     await checkAxe(page, "experiment page");
     await shot(page, "experiment");

@@ -249,6 +249,9 @@ describe("results page", { concurrency: false }, () => {
     await page.locator("[data-metric=purchase] [data-testid=interval-bar]").first().waitFor();
     await page.getByTestId("lift-chart").first().locator("canvas").waitFor();
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= 390), true, "no sideways scrolling");
+    // the table scrolls inside its card, and says what is off-screen
+    const hint = page.locator("[data-metric=purchase]").getByTestId("scroll-hint");
+    assert.match(await hint.innerText(), /Scroll sideways for the lift, p-value and verdict/);
     const refresh = await page.getByRole("button", { name: "Refresh now" }).boundingBox();
     assert.ok(refresh && refresh.x >= 0 && refresh.x + refresh.width <= 390, "refresh inside the screen");
     await checkAxe(page, "results (phone)");

@@ -92,6 +92,22 @@ describe("guarded rollouts in the console", { concurrency: false }, () => {
     await server?.stop();
   });
 
+  test("the flag-off refusal goes once the flag is turned on", async () => {
+    const flag = "banner-off";
+    await api("POST", FLAGS, { key: flag, name: "banner off" });
+    const page = await newPage({ width: 1280, height: 1000 });
+    await signIn(page);
+    await page.goto(`${server.base}/flags/${flag}?env=production`);
+    await page.getByText("Start a guarded rollout").click();
+    const form = page.getByRole("form", { name: "Start a guarded rollout in production" });
+    await form.getByRole("button", { name: "Start guarded rollout" }).click();
+    await form.getByText("the flag is off here: turn it on first").waitFor();
+    await page.getByRole("switch", { name: "Serve targeting in production" }).click();
+    await page.getByText("On", { exact: true }).waitFor();
+    await form.getByText("the flag is off here: turn it on first").waitFor({ state: "detached" });
+    await page.context().close();
+  });
+
   test("a harmful rollout is rolled back by itself; the page shows the chart, the breach and why", async () => {
     const flag = "checkout";
     await flagOn(flag);

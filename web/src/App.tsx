@@ -1,5 +1,5 @@
 import { lazy, Suspense } from "react";
-import { BrowserRouter, Navigate, Route, Routes } from "react-router-dom";
+import { createBrowserRouter, Navigate, Route, RouterProvider, Routes } from "react-router-dom";
 import { AuthProvider, useSession } from "./auth/AuthProvider";
 import { SignInPage } from "./auth/SignInPage";
 import { FlagsPage } from "./flags/FlagsPage";
@@ -38,22 +38,22 @@ function Routed() {
           <Route path="start" element={<StartPage />} />
           <Route path="flags" element={<FlagsPage />} />
           <Route path="flags/:key" element={<FlagPage />} />
-          <Route path="segments" element={<Allowed permission="segments:read" what="Segments"><SegmentsPage /></Allowed>} />
-          <Route path="segments/:key" element={<Allowed permission="segments:read" what="Segments"><SegmentPage /></Allowed>} />
-          <Route path="history" element={<Allowed permission="audit:read" what="History"><HistoryPage /></Allowed>} />
+          <Route path="segments" element={<Allowed permission="segments:read" what="segments"><SegmentsPage /></Allowed>} />
+          <Route path="segments/:key" element={<Allowed permission="segments:read" what="segments"><SegmentPage /></Allowed>} />
+          <Route path="history" element={<Allowed permission="audit:read" what="history"><HistoryPage /></Allowed>} />
           <Route path="experiments" element={<ExperimentsPage />} />
-          <Route path="experiments/new" element={<Allowed permission="experiments:write" what="New experiments"><NewExperimentPage /></Allowed>} />
+          <Route path="experiments/new" element={<Allowed permission="experiments:write" what="new experiment"><NewExperimentPage /></Allowed>} />
           <Route path="experiments/:key" element={<ExperimentPage />} />
           <Route path="experiments/:key/results" element={<ResultsPage />} />
           <Route path="metric-definitions" element={<MetricsPage />} />
-          <Route path="metric-definitions/new" element={<Allowed permission="metrics:write" what="New metrics"><MetricEditorPage key="new" /></Allowed>} />
+          <Route path="metric-definitions/new" element={<Allowed permission="metrics:write" what="new metric"><MetricEditorPage key="new" /></Allowed>} />
           <Route path="metric-definitions/:key" element={<MetricEditorPage />} />
-          <Route path="events" element={<Allowed permission="events:read" what="Events"><EventsPage /></Allowed>} />
-          <Route path="admin/environments" element={<Allowed permission="environments:read" what="Environments"><EnvironmentsPage /></Allowed>} />
+          <Route path="events" element={<Allowed permission="events:read" what="events"><EventsPage /></Allowed>} />
+          <Route path="admin/environments" element={<Allowed permission="environments:read" what="environments"><EnvironmentsPage /></Allowed>} />
           <Route path="admin/environments/:key/safety" element={<SafetySettingsPage />} />
-          <Route path="admin/people" element={<Allowed permission="users:read" what="People"><PeoplePage /></Allowed>} />
+          <Route path="admin/people" element={<Allowed permission="users:read" what="people"><PeoplePage /></Allowed>} />
           <Route path="admin/keys" element={<Allowed permission="keys:read" what="API keys"><KeysPage /></Allowed>} />
-          <Route path="admin/webhooks" element={<Allowed permission="webhooks:manage" what="Webhooks"><WebhooksPage /></Allowed>} />
+          <Route path="admin/webhooks" element={<Allowed permission="webhooks:manage" what="webhooks"><WebhooksPage /></Allowed>} />
           <Route path="account/security" element={<SecurityPage />} />
           <Route path="*" element={<EmptyState title="No such page">The address does not match a page of the console.</EmptyState>} />
         </Route>
@@ -62,12 +62,19 @@ function Routed() {
   );
 }
 
-export function App() {
-  return (
-    <BrowserRouter>
+// a data router (one splat route around the console's own <Routes>), so a page can hold a navigation
+// back with useBlocker: the experiment wizard asks before its unsaved input is lost
+const router = createBrowserRouter([
+  {
+    path: "*",
+    element: (
       <AuthProvider>
         <Routed />
       </AuthProvider>
-    </BrowserRouter>
-  );
+    ),
+  },
+]);
+
+export function App() {
+  return <RouterProvider router={router} />;
 }

@@ -15,18 +15,36 @@ export class ApiError extends Error {
   readonly details: Record<string, unknown>;
 
   constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
-    super(message);
+    super(cleanMessage(message));
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.details = details;
   }
 
-  /** Field errors of a 422 (`details.errors`), each with the path the server names. */
+  /** Field errors of a 422 (`details.errors`), each with the path the server names. A create refused
+   * because the key (or e-mail) is taken (409 `CONFLICT` naming it in `details`) is an error of that
+   * field too: "metric 'x' exists" belongs at the Key field, not in a banner about stale edits. */
   get fieldErrors(): FieldError[] {
     const errors = this.details.errors;
-    return Array.isArray(errors) ? (errors as FieldError[]) : [];
+    if (Array.isArray(errors)) return (errors as FieldError[]).map((e) => ({ ...e, message: cleanMessage(String(e.message)) }));
+    if (this.status === 409 && this.code === "CONFLICT") {
+      for (const field of ["key", "email"]) {
+        if (typeof this.details[field] === "string") return [{ path: field, message: this.message }];
+      }
+    }
+    return [];
   }
+
+  /** A 409 for an update that named a version someone else has replaced since (optimistic concurrency). */
+  get isStaleVersion(): boolean {
+    return this.status === 409 && "current_version" in this.details;
+  }
+}
+
+/** pydantic prefixes a validator's message with "Value error, " (or "Assertion failed, "): noise to a reader. */
+export function cleanMessage(message: string): string {
+  return message.replace(/^(Value error|Assertion failed), /, "");
 }
 
 export function toApiError(status: number, body: unknown): ApiError {

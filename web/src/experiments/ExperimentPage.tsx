@@ -3,6 +3,9 @@ import { Link, useParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { fieldErrorsFor } from "../flags/errors";
 import { OPERATOR_BY_VALUE, toIso, toLocalInput } from "../flags/operators";
+import { AutoPauseBanner, pausedByGuardrail } from "../results/Banners";
+import { useBreaches } from "../results/api";
+import type { Breach } from "../results/types";
 import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
 import { ACTIONS, actionsFor, STATUS_TONE, useExperiment, useTransition, useUpdateSchedule, type Action, type Experiment } from "./api";
 
@@ -15,7 +18,7 @@ function describe(condition: Record<string, unknown>): string {
   return `${condition.negate ? "not: " : ""}${subject} ${label} ${values}`.trim();
 }
 
-function ActionDialog({ experiment, action, onClose }: { experiment: Experiment; action: Action | null; onClose: () => void }) {
+function ActionDialog({ experiment, action, onClose, breaches }: { experiment: Experiment; action: Action | null; onClose: () => void; breaches: Breach[] }) {
   const transition = useTransition(experiment.key);
   const [reason, setReason] = useState("");
   const info = action ? ACTIONS[action] : null;
@@ -41,6 +44,12 @@ function ActionDialog({ experiment, action, onClose }: { experiment: Experiment;
     <Dialog open={action !== null} title={info ? `${info.label} “${experiment.name}”?` : ""} onClose={close}>
       <form onSubmit={submit} className="flex flex-col gap-3">
         <p className="text-sm text-slate-700">{info?.explain}</p>
+        {action === "resume" && pausedByGuardrail(experiment.status, breaches) ? (
+          <p className="rounded-md bg-amber-50 p-2 text-sm text-amber-900 ring-1 ring-inset ring-amber-600/30" data-testid="resume-acknowledges">
+            A guardrail breach paused this experiment ({pausedByGuardrail(experiment.status, breaches)}). Resuming acknowledges the
+            breach: the monitor will not pause it again for the same metric and variant; another metric or variant still can.
+          </p>
+        ) : null}
         {action === "schedule" ? (
           <p className="text-sm text-slate-700">Planned start: {formatDate(experiment.planned_start)}</p>
         ) : null}
@@ -120,6 +129,7 @@ export function ExperimentPage() {
   const experiment = useExperiment(key);
   const can = useCan();
   const [action, setAction] = useState<Action | null>(null);
+  const breaches = useBreaches(key);
   if (experiment.isPending) return <Spinner />;
   if (!experiment.data) return <ErrorBanner error={experiment.error} />;
   const data = experiment.data;
@@ -145,7 +155,7 @@ export function ExperimentPage() {
       >
         <span className="font-mono">{data.key}</span> · <Badge tone={STATUS_TONE[data.status]}>{data.status}</Badge> · version {data.version}
       </PageHeader>
-      <ActionDialog experiment={data} action={action} onClose={() => setAction(null)} />
+      <ActionDialog experiment={data} action={action} onClose={() => setAction(null)} breaches={breaches.data ?? []} />
       <nav aria-label="Experiment" className="mb-4 flex gap-1 border-b border-slate-200">
         <span aria-current="page" className="border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700">
           Overview
@@ -155,6 +165,7 @@ export function ExperimentPage() {
         </Link>
       </nav>
       <div className="space-y-4">
+        <AutoPauseBanner status={data.status} breaches={breaches.data ?? []} experimentKey={data.key} on="overview" />
         <Card title="Hypothesis">
           <p className="whitespace-pre-wrap text-sm text-slate-800">{data.hypothesis || "No hypothesis written."}</p>
           {data.description ? <p className="mt-2 whitespace-pre-wrap text-sm text-slate-600">{data.description}</p> : null}

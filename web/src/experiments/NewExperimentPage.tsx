@@ -1,5 +1,5 @@
-import { useState, type ReactNode } from "react";
-import { Link, useNavigate } from "react-router-dom";
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { Link, useBlocker, useNavigate, useSearchParams } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { useCan } from "../auth/AuthProvider";
 import { useEnvironments } from "../environments/api";
@@ -7,12 +7,14 @@ import { ConditionBuilder } from "../flags/ConditionBuilder";
 import { fieldErrorsFor } from "../flags/errors";
 import { useMetrics, type Metric } from "../metrics/api";
 import { useSegments } from "../segments/api";
-import { Button, Card, ErrorBanner, Field, Input, PageHeader, PercentInput, Select, TextArea } from "../ui";
+import { Button, Card, Dialog, ErrorBanner, Field, Input, PageHeader, PercentInput, Select, TextArea } from "../ui";
 import { useCreateExperiment, useLayers } from "./api";
 import { PowerCalculator } from "./PowerCalculator";
 import {
   addVariant,
   emptyDraft,
+  isDirty,
+  reachableStep,
   removeVariant,
   slug,
   splitEvenly,
@@ -81,7 +83,17 @@ function Summary({ rows }: { rows: [string, ReactNode][] }) {
 
 export function NewExperimentPage() {
   const [draft, setDraft] = useState<Draft>(emptyDraft);
-  const [step, setStep] = useState<StepId>("basics");
+  // the step lives in the address, so the browser's Back and Forward move between steps
+  const [params, setParams] = useSearchParams();
+  const step = reachableStep(params.get("step"), draft);
+  const setStep = (id: StepId) => {
+    if (id !== step) setParams(id === "basics" ? {} : { step: id });
+  };
+  useEffect(() => {
+    // an address naming a step the draft has not reached (a reload, Forward after leaving) shows the first one it lacks
+    const requested = params.get("step");
+    if (requested !== null && requested !== step) setParams(step === "basics" ? {} : { step }, { replace: true });
+  }, [params, step, setParams]);
   const [keyEdited, setKeyEdited] = useState(false);
   const [tried, setTried] = useState<Set<StepId>>(new Set());
   const create = useCreateExperiment();
@@ -91,6 +103,19 @@ export function NewExperimentPage() {
   const environments = useEnvironments();
   const navigate = useNavigate();
   const can = useCan();
+  // leaving with unsaved input asks first: a link, Back past step 1, or closing / reloading the tab
+  const created = useRef(false);
+  const dirty = isDirty(draft) && !created.current;
+  const blocker = useBlocker(({ currentLocation, nextLocation }) => dirty && !created.current && currentLocation.pathname !== nextLocation.pathname);
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = "";
+    };
+    window.addEventListener("beforeunload", warn);
+    return () => window.removeEventListener("beforeunload", warn);
+  }, [dirty]);
 
   const set = <K extends keyof Draft>(field: K, value: Draft[K]) => setDraft((d) => ({ ...d, [field]: value }));
   const setVariant = (i: number, change: Partial<Draft["variants"][number]>) =>
@@ -109,7 +134,10 @@ export function NewExperimentPage() {
   };
   const submit = () => {
     create.mutate(toPayload(draft), {
-      onSuccess: (experiment) => navigate(`/experiments/${experiment.key}`),
+      onSuccess: (experiment) => {
+        created.current = true;
+        navigate(`/experiments/${experiment.key}`);
+      },
       onError: (error) => {
         const first = error instanceof ApiError ? error.fieldErrors[0] : undefined;
         if (first) setStep(stepOfPath(first.path));
@@ -131,6 +159,21 @@ export function NewExperimentPage() {
         </Link>
       </nav>
       <PageHeader title="New experiment">Step {index + 1} of {STEPS.length}: {STEPS[index]?.label}</PageHeader>
+      <Dialog
+        open={blocker.state === "blocked"}
+        title="Leave the new experiment?"
+        onClose={() => blocker.reset?.()}
+        footer={
+          <>
+            <Button onClick={() => blocker.reset?.()}>Stay and keep editing</Button>
+            <Button variant="danger" onClick={() => blocker.proceed?.()}>
+              Leave and discard
+            </Button>
+          </>
+        }
+      >
+        <p className="text-sm text-slate-700">The experiment is not created yet: what you entered in the wizard is lost if you leave.</p>
+      </Dialog>
       <div className="grid gap-4 lg:grid-cols-[14rem_1fr]">
         <ol aria-label="Steps" className="flex gap-1 overflow-x-auto text-sm lg:flex-col">
           {STEPS.map((s, i) => (
@@ -295,6 +338,7 @@ export function NewExperimentPage() {
                   segments={(segments.data ?? []).map((s) => s.key)}
                   errorAt={errorAt}
                   basePath="targeting"
+                  emptyText="No conditions: every user may enter (within the traffic share)."
                 />
                 <div className="mt-3 max-w-xs">
                   <Field label="Bucket by (attribute)" hint="The unit that keeps its variant: user_id, account_id…" error={errorAt("bucket_by")}>
@@ -409,7 +453,7 @@ export function NewExperimentPage() {
                   </Field>
                 </div>
                 <h3 className="mb-2 text-sm font-semibold text-slate-900">Power calculator{primary ? `: ${primary.name}` : ""}</h3>
-                <PowerCalculator metric={primary} trafficPercent={Number.isFinite(draft.traffic_allocation) ? draft.traffic_allocation : 100} onUse={(n) => set("min_sample_size", n)} />
+                <PowerCalculator metric={primary} arms={draft.variants.length} trafficPercent={Number.isFinite(draft.traffic_allocation) ? draft.traffic_allocation : 100} onUse={(n) => set("min_sample_size", n)} />
               </Card>
             </>
           ) : null}

@@ -3,7 +3,7 @@ import { ApiError } from "../api/client";
 import { useSeries, type Metric } from "../metrics/api";
 import { Button, ErrorBanner, Field, Input } from "../ui";
 import { usePower } from "./api";
-import { seedBaseline, type MetricKind } from "./wizard";
+import { powerRequest, powerSentence, seedBaseline, type MetricKind } from "./wizard";
 
 const SEED_DAYS = 15; // 14 full days and today (left out of the seed)
 
@@ -14,10 +14,13 @@ const number = (text: string): number | null => (text.trim() === "" || !Number.i
 export function PowerCalculator({
   metric,
   trafficPercent,
+  arms,
   onUse,
 }: {
   metric: Metric | undefined;
   trafficPercent: number;
+  /** the experiment's variants, control included */
+  arms: number;
   onUse: (unitsPerVariant: number) => void;
 }) {
   const series = useSeries(metric?.key, SEED_DAYS);
@@ -50,7 +53,7 @@ export function PowerCalculator({
   if (!metric) return <p className="text-sm text-slate-600">Choose a primary metric (Metrics step) to size the experiment from its baseline.</p>;
 
   // a 422 names the field to change; what no field here shows (the whole request) reads under the button
-  const FIELDS = ["baseline_mean", "baseline_variance", "relative_mde", "alpha", "power", "daily_units"];
+  const FIELDS = ["baseline_mean", "baseline_variance", "relative_mde", "alpha", "power", "daily_units", "arms"];
   const errors = new Map<string, string>();
   const elsewhere: string[] = [];
   if (power.error instanceof ApiError && power.error.status === 422) {
@@ -61,17 +64,22 @@ export function PowerCalculator({
     if (!power.error.fieldErrors.length) elsewhere.push(power.error.message);
   }
   const calculate = () => {
-    power.mutate({
-      kind,
-      baseline_mean: number(baseline) ?? NaN,
-      baseline_variance: kind === "binomial" ? null : number(variance),
-      relative_mde: (number(mde) ?? NaN) / 100,
-      alpha: number(alpha) ?? 0.05,
-      power: number(target) ?? 0.8,
-      daily_units: number(daily),
-    });
+    power.mutate(
+      powerRequest({
+        kind,
+        baseline: number(baseline),
+        variance: number(variance),
+        mdePercent: number(mde),
+        alpha: number(alpha),
+        power: number(target),
+        dailyUnits: number(daily),
+        arms,
+      }),
+    );
   };
   const answer = power.data?.sample_size;
+  // the answer is for the variants it was asked with: a variant added since asks for a new calculation
+  const answeredArms = power.variables?.arms ?? arms;
   const refused = answer && answer.units_per_arm === null ? (answer.explanation ?? ((answer.messages ?? []).join(", ") || "no answer")) : null;
   return (
     <div className="space-y-3" data-testid="power-calculator">
@@ -101,7 +109,7 @@ export function PowerCalculator({
         <Field label="Power" error={errors.get("power")}>
           {(p) => <Input {...p} type="number" step="any" min={0} max={1} value={target} onChange={(e) => setTarget(e.target.value)} />}
         </Field>
-        <Field label="Users entering a day" hint="all variants, after the traffic share" error={errors.get("daily_units")}>
+        <Field label="Users entering a day" hint={`all ${arms} variants together, after the traffic share`} error={errors.get("daily_units")}>
           {(p) => <Input {...p} type="number" min={0} step="any" value={daily} onChange={(e) => edit("daily", setDaily)(e.target.value)} />}
         </Field>
       </div>
@@ -111,9 +119,9 @@ export function PowerCalculator({
         </Button>
         {answer?.units_per_arm ? (
           <>
-            <output className="text-sm text-slate-900" aria-live="polite">
-              <strong>{answer.units_per_arm.toLocaleString()}</strong> users per variant
-              {power.data?.days_to_sample?.days ? <> · about {power.data.days_to_sample.days} days</> : null}
+            <output className="text-sm text-slate-900" aria-live="polite" data-testid="power-answer">
+              {powerSentence(answeredArms, answer.units_per_arm, answer.total_units, power.data?.days_to_sample?.days ?? null)}
+              {answeredArms !== arms ? <span className="text-amber-800"> (calculated for {answeredArms} variants: calculate again for {arms})</span> : null}
             </output>
             <Button variant="primary" onClick={() => onUse(answer.units_per_arm ?? 0)}>
               Use as minimum sample size

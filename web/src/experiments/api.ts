@@ -114,9 +114,10 @@ export interface PowerAnswer {
   days_to_sample?: { days: number | null; messages?: string[] };
 }
 
+export type PowerRequest = components["schemas"]["PowerRequest"];
+
 export function usePower() {
   return useMutation({
-    mutationFn: async (body: { kind: string; baseline_mean: number; baseline_variance?: number | null; relative_mde: number; alpha: number; power: number; daily_units?: number | null }) =>
-      (await unwrap(api.POST("/api/v1/analysis/power", { body: body as never }))).data as unknown as PowerAnswer,
+    mutationFn: async (body: PowerRequest) => (await unwrap(api.POST("/api/v1/analysis/power", { body }))).data as unknown as PowerAnswer,
   });
 }

@@ -2,6 +2,10 @@ import { describe, expect, it } from "vitest";
 import { actionsFor } from "./api";
 import {
   addVariant,
+  isDirty,
+  reachableStep,
+  powerRequest,
+  powerSentence,
   emptyDraft,
   firstIncompleteStep,
   removeVariant,
@@ -37,7 +41,9 @@ describe("weights", () => {
 
   it("adding a variant re-splits evenly with a fresh key; removing the control hands it on", () => {
     const three = addVariant(emptyDraft().variants);
-    expect(three.map((v) => v.key)).toEqual(["control", "treatment", "variant-2"]);
+    expect(three.map((v) => v.key)).toEqual(["control", "treatment", "treatment-b"]);
+    expect(three.map((v) => v.name)).toEqual(["Control", "Treatment A", "Treatment B"]);
+    expect(addVariant(three).map((v) => v.name)).toEqual(["Control", "Treatment A", "Treatment B", "Treatment C"]);
     expect(weightTotal(three)).toBe(100);
     const rest = removeVariant(three, 0);
     expect(rest.filter((v) => v.is_control).map((v) => v.key)).toEqual(["treatment"]);
@@ -149,5 +155,44 @@ describe("lifecycle actions", () => {
     expect(actionsFor("paused")).toEqual(["resume", "complete"]);
     expect(actionsFor("completed")).toEqual(["archive"]);
     expect(actionsFor("archived")).toEqual([]);
+  });
+});
+
+describe("the power calculator", () => {
+  it("sends the number of variants as arms (2 to 26)", () => {
+    const base = { kind: "binomial" as const, baseline: 0.1, variance: 3, mdePercent: 5, alpha: null, power: null, dailyUnits: 900 };
+    expect(powerRequest({ ...base, arms: 3 })).toEqual({
+      kind: "binomial",
+      baseline_mean: 0.1,
+      baseline_variance: null,
+      relative_mde: 0.05,
+      alpha: 0.05,
+      power: 0.8,
+      daily_units: 900,
+      arms: 3,
+    });
+    expect(powerRequest({ ...base, arms: 1 }).arms).toBe(2);
+    expect(powerRequest({ ...base, arms: 40 }).arms).toBe(26);
+  });
+
+  it("says users per variant, and the days for all the variants", () => {
+    expect(powerSentence(3, 14749, 44247, 50)).toBe("14,749 users per variant (44,247 for all 3 variants) · about 50 days to reach it in all 3 variants");
+    expect(powerSentence(2, 100, null, null)).toBe("100 users per variant (200 for both variants)");
+  });
+});
+
+describe("the step in the address", () => {
+  it("opens the step named, unless an earlier step is not done", () => {
+    expect(reachableStep(null, emptyDraft())).toBe("basics");
+    expect(reachableStep("metrics", emptyDraft())).toBe("basics");
+    const named = { ...emptyDraft(), name: "Checkout", key: "checkout" };
+    expect(reachableStep("metrics", named)).toBe("metrics");
+    expect(reachableStep("nonsense", named)).toBe("basics");
+    expect(reachableStep("review", { ...named, variants: [{ ...named.variants[0]!, weight: 70 }, named.variants[1]!] })).toBe("variants");
+  });
+
+  it("knows when there is input to lose", () => {
+    expect(isDirty(emptyDraft())).toBe(false);
+    expect(isDirty({ ...emptyDraft(), hypothesis: "x" })).toBe(true);
   });
 });

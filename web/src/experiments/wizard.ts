@@ -76,11 +76,17 @@ export function splitEvenly(n: number): number[] {
   return Array.from({ length: n }, (_, i) => (cents + (i < leftover ? 1 : 0)) / 100);
 }
 
+const letter = (i: number) => String.fromCharCode(65 + (i % 26));
+
+/** A new treatment, named by its place among the treatments: Control, Treatment A, Treatment B... (a
+ * lone default "Treatment" becomes "Treatment A" once it has a sibling; its key stays). */
 export function addVariant(variants: VariantDraft[]): VariantDraft[] {
   const used = new Set(variants.map((v) => v.key));
-  let i = variants.length;
-  while (used.has(`variant-${i}`)) i += 1;
-  const next = [...variants, { key: `variant-${i}`, name: `Variant ${i}`, weight: 0, is_control: false }];
+  const treatments = variants.filter((v) => !v.is_control).length;
+  let i = treatments;
+  while (used.has(`treatment-${letter(i).toLowerCase()}`)) i += 1;
+  const named = variants.map((v) => (!v.is_control && treatments === 1 && v.name === "Treatment" ? { ...v, name: "Treatment A" } : v));
+  const next = [...named, { key: `treatment-${letter(i).toLowerCase()}`, name: `Treatment ${letter(i)}`, weight: 0, is_control: false }];
   const weights = splitEvenly(next.length);
   return next.map((v, index) => ({ ...v, weight: weights[index] ?? 0 }));
 }
@@ -307,4 +313,59 @@ export function seedBaseline(
         ? `${round(perUnit, 4)} events per active user over the last ${days} days; variance taken equal to the mean (Poisson).`
         : `${round(perUnit, 4)} per active user over the last ${days} days; variance assumed to be the mean squared (the series has no spread).`,
   };
+}
+
+// ---- the power calculator's request and answer ----
+
+export interface PowerInputs {
+  kind: MetricKind;
+  baseline: number | null;
+  variance: number | null;
+  mdePercent: number | null;
+  alpha: number | null;
+  power: number | null;
+  dailyUnits: number | null;
+  /** the wizard's variants, control included: they share the users entering a day evenly */
+  arms: number;
+}
+
+/** The body of `POST /api/v1/analysis/power`: the days it answers count every arm, not two. */
+export function powerRequest(inputs: PowerInputs) {
+  return {
+    // a sum per user is a per-user value like a mean's: the statistics take it as one (no "sum" kind there)
+    kind: inputs.kind === "sum" ? ("mean" as const) : inputs.kind,
+    baseline_mean: inputs.baseline ?? NaN,
+    baseline_variance: inputs.kind === "binomial" ? null : inputs.variance,
+    relative_mde: (inputs.mdePercent ?? NaN) / 100,
+    alpha: inputs.alpha ?? 0.05,
+    power: inputs.power ?? 0.8,
+    daily_units: inputs.dailyUnits,
+    arms: Math.min(26, Math.max(2, Math.round(inputs.arms))),
+  };
+}
+
+/** "12,345 users per variant (37,035 for all 3 variants) · about 19 days for all 3 variants". */
+export function powerSentence(arms: number, unitsPerArm: number, totalUnits: number | null, days: number | null): string {
+  const total = totalUnits ?? unitsPerArm * arms;
+  const all = arms === 2 ? "both variants" : `all ${arms} variants`;
+  const each = `${unitsPerArm.toLocaleString("en-US")} users per variant (${total.toLocaleString("en-US")} for ${all})`;
+  return days ? `${each} · about ${days.toLocaleString("en-US")} days to reach it in ${all}` : each;
+}
+
+// ---- the step in the address ----
+
+/** The step an address names (`?step=metrics`), or the first whose checks fail before it: an address
+ * (a reload, Forward after leaving) cannot open a step the draft has not reached. */
+export function reachableStep(requested: string | null, draft: Draft): StepId {
+  const wanted = STEPS.findIndex((s) => s.id === requested);
+  if (wanted <= 0) return "basics";
+  for (let i = 0; i < wanted; i++) {
+    if (validateStep(STEPS[i]!.id, draft).size) return STEPS[i]!.id;
+  }
+  return STEPS[wanted]!.id;
+}
+
+/** Anything typed that leaving the wizard would lose. */
+export function isDirty(draft: Draft): boolean {
+  return JSON.stringify(draft) !== JSON.stringify(emptyDraft());
 }

@@ -182,7 +182,9 @@ export function ConditionBuilder({
   errorAt,
   basePath,
   disabled = false,
+  emptyText = "No conditions: the rule matches everyone.",
 }: {
+  emptyText?: string;
   conditions: Condition[];
   onChange: (conditions: Condition[]) => void;
   segments: string[];
@@ -193,7 +195,7 @@ export function ConditionBuilder({
   const update = (index: number, next: Condition) => onChange(conditions.map((c, i) => (i === index ? next : c)));
   return (
     <div className="space-y-2">
-      {conditions.length === 0 ? <p className="text-xs text-slate-500">No conditions: the rule matches everyone.</p> : null}
+      {conditions.length === 0 ? <p className="text-xs text-slate-500">{emptyText}</p> : null}
       {conditions.map((condition, index) => {
         const path = `${basePath}[${index}]`;
         const info = OPERATOR_BY_VALUE.get(condition.operator);

@@ -76,7 +76,7 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
         <KillSwitch flagKey={flag.key} env={env} enabled={saved.enabled} allowed={canWrite} />
       </Card>
 
-      <RolloutPanel flagKey={flag.key} env={env} allowed={canWrite} variations={variations} />
+      <RolloutPanel flagKey={flag.key} env={env} allowed={canWrite} variations={variations} enabled={saved.enabled} />
 
       {conflict ? (
         <div role="alert" data-testid="conflict" className="rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-amber-300">

@@ -1,3 +1,4 @@
+import { Link } from "react-router-dom";
 import { Button, Input, Select } from "../ui";
 import type { Serve } from "./api";
 
@@ -30,7 +31,7 @@ export function ServeEditor({
         <span className="text-xs font-medium text-slate-700">{label}</span>
         <Select
           aria-label={`${label}: kind`}
-          className="w-40"
+          className={kind === "experiment" ? "w-48" : "w-40"}
           value={kind}
           disabled={disabled || kind === "experiment"}
           onChange={(e) =>
@@ -61,6 +62,7 @@ export function ServeEditor({
           </Select>
         ) : null}
       </div>
+      {kind === "experiment" ? <ExperimentServe serve={current.experiment} /> : null}
       {kind === "rollout" && current.rollout ? (
         <div className="space-y-1">
           {/* a bar of the split: each variation's share, the rest left empty */}
@@ -123,6 +125,54 @@ export function ServeEditor({
           {error}
         </p>
       ) : null}
+    </div>
+  );
+}
+
+/** A rule that hands its decision to an experiment (set through the API): the experiment, linked, and
+ * which variation each of its variants is served. Read-only here. */
+function ExperimentServe({ serve }: { serve: unknown }) {
+  const experiment = (serve ?? {}) as { key?: string; variations?: Record<string, string> };
+  const mapping = Object.entries(experiment.variations ?? {});
+  return (
+    <div className="space-y-1 rounded-md bg-slate-50 p-2 text-sm ring-1 ring-inset ring-slate-200" data-testid="serve-experiment">
+      <p>
+        Decided by experiment{" "}
+        {experiment.key ? (
+          <Link className="font-mono text-indigo-700 hover:underline" to={`/experiments/${encodeURIComponent(experiment.key)}`}>
+            {experiment.key}
+          </Link>
+        ) : (
+          "(none named)"
+        )}
+        ; each variant is served a variation:
+      </p>
+      {mapping.length ? (
+        <table className="text-xs">
+          <caption className="sr-only">Variation served for each variant of the experiment</caption>
+          <thead>
+            <tr className="text-left text-slate-600">
+              <th scope="col" className="pr-4 font-medium">variant</th>
+              <th scope="col" className="font-medium">variation served</th>
+            </tr>
+          </thead>
+          <tbody className="font-mono">
+            {mapping.map(([variant, variation]) => (
+              <tr key={variant}>
+                <td className="pr-4">{variant}</td>
+                <td>→ {variation}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : (
+        <p className="text-xs text-slate-600">No variant is mapped to a variation.</p>
+      )}
+      <p className="text-xs text-slate-600">
+        A user the experiment does not assign (it is not running, or the user is outside its traffic) goes on to the next
+        rule (from the fallthrough: the off variation). The experiment and the mapping are changed through the API
+        (<span className="font-mono">serve.experiment</span>); this editor shows them read-only.
+      </p>
     </div>
   );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deepDiff } from "./diff";
+import { deepDiff, isUuid, summarize } from "./diff";
 
 describe("deepDiff", () => {
   it("names the nested field that changed, not the whole object", () => {
@@ -24,5 +24,26 @@ describe("deepDiff", () => {
   it("gives nothing for equal snapshots and a leaf for creations", () => {
     expect(deepDiff({ a: 1 }, { a: 1 })).toEqual([]);
     expect(deepDiff(null, { a: 1 })).toEqual([{ path: "(value)", before: null, after: { a: 1 } }]);
+  });
+});
+
+describe("records without a before and after", () => {
+  it("a creation reads created", () => {
+    expect(summarize("flag.created", null, { key: "x" })).toEqual(["created"]);
+  });
+
+  it("an aggregation run says how long it took, not created", () => {
+    const lines = summarize("experiment.aggregated", null, { aggregated_at: null, duration_ms: 12.3, full: true });
+    expect(lines).toEqual(["aggregated in 12.3 ms", "recomputed from scratch"]);
+  });
+
+  it("other event records list their fields", () => {
+    expect(summarize("guardrail.breached", null, { metric: "errors", variant: "treatment", p_value: null })).toEqual(["metric: errors", "variant: treatment"]);
+    expect(summarize("flag.updated", { a: 1 }, { a: 2 })).toEqual([]);
+  });
+
+  it("tells an id from a key", () => {
+    expect(isUuid("86336217-8c4e-4a4b-9a0e-0c3f2f7b1a11")).toBe(true);
+    expect(isUuid("checkout-redesign-test")).toBe(false);
   });
 });

@@ -26,3 +26,26 @@ export function show(value: unknown): string {
   if (value === undefined) return "—";
   return typeof value === "string" ? value : JSON.stringify(value);
 }
+
+/** What a record without a before/after pair carries, as short phrases: a creation says "created";
+ * an event record (`experiment.aggregated`, `guardrail.breached`...) lists its fields. */
+export function summarize(action: string, before: unknown, after: unknown): string[] {
+  if (before || !after) return [];
+  if (action.endsWith(".created")) return ["created"];
+  if (!isObject(after)) return [show(after)];
+  if (action === "experiment.aggregated") {
+    const parts = [`aggregated in ${show(after.duration_ms)} ms`];
+    if (after.full) parts.push("recomputed from scratch");
+    if (typeof after.aggregated_at === "string") parts.push(`data up to ${new Date(after.aggregated_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" })}`);
+    return parts;
+  }
+  return Object.entries(after)
+    .filter(([, value]) => value !== null && value !== undefined)
+    .map(([key, value]) => `${key}: ${show(value)}`);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(text: string): boolean {
+  return UUID.test(text);
+}

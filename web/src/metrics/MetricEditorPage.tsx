@@ -1,13 +1,13 @@
 import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router-dom";
-import { ApiError } from "../api/client";
 import { useCan } from "../auth/AuthProvider";
 import { ConditionBuilder } from "../flags/ConditionBuilder";
-import { fieldErrorsFor, isConflict } from "../flags/errors";
+import { isConflict } from "../flags/errors";
 import type { Condition } from "../flags/operators";
 import { slug } from "../experiments/wizard";
 import { useSegments } from "../segments/api";
 import { Badge, Button, Card, Chart, ErrorBanner, Field, Input, PageHeader, Select, Spinner, TextArea, type ChartOptions } from "../ui";
+import { metricFieldErrors } from "./errors";
 import { defaultFormat, useMetric, useMetricMutations, useSeries, useUsage, type FormatType, type Metric, type MetricFormat } from "./api";
 
 const KINDS: { value: Metric["kind"]; label: string }[] = [
@@ -180,7 +180,7 @@ export function MetricEditorPage() {
   if (!isNew && !metric.data) return <ErrorBanner error={metric.error} />;
   const canWrite = isNew ? can("metrics:write") : can("metrics:write", metric.data?.owner_id);
   const mutation = isNew ? create : update;
-  const errors = fieldErrorsFor(mutation.error, "");
+  const errors = metricFieldErrors(mutation.error);
   const errorAt = (path: string) => errors.get(path);
   const save = (event: FormEvent) => {
     event.preventDefault();
@@ -190,7 +190,7 @@ export function MetricEditorPage() {
   };
   const generic = isConflict(mutation.error)
     ? new Error("Changed by someone else: reload the page (your edit is kept until then).")
-    : mutation.error instanceof ApiError && mutation.error.fieldErrors.length
+    : errors.size
       ? null
       : mutation.error;
   return (
@@ -300,6 +300,7 @@ export function MetricEditorPage() {
               segments={(segments.data ?? []).map((s) => s.key)}
               errorAt={errorAt}
               basePath="conditions"
+              emptyText="No conditions: every event of this name counts."
               disabled={!canWrite}
             />
             <p className="mt-2 text-xs text-slate-600">
@@ -322,7 +323,7 @@ export function MetricEditorPage() {
           </Card>
           <Card title="How values read">
             <fieldset disabled={!canWrite} className="grid grid-cols-1 gap-3 sm:grid-cols-4">
-              <Field label="Format" error={errorAt("format.type") ?? errorAt("format")}>
+              <Field label="Format" error={errorAt("format.type") ?? (draft.format.type === "currency" || draft.format.type === "duration" ? undefined : errorAt("format"))}>
                 {(p) => (
                   <Select {...p} value={draft.format.type} onChange={(e) => setFormat({ type: e.target.value as FormatType })}>
                     <option value="percent">percent</option>
@@ -334,12 +335,12 @@ export function MetricEditorPage() {
                 )}
               </Field>
               {draft.format.type === "currency" ? (
-                <Field label="Currency (ISO 4217)" error={errorAt("format.currency")}>
+                <Field label="Currency (ISO 4217)" error={errorAt("format.currency") ?? errorAt("format")}>
                   {(p) => <Input {...p} className="font-mono uppercase" maxLength={3} placeholder="EUR" value={draft.format.currency ?? ""} onChange={(e) => setFormat({ currency: e.target.value.toUpperCase() || null })} />}
                 </Field>
               ) : null}
               {draft.format.type === "duration" ? (
-                <Field label="Unit of the values" error={errorAt("format.duration_unit")}>
+                <Field label="Unit of the values" error={errorAt("format.duration_unit") ?? errorAt("format")}>
                   {(p) => (
                     <Select {...p} value={draft.format.duration_unit ?? ""} onChange={(e) => setFormat({ duration_unit: (e.target.value || null) as MetricFormat["duration_unit"] })}>
                       <option value="">choose</option>

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AutoPauseBanner, WarningBanners } from "./Banners";
 import type { Results, Warning } from "./types";
 
-function results(warnings: Warning[]): Results {
+function results(warnings: Warning[], status = "running"): Results {
   return {
-    experiment: { id: "e", key: "exp", status: "running", control: "control", started_at: null },
+    experiment: { id: "e", key: "exp", status, control: "control", started_at: null },
     engine: "frequentist",
     cuped: false,
     correction: "holm",
@@ -51,6 +51,39 @@ describe("data-quality banners", () => {
     expect(screen.getByRole("status", { name: "SOMETHING_NEW" }).textContent).toContain("does not know yet");
   });
 
+  it("the SRM banner reads p < 0.001; the low-sample message as the server words it", () => {
+    render(
+      <WarningBanners
+        results={results([
+          { code: "SRM", message: "units per variant do not match" },
+          { code: "LOW_SAMPLE", message: "fewer than 14,749 units in a variant" },
+        ])}
+        nextRun={null}
+        now={0}
+      />,
+    );
+    expect(screen.getByRole("alert", { name: /Sample ratio mismatch/ }).textContent).toContain("(p < 0.001, below 0.001)");
+    expect(screen.getByRole("status", { name: "Below the planned sample size" }).textContent).toContain("fewer than 14,749 units");
+  });
+
+  it("no data: a next run and Refresh now only where they are true", () => {
+    const now = Date.parse("2026-12-02T08:00:00Z");
+    const warning = { code: "NO_DATA", message: "no exposures aggregated yet", next_aggregation_at: null };
+    const { rerender } = render(<WarningBanners results={results([warning], "draft")} nextRun="2026-12-02T08:00:47Z" now={now} />);
+    const draft = screen.getByRole("status", { name: "No data yet" }).textContent ?? "";
+    expect(draft).toContain("is draft");
+    expect(draft).not.toMatch(/next|Refresh now|in 47 s/);
+    rerender(<WarningBanners results={results([warning], "completed")} nextRun="2026-12-02T08:00:47Z" now={now} />);
+    const completed = screen.getByRole("status", { name: "No data yet" }).textContent ?? "";
+    expect(completed).toContain("no further run");
+    expect(completed).not.toMatch(/Refresh now|in 47 s/);
+    rerender(<WarningBanners results={results([warning], "running")} nextRun="2026-12-02T08:00:47Z" now={now} />);
+    expect(screen.getByRole("status", { name: "No data yet" }).textContent).not.toContain("Refresh now");
+    rerender(<WarningBanners results={results([warning], "running")} nextRun="2026-12-02T08:00:47Z" now={now} canRefresh />);
+    expect(screen.getByRole("status", { name: "No data yet" }).textContent).toContain("in 47 s (");
+    expect(screen.getByRole("status", { name: "No data yet" }).textContent).toContain("Refresh now runs it at once");
+  });
+
   it("shows the automatic pause only while the experiment is paused by a breach", () => {
     const breach = {
       metric_key: "errors",
@@ -68,6 +101,12 @@ describe("data-quality banners", () => {
     );
     const banner = screen.getByRole("alert", { name: "Paused automatically by a guardrail" });
     expect(banner.textContent).toContain("'errors' is significantly worse in 'treatment' (+229.4%, always-valid p < 0.0001)");
+    rerender(
+      <MemoryRouter>
+        <AutoPauseBanner status="paused" breaches={[breach]} experimentKey="exp" on="overview" />
+      </MemoryRouter>,
+    );
+    expect(screen.getByRole("alert", { name: "Paused automatically by a guardrail" }).textContent).toContain("Resume is a person's decision and acknowledges this breach");
     rerender(
       <MemoryRouter>
         <AutoPauseBanner status="running" breaches={[breach]} experimentKey="exp" />

@@ -1,7 +1,7 @@
 import type { ReactNode } from "react";
 import { Link } from "react-router-dom";
 import { formatDate } from "../ui";
-import { formatCount, formatLift, formatPValue, formatWait } from "./format";
+import { formatCount, formatLift, formatPEquals, formatPValue, formatWait } from "./format";
 import type { Breach, Results, Warning } from "./types";
 
 const TONES = {
@@ -46,13 +46,28 @@ function observedSplit(results: Results): string {
     .join(" · ");
 }
 
-function WarningBanner({ warning, results, nextRun, now }: { warning: Warning; results: Results; nextRun: string | null; now: number }) {
+/** Only running and paused experiments are aggregated (the server's job and Refresh now alike). */
+export const AGGREGATED_STATUSES = ["running", "paused"];
+
+function WarningBanner({
+  warning,
+  results,
+  nextRun,
+  now,
+  canRefresh,
+}: {
+  warning: Warning;
+  results: Results;
+  nextRun: string | null;
+  now: number;
+  canRefresh: boolean;
+}) {
   switch (warning.code) {
     case "SRM":
       return (
         <Banner tone="red" code="SRM" title="Sample ratio mismatch: do not trust these results yet">
           <p>
-            The units per variant do not match the configured weights (p = {formatPValue(results.srm.p_value)}, below{" "}
+            The units per variant do not match the configured weights ({formatPEquals(results.srm.p_value)}, below{" "}
             {results.srm.threshold}). Observed: {observedSplit(results)}.
           </p>
           <p>
@@ -75,6 +90,25 @@ function WarningBanner({ warning, results, nextRun, now }: { warning: Warning; r
         </Banner>
       );
     case "NO_DATA": {
+      const status = results.experiment.status;
+      if (!AGGREGATED_STATUSES.includes(status)) {
+        const before = status === "draft" || status === "scheduled";
+        return (
+          <Banner tone="blue" code="NO_DATA" title="No data yet">
+            {before ? (
+              <p>
+                This experiment is <strong>{status}</strong>: nobody is assigned yet, and aggregation covers running and paused
+                experiments only. Results appear here after it starts and the first aggregation run after that.
+              </p>
+            ) : (
+              <p>
+                This experiment is <strong>{status}</strong> and no exposure was aggregated while it ran; aggregation covers
+                running and paused experiments only, so no further run will add any.
+              </p>
+            )}
+          </Banner>
+        );
+      }
       nextRun ??= warning.next_aggregation_at ?? null;
       const wait = nextRun ? formatWait((Date.parse(nextRun) - now) / 1000) : null;
       return (
@@ -83,13 +117,21 @@ function WarningBanner({ warning, results, nextRun, now }: { warning: Warning; r
             No exposure has been aggregated for this experiment.{" "}
             {nextRun ? (
               <>
-                The next aggregation run is due <strong>{wait}</strong> ({formatDate(nextRun)}); <strong>Refresh now</strong>{" "}
-                runs it at once.
+                The next aggregation run is due <strong>{wait}</strong> ({formatDate(nextRun)})
+                {canRefresh ? (
+                  <>
+                    ; <strong>Refresh now</strong> runs it at once.
+                  </>
+                ) : (
+                  "."
+                )}
               </>
-            ) : (
+            ) : canRefresh ? (
               <>
                 <strong>Refresh now</strong> runs the aggregation at once.
               </>
+            ) : (
+              "The first aggregation run is due as soon as the server's job runs."
             )}
           </p>
           <p>
@@ -127,12 +169,23 @@ function WarningBanner({ warning, results, nextRun, now }: { warning: Warning; r
   }
 }
 
-export function WarningBanners({ results, nextRun, now }: { results: Results; nextRun: string | null; now: number }) {
+export function WarningBanners({
+  results,
+  nextRun,
+  now,
+  canRefresh = false,
+}: {
+  results: Results;
+  nextRun: string | null;
+  now: number;
+  /** whether this page shows Refresh now (a person who may edit a running or paused experiment) */
+  canRefresh?: boolean;
+}) {
   if (results.warnings.length === 0) return null;
   return (
     <div className="space-y-2" data-testid="warnings">
       {results.warnings.map((warning) => (
-        <WarningBanner key={`${warning.code}:${warning.message}`} warning={warning} results={results} nextRun={nextRun} now={now} />
+        <WarningBanner key={`${warning.code}:${warning.message}`} warning={warning} results={results} nextRun={nextRun} now={now} canRefresh={canRefresh} />
       ))}
     </div>
   );
@@ -143,8 +196,26 @@ function breachText(breach: Breach): string {
   return `'${breach.metric_key}' is significantly worse in '${breach.variant}' (${formatLift(breach.relative_lift)}${p})`;
 }
 
+/** While paused by the guardrail monitor, its latest pausing breach as "metric in variant"; else null. */
+export function pausedByGuardrail(status: string, breaches: Breach[]): string | null {
+  const paused = breaches.filter((b) => b.action === "paused");
+  const last = paused[paused.length - 1];
+  return status === "paused" && last ? `'${last.metric_key}' in '${last.variant}'` : null;
+}
+
 /** The experiment was paused by the guardrail monitor (its latest pause came from a breach). */
-export function AutoPauseBanner({ status, breaches, experimentKey }: { status: string; breaches: Breach[]; experimentKey: string }) {
+export function AutoPauseBanner({
+  status,
+  breaches,
+  experimentKey,
+  on = "results",
+}: {
+  status: string;
+  breaches: Breach[];
+  experimentKey: string;
+  /** the results page (the guardrails are below) or the experiment's overview (Resume is above) */
+  on?: "results" | "overview";
+}) {
   const paused = breaches.filter((b) => b.action === "paused");
   const last = paused[paused.length - 1];
   if (status !== "paused" || !last) return null;
@@ -154,13 +225,25 @@ export function AutoPauseBanner({ status, breaches, experimentKey }: { status: s
         On {formatDate(last.detected_at)} the guardrail monitor found {paused.map(breachText).join("; ")} and paused the
         experiment. While paused nobody is assigned: applications serve their default.
       </p>
-      <p>
-        Look at the guardrail below and at what changed in the treatment. Resuming (on the{" "}
-        <Link className="font-medium underline" to={`/experiments/${encodeURIComponent(experimentKey)}`}>
-          experiment&apos;s page
-        </Link>
-        ) is a person&apos;s decision and acknowledges this breach; completing the experiment ends it.
-      </p>
+      {on === "results" ? (
+        <p>
+          Look at the guardrail below and at what changed in the treatment. Resuming (on the{" "}
+          <Link className="font-medium underline" to={`/experiments/${encodeURIComponent(experimentKey)}`}>
+            experiment&apos;s page
+          </Link>
+          ) is a person&apos;s decision and acknowledges this breach; completing the experiment ends it.
+        </p>
+      ) : (
+        <p>
+          Look at the guardrail on the{" "}
+          <Link className="font-medium underline" to={`/experiments/${encodeURIComponent(experimentKey)}/results`}>
+            results
+          </Link>{" "}
+          and at what changed in the treatment. <strong>Resume</strong> is a person&apos;s decision and acknowledges this
+          breach: the monitor will not pause the experiment again for the same metric and variant (another metric or variant
+          still can). <strong>Stop</strong> ends the experiment.
+        </p>
+      )}
     </Banner>
   );
 }

@@ -1,5 +1,5 @@
 import type { ReactNode } from "react";
-import { Badge } from "../ui";
+import { Badge, ScrollArea } from "../ui";
 import {
   formatCount,
   formatDifference,
@@ -101,8 +101,8 @@ export function MetricCard({
           {metric.summary}
         </p>
       ) : null}
-      {/* focusable, so a keyboard can scroll the table sideways on a narrow screen */}
-      <div className="overflow-x-auto" tabIndex={0} role="region" aria-label={`${name}: results table`}>
+      {/* on a narrow screen the table scrolls sideways inside the card, and says so */}
+      <ScrollArea label={`${name}: results table`} hint={`Scroll sideways for the lift, ${bayesian ? "chance to win" : "p-value"} and verdict`}>
         <table className="min-w-full text-sm" data-testid="results-table">
           <caption className="sr-only">
             {name}: per variant units, mean, difference and lift against the control with its {Math.round(level * 100)}% interval,
@@ -237,7 +237,7 @@ export function MetricCard({
             ))}
           </tbody>
         </table>
-      </div>
+      </ScrollArea>
       {first?.absolute_lift_meaning ? (
         <p className="mt-2 text-xs text-slate-600">Difference: {first.absolute_lift_meaning}.</p>
       ) : null}

@@ -6,7 +6,7 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { Badge, Button, EmptyState, ErrorBanner, formatDate, Input, PageHeader, Select, Spinner, Toggle } from "../ui";
 import { useAggregate, useBreaches, useExperiment, useResults } from "./api";
-import { AutoPauseBanner, BreachList, WarningBanners } from "./Banners";
+import { AGGREGATED_STATUSES, AutoPauseBanner, BreachList, WarningBanners } from "./Banners";
 import { downloadCsv } from "./csv";
 import { ENGINE_NAMES, formatWait } from "./format";
 import { MetricCard, type Role } from "./MetricCard";
@@ -148,7 +148,10 @@ export function ResultsPage() {
   const exp = experiment.data;
   const title = exp?.name ?? data.experiment.key;
   const aggregatedAt = meta.aggregated_at !== undefined ? meta.aggregated_at : data.aggregated_at;
-  const nextRun = meta.next_aggregation_at ?? null;
+  const aggregating = AGGREGATED_STATUSES.includes(data.experiment.status);
+  // the server's schedule names the job's next run whatever the status; only running and paused experiments take part
+  const nextRun = aggregating ? (meta.next_aggregation_at ?? null) : null;
+  const canRefresh = can("experiments:write") && aggregating;
   const breachList = breaches.data ?? [];
   const breachedMetrics = new Set(breachList.map((b) => b.metric_key));
   const primary = exp?.primary_metric ?? data.metrics.find((m) => m.role === "goal")?.metric_key;
@@ -211,7 +214,7 @@ export function ResultsPage() {
         actions={
           <>
             <Button onClick={() => downloadCsv(data)}>Export CSV</Button>
-            {can("experiments:write") && ["running", "paused"].includes(data.experiment.status) ? (
+            {canRefresh ? (
               <Button variant="primary" onClick={() => aggregate.mutate()} disabled={aggregate.isPending}>
                 {aggregate.isPending ? "Refreshing…" : "Refresh now"}
               </Button>
@@ -239,17 +242,22 @@ export function ResultsPage() {
             {" "}· next run <strong>{formatWait((Date.parse(nextRun) - now) / 1000)}</strong> ({formatDate(nextRun)})
           </>
         ) : null}
-        {meta.aggregation_interval_seconds ? <> · every {formatWait(meta.aggregation_interval_seconds).replace("in ", "")}</> : null}
-        {results.isFetching ? <span className="ml-2 text-slate-500">updating…</span> : null}
-        <span role="status" className="ml-1 text-slate-600">
-          {aggregate.isSuccess ? `· aggregated now, in ${Math.round(aggregate.data.duration_ms)} ms` : ""}
+        {aggregating && meta.aggregation_interval_seconds ? <> · every {formatWait(meta.aggregation_interval_seconds).replace("in ", "")}</> : null}
+        {aggregating ? null : data.experiment.status === "draft" || data.experiment.status === "scheduled" ? (
+          <> · not aggregated until it starts (aggregation covers running and paused experiments)</>
+        ) : (
+          <> · no further runs: the experiment is {data.experiment.status}, these numbers are final</>
+        )}
+        {results.isFetching ? <span className="text-slate-500"> · updating…</span> : null}
+        <span role="status" className="text-slate-600">
+          {aggregate.isSuccess ? ` · aggregated now, in ${Math.round(aggregate.data.duration_ms)} ms` : ""}
         </span>
       </p>
       {aggregate.isError ? <ErrorBanner error={aggregate.error} /> : null}
       {results.isError ? <ErrorBanner error={results.error} /> : null}
 
       <AutoPauseBanner status={exp?.status ?? data.experiment.status} breaches={breachList} experimentKey={data.experiment.key} />
-      <WarningBanners results={data} nextRun={nextRun} now={now} />
+      <WarningBanners results={data} nextRun={nextRun} now={now} canRefresh={canRefresh} />
 
       <section aria-label="Analysis settings" className="flex flex-wrap items-end gap-x-6 gap-y-3 rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
         <EngineSwitch value={settings.engine} onChange={(engine) => update({ engine })} />

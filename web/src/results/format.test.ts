@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   defaultFormat,
+  formatPEquals,
   formatCount,
   formatCurrency,
   formatDifference,
@@ -86,5 +87,12 @@ describe("formatting of results", () => {
     expect(formatWait(45)).toBe("in 45 s");
     expect(formatWait(600)).toBe("in 10 min");
     expect(formatWait(86_400)).toBe("in 24 h");
+  });
+});
+
+describe("prose from the server, read the page's way", () => {
+  it("a p-value below the floor reads p < 0.001, never p = < 0.001", () => {
+    expect(formatPEquals(0.0000012)).toBe("p < 0.001");
+    expect(formatPEquals(0.042)).toBe("p = 0.042");
   });
 });

@@ -137,6 +137,12 @@ export function formatPValue(value: number | null | undefined): string {
   return fixed(value, 3);
 }
 
+/** A p-value with its relation, for prose: "p < 0.001" or "p = 0.042" (never "p = < 0.001"). */
+export function formatPEquals(value: number | null | undefined): string {
+  const text = formatPValue(value);
+  return text.startsWith("<") ? `p ${text}` : `p = ${text}`;
+}
+
 /** A probability (chance to win) as a percentage, with "< 0.1%" / "> 99.9%" at the ends. */
 export function formatProbability(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";

@@ -7,7 +7,20 @@ import { breachLabel, nextStep, rolloutState, stepUnits, type Breach, type Chart
 
 /** The guarded rollouts of a flag in one environment: the current (or last) one in full, older ones
  * as a list. */
-export function RolloutPanel({ flagKey, env, allowed, variations }: { flagKey: string; env: string; allowed: boolean; variations: string[] }) {
+export function RolloutPanel({
+  flagKey,
+  env,
+  allowed,
+  variations,
+  enabled,
+}: {
+  flagKey: string;
+  env: string;
+  allowed: boolean;
+  variations: string[];
+  /** the flag is on in this environment (a rollout needs it on) */
+  enabled: boolean;
+}) {
   const rollouts = useGuardedRollouts(flagKey);
   const mine = (rollouts.data ?? []).filter((r) => r.environment === env);
   if (rollouts.isPending || (!rollouts.error && mine.length === 0 && !allowed)) return null;
@@ -24,7 +37,7 @@ export function RolloutPanel({ flagKey, env, allowed, variations }: { flagKey: s
             The units served the new variation are compared with those still served the old one after each aggregation; a guardrail breach rolls it back by
             itself. Fields left empty come from the safety settings below.
           </p>
-          <StartRollout flagKey={flagKey} env={env} variations={variations} />
+          <StartRollout flagKey={flagKey} env={env} variations={variations} enabled={enabled} />
         </details>
       ) : null}
       {older.length ? (

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { toIso } from "../flags/operators";
 import { Button, ErrorBanner, Field, Input, Select } from "../ui";
@@ -7,8 +7,11 @@ import { fieldError } from "./safety";
 
 /** Start a guarded rollout in one environment: a percentage now (raised by hand) or a schedule. Fields
  * left empty come from the safety settings. */
-export function StartRollout({ flagKey, env, variations }: { flagKey: string; env: string; variations: string[] }) {
+export function StartRollout({ flagKey, env, variations, enabled }: { flagKey: string; env: string; variations: string[]; enabled: boolean }) {
   const { start } = useRolloutActions(flagKey);
+  // an answer about the flag's state ("the flag is off here") is stale once the flag is switched: drop it
+  const { reset } = start;
+  useEffect(() => reset(), [enabled, reset]);
   const [variation, setVariation] = useState(variations.find((v) => v === "on") ?? variations[0] ?? "");
   const [mode, setMode] = useState<"manual" | "scheduled">("manual");
   const [percentage, setPercentage] = useState("10");
@@ -18,6 +21,7 @@ export function StartRollout({ flagKey, env, variations }: { flagKey: string; en
   const general = start.error instanceof ApiError && start.error.status === 422 && start.error.fieldErrors.length ? null : start.error;
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    start.reset();
     const guardrails = metrics.split(/[\s,]+/).filter(Boolean);
     start.mutate({
       environment: env,

@@ -65,6 +65,7 @@ export function SegmentPage() {
             segments={(segments.data ?? []).map((s) => s.key).filter((k) => k !== key)}
             errorAt={(path) => errors.get(path)}
             basePath="conditions"
+            emptyText="No conditions: every user is in this segment."
             disabled={!canWrite}
           />
           {canWrite ? (

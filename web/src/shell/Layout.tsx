@@ -47,7 +47,7 @@ export function Allowed({ permission, what, children }: { permission: string; wh
   const { me } = useSession();
   if (can(permission)) return <>{children}</>;
   return (
-    <EmptyState title={`${what}: not available to your role`}>
+    <EmptyState title={`The ${what} page is not available to your role`}>
       Your role ({me?.role ?? "unknown"}) cannot open this page. An admin can change roles under People.
     </EmptyState>
   );
