@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from experimently.stats import MessageCode, analyze_metric, winsorize_values
+from experimently.stats.model import VariantStats
 
 from .helpers import stats_of
 
@@ -79,3 +80,16 @@ def test_winsorize_values__caps_per_unit_values(
     values: list[float], cap: float, floor: float | None, expected: tuple[float, ...]
 ) -> None:
     assert winsorize_values(values, cap, floor) == expected
+
+
+@pytest.mark.parametrize("engine", ["frequentist", "sequential", "bayesian"])
+def test_ratio__a_variant_with_no_units_yet__not_enough_data_not_invalid(engine: str) -> None:
+    """The results of an experiment with no data yet said a ratio metric's statistics were
+    "inconsistent" (INVALID_INPUT): a variant with no units has no denominator sums at all."""
+    empty = [VariantStats("control", 0, 0.0, 0.0), VariantStats("treatment", 0, 0.0, 0.0)]
+    result = analyze_metric("ratio", empty, control_key="control", engine=engine)
+    assert [c.messages for c in result.comparisons] == [(MessageCode.NOT_ENOUGH_DATA,)]
+    # a variant with units but no denominator sums is still impossible input
+    broken = [VariantStats("control", 5, 1.0, 1.0), VariantStats("treatment", 0, 0.0, 0.0)]
+    result = analyze_metric("ratio", broken, control_key="control", engine=engine)
+    assert [c.messages for c in result.comparisons] == [(MessageCode.INVALID_INPUT,)]

@@ -65,6 +65,8 @@ def _basic_valid(kind: MetricKind, v: VariantStats) -> bool:
 
 def _ratio_valid(v: VariantStats) -> bool:
     fields = (v.denom_sum, v.denom_sum_squares, v.num_denom_cross)
+    if v.n == 0 and all(f is None for f in fields):
+        return True  # a variant with no units yet has no sums at all: not enough data, not invalid
     if any(f is None for f in fields) or not is_finite(*fields):
         return False
     assert v.denom_sum is not None and v.denom_sum_squares is not None and v.num_denom_cross is not None

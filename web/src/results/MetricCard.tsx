@@ -35,9 +35,14 @@ const VERDICTS = {
   inconclusive: { tone: "gray", text: "Inconclusive" },
 } as const;
 
-function VerdictBadge({ verdict, guardrail, note }: { verdict: Comparison["verdict"]; guardrail: boolean; note?: string | null | undefined }) {
+/** No estimate yet (a variant without units, or too few): nothing can be said, harm included. */
+function lacksData(c: Comparison): boolean {
+  return c.messages.includes("NOT_ENOUGH_DATA") || c.absolute_lift === null;
+}
+
+function VerdictBadge({ verdict, guardrail, note, noData }: { verdict: Comparison["verdict"]; guardrail: boolean; note?: string | null | undefined; noData: boolean }) {
   const v = VERDICTS[verdict] ?? VERDICTS.inconclusive;
-  const text = guardrail ? (verdict === "loser" ? "Harmed" : verdict === "winner" ? "Better" : "No harm found") : v.text;
+  const text = noData ? "Not enough data" : guardrail ? (verdict === "loser" ? "Harmed" : verdict === "winner" ? "Better" : "No harm found") : v.text;
   return (
     <span data-field="verdict" data-value={verdict}>
       <Badge tone={v.tone} title={note ?? undefined}>{text}</Badge>
@@ -74,6 +79,8 @@ export function MetricCard({
   );
   const bayesian = engine === "bayesian";
   const guardrail = role === "guardrail";
+  // a guardrail is "within bounds" only once there is something to bound
+  const waiting = metric.comparisons.length === 0 || metric.comparisons.every(lacksData);
   const lowerIsBetter = metric.lower_is_better || metric.metric?.direction === "lower";
   const headingId = `metric-${metric.metric_key}`;
   return (
@@ -88,8 +95,8 @@ export function MetricCard({
         </h2>
         <Badge tone={role === "primary" ? "indigo" : guardrail ? "amber" : "gray"}>{ROLE_NAMES[role]}</Badge>
         {guardrail ? (
-          <span data-testid="guardrail-status" data-value={breached ? "breached" : "ok"}>
-            <Badge tone={breached ? "red" : "green"}>{breached ? "breached" : "within bounds"}</Badge>
+          <span data-testid="guardrail-status" data-value={breached ? "breached" : waiting ? "no-data" : "ok"}>
+            <Badge tone={breached ? "red" : waiting ? "gray" : "green"}>{breached ? "breached" : waiting ? "not enough data yet" : "within bounds"}</Badge>
           </span>
         ) : null}
         <span className="text-xs text-slate-600">
@@ -231,7 +238,7 @@ export function MetricCard({
                   </td>
                 )}
                 <td className={td}>
-                  <VerdictBadge verdict={c.verdict} guardrail={guardrail} note={c.verdict_note} />
+                  <VerdictBadge verdict={c.verdict} guardrail={guardrail} note={c.verdict_note} noData={lacksData(c)} />
                 </td>
               </tr>
             ))}
