@@ -64,3 +64,23 @@ async def test_change_password__weak__refused_and_old_password_kept(harness: Har
     )
     assert weak.status_code == 422 and weak.json()["error"]["details"]["errors"][0]["path"] == "new_password"
     assert (await harness.login(ADMIN_EMAIL, ADMIN_PASSWORD))["Authorization"]
+
+
+async def test_create_user__internal_domains_accepted__nonsense_refused(harness: Harness) -> None:
+    """People at the first admin's own domain (`admin@experimently.local` by default), or at a
+    company's `.local` / `.test` domain, could not be added: 'special-use or reserved name'."""
+    admin = await harness.admin()
+    for i, email in enumerate(("bob@experimently.local", "ana@walk.test", "eve@corp.internal")):
+        response = await harness.client.post(
+            "/api/v1/users",
+            json={"email": email, "role": "viewer", "password": f"granite-otter-lantern-9{i}"},
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+    for email in ("bob@localhost", "bob@", "bob@nowhere.invalid"):
+        response = await harness.client.post(
+            "/api/v1/users",
+            json={"email": email, "role": "viewer", "password": "granite-otter-lantern-93"},
+            headers=admin,
+        )
+        assert response.status_code == 422, (email, response.text)

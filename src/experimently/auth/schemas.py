@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import email_validator
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from experimently.actor import Role, Scope
+
+# Accounts of a self-hosted tool live at internal domains: a company's `.local` (Active Directory), a
+# staging `.test`, the default first admin `admin@experimently.local`. email-validator refuses those
+# names as undeliverable on the public internet; nothing here sends mail, and the first admin's
+# colleagues were refused. The library documents removing names from this list as the way to allow them.
+for _name in ("local", "test"):
+    if _name in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_name)
 
 
 class TokenResponse(BaseModel):
