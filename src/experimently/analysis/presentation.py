@@ -115,9 +115,11 @@ def _pct(value: float | None, signed: bool = True) -> str:
     return f"{value * 100.0:+.1f}%" if signed else f"{value * 100.0:.1f}%"
 
 
-def _chance(value: float) -> str:
+def _chance(value: float | None) -> str:
     """A probability the data never makes certain: "> 99.9%" rather than a rounded "100.0%" (the
     results table says the same)."""
+    if value is None:
+        return "n/a"
     if value > 0.999:
         return "> 99.9%"
     if value < 0.001:
