@@ -263,3 +263,30 @@ async def test_oidc__email_of_a_local_account__refused_not_linked(
         token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
         response = await h.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401 and "local account" in response.json()["error"]["message"]
+
+
+async def test_own_account_endpoints__refuse_api_keys_with_403(harness: Harness) -> None:
+    """An API key asking for "its" account got 404 "user '<key id>' not found", and ending "its"
+    sessions answered 200 and audited a revocation for a user that does not exist."""
+    key = await harness.api_key(["evaluate", "track", "manage"])
+    calls = [
+        ("GET", "/api/v1/auth/me", None),
+        ("POST", "/api/v1/auth/password", {"current_password": "x", "new_password": "a-much-better-password"}),
+        ("POST", "/api/v1/auth/logout", {"refresh_token": "0123456789abcdef"}),
+        ("GET", "/api/v1/auth/mfa", None),
+        ("POST", "/api/v1/auth/mfa/enrol", None),
+        ("POST", "/api/v1/auth/mfa/confirm", {"code": "123456"}),
+        ("POST", "/api/v1/auth/mfa/disable", {"code": "123456"}),
+        ("POST", "/api/v1/auth/mfa/recovery-codes", {"code": "123456"}),
+        ("GET", "/api/beta/sessions", None),
+        ("DELETE", "/api/beta/sessions", None),
+        ("DELETE", "/api/beta/sessions/abc", None),
+    ]
+    for method, path, body in calls:
+        response = await harness.client.request(method, path, json=body, headers=key)
+        assert response.status_code == 403, (path, response.status_code, response.text)
+        assert "not with an API key" in response.json()["error"]["message"]
+    assert await harness.audit(action="auth.sessions_revoked") == []
+    # a person still reaches them
+    me = await harness.client.get("/api/v1/auth/me", headers=await harness.admin())
+    assert me.status_code == 200

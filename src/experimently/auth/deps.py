@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.actor import SYSTEM, Actor
+from experimently.actor import SYSTEM, Actor, ActorKind
 from experimently.auth import mfa, repository, security
 from experimently.auth.models import User
 from experimently.auth.oidc import OidcIdentity
@@ -136,3 +136,18 @@ async def get_actor(
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+async def get_person(actor: ActorDep) -> Actor:
+    """The actor of an endpoint about one's own account (``/auth/me``, MFA, password, sessions): a
+    person. An API key is refused with 403 rather than looked up as a user it is not (a 404 "user
+    not found", or a 200 that ended nobody's sessions and audited it)."""
+    if actor.kind is ActorKind.API_KEY:
+        raise PermissionDenied(
+            "this endpoint is about a person's own account: call it signed in (a bearer token or the "
+            "console's session), not with an API key"
+        )
+    return actor
+
+
+PersonDep = Annotated[Actor, Depends(get_person)]

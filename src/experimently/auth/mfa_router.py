@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field
 
 from experimently.auth import mfa, service
-from experimently.auth.deps import ActorDep
+from experimently.auth.deps import ActorDep, PersonDep
 from experimently.auth.router import client_of
 from experimently.auth.schemas import TokenResponse
 from experimently.deps import RuntimeDep, SessionDep
@@ -62,13 +62,13 @@ async def token_mfa(request: Request, runtime: RuntimeDep, body: MfaLogin) -> To
 
 
 @router.get("/mfa", response_model=Envelope[MfaStatus])
-async def mfa_status(actor: ActorDep, session: SessionDep, runtime: RuntimeDep) -> Envelope[MfaStatus]:
+async def mfa_status(actor: PersonDep, session: SessionDep, runtime: RuntimeDep) -> Envelope[MfaStatus]:
     """Whether MFA is on (and required) for the authenticated person."""
     return Envelope(data=MfaStatus(**await mfa.status(session, runtime.settings, actor)))
 
 
 @router.post("/mfa/enrol", response_model=Envelope[MfaEnrolment])
-async def enrol(actor: ActorDep, session: SessionDep, runtime: RuntimeDep) -> Envelope[MfaEnrolment]:
+async def enrol(actor: PersonDep, session: SessionDep, runtime: RuntimeDep) -> Envelope[MfaEnrolment]:
     """Start enrolment: a new TOTP seed as an otpauth URI and QR code; confirm with a first code."""
     data: dict[str, Any] = await mfa.enrol(session, runtime.settings, runtime.keyring, actor)
     return Envelope(data=MfaEnrolment(**data))
@@ -76,7 +76,7 @@ async def enrol(actor: ActorDep, session: SessionDep, runtime: RuntimeDep) -> En
 
 @router.post("/mfa/confirm", response_model=Envelope[RecoveryCodes])
 async def confirm(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: MfaCode
+    actor: PersonDep, session: SessionDep, runtime: RuntimeDep, body: MfaCode
 ) -> Envelope[RecoveryCodes]:
     """Switch MFA on with a first code; returns ten one-time recovery codes (shown only now)."""
     codes = await mfa.confirm(session, runtime.settings, runtime.keyring, runtime.limiter, actor, body.code)
@@ -84,14 +84,14 @@ async def confirm(
 
 
 @router.post("/mfa/disable", status_code=status.HTTP_204_NO_CONTENT)
-async def disable(actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: MfaCode) -> None:
+async def disable(actor: PersonDep, session: SessionDep, runtime: RuntimeDep, body: MfaCode) -> None:
     """Switch MFA off; needs a current code or an unused recovery code."""
     await mfa.disable(session, runtime.settings, runtime.keyring, runtime.limiter, actor, body.code)
 
 
 @router.post("/mfa/recovery-codes", response_model=Envelope[RecoveryCodes])
 async def recovery_codes(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: MfaCode
+    actor: PersonDep, session: SessionDep, runtime: RuntimeDep, body: MfaCode
 ) -> Envelope[RecoveryCodes]:
     """Ten new recovery codes (the previous ones stop working); needs a current code."""
     codes = await mfa.regenerate_recovery_codes(

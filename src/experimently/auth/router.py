@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from experimently.auth import keys, service
-from experimently.auth.deps import ActorDep
+from experimently.auth.deps import ActorDep, PersonDep
 from experimently.auth.models import User
 from experimently.auth.schemas import (
     ApiKeyCreate,
@@ -57,13 +57,13 @@ async def refresh(request: Request, runtime: RuntimeDep, body: RefreshRequest) -
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(actor: ActorDep, session: SessionDep, body: RefreshRequest) -> None:
+async def logout(actor: PersonDep, session: SessionDep, body: RefreshRequest) -> None:
     """Revoke the given refresh token (and its rotation family)."""
     await service.logout(session, actor, body.refresh_token)
 
 
 @router.get("/me", response_model=Envelope[UserRead])
-async def me(actor: ActorDep, session: SessionDep) -> Envelope[UserRead]:
+async def me(actor: PersonDep, session: SessionDep) -> Envelope[UserRead]:
     """The authenticated person."""
     user = await session.get(User, actor.id)
     if user is None:
@@ -73,7 +73,7 @@ async def me(actor: ActorDep, session: SessionDep) -> Envelope[UserRead]:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: PasswordChange
+    actor: PersonDep, session: SessionDep, runtime: RuntimeDep, body: PasswordChange
 ) -> None:
     """Change one's own password (zxcvbn strength checked); every refresh token is revoked."""
     await service.change_password(session, runtime.settings, actor, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from experimently.auth import sessions
-from experimently.auth.deps import ActorDep
+from experimently.auth.deps import ActorDep, PersonDep
 from experimently.auth.sessions import SessionRead
 from experimently.deps import RuntimeDep, SessionDep
 from experimently.kit.envelope import Envelope
@@ -15,7 +15,7 @@ router = APIRouter(tags=["sessions (beta)"])
 
 @router.get("/sessions", response_model=Envelope[list[SessionRead]])
 async def my_sessions(
-    actor: ActorDep, session: SessionDep, runtime: RuntimeDep
+    actor: PersonDep, session: SessionDep, runtime: RuntimeDep
 ) -> Envelope[list[SessionRead]]:
     """One's own live sessions: device (user agent), IP, start and last use; ``current`` marks this one."""
     rows = await sessions.list_sessions(session, runtime.settings, actor, actor.id)
@@ -23,13 +23,13 @@ async def my_sessions(
 
 
 @router.delete("/sessions", response_model=Envelope[dict[str, int]])
-async def end_my_sessions(actor: ActorDep, session: SessionDep) -> Envelope[dict[str, int]]:
+async def end_my_sessions(actor: PersonDep, session: SessionDep) -> Envelope[dict[str, int]]:
     """End every session of one's own (this one included)."""
     return Envelope(data={"ended": await sessions.revoke(session, actor, actor.id, None)})
 
 
 @router.delete("/sessions/{session_id}", response_model=Envelope[dict[str, int]])
-async def end_my_session(actor: ActorDep, session: SessionDep, session_id: str) -> Envelope[dict[str, int]]:
+async def end_my_session(actor: PersonDep, session: SessionDep, session_id: str) -> Envelope[dict[str, int]]:
     """End one of one's own sessions."""
     return Envelope(data={"ended": await sessions.revoke(session, actor, actor.id, session_id)})
 
