@@ -271,7 +271,11 @@ async def test_own_account_endpoints__refuse_api_keys_with_403(harness: Harness)
     key = await harness.api_key(["evaluate", "track", "manage"])
     calls = [
         ("GET", "/api/v1/auth/me", None),
-        ("POST", "/api/v1/auth/password", {"current_password": "x", "new_password": "a-much-better-password"}),
+        (
+            "POST",
+            "/api/v1/auth/password",
+            {"current_password": "x", "new_password": "a-much-better-password"},
+        ),
         ("POST", "/api/v1/auth/logout", {"refresh_token": "0123456789abcdef"}),
         ("GET", "/api/v1/auth/mfa", None),
         ("POST", "/api/v1/auth/mfa/enrol", None),
