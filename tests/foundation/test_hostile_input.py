@@ -138,3 +138,55 @@ def test_compare__control_mean_1e_90__numeric_range_message() -> None:
         MetricKind.MEAN, variants, control_key="control", alternative=Alternative.TWO_SIDED
     )
     assert MessageCode.NUMERIC_RANGE in analysis.comparisons[0].messages
+
+
+async def test_version__a_string_or_a_boolean__422_not_read_as_a_number(harness: Harness) -> None:
+    """`"version": true` was read as version 1 (and `"2"` as 2): an edit landed on whatever the
+    client's bug happened to name."""
+    admin = await harness.admin()
+    created = await harness.client.post(
+        "/api/v1/segments", json={"key": "beta", "name": "Beta", "conditions": []}, headers=admin
+    )
+    assert created.status_code == 201, created.text
+    for version in (True, "1", 1.0):
+        response = await harness.client.patch(
+            "/api/v1/segments/beta", json={"name": "B", "version": version}, headers=admin
+        )
+        assert response.status_code == 422, (version, response.text)
+        assert response.json()["error"]["details"]["errors"][0]["path"] == "version"
+    ok = await harness.client.patch("/api/v1/segments/beta", json={"name": "B", "version": 1}, headers=admin)
+    assert ok.status_code == 200, ok.text
+
+
+async def test_lifecycle_bodies__unknown_fields__422(harness: Harness) -> None:
+    """`{"reasn": "typo"}` on pause was accepted and the reason lost."""
+    admin = await harness.admin()
+    assert (
+        await harness.client.post("/api/v1/feature-flags", json={"key": "f", "name": "f"}, headers=admin)
+    ).status_code == 201
+    killed = await harness.client.post(
+        "/api/v1/feature-flags/f/environments/production/kill", json={"reasn": "typo"}, headers=admin
+    )
+    assert killed.status_code == 422 and "reasn" in killed.text
+    variants = [{"key": "control", "weight": 50, "is_control": True}, {"key": "treatment", "weight": 50}]
+    exp = await harness.client.post(
+        "/api/v1/experiments", json={"key": "e", "name": "e", "variants": variants}, headers=admin
+    )
+    assert exp.status_code == 201, exp.text
+    started = await harness.client.post("/api/v1/experiments/e/start", json={"reasn": "typo"}, headers=admin)
+    assert started.status_code == 422 and "reasn" in started.text
+
+
+async def test_api_key__expiring_in_the_past__422(harness: Harness) -> None:
+    response = await harness.client.post(
+        "/api/v1/api-keys",
+        json={
+            "name": "k",
+            "environment": "production",
+            "scopes": ["evaluate"],
+            "expires_at": "2000-01-01T00:00:00Z",
+        },
+        headers=await harness.admin(),
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"]["errors"][0]["path"] == "expires_at"

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -22,7 +22,7 @@ from experimently.cache import Cache
 from experimently.db import Database
 from experimently.degraded import dependency_of
 from experimently.environments.service import get_environment_by_key
-from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, RateLimited
+from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, RateLimited, ValidationFailed
 from experimently.kit.clock import now
 from experimently.ratelimit import RateLimiter
 from experimently.rbac import Permission, require
@@ -57,6 +57,13 @@ def _snapshot(key: ApiKey, env_key: str) -> dict[str, Any]:
 
 async def create_key(session: AsyncSession, actor: Actor, body: ApiKeyCreate) -> ApiKeyCreated:
     require(actor, Permission.KEYS_WRITE)
+    expires = body.expires_at
+    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= now():
+        # a key that could never authenticate: surely a typo in the date
+        raise ValidationFailed(
+            "expires_at is in the past: the key could never be used",
+            [{"path": "expires_at", "message": "must be later than now"}],
+        )
     env = await get_environment_by_key(session, body.environment)
     secret = security.generate_api_key()
     key = ApiKey(

@@ -97,7 +97,7 @@ class ExperimentUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     hypothesis: str | None = Field(default=None, max_length=5000)
     description: str | None = Field(default=None, max_length=5000)
@@ -158,6 +158,8 @@ class ExperimentRead(BaseModel):
 
 
 class TransitionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a mistyped "reasn" was dropped without a word
+
     reason: str | None = Field(default=None, max_length=1000)
 
 

@@ -62,7 +62,7 @@ class FlagUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     tags: list[str] | None = Field(default=None, max_length=50)
@@ -71,7 +71,7 @@ class FlagUpdate(BaseModel):
 
 
 class EnvironmentUpdate(EnvironmentConfig):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
 
 
 class FlagRead(BaseModel):
@@ -95,6 +95,8 @@ class FlagRead(BaseModel):
 
 
 class KillRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a mistyped "reasn" was dropped without a word
+
     reason: str | None = Field(default=None, max_length=1000)
 
 

@@ -131,7 +131,7 @@ class MetricCreate(MetricFields):
 class MetricUpdate(MetricFields):
     """Every field optional; ``key`` cannot change."""
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
 
 
 class MetricRead(BaseModel):

@@ -112,7 +112,9 @@ class GuardedRolloutRead(BaseModel):
 class SafetySettingsUpdate(GuardFields):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1, description="the version read (absent: first write)")
+    version: int | None = Field(
+        default=None, ge=1, strict=True, description="the version read (absent: first write)"
+    )
 
 
 class SafetySettingsRead(BaseModel):

@@ -39,7 +39,9 @@ class ClientVisibility(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     client_visible: bool
-    version: int = Field(description="the flag version this change edits (optimistic concurrency)")
+    version: int = Field(
+        ge=1, strict=True, description="the flag version this change edits (optimistic concurrency)"
+    )
 
 
 class ClientEvaluateRequest(BaseModel):

@@ -22,7 +22,7 @@ class SegmentCreate(BaseModel):
 class SegmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
     conditions: list[dict[str, Any]] | None = Field(default=None, max_length=200)

@@ -43,7 +43,7 @@ class WebhookCreate(BaseModel):
 class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
     url: str | None = Field(default=None, max_length=2000)
     description: str | None = Field(default=None, max_length=500)
     event_types: list[str] | None = Field(default=None, max_length=50)
