@@ -299,6 +299,7 @@ class ErrorInfo(BaseModel):
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
     request_id: str | None = None
+    documentation_url: str = Field(description="the error code's cause and remedy (`/api/errors#<code>`)")
 
 
 class ErrorEnvelope(BaseModel):
@@ -313,6 +314,7 @@ _WHEN = {
     404: "the resource named in the path does not exist (`RESOURCE_NOT_FOUND`)",
     409: "a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition",
     413: "the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`)",
+    422: "the body does not match the schema or breaks a rule (`VALIDATION_ERROR`, `details.errors`)",
     429: "rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back",
     503: "a dependency is down or the event queue is full; `Retry-After` says when to retry",
 }

@@ -201,3 +201,24 @@ async def test_openapi_tags__one_per_endpoint__as_docs_api_groups_them(harness: 
                 assert where == tags[0], (method, path, tags, where)
     assert missing == [], "endpoints docs/api.md does not list"
     assert len(documented) > 100
+
+
+async def test_openapi__declares_what_these_endpoints_answer(harness: Harness) -> None:
+    """A schema-driven client met statuses and fields the document did not declare: POST /events's
+    422, /auth/token's 401 and 429, /sdk/flags's 304, `documentation_url` on every error and the
+    `event_ids` of a single event."""
+    spec = (await harness.client.get("/api/openapi.json")).json()
+    paths = spec["paths"]
+    assert {"422", "503"} <= set(paths["/api/v1/events"]["post"]["responses"])
+    assert {"422", "503"} <= set(paths["/api/v1/events/batch"]["post"]["responses"])
+    assert {"401", "429"} <= set(paths["/api/v1/auth/token"]["post"]["responses"])
+    assert "304" in paths["/api/v1/sdk/flags"]["get"]["responses"]
+    schemas = spec["components"]["schemas"]
+    assert "documentation_url" in schemas["ErrorInfo"]["required"]
+    assert "event_ids" in schemas["IngestRead"]["properties"]
+    # and the answers carry them
+    key = await harness.api_key(["track"])
+    one = await harness.client.post("/api/v1/events", json={"name": "c", "user_id": "u1"}, headers=key)
+    assert one.status_code == 202 and len(one.json()["data"]["event_ids"]) == 1
+    bad = await harness.client.post("/api/v1/events", json={"name": "", "user_id": "u1"}, headers=key)
+    assert bad.status_code == 422 and bad.json()["error"]["documentation_url"]

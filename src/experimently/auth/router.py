@@ -23,7 +23,7 @@ from experimently.auth.schemas import (
     UserUpdate,
 )
 from experimently.deps import RuntimeDep, SessionDep
-from experimently.errors import NotFound
+from experimently.errors import NotFound, errors
 from experimently.kit.envelope import Envelope
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -40,7 +40,7 @@ users_router = APIRouter(prefix="/users", tags=["users"])
 keys_router = APIRouter(prefix="/api-keys", tags=["api keys"])
 
 
-@router.post("/token", response_model=TokenResponse)
+@router.post("/token", response_model=TokenResponse, responses=errors(401, 429))
 async def token(
     request: Request, runtime: RuntimeDep, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> TokenResponse:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from experimently.auth.deps import ActorDep
 from experimently.deps import RuntimeDep, SessionDep
+from experimently.errors import errors
 from experimently.events import service
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.schemas import EventRead, IngestHealthRead, IngestRead
@@ -29,14 +30,22 @@ def _accepted(result: IngestResult, *, ids: bool) -> Response:
     return Response(json.dumps(body, separators=(",", ":")), status_code=202, media_type="application/json")
 
 
-@router.post("", status_code=202, response_model=Envelope[IngestRead], openapi_extra=_BODY)
+@router.post(
+    "", status_code=202, response_model=Envelope[IngestRead], openapi_extra=_BODY, responses=errors(422, 503)
+)
 async def track(actor: ActorDep, runtime: RuntimeDep, request: Request) -> Response:
     """Track one event; 422 when it is invalid, 503 + Retry-After when the queue is full."""
     result = await service.track_one(ingest_service(runtime), actor, await request.body())
     return _accepted(result, ids=True)
 
 
-@router.post("/batch", status_code=202, response_model=Envelope[IngestRead], openapi_extra=_BODY)
+@router.post(
+    "/batch",
+    status_code=202,
+    response_model=Envelope[IngestRead],
+    openapi_extra=_BODY,
+    responses=errors(422, 503),
+)
 async def track_batch(actor: ActorDep, runtime: RuntimeDep, request: Request) -> Response:
     """Track up to 1,000 events (``{"events": [...]}``); invalid ones are listed by index."""
     result = await service.track_batch(ingest_service(runtime), actor, await request.body())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 MAX_BATCH = 1_000
 
@@ -29,6 +29,9 @@ class EventRead(BaseModel):
 class IngestRead(BaseModel):
     accepted: int
     rejected: list[dict[str, Any]]
+    event_ids: list[str] | None = Field(
+        default=None, description="`POST /events` only: the stored event's id (given or assigned)"
+    )
 
 
 class RejectedReason(BaseModel):

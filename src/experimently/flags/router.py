@@ -232,7 +232,16 @@ async def cancel_schedule(
     return Envelope(data=await rollouts.cancel_schedule(session, actor, key, schedule_id))
 
 
-@sdk_router.get("/flags")
+@sdk_router.get(
+    "/flags",
+    responses={
+        200: {
+            "description": "`{data: payload, meta}`; the payload's fields are in docs/api.md (SDK payload)",
+            "headers": {"ETag": {"description": "the payload's version", "schema": {"type": "string"}}},
+        },
+        304: {"description": "unchanged since the `If-None-Match` ETag (no body)"},
+    },
+)
 async def sdk_flags(request: Request, actor: ActorDep, runtime: RuntimeDep) -> Response:
     """The environment's whole ruleset for local evaluation; ETag, and 304 when unchanged."""
     built = await sdk_payload(runtime, actor)

@@ -2920,6 +2920,11 @@ export interface components {
             };
             /** Request Id */
             request_id?: string | null;
+            /**
+             * Documentation Url
+             * @description the error code's cause and remedy (`/api/errors#<code>`)
+             */
+            documentation_url: string;
         };
         /** EvaluateRequest */
         EvaluateRequest: {
@@ -3474,6 +3479,11 @@ export interface components {
             rejected: {
                 [key: string]: unknown;
             }[];
+            /**
+             * Event Ids
+             * @description `POST /events` only: the stored event's id (given or assigned)
+             */
+            event_ids?: string[] | null;
         };
         /**
          * IntervalRead
@@ -5932,14 +5942,23 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description `{data: payload, meta}`; the payload's fields are in docs/api.md (SDK payload) */
             200: {
                 headers: {
+                    /** @description the payload's version */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": unknown;
                 };
+            };
+            /** @description unchanged since the `If-None-Match` ETag (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
             401: {
@@ -6284,8 +6303,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description the body does not match the schema or breaks a rule (`VALIDATION_ERROR`, `details.errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a dependency is down or the event queue is full; `Retry-After` says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6344,8 +6381,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description the body does not match the schema or breaks a rule (`VALIDATION_ERROR`, `details.errors`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a dependency is down or the event queue is full; `Retry-After` says when to retry */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7195,6 +7250,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
             413: {
                 headers: {
@@ -7211,6 +7275,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
