@@ -223,6 +223,10 @@ async def test_ping__reaches_that_webhook_only(harness: Harness) -> None:
     assert await harness.runtime.jobs.run("webhooks.deliver")
     assert [str(r.url) for r in receiver.requests] == ["https://one.example.com/hook"]
     assert receiver.bodies()[0]["type"] == "webhook.ping"
+    # a request sent in the admin's name is on the record
+    [pinged] = await harness.audit(action="webhook.pinged")
+    assert pinged["resource_id"] == one["id"] and pinged["actor_label"] == "admin@example.com"
+    assert pinged["after"] == {"delivery_id": queued.json()["data"]["id"]}
 
 
 async def test_private_address__refused_by_default(harness: Harness) -> None:

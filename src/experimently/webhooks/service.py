@@ -102,6 +102,8 @@ async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> Delivery
     delivery = WebhookDelivery(webhook_id=hook.id, event_id=event.id, next_attempt_at=now())
     session.add(delivery)
     await session.flush()
+    # a test request sent to the subscriber's URL in the admin's name: who sent what, and when
+    audit.record(session, actor, "webhook.pinged", "webhook", hook.id, after={"delivery_id": delivery.id})
     return read_delivery(delivery, event.type)
 
 
