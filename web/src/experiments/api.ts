@@ -16,7 +16,7 @@ export const ACTIONS: Record<Action, { from: Status[]; label: string; verb: stri
   unschedule: { from: ["scheduled"], label: "Unschedule", verb: "Back to draft", tone: "secondary", explain: "The planned start no longer starts it; it goes back to draft." },
   pause: { from: ["running"], label: "Pause", verb: "Pause", tone: "secondary", explain: "No new assignments: everyone gets the control's experience until it resumes; assignments are kept." },
   resume: { from: ["paused"], label: "Resume", verb: "Resume", tone: "primary", explain: "Assignment starts again, with the same variants for the same users." },
-  complete: { from: ["running", "paused"], label: "Stop", verb: "Stop the experiment", tone: "danger", explain: "The experiment ends for good (completed): no more assignments, the results stay." },
+  complete: { from: ["running", "paused"], label: "Stop", verb: "Stop the experiment", tone: "danger", explain: "The experiment ends for good (completed): no more assignments, the results stay. A flag rule that serves this experiment stops matching: its users fall through to the flag's next rule. To keep the winning variant, change that rule to serve its variation." },
   archive: { from: ["draft", "completed"], label: "Archive", verb: "Archive", tone: "secondary", explain: "Hidden from the default lists; kept for the record." },
 };
 
