@@ -54,6 +54,15 @@ async def _rollout(h: Harness) -> dict[str, str]:
     return await h.api_key(["evaluate", "track"])
 
 
+async def _flag_and_running_experiment(h: Harness) -> tuple[dict[str, str], dict[str, Any]]:
+    """A flag served on, a running experiment and an `evaluate`+`track` key, each read once."""
+    key = await _rollout(h)
+    exp = await create(h, "color")
+    assert (await act(h, exp["key"], "start")).status_code == 200
+    assert (await evaluate(h, key, "new-checkout", "u1"))["value"] is True
+    return key, exp
+
+
 def _degraded(dependency: str) -> float:
     return float(DEGRADED.labels(dependency)._value.get())
 
@@ -73,10 +82,7 @@ async def test_redis_down__reads_login_and_assignment_200__ingestion_503(
 ) -> None:
     # Given a flag, a running experiment and a key, all read once while Redis is up
     h = redis_harness
-    key = await _rollout(h)
-    exp = await create(h, "color")
-    assert (await act(h, exp["key"], "start")).status_code == 200
-    assert (await evaluate(h, key, "new-checkout", "u1"))["value"] is True
+    key, exp = await _flag_and_running_experiment(h)
 
     # When Redis stops
     private_redis.stop()
@@ -336,10 +342,7 @@ async def test_redis_hanging__requests_answer_within_a_second(
 ) -> None:
     # Given a flag, a running experiment and a key, all read once while Redis answers
     h = redis_harness
-    key = await _rollout(h)
-    exp = await create(h, "color")
-    assert (await act(h, exp["key"], "start")).status_code == 200
-    assert (await evaluate(h, key, "new-checkout", "u1"))["value"] is True
+    key, exp = await _flag_and_running_experiment(h)
     # When Redis hangs (its connections open, nothing answering)
     private_redis.pause()
     try:
