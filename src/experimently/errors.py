@@ -239,13 +239,13 @@ class _Throttle:
         self._next: dict[str, float] = {}
         self._count: dict[str, int] = {}
 
-    def note(self, dependency: str) -> dict[str, int] | None:
+    def note(self, dependency: str) -> dict[str, float] | None:
         now = time.monotonic()
         self._count[dependency] = self._count.get(dependency, 0) + 1
         if now < self._next.get(dependency, 0.0):
             return None
         self._next[dependency] = now + self.interval
-        return {"answers_503": self._count.pop(dependency), "interval_seconds": int(self.interval)}
+        return {"answers_503": self._count.pop(dependency), "interval_seconds": self.interval}
 
 
 _UNAVAILABLE_LOG = _Throttle()
