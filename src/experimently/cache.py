@@ -116,9 +116,7 @@ class Cache:
         if self.redis is None:
             return
         try:
-            await self.redis.incr(f"cachegen:{namespace}")  # every L2 entry of the namespace is now stale
-            message = json.dumps({"ns": namespace, "key": key, "from": self.instance_id})
-            await self.redis.publish(CHANNEL, message)
+            await self._announce(namespace, key)
         except Exception as exc:  # Redis down: local invalidation done, L1 TTL bounds staleness
             log.warning("cache.invalidate_failed", namespace=namespace, error=repr(exc))
 
@@ -134,10 +132,15 @@ class Cache:
                 namespaces.add(raw.decode().split(":")[1])
         for namespace in sorted(namespaces):
             self.drop_local(namespace, None)
-            await self.redis.incr(f"cachegen:{namespace}")
-            message = json.dumps({"ns": namespace, "key": None, "from": self.instance_id})
-            await self.redis.publish(CHANNEL, message)
+            await self._announce(namespace, None)
         return sorted(namespaces)
+
+    async def _announce(self, namespace: str, key: str | None) -> None:
+        """Make every L2 entry of the namespace stale and tell the other instances to drop ``key``."""
+        assert self.redis is not None
+        await self.redis.incr(f"cachegen:{namespace}")
+        message = json.dumps({"ns": namespace, "key": key, "from": self.instance_id})
+        await self.redis.publish(CHANNEL, message)
 
     def drop_local(self, namespace: str, key: str | None) -> None:
         self._generation[namespace] = self._generation.get(namespace, 0) + 1
