@@ -60,6 +60,8 @@ class Experiment(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # weights changed after the start: stored assignments may differ from the deterministic buckets
     reweighted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the variant shipped after the experiment (``{"variant", "at", "by", "reason", "flags"}``), if any
+    shipped: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 

@@ -25,6 +25,7 @@ from experimently.experiments.schemas import (
     ExperimentUpdate,
     LayerCreate,
     LayerRead,
+    ShipRequest,
     Status,
     TransitionRequest,
 )
@@ -143,6 +144,19 @@ async def aggregate(actor: ActorDep, runtime: RuntimeDep, ref: str) -> Envelope[
         runtime.db, runtime.cache, actor, ref, runtime.aggregation_specs, runtime.after_aggregation
     )
     return Envelope(data=AggregateRead.model_validate(data))
+
+
+@router.post("/{ref}/ship", response_model=Envelope[ExperimentRead], responses=errors(409))
+async def ship(actor: ActorDep, runtime: RuntimeDep, ref: str, body: ShipRequest) -> Envelope[ExperimentRead]:
+    """Ship a variant (usually the winner): the experiment is completed if it was running or paused, and
+    every flag rule serving it in its environment serves that variant's variation from then on, to the
+    same users; the decision is kept in ``shipped``. 409 once shipped or for a draft, scheduled or
+    archived experiment; 422 when a rule maps no variation to the variant; all or nothing. With
+    ``dry_run`` nothing changes: the answer is what the experiment would be (``meta.dry_run``)."""
+    read = await service.ship_variant(
+        runtime.db, runtime.cache, actor, ref, body.variant, body.reason, dry_run=body.dry_run
+    )
+    return Envelope(data=read, meta={"dry_run": True} if body.dry_run else {})
 
 
 @router.post("/{ref}/{action}", response_model=Envelope[ExperimentRead], responses=errors(409))

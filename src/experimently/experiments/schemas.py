@@ -123,6 +123,39 @@ class ExperimentUpdate(BaseModel):
         return None if variants is None else check_variants(variants)
 
 
+class ShippedPlace(BaseModel):
+    rule: str = Field(description="the rule's id, or `fallthrough`")
+    variation: str = Field(description="the flag variation it serves from then on")
+
+
+class ShippedFlag(BaseModel):
+    key: str
+    version: int = Field(description="the flag's version the shipping wrote")
+    places: list[ShippedPlace] = Field(description="the rules and fallthrough now serving the variant")
+
+
+class Shipped(BaseModel):
+    variant: str
+    at: datetime
+    by: str | None = Field(description="the user or API key that shipped it")
+    reason: str
+    flags: list[ShippedFlag] = Field(
+        description="the flags whose rules served the experiment in its environment and now serve the variant"
+    )
+
+
+class ShipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variant: str = Field(min_length=1, max_length=100, description="the variant to ship, usually the winner")
+    reason: str = Field(
+        min_length=1, max_length=1000, pattern=r"\S", description="why this variant; kept in the history"
+    )
+    dry_run: bool = Field(
+        default=False, description="go through every check, answer what would change, change nothing"
+    )
+
+
 class ExperimentRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -153,6 +186,7 @@ class ExperimentRead(BaseModel):
     version: int
     started_at: datetime | None
     ended_at: datetime | None
+    shipped: Shipped | None = None
     created_at: datetime
     updated_at: datetime
 

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.actor import Actor
 from experimently.cache import Cache
+from experimently.db import Database
 from experimently.environments.service import get_environment_by_key
 from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.experiments import lifecycle, repository
@@ -22,6 +23,7 @@ from experimently.experiments.schemas import (
     LayerRead,
     Status,
 )
+from experimently.flags import service as flag_service
 from experimently.flags.documents import segment_document
 from experimently.kit.clock import ensure_utc, now
 from experimently.metrics import repository as metric_repository
@@ -231,6 +233,103 @@ async def transition(
             "scheduling needs a planned start", [{"path": "planned_start", "message": "required to schedule"}]
         )
     record_transition(session, actor, exp, action, target, reason)
+    cache.invalidate_on_commit(session, NAMESPACE)
+    return exp
+
+
+SHIPPABLE = frozenset({Status.RUNNING, Status.PAUSED, Status.COMPLETED})
+
+
+class _DryRun(Exception):  # not an error: how a dry run leaves its transaction, changing nothing
+    def __init__(self, read: ExperimentRead) -> None:
+        super().__init__("dry run")
+        self.read = read
+
+
+async def ship_variant(
+    db: Database, cache: Cache, actor: Actor, ref: str, variant: str, reason: str, *, dry_run: bool
+) -> ExperimentRead:
+    """:func:`ship` in a transaction of its own; a ``dry_run`` goes through every check and change, then
+    rolls them back and answers what the experiment would be (its ``shipped.flags``: what would change),
+    so a preview can never disagree with the real thing."""
+    try:
+        async with db.transaction() as session:
+            read = ExperimentRead.model_validate(await ship(session, cache, actor, ref, variant, reason))
+            if dry_run:
+                raise _DryRun(read)
+            return read
+    except _DryRun as preview:
+        return preview.read
+
+
+async def ship(
+    session: AsyncSession, cache: Cache, actor: Actor, ref: str, variant: str, reason: str
+) -> Experiment:
+    """Ship one variant: the experiment ends (completed, if it was running or paused) and every flag rule
+    that served it in its environment serves that variant's variation from then on, to exactly the users
+    it matched; the decision is kept on the experiment (``shipped``). One transaction: a rule with no
+    variation for the variant (422) or a flag the actor may not change (403) leaves everything as it
+    was. Rules in other environments are left alone: an experiment assigns units in its environment
+    only, so they never served it. Audited ``experiment.shipped`` (and ``flag.experiment_shipped`` per
+    flag), emitted as the domain event ``experiment.shipped``."""
+    exp = await _load_for_write(session, actor, ref)
+    status = Status(exp.status)
+    if exp.shipped:
+        raise Conflict(
+            f"experiment '{exp.key}' already shipped variant '{exp.shipped.get('variant')}'",
+            details={"shipped": exp.shipped},
+        )
+    if status not in SHIPPABLE:
+        raise Conflict(
+            f"only a running, paused or completed experiment can ship a variant (this one is {status})",
+            details={"status": str(status)},
+        )
+    keys = [str(v.get("key")) for v in exp.variants]
+    if variant not in keys:
+        raise ValidationFailed(
+            "no such variant", [{"path": "variant", "message": f"must be one of {', '.join(keys)}"}]
+        )
+    if status is not Status.COMPLETED:
+        record_transition(session, actor, exp, "complete", Status.COMPLETED, reason)
+    flags = await flag_service.ship_experiment(
+        session, cache, actor, exp.key, exp.environment, variant, reason
+    )
+    before = snapshot(exp)
+    moment = now()
+    exp.shipped = {
+        "variant": variant,
+        "at": moment.isoformat(),
+        "by": actor.label,
+        "reason": reason,
+        "flags": flags,
+    }
+    exp.version += 1
+    exp.updated_at = moment
+    await session.flush()
+    audit.record(
+        session,
+        actor,
+        "experiment.shipped",
+        "experiment",
+        exp.id,
+        before=before,
+        after=snapshot(exp),
+        reason=reason,
+    )
+    emit(
+        session,
+        "experiment.shipped",
+        "experiment",
+        exp.id,
+        {
+            "key": exp.key,
+            "status": exp.status,
+            "variant": variant,
+            "flags": flags,
+            "reason": reason,
+            "at": moment.isoformat(),
+        },
+    )
     cache.invalidate_on_commit(session, NAMESPACE)
     return exp
 

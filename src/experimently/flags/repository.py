@@ -15,8 +15,8 @@ from experimently.segments.repository import get_segment as get_segment
 
 async def get_flag(session: AsyncSession, key: str, *, for_update: bool = False) -> Flag | None:
     query = select(Flag).where(Flag.key == key)
-    if for_update:
-        query = query.with_for_update()
+    if for_update:  # the locked row as it is now, not a copy the session read before the lock
+        query = query.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(query)
 
 

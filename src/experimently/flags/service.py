@@ -45,6 +45,7 @@ FLAG_EVENTS = {
     "flag.rollout_step_applied": "flag.rollout_step_applied",
     "flag.rolled_back": "flag.rolled_back",
     "flag.owner_changed": "flag.owner_changed",
+    "flag.experiment_shipped": "flag.updated",
 }
 
 
@@ -290,3 +291,77 @@ async def transfer_ownership(
     before = snapshot(flag)
     flag.owner_id = owner_id
     return await _commit_change(session, cache, actor, flag, before, "flag.owner_changed")
+
+
+def _experiment_of(serve: Any) -> dict[str, Any] | None:
+    """The ``experiment`` block of a serve (``{"key", "variations"}``), if it hands off to one."""
+    if isinstance(serve, dict) and isinstance(serve.get("experiment"), dict):
+        return serve["experiment"]  # type: ignore[no-any-return]
+    return None
+
+
+def _serves(config: dict[str, Any], experiment_key: str) -> bool:
+    serves = [r.get("serve") for r in config.get("rules", [])] + [config.get("fallthrough")]
+    return any((_experiment_of(s) or {}).get("key") == experiment_key for s in serves)
+
+
+async def ship_experiment(
+    session: AsyncSession,
+    cache: Cache,
+    actor: Actor,
+    experiment_key: str,
+    environment: str,
+    variant: str,
+    reason: str,
+) -> list[dict[str, Any]]:
+    """Ship an experiment's variant through the flags that serve it: in ``environment``, every rule
+    (and fallthrough) that hands its decision to ``experiment_key`` serves, from now on, the variation
+    it mapped ``variant`` to, to exactly the users it matched; its id, conditions and place are kept.
+    One new version per flag changed, audited ``flag.experiment_shipped`` with the reason, announced as
+    ``flag.updated``. A rule that maps no variation to ``variant`` refuses the whole change (422, every
+    such place named), as does a flag the actor may not change (403): the caller's transaction then
+    changes nothing. Returns ``{"key", "version", "places"}`` per flag changed (``places``:
+    ``{"rule", "variation"}`` per serve changed, ``rule`` its id or ``"fallthrough"``)."""
+    changed: list[dict[str, Any]] = []
+    problems: list[dict[str, str]] = []
+    for candidate in await repository.all_flags(session):
+        if not _serves(candidate.environments.get(environment) or {}, experiment_key):
+            continue
+        flag = await _load_for_write(session, actor, candidate.key)
+        require_environment(actor, environment)
+        config = copy.deepcopy(flag.environments.get(environment) or {})
+        places: list[dict[str, str]] = []
+        serves: list[tuple[str, str, dict[str, Any]]] = [
+            (str(rule.get("id") or f"rules[{i}]"), f"environments.{environment}.rules[{i}].serve", rule)
+            for i, rule in enumerate(config.get("rules", []))
+        ]
+        if config.get("fallthrough") is not None:
+            serves.append(("fallthrough", f"environments.{environment}.fallthrough", config))
+        for place, path, holder in serves:
+            key = "serve" if holder is not config else "fallthrough"
+            experiment = _experiment_of(holder.get(key))
+            if experiment is None or experiment.get("key") != experiment_key:
+                continue
+            variation = (experiment.get("variations") or {}).get(variant)
+            if variation is None:
+                problems.append(
+                    {
+                        "path": f"flags.{flag.key}.{path}",
+                        "message": f"maps no variation to variant '{variant}'",
+                    }
+                )
+                continue
+            holder[key] = {"variation": variation}
+            places.append({"rule": place, "variation": str(variation)})
+        if not places:
+            continue
+        before = snapshot(flag)
+        flag.environments = {**flag.environments, environment: config}
+        await _check(session, flag, [environment])
+        await _commit_change(session, cache, actor, flag, before, "flag.experiment_shipped", reason)
+        changed.append({"key": flag.key, "version": flag.version, "places": places})
+    if problems:
+        raise ValidationFailed(
+            f"a flag rule serving experiment '{experiment_key}' has no variation for '{variant}'", problems
+        )
+    return changed

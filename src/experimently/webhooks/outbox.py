@@ -41,6 +41,7 @@ EVENT_TYPES = (
     "experiment.resumed",
     "experiment.completed",
     "experiment.archived",
+    "experiment.shipped",
     "experiment.guardrail_breached",
     "webhook.ping",
 )

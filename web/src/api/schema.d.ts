@@ -599,6 +599,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/experiments/{ref}/ship": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ship
+         * @description Ship a variant (usually the winner): the experiment is completed if it was running or paused, and
+         *     every flag rule serving it in its environment serves that variant's variation from then on, to the
+         *     same users; the decision is kept in ``shipped``. 409 once shipped or for a draft, scheduled or
+         *     archived experiment; 422 when a rule maps no variation to the variant; all or nothing. With
+         *     ``dry_run`` nothing changes: the answer is what the experiment would be (``meta.dry_run``).
+         */
+        post: operations["ship_api_v1_experiments__ref__ship_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/experiments/{ref}/{action}": {
         parameters: {
             query?: never;
@@ -3134,6 +3158,7 @@ export interface components {
             started_at: string | null;
             /** Ended At */
             ended_at: string | null;
+            shipped?: components["schemas"]["Shipped"] | null;
             /**
              * Created At
              * Format: date-time
@@ -4244,6 +4269,75 @@ export interface components {
              * @description send back in X-CSRF-Token on /auth/session/refresh and logout
              */
             csrf_token: string;
+        };
+        /** ShipRequest */
+        ShipRequest: {
+            /**
+             * Variant
+             * @description the variant to ship, usually the winner
+             */
+            variant: string;
+            /**
+             * Reason
+             * @description why this variant; kept in the history
+             */
+            reason: string;
+            /**
+             * Dry Run
+             * @description go through every check, answer what would change, change nothing
+             * @default false
+             */
+            dry_run?: boolean;
+        };
+        /** Shipped */
+        Shipped: {
+            /** Variant */
+            variant: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * By
+             * @description the user or API key that shipped it
+             */
+            by: string | null;
+            /** Reason */
+            reason: string;
+            /**
+             * Flags
+             * @description the flags whose rules served the experiment in its environment and now serve the variant
+             */
+            flags: components["schemas"]["ShippedFlag"][];
+        };
+        /** ShippedFlag */
+        ShippedFlag: {
+            /** Key */
+            key: string;
+            /**
+             * Version
+             * @description the flag's version the shipping wrote
+             */
+            version: number;
+            /**
+             * Places
+             * @description the rules and fallthrough now serving the variant
+             */
+            places: components["schemas"]["ShippedPlace"][];
+        };
+        /** ShippedPlace */
+        ShippedPlace: {
+            /**
+             * Rule
+             * @description the rule's id, or `fallthrough`
+             */
+            rule: string;
+            /**
+             * Variation
+             * @description the flag variation it serves from then on
+             */
+            variation: string;
         };
         /**
          * SrmRead
@@ -7071,6 +7165,95 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_AggregateRead_"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the resource named in the path does not exist (`RESOURCE_NOT_FOUND`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description a stale `version`, a duplicate key, a resource still in use or a refused lifecycle transition */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description the request body is larger than `MAX_BODY_BYTES` (`PAYLOAD_TOO_LARGE`) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    ship_api_v1_experiments__ref__ship_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ref: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShipRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_ExperimentRead_"];
                 };
             };
             /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
