@@ -516,4 +516,58 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     assert.equal((await call(server.base, adminToken, "GET", `/api/v1/experiments/${EXPERIMENT}`)).body.data.status, "paused");
     await page.context().close();
   });
+
+  test("the winner ships through the flag rule that served the experiment", async () => {
+    const flag = await call(server.base, adminToken, "POST", "/api/v1/feature-flags", { key: "green-button", name: "Green button" });
+    assert.equal(flag.status, 201, JSON.stringify(flag.body));
+    const rule = {
+      id: "checkout-test",
+      conditions: [{ attribute: "country", operator: "in", values: ["FR"] }],
+      serve: { experiment: { key: EXPERIMENT, variations: { control: "off", treatment: "on" } } },
+    };
+    const put = await call(server.base, adminToken, "PUT", "/api/v1/feature-flags/green-button/environments/production", {
+      version: flag.body.data.version,
+      enabled: true,
+      rules: [rule],
+      fallthrough: { variation: "off" },
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
+    await page.getByRole("button", { name: "Ship a variant" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("radio", { name: /treatment/ }).check();
+    // the preview is the server's dry run: what will change, before anything does
+    const changes = dialog.getByRole("region", { name: "What changes" });
+    await changes.getByText("will serve").waitFor();
+    assert.match(await changes.innerText(), /green-button in production: rule checkout-test will serve on \(version 3\)/);
+    const confirm = dialog.getByRole("button", { name: "Ship treatment" });
+    assert.equal(await confirm.isDisabled(), true, "no reason yet");
+    await dialog.getByLabel("Reason (kept in the history)").fill("treatment doubled conversion; revenue guardrail held");
+    await checkAxe(page, "ship dialog");
+    await shot(page, "experiment-ship");
+    await confirm.click();
+    const shipped = page.getByTestId("shipped");
+    await shipped.waitFor();
+    assert.match(await shipped.innerText(), /treatment shipped .* by admin@example\.com: “treatment doubled conversion/);
+    await page.getByText("rule checkout-test serves on").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Ship a variant" }).count(), 0, "ships once");
+    const experiment = (await call(server.base, adminToken, "GET", `/api/v1/experiments/${EXPERIMENT}`)).body.data;
+    assert.equal(experiment.status, "completed");
+    assert.equal(experiment.shipped.variant, "treatment");
+    const served = (await call(server.base, adminToken, "GET", "/api/v1/feature-flags/green-button")).body.data;
+    assert.deepEqual(served.environments.production.rules[0], { ...rule, serve: { variation: "on" } });
+    // a French user the experiment never saw now gets the winner from the flag, with no assignment
+    const evaluation = await fetch(`${server.base}/api/v1/feature-flags/green-button/evaluate`, {
+      method: "POST",
+      headers: { "X-API-Key": trackKey, "Content-Type": "application/json" },
+      body: JSON.stringify({ user_id: "after-the-test", context: { country: "FR" } }),
+    });
+    const answer = (await evaluation.json()).data;
+    assert.equal(answer.value, true);
+    assert.equal(answer.experiment_key ?? null, null);
+    await shot(page, "experiment-shipped");
+    await page.context().close();
+  });
 });

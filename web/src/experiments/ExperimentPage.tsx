@@ -7,7 +7,8 @@ import { AutoPauseBanner, pausedByGuardrail } from "../results/Banners";
 import { useBreaches } from "../results/api";
 import type { Breach } from "../results/types";
 import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
-import { ACTIONS, actionsFor, STATUS_TONE, useExperiment, useTransition, useUpdateSchedule, type Action, type Experiment } from "./api";
+import { ApiError } from "../api/client";
+import { ACTIONS, actionsFor, canShip, STATUS_TONE, useExperiment, useShip, useTransition, useUpdateSchedule, type Action, type Experiment, type Shipped } from "./api";
 
 /** A targeting condition as a sentence: `country is one of FR, DE`. */
 function describe(condition: Record<string, unknown>): string {
@@ -65,6 +66,130 @@ function ActionDialog({ experiment, action, onClose, breaches }: { experiment: E
         </div>
       </form>
     </Dialog>
+  );
+}
+
+/** What a ship changes, flag by flag: `checkout-button`: rule `exp` serves `on` (version 3). */
+function ShippedFlags({ flags, environment, done }: { flags: Shipped["flags"]; environment: string; done: boolean }) {
+  if (!flags.length) {
+    return (
+      <p className="text-sm text-slate-700">
+        No flag rule serves this experiment in <span className="font-mono">{environment}</span>: only the decision is recorded. Ship the variant
+        in your code.
+      </p>
+    );
+  }
+  return (
+    <ul className="space-y-1 text-sm text-slate-800">
+      {flags.map((flag) => (
+        <li key={flag.key}>
+          <Link className="font-mono text-indigo-700 hover:underline" to={`/flags/${flag.key}`}>
+            {flag.key}
+          </Link>{" "}
+          in <span className="font-mono">{environment}</span>:{" "}
+          {flag.places.map((place, i) => (
+            <span key={place.rule}>
+              {i ? "; " : ""}
+              {place.rule === "fallthrough" ? "the fallthrough" : <>rule <span className="font-mono">{place.rule}</span></>} {done ? "serves" : "will serve"}{" "}
+              <span className="font-mono">{place.variation}</span>
+            </span>
+          ))}{" "}
+          <span className="text-slate-600">(version {flag.version})</span>
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function ShipDialog({ experiment, open, onClose }: { experiment: Experiment; open: boolean; onClose: () => void }) {
+  const preview = useShip(experiment.key, true);
+  const ship = useShip(experiment.key, false);
+  const [variant, setVariant] = useState("");
+  const [reason, setReason] = useState("");
+  const runPreview = preview.mutate;
+  useEffect(() => {
+    if (open && variant) runPreview({ variant, reason: "preview" });
+  }, [open, variant, runPreview]);
+  const close = () => {
+    preview.reset();
+    ship.reset();
+    setVariant("");
+    setReason("");
+    onClose();
+  };
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    ship.mutate({ variant, reason: reason.trim() }, { onSuccess: close });
+  };
+  const refusals = preview.error instanceof ApiError && Array.isArray(preview.error.details.errors) ? (preview.error.details.errors as { path: string; message: string }[]) : [];
+  const ending = experiment.status === "completed" ? "The experiment has ended" : "The experiment stops now (completed)";
+  return (
+    <Dialog open={open} title={`Ship a variant of “${experiment.name}”?`} onClose={close}>
+      <form onSubmit={submit} className="flex flex-col gap-3">
+        <p className="text-sm text-slate-700">
+          {ending}, and every flag rule that serves it in <span className="font-mono">{experiment.environment}</span> serves the chosen variant's variation from
+          now on, to the same users. The decision is kept on this page and in the history. An experiment ships once.
+        </p>
+        <fieldset>
+          <legend className="mb-1 text-sm font-medium text-slate-900">Variant to ship</legend>
+          <div className="flex flex-col gap-1">
+            {experiment.variants.map((v) => (
+              <label key={String(v.key)} className="inline-flex items-center gap-2 text-sm">
+                <input type="radio" name="ship-variant" value={String(v.key)} checked={variant === String(v.key)} onChange={() => setVariant(String(v.key))} />
+                <span className="font-mono">{String(v.key)}</span>
+                {v.name ? <span className="text-slate-600">{String(v.name)}</span> : null}
+                {v.is_control ? <Badge>control</Badge> : null}
+              </label>
+            ))}
+          </div>
+        </fieldset>
+        {variant ? (
+          <section aria-live="polite" aria-label="What changes" className="rounded-md bg-slate-50 p-3 ring-1 ring-inset ring-slate-200">
+            <h3 className="mb-1 text-sm font-medium text-slate-900">What changes</h3>
+            {preview.isPending ? <p className="text-sm text-slate-600">Checking…</p> : null}
+            {preview.data?.shipped ? <ShippedFlags flags={preview.data.shipped.flags} environment={experiment.environment} done={false} /> : null}
+            {preview.error ? (
+              <>
+                <ErrorBanner error={preview.error} />
+                {refusals.length ? (
+                  <ul className="mt-2 list-disc pl-5 text-sm text-red-800">
+                    {refusals.map((r) => (
+                      <li key={r.path}>
+                        <span className="font-mono">{r.path}</span> {r.message}
+                      </li>
+                    ))}
+                  </ul>
+                ) : null}
+              </>
+            ) : null}
+          </section>
+        ) : null}
+        <ErrorBanner error={ship.error} />
+        <Field label="Reason (kept in the history)">
+          {(p) => <TextArea {...p} required rows={2} value={reason} onChange={(e) => setReason(e.target.value)} />}
+        </Field>
+        <div className="flex justify-end gap-2">
+          <Button onClick={close}>Cancel</Button>
+          <Button type="submit" variant="primary" disabled={!variant || !reason.trim() || !preview.isSuccess || ship.isPending}>
+            {variant ? `Ship ${variant}` : "Ship"}
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function ShippedCard({ experiment, shipped }: { experiment: Experiment; shipped: Shipped }) {
+  return (
+    <Card title="Shipped">
+      <p className="text-sm text-slate-800" data-testid="shipped">
+        <span className="font-mono font-medium">{shipped.variant}</span> shipped {formatDate(shipped.at)}
+        {shipped.by ? ` by ${shipped.by}` : ""}: “{shipped.reason}”
+      </p>
+      <div className="mt-2">
+        <ShippedFlags flags={shipped.flags} environment={experiment.environment} done />
+      </div>
+    </Card>
   );
 }
 
@@ -129,6 +254,7 @@ export function ExperimentPage() {
   const experiment = useExperiment(key);
   const can = useCan();
   const [action, setAction] = useState<Action | null>(null);
+  const [shipping, setShipping] = useState(false);
   const breaches = useBreaches(key);
   if (experiment.isPending) return <Spinner />;
   if (!experiment.data) return <ErrorBanner error={experiment.error} />;
@@ -144,18 +270,26 @@ export function ExperimentPage() {
       <PageHeader
         title={data.name}
         actions={
-          canWrite
-            ? actionsFor(data.status).map((a) => (
+          canWrite ? (
+            <>
+              {canShip(data) ? (
+                <Button variant={data.status === "completed" ? "primary" : "secondary"} onClick={() => setShipping(true)}>
+                  Ship a variant
+                </Button>
+              ) : null}
+              {actionsFor(data.status).map((a) => (
                 <Button key={a} variant={ACTIONS[a].tone} onClick={() => setAction(a)}>
                   {ACTIONS[a].label}
                 </Button>
-              ))
-            : null
+              ))}
+            </>
+          ) : null
         }
       >
         <span className="font-mono">{data.key}</span> · <Badge tone={STATUS_TONE[data.status]}>{data.status}</Badge> · version {data.version}
       </PageHeader>
       <ActionDialog experiment={data} action={action} onClose={() => setAction(null)} breaches={breaches.data ?? []} />
+      <ShipDialog experiment={data} open={shipping} onClose={() => setShipping(false)} />
       <nav aria-label="Experiment" className="mb-4 flex gap-1 border-b border-slate-200">
         <span aria-current="page" className="border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700">
           Overview
@@ -166,6 +300,7 @@ export function ExperimentPage() {
       </nav>
       <div className="space-y-4">
         <AutoPauseBanner status={data.status} breaches={breaches.data ?? []} experimentKey={data.key} on="overview" />
+        {data.shipped ? <ShippedCard experiment={data} shipped={data.shipped} /> : null}
         <Card title="Hypothesis">
           <p className="whitespace-pre-wrap text-sm text-slate-800">{data.hypothesis || "No hypothesis written."}</p>
           {data.description ? <p className="mt-2 whitespace-pre-wrap text-sm text-slate-600">{data.description}</p> : null}

@@ -3,6 +3,7 @@ import { api, unwrap } from "../api/client";
 import type { components } from "../api/schema";
 
 export type Experiment = components["schemas"]["ExperimentRead"];
+export type Shipped = components["schemas"]["Shipped"];
 export type Status = Experiment["status"];
 
 /** The lifecycle of src/experimently/experiments/lifecycle.py: which action leaves which state. */
@@ -16,7 +17,7 @@ export const ACTIONS: Record<Action, { from: Status[]; label: string; verb: stri
   unschedule: { from: ["scheduled"], label: "Unschedule", verb: "Back to draft", tone: "secondary", explain: "The planned start no longer starts it; it goes back to draft." },
   pause: { from: ["running"], label: "Pause", verb: "Pause", tone: "secondary", explain: "No new assignments: everyone gets the control's experience until it resumes; assignments are kept." },
   resume: { from: ["paused"], label: "Resume", verb: "Resume", tone: "primary", explain: "Assignment starts again, with the same variants for the same users." },
-  complete: { from: ["running", "paused"], label: "Stop", verb: "Stop the experiment", tone: "danger", explain: "The experiment ends for good (completed): no more assignments, the results stay. A flag rule that serves this experiment stops matching: its users fall through to the flag's next rule. To keep the winning variant, change that rule to serve its variation." },
+  complete: { from: ["running", "paused"], label: "Stop", verb: "Stop the experiment", tone: "danger", explain: "The experiment ends for good (completed): no more assignments, the results stay. A flag rule that serves this experiment stops matching: its users fall through to the flag's next rule. To keep the winning variant, use Ship a variant instead: it stops the experiment and makes those rules serve the variant." },
   archive: { from: ["draft", "completed"], label: "Archive", verb: "Archive", tone: "secondary", explain: "Hidden from the default lists; kept for the record." },
 };
 
@@ -91,6 +92,37 @@ export function useTransition(key: string) {
       client.setQueryData(["experiment", key], experiment);
       void client.invalidateQueries({ queryKey: ["experiments"] });
       void client.invalidateQueries({ queryKey: ["audit"] });
+    },
+  });
+}
+
+/** Which statuses can ship a variant (`POST /experiments/{ref}/ship`): running and paused ones are
+ * completed by it; a completed one ships once. */
+export function canShip(experiment: Experiment): boolean {
+  return ["running", "paused", "completed"].includes(experiment.status) && !experiment.shipped;
+}
+
+/** `POST /experiments/{ref}/ship`; `dryRun` answers what would change and changes nothing (the preview
+ * the dialog shows runs the same checks as the real request). */
+export function useShip(key: string, dryRun: boolean) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async ({ variant, reason }: { variant: string; reason: string }) =>
+      (
+        await unwrap(
+          api.POST("/api/v1/experiments/{ref}/ship", {
+            params: { path: { ref: key } },
+            body: { variant, reason, dry_run: dryRun },
+          }),
+        )
+      ).data,
+    onSuccess: (experiment) => {
+      if (dryRun) return;
+      client.setQueryData(["experiment", key], experiment);
+      void client.invalidateQueries({ queryKey: ["experiments"] });
+      void client.invalidateQueries({ queryKey: ["audit"] });
+      void client.invalidateQueries({ queryKey: ["flags"] });
+      void client.invalidateQueries({ queryKey: ["flag"] });
     },
   });
 }
