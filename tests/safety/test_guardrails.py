@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from experimently.webhooks.models import DomainEvent
-from tests.conftest import FakeClock, Harness
+from tests.conftest import ADMIN_EMAIL, FakeClock, Harness
 from tests.events.helpers import flush, post_batch
 
 EXP = "/api/v1/experiments"
@@ -93,6 +93,9 @@ async def test_breach__pauses_once__audited__emitted__listed(harness: Harness, f
     )
     types = [t for t, _ in await domain_events(harness)]
     assert types == ["experiment.started", "experiment.guardrail_breached", "experiment.paused"]
+    pause = (await harness.client.get(f"{EXP}/risky", headers=await harness.admin())).json()["data"]["pause"]
+    assert pause["automatic"] is True and pause["by"] == "system"
+    assert "guardrail 'errors' is significantly worse in 'treatment'" in pause["reason"]
 
     # a person resumes: that acknowledges the breach, the monitor does not pause again for it
     assert (
@@ -101,6 +104,19 @@ async def test_breach__pauses_once__audited__emitted__listed(harness: Harness, f
     await check(harness)
     assert await status(harness, "risky") == "running"
     assert len(await breaches(harness, "risky")) == 1
+    assert (await harness.client.get(f"{EXP}/risky", headers=await harness.admin())).json()["data"][
+        "pause"
+    ] is None
+    # a person's later pause is theirs, not the monitor's (the console's banner tells them apart)
+    manual = await harness.client.post(
+        f"{EXP}/risky/pause", json={"reason": "checkout incident"}, headers=await harness.admin()
+    )
+    assert manual.json()["data"]["pause"] | {"at": None} == {
+        "at": None,
+        "by": ADMIN_EMAIL,
+        "automatic": False,
+        "reason": "checkout incident",
+    }
 
 
 async def test_notify__records_and_emits_without_pausing(harness: Harness, fake_clock: FakeClock) -> None:

@@ -62,6 +62,8 @@ class Experiment(Base):
     reweighted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the variant shipped after the experiment (``{"variant", "at", "by", "reason", "flags"}``), if any
     shipped: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # while paused: ``{"at", "by", "automatic", "reason"}`` (the guardrail monitor's pauses are automatic)
+    pause: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 

@@ -144,6 +144,13 @@ class Shipped(BaseModel):
     )
 
 
+class Pause(BaseModel):
+    at: datetime
+    by: str = Field(description="the user or API key that paused it; `system` for the guardrail monitor")
+    automatic: bool = Field(description="paused by the guardrail monitor, not by a person or key")
+    reason: str | None
+
+
 class ShipRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -187,6 +194,7 @@ class ExperimentRead(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     shipped: Shipped | None = None
+    pause: Pause | None = Field(default=None, description="while paused: when, by whom, why")
     created_at: datetime
     updated_at: datetime
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
-from experimently.actor import Actor
+from experimently.actor import Actor, ActorKind
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.environments.service import get_environment_by_key
@@ -341,6 +341,17 @@ def record_transition(
     as a domain event; the caller invalidates the cache."""
     before = snapshot(exp)
     apply_status(exp, target)
+    # who paused it and why, while it stays paused: the console tells a guardrail's pause from a person's
+    exp.pause = (
+        {
+            "at": exp.updated_at.isoformat(),
+            "by": actor.label,
+            "automatic": actor.kind is ActorKind.SYSTEM,
+            "reason": reason,
+        }
+        if target is Status.PAUSED
+        else None
+    )
     audit.record(
         session,
         actor,

@@ -3159,6 +3159,8 @@ export interface components {
             /** Ended At */
             ended_at: string | null;
             shipped?: components["schemas"]["Shipped"] | null;
+            /** @description while paused: when, by whom, why */
+            pause?: components["schemas"]["Pause"] | null;
             /**
              * Created At
              * Format: date-time
@@ -3866,6 +3868,26 @@ export interface components {
              * @description the new generated password, shown once
              */
             password: string;
+        };
+        /** Pause */
+        Pause: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * By
+             * @description the user or API key that paused it; `system` for the guardrail monitor
+             */
+            by: string;
+            /**
+             * Automatic
+             * @description paused by the guardrail monitor, not by a person or key
+             */
+            automatic: boolean;
+            /** Reason */
+            reason: string | null;
         };
         /**
          * PermissionsRead

@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { fieldErrorsFor } from "../flags/errors";
 import { OPERATOR_BY_VALUE, toIso, toLocalInput } from "../flags/operators";
-import { AutoPauseBanner, pausedByGuardrail } from "../results/Banners";
+import { AutoPauseBanner, PausedBanner, pausedByGuardrail } from "../results/Banners";
 import { useBreaches } from "../results/api";
 import type { Breach } from "../results/types";
 import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
@@ -45,9 +45,9 @@ function ActionDialog({ experiment, action, onClose, breaches }: { experiment: E
     <Dialog open={action !== null} title={info ? `${info.label} “${experiment.name}”?` : ""} onClose={close}>
       <form onSubmit={submit} className="flex flex-col gap-3">
         <p className="text-sm text-slate-700">{info?.explain}</p>
-        {action === "resume" && pausedByGuardrail(experiment.status, breaches) ? (
+        {action === "resume" && pausedByGuardrail(experiment.status, breaches, experiment.pause) ? (
           <p className="rounded-md bg-amber-50 p-2 text-sm text-amber-900 ring-1 ring-inset ring-amber-600/30" data-testid="resume-acknowledges">
-            A guardrail breach paused this experiment ({pausedByGuardrail(experiment.status, breaches)}). Resuming acknowledges the
+            A guardrail breach paused this experiment ({pausedByGuardrail(experiment.status, breaches, experiment.pause)}). Resuming acknowledges the
             breach: the monitor will not pause it again for the same metric and variant; another metric or variant still can.
           </p>
         ) : null}
@@ -299,7 +299,8 @@ export function ExperimentPage() {
         </Link>
       </nav>
       <div className="space-y-4">
-        <AutoPauseBanner status={data.status} breaches={breaches.data ?? []} experimentKey={data.key} on="overview" />
+        <AutoPauseBanner status={data.status} breaches={breaches.data ?? []} experimentKey={data.key} on="overview" pause={data.pause} />
+        <PausedBanner status={data.status} pause={data.pause} />
         {data.shipped ? <ShippedCard experiment={data} shipped={data.shipped} /> : null}
         <Card title="Hypothesis">
           <p className="whitespace-pre-wrap text-sm text-slate-800">{data.hypothesis || "No hypothesis written."}</p>

@@ -1,7 +1,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { MemoryRouter } from "react-router-dom";
 import { afterEach, describe, expect, it } from "vitest";
-import { AutoPauseBanner, WarningBanners } from "./Banners";
+import { AutoPauseBanner, PausedBanner, pausedByGuardrail, WarningBanners } from "./Banners";
 import type { Results, Warning } from "./types";
 
 function results(warnings: Warning[], status = "running"): Results {
@@ -119,5 +119,51 @@ describe("data-quality banners", () => {
       </MemoryRouter>,
     );
     expect(screen.queryByRole("alert")).toBeNull();
+  });
+
+  it("tells the monitor's pause from a person's later one", () => {
+    const breach = {
+      metric_key: "errors",
+      variant: "treatment",
+      action: "paused",
+      relative_lift: 2.294,
+      p_value: 0.00001,
+      details: {},
+      detected_at: "2026-12-02T07:51:00Z",
+    };
+    const automatic = { at: "2026-12-02T07:51:00.2Z", by: "system", automatic: true, reason: "guardrail 'errors' is significantly worse" };
+    const { rerender } = render(
+      <MemoryRouter>
+        <AutoPauseBanner status="paused" breaches={[breach]} experimentKey="exp" pause={automatic} />
+        <PausedBanner status="paused" pause={automatic} />
+      </MemoryRouter>,
+    );
+    expect(screen.getByRole("alert", { name: "Paused automatically by a guardrail" }).textContent).toContain("'errors' is significantly worse in 'treatment'");
+    expect(screen.queryByRole("status", { name: "Paused" })).toBeNull();
+    expect(pausedByGuardrail("paused", [breach], automatic)).toBe("'errors' in 'treatment'");
+    // resumed (acknowledged), then paused by a person a day later: the breach is not why it is paused
+    const manual = { at: "2026-12-03T09:00:00Z", by: "alice@example.com", automatic: false, reason: "checkout incident" };
+    rerender(
+      <MemoryRouter>
+        <AutoPauseBanner status="paused" breaches={[breach]} experimentKey="exp" pause={manual} />
+        <PausedBanner status="paused" pause={manual} />
+      </MemoryRouter>,
+    );
+    expect(screen.queryByRole("alert")).toBeNull();
+    const paused = screen.getByRole("status", { name: "Paused" });
+    expect(paused.textContent).toContain("alice@example.com paused the experiment on");
+    expect(paused.textContent).toContain("“checkout incident”");
+    expect(pausedByGuardrail("paused", [breach], manual)).toBeNull();
+    // a second guardrail pause names only its own breach, not the acknowledged first one
+    const second = { ...breach, metric_key: "latency", detected_at: "2026-12-04T10:00:00Z" };
+    const again = { ...automatic, at: "2026-12-04T10:00:00.1Z" };
+    rerender(
+      <MemoryRouter>
+        <AutoPauseBanner status="paused" breaches={[breach, second]} experimentKey="exp" pause={again} />
+      </MemoryRouter>,
+    );
+    const banner = screen.getByRole("alert", { name: "Paused automatically by a guardrail" });
+    expect(banner.textContent).toContain("'latency' is significantly worse");
+    expect(banner.textContent).not.toContain("'errors'");
   });
 });

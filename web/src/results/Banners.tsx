@@ -2,7 +2,11 @@ import type { ReactNode } from "react";
 import { Link } from "react-router-dom";
 import { formatDate } from "../ui";
 import { formatCount, formatLift, formatPEquals, formatPValue, formatWait } from "./format";
+import type { components } from "../api/schema";
 import type { Breach, Results, Warning } from "./types";
+
+/** While paused: when, by whom, why, and whether the guardrail monitor did it (`automatic`). */
+export type Pause = components["schemas"]["Pause"];
 
 const TONES = {
   red: "bg-red-50 text-red-900 ring-red-600/30",
@@ -196,11 +200,38 @@ function breachText(breach: Breach): string {
   return `'${breach.metric_key}' is significantly worse in '${breach.variant}' (${formatLift(breach.relative_lift)}${p})`;
 }
 
-/** While paused by the guardrail monitor, its latest pausing breach as "metric in variant"; else null. */
-export function pausedByGuardrail(status: string, breaches: Breach[]): string | null {
+/** The pausing breaches of the present pause: none when a person or key paused it (`pause.automatic`
+ * false: an earlier guardrail pause was resumed, so its breach is not why it is paused now); those found
+ * with the monitor's pause (the same minute); with no `pause` (paused before the server kept one), the
+ * latest. */
+function pausingBreaches(status: string, breaches: Breach[], pause: Pause | null | undefined): Breach[] {
   const paused = breaches.filter((b) => b.action === "paused");
-  const last = paused[paused.length - 1];
-  return status === "paused" && last ? `'${last.metric_key}' in '${last.variant}'` : null;
+  if (status !== "paused" || !paused.length) return [];
+  if (!pause) return paused.slice(-1);
+  if (!pause.automatic) return [];
+  const at = Date.parse(pause.at);
+  const same = paused.filter((b) => Math.abs(Date.parse(b.detected_at) - at) <= 60_000);
+  return same.length ? same : paused.slice(-1);
+}
+
+/** While paused by the guardrail monitor, its latest pausing breach as "metric in variant"; else null. */
+export function pausedByGuardrail(status: string, breaches: Breach[], pause?: Pause | null): string | null {
+  const last = pausingBreaches(status, breaches, pause).at(-1);
+  return last ? `'${last.metric_key}' in '${last.variant}'` : null;
+}
+
+/** Paused by a person or an API key: who, when and why (the guardrail monitor's pauses have their own banner). */
+export function PausedBanner({ status, pause }: { status: string; pause: Pause | null | undefined }) {
+  if (status !== "paused" || !pause || pause.automatic) return null;
+  return (
+    <Banner tone="amber" code="PAUSED" title="Paused">
+      <p>
+        {pause.by} paused the experiment on {formatDate(pause.at)}
+        {pause.reason ? `: “${pause.reason}”` : ""}. While paused nobody new is assigned and exposures stop: applications serve their
+        default to everyone the experiment would have reached.
+      </p>
+    </Banner>
+  );
 }
 
 /** The experiment was paused by the guardrail monitor (its latest pause came from a breach). */
@@ -209,20 +240,23 @@ export function AutoPauseBanner({
   breaches,
   experimentKey,
   on = "results",
+  pause,
 }: {
   status: string;
   breaches: Breach[];
   experimentKey: string;
   /** the results page (the guardrails are below) or the experiment's overview (Resume is above) */
   on?: "results" | "overview";
+  /** the experiment's `pause`: a person's later pause is not the monitor's */
+  pause?: Pause | null;
 }) {
-  const paused = breaches.filter((b) => b.action === "paused");
-  const last = paused[paused.length - 1];
-  if (status !== "paused" || !last) return null;
+  const paused = pausingBreaches(status, breaches, pause);
+  const last = paused.at(-1);
+  if (!last) return null;
   return (
     <Banner tone="red" code="GUARDRAIL_PAUSED" title="Paused automatically by a guardrail">
       <p>
-        On {formatDate(last.detected_at)} the guardrail monitor found {paused.map(breachText).join("; ")} and paused the
+        On {formatDate(pause?.at ?? last.detected_at)} the guardrail monitor found {paused.map(breachText).join("; ")} and paused the
         experiment. While paused nobody is assigned: applications serve their default.
       </p>
       {on === "results" ? (
