@@ -517,7 +517,7 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.context().close();
   });
 
-  test("the winner ships through the flag rule that served the experiment", async () => {
+  test("a flag rule handed to the experiment in the editor, then the winner shipped through it", async () => {
     const flag = await call(server.base, adminToken, "POST", "/api/v1/feature-flags", { key: "green-button", name: "Green button" });
     assert.equal(flag.status, 201, JSON.stringify(flag.body));
     const rule = {
@@ -525,15 +525,43 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
       conditions: [{ attribute: "country", operator: "in", values: ["FR"] }],
       serve: { experiment: { key: EXPERIMENT, variations: { control: "off", treatment: "on" } } },
     };
-    const put = await call(server.base, adminToken, "PUT", "/api/v1/feature-flags/green-button/environments/production", {
-      version: flag.body.data.version,
-      enabled: true,
-      rules: [rule],
-      fallthrough: { variation: "off" },
-    });
-    assert.equal(put.status, 200, JSON.stringify(put.body));
     const page = await newPage();
     await signIn(page);
+    // the rule built in the flag editor: a condition, then "an experiment" with its variants mapped
+    await page.goto(`${server.base}/flags/green-button`);
+    await page.getByRole("tab", { name: "Production" }).click();
+    await page.getByRole("button", { name: "+ Add rule" }).click();
+    await page.getByLabel("Condition 1 attribute").fill("country");
+    await page.getByLabel("Condition 1 operator").selectOption("in");
+    await page.getByLabel("Condition 1 values", { exact: true }).fill("FR");
+    await page.getByLabel("Serve: kind").selectOption("experiment");
+    const picker = page.getByLabel("Serve: experiment");
+    await picker.locator(`option[value="${EXPERIMENT}"]`).waitFor({ state: "attached" });
+    // only this environment's experiments not yet over are offered
+    const all = (await call(server.base, adminToken, "GET", "/api/v1/experiments?limit=200")).body.data;
+    const open = all.filter((e) => e.environment === "production" && ["draft", "scheduled", "running", "paused"].includes(e.status)).map((e) => e.key);
+    assert.ok(open.includes(EXPERIMENT) && all.length > open.length, JSON.stringify(all.map((e) => [e.key, e.environment, e.status])));
+    const offered = await picker.locator("option").evaluateAll((options) => options.map((o) => o.value).filter(Boolean));
+    assert.deepEqual(offered.sort(), open.sort());
+    await picker.selectOption(EXPERIMENT);
+    // preset: the control keeps "off", the treatment gets "on"; each can be changed
+    assert.equal(await page.getByLabel("Serve: variation for variant control").inputValue(), "off");
+    assert.equal(await page.getByLabel("Serve: variation for variant treatment").inputValue(), "on");
+    await page.getByLabel("Serve: variation for variant treatment").selectOption("off");
+    await page.getByLabel("Serve: variation for variant treatment").selectOption("on");
+    await page.getByLabel("Rule 1 id").fill("checkout-test");
+    await page.getByLabel("Fallthrough serves: variation").selectOption("off");
+    await page.getByTestId("serve-experiment").scrollIntoViewIfNeeded();
+    await checkAxe(page, "rule serving an experiment");
+    await shot(page, "flag-rule-experiment");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Unsaved changes in production").waitFor({ state: "detached" });
+    await page.getByRole("switch", { name: "Serve targeting in production" }).click();
+    await page.getByRole("switch", { name: "Serve targeting in production", checked: true }).waitFor();
+    const saved = (await call(server.base, adminToken, "GET", "/api/v1/feature-flags/green-button")).body.data.environments.production;
+    assert.deepEqual(saved.rules, [rule]);
+    assert.equal(saved.enabled, true);
+
     await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
     await page.getByRole("button", { name: "Ship a variant" }).click();
     const dialog = page.getByRole("dialog");
@@ -541,7 +569,7 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     // the preview is the server's dry run: what will change, before anything does
     const changes = dialog.getByRole("region", { name: "What changes" });
     await changes.getByText("will serve").waitFor();
-    assert.match(await changes.innerText(), /green-button in production: rule checkout-test will serve on \(version 3\)/);
+    assert.match(await changes.innerText(), /green-button in production: rule checkout-test will serve on \(version 4\)/);
     const confirm = dialog.getByRole("button", { name: "Ship treatment" });
     assert.equal(await confirm.isDisabled(), true, "no reason yet");
     await dialog.getByLabel("Reason (kept in the history)").fill("treatment doubled conversion; revenue guardrail held");

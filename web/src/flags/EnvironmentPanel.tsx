@@ -119,6 +119,7 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
           segments={(segments.data ?? []).map((s) => s.key)}
           errorAt={errorAt}
           disabled={!canWrite}
+          environment={env}
         />
       </Card>
 
@@ -128,8 +129,9 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
             label="Fallthrough serves"
             serve={draft.fallthrough}
             variations={variations}
-            error={errorAt("fallthrough") ?? errorAt("fallthrough.rollout.variations")}
+            error={errorAt("fallthrough") ?? errorAt("fallthrough.rollout.variations") ?? errorAt("fallthrough.experiment.key") ?? errorAt("fallthrough.experiment.variations")}
             disabled={!canWrite}
+            environment={env}
             onChange={(fallthrough) => set({ fallthrough })}
           />
           <label className="flex flex-wrap items-center gap-2 text-xs font-medium text-slate-700">

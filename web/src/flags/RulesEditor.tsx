@@ -77,6 +77,7 @@ export function RulesEditor({
   segments,
   errorAt,
   disabled,
+  environment,
 }: {
   rules: Rule[];
   onChange: (rules: Rule[]) => void;
@@ -84,6 +85,8 @@ export function RulesEditor({
   segments: string[];
   errorAt: (path: string) => string | undefined;
   disabled: boolean;
+  /** the flag environment edited (a rule serving an experiment offers that environment's) */
+  environment?: string;
 }) {
   const sensors = useSensors(useSensor(PointerSensor), useSensor(KeyboardSensor, { coordinateGetter: sortableKeyboardCoordinates }));
   const move = (from: number, to: number) => onChange(arrayMove(rules, from, to));
@@ -115,8 +118,14 @@ export function RulesEditor({
                     label="Serve"
                     serve={rule.serve}
                     variations={variations}
-                    error={errorAt(`rules[${index}].serve`) ?? errorAt(`rules[${index}].serve.rollout.variations`)}
+                    error={
+                      errorAt(`rules[${index}].serve`) ??
+                      errorAt(`rules[${index}].serve.rollout.variations`) ??
+                      errorAt(`rules[${index}].serve.experiment.key`) ??
+                      errorAt(`rules[${index}].serve.experiment.variations`)
+                    }
                     disabled={disabled}
+                    environment={environment}
                     onChange={(serve) => update(index, { ...rule, serve })}
                   />
                   <div className="flex items-center justify-between gap-2">

@@ -1,6 +1,32 @@
 import { Link } from "react-router-dom";
+import { useExperiments, type Experiment } from "../experiments/api";
 import { Button, Input, Select } from "../ui";
 import type { Serve } from "./api";
+
+interface ExperimentServeDoc {
+  key: string;
+  variations: Record<string, string>;
+}
+
+/** Each variant of the experiment served a variation: the one already mapped while it still exists;
+ * else the control (the first variant) the flag's last variation (`off` for an on/off flag) and the other
+ * variants the other variations in order (`on`), the last one again when there are more variants. */
+export function defaultMapping(variants: string[], variations: string[], current: Record<string, string> = {}): Record<string, string> {
+  const last = variations.length - 1;
+  const others = variations.slice(0, Math.max(last, 1));
+  return Object.fromEntries(
+    variants.map((variant, i) => {
+      const kept = current[variant];
+      if (kept && variations.includes(kept)) return [variant, kept];
+      return [variant, (i === 0 ? variations[last] : others[Math.min(i - 1, others.length - 1)]) ?? ""];
+    }),
+  );
+}
+
+/** The experiments a rule in ``environment`` can hand off to: those of that environment not yet over. */
+function candidates(experiments: Experiment[], environment: string | undefined): Experiment[] {
+  return experiments.filter((e) => (!environment || e.environment === environment) && ["draft", "scheduled", "running", "paused"].includes(e.status));
+}
 
 export function rolloutTotal(serve: Serve): number {
   return Math.round((serve.rollout?.variations ?? []).reduce((sum, v) => sum + (Number(v.weight) || 0), 0) * 100) / 100;
@@ -14,6 +40,7 @@ export function ServeEditor({
   label,
   error,
   disabled,
+  environment,
 }: {
   serve: Serve | null;
   onChange: (serve: Serve) => void;
@@ -21,6 +48,8 @@ export function ServeEditor({
   label: string;
   error?: string | undefined;
   disabled: boolean;
+  /** the flag environment edited: the experiments offered are those of that environment */
+  environment?: string;
 }) {
   const current = serve ?? { variation: variations[0] ?? "" };
   const kind = current.rollout ? "rollout" : current.experiment ? "experiment" : "variation";
@@ -33,18 +62,20 @@ export function ServeEditor({
           aria-label={`${label}: kind`}
           className={kind === "experiment" ? "w-48" : "w-40"}
           value={kind}
-          disabled={disabled || kind === "experiment"}
+          disabled={disabled}
           onChange={(e) =>
             onChange(
               e.target.value === "rollout"
                 ? { rollout: { variations: variations.map((v, i) => ({ variation: v, weight: i === 0 ? 100 : 0 })) } }
-                : { variation: variations[0] ?? "" },
+                : e.target.value === "experiment"
+                  ? { experiment: { key: "", variations: {} } }
+                  : { variation: variations[0] ?? "" },
             )
           }
         >
           <option value="variation">a variation</option>
           <option value="rollout">a percentage rollout</option>
-          {kind === "experiment" ? <option value="experiment">an experiment</option> : null}
+          <option value="experiment">an experiment</option>
         </Select>
         {kind === "variation" ? (
           <Select
@@ -62,7 +93,19 @@ export function ServeEditor({
           </Select>
         ) : null}
       </div>
-      {kind === "experiment" ? <ExperimentServe serve={current.experiment} /> : null}
+      {kind === "experiment" ? (
+        disabled ? (
+          <ExperimentServe serve={current.experiment} />
+        ) : (
+          <ExperimentServeEditor
+            serve={current.experiment as ExperimentServeDoc}
+            variations={variations}
+            label={label}
+            environment={environment}
+            onChange={(experiment) => onChange({ experiment })}
+          />
+        )
+      ) : null}
       {kind === "rollout" && current.rollout ? (
         <div className="space-y-1">
           {/* a bar of the split: each variation's share, the rest left empty */}
@@ -129,8 +172,95 @@ export function ServeEditor({
   );
 }
 
-/** A rule that hands its decision to an experiment (set through the API): the experiment, linked, and
- * which variation each of its variants is served. Read-only here. */
+/** Hand the decision to an experiment: which one (of the flag environment's experiments not yet over),
+ * and the variation each of its variants is served. */
+function ExperimentServeEditor({
+  serve,
+  variations,
+  label,
+  environment,
+  onChange,
+}: {
+  serve: ExperimentServeDoc;
+  variations: string[];
+  label: string;
+  environment: string | undefined;
+  onChange: (serve: ExperimentServeDoc) => void;
+}) {
+  const list = useExperiments({ status: "", q: "", offset: 0, limit: 200 });
+  const offered = candidates(list.data?.experiments ?? [], environment);
+  const chosen = (list.data?.experiments ?? []).find((e) => e.key === serve.key);
+  const variants = chosen ? chosen.variants.map((v) => String(v.key)) : Object.keys(serve.variations ?? {});
+  const pick = (key: string) => {
+    const experiment = offered.find((e) => e.key === key);
+    const keys = experiment ? experiment.variants.map((v) => String(v.key)) : [];
+    onChange({ key, variations: defaultMapping(keys, variations) });
+  };
+  return (
+    <div className="space-y-2 rounded-md bg-slate-50 p-2 text-sm ring-1 ring-inset ring-slate-200" data-testid="serve-experiment">
+      <label className="flex flex-wrap items-center gap-2 text-xs font-medium text-slate-700">
+        Experiment
+        <Select aria-label={`${label}: experiment`} className="w-full sm:w-96" value={serve.key} onChange={(e) => pick(e.target.value)}>
+          <option value="">{list.isPending ? "loading…" : offered.length ? "choose an experiment" : `no experiment in ${environment ?? "this environment"} yet`}</option>
+          {serve.key && !offered.some((e) => e.key === serve.key) ? <option value={serve.key}>{serve.key}</option> : null}
+          {offered.map((e) => (
+            <option key={e.key} value={e.key}>
+              {e.name} ({e.key}, {e.status})
+            </option>
+          ))}
+        </Select>
+        {serve.key ? (
+          <Link className="text-indigo-700 hover:underline" to={`/experiments/${encodeURIComponent(serve.key)}`}>
+            open the experiment
+          </Link>
+        ) : null}
+      </label>
+      {serve.key && variants.length ? (
+        <table className="text-xs">
+          <caption className="sr-only">Variation served for each variant of the experiment</caption>
+          <thead>
+            <tr className="text-left text-slate-600">
+              <th scope="col" className="pr-4 font-medium">variant</th>
+              <th scope="col" className="font-medium">variation served</th>
+            </tr>
+          </thead>
+          <tbody>
+            {variants.map((variant) => (
+              <tr key={variant}>
+                <td className="pr-4 font-mono">{variant}</td>
+                <td>
+                  <Select
+                    aria-label={`${label}: variation for variant ${variant}`}
+                    className="w-40"
+                    value={serve.variations?.[variant] ?? ""}
+                    onChange={(e) => onChange({ ...serve, variations: { ...serve.variations, [variant]: e.target.value } })}
+                  >
+                    <option value="" disabled>
+                      choose
+                    </option>
+                    {variations.map((v) => (
+                      <option key={v} value={v}>
+                        {v}
+                      </option>
+                    ))}
+                  </Select>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      <p className="text-xs text-slate-600">
+        A user this rule matches gets the experiment&apos;s sticky assignment (and its exposure) and the variation of their
+        variant. A user the experiment does not assign (it is not running, or the user is outside its traffic or targeting)
+        goes on to the next rule. To keep a winner after the experiment, ship it from the experiment&apos;s page.
+      </p>
+    </div>
+  );
+}
+
+/** A rule that hands its decision to an experiment, for a reader who cannot change the flag: the
+ * experiment, linked, and which variation each of its variants is served. */
 function ExperimentServe({ serve }: { serve: unknown }) {
   const experiment = (serve ?? {}) as { key?: string; variations?: Record<string, string> };
   const mapping = Object.entries(experiment.variations ?? {});
@@ -170,8 +300,7 @@ function ExperimentServe({ serve }: { serve: unknown }) {
       )}
       <p className="text-xs text-slate-600">
         A user the experiment does not assign (it is not running, or the user is outside its traffic) goes on to the next
-        rule (from the fallthrough: the off variation). The experiment and the mapping are changed through the API
-        (<span className="font-mono">serve.experiment</span>); this editor shows them read-only.
+        rule (from the fallthrough: the off variation).
       </p>
     </div>
   );
