@@ -1,3 +1,4 @@
+import type { ReactNode } from "react";
 import { Link } from "react-router-dom";
 import { useExperiments, type Experiment } from "../experiments/api";
 import { Button, Input, Select } from "../ui";
@@ -172,6 +173,22 @@ export function ServeEditor({
   );
 }
 
+/** The variant → variation table of a rule serving an experiment; ``children`` are its rows. */
+function MappingTable({ children }: { children: ReactNode }) {
+  return (
+    <table className="text-xs">
+      <caption className="sr-only">Variation served for each variant of the experiment</caption>
+      <thead>
+        <tr className="text-left text-slate-600">
+          <th scope="col" className="pr-4 font-medium">variant</th>
+          <th scope="col" className="font-medium">variation served</th>
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
+}
+
 /** Hand the decision to an experiment: which one (of the flag environment's experiments not yet over),
  * and the variation each of its variants is served. */
 function ExperimentServeEditor({
@@ -216,39 +233,30 @@ function ExperimentServeEditor({
         ) : null}
       </label>
       {serve.key && variants.length ? (
-        <table className="text-xs">
-          <caption className="sr-only">Variation served for each variant of the experiment</caption>
-          <thead>
-            <tr className="text-left text-slate-600">
-              <th scope="col" className="pr-4 font-medium">variant</th>
-              <th scope="col" className="font-medium">variation served</th>
-            </tr>
-          </thead>
-          <tbody>
-            {variants.map((variant) => (
-              <tr key={variant}>
-                <td className="pr-4 font-mono">{variant}</td>
-                <td>
-                  <Select
-                    aria-label={`${label}: variation for variant ${variant}`}
-                    className="w-40"
-                    value={serve.variations?.[variant] ?? ""}
-                    onChange={(e) => onChange({ ...serve, variations: { ...serve.variations, [variant]: e.target.value } })}
-                  >
-                    <option value="" disabled>
-                      choose
+        <MappingTable>
+          {variants.map((variant) => (
+            <tr key={variant}>
+              <td className="pr-4 font-mono">{variant}</td>
+              <td>
+                <Select
+                  aria-label={`${label}: variation for variant ${variant}`}
+                  className="w-40"
+                  value={serve.variations?.[variant] ?? ""}
+                  onChange={(e) => onChange({ ...serve, variations: { ...serve.variations, [variant]: e.target.value } })}
+                >
+                  <option value="" disabled>
+                    choose
+                  </option>
+                  {variations.map((v) => (
+                    <option key={v} value={v}>
+                      {v}
                     </option>
-                    {variations.map((v) => (
-                      <option key={v} value={v}>
-                        {v}
-                      </option>
-                    ))}
-                  </Select>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                  ))}
+                </Select>
+              </td>
+            </tr>
+          ))}
+        </MappingTable>
       ) : null}
       <p className="text-xs text-slate-600">
         A user this rule matches gets the experiment&apos;s sticky assignment (and its exposure) and the variation of their
@@ -278,23 +286,14 @@ function ExperimentServe({ serve }: { serve: unknown }) {
         ; each variant is served a variation:
       </p>
       {mapping.length ? (
-        <table className="text-xs">
-          <caption className="sr-only">Variation served for each variant of the experiment</caption>
-          <thead>
-            <tr className="text-left text-slate-600">
-              <th scope="col" className="pr-4 font-medium">variant</th>
-              <th scope="col" className="font-medium">variation served</th>
+        <MappingTable>
+          {mapping.map(([variant, variation]) => (
+            <tr key={variant}>
+              <td className="pr-4 font-mono">{variant}</td>
+              <td className="font-mono">→ {variation}</td>
             </tr>
-          </thead>
-          <tbody className="font-mono">
-            {mapping.map(([variant, variation]) => (
-              <tr key={variant}>
-                <td className="pr-4">{variant}</td>
-                <td>→ {variation}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </MappingTable>
       ) : (
         <p className="text-xs text-slate-600">No variant is mapped to a variation.</p>
       )}

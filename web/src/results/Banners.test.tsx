@@ -4,6 +4,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AutoPauseBanner, PausedBanner, pausedByGuardrail, WarningBanners } from "./Banners";
 import type { Results, Warning } from "./types";
 
+const breach = {
+  metric_key: "errors",
+  variant: "treatment",
+  action: "paused",
+  relative_lift: 2.294,
+  p_value: 0.00001,
+  details: {},
+  detected_at: "2026-12-02T07:51:00Z",
+};
+
 function results(warnings: Warning[], status = "running"): Results {
   return {
     experiment: { id: "e", key: "exp", status, control: "control", started_at: null },
@@ -85,15 +95,6 @@ describe("data-quality banners", () => {
   });
 
   it("shows the automatic pause only while the experiment is paused by a breach", () => {
-    const breach = {
-      metric_key: "errors",
-      variant: "treatment",
-      action: "paused",
-      relative_lift: 2.294,
-      p_value: 0.00001,
-      details: {},
-      detected_at: "2026-12-02T07:51:00Z",
-    };
     const { rerender } = render(
       <MemoryRouter>
         <AutoPauseBanner status="paused" breaches={[breach]} experimentKey="exp" />
@@ -122,15 +123,6 @@ describe("data-quality banners", () => {
   });
 
   it("tells the monitor's pause from a person's later one", () => {
-    const breach = {
-      metric_key: "errors",
-      variant: "treatment",
-      action: "paused",
-      relative_lift: 2.294,
-      p_value: 0.00001,
-      details: {},
-      detected_at: "2026-12-02T07:51:00Z",
-    };
     const automatic = { at: "2026-12-02T07:51:00.2Z", by: "system", automatic: true, reason: "guardrail 'errors' is significantly worse" };
     const { rerender } = render(
       <MemoryRouter>
