@@ -242,9 +242,21 @@ def test_flags_and_experiments__kill_enable_start_pause_aggregate(embedded: Path
     missing = cli("experiments", "aggregate", "other")
     assert missing.exit_code != 0 and "other" in missing.output and "Traceback" not in missing.output
 
+    preview = cli(
+        "experiments", "ship", "checkout-test", "--variant", "treatment", "--reason", "won", "--dry-run"
+    )
+    assert preview.exit_code == 0, preview.output
+    assert "only the decision is recorded" in preview.output and "dry run: nothing written" in preview.output
+    assert "checkout-test\tCheckout test\trunning" in cli("experiments", "list").output
+    unknown = cli("experiments", "ship", "checkout-test", "--variant", "purple", "--reason", "won")
+    assert unknown.exit_code == EXIT_REFUSED and "Traceback" not in unknown.output
+    shipped = cli("experiments", "ship", "checkout-test", "--variant", "treatment", "--reason", "won")
+    assert shipped.exit_code == 0, shipped.output
+    assert "experiment 'checkout-test' shipped variant 'treatment' (now completed)" in shipped.output
+
     actions = {(label.split(":")[0], action) for label, action, _ in audit_rows(embedded)}
     assert {("cli", "flag.enabled"), ("cli", "flag.killed"), ("cli", "experiment.start")} <= actions
-    assert ("cli", "experiment.aggregated") in actions
+    assert {("cli", "experiment.aggregated"), ("cli", "experiment.shipped")} <= actions
 
 
 def test_doctor__embedded_passes(embedded: Path) -> None:

@@ -14,7 +14,7 @@ from experimently.cli.common import cli_actor, fail, run, table
 
 flags_app = typer.Typer(help="Feature flags: list, kill, enable.", no_args_is_help=True)
 experiments_app = typer.Typer(
-    help="Experiments: list, start, pause, resume, aggregate.", no_args_is_help=True
+    help="Experiments: list, start, pause, resume, ship, aggregate.", no_args_is_help=True
 )
 
 PAGE = 500
@@ -199,6 +199,39 @@ def experiments_resume(
 ) -> None:
     """Resume a paused experiment (audited)."""
     _transition(ref, "resume", reason)
+
+
+@experiments_app.command("ship")
+def experiments_ship(
+    ref: Annotated[str, typer.Argument(help="experiment key or id (running, paused or completed)")],
+    variant: Annotated[str, typer.Option(help="the variant to ship, usually the winner")],
+    reason: Annotated[str, typer.Option(help="why this variant, for the audit log")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print what would change, change nothing")
+    ] = False,
+) -> None:
+    """Ship a variant: the experiment is completed and every flag rule serving it in its environment
+    serves the variant's variation from then on (all or nothing; audited)."""
+    from experimently.experiments.service import ship_variant
+
+    async def body(runtime: Any) -> Any:
+        return await ship_variant(
+            runtime.db, runtime.cache, cli_actor(), ref, variant, reason, dry_run=dry_run
+        )
+
+    exp = run(body)
+    shipped = exp.shipped
+    assert shipped is not None  # ship_variant sets it or raises
+    verb = "would serve" if dry_run else "serves"
+    for flag in shipped.flags:
+        for place in flag.places:
+            rule = "fallthrough" if place.rule == "fallthrough" else f"rule {place.rule}"
+            typer.echo(f"flag '{flag.key}' in {exp.environment}: {rule} {verb} {place.variation}")
+    if not shipped.flags:
+        typer.echo(f"no flag rule serves '{exp.key}' in {exp.environment}: only the decision is recorded")
+    outcome = "would ship" if dry_run else "shipped"
+    suffix = " (dry run: nothing written)" if dry_run else ""
+    typer.echo(f"experiment '{exp.key}' {outcome} variant '{variant}' (now {exp.status}){suffix}")
 
 
 @experiments_app.command("aggregate")
