@@ -596,6 +596,9 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     assert.equal(answer.value, true);
     assert.equal(answer.experiment_key ?? null, null);
     await shot(page, "experiment-shipped");
+    // the results say so too: an analyst reading them knows the decision was taken
+    await page.getByRole("link", { name: "Results" }).click();
+    await page.getByRole("status", { name: "Shipped: treatment" }).waitFor();
     await page.context().close();
   });
 });

@@ -1,7 +1,7 @@
 import { cleanup, render, screen } from "@testing-library/react";
 import { MemoryRouter } from "react-router-dom";
 import { afterEach, describe, expect, it } from "vitest";
-import { AutoPauseBanner, PausedBanner, pausedByGuardrail, WarningBanners } from "./Banners";
+import { AutoPauseBanner, PausedBanner, pausedByGuardrail, ShippedBanner, WarningBanners } from "./Banners";
 import type { Results, Warning } from "./types";
 
 const breach = {
@@ -157,5 +157,24 @@ describe("data-quality banners", () => {
     const banner = screen.getByRole("alert", { name: "Paused automatically by a guardrail" });
     expect(banner.textContent).toContain("'latency' is significantly worse");
     expect(banner.textContent).not.toContain("'errors'");
+  });
+
+  it("says what shipped, and links the experiment's page for the flags", () => {
+    const shipped = {
+      variant: "treatment",
+      at: "2026-12-06T13:04:00Z",
+      by: "alice@example.com",
+      reason: "won on conversion",
+      flags: [{ key: "green-button", version: 4, places: [{ rule: "checkout-test", variation: "on" }] }],
+    };
+    render(
+      <MemoryRouter>
+        <ShippedBanner shipped={shipped} experimentKey="exp" />
+      </MemoryRouter>,
+    );
+    const banner = screen.getByRole("status", { name: "Shipped: treatment" });
+    expect(banner.textContent).toContain("alice@example.com shipped treatment on");
+    expect(banner.textContent).toContain("“won on conversion”. One flag serves it now");
+    expect(screen.getByRole("link", { name: "the experiment's page" }).getAttribute("href")).toBe("/experiments/exp");
   });
 });

@@ -220,6 +220,26 @@ export function pausedByGuardrail(status: string, breaches: Breach[], pause?: Pa
   return last ? `'${last.metric_key}' in '${last.variant}'` : null;
 }
 
+export type Shipped = components["schemas"]["Shipped"];
+
+/** The experiment shipped a variant: which, when, by whom (what changed is on the experiment's page). */
+export function ShippedBanner({ shipped, experimentKey }: { shipped: Shipped | null | undefined; experimentKey: string }) {
+  if (!shipped) return null;
+  return (
+    <Banner tone="blue" code="SHIPPED" title={`Shipped: ${shipped.variant}`}>
+      <p>
+        {shipped.by ? `${shipped.by} shipped` : "Shipped"} <span className="font-mono">{shipped.variant}</span> on {formatDate(shipped.at)}: “
+        {shipped.reason}”. {shipped.flags.length ? `${shipped.flags.length === 1 ? "One flag serves" : `${shipped.flags.length} flags serve`} it now` : "No flag rule served the experiment"}{" "}
+        (
+        <Link className="font-medium underline" to={`/experiments/${encodeURIComponent(experimentKey)}`}>
+          the experiment&apos;s page
+        </Link>{" "}
+        says which). These results are as they were when the experiment ended.
+      </p>
+    </Banner>
+  );
+}
+
 /** Paused by a person or an API key: who, when and why (the guardrail monitor's pauses have their own banner). */
 export function PausedBanner({ status, pause }: { status: string; pause: Pause | null | undefined }) {
   if (status !== "paused" || !pause || pause.automatic) return null;

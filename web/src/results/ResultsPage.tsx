@@ -6,7 +6,7 @@ import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { Badge, Button, EmptyState, ErrorBanner, formatDate, Input, PageHeader, Select, Spinner, Toggle } from "../ui";
 import { useAggregate, useBreaches, useExperiment, useResults } from "./api";
-import { AGGREGATED_STATUSES, AutoPauseBanner, BreachList, PausedBanner, WarningBanners } from "./Banners";
+import { AGGREGATED_STATUSES, AutoPauseBanner, BreachList, PausedBanner, ShippedBanner, WarningBanners } from "./Banners";
 import { downloadCsv } from "./csv";
 import { ENGINE_NAMES, formatWait } from "./format";
 import { MetricCard, type Role } from "./MetricCard";
@@ -258,6 +258,7 @@ export function ResultsPage() {
 
       <AutoPauseBanner status={exp?.status ?? data.experiment.status} breaches={breachList} experimentKey={data.experiment.key} pause={exp?.pause} />
       <PausedBanner status={exp?.status ?? data.experiment.status} pause={exp?.pause} />
+      <ShippedBanner shipped={exp?.shipped} experimentKey={data.experiment.key} />
       <WarningBanners results={data} nextRun={nextRun} now={now} canRefresh={canRefresh} />
 
       <section aria-label="Analysis settings" className="flex flex-wrap items-end gap-x-6 gap-y-3 rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
