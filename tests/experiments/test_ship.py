@@ -3,10 +3,13 @@ environment serves the variant's variation to the same users, all or nothing, au
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import select
 
+from experimently.webhooks.formats import render
+from experimently.webhooks.models import DomainEvent
 from tests.conftest import ADMIN_EMAIL, Harness
 from tests.experiments.test_api import EXP, act, assign, create
 
@@ -100,11 +103,17 @@ async def test_ship__rules_serve_the_variant_to_the_same_users(harness: Harness)
     shipped_row = next(row for row in await harness.audit() if row["action"] == "flag.experiment_shipped")
     assert shipped_row["reason"] == "treatment won on conversion"
 
-    from experimently.webhooks.models import DomainEvent
-
     async with harness.runtime.db.transaction() as session:
-        types = [e.type for e in (await session.scalars(select(DomainEvent))).all()]
-    assert "experiment.shipped" in types and "experiment.completed" in types
+        events = {e.type: e for e in (await session.scalars(select(DomainEvent))).all()}
+    assert events["experiment.shipped"].payload["variant"] == "treatment"
+    assert events["experiment.shipped"].payload["flags"] == data["shipped"]["flags"]
+    # webhooks and Slack name the person, not "system" (every experiment event carries its actor)
+    for kind in ("experiment.shipped", "experiment.completed", "experiment.started"):
+        assert events[kind].payload["actor"]["label"] == ADMIN_EMAIL, kind
+    slack = json.loads(render(events["experiment.shipped"], "slack", "https://exp.example.com"))
+    assert slack["text"].startswith(f":rocket: Variant shipped: experiment `{exp['key']}`")
+    assert f"by {ADMIN_EMAIL} — treatment won on conversion" in slack["text"]
+    assert f"https://exp.example.com/experiments/{exp['key']}" in slack["text"]
 
 
 async def test_ship__a_completed_experiment_ships_once(harness: Harness) -> None:

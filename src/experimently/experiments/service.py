@@ -328,6 +328,7 @@ async def ship(
             "flags": flags,
             "reason": reason,
             "at": moment.isoformat(),
+            "actor": _actor(actor),
         },
     )
     cache.invalidate_on_commit(session, NAMESPACE)
@@ -362,7 +363,7 @@ def record_transition(
         after=snapshot(exp),
         reason=reason,
     )
-    emit_status_event(session, exp, action, reason)
+    emit_status_event(session, exp, action, reason, actor)
 
 
 def apply_status(exp: Experiment, target: Status) -> None:
@@ -387,13 +388,26 @@ _EVENTS = {
 }
 
 
-def emit_status_event(session: AsyncSession, exp: Experiment, action: str, reason: str | None) -> None:
+def _actor(actor: Actor) -> dict[str, str]:
+    """Who, in a domain event's payload (as flag announcements carry it): webhooks and Slack name them."""
+    return {"type": str(actor.kind), "id": actor.id, "label": actor.label}
+
+
+def emit_status_event(
+    session: AsyncSession, exp: Experiment, action: str, reason: str | None, actor: Actor
+) -> None:
     emit(
         session,
         _EVENTS[action],
         "experiment",
         exp.id,
-        {"key": exp.key, "status": exp.status, "reason": reason, "at": now().isoformat()},
+        {
+            "key": exp.key,
+            "status": exp.status,
+            "reason": reason,
+            "at": now().isoformat(),
+            "actor": _actor(actor),
+        },
     )
 
 

@@ -26,6 +26,7 @@ _TITLES = {
     "flag.rollout_held": ":hourglass: Rollout waiting for traffic",
     "flag.rollout_paused": ":pause_button: Rollout paused",
     "experiment.paused": ":pause_button: Experiment paused",
+    "experiment.shipped": ":rocket: Variant shipped",
 }
 
 
