@@ -87,7 +87,11 @@ async def health() -> dict[str, Any]:
 
 @ops.get("/ready")
 async def ready(runtime: RuntimeDep) -> JSONResponse:
-    """Readiness: the database (and Redis, when configured) are reachable."""
+    """Whether the shared dependencies are reachable: the database (and Redis, when configured); 503
+    when one is not. For people, dashboards and deployment gates, not for a load balancer's readiness
+    probe: the server serves degraded through a dependency outage, and a probe following shared
+    dependencies would take every replica out at once (the shipped probes ask ``/health``;
+    docs/operations.md, "Probes")."""
     database = await runtime.db.ping()
     redis = await runtime.redis_ok()
     ok = database and redis is not False
