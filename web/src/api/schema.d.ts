@@ -33,7 +33,11 @@ export interface paths {
         };
         /**
          * Ready
-         * @description Readiness: the database (and Redis, when configured) are reachable.
+         * @description Whether the shared dependencies are reachable: the database (and Redis, when configured); 503
+         *     when one is not. For people, dashboards and deployment gates, not for a load balancer's readiness
+         *     probe: the server serves degraded through a dependency outage, and a probe following shared
+         *     dependencies would take every replica out at once (the shipped probes ask ``/health``;
+         *     docs/operations.md, "Probes").
          */
         get: operations["ready_ready_get"];
         put?: never;
