@@ -173,6 +173,8 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     const leave = page.getByRole("dialog", { name: "Leave the new experiment?" });
     await leave.waitFor();
     await leave.getByRole("button", { name: "Stay and keep editing" }).click();
+    // the modal closed before typing: while it is open the page behind is inert and a fill goes nowhere
+    await leave.waitFor({ state: "hidden" });
     await page.getByText("Step 2 of 6: Variants and traffic").waitFor();
 
     // weights must add up to 100 before the next step
