@@ -564,9 +564,18 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     assert.deepEqual(saved.rules, [rule]);
     assert.equal(saved.enabled, true);
 
-    await page.goto(`${server.base}/experiments/${EXPERIMENT}`);
-    await page.getByRole("button", { name: "Ship a variant" }).click();
+    // from the results: the primary metric's winner is offered, and chosen in the dialog (not shipped)
+    await page.goto(`${server.base}/experiments/${EXPERIMENT}/results`);
+    await page.getByRole("link", { name: "Ship treatment…" }).click();
+    await page.waitForURL(`**/experiments/${EXPERIMENT}?ship=treatment`);
     const dialog = page.getByRole("dialog");
+    await dialog.getByRole("radio", { name: /treatment/, checked: true }).waitFor();
+    // Cancel leaves the experiment as it was; the page's own button opens the dialog again
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    assert.equal(new URL(page.url()).search, "");
+    assert.equal((await call(server.base, adminToken, "GET", `/api/v1/experiments/${EXPERIMENT}`)).body.data.shipped, null);
+    await page.getByRole("button", { name: "Ship a variant" }).click();
     await dialog.getByRole("radio", { name: /treatment/ }).check();
     // the preview is the server's dry run: what will change, before anything does
     const changes = dialog.getByRole("region", { name: "What changes" });

@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { fieldErrorsFor } from "../flags/errors";
 import { OPERATOR_BY_VALUE, toIso, toLocalInput } from "../flags/operators";
@@ -101,10 +101,14 @@ function ShippedFlags({ flags, environment, done }: { flags: Shipped["flags"]; e
   );
 }
 
-function ShipDialog({ experiment, open, onClose }: { experiment: Experiment; open: boolean; onClose: () => void }) {
+function ShipDialog({ experiment, open, onClose, initial }: { experiment: Experiment; open: boolean; onClose: () => void; initial: string }) {
   const preview = useShip(experiment.key, true);
   const ship = useShip(experiment.key, false);
   const [variant, setVariant] = useState("");
+  // opened from the results with their winner (`?ship=treatment`): that variant is chosen, not shipped
+  useEffect(() => {
+    if (open && initial && experiment.variants.some((v) => String(v.key) === initial)) setVariant(initial);
+  }, [open, initial, experiment.variants]);
   const [reason, setReason] = useState("");
   const runPreview = preview.mutate;
   useEffect(() => {
@@ -254,7 +258,8 @@ export function ExperimentPage() {
   const experiment = useExperiment(key);
   const can = useCan();
   const [action, setAction] = useState<Action | null>(null);
-  const [shipping, setShipping] = useState(false);
+  const [params, setParams] = useSearchParams();
+  const [shipping, setShipping] = useState(params.has("ship"));
   const breaches = useBreaches(key);
   if (experiment.isPending) return <Spinner />;
   if (!experiment.data) return <ErrorBanner error={experiment.error} />;
@@ -289,7 +294,15 @@ export function ExperimentPage() {
         <span className="font-mono">{data.key}</span> · <Badge tone={STATUS_TONE[data.status]}>{data.status}</Badge> · version {data.version}
       </PageHeader>
       <ActionDialog experiment={data} action={action} onClose={() => setAction(null)} breaches={breaches.data ?? []} />
-      <ShipDialog experiment={data} open={shipping} onClose={() => setShipping(false)} />
+      <ShipDialog
+        experiment={data}
+        open={shipping && canWrite && canShip(data)}
+        initial={params.get("ship") ?? ""}
+        onClose={() => {
+          setShipping(false);
+          if (params.has("ship")) setParams({}, { replace: true });
+        }}
+      />
       <nav aria-label="Experiment" className="mb-4 flex gap-1 border-b border-slate-200">
         <span aria-current="page" className="border-b-2 border-indigo-600 px-3 py-2 text-sm font-medium text-indigo-700">
           Overview

@@ -4,7 +4,8 @@
 import { useEffect, useId, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
-import { Badge, Button, EmptyState, ErrorBanner, formatDate, Input, PageHeader, Select, Spinner, Toggle } from "../ui";
+import { Badge, Button, buttonClass, EmptyState, ErrorBanner, formatDate, Input, PageHeader, Select, Spinner, Toggle } from "../ui";
+import { canShip } from "../experiments/api";
 import { useAggregate, useBreaches, useExperiment, useResults } from "./api";
 import { AGGREGATED_STATUSES, AutoPauseBanner, BreachList, PausedBanner, ShippedBanner, WarningBanners } from "./Banners";
 import { downloadCsv } from "./csv";
@@ -152,6 +153,11 @@ export function ResultsPage() {
   // the server's schedule names the job's next run whatever the status; only running and paused experiments take part
   const nextRun = aggregating ? (meta.next_aggregation_at ?? null) : null;
   const canRefresh = can("experiments:write") && aggregating;
+  // the primary metric's one winner, if it has exactly one: offered as the variant to ship
+  const winners = data.metrics.find((m) => m.metric_key === (exp?.primary_metric ?? ""))?.comparisons.filter((c) => c.verdict === "winner") ?? [];
+  const shipHref = exp && canShip(exp) && can("experiments:write", exp.owner_id)
+    ? `/experiments/${encodeURIComponent(exp.key)}?ship=${winners.length === 1 ? encodeURIComponent(winners[0]!.variant_key) : ""}`
+    : null;
   const breachList = breaches.data ?? [];
   const breachedMetrics = new Set(breachList.map((b) => b.metric_key));
   const primary = exp?.primary_metric ?? data.metrics.find((m) => m.role === "goal")?.metric_key;
@@ -214,6 +220,11 @@ export function ResultsPage() {
         actions={
           <>
             <Button onClick={() => downloadCsv(data)}>Export CSV</Button>
+            {shipHref ? (
+              <Link className={buttonClass()} to={shipHref}>
+                {winners.length === 1 ? `Ship ${winners[0]!.variant_key}…` : "Ship a variant…"}
+              </Link>
+            ) : null}
             {canRefresh ? (
               <Button variant="primary" onClick={() => aggregate.mutate()} disabled={aggregate.isPending}>
                 {aggregate.isPending ? "Refreshing…" : "Refresh now"}

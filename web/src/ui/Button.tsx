@@ -9,6 +9,11 @@ const styles: Record<Variant, string> = {
   ghost: "text-slate-700 hover:bg-slate-100 disabled:text-slate-500",
 };
 
+/** A button's look, for a link that acts as one (navigation stays a link: middle-click, copy address). */
+export function buttonClass(variant: Variant = "secondary", className = ""): string {
+  return `inline-flex items-center justify-center gap-1.5 rounded-md px-3 py-1.5 text-sm font-medium shadow-sm transition-colors disabled:cursor-not-allowed ${styles[variant]} ${className}`;
+}
+
 export function Button({
   variant = "secondary",
   className = "",
@@ -18,7 +23,7 @@ export function Button({
   return (
     <button
       type={type}
-      className={`inline-flex items-center justify-center gap-1.5 rounded-md px-3 py-1.5 text-sm font-medium shadow-sm transition-colors disabled:cursor-not-allowed ${styles[variant]} ${className}`}
+      className={buttonClass(variant, className)}
       {...props}
     />
   );

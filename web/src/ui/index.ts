@@ -1,4 +1,4 @@
-export { Button } from "./Button";
+export { Button, buttonClass } from "./Button";
 export { Dialog } from "./Dialog";
 export { Chart, uPlot, type ChartOptions } from "./Chart";
 export { Field, Input, PercentInput, Select, TextArea, inputClass } from "./Field";
