@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -23,7 +23,7 @@ from experimently.db import Database
 from experimently.degraded import dependency_of
 from experimently.environments.service import get_environment_by_key
 from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, RateLimited, ValidationFailed
-from experimently.kit.clock import now
+from experimently.kit.clock import ensure_utc, now
 from experimently.ratelimit import RateLimiter
 from experimently.rbac import Permission, require
 from experimently.webhooks.announce import announce
@@ -58,7 +58,7 @@ def _snapshot(key: ApiKey, env_key: str) -> dict[str, Any]:
 async def create_key(session: AsyncSession, actor: Actor, body: ApiKeyCreate) -> ApiKeyCreated:
     require(actor, Permission.KEYS_WRITE)
     expires = body.expires_at
-    if expires is not None and (expires if expires.tzinfo else expires.replace(tzinfo=UTC)) <= now():
+    if expires is not None and ensure_utc(expires) <= now():
         # a key that could never authenticate: surely a typo in the date
         raise ValidationFailed(
             "expires_at is in the past: the key could never be used",

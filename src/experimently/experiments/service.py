@@ -29,7 +29,7 @@ from experimently.kit.clock import ensure_utc, now
 from experimently.metrics import repository as metric_repository
 from experimently.rbac import Permission, permissions_for, require, require_environment
 from experimently.segments import repository as segment_repository
-from experimently.webhooks.outbox import emit
+from experimently.webhooks.outbox import actor_summary, emit
 from experimently_sdk import RuleValidationError, validate_experiment_targeting
 from experimently_sdk.bucketing import BUCKETS
 
@@ -328,7 +328,7 @@ async def ship(
             "flags": flags,
             "reason": reason,
             "at": moment.isoformat(),
-            "actor": _actor(actor),
+            "actor": actor_summary(actor),
         },
     )
     cache.invalidate_on_commit(session, NAMESPACE)
@@ -388,11 +388,6 @@ _EVENTS = {
 }
 
 
-def _actor(actor: Actor) -> dict[str, str]:
-    """Who, in a domain event's payload (as flag announcements carry it): webhooks and Slack name them."""
-    return {"type": str(actor.kind), "id": actor.id, "label": actor.label}
-
-
 def emit_status_event(
     session: AsyncSession, exp: Experiment, action: str, reason: str | None, actor: Actor
 ) -> None:
@@ -406,7 +401,7 @@ def emit_status_event(
             "status": exp.status,
             "reason": reason,
             "at": now().isoformat(),
-            "actor": _actor(actor),
+            "actor": actor_summary(actor),
         },
     )
 

@@ -293,16 +293,22 @@ async def transfer_ownership(
     return await _commit_change(session, cache, actor, flag, before, "flag.owner_changed")
 
 
-def _experiment_of(serve: Any) -> dict[str, Any] | None:
-    """The ``experiment`` block of a serve (``{"key", "variations"}``), if it hands off to one."""
-    if isinstance(serve, dict) and isinstance(serve.get("experiment"), dict):
-        return serve["experiment"]  # type: ignore[no-any-return]
-    return None
+def _slots(config: dict[str, Any], environment: str) -> list[tuple[str, str, dict[str, Any], str]]:
+    """Every serve of an environment's config as ``(place, path, holder, field)``: ``holder[field]`` is
+    the serve; ``place`` the rule's id (or ``"fallthrough"``), ``path`` where an error points."""
+    slots = [
+        (str(rule.get("id") or f"rules[{i}]"), f"environments.{environment}.rules[{i}].serve", rule, "serve")
+        for i, rule in enumerate(config.get("rules", []))
+    ]
+    if config.get("fallthrough") is not None:
+        slots.append(("fallthrough", f"environments.{environment}.fallthrough", config, "fallthrough"))
+    return slots
 
 
-def _serves(config: dict[str, Any], experiment_key: str) -> bool:
-    serves = [r.get("serve") for r in config.get("rules", [])] + [config.get("fallthrough")]
-    return any((_experiment_of(s) or {}).get("key") == experiment_key for s in serves)
+def _experiment_of(serve: Any, experiment_key: str) -> dict[str, Any] | None:
+    """The ``experiment`` block (``{"key", "variations"}``) of a serve that hands off to that experiment."""
+    block = serve.get("experiment") if isinstance(serve, dict) else None
+    return block if isinstance(block, dict) and block.get("key") == experiment_key else None
 
 
 async def ship_experiment(
@@ -325,22 +331,16 @@ async def ship_experiment(
     changed: list[dict[str, Any]] = []
     problems: list[dict[str, str]] = []
     for candidate in await repository.all_flags(session):
-        if not _serves(candidate.environments.get(environment) or {}, experiment_key):
+        found = candidate.environments.get(environment) or {}
+        if not any(_experiment_of(h.get(f), experiment_key) for _, _, h, f in _slots(found, environment)):
             continue
         flag = await _load_for_write(session, actor, candidate.key)
         require_environment(actor, environment)
         config = copy.deepcopy(flag.environments.get(environment) or {})
         places: list[dict[str, str]] = []
-        serves: list[tuple[str, str, dict[str, Any]]] = [
-            (str(rule.get("id") or f"rules[{i}]"), f"environments.{environment}.rules[{i}].serve", rule)
-            for i, rule in enumerate(config.get("rules", []))
-        ]
-        if config.get("fallthrough") is not None:
-            serves.append(("fallthrough", f"environments.{environment}.fallthrough", config))
-        for place, path, holder in serves:
-            key = "serve" if holder is not config else "fallthrough"
-            experiment = _experiment_of(holder.get(key))
-            if experiment is None or experiment.get("key") != experiment_key:
+        for place, path, holder, field in _slots(config, environment):
+            experiment = _experiment_of(holder.get(field), experiment_key)
+            if experiment is None:
                 continue
             variation = (experiment.get("variations") or {}).get(variant)
             if variation is None:
@@ -351,7 +351,7 @@ async def ship_experiment(
                     }
                 )
                 continue
-            holder[key] = {"variation": variation}
+            holder[field] = {"variation": variation}
             places.append({"rule": place, "variation": str(variation)})
         if not places:
             continue

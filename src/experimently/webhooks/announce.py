@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently.actor import Actor
 from experimently.audit.service import diff, jsonable
 from experimently.webhooks.models import DomainEvent
-from experimently.webhooks.outbox import emit
+from experimently.webhooks.outbox import actor_summary, emit
 
 
 def announce(
@@ -31,7 +31,7 @@ def announce(
     new = jsonable(after) if after is not None else None
     payload: dict[str, Any] = {
         "key": resource_id,
-        "actor": {"type": str(actor.kind), "id": actor.id, "label": actor.label},
+        "actor": actor_summary(actor),
         "diff": diff(old, new),
         "reason": reason,
         "console_path": path,

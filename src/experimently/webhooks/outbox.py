@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently.actor import Actor
 from experimently.kit.clock import now
 from experimently.webhooks.models import DomainEvent
 
@@ -45,6 +46,11 @@ EVENT_TYPES = (
     "experiment.guardrail_breached",
     "webhook.ping",
 )
+
+
+def actor_summary(actor: Actor) -> dict[str, str]:
+    """Who, in a domain event's payload: webhooks and the Slack format name them."""
+    return {"type": str(actor.kind), "id": actor.id, "label": actor.label}
 
 
 def emit(
