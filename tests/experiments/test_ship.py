@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from experimently.webhooks.formats import render
 from experimently.webhooks.models import DomainEvent
-from tests.conftest import ADMIN_EMAIL, Harness
+from tests.conftest import ADMIN_EMAIL, FakeClock, Harness
 from tests.experiments.test_api import EXP, act, assign, create
 
 FLAGS = "/api/v1/feature-flags"
@@ -229,3 +229,47 @@ async def test_ship__a_dry_run_answers_what_would_change_and_changes_nothing(har
     assert unknown.status_code == 422  # a preview refuses what the real thing would
     real = await _ship(harness, exp["key"], "treatment")
     assert real.json()["data"]["shipped"]["flags"] == would["shipped"]["flags"]
+
+
+async def test_ship__the_flag_is_reported_stale_once_left_alone(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    exp = await create(harness)
+    await act(harness, exp["key"], "start")
+    admin = await harness.admin()
+    await _flag(harness, "checkout-button", [_experiment_rule(exp["key"])], admin)
+    await _flag(harness, "rolled-out", [], admin)  # serves `off` to everyone in production; off elsewhere
+    assert (await _ship(harness, exp["key"], "treatment")).status_code == 200
+
+    async def report() -> dict[str, dict[str, Any]]:
+        headers = await harness.admin()
+        answer = await harness.client.get(f"{FLAGS}/reports/stale", params={"days": 30}, headers=headers)
+        assert answer.status_code == 200, answer.text
+        return {row["key"]: row for row in answer.json()["data"]}
+
+    assert await report() == {}  # shipped today: not yet
+    fake_clock.advance(days=31)
+    harness.tokens.clear()
+    rows = await report()
+    assert set(rows) == {"checkout-button", "rolled-out"}
+    shipped = rows["checkout-button"]
+    assert shipped["reason"] == "shipped" and shipped["days_unchanged"] == 31
+    assert shipped["serving"]["production"] is None  # the rule serves the winner to its users only
+    assert {k: v for k, v in shipped["shipped"].items() if k != "at"} == {
+        "experiment": exp["key"],
+        "variant": "treatment",
+        "environment": "production",
+    }
+    assert rows["rolled-out"]["reason"] == "rolled_out" and rows["rolled-out"]["shipped"] is None
+
+    # a later change of the shipped flag is another decision: off the list until left alone again
+    admin = await harness.admin()  # the session before the 31 days has expired
+    version = (await harness.client.get(f"{FLAGS}/checkout-button", headers=admin)).json()["data"]["version"]
+    renamed = await harness.client.patch(
+        f"{FLAGS}/checkout-button", json={"version": version, "name": "Checkout button"}, headers=admin
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert set(await report()) == {"rolled-out"}
+    fake_clock.advance(days=31)
+    harness.tokens.clear()
+    assert set(await report()) == {"rolled-out"}  # neither rolled out nor last changed by a shipping

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, text, tuple_
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -66,6 +67,14 @@ async def layer_members(session: AsyncSession, layer_key: str) -> Sequence[Exper
         Experiment.layer_key == layer_key, Experiment.status.in_(["draft", "scheduled", "running", "paused"])
     )
     return (await session.scalars(query.order_by(Experiment.layer_range_start))).all()
+
+
+async def shipped(session: AsyncSession) -> Sequence[tuple[str, str, dict[str, Any]]]:
+    """``(key, environment, shipped)`` of every experiment that shipped a variant."""
+    query = select(Experiment.key, Experiment.environment, Experiment.shipped).where(
+        Experiment.shipped.is_not(None)
+    )
+    return [(k, e, s) for k, e, s in await session.execute(query) if s]
 
 
 async def get_layer(session: AsyncSession, key: str) -> Layer | None:

@@ -19,10 +19,11 @@ from experimently.actor import SYSTEM, Actor
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.errors import NotFound, ValidationFailed
+from experimently.experiments import repository as experiment_records
 from experimently.flags import repository
 from experimently.flags.documents import default_environment
 from experimently.flags.models import Flag, RolloutSchedule
-from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRead, StaleFlag
+from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRead, ShippedFrom, StaleFlag
 from experimently.flags.service import _commit_change, _load_for_write, snapshot
 from experimently.kit.clock import ensure_utc, now
 from experimently.rbac import Permission, require, require_environment
@@ -200,13 +201,19 @@ def serving(config: dict[str, Any]) -> str | None:
 
 
 async def stale_report(session: AsyncSession, actor: Actor, days: int) -> list[StaleFlag]:
-    """Flags unchanged for ``days`` that serve a single variation to everyone in every environment."""
+    """Flags unchanged for ``days`` that are candidates for removal from the code: those serving a
+    single variation to everyone in every environment (``rolled_out``), and those whose last change
+    shipped an experiment's variant (``shipped``: the experiment's decision is made and nobody has
+    touched the flag since, so it waits to be rolled out to everyone or removed)."""
     require(actor, Permission.FLAGS_READ)
     moment = now()
+    ships = await _ships(session)
     report = []
     for flag in await repository.stale_candidates(session, moment - timedelta(days=days)):
         served = {env: serving(config) for env, config in flag.environments.items()}
-        if served and all(v is not None for v in served.values()) and len(set(served.values())) == 1:
+        rolled_out = bool(served) and None not in served.values() and len(set(served.values())) == 1
+        ship = ships.get((flag.key, flag.version))
+        if rolled_out or ship is not None:
             report.append(
                 StaleFlag(
                     key=flag.key,
@@ -215,6 +222,22 @@ async def stale_report(session: AsyncSession, actor: Actor, days: int) -> list[S
                     updated_at=flag.updated_at,
                     days_unchanged=(moment - flag.updated_at).days,
                     serving=served,
+                    reason="rolled_out" if rolled_out else "shipped",
+                    shipped=ship,
                 )
             )
     return report
+
+
+async def _ships(session: AsyncSession) -> dict[tuple[str, int], ShippedFrom]:
+    """Per (flag key, version) a shipping wrote, the experiment it shipped."""
+    found: dict[tuple[str, int], ShippedFrom] = {}
+    for experiment, environment, shipped in await experiment_records.shipped(session):
+        for changed in shipped.get("flags") or []:
+            found[(str(changed["key"]), int(changed["version"]))] = ShippedFrom(
+                experiment=experiment,
+                variant=str(shipped["variant"]),
+                environment=environment,
+                at=shipped["at"],
+            )
+    return found

@@ -127,7 +127,8 @@ async def create_flag(
 async def stale_flags(
     actor: ActorDep, session: SessionDep, days: Annotated[int, Query(ge=1, le=3650)] = 30
 ) -> Envelope[list[StaleFlag]]:
-    """Flags unchanged for ``days`` that serve one variation to everyone: candidates for removal."""
+    """Flags unchanged for ``days`` that are candidates for removal from the code: serving one
+    variation to everyone (``rolled_out``), or last changed by an experiment's shipping (``shipped``)."""
     return Envelope(data=await rollouts.stale_report(session, actor, days))
 
 

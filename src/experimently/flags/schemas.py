@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
 
@@ -158,13 +158,29 @@ class RolloutScheduleRead(BaseModel):
     created_at: datetime
 
 
+class ShippedFrom(BaseModel):
+    experiment: str = Field(description="the experiment whose variant the flag's last change shipped")
+    variant: str
+    environment: str = Field(description="the environment whose rules it changed (the experiment's)")
+    at: datetime
+
+
 class StaleFlag(BaseModel):
     key: str
     name: str
     owner_id: str | None
     updated_at: datetime
     days_unchanged: int
-    serving: dict[str, str | None]
+    serving: dict[str, str | None] = Field(
+        description="per environment, the one variation served to everyone, or null when it varies"
+    )
+    reason: Literal["rolled_out", "shipped"] = Field(
+        description="`rolled_out`: one variation to everyone in every environment; `shipped`: its last "
+        "change shipped an experiment's variant (the rules that served the experiment serve the winner)"
+    )
+    shipped: ShippedFrom | None = Field(
+        default=None, description="the experiment its last change shipped, if it was a shipping"
+    )
 
 
 class OwnershipTransfer(BaseModel):

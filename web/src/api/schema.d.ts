@@ -146,7 +146,8 @@ export interface paths {
         };
         /**
          * Stale Flags
-         * @description Flags unchanged for ``days`` that serve one variation to everyone: candidates for removal.
+         * @description Flags unchanged for ``days`` that are candidates for removal from the code: serving one
+         *     variation to everyone (``rolled_out``), or last changed by an experiment's shipping (``shipped``).
          */
         get: operations["stale_flags_api_v1_feature_flags_reports_stale_get"];
         put?: never;
@@ -4352,6 +4353,26 @@ export interface components {
              */
             places: components["schemas"]["ShippedPlace"][];
         };
+        /** ShippedFrom */
+        ShippedFrom: {
+            /**
+             * Experiment
+             * @description the experiment whose variant the flag's last change shipped
+             */
+            experiment: string;
+            /** Variant */
+            variant: string;
+            /**
+             * Environment
+             * @description the environment whose rules it changed (the experiment's)
+             */
+            environment: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
         /** ShippedPlace */
         ShippedPlace: {
             /**
@@ -4422,10 +4443,21 @@ export interface components {
             updated_at: string;
             /** Days Unchanged */
             days_unchanged: number;
-            /** Serving */
+            /**
+             * Serving
+             * @description per environment, the one variation served to everyone, or null when it varies
+             */
             serving: {
                 [key: string]: string | null;
             };
+            /**
+             * Reason
+             * @description `rolled_out`: one variation to everyone in every environment; `shipped`: its last change shipped an experiment's variant (the rules that served the experiment serve the winner)
+             * @enum {string}
+             */
+            reason: "rolled_out" | "shipped";
+            /** @description the experiment its last change shipped, if it was a shipping */
+            shipped?: components["schemas"]["ShippedFrom"] | null;
         };
         /**
          * Status

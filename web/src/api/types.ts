@@ -10,4 +10,5 @@ export type ApiKey = Schemas["ApiKeyRead"];
 export type Webhook = Schemas["WebhookRead"];
 export type Delivery = Schemas["DeliveryRead"];
 export type Schedule = Schemas["RolloutScheduleRead"];
+export type StaleFlag = Schemas["StaleFlag"];
 export type Permissions = Schemas["PermissionsRead"];

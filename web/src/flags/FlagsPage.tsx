@@ -4,7 +4,8 @@ import { useCan } from "../auth/AuthProvider";
 import { useEnvironments } from "../environments/api";
 import { Badge, Button, EmptyState, ErrorBanner, Input, PageHeader, Select, Spinner } from "../ui";
 import { CreateFlagDialog } from "./CreateFlagDialog";
-import { envConfig, useFlags, useStaleFlags } from "./api";
+import { envConfig, staleReason, useFlags, useStaleFlags } from "./api";
+import type { StaleFlag } from "../api/types";
 
 const PAGE = 100;
 
@@ -131,11 +132,7 @@ export function FlagsPage() {
                         </Link>
                         <div className="flex flex-wrap items-center gap-1 font-mono text-xs text-slate-500">
                           {flag.key}
-                          {stale.data?.has(flag.key) ? (
-                            <Badge tone="amber" title="unchanged for 30 days and serving one variation to everyone">
-                              stale
-                            </Badge>
-                          ) : null}
+                          <StaleBadge row={stale.data?.get(flag.key)} />
                           {flag.archived ? <Badge>archived</Badge> : null}
                         </div>
                       </td>
@@ -191,5 +188,14 @@ export function FlagsPage() {
         </>
       )}
     </>
+  );
+}
+
+function StaleBadge({ row }: { row: StaleFlag | undefined }) {
+  if (!row) return null;
+  return (
+    <Badge tone="amber" title={staleReason(row)}>
+      {row.reason === "shipped" ? "stale (shipped)" : "stale"}
+    </Badge>
   );
 }

@@ -1,6 +1,6 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
-import type { Flag } from "../api/types";
+import type { Flag, StaleFlag } from "../api/types";
 import type { Condition } from "./operators";
 
 export interface Rollout {
@@ -72,12 +72,24 @@ export function useFlags(filters: FlagFilters) {
   });
 }
 
+/** The stale-flag report (30 days), by flag key. */
 export function useStaleFlags() {
   return useQuery({
     queryKey: ["flags", "stale"],
-    queryFn: async () => new Set((await unwrap(api.GET("/api/v1/feature-flags/reports/stale"))).data.map((f) => f.key)),
+    queryFn: async () =>
+      new Map((await unwrap(api.GET("/api/v1/feature-flags/reports/stale"))).data.map((f) => [f.key, f] as const)),
     staleTime: 5 * 60_000,
   });
+}
+
+/** Why the report lists a flag, for the stale badge's tooltip. */
+export function staleReason(row: StaleFlag): string {
+  const days = `unchanged for ${row.days_unchanged} days`;
+  if (row.reason === "shipped" && row.shipped) {
+    const { experiment, variant, environment } = row.shipped;
+    return `${days} since experiment ${experiment} shipped ${variant} in ${environment}: serve it to everyone or take the flag out of the code`;
+  }
+  return `${days} and serving one variation to everyone: a candidate for removal from the code`;
 }
 
 export function useFlag(key: string) {
