@@ -28,7 +28,8 @@ $(WEB_DIST): $(WEB_DEPS) $(WEB_SOURCES)
 $(VENV)/.installed: pyproject.toml uv.lock sdk/python/pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv sync --frozen --inexact --quiet
+	$(BIN)/uv sync --frozen --inexact --quiet --compile-bytecode
+	$(BIN)/python -m compileall -q src sdk/python/src
 	touch $@ $(VENV)/.installed-runtime
 
 install-runtime: $(VENV)/.installed-runtime ## the product's runtime dependencies only (what `run` needs)
@@ -36,7 +37,8 @@ install-runtime: $(VENV)/.installed-runtime ## the product's runtime dependencie
 $(VENV)/.installed-runtime: pyproject.toml uv.lock sdk/python/pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv sync --frozen --inexact --no-dev --quiet
+	$(BIN)/uv sync --frozen --inexact --no-dev --quiet --compile-bytecode
+	$(BIN)/python -m compileall -q src sdk/python/src
 	touch $@
 
 # The server exits 0 when stopped (Ctrl-C or SIGTERM), so make has no error to report.
