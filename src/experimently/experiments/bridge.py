@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from experimently.db import Database
+from experimently.experiments import repository
 from experimently.experiments.assign import AssignmentService, Decision
 from experimently.experiments.schemas import AssignRequest
 from experimently.flags.evaluation import FlagEvaluation
@@ -88,3 +91,15 @@ class FlagExperimentBridge:
             for key, chosen in reached.items():
                 await self.assignments.persist(session, environment, definitions[key], list(chosen.values()))
         return results
+
+    async def shipped_flags(self, session: AsyncSession) -> dict[tuple[str, int], dict[str, Any]]:
+        found: dict[tuple[str, int], dict[str, Any]] = {}
+        for experiment, environment, shipped in await repository.shipped(session):
+            for changed in shipped.get("flags") or []:
+                found[(str(changed["key"]), int(changed["version"]))] = {
+                    "experiment": experiment,
+                    "variant": str(shipped["variant"]),
+                    "environment": environment,
+                    "at": shipped["at"],
+                }
+        return found

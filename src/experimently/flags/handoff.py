@@ -7,7 +7,10 @@ other flag never leaves this domain."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 class ExperimentHandoff(Protocol):
@@ -31,4 +34,9 @@ class ExperimentHandoff(Protocol):
         contexts: Sequence[Mapping[str, Any]],
     ) -> list[dict[str, Any]]:
         """The same for one flag and many units: every experiment decides for all units at once."""
+        ...
+
+    async def shipped_flags(self, session: AsyncSession) -> dict[tuple[str, int], dict[str, Any]]:
+        """Per (flag key, version) that an experiment's shipping wrote: ``{"experiment", "variant",
+        "environment", "at"}`` (the stale-flag report tells a flag nobody changed since from others)."""
         ...

@@ -19,9 +19,9 @@ from experimently.actor import SYSTEM, Actor
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.errors import NotFound, ValidationFailed
-from experimently.experiments import repository as experiment_records
 from experimently.flags import repository
 from experimently.flags.documents import default_environment
+from experimently.flags.handoff import ExperimentHandoff
 from experimently.flags.models import Flag, RolloutSchedule
 from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRead, ShippedFrom, StaleFlag
 from experimently.flags.service import _commit_change, _load_for_write, snapshot
@@ -200,14 +200,17 @@ def serving(config: dict[str, Any]) -> str | None:
     return str(full[0]) if full else None
 
 
-async def stale_report(session: AsyncSession, actor: Actor, days: int) -> list[StaleFlag]:
+async def stale_report(
+    session: AsyncSession, actor: Actor, days: int, experiments: ExperimentHandoff | None
+) -> list[StaleFlag]:
     """Flags unchanged for ``days`` that are candidates for removal from the code: those serving a
     single variation to everyone in every environment (``rolled_out``), and those whose last change
     shipped an experiment's variant (``shipped``: the experiment's decision is made and nobody has
-    touched the flag since, so it waits to be rolled out to everyone or removed)."""
+    touched the flag since, so it waits to be rolled out to everyone or removed; known through the
+    experiments hand-off, without which only the first kind is reported)."""
     require(actor, Permission.FLAGS_READ)
     moment = now()
-    ships = await _ships(session)
+    ships = await experiments.shipped_flags(session) if experiments is not None else {}
     report = []
     for flag in await repository.stale_candidates(session, moment - timedelta(days=days)):
         served = {env: serving(config) for env, config in flag.environments.items()}
@@ -223,21 +226,7 @@ async def stale_report(session: AsyncSession, actor: Actor, days: int) -> list[S
                     days_unchanged=(moment - flag.updated_at).days,
                     serving=served,
                     reason="rolled_out" if rolled_out else "shipped",
-                    shipped=ship,
+                    shipped=ShippedFrom.model_validate(ship) if ship is not None else None,
                 )
             )
     return report
-
-
-async def _ships(session: AsyncSession) -> dict[tuple[str, int], ShippedFrom]:
-    """Per (flag key, version) a shipping wrote, the experiment it shipped."""
-    found: dict[tuple[str, int], ShippedFrom] = {}
-    for experiment, environment, shipped in await experiment_records.shipped(session):
-        for changed in shipped.get("flags") or []:
-            found[(str(changed["key"]), int(changed["version"]))] = ShippedFrom(
-                experiment=experiment,
-                variant=str(shipped["variant"]),
-                environment=environment,
-                at=shipped["at"],
-            )
-    return found

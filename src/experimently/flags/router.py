@@ -125,11 +125,14 @@ async def create_flag(
 
 @router.get("/reports/stale", response_model=Envelope[list[StaleFlag]])
 async def stale_flags(
-    actor: ActorDep, session: SessionDep, days: Annotated[int, Query(ge=1, le=3650)] = 30
+    actor: ActorDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    days: Annotated[int, Query(ge=1, le=3650)] = 30,
 ) -> Envelope[list[StaleFlag]]:
     """Flags unchanged for ``days`` that are candidates for removal from the code: serving one
     variation to everyone (``rolled_out``), or last changed by an experiment's shipping (``shipped``)."""
-    return Envelope(data=await rollouts.stale_report(session, actor, days))
+    return Envelope(data=await rollouts.stale_report(session, actor, days, runtime.experiment_handoff))
 
 
 @router.get("/{key}", response_model=Envelope[FlagRead])
