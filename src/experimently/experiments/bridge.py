@@ -103,3 +103,6 @@ class FlagExperimentBridge:
                     "at": shipped["at"],
                 }
         return found
+
+    async def experiment_variants(self, session: AsyncSession) -> dict[str, list[str]]:
+        return await repository.variant_keys(session)

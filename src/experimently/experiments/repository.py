@@ -77,6 +77,12 @@ async def shipped(session: AsyncSession) -> Sequence[tuple[str, str, dict[str, A
     return [(k, e, s) for k, e, s in await session.execute(query) if s]
 
 
+async def variant_keys(session: AsyncSession) -> dict[str, list[str]]:
+    """Every experiment's key and its variants' keys, in order."""
+    rows = await session.execute(select(Experiment.key, Experiment.variants))
+    return {key: [str(v["key"]) for v in variants or []] for key, variants in rows}
+
+
 async def get_layer(session: AsyncSession, key: str) -> Layer | None:
     return await session.scalar(select(Layer).where(Layer.key == key))
 

@@ -40,3 +40,8 @@ class ExperimentHandoff(Protocol):
         """Per (flag key, version) that an experiment's shipping wrote: ``{"experiment", "variant",
         "environment", "at"}`` (the stale-flag report tells a flag nobody changed since from others)."""
         ...
+
+    async def experiment_variants(self, session: AsyncSession) -> dict[str, list[str]]:
+        """Every experiment's key and its variants' keys (a flag rule that serves an experiment must
+        name one, and map every one of its variants)."""
+        ...

@@ -120,7 +120,8 @@ async def create_flag(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, body: FlagCreate
 ) -> Envelope[FlagRead]:
     """Create a flag (off in every environment unless configured)."""
-    return Envelope(data=_read(await service.create(session, runtime.cache, actor, body)))
+    flag = await service.create(session, runtime.cache, actor, body, runtime.experiment_handoff)
+    return Envelope(data=_read(flag))
 
 
 @router.get("/reports/stale", response_model=Envelope[list[StaleFlag]])
@@ -146,7 +147,8 @@ async def update_flag(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str, body: FlagUpdate
 ) -> Envelope[FlagRead]:
     """Change a flag; ``version`` must be the current one (409 CONFLICT when stale)."""
-    return Envelope(data=_read(await service.update(session, runtime.cache, actor, key, body)))
+    flag = await service.update(session, runtime.cache, actor, key, body, runtime.experiment_handoff)
+    return Envelope(data=_read(flag))
 
 
 @router.delete("/{key}", response_model=Envelope[FlagRead])
@@ -163,7 +165,11 @@ async def update_environment(
 ) -> Envelope[FlagRead]:
     """Replace one environment's targeting (versioned like any change)."""
     return Envelope(
-        data=_read(await service.update_environment(session, runtime.cache, actor, key, env, body))
+        data=_read(
+            await service.update_environment(
+                session, runtime.cache, actor, key, env, body, runtime.experiment_handoff
+            )
+        )
     )
 
 

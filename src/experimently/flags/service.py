@@ -22,6 +22,7 @@ from experimently.flags.documents import (
     segment_document,
     validate_documents,
 )
+from experimently.flags.handoff import ExperimentHandoff
 from experimently.flags.models import Flag
 from experimently.flags.schemas import (
     EnvironmentConfig,
@@ -65,10 +66,53 @@ async def environment_keys(session: AsyncSession) -> list[str]:
     return await environment_repository.all_keys(session)
 
 
-async def _check(session: AsyncSession, flag: Flag, envs: list[str]) -> None:
+async def _check(
+    session: AsyncSession, flag: Flag, envs: list[str], experiments: ExperimentHandoff | None = None
+) -> None:
     segments = {s.key: segment_document(s) for s in await segment_repository.all_segments(session)}
     others = [f for f in await repository.all_flags(session) if f.key != flag.key]
     validate_documents(flag, envs, segments, dict.fromkeys(envs, others))
+    if experiments is not None:
+        await _check_experiments(session, flag, envs, experiments)
+
+
+async def _check_experiments(
+    session: AsyncSession, flag: Flag, envs: list[str], experiments: ExperimentHandoff
+) -> None:
+    """A rule (or fallthrough) that serves an experiment names one that exists and maps every one of
+    its variants, and nothing else, to a variation. An unknown key would never match; an unmapped
+    variant would assign and expose its units and then let them fall through to the next rule, so
+    the experiment would count them under a variant they never saw."""
+    serves = [
+        (env, path, holder[field]["experiment"])
+        for env in envs
+        for _, path, holder, field in _slots(flag.environments.get(env) or {}, env)
+        if isinstance(holder.get(field), dict) and isinstance(holder[field].get("experiment"), dict)
+    ]
+    if not serves:
+        return
+    known = await experiments.experiment_variants(session)
+    problems: list[dict[str, str]] = []
+    for _env, path, serve in serves:
+        key = str(serve.get("key"))
+        variants = known.get(key)
+        if variants is None:
+            problems.append({"path": f"{path}.experiment.key", "message": f"no experiment '{key}'"})
+            continue
+        mapped = serve.get("variations") or {}
+        for variant in mapped:
+            if variant not in variants:
+                message = f"experiment '{key}' has no variant '{variant}' (it has {', '.join(variants)})"
+                problems.append({"path": f"{path}.experiment.variations.{variant}", "message": message})
+        missing = [v for v in variants if v not in mapped]
+        if missing:
+            message = (
+                f"maps no variation to {', '.join(repr(v) for v in missing)} of experiment '{key}' (a unit "
+                "assigned to it would be exposed, then served by the next rule)"
+            )
+            problems.append({"path": f"{path}.experiment.variations", "message": message})
+    if problems:
+        raise ValidationFailed("flag failed validation", problems)
 
 
 async def _envs_of(session: AsyncSession, configs: dict[str, EnvironmentConfig]) -> list[str]:
@@ -90,7 +134,13 @@ async def get(session: AsyncSession, actor: Actor, key: str) -> Flag:
     return flag
 
 
-async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCreate) -> Flag:
+async def create(
+    session: AsyncSession,
+    cache: Cache,
+    actor: Actor,
+    body: FlagCreate,
+    experiments: ExperimentHandoff | None = None,
+) -> Flag:
     require(actor, Permission.FLAGS_WRITE)
     if await repository.get_flag(session, body.key) is not None:
         raise Conflict(f"flag '{body.key}' exists", details={"key": body.key})
@@ -120,7 +170,7 @@ async def create(session: AsyncSession, cache: Cache, actor: Actor, body: FlagCr
         created_at=moment,
         updated_at=moment,
     )
-    await _check(session, flag, envs)
+    await _check(session, flag, envs, experiments)
     session.add(flag)
     await session.flush()
     audit.record(session, actor, "flag.created", "flag", flag.key, after=snapshot(flag))
@@ -173,7 +223,14 @@ async def _commit_change(
     return flag
 
 
-async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, body: FlagUpdate) -> Flag:
+async def update(
+    session: AsyncSession,
+    cache: Cache,
+    actor: Actor,
+    key: str,
+    body: FlagUpdate,
+    experiments: ExperimentHandoff | None = None,
+) -> Flag:
     flag = await _load_for_write(session, actor, key)
     check_version("flag", flag.key, flag.version, body.version)
     for env in body.environments or {}:
@@ -193,12 +250,18 @@ async def update(session: AsyncSession, cache: Cache, actor: Actor, key: str, bo
         for env, config in body.environments.items():
             merged[env] = complete_environment(config.model_dump(), flag.variations)
         flag.environments = merged
-    await _check(session, flag, envs)
+    await _check(session, flag, envs, experiments)
     return await _commit_change(session, cache, actor, flag, before, "flag.updated")
 
 
 async def update_environment(
-    session: AsyncSession, cache: Cache, actor: Actor, key: str, env: str, body: EnvironmentUpdate
+    session: AsyncSession,
+    cache: Cache,
+    actor: Actor,
+    key: str,
+    env: str,
+    body: EnvironmentUpdate,
+    experiments: ExperimentHandoff | None = None,
 ) -> Flag:
     await get_environment_by_key(session, env)
     require_environment(actor, env)
@@ -208,7 +271,7 @@ async def update_environment(
     merged = copy.deepcopy(flag.environments)
     merged[env] = complete_environment(body.model_dump(exclude={"version"}), flag.variations)
     flag.environments = merged
-    await _check(session, flag, [env])
+    await _check(session, flag, [env], experiments)
     return await _commit_change(session, cache, actor, flag, before, "flag.environment_updated")
 
 
