@@ -84,7 +84,7 @@ async def _check_experiments(
     variant would assign and expose its units and then let them fall through to the next rule, so
     the experiment would count them under a variant they never saw."""
     serves = [
-        (env, path, holder[field]["experiment"])
+        (path, holder[field]["experiment"])
         for env in envs
         for _, path, holder, field in _slots(flag.environments.get(env) or {}, env)
         if isinstance(holder.get(field), dict) and isinstance(holder[field].get("experiment"), dict)
@@ -93,7 +93,7 @@ async def _check_experiments(
         return
     known = await experiments.experiment_variants(session)
     problems: list[dict[str, str]] = []
-    for _env, path, serve in serves:
+    for path, serve in serves:
         key = str(serve.get("key"))
         variants = known.get(key)
         if variants is None:
