@@ -24,6 +24,18 @@ export function defaultMapping(variants: string[], variations: string[], current
   );
 }
 
+/** The mapping with ``variant`` set to ``value``, keeping only the experiment's present ``variants``: a
+ * draft experiment can lose a variant after the rule was saved, and the server refuses a mapping
+ * that names one it does not have. */
+export function remap(current: Record<string, string>, variants: string[], variant?: string, value?: string): Record<string, string> {
+  const next: Record<string, string> = {};
+  for (const key of variants) {
+    const chosen = key === variant ? value : current[key];
+    if (chosen) next[key] = chosen;
+  }
+  return next;
+}
+
 /** The experiments a rule in ``environment`` can hand off to: those of that environment not yet over. */
 function candidates(experiments: Experiment[], environment: string | undefined): Experiment[] {
   return experiments.filter((e) => (!environment || e.environment === environment) && ["draft", "scheduled", "running", "paused"].includes(e.status));
@@ -208,6 +220,7 @@ function ExperimentServeEditor({
   const offered = candidates(list.data?.experiments ?? [], environment);
   const chosen = (list.data?.experiments ?? []).find((e) => e.key === serve.key);
   const variants = chosen ? chosen.variants.map((v) => String(v.key)) : Object.keys(serve.variations ?? {});
+  const gone = chosen ? Object.keys(serve.variations ?? {}).filter((v) => !variants.includes(v)) : [];
   const pick = (key: string) => {
     const experiment = offered.find((e) => e.key === key);
     const keys = experiment ? experiment.variants.map((v) => String(v.key)) : [];
@@ -242,7 +255,7 @@ function ExperimentServeEditor({
                   aria-label={`${label}: variation for variant ${variant}`}
                   className="w-40"
                   value={serve.variations?.[variant] ?? ""}
-                  onChange={(e) => onChange({ ...serve, variations: { ...serve.variations, [variant]: e.target.value } })}
+                  onChange={(e) => onChange({ ...serve, variations: remap(serve.variations ?? {}, variants, variant, e.target.value) })}
                 >
                   <option value="" disabled>
                     choose
@@ -257,6 +270,14 @@ function ExperimentServeEditor({
             </tr>
           ))}
         </MappingTable>
+      ) : null}
+      {gone.length ? (
+        <p className="text-xs text-amber-800" role="status">
+          The experiment no longer has {gone.length === 1 ? "variant" : "variants"} <span className="font-mono">{gone.join(", ")}</span>.{" "}
+          <button type="button" className="font-medium underline" onClick={() => onChange({ ...serve, variations: remap(serve.variations ?? {}, variants) })}>
+            Remove from this rule
+          </button>
+        </p>
       ) : null}
       <p className="text-xs text-slate-600">
         A user this rule matches gets the experiment&apos;s sticky assignment (and its exposure) and the variation of their
