@@ -10,6 +10,7 @@ from tests.conftest import Harness
 from tests.experiments.test_api import create
 
 FLAGS = "/api/v1/feature-flags"
+MAPPED = {"control": "off", "treatment": "on"}
 
 
 def _rule(key: str, mapping: dict[str, str]) -> dict[str, Any]:
@@ -91,3 +92,57 @@ async def test_a_rule_must_name_an_experiment_and_map_all_its_variants(harness: 
     whole = _rule(exp["key"], {"control": "off", "treatment": "on"})
     assert (await _put(harness, "button", {"rules": [whole]})).status_code == 200
     assert (await _put(harness, "button", {"rules": [whole]}, env="staging")).status_code == 200
+
+
+async def test_an_experiment_starts_only_with_every_variant_mapped(harness: Harness) -> None:
+    exp = await create(harness)
+    admin = await harness.admin()
+    experiment = f"/api/v1/experiments/{exp['key']}"
+    assert (
+        await harness.client.post(FLAGS, json={"key": "button", "name": "b"}, headers=admin)
+    ).status_code == 201
+    assert (await _put(harness, "button", {"rules": [_rule(exp["key"], MAPPED)]})).status_code == 200
+    # a rule in another environment never reaches the experiment: not in the way
+    assert (
+        await _put(harness, "button", {"rules": [_rule(exp["key"], MAPPED)]}, env="staging")
+    ).status_code == 200
+    three = [
+        {"key": "control", "weight": 34, "is_control": True},
+        {"key": "treatment", "weight": 33},
+        {"key": "bold", "weight": 33},
+    ]
+    body = {"version": 1, "variants": three, "planned_start": "2030-01-01T00:00:00Z"}
+    grown = await harness.client.patch(experiment, json=body, headers=admin)
+    assert grown.status_code == 200, grown.text  # a draft may change: nothing is exposed yet
+
+    for action in ("start", "schedule"):
+        refused = await harness.client.post(f"{experiment}/{action}", headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["details"]["errors"] == [
+            {
+                "path": "flags.button.environments.production.rules[0].serve.experiment.variations",
+                "message": "maps no variation to 'bold'",
+            }
+        ]
+        assert refused.json()["error"]["message"] == (
+            "flag 'button', rule 'exp', maps no variation to 'bold' (experiment 'checkout-color'): "
+            f"map every variant in the flags, then {action} it"
+        )
+
+    # mapped in the flag, the experiment is scheduled; its variants then cannot outgrow the flag
+    assert (
+        await _put(harness, "button", {"rules": [_rule(exp["key"], {**MAPPED, "bold": "on"})]})
+    ).status_code == 200
+    assert (await harness.client.post(f"{experiment}/schedule", headers=admin)).status_code == 200
+    two = [{"key": "control", "weight": 50, "is_control": True}, {"key": "treatment", "weight": 50}]
+    version = (await harness.client.get(experiment, headers=admin)).json()["data"]["version"]
+    shrunk = await harness.client.patch(experiment, json={"version": version, "variants": two}, headers=admin)
+    assert shrunk.status_code == 422, shrunk.text
+    assert "unschedule it" in shrunk.json()["error"]["message"]
+    assert (
+        shrunk.json()["error"]["details"]["errors"][0]["message"]
+        == "maps 'bold', not a variant of the experiment"
+    )
+    assert (await harness.client.get(experiment, headers=admin)).json()["data"]["variants"][2][
+        "key"
+    ] == "bold"

@@ -166,6 +166,10 @@ async def update(
         )
     if body.variants is not None and exp.status == Status.PAUSED:
         _check_reweight(exp, body)
+    if body.variants is not None and exp.status == Status.SCHEDULED:
+        # a scheduled experiment starts on its own: its flags must map the variants it will have then
+        keys = [v.key for v in body.variants]
+        await _require_mapped(session, exp, keys, "unschedule it, change the variants, map them in the flags")
     before, weights = snapshot(exp), [(v["key"], v["weight"]) for v in exp.variants]
     await _apply(session, actor, exp, body, changes)
     if exp.started_at is not None and weights != [(v["key"], v["weight"]) for v in exp.variants]:
@@ -232,9 +236,25 @@ async def transition(
         raise ValidationFailed(
             "scheduling needs a planned start", [{"path": "planned_start", "message": "required to schedule"}]
         )
+    if action in ("start", "schedule"):
+        keys = [str(v["key"]) for v in exp.variants]
+        await _require_mapped(session, exp, keys, f"map every variant in the flags, then {action} it")
     record_transition(session, actor, exp, action, target, reason)
     cache.invalidate_on_commit(session, NAMESPACE)
     return exp
+
+
+async def _require_mapped(session: AsyncSession, exp: Experiment, variants: list[str], remedy: str) -> None:
+    """422 when a flag rule serving ``exp`` in its environment would not map exactly ``variants``: a unit
+    of an unmapped variant would be assigned and exposed, then served the flag's next rule, and the
+    results would count it under a variant it never saw. The message names each flag and rule."""
+    problems = await flag_service.unmapped_variants(session, exp.key, exp.environment, variants)
+    if problems:
+        where = "; ".join(f"flag '{p['flag']}', rule '{p['rule']}', {p['message']}" for p in problems)
+        raise ValidationFailed(
+            f"{where} (experiment '{exp.key}'): {remedy}",
+            [{"path": p["path"], "message": p["message"]} for p in problems],
+        )
 
 
 SHIPPABLE = frozenset({Status.RUNNING, Status.PAUSED, Status.COMPLETED})

@@ -374,6 +374,41 @@ def _experiment_of(serve: Any, experiment_key: str) -> dict[str, Any] | None:
     return block if isinstance(block, dict) and block.get("key") == experiment_key else None
 
 
+async def unmapped_variants(
+    session: AsyncSession, experiment_key: str, environment: str, variants: list[str]
+) -> list[dict[str, str]]:
+    """Every rule (or fallthrough) of ``environment`` that serves ``experiment_key`` but does not map
+    exactly ``variants``, as ``{"flag", "rule", "path", "message"}`` (``rule``: its id or
+    ``fallthrough``; ``path``: ``flags.<key>.environments...``). An experiment started with such a
+    rule would expose units of an unmapped variant and then serve them the rule after it. Rules
+    elsewhere never reach the experiment, which assigns in its own environment only."""
+    problems: list[dict[str, str]] = []
+    for flag in await repository.all_flags(session):
+        for place, path, holder, field in _slots(flag.environments.get(environment) or {}, environment):
+            block = _experiment_of(holder.get(field), experiment_key)
+            if block is None:
+                continue
+            mapped = block.get("variations") or {}
+            missing = [v for v in variants if v not in mapped]
+            extra = [v for v in mapped if v not in variants]
+            parts = [f"maps no variation to {', '.join(repr(v) for v in missing)}"] if missing else []
+            parts += (
+                [f"maps {', '.join(repr(v) for v in extra)}, not a variant of the experiment"]
+                if extra
+                else []
+            )
+            if parts:
+                problems.append(
+                    {
+                        "flag": flag.key,
+                        "rule": place,
+                        "path": f"flags.{flag.key}.{path}.experiment.variations",
+                        "message": "; ".join(parts),
+                    }
+                )
+    return problems
+
+
 async def ship_experiment(
     session: AsyncSession,
     cache: Cache,
