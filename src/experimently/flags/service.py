@@ -84,10 +84,10 @@ async def _check_experiments(
     variant would assign and expose its units and then let them fall through to the next rule, so
     the experiment would count them under a variant they never saw."""
     serves = [
-        (path, holder[field]["experiment"])
+        (path, block)
         for env in envs
         for _, path, holder, field in _slots(flag.environments.get(env) or {}, env)
-        if isinstance(holder.get(field), dict) and isinstance(holder[field].get("experiment"), dict)
+        if (block := _experiment_block(holder.get(field))) is not None
     ]
     if not serves:
         return
@@ -99,12 +99,10 @@ async def _check_experiments(
         if variants is None:
             problems.append({"path": f"{path}.experiment.key", "message": f"no experiment '{key}'"})
             continue
-        mapped = serve.get("variations") or {}
-        for variant in mapped:
-            if variant not in variants:
-                message = f"experiment '{key}' has no variant '{variant}' (it has {', '.join(variants)})"
-                problems.append({"path": f"{path}.experiment.variations.{variant}", "message": message})
-        missing = [v for v in variants if v not in mapped]
+        missing, extra = _mismatch(serve, variants)
+        for variant in extra:
+            message = f"experiment '{key}' has no variant '{variant}' (it has {', '.join(variants)})"
+            problems.append({"path": f"{path}.experiment.variations.{variant}", "message": message})
         if missing:
             message = (
                 f"maps no variation to {', '.join(repr(v) for v in missing)} of experiment '{key}' (a unit "
@@ -368,10 +366,23 @@ def _slots(config: dict[str, Any], environment: str) -> list[tuple[str, str, dic
     return slots
 
 
-def _experiment_of(serve: Any, experiment_key: str) -> dict[str, Any] | None:
-    """The ``experiment`` block (``{"key", "variations"}``) of a serve that hands off to that experiment."""
+def _experiment_block(serve: Any) -> dict[str, Any] | None:
+    """The ``experiment`` block (``{"key", "variations"}``) of a serve that hands off to an experiment."""
     block = serve.get("experiment") if isinstance(serve, dict) else None
-    return block if isinstance(block, dict) and block.get("key") == experiment_key else None
+    return block if isinstance(block, dict) else None
+
+
+def _experiment_of(serve: Any, experiment_key: str) -> dict[str, Any] | None:
+    """:func:`_experiment_block`, for a serve that hands off to ``experiment_key`` only."""
+    block = _experiment_block(serve)
+    return block if block is not None and block.get("key") == experiment_key else None
+
+
+def _mismatch(block: dict[str, Any], variants: list[str]) -> tuple[list[str], list[str]]:
+    """The experiment's ``variants`` an experiment block maps no variation to, and the keys it maps
+    that are not among them."""
+    mapped = block.get("variations") or {}
+    return [v for v in variants if v not in mapped], [v for v in mapped if v not in variants]
 
 
 async def unmapped_variants(
@@ -388,9 +399,7 @@ async def unmapped_variants(
             block = _experiment_of(holder.get(field), experiment_key)
             if block is None:
                 continue
-            mapped = block.get("variations") or {}
-            missing = [v for v in variants if v not in mapped]
-            extra = [v for v in mapped if v not in variants]
+            missing, extra = _mismatch(block, variants)
             parts = [f"maps no variation to {', '.join(repr(v) for v in missing)}"] if missing else []
             parts += (
                 [f"maps {', '.join(repr(v) for v in extra)}, not a variant of the experiment"]
