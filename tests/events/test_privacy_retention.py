@@ -140,3 +140,25 @@ async def test_retention__old_events_statistics_audit_deleted__recent_kept(
             after = len(await existing_partitions(session))
             in_default = await session.scalar(text("SELECT count(*) FROM events_default"))
         assert before is not None and before - after >= 5 and in_default == 0
+
+
+async def test_user_id_with_a_slash__exported_and_erased(harness: Harness) -> None:
+    """``org/42`` is a user id like any other: ``org%2F42`` in the path reaches it (the server routes the
+    decoded path), for export, erasure and the assignment history alike."""
+    admin = await harness.admin()
+    await post_batch(
+        harness,
+        await harness.api_key(["track"]),
+        [{"name": "buy", "user_id": "org/42", "value": 1}, {"name": "buy", "user_id": "org", "value": 1}],
+    )
+    await flush(harness)
+    exported = await harness.client.get("/api/v1/privacy/users/org%2F42/export", headers=admin)
+    assert exported.status_code == 200, exported.text
+    assert [e["user_id"] for e in exported.json()["data"]["data"]["events"]] == ["org/42"]
+    history = await harness.client.get("/api/v1/experiments/units/org%2F42/assignments", headers=admin)
+    assert history.status_code == 200, history.text
+    erased = await harness.client.delete("/api/v1/privacy/users/org%2F42", headers=admin)
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["data"]["events"] == 1
+    assert await count_rows(harness, Event, user_id="org/42") == 0
+    assert await count_rows(harness, Event, user_id="org") == 1

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.cache import Cache
 from experimently.db import Database, after_commit
-from experimently.errors import NotFound
+from experimently.errors import NotFound, ValidationFailed
 from experimently.events.ingest import EventIngest
 from experimently.experiments import repository
 from experimently.experiments.group_commit import GroupCommit, Outcome, Pair, Pending, exposure_event
@@ -48,6 +48,7 @@ from experimently_sdk import (
 )
 
 log = structlog.get_logger(__name__)
+UNIT_MAX = 200  # characters: the assignments' unit column, and an event's user_id
 ASSIGNMENTS = Counter(
     "experimently_experiment_assignments_total", "Assignment decisions by reason", ["reason"]
 )
@@ -216,9 +217,16 @@ class AssignmentService:
     async def decide(
         self, session: AsyncSession, environment: str, exp: LiveExperiment, requests: Sequence[AssignRequest]
     ) -> list[Decision]:
-        """Decisions for many units of one experiment (one read of stored assignments)."""
+        """Decisions for many units of one experiment (one read of stored assignments). A unit over
+        :data:`UNIT_MAX` characters, which could be neither stored nor exposed, is not in the
+        experiment (``MISSING_UNIT``): the flag serving it goes on to its next rule."""
         contexts = [_context(exp, r) for r in requests]
         units = [unit_text(c.get(exp.bucket_by)) for c in contexts]
+        for i, unit in enumerate(units):
+            if unit is not None and len(unit) > UNIT_MAX:
+                log.warning("experiment.unit_too_long", experiment_key=exp.key, length=len(unit))
+                units[i] = None
+                contexts[i] = {k: v for k, v in contexts[i].items() if k != exp.bucket_by}
         if exp.environment != environment or exp.status != Status.RUNNING:
             reason = "WRONG_ENVIRONMENT" if exp.environment != environment else "NOT_RUNNING"
             return [
@@ -336,6 +344,7 @@ class AssignmentService:
     ) -> list[AssignmentRead]:
         contexts = [_context(exp, r) for r in requests]
         units = [unit_text(c.get(exp.bucket_by)) for c in contexts]
+        _check_units(exp, units, bulk=len(requests) > 1)
         if exp.environment != environment or exp.status != Status.RUNNING:
             reason = "WRONG_ENVIRONMENT" if exp.environment != environment else "NOT_RUNNING"
             return [self._read(exp, u, None, reason, False) for u in units]
@@ -382,6 +391,21 @@ class AssignmentService:
                 answers[i] = self._read(exp, unit, outcome.stored, "STICKY", True)
             else:
                 answers[i] = self._read(exp, unit, result.variant, str(result.reason), False)
+
+
+def _check_units(exp: LiveExperiment, units: Sequence[str | None], *, bulk: bool) -> None:
+    """A unit is stored (assignments) and sent as its exposure's ``user_id``, both at most
+    :data:`UNIT_MAX` characters: a longer one is refused here rather than assigned and never counted."""
+    problems = [
+        {
+            "path": f"units.{i}.unit_id" if bulk else "unit_id",
+            "message": f"the unit ('{exp.bucket_by}') must be at most {UNIT_MAX} characters",
+        }
+        for i, unit in enumerate(units)
+        if unit is not None and len(unit) > UNIT_MAX
+    ]
+    if problems:
+        raise ValidationFailed("unit too long", problems)
 
 
 def _context(exp: LiveExperiment, request: AssignRequest) -> dict[str, Any]:

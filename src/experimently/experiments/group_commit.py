@@ -27,6 +27,7 @@ from experimently.degraded import dependency_of
 from experimently.events.ingest import EventIngest
 from experimently.experiments import repository
 from experimently.kit.clock import now
+from experimently_sdk.ids import exposure_id
 
 log = structlog.get_logger(__name__)
 BATCH_UNITS = Histogram(
@@ -175,7 +176,7 @@ class GroupCommit:
 
 def exposure_event(experiment_key: str, unit: str, variant: str, timestamp: str) -> dict[str, Any]:
     return {
-        "event_id": f"exposure:{experiment_key}:{unit}",
+        "event_id": exposure_id(experiment_key, unit),
         "name": "exposure",
         "user_id": unit,
         "experiment_key": experiment_key,

@@ -94,7 +94,7 @@ async def assign_all(
     return Envelope(data=await _assigner(runtime).assign_all(None, env, body))
 
 
-@router.get("/units/{unit_id}/assignments", response_model=Envelope[list[AssignmentHistoryItem]])
+@router.get("/units/{unit_id:path}/assignments", response_model=Envelope[list[AssignmentHistoryItem]])
 async def assignment_history(
     actor: ActorDep, session: SessionDep, unit_id: str
 ) -> Envelope[list[AssignmentHistoryItem]]:

@@ -229,8 +229,12 @@ class LayerRead(BaseModel):
 class AssignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    unit_id: str | int | None = Field(default=None, description="value of the bucketing attribute")
-    user_id: str | int | None = None
+    # every JSON scalar, bucketed as the engine buckets it (``true`` as "true", not 1), so an answer
+    # here is the SDKs' answer for the same value
+    unit_id: str | int | float | bool | None = Field(
+        default=None, description="value of the bucketing attribute"
+    )
+    user_id: str | int | float | bool | None = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 

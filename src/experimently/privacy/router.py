@@ -1,4 +1,7 @@
-"""Privacy requests: export a user's data as JSON, or erase it."""
+"""Privacy requests: export a user's data as JSON, or erase it.
+
+A user id may hold ``/`` (``org/42``): the routes take the rest of the path, so ``org%2F42`` (the server
+sees the decoded path) reaches the user ``org/42`` instead of no route."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ router = APIRouter(prefix="/privacy", tags=["privacy"])
 UserId = Annotated[str, Path(min_length=1, max_length=200)]
 
 
-@router.get("/users/{user_id}/export", response_model=Envelope[dict[str, Any]])
+@router.get("/users/{user_id:path}/export", response_model=Envelope[dict[str, Any]])
 async def export_user(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, user_id: UserId
 ) -> Envelope[dict[str, Any]]:
@@ -23,7 +26,7 @@ async def export_user(
     return Envelope(data=await service.export_user(session, runtime.privacy, actor, user_id))
 
 
-@router.delete("/users/{user_id}", response_model=Envelope[dict[str, int]])
+@router.delete("/users/{user_id:path}", response_model=Envelope[dict[str, int]])
 async def erase_user(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, user_id: UserId
 ) -> Envelope[dict[str, int]]:
