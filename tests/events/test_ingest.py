@@ -7,11 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from experimently.events.models import Event
 from experimently.events.pipeline import EmbeddedPipeline
+from experimently.events.validation import Rejected, _properties
 from tests.conftest import FakeClock, Harness, start_harness
 from tests.events.helpers import flush, post_batch, stored
 
@@ -145,3 +147,51 @@ async def test_embedded__shutdown__drains_queue(tmp_path: Path, migrated_sqlite:
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(Event)) == 3000
     await engine.dispose()
+
+
+async def test_deep_nesting__refused_with_its_path__never_500(harness: Harness) -> None:
+    """Properties nested as deep as the parser takes are kept; deeper than the encoder checks, the event
+    is rejected at ``properties``; a body nested past what the parser takes is a 422, never a 500."""
+    key = await harness.api_key(["track"])
+    headers = {**key, "Content-Type": "application/json"}
+    deep = '{"a":' * 900 + "1" + "}" * 900
+    event = f'{{"name": "n", "user_id": "u", "properties": {deep}}}'
+    raw = f'{{"events": [{{"name": "ok", "user_id": "u"}}, {event}]}}'
+    response = await harness.client.post("/api/v1/events/batch", content=raw, headers=headers)
+    assert response.status_code == 202, response.text
+    assert response.json()["data"] == {"accepted": 2, "rejected": []}
+    await flush(harness)
+    assert len(await stored(harness)) == 2  # and written: the database takes that depth too
+    deeper: dict[str, Any] = {"a": 1}
+    for _ in range(5000):  # built without recursion: deeper than any encoder's check
+        deeper = {"a": deeper}
+    with pytest.raises(Rejected, match="nested"):
+        _properties(deeper, 8192)
+    deepest = '{"a":' * 5000 + "1" + "}" * 5000
+    for path, raw in [
+        ("/api/v1/events", f'{{"name": "n", "user_id": "u", "properties": {deepest}}}'),
+        ("/api/v1/events/batch", f'{{"events": [{{"name": "n", "user_id": "u", "properties": {deepest}}}]}}'),
+    ]:
+        response = await harness.client.post(path, content=raw, headers=headers)
+        assert response.status_code == 422, (path, response.text)
+        assert "nested" in response.json()["error"]["details"]["errors"][0]["message"]
+
+
+async def test_batch__shape__unknown_fields_and_a_non_list_refused(harness: Harness) -> None:
+    key = await harness.api_key(["track"])
+    headers = {**key, "Content-Type": "application/json"}
+    extra = await harness.client.post(
+        "/api/v1/events/batch", json={"events": [ev(1)], "sent_at": "now"}, headers=headers
+    )
+    assert extra.status_code == 422, extra.text
+    assert extra.json()["error"]["details"]["errors"] == [{"path": "sent_at", "message": "unknown field"}]
+    not_a_list = await harness.client.post("/api/v1/events/batch", json={"events": {}}, headers=headers)
+    assert not_a_list.status_code == 422
+    assert not_a_list.json()["error"]["details"]["errors"] == [
+        {"path": "events", "message": "must be a list"}
+    ]
+    missing = await harness.client.post("/api/v1/events/batch", json={}, headers=headers)
+    assert missing.json()["error"]["details"]["errors"] == [{"path": "events", "message": "required"}]
+    array = await harness.client.post("/api/v1/events/batch", json=[ev(1)], headers=headers)
+    assert array.status_code == 422
+    assert array.json()["error"]["details"]["errors"] == [{"path": "body", "message": "must be an object"}]

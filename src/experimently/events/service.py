@@ -24,10 +24,17 @@ from experimently.rbac import Permission, require, require_key_environment
 def parse_body(body: bytes) -> Any:
     try:
         return json.loads(body)
+    except RecursionError:
+        raise ValidationFailed(
+            "body is nested too deeply", [{"path": "body", "message": "JSON nested too deeply"}]
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed(
             "body is not valid JSON", [{"path": "body", "message": "invalid JSON"}]
         ) from None
+
+
+BATCH_FIELDS = frozenset({"events"})
 
 
 def _require_track_key(actor: Actor) -> None:
@@ -50,9 +57,20 @@ async def track_one(ingest: EventIngest, actor: Actor, body: bytes) -> IngestRes
 async def track_batch(ingest: EventIngest, actor: Actor, body: bytes) -> IngestResult:
     _require_track_key(actor)
     payload = parse_body(body)
-    events = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict):
+        raise ValidationFailed(
+            "body must be {'events': [...]}", [{"path": "body", "message": "must be an object"}]
+        )
+    unknown = sorted(k for k in payload if k not in BATCH_FIELDS)
+    if unknown:  # as an event's own unknown fields: a misspelt field is an error, not silently dropped
+        raise ValidationFailed(
+            "unknown field in the batch",
+            [{"path": k[:200], "message": "unknown field"} for k in unknown[:20]],
+        )
+    events = payload.get("events")
     if not isinstance(events, list):
-        raise ValidationFailed("body must be {'events': [...]}", [{"path": "events", "message": "required"}])
+        problem = "required" if events is None else "must be a list"
+        raise ValidationFailed("body must be {'events': [...]}", [{"path": "events", "message": problem}])
     if not events or len(events) > MAX_BATCH:
         raise ValidationFailed(
             "batch size out of range", [{"path": "events", "message": f"must hold 1 to {MAX_BATCH} events"}]

@@ -121,6 +121,8 @@ def _properties(raw: Any, max_bytes: int) -> dict[str, Any]:
 def _properties_exact(raw: dict[str, Any], max_bytes: int) -> dict[str, Any]:
     try:
         encoded = _COMPACT.encode(raw)
+    except RecursionError:
+        raise Rejected("properties", "nested too deeply") from None
     except (ValueError, TypeError):
         raise Rejected("properties", "must be plain JSON without NaN or Infinity") from None
     if len(encoded) > max_bytes:
