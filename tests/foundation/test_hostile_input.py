@@ -190,3 +190,124 @@ async def test_api_key__expiring_in_the_past__422(harness: Harness) -> None:
     )
     assert response.status_code == 422, response.text
     assert response.json()["error"]["details"]["errors"][0]["path"] == "expires_at"
+
+
+@pytest.mark.parametrize("default", ["NaN", "Infinity", "-Infinity", "1e999", "[1, NaN]"])
+async def test_evaluate_get__default_not_json_number__served_as_text(harness: Harness, default: str) -> None:
+    # Given an evaluate key and no such flag
+    key = await harness.api_key(["evaluate"])
+    # When ?default= is a number JSON cannot carry
+    response = await harness.client.get(
+        f"{FLAGS}/missing/evaluate", params={"user_id": "u", "default": default}, headers=key
+    )
+    # Then it is plain text, served as the default, not a 500
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["value"] == default
+
+
+EXPERIMENTS = "/api/v1/experiments"
+VARIANTS = [{"key": "a", "weight": 50, "is_control": True}, {"key": "b", "weight": 50}]
+
+
+async def test_instants__without_offset_taken_as_utc__mixed_forms_compare(harness: Harness) -> None:
+    # Given a start without an offset and an end with one
+    admin = await harness.admin()
+    body = {
+        "key": "dates",
+        "name": "d",
+        "variants": VARIANTS,
+        "planned_start": "2027-01-05T10:00:00",
+        "planned_end": "2027-01-06T00:00:00+02:00",
+    }
+    # When the experiment is created
+    created = await harness.client.post(EXPERIMENTS, json=body, headers=admin)
+    # Then both are UTC instants, written with Z
+    assert created.status_code == 201, created.text
+    data = created.json()["data"]
+    assert (data["planned_start"], data["planned_end"]) == ("2027-01-05T10:00:00Z", "2027-01-05T22:00:00Z")
+    # And an end before the start in UTC is refused, whatever the forms
+    bad = await harness.client.post(
+        EXPERIMENTS,
+        json={**body, "key": "dates-2", "planned_end": "2027-01-05T11:00:00+02:00"},
+        headers=admin,
+    )
+    assert bad.status_code == 422, bad.text
+    # And rollout steps of mixed forms are ordered in UTC (12:00+01:00 is 11:00Z, after 10:00Z)
+    await harness.client.post(FLAGS, json={"key": "sched", "name": "s"}, headers=admin)
+    steps = [
+        {"at": "2027-01-05T10:00:00", "percentage": 10},
+        {"at": "2027-01-05T12:00:00+01:00", "percentage": 50},
+    ]
+    schedule = await harness.client.post(
+        f"{FLAGS}/sched/rollout-schedules",
+        json={"environment": "production", "variation": "on", "steps": steps},
+        headers=admin,
+    )
+    assert schedule.status_code == 201, schedule.text
+    assert [s["at"] for s in schedule.json()["data"]["steps"]] == [
+        "2027-01-05T10:00:00Z",
+        "2027-01-05T11:00:00Z",
+    ]
+    backwards = [steps[0], {"at": "2027-01-05T10:30:00+01:00", "percentage": 50}]  # 09:30Z
+    refused = await harness.client.post(
+        f"{FLAGS}/sched/rollout-schedules",
+        json={"environment": "production", "variation": "on", "steps": backwards},
+        headers=admin,
+    )
+    assert refused.status_code == 422, refused.text
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:00:00-23:00", "0001-01-01T00:30:00+01:00"])
+async def test_instants__beyond_utc_range__422_not_overflow(harness: Harness, moment: str) -> None:
+    admin = await harness.admin()
+    key = await harness.client.post(
+        "/api/v1/api-keys",
+        json={"name": "k", "environment": "production", "scopes": ["evaluate"], "expires_at": moment},
+        headers=admin,
+    )
+    assert key.status_code == 422, key.text
+    experiment = await harness.client.post(
+        EXPERIMENTS,
+        json={"key": "far", "name": "f", "variants": VARIANTS, "planned_start": moment},
+        headers=admin,
+    )
+    assert experiment.status_code == 422, experiment.text
+    audit = await harness.client.get("/api/v1/audit-logs", params={"since": moment}, headers=admin)
+    assert audit.status_code == 422, audit.text
+    events = await harness.client.get("/api/v1/events", params={"since": moment}, headers=admin)
+    assert events.status_code == 422, events.text
+
+
+async def test_flag_environment__enabled_must_be_a_boolean(harness: Harness) -> None:
+    admin = await harness.admin()
+    await harness.client.post(FLAGS, json={"key": "strict", "name": "s"}, headers=admin)
+    for value in ("yes", 1, "true"):
+        response = await harness.client.put(
+            f"{FLAGS}/strict/environments/production", json={"enabled": value, "version": 1}, headers=admin
+        )
+        assert response.status_code == 422, (value, response.text)
+
+
+async def test_evaluate__boolean_and_float_users__bucketed_as_the_sdk_buckets_them(harness: Harness) -> None:
+    from experimently_sdk import Evaluator, Ruleset
+
+    admin = await harness.admin()
+    await harness.client.post(FLAGS, json={"key": "split", "name": "s"}, headers=admin)
+    rollout = {"variations": [{"variation": "on", "weight": 50}, {"variation": "off", "weight": 50}]}
+    config = {"enabled": True, "version": 1, "fallthrough": {"rollout": rollout}}
+    put = await harness.client.put(f"{FLAGS}/split/environments/production", json=config, headers=admin)
+    assert put.status_code == 200, put.text
+    key = await harness.api_key(["evaluate"])
+    payload = (await harness.client.get("/api/v1/sdk/flags", headers=key)).json()["data"]
+    engine = Evaluator(Ruleset.from_payload(payload))
+    buckets = set()
+    for user in (True, False, 1, 7.0, 2.5, "true", "1"):
+        response = await harness.client.post(f"{FLAGS}/split/evaluate", json={"user_id": user}, headers=key)
+        assert response.status_code == 200, response.text
+        data = response.json()["data"]
+        assert (data["value"], data["bucket"]) == (
+            engine.evaluate("split", {"user_id": user}).value,
+            engine.evaluate("split", {"user_id": user}).bucket,
+        ), user
+        buckets.add((str(user), data["bucket"]))
+    assert dict(buckets)["True"] == dict(buckets)["true"]  # true is bucketed as "true", not as 1

@@ -230,10 +230,11 @@ async def test_ping__reaches_that_webhook_only(harness: Harness) -> None:
 
 
 async def test_private_address__refused_by_default(harness: Harness) -> None:
-    harness.runtime.settings.webhook_allow_private_networks = False
     receiver = Receiver()
     use(harness, receiver)
+    # saved while private networks were allowed (or under a name that now resolves to one)
     hook = await subscribe(harness, "http://127.0.0.1:9/hook", ["experiment.paused"])
+    harness.runtime.settings.webhook_allow_private_networks = False
     await lifecycle(harness)
     assert await harness.runtime.jobs.run("webhooks.deliver")
     [row] = await deliveries(harness, hook["id"])
@@ -298,3 +299,28 @@ async def test_one_bad_delivery__never_stops_the_others_being_recorded(harness: 
     await harness.runtime.jobs.run("webhooks.deliver")
     [again] = await deliveries(harness, good["id"])
     assert again["attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/hook",
+        "http://localhost/hook",
+        "http://api.localhost/",
+        "http://[::1]/",
+        "http://10.1.2.3/",
+    ],
+)
+async def test_private_address__refused_when_saved(harness: Harness, url: str) -> None:
+    harness.runtime.settings.webhook_allow_private_networks = False
+    admin = await harness.admin()
+    created = await harness.client.post(HOOKS, json={"url": url}, headers=admin)
+    assert created.status_code == 422, created.text
+    [problem] = created.json()["error"]["details"]["errors"]
+    assert problem["path"] == "url" and "WEBHOOK_ALLOW_PRIVATE_NETWORKS" in problem["message"]
+    # a public address or a name is saved (a name is judged at delivery, once resolved)
+    hook = await subscribe(harness, "https://hooks.example.com/x")
+    moved = await harness.client.patch(
+        f"{HOOKS}/{hook['id']}", json={"url": url, "version": 1}, headers=admin
+    )
+    assert moved.status_code == 422, moved.text

@@ -25,7 +25,7 @@ from experimently.errors import Conflict
 from experimently.experiments import service as experiments
 from experimently.experiments.models import Experiment
 from experimently.jobs.models import JobLease
-from experimently.kit.clock import now
+from experimently.kit.clock import iso, now
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import (
     AfterAggregation,
@@ -157,7 +157,7 @@ class Schedule:
         upcoming = self.next_at
         return {
             "aggregated_at": aggregated_at,
-            "next_aggregation_at": upcoming.isoformat() if upcoming else None,
+            "next_aggregation_at": iso(upcoming) if upcoming else None,
             "aggregation_interval_seconds": round(self.interval_seconds),
             "intervals_adjusted": False,
         }
@@ -177,7 +177,7 @@ def _no_data(exp: Experiment, schedule: Schedule) -> dict[str, Any]:
         )
         return {"code": "NO_DATA", "message": message, "next_aggregation_at": None}
     upcoming = schedule.next_at
-    when = f"the next run is due at {upcoming.isoformat()}" if upcoming else "the first run is due"
+    when = f"the next run is due at {iso(upcoming)}" if upcoming else "the first run is due"
     message = (
         f"no exposures aggregated yet: aggregation runs {every} and {when}; "
         f"run it now with POST /api/v1/experiments/{exp.key}/aggregate"
@@ -185,7 +185,7 @@ def _no_data(exp: Experiment, schedule: Schedule) -> dict[str, Any]:
     return {
         "code": "NO_DATA",
         "message": message,
-        "next_aggregation_at": upcoming.isoformat() if upcoming else None,
+        "next_aggregation_at": iso(upcoming) if upcoming else None,
     }
 
 
@@ -321,7 +321,7 @@ async def _compute(
         "engine": str(engine),
         "cuped": cuped,
         "correction": correction,
-        "aggregated_at": stats.aggregated_at.isoformat() if stats.aggregated_at else None,
+        "aggregated_at": iso(stats.aggregated_at) if stats.aggregated_at else None,
         "units": units,
         "srm": srm,
         "warnings": warnings,
@@ -378,7 +378,7 @@ async def aggregate_now(
     duration_ms = (time.perf_counter() - began) * 1000.0
     async with db.transaction() as session:
         state = await session.get(AggregationState, key)
-        aggregated_at = state.aggregated_at.isoformat() if state and state.aggregated_at else None
+        aggregated_at = iso(state.aggregated_at) if state and state.aggregated_at else None
         audit.record(
             session,
             actor,

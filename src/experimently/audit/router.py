@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -12,6 +11,7 @@ from experimently.audit.schemas import AuditRead
 from experimently.auth.deps import ActorDep
 from experimently.deps import SessionDep
 from experimently.kit.envelope import Envelope, Page, page_params
+from experimently.kit.instants import UtcDateTime
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])
 
@@ -25,8 +25,8 @@ async def list_audit_logs(
     resource_type: str | None = None,
     resource_id: str | None = None,
     action: str | None = None,
-    since: Annotated[datetime | None, Query(description="inclusive lower bound")] = None,
-    until: Annotated[datetime | None, Query(description="exclusive upper bound")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="inclusive lower bound")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="exclusive upper bound")] = None,
 ) -> Envelope[list[AuditRead]]:
     """List audit records, newest first."""
     f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)

@@ -15,7 +15,7 @@ from experimently.actor import Actor
 from experimently.audit import repository
 from experimently.audit.models import AuditLog
 from experimently.audit.repository import AuditFilter as AuditFilter  # the filter callers build
-from experimently.kit.clock import now
+from experimently.kit.clock import iso, now
 from experimently.kit.context import current
 from experimently.rbac import Permission, require
 
@@ -26,7 +26,9 @@ def jsonable(value: Any) -> Any:
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value

@@ -8,6 +8,7 @@ import email_validator
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from experimently.actor import Role, Scope
+from experimently.kit.instants import UtcDateTime
 
 # Accounts of a self-hosted tool live at internal domains: a company's `.local` (Active Directory), a
 # staging `.test`, the default first admin `admin@experimently.local`. email-validator refuses those
@@ -67,7 +68,7 @@ class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     environment: str = Field(min_length=1, max_length=64, description="environment key")
     scopes: list[Scope] = Field(min_length=1)
-    expires_at: datetime | None = None
+    expires_at: UtcDateTime | None = None
 
     @field_validator("scopes")
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -15,6 +14,7 @@ from experimently.events import service
 from experimently.events.ingest import EventIngest, IngestResult
 from experimently.events.schemas import EventRead, IngestHealthRead, IngestRead
 from experimently.kit.envelope import Envelope
+from experimently.kit.instants import UtcDateTime
 from experimently.runtime import Runtime
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -68,7 +68,7 @@ async def recent_events(
     name: Annotated[str | None, Query(max_length=100)] = None,
     user_id: Annotated[str | None, Query(max_length=200)] = None,
     experiment_key: Annotated[str | None, Query(max_length=100)] = None,
-    since: datetime | None = None,
+    since: UtcDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Envelope[list[EventRead]]:
     """Recent events, newest first (the live debugging view)."""

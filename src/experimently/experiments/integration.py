@@ -11,6 +11,7 @@ from experimently.cache import Cache
 from experimently.experiments import repository
 from experimently.experiments.schemas import Status
 from experimently.experiments.service import NAMESPACE
+from experimently.kit.clock import iso
 from experimently.kit.references import segment_keys
 from experimently.metrics.aggregation import ExperimentSpec
 from experimently.privacy import PrivacyProvider
@@ -39,7 +40,7 @@ async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
 
 async def _export(session: AsyncSession, unit_id: str) -> list[dict[str, Any]]:
     return [
-        {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
+        {"experiment_key": k, "variant": v, "environment": e, "assigned_at": iso(t)}
         for k, v, e, t in await repository.unit_history(session, unit_id)
     ]
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 from experimently.flags.schemas import FLAG_KEY
+from experimently.kit.instants import UtcDateTime
 from experimently_sdk.bucketing import BUCKETS
 
 GuardrailAction = Literal["pause", "notify"]
@@ -73,8 +74,8 @@ class ExperimentBase(BaseModel):
     guardrail_action: GuardrailAction = Field(
         default="pause", description="on a guardrail breach: pause the experiment, or only notify"
     )
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
+    planned_start: UtcDateTime | None = None
+    planned_end: UtcDateTime | None = None
     min_sample_size: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
     _variants = field_validator("variants")(check_variants)
@@ -113,8 +114,8 @@ class ExperimentUpdate(BaseModel):
     secondary_metrics: list[str] | None = None
     guardrail_metrics: list[str] | None = None
     guardrail_action: GuardrailAction | None = None
-    planned_start: datetime | None = None
-    planned_end: datetime | None = None
+    planned_start: UtcDateTime | None = None
+    planned_end: UtcDateTime | None = None
     min_sample_size: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
     @field_validator("variants")

@@ -25,7 +25,7 @@ from experimently.experiments.schemas import (
 )
 from experimently.flags import service as flag_service
 from experimently.flags.documents import segment_document
-from experimently.kit.clock import ensure_utc, now
+from experimently.kit.clock import ensure_utc, iso, now
 from experimently.metrics import repository as metric_repository
 from experimently.rbac import Permission, permissions_for, require, require_environment
 from experimently.segments import repository as segment_repository
@@ -318,7 +318,7 @@ async def ship(
     moment = now()
     exp.shipped = {
         "variant": variant,
-        "at": moment.isoformat(),
+        "at": iso(moment),
         "by": actor.label,
         "reason": reason,
         "flags": flags,
@@ -347,7 +347,7 @@ async def ship(
             "variant": variant,
             "flags": flags,
             "reason": reason,
-            "at": moment.isoformat(),
+            "at": iso(moment),
             "actor": actor_summary(actor),
         },
     )
@@ -365,7 +365,7 @@ def record_transition(
     # who paused it and why, while it stays paused: the console tells a guardrail's pause from a person's
     exp.pause = (
         {
-            "at": exp.updated_at.isoformat(),
+            "at": iso(exp.updated_at),
             "by": actor.label,
             "automatic": actor.kind is ActorKind.SYSTEM,
             "reason": reason,
@@ -420,7 +420,7 @@ def emit_status_event(
             "key": exp.key,
             "status": exp.status,
             "reason": reason,
-            "at": now().isoformat(),
+            "at": iso(now()),
             "actor": actor_summary(actor),
         },
     )
@@ -487,6 +487,5 @@ async def assignment_history(session: AsyncSession, actor: Actor, unit_id: str) 
         require(actor, Permission.EXPERIMENTS_READ)
     rows = await repository.unit_history(session, unit_id, environment=actor.environment_key)
     return [
-        {"experiment_key": k, "variant": v, "environment": e, "assigned_at": t.isoformat()}
-        for k, v, e, t in rows
+        {"experiment_key": k, "variant": v, "environment": e, "assigned_at": iso(t)} for k, v, e, t in rows
     ]

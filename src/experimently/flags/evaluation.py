@@ -60,7 +60,7 @@ class EnvSnapshot:
 GuardedLoader = Callable[[AsyncSession, str], Awaitable[dict[str, str]]]
 
 
-def build_context(user_id: str | int | None, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def build_context(user_id: str | int | float | bool | None, attributes: Mapping[str, Any]) -> dict[str, Any]:
     context = dict(attributes)
     if user_id is not None:
         context["user_id"] = user_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from experimently.errors import ValidationFailed
@@ -28,12 +29,25 @@ def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
     return deepest
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is beyond a double")
+    return value
+
+
 def parse_query_json(raw: str | None, path: str) -> Any:
-    """A query value read as JSON (plain text when it is not JSON); nesting past the bound is a 422."""
+    """A query value read as JSON (plain text when it is not JSON); nesting past the bound is a 422.
+    ``NaN``, ``Infinity`` and numbers beyond a double (``1e999``), which Python's parser takes but
+    no JSON answer could carry, are plain text too."""
     if raw is None:
         return None
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except RecursionError:
         value = None
         depth = MAX_JSON_DEPTH + 1

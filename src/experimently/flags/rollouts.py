@@ -25,7 +25,7 @@ from experimently.flags.handoff import ExperimentHandoff
 from experimently.flags.models import Flag, RolloutSchedule
 from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRead, ShippedFrom, StaleFlag
 from experimently.flags.service import _commit_change, _load_for_write, snapshot
-from experimently.kit.clock import ensure_utc, now
+from experimently.kit.clock import ensure_utc, iso, now
 from experimently.rbac import Permission, require, require_environment
 
 
@@ -72,7 +72,7 @@ async def create_schedule(
         errors.append({"path": "environment", "message": "no such environment on this flag"})
     if errors:
         raise ValidationFailed("rollout schedule failed validation", errors)
-    steps = [{"at": ensure_utc(s.at).isoformat(), "percentage": s.percentage} for s in body.steps]
+    steps = [{"at": iso(ensure_utc(s.at)), "percentage": s.percentage} for s in body.steps]
     schedule = RolloutSchedule(
         flag_id=flag.id,
         environment=body.environment,
@@ -169,7 +169,7 @@ async def _apply_step(
     env["fallthrough"] = rollout_serve(schedule.variation, other, percentage)
     flag.environments = merged
     steps = copy.deepcopy(schedule.steps)  # when it was applied: a guarded rollout's step starts then
-    steps[schedule.next_step]["applied_at"] = now().isoformat()
+    steps[schedule.next_step]["applied_at"] = iso(now())
     schedule.steps = steps
     reason = (
         f"rollout schedule {schedule.id} step {schedule.next_step + 1}/{len(schedule.steps)}: {percentage}%"

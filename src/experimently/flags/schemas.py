@@ -9,8 +9,9 @@ import itertools
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, field_validator
 
+from experimently.kit.instants import UtcDateTime
 from experimently_sdk import FlagType  # the engine owns the flag-type vocabulary
 
 FLAG_KEY = r"^[a-z0-9][a-z0-9._-]{0,99}$"
@@ -30,7 +31,7 @@ class EnvironmentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = False
+    enabled: StrictBool = False  # "yes" or 1 is a 422, as the SDKs refuse such a flag document
     off_variation: str | None = None
     targets: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
     rules: list[dict[str, Any]] = Field(default_factory=list, max_length=500)
@@ -103,13 +104,13 @@ class KillRequest(BaseModel):
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | int | None = None
+    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
     context: dict[str, JsonValue] = Field(default_factory=dict)
     default: JsonValue = None
 
 
 class BatchUser(BaseModel):
-    user_id: str | int | None = None
+    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 
@@ -120,12 +121,12 @@ class BatchEvaluateRequest(BaseModel):
 
     flag_key: str | None = None
     users: list[BatchUser] | None = Field(default=None, max_length=10_000)
-    user_id: str | int | None = None
+    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class RolloutStep(BaseModel):
-    at: datetime
+    at: UtcDateTime
     percentage: float = Field(ge=0, le=100)
 
 

@@ -22,6 +22,13 @@ def ensure_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def iso(value: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, as every answer of the API writes an instant (pydantic does for the
+    fields it serialises; this is for instants kept in JSON documents and dicts)."""
+    text = ensure_utc(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 # Instants as integer microseconds since the Unix epoch (UTC): how events and statistics store time.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_US = 86_400_000_000  # one day in microseconds

@@ -34,6 +34,7 @@ from experimently.experiments import repository
 from experimently.experiments.models import Experiment
 from experimently.experiments.schemas import Status
 from experimently.experiments.service import NAMESPACE, record_transition
+from experimently.kit.clock import iso
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import ExperimentStats, load_snapshot
 from experimently.safety import repository as safety_repository
@@ -121,7 +122,7 @@ async def _check(session: AsyncSession, cache: Cache, settings: Settings, exp: E
         details: dict[str, Any] = {
             "engine": str(Engine.SEQUENTIAL),
             "alpha": settings.guardrail_alpha,
-            "aggregated_at": stats.aggregated_at.isoformat() if stats.aggregated_at else None,
+            "aggregated_at": iso(stats.aggregated_at) if stats.aggregated_at else None,
             "comparison": to_json_dict(comparison),
         }
         breach = GuardrailBreach(

@@ -19,7 +19,7 @@ from experimently.flags import repository as flag_repository
 from experimently.flags.documents import default_environment
 from experimently.flags.models import RolloutSchedule
 from experimently.flags.service import _commit_change, console_path, snapshot
-from experimently.kit.clock import now
+from experimently.kit.clock import iso, now
 from experimently.metrics import repository as metric_repository
 from experimently.metrics.aggregation import ExperimentStats, load_snapshot
 from experimently.metrics.models import AggregationState
@@ -121,7 +121,7 @@ async def _check(session: AsyncSession, cache: Cache, rollout: GuardedRollout) -
     if stats_state is None:
         return 0
     if not await _serving(session, rollout):
-        rollout.last_check = {"status": "FLAG_OFF", "step": rollout.step, "checked_at": now().isoformat()}
+        rollout.last_check = {"status": "FLAG_OFF", "step": rollout.step, "checked_at": iso(now())}
         return 0
     check = await evaluate(session, rollout)
     if check is None:
@@ -142,8 +142,8 @@ async def _check(session: AsyncSession, cache: Cache, rollout: GuardedRollout) -
         "step": rollout.step,
         "percentage": rollout.percentage,
         "srm_min_p": srm_min,
-        "checked_at": now().isoformat(),
-        "aggregated_at": stats_state.aggregated_at.isoformat() if stats_state.aggregated_at else None,
+        "checked_at": iso(now()),
+        "aggregated_at": iso(stats_state.aggregated_at) if stats_state.aggregated_at else None,
     }
     rollout.history = [*rollout.history, _point(rollout, check)][-HISTORY:]
     if check.status != "BREACH":
@@ -161,7 +161,7 @@ async def _check(session: AsyncSession, cache: Cache, rollout: GuardedRollout) -
                 **b.to_json(),
                 "step": rollout.step,
                 "action": action,
-                "detected_at": now().isoformat(),
+                "detected_at": iso(now()),
                 "reason": b.describe(rollout.variation),
             }
             for b in new
@@ -240,7 +240,7 @@ def _point(rollout: GuardedRollout, check: Check) -> dict[str, Any]:
             "verdict": comparison.get("verdict"),
         }
     return {
-        "at": now().isoformat(),
+        "at": iso(now()),
         "step": rollout.step,
         "percentage": rollout.percentage,
         "status": check.status,

@@ -25,7 +25,7 @@ from experimently import audit
 from experimently.actor import SYSTEM
 from experimently.flags.models import RolloutSchedule
 from experimently.flags.service import console_path
-from experimently.kit.clock import ensure_utc, now
+from experimently.kit.clock import ensure_utc, iso, now
 from experimently.safety import repository
 from experimently.safety.models import GuardedRollout
 from experimently.safety.rollouts import ACTIONS, _sync, rollout_snapshot
@@ -143,7 +143,7 @@ def _pause(
             "units": summary["units"],
             "step": rollout.step,
             "action": "paused",
-            "detected_at": now().isoformat(),
+            "detected_at": iso(now()),
             "reason": reason,
         },
     ]

@@ -47,7 +47,7 @@ class ClientVisibility(BaseModel):
 class ClientEvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | int | None = None
+    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
     context: dict[str, JsonValue] = Field(default_factory=dict)
     flags: list[str] | None = Field(default=None, max_length=1000, description="only these flag keys")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from experimently.kit.clock import iso
 from experimently.webhooks.models import DomainEvent
 
 MAX_FIELDS = 8
@@ -49,7 +50,7 @@ def standard(event: DomainEvent, public_url: str) -> bytes:
     document = {
         "id": event.id,
         "type": event.type,
-        "created_at": event.created_at.isoformat(),
+        "created_at": iso(event.created_at),
         "resource": {"type": event.resource_type, "id": event.resource_id},
         "data": data,
     }

@@ -35,7 +35,9 @@ async def create(
 ) -> Envelope[WebhookWithSecret]:
     """Subscribe a URL to domain events (all types when ``event_types`` is empty). The answer carries the
     signing secret, shown only now."""
-    hook, secret = await service.create(session, actor, body, runtime.keyring)
+    hook, secret = await service.create(
+        session, actor, body, runtime.keyring, allow_private=runtime.settings.webhook_allow_private_networks
+    )
     return Envelope(data=_with_secret(hook, secret))
 
 
@@ -47,10 +49,11 @@ async def get(actor: ActorDep, session: SessionDep, webhook_id: str) -> Envelope
 
 @router.patch("/{webhook_id}", response_model=Envelope[WebhookRead])
 async def update(
-    actor: ActorDep, session: SessionDep, webhook_id: str, body: WebhookUpdate
+    actor: ActorDep, session: SessionDep, runtime: RuntimeDep, webhook_id: str, body: WebhookUpdate
 ) -> Envelope[WebhookRead]:
     """Change the URL, description, event types or active flag; ``version`` must be current."""
-    hook = await service.update(session, actor, webhook_id, body)
+    allow_private = runtime.settings.webhook_allow_private_networks
+    hook = await service.update(session, actor, webhook_id, body, allow_private=allow_private)
     return Envelope(data=WebhookRead.model_validate(hook))
 
 

@@ -10,13 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.actor import Actor
 from experimently.encryption.keyring import KeyRing
-from experimently.errors import NotFound, check_version
-from experimently.kit.clock import now
+from experimently.errors import NotFound, ValidationFailed, check_version
+from experimently.kit.clock import iso, now
 from experimently.rbac import Permission, require
 from experimently.webhooks import repository
 from experimently.webhooks.models import Webhook, WebhookDelivery
 from experimently.webhooks.outbox import emit
 from experimently.webhooks.schemas import DeliveryRead, WebhookCreate, WebhookRead, WebhookUpdate
+from experimently.webhooks.urls import private_host
 
 
 def _secret() -> str:
@@ -40,11 +41,22 @@ async def list_webhooks(session: AsyncSession, actor: Actor) -> list[Webhook]:
     return await repository.all_webhooks(session)
 
 
+def _deliverable(url: str, allow_private: bool) -> None:
+    """A URL delivery would refuse every time is refused when it is saved (``private_host``)."""
+    problem = None if allow_private else private_host(url)
+    if problem is not None:
+        raise ValidationFailed(
+            "webhook URL cannot be delivered to",
+            [{"path": "url", "message": f"{problem} (set WEBHOOK_ALLOW_PRIVATE_NETWORKS=true to allow it)"}],
+        )
+
+
 async def create(
-    session: AsyncSession, actor: Actor, body: WebhookCreate, keyring: KeyRing
+    session: AsyncSession, actor: Actor, body: WebhookCreate, keyring: KeyRing, *, allow_private: bool = False
 ) -> tuple[Webhook, str]:
     """The new subscription and its signing secret in plaintext (stored encrypted; shown once)."""
     require(actor, Permission.WEBHOOKS_MANAGE)
+    _deliverable(body.url, allow_private)
     moment = now()
     secret = _secret()
     hook = Webhook(
@@ -56,8 +68,12 @@ async def create(
     return hook, secret
 
 
-async def update(session: AsyncSession, actor: Actor, webhook_id: str, body: WebhookUpdate) -> Webhook:
+async def update(
+    session: AsyncSession, actor: Actor, webhook_id: str, body: WebhookUpdate, *, allow_private: bool = False
+) -> Webhook:
     hook = await get(session, actor, webhook_id)
+    if body.url is not None:
+        _deliverable(body.url, allow_private)
     check_version("webhook", hook.id, hook.version, body.version)
     before = _snapshot(hook)
     for field, value in body.model_dump(exclude_unset=True, exclude={"version"}).items():
@@ -94,9 +110,7 @@ async def delete(session: AsyncSession, actor: Actor, webhook_id: str) -> None:
 async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> DeliveryRead:
     """A ``webhook.ping`` event for this webhook only, delivered by the next run of the delivery job."""
     hook = await get(session, actor, webhook_id)
-    event = emit(
-        session, "webhook.ping", "webhook", hook.id, {"webhook_id": hook.id, "at": now().isoformat()}
-    )
+    event = emit(session, "webhook.ping", "webhook", hook.id, {"webhook_id": hook.id, "at": iso(now())})
     event.delivered_at = now()  # handed over here, to this webhook alone
     await session.flush()
     delivery = WebhookDelivery(webhook_id=hook.id, event_id=event.id, next_attempt_at=now())

@@ -7,9 +7,11 @@ failing every delivery run later.
 
 from __future__ import annotations
 
+import ipaddress
+
 import httpx
 
-__all__ = ["url_problem"]
+__all__ = ["private_host", "url_problem"]
 
 MAX_PORT = 65535
 
@@ -28,4 +30,20 @@ def url_problem(value: str) -> str | None:
         return f"port must be from 1 to {MAX_PORT}"
     if any(c in url.host for c in " %"):
         return "host must not contain spaces or percent-escapes"
+    return None
+
+
+def private_host(value: str) -> str | None:
+    """Why a valid webhook URL can never be delivered to unless private networks are allowed: its host
+    is ``localhost`` or a literal address that is not public (what delivery refuses, known without a
+    DNS look-up). A name is judged at delivery, where it is resolved."""
+    host = httpx.URL(value).host
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"{host} is this machine: deliveries to it are refused"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if not address.is_global or address.is_multicast:
+        return f"{address} is not a public address: deliveries to it are refused"
     return None
