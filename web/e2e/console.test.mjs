@@ -77,7 +77,21 @@ describe("console", { concurrency: false }, () => {
     await page.getByLabel("Fallthrough serves: variation").selectOption("off");
     await page.getByRole("button", { name: "Save changes" }).click();
     await page.getByText("Unsaved changes in production").waitFor({ state: "detached" });
+    // nothing left to save or discard: both wait for an edit
+    await page.getByTestId("draft-state").getByText("No unsaved changes").waitFor();
+    assert.equal(await page.getByRole("button", { name: "Discard" }).isDisabled(), true);
+    assert.equal(await page.getByRole("button", { name: "Save changes" }).isDisabled(), true);
+    // production asks first, saying what everyone will get
     await page.getByRole("switch", { name: "Serve targeting in production" }).click();
+    const turnOn = page.getByRole("dialog", { name: "Turn on in production?" });
+    assert.match(await turnOn.getByTestId("switch-consequences").innerText(), /Users matched by a rule get what the rule serves; everyone else gets “off”/);
+    await checkAxe(page, "turn-on dialog");
+    await turnOn.getByRole("button", { name: "Cancel" }).click();
+    await turnOn.waitFor({ state: "hidden" });
+    assert.equal(await page.getByRole("switch", { name: "Serve targeting in production" }).getAttribute("aria-checked"), "false", "Cancel changes nothing");
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute("aria-label")), "Serve targeting in production", "focus returns to the switch");
+    await page.getByRole("switch", { name: "Serve targeting in production" }).click();
+    await turnOn.getByRole("button", { name: "Turn on now" }).click();
     await page.getByRole("button", { name: "Kill switch" }).waitFor();
     await checkAxe(page, "flag page");
     await page.getByRole("heading", { name: "Rules" }).scrollIntoViewIfNeeded();
@@ -249,6 +263,66 @@ describe("console", { concurrency: false }, () => {
     await page.context().close();
   });
 
+  test("a segment is deleted only after a confirmation, and a refusal names what uses it", async () => {
+    await call(server.base, adminToken, "POST", "/api/v1/segments", { key: "eu", name: "Europe", conditions: [{ attribute: "country", operator: "in", values: ["FR"] }] });
+    await call(server.base, adminToken, "POST", "/api/v1/segments", { key: "eu-staff", name: "EU staff", conditions: [{ attribute: "", operator: "in_segment", values: ["eu"] }] });
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/segments/eu`);
+    await page.getByRole("button", { name: "Delete…" }).click();
+    const dialog = page.getByRole("dialog", { name: "Delete segment “Europe”?" });
+    await dialog.getByRole("button", { name: "Delete segment" }).click();
+    const inUse = dialog.getByTestId("segment-in-use");
+    await inUse.waitFor();
+    assert.match(await inUse.innerText(), /Not deleted: the segment is in use[\s\S]*segment eu-staff/);
+    assert.doesNotMatch(await dialog.innerText(), /CONFLICT/);
+    await checkAxe(page, "segment delete refused");
+    await dialog.getByRole("link", { name: "eu-staff" }).click();
+    await page.getByRole("heading", { name: "EU staff", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Delete…" }).click();
+    await page.getByRole("dialog", { name: "Delete segment “EU staff”?" }).getByRole("button", { name: "Delete segment" }).click();
+    await page.waitForURL(`**/segments`);
+    assert.equal((await call(server.base, adminToken, "GET", "/api/v1/segments/eu-staff")).status, 404);
+    await page.context().close();
+  });
+
+  test("People: granting admin and deactivating ask first; a saved change says so", async () => {
+    const person = { email: "people-e2e@example.com", password: "people-password-123" };
+    assert.equal((await call(server.base, adminToken, "POST", "/api/v1/users", { ...person, role: "viewer" })).status, 201);
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/admin/people`);
+    const role = page.getByLabel(`Role of ${person.email}`);
+    await role.selectOption("developer");
+    await page.getByTestId("people-saved").getByText(`Saved: ${person.email} is now a developer.`).waitFor();
+    await role.selectOption("admin");
+    const grant = page.getByRole("dialog", { name: `Make ${person.email} an admin?` });
+    await grant.getByRole("button", { name: "Cancel" }).click();
+    await grant.waitFor({ state: "hidden" });
+    assert.equal(await role.inputValue(), "developer", "Cancel keeps the role");
+    await page.getByRole("row", { name: new RegExp(person.email) }).getByRole("button", { name: "Deactivate…" }).click();
+    const deactivate = page.getByRole("dialog", { name: `Deactivate ${person.email}?` });
+    await checkAxe(page, "deactivate dialog");
+    await deactivate.getByRole("button", { name: "Deactivate" }).click();
+    await page.getByTestId("people-saved").getByText(/is deactivated, signed out everywhere/).waitFor();
+    const users = (await call(server.base, adminToken, "GET", "/api/v1/users")).body.data;
+    const saved = users.find((u) => u.email === person.email);
+    assert.deepEqual([saved.role, saved.is_active], ["developer", false]);
+    await page.context().close();
+  });
+
+  test("at phone width the flags list scrolls inside its table only", async () => {
+    const page = await newPage({ width: 390, height: 844 });
+    await signIn(page);
+    await page.getByTestId("flags-table").waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= 390), true, "no sideways scrolling of the page");
+    const region = page.getByRole("region", { name: "Flags" });
+    if (await region.evaluate((el) => el.scrollWidth > el.clientWidth)) {
+      assert.match(await page.getByTestId("scroll-hint").innerText(), /Scroll sideways for the other environments/);
+    }
+    await page.context().close();
+  });
+
   test("at phone width the flag reads and the kill switch works", async () => {
     await call(server.base, adminToken, "POST", `/api/v1/feature-flags/${FLAG}/environments/production/enable`, {});
     const page = await newPage({ width: 390, height: 844 });
@@ -285,7 +359,10 @@ describe("console", { concurrency: false }, () => {
     // a wrong code is refused on the page
     await page.getByLabel("Code from your authenticator app", { exact: true }).fill(totp(secret, 0) === "000000" ? "111111" : "000000");
     await page.getByRole("button", { name: "Confirm and turn on" }).click();
-    await page.getByRole("alert").filter({ hasText: "INVALID_CREDENTIALS" }).waitFor();
+    // the server's message, its code only as the banner's tooltip
+    const refused = page.locator("[role=alert][data-error-code=INVALID_CREDENTIALS]");
+    await refused.waitFor();
+    assert.doesNotMatch(await refused.innerText(), /INVALID_CREDENTIALS/);
     await page.getByLabel("Code from your authenticator app", { exact: true }).fill(totp(secret));
     await page.getByRole("button", { name: "Confirm and turn on" }).click();
     const codes = page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem");

@@ -240,6 +240,17 @@ describe("results page", { concurrency: false }, () => {
     await sim.assertPageEqualsApi(page, GUARDED, { engine: "frequentist", cuped: "false", correction: "holm" });
     await checkAxe(page, "results (guardrail breach)");
     await shot(page, "results-guardrail");
+    // the harmful variant is not the one-click winner; chosen in the ship dialog, it is warned of
+    assert.equal(await page.getByRole("link", { name: "Ship treatment…" }).count(), 0);
+    await page.getByRole("link", { name: "Ship a variant…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByRole("radio", { name: /treatment/ }).check();
+    const warning = dialog.getByTestId("ship-harm-warning");
+    await warning.waitFor();
+    assert.match(await warning.innerText(), /treatment made a guardrail worse:\s+Errors per user \(errors\): \+[\d.]+% against the control, a breach the guardrail monitor recorded/);
+    await dialog.getByRole("button", { name: "Ship treatment anyway" }).waitFor();
+    await checkAxe(page, "ship dialog (harmful variant)");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
     await page.context().close();
   });
 

@@ -103,6 +103,7 @@ describe("guarded rollouts in the console", { concurrency: false }, () => {
     await form.getByRole("button", { name: "Start guarded rollout" }).click();
     await form.getByText("the flag is off here: turn it on first").waitFor();
     await page.getByRole("switch", { name: "Serve targeting in production" }).click();
+    await page.getByRole("dialog", { name: "Turn on in production?" }).getByRole("button", { name: "Turn on now" }).click();
     await page.getByText("On", { exact: true }).waitFor();
     await form.getByText("the flag is off here: turn it on first").waitFor({ state: "detached" });
     await page.context().close();

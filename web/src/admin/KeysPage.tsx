@@ -49,7 +49,7 @@ export function KeysPage() {
             {keys.data?.length === 0 ? (
               <EmptyState title="No API keys yet">Create a key to evaluate flags from your application.</EmptyState>
             ) : (
-              <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+              <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
                 <table className="min-w-full text-sm">
                   <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
                     <tr>

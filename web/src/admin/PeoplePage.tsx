@@ -1,12 +1,17 @@
 import { useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { useSession } from "../auth/AuthProvider";
-import { Badge, Button, Card, ErrorBanner, Field, formatDate, Input, PageHeader, Select, Spinner } from "../ui";
+import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Select, Spinner } from "../ui";
 import { useUserMutations, useUsers } from "./api";
+import { asksFirst, ROLES, savedNotice, type PersonChange, type Role } from "./people";
 import { Secret } from "./Secret";
 
-type Role = "admin" | "developer" | "analyst" | "viewer";
-const ROLES: Role[] = ["viewer", "analyst", "developer", "admin"];
+interface Person {
+  id: string;
+  email: string;
+  role: string;
+  is_active: boolean;
+}
 
 export function PeoplePage() {
   const users = useUsers();
@@ -15,6 +20,31 @@ export function PeoplePage() {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>("viewer");
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
+  // granting admin and deactivating wait here for a confirmation; every saved change says so
+  const [confirming, setConfirming] = useState<{ person: Person; change: PersonChange } | null>(null);
+  const [saved, setSaved] = useState<{ id: string; text: string } | null>(null);
+  const apply = (person: Person, change: PersonChange) => {
+    setSaved(null);
+    update.mutate(
+      { id: person.id, ...change },
+      {
+        onSuccess: () => {
+          setConfirming(null);
+          setSaved({ id: person.id, text: savedNotice(person.email, change) });
+        },
+      },
+    );
+  };
+  const request = (person: Person, change: PersonChange) => {
+    update.reset();
+    if (asksFirst(change, person)) setConfirming({ person, change });
+    else apply(person, change);
+  };
+  const closeConfirm = () => {
+    setConfirming(null);
+    update.reset();
+  };
+  const granting = confirming?.change.role === "admin";
   const fieldError = (path: string) => (create.error instanceof ApiError ? create.error.fieldErrors.find((e) => e.path === path)?.message : undefined);
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -33,9 +63,38 @@ export function PeoplePage() {
       <PageHeader title="People">Roles: viewer reads; analyst also reads the history and owns analyses; developer changes what they own; admin does everything.</PageHeader>
       <div className="space-y-4">
         {secret ? <Secret label={secret.label} value={secret.value} /> : null}
-        <ErrorBanner error={update.error ?? reset.error} />
+        {confirming ? null : <ErrorBanner error={update.error ?? reset.error} />}
+        <p role="status" className={saved ? "rounded-md bg-emerald-50 p-2 text-sm text-emerald-900 ring-1 ring-inset ring-emerald-600/30" : "sr-only"} data-testid="people-saved">
+          {saved?.text ?? ""}
+        </p>
+        <Dialog
+          open={confirming !== null}
+          title={granting ? `Make ${confirming?.person.email} an admin?` : `Deactivate ${confirming?.person.email ?? ""}?`}
+          onClose={closeConfirm}
+          footer={
+            <>
+              <Button onClick={closeConfirm}>Cancel</Button>
+              <Button variant="danger" disabled={update.isPending} onClick={() => confirming && apply(confirming.person, confirming.change)}>
+                {granting ? "Make admin" : "Deactivate"}
+              </Button>
+            </>
+          }
+        >
+          {granting ? (
+            <p className="text-sm text-slate-700">
+              An admin can do everything: change every flag, segment and experiment in every environment, add and deactivate people
+              and change their roles, and manage API keys, environments, webhooks and safety settings.
+            </p>
+          ) : (
+            <p className="text-sm text-slate-700">
+              They are signed out everywhere and can no longer sign in, and the API keys they created stop working until they are
+              reactivated. Their flags, experiments and history stay.
+            </p>
+          )}
+          <ErrorBanner error={update.error} />
+        </Dialog>
         <div className="grid gap-4 lg:grid-cols-[1fr_20rem]">
-          <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
             {users.isPending ? <Spinner /> : null}
             <table className="min-w-full text-sm">
               <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
@@ -57,10 +116,10 @@ export function PeoplePage() {
                       <td className="px-3 py-2">
                         <Select
                           aria-label={`Role of ${user.email}`}
-                          className="w-32"
+                          className="w-36"
                           value={user.role}
-                          disabled={self}
-                          onChange={(e) => update.mutate({ id: user.id, role: e.target.value as Role })}
+                          disabled={self || (update.isPending && update.variables?.id === user.id)}
+                          onChange={(e) => request(user, { role: e.target.value as Role })}
                         >
                           {ROLES.map((r) => (
                             <option key={r}>{r}</option>
@@ -79,8 +138,8 @@ export function PeoplePage() {
                             >
                               Reset password
                             </Button>
-                            <Button variant="ghost" onClick={() => update.mutate({ id: user.id, is_active: !user.is_active })}>
-                              {user.is_active ? "Deactivate" : "Reactivate"}
+                            <Button variant="ghost" onClick={() => request(user, { is_active: !user.is_active })}>
+                              {user.is_active ? "Deactivate…" : "Reactivate"}
                             </Button>
                           </>
                         )}

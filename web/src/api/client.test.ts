@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, ApiError, authedFetch, hasAccessToken, readCookie, setAccessToken, unwrap } from "./client";
+import { api, ApiError, authedFetch, describeError, hasAccessToken, OFFLINE_MESSAGE, readCookie, setAccessToken, toApiError, unwrap } from "./client";
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -63,5 +63,45 @@ describe("the API layer", () => {
       expect(error.status).toBe(422);
       expect(error.fieldErrors).toEqual([{ path: "key", message: "bad" }]);
     });
+  });
+
+  it("keeps the request id of a server fault, from the envelope or else the header", async () => {
+    const failure = () => unwrap(api.GET("/api/v1/segments", { baseUrl: "http://console.test" })).then(() => null, (error: unknown) => error);
+    fetchMock.mockResolvedValueOnce(json(500, { error: { code: "INTERNAL_ERROR", message: "internal error", details: {}, request_id: "req-123" } }));
+    const fault = await failure();
+    expect(fault).toBeInstanceOf(ApiError);
+    expect((fault as ApiError).requestId).toBe("req-123");
+    fetchMock.mockResolvedValueOnce(new Response(JSON.stringify({}), { status: 502, headers: { "Content-Type": "application/json", "X-Request-ID": "req-456" } }));
+    const gateway = await failure();
+    expect(gateway).toBeInstanceOf(ApiError);
+    expect((gateway as ApiError).requestId).toBe("req-456");
+  });
+});
+
+describe("describeError", () => {
+  it("shows the server's message without its code", () => {
+    expect(describeError(toApiError(401, { error: { code: "INVALID_CREDENTIALS", message: "invalid email or password" } }))).toBe("Invalid email or password");
+    expect(describeError(toApiError(409, { error: { code: "CONFLICT", message: "segment 'beta-eu' is in use" } }))).toBe("Segment 'beta-eu' is in use");
+  });
+
+  it("a server fault says so, with the request id support can find", () => {
+    expect(describeError(toApiError(500, { error: { code: "INTERNAL_ERROR", message: "internal error", request_id: "abc-1" } }))).toBe(
+      "Something went wrong on the server. Request id: abc-1",
+    );
+    expect(describeError(toApiError(502, null))).toBe("Something went wrong on the server.");
+    expect(describeError(toApiError(503, { error: { code: "SERVICE_UNAVAILABLE", message: "a dependency (redis) is unavailable" } }, "r-9"))).toBe(
+      "The server is temporarily unavailable. Try again in a moment. Request id: r-9",
+    );
+  });
+
+  it("no answer at all: the server cannot be reached", () => {
+    expect(describeError(new TypeError("Failed to fetch"))).toBe(OFFLINE_MESSAGE);
+    expect(describeError(new TypeError("NetworkError when attempting to fetch resource."))).toBe(OFFLINE_MESSAGE);
+    expect(describeError(new TypeError("Load failed"))).toBe(OFFLINE_MESSAGE);
+  });
+
+  it("other errors read as their message", () => {
+    expect(describeError(new Error("Not saved: 2 fields need attention below."))).toBe("Not saved: 2 fields need attention below.");
+    expect(describeError("not found")).toBe("not found");
   });
 });

@@ -13,13 +13,17 @@ export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: Record<string, unknown>;
+  /** the server's id of the request (the envelope's `request_id`, else the `X-Request-ID` header): what
+   * support looks up in the logs */
+  readonly requestId: string | null;
 
-  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}, requestId: string | null = null) {
     super(cleanMessage(message));
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.details = details;
+    this.requestId = requestId;
   }
 
   /** Field errors of a 422 (`details.errors`), each with the path the server names. A create refused
@@ -47,9 +51,39 @@ export function cleanMessage(message: string): string {
   return message.replace(/^(Value error|Assertion failed), /, "");
 }
 
-export function toApiError(status: number, body: unknown): ApiError {
-  const error = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })?.error;
-  return new ApiError(status, error?.code ?? "HTTP_" + status, error?.message ?? `request failed (${status})`, error?.details ?? {});
+export function toApiError(status: number, body: unknown, requestId: string | null = null): ApiError {
+  const error = (body as { error?: { code?: string; message?: string; details?: Record<string, unknown>; request_id?: string | null } })?.error;
+  return new ApiError(
+    status,
+    error?.code ?? "HTTP_" + status,
+    error?.message ?? `request failed (${status})`,
+    error?.details ?? {},
+    error?.request_id ?? requestId,
+  );
+}
+
+export const OFFLINE_MESSAGE = "Cannot reach the server. Check your connection and try again.";
+
+/** fetch's own failure (no answer at all): Chromium's "Failed to fetch", Firefox's "NetworkError when
+ * attempting to fetch resource.", Safari's "Load failed". */
+export function isNetworkError(error: unknown): boolean {
+  return error instanceof TypeError && /failed to fetch|networkerror|load failed|network request failed/i.test(error.message);
+}
+
+/** What a person reads for an error, everywhere the console shows one: the server's message (its code
+ * is for programs); for a server fault, that it is the server's and the request id support can find;
+ * for no answer at all, that the server cannot be reached. */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiError) {
+    if (error.status < 500) return error.message.charAt(0).toUpperCase() + error.message.slice(1);
+    const id = error.requestId ? ` Request id: ${error.requestId}` : "";
+    return error.status === 503
+      ? `The server is temporarily unavailable. Try again in a moment.${id}`
+      : `Something went wrong on the server.${id}`;
+  }
+  if (isNetworkError(error)) return OFFLINE_MESSAGE;
+  if (error instanceof Error) return error.message;
+  return String(error);
 }
 
 // ---- the session: access token in memory only; the refresh token is an httpOnly cookie ----
@@ -124,7 +158,7 @@ export async function unwrap<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,
 ): Promise<T> {
   const { data, error, response } = await call;
-  if (!response.ok) throw toApiError(response.status, error);
+  if (!response.ok) throw toApiError(response.status, error, response.headers.get("X-Request-ID"));
   return data as T;
 }
 
@@ -149,7 +183,7 @@ async function openSession(path: string, payload: Record<string, string>): Promi
     credentials: "same-origin",
   });
   const body = (await response.json()) as { access_token?: string };
-  if (!response.ok || !body.access_token) throw toApiError(response.status, body);
+  if (!response.ok || !body.access_token) throw toApiError(response.status, body, response.headers.get("X-Request-ID"));
   setAccessToken(body.access_token);
 }
 

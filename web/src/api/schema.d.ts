@@ -2027,9 +2027,9 @@ export interface components {
              * Unit Id
              * @description value of the bucketing attribute
              */
-            unit_id?: string | number | null;
+            unit_id?: string | number | boolean | null;
             /** User Id */
-            user_id?: string | number | null;
+            user_id?: string | number | boolean | null;
             /** Context */
             context?: {
                 [key: string]: components["schemas"]["JsonValue"];
@@ -2120,7 +2120,7 @@ export interface components {
             /** Users */
             users?: components["schemas"]["BatchUser"][] | null;
             /** User Id */
-            user_id?: string | number | null;
+            user_id?: string | number | boolean | null;
             /** Context */
             context?: {
                 [key: string]: components["schemas"]["JsonValue"];
@@ -2145,7 +2145,7 @@ export interface components {
         /** BatchUser */
         BatchUser: {
             /** User Id */
-            user_id?: string | number | null;
+            user_id?: string | number | boolean | null;
             /** Context */
             context?: {
                 [key: string]: components["schemas"]["JsonValue"];
@@ -2205,7 +2205,7 @@ export interface components {
         /** ClientEvaluateRequest */
         ClientEvaluateRequest: {
             /** User Id */
-            user_id?: string | number | null;
+            user_id?: string | number | boolean | null;
             /** Context */
             context?: {
                 [key: string]: components["schemas"]["JsonValue"];
@@ -2958,7 +2958,7 @@ export interface components {
         /** EvaluateRequest */
         EvaluateRequest: {
             /** User Id */
-            user_id?: string | number | null;
+            user_id?: string | number | boolean | null;
             /** Context */
             context?: {
                 [key: string]: components["schemas"]["JsonValue"];

@@ -1,6 +1,6 @@
 import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, ApiError, unwrap } from "../api/client";
+import { api, ApiError, OFFLINE_MESSAGE, unwrap } from "../api/client";
 import { Button, ErrorBanner, Field, Input } from "../ui";
 import { useSession } from "./AuthProvider";
 
@@ -32,7 +32,7 @@ export function SignInPage() {
         setMfaToken(token);
         setPassword("");
       } else {
-        setError(caught instanceof ApiError ? caught : new Error("cannot reach the server"));
+        setError(caught instanceof ApiError ? caught : new Error(OFFLINE_MESSAGE));
         // an expired MFA token: start again from the password
         if (caught instanceof ApiError && caught.code === "TOKEN_INVALID") setMfaToken(null);
       }

@@ -119,7 +119,7 @@ export function EventsPage() {
           ) : events.data?.length === 0 ? (
             <p className="text-sm text-slate-600">No event matches{filters.name || filters.user || filters.experiment ? " these filters" : " yet"}.</p>
           ) : (
-            <div className="overflow-x-auto">
+            <div className="relative overflow-x-auto">
               <table className="w-full text-left text-sm" aria-label="Recent events">
                 <thead className="border-b border-slate-200 text-xs uppercase text-slate-600">
                   <tr>

@@ -4,7 +4,9 @@ import { useCan } from "../auth/AuthProvider";
 import { fieldErrorsFor } from "../flags/errors";
 import { OPERATOR_BY_VALUE, toIso, toLocalInput } from "../flags/operators";
 import { AutoPauseBanner, PausedBanner, pausedByGuardrail } from "../results/Banners";
-import { useBreaches } from "../results/api";
+import { DEFAULT_SETTINGS, useBreaches, useResults } from "../results/api";
+import { formatLift } from "../results/format";
+import { guardrailHarms, type Harm } from "../results/harm";
 import type { Breach } from "../results/types";
 import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
 import { ApiError } from "../api/client";
@@ -101,7 +103,31 @@ function ShippedFlags({ flags, environment, done }: { flags: Shipped["flags"]; e
   );
 }
 
-function ShipDialog({ experiment, open, onClose, initial }: { experiment: Experiment; open: boolean; onClose: () => void; initial: string }) {
+/** The chosen variant made a guardrail worse: which guardrail, by how much, and who said so. */
+function HarmWarning({ variant, harms }: { variant: string; harms: Harm[] }) {
+  return (
+    <div role="alert" data-testid="ship-harm-warning" className="rounded-md bg-red-50 p-3 text-sm text-red-900 ring-1 ring-inset ring-red-600/30">
+      <p className="font-medium">
+        <span className="font-mono">{variant}</span> made {harms.length === 1 ? "a guardrail" : `${harms.length} guardrails`} worse:
+      </p>
+      <ul className="mt-1 list-disc space-y-0.5 pl-5">
+        {harms.map((h) => (
+          <li key={h.metric} data-harm={h.metric}>
+            <strong>{h.name}</strong>
+            {h.name !== h.metric ? <span className="font-mono text-xs"> ({h.metric})</span> : null}: {formatLift(h.relativeLift)} against the control
+            {h.source === "breach" ? ", a breach the guardrail monitor recorded" : ", harmed in the results"}
+          </li>
+        ))}
+      </ul>
+      <p className="mt-1">Shipping it serves this variant to everyone the experiment&apos;s flag rules reach. Ship it only if you know why and accept that cost.</p>
+    </div>
+  );
+}
+
+function ShipDialog({ experiment, open, onClose, initial, breaches }: { experiment: Experiment; open: boolean; onClose: () => void; initial: string; breaches: Breach[] }) {
+  // the default analysis's guardrail verdicts, with the monitor's breaches: a harmful choice is warned of
+  const results = useResults(experiment.key, DEFAULT_SETTINGS, open);
+  const harms = guardrailHarms(breaches, results.data?.data.metrics ?? []);
   const preview = useShip(experiment.key, true);
   const ship = useShip(experiment.key, false);
   const [variant, setVariant] = useState("");
@@ -126,6 +152,7 @@ function ShipDialog({ experiment, open, onClose, initial }: { experiment: Experi
     ship.mutate({ variant, reason: reason.trim() }, { onSuccess: close });
   };
   const refusals = preview.error instanceof ApiError && Array.isArray(preview.error.details.errors) ? (preview.error.details.errors as { path: string; message: string }[]) : [];
+  const harmful = Boolean(variant && harms.get(variant)?.length);
   const ending = experiment.status === "completed" ? "The experiment has ended" : "The experiment stops now (completed)";
   return (
     <Dialog open={open} title={`Ship a variant of “${experiment.name}”?`} onClose={close}>
@@ -147,6 +174,7 @@ function ShipDialog({ experiment, open, onClose, initial }: { experiment: Experi
             ))}
           </div>
         </fieldset>
+        {variant && harms.get(variant)?.length ? <HarmWarning variant={variant} harms={harms.get(variant)!} /> : null}
         {variant ? (
           <section aria-live="polite" aria-label="What changes" className="rounded-md bg-slate-50 p-3 ring-1 ring-inset ring-slate-200">
             <h3 className="mb-1 text-sm font-medium text-slate-900">What changes</h3>
@@ -174,8 +202,8 @@ function ShipDialog({ experiment, open, onClose, initial }: { experiment: Experi
         </Field>
         <div className="flex justify-end gap-2">
           <Button onClick={close}>Cancel</Button>
-          <Button type="submit" variant="primary" disabled={!variant || !reason.trim() || !preview.isSuccess || ship.isPending}>
-            {variant ? `Ship ${variant}` : "Ship"}
+          <Button type="submit" variant={harmful ? "danger" : "primary"} disabled={!variant || !reason.trim() || !preview.isSuccess || ship.isPending}>
+            {variant ? `Ship ${variant}${harmful ? " anyway" : ""}` : "Ship"}
           </Button>
         </div>
       </form>
@@ -298,6 +326,7 @@ export function ExperimentPage() {
         experiment={data}
         open={shipping && canWrite && canShip(data)}
         initial={params.get("ship") ?? ""}
+        breaches={breaches.data ?? []}
         onClose={() => {
           setShipping(false);
           if (params.has("ship")) setParams({}, { replace: true });

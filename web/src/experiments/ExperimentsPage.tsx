@@ -75,7 +75,7 @@ export function ExperimentsPage() {
       ) : list.data?.total === 0 ? (
         <p className="rounded-lg bg-white p-4 text-sm text-slate-600 ring-1 ring-slate-200">No experiment matches.</p>
       ) : (
-        <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+        <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           <table className="w-full text-left text-sm">
             <thead className="border-b border-slate-200 text-xs uppercase text-slate-600">
               <tr>

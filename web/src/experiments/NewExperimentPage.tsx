@@ -14,6 +14,7 @@ import {
   addVariant,
   emptyDraft,
   isDirty,
+  metricLabel,
   reachableStep,
   removeVariant,
   slug,
@@ -22,6 +23,7 @@ import {
   STEPS,
   toPayload,
   validateStep,
+  variantLines,
   weightTotal,
   type Draft,
   type StepId,
@@ -261,7 +263,7 @@ export function NewExperimentPage() {
             >
               <div className="space-y-2">
                 {draft.variants.map((v, i) => (
-                  <div key={i} className="grid grid-cols-2 items-start gap-2 rounded-md bg-slate-50 p-2 ring-1 ring-slate-200 sm:grid-cols-[1fr_1fr_7rem_auto_auto]">
+                  <div key={i} className="grid grid-cols-2 items-start gap-2 rounded-md bg-slate-50 p-2 ring-1 ring-slate-200 sm:grid-cols-[1fr_1fr_10rem_auto_auto]">
                     <Field label={`Variant ${i + 1} key`} error={errorAt(`variants[${i}].key`)}>
                       {(p) => (
                         <Input
@@ -464,13 +466,25 @@ export function NewExperimentPage() {
                 rows={[
                   ["Name", `${draft.name} (${draft.key})`],
                   ["Hypothesis", draft.hypothesis || "—"],
-                  ["Variants", draft.variants.map((v) => `${v.key}${v.is_control ? " (control)" : ""} ${v.weight}%`).join(" · ")],
+                  [
+                    "Variants",
+                    <ul key="variants" className="space-y-0.5">
+                      {variantLines(draft.variants).map((line) => (
+                        <li key={line}>{line}</li>
+                      ))}
+                    </ul>,
+                  ],
                   ["Traffic", `${draft.traffic_allocation}% in ${draft.environment}`],
                   ["Targeting", draft.targeting.length ? `${draft.targeting.length} condition(s)` : "everyone"],
                   ["Layer", draft.layer ? `${draft.layer}, ${draft.layer_share}%` : "none"],
-                  ["Primary metric", draft.primary_metric || "none"],
-                  ["Secondary metrics", draft.secondary_metrics.join(", ") || "none"],
-                  ["Guardrails", draft.guardrail_metrics.length ? `${draft.guardrail_metrics.join(", ")} (${draft.guardrail_action})` : "none"],
+                  ["Primary metric", draft.primary_metric ? metricLabel(draft.primary_metric, metricList) : "none"],
+                  ["Secondary metrics", draft.secondary_metrics.map((k) => metricLabel(k, metricList)).join(", ") || "none"],
+                  [
+                    "Guardrails",
+                    draft.guardrail_metrics.length
+                      ? `${draft.guardrail_metrics.map((k) => metricLabel(k, metricList)).join(", ")}; on a breach: ${draft.guardrail_action === "pause" ? "pause the experiment" : "only notify"}`
+                      : "none",
+                  ],
                   ["Schedule", `${draft.planned_start || "start by hand"} → ${draft.planned_end || "no planned end"}`],
                   ["Minimum sample size", draft.min_sample_size ? `${draft.min_sample_size.toLocaleString()} per variant` : "none"],
                 ]}

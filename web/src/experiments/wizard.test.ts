@@ -8,12 +8,14 @@ import {
   powerSentence,
   emptyDraft,
   firstIncompleteStep,
+  metricLabel,
   removeVariant,
   seedBaseline,
   splitEvenly,
   stepOfPath,
   toPayload,
   validateStep,
+  variantLines,
   weightTotal,
   type Draft,
   type SeriesPoint,
@@ -47,6 +49,32 @@ describe("weights", () => {
     expect(weightTotal(three)).toBe(100);
     const rest = removeVariant(three, 0);
     expect(rest.filter((v) => v.is_control).map((v) => v.key)).toEqual(["treatment"]);
+  });
+
+  it("removing a variant re-splits evenly, as adding does: the total stays 100", () => {
+    const three = addVariant(emptyDraft().variants);
+    const two = removeVariant(three, 2);
+    expect(two.map((v) => [v.key, v.weight])).toEqual([
+      ["control", 50],
+      ["treatment", 50],
+    ]);
+    const four = addVariant(three);
+    expect(removeVariant(four, 1).map((v) => v.weight)).toEqual([33.34, 33.33, 33.33]);
+    expect(weightTotal(removeVariant(four, 3))).toBe(100);
+  });
+});
+
+describe("the review", () => {
+  it("names each variant, its key, weight and the control", () => {
+    expect(variantLines(emptyDraft().variants)).toEqual(["Control (control), 50%, the control", "Treatment (treatment), 50%"]);
+    expect(variantLines([{ key: "b", name: " ", weight: 100, is_control: true }])).toEqual(["b, 100%, the control"]);
+  });
+
+  it("names a metric by its name and key, or its key alone when unknown", () => {
+    const metrics = [{ key: "purchase", name: "Purchase conversion" }, { key: "errors", name: "errors" }];
+    expect(metricLabel("purchase", metrics)).toBe("Purchase conversion (purchase)");
+    expect(metricLabel("errors", metrics)).toBe("errors");
+    expect(metricLabel("gone", metrics)).toBe("gone");
   });
 });
 

@@ -91,10 +91,25 @@ export function addVariant(variants: VariantDraft[]): VariantDraft[] {
   return next.map((v, index) => ({ ...v, weight: weights[index] ?? 0 }));
 }
 
+/** Without the variant at `index`, the weights split evenly again (as adding one does), and the first
+ * variant the control when the control was the one removed. */
 export function removeVariant(variants: VariantDraft[], index: number): VariantDraft[] {
   const next = variants.filter((_, i) => i !== index);
   if (next.length && !next.some((v) => v.is_control)) next[0] = { ...next[0]!, is_control: true };
-  return next;
+  const weights = splitEvenly(next.length);
+  return next.map((v, i) => ({ ...v, weight: weights[i] ?? 0 }));
+}
+
+/** The review's lines for the variants: `Control (control), 50%, the control`. */
+export function variantLines(variants: VariantDraft[]): string[] {
+  return variants.map((v) => `${v.name.trim() ? `${v.name.trim()} (${v.key})` : v.key}, ${v.weight}%${v.is_control ? ", the control" : ""}`);
+}
+
+/** A metric as the review names it: `Purchase conversion (purchase-conversion)`, or its key when the
+ * list does not have it. */
+export function metricLabel(key: string, metrics: { key: string; name: string }[]): string {
+  const name = metrics.find((m) => m.key === key)?.name;
+  return name && name !== key ? `${name} (${key})` : key;
 }
 
 export type StepId = "basics" | "variants" | "targeting" | "metrics" | "schedule" | "review";

@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
 import type { Flag } from "../api/types";
+import { useEnvironments } from "../environments/api";
 import { FlagSafetyCard } from "../rollouts/FlagSafetyCard";
 import { RolloutPanel } from "../rollouts/RolloutPanel";
 import { useSegments } from "../segments/api";
@@ -27,6 +28,9 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
   const [baseVersion, setBaseVersion] = useState(flag.version);
   const save = useSaveEnvironment(flag.key, env);
   const segments = useSegments();
+  const environments = useEnvironments();
+  // an environment the server does not mark (or an older server): asking first is the safe side
+  const production = environments.data?.find((e) => e.key === env)?.is_production ?? true;
   const variations = flag.variations.map((v) => String(v.key));
   const dirty = !same(draft, saved);
 
@@ -73,7 +77,16 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
   return (
     <div className="space-y-4">
       <Card title={`Status in ${env}`}>
-        <KillSwitch flagKey={flag.key} env={env} enabled={saved.enabled} allowed={canWrite} />
+        <KillSwitch
+          flagKey={flag.key}
+          env={env}
+          enabled={saved.enabled}
+          allowed={canWrite}
+          config={saved}
+          variations={variations}
+          production={production}
+          unsaved={dirty}
+        />
       </Card>
 
       <RolloutPanel flagKey={flag.key} env={env} allowed={canWrite} variations={variations} enabled={saved.enabled} />
@@ -194,7 +207,10 @@ export function EnvironmentPanel({ flag, env, canWrite }: { flag: Flag; env: str
 
       {canWrite ? (
         <div className="sticky bottom-0 z-10 -mx-4 flex items-center justify-end gap-2 border-t border-slate-200 bg-white/95 px-4 py-2 sm:-mx-6 sm:px-6">
-          {dirty ? <span className="mr-auto text-xs text-slate-600">Unsaved changes in {env}</span> : null}
+          {/* always there, so the bar keeps its layout; the buttons act only on a draft that differs from the saved flag */}
+          <span className="mr-auto text-xs text-slate-600" aria-live="polite" data-testid="draft-state">
+            {dirty ? `Unsaved changes in ${env}` : "No unsaved changes"}
+          </span>
           <Button disabled={!dirty || save.isPending} onClick={() => void discard()}>
             Discard
           </Button>

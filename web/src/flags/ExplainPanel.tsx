@@ -2,7 +2,14 @@ import { useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import { Badge, Button, Card, ErrorBanner, Field, Input, TextArea } from "../ui";
 import { OPERATOR_BY_VALUE } from "./operators";
-import { useExplain } from "./api";
+import { useExplain, type ConditionTrace } from "./api";
+
+/** The user's value beside a condition: `(was "FR")`, `(was not set)`; none for a segment condition,
+ * which tests the user against the segment's own conditions, not one attribute. */
+export function actualNote(condition: ConditionTrace): string | null {
+  if (OPERATOR_BY_VALUE.get(condition.operator)?.editor === "segments") return null;
+  return `(was ${condition.actual === null || condition.actual === undefined ? "not set" : JSON.stringify(condition.actual)})`;
+}
 
 /** "Why did this user get this?": evaluate a context in this environment and show the engine's trace. */
 export function ExplainPanel({ flagKey, env }: { flagKey: string; env: string }) {
@@ -18,6 +25,7 @@ export function ExplainPanel({ flagKey, env }: { flagKey: string; env: string })
       setJsonError(undefined);
     } catch {
       setJsonError("not valid JSON");
+      explain.reset(); // the previous answer was for other input: it goes
       return;
     }
     explain.mutate({ user_id: userId, context: parsed });
@@ -69,7 +77,7 @@ export function ExplainPanel({ flagKey, env }: { flagKey: string; env: string })
                     <span className="font-mono">{c.attribute || "user"}</span>
                     <span>{c.negate ? "not " : ""}{OPERATOR_BY_VALUE.get(c.operator)?.label ?? c.operator}</span>
                     <span className="font-mono">{c.values.map((v) => JSON.stringify(v)).join(", ")}</span>
-                    <span className="text-slate-500">(was {c.actual === null || c.actual === undefined ? "not set" : JSON.stringify(c.actual)})</span>
+                    {actualNote(c) ? <span className="text-slate-500">{actualNote(c)}</span> : null}
                   </li>
                 ))}
               </ul>

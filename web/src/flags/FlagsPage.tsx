@@ -2,7 +2,7 @@ import { useEffect, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { useEnvironments } from "../environments/api";
-import { Badge, Button, EmptyState, ErrorBanner, Input, PageHeader, Select, Spinner } from "../ui";
+import { Badge, Button, EmptyState, ErrorBanner, Input, PageHeader, ScrollArea, Select, Spinner } from "../ui";
 import { CreateFlagDialog } from "./CreateFlagDialog";
 import { envConfig, staleReason, useFlags, useStaleFlags } from "./api";
 import type { StaleFlag } from "../api/types";
@@ -110,7 +110,7 @@ export function FlagsPage() {
           {flags.isPending ? (
             <Spinner />
           ) : (
-            <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+            <ScrollArea label="Flags" hint="Scroll sideways for the other environments" frame="rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
               <table className="min-w-full text-sm" data-testid="flags-table">
                 <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
                   <tr>
@@ -168,7 +168,7 @@ export function FlagsPage() {
                   ) : null}
                 </tbody>
               </table>
-            </div>
+            </ScrollArea>
           )}
           {total > PAGE ? (
             <nav aria-label="Pages" className="mt-3 flex items-center justify-between text-sm text-slate-600">

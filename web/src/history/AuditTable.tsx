@@ -137,7 +137,7 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
       {audit.isPending ? (
         <Spinner />
       ) : (
-        <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+        <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
           <table className="min-w-full text-sm" data-testid="audit-table">
             <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
               <tr>

@@ -33,7 +33,7 @@ export function MetricsPage() {
       ) : (
         <>
           <Input aria-label="Search metrics" placeholder="Search by key, name or event" className="mb-3 w-full sm:w-72" value={q} onChange={(e) => setQ(e.target.value)} />
-          <div className="overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
+          <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
             <table className="w-full text-left text-sm">
               <thead className="border-b border-slate-200 text-xs uppercase text-slate-600">
                 <tr>

@@ -9,6 +9,7 @@ import { canShip } from "../experiments/api";
 import { useAggregate, useBreaches, useExperiment, useResults } from "./api";
 import { AGGREGATED_STATUSES, AutoPauseBanner, BreachList, PausedBanner, ShippedBanner, WarningBanners } from "./Banners";
 import { downloadCsv } from "./csv";
+import { guardrailHarms, shipCandidate } from "./harm";
 import { ENGINE_NAMES, formatWait } from "./format";
 import { MetricCard, type Role } from "./MetricCard";
 import type { CorrectionChoice, Engine, ResultsSettings } from "./types";
@@ -153,12 +154,13 @@ export function ResultsPage() {
   // the server's schedule names the job's next run whatever the status; only running and paused experiments take part
   const nextRun = aggregating ? (meta.next_aggregation_at ?? null) : null;
   const canRefresh = can("experiments:write") && aggregating;
-  // the primary metric's one winner, if it has exactly one: offered as the variant to ship
-  const winners = data.metrics.find((m) => m.metric_key === (exp?.primary_metric ?? ""))?.comparisons.filter((c) => c.verdict === "winner") ?? [];
-  const shipHref = exp && canShip(exp) && can("experiments:write", exp.owner_id)
-    ? `/experiments/${encodeURIComponent(exp.key)}?ship=${winners.length === 1 ? encodeURIComponent(winners[0]!.variant_key) : ""}`
-    : null;
   const breachList = breaches.data ?? [];
+  // the primary metric's one winner, if it has exactly one and harmed no guardrail: offered as the variant to ship
+  const harms = guardrailHarms(breachList, data.metrics);
+  const candidate = shipCandidate(data.metrics, exp?.primary_metric ?? "", harms);
+  const shipHref = exp && canShip(exp) && can("experiments:write", exp.owner_id)
+    ? `/experiments/${encodeURIComponent(exp.key)}?ship=${candidate ? encodeURIComponent(candidate) : ""}`
+    : null;
   const breachedMetrics = new Set(breachList.map((b) => b.metric_key));
   const primary = exp?.primary_metric ?? data.metrics.find((m) => m.role === "goal")?.metric_key;
   const roleOf = (metricKey: string, role: string): Role =>
@@ -222,7 +224,7 @@ export function ResultsPage() {
             <Button onClick={() => downloadCsv(data)}>Export CSV</Button>
             {shipHref ? (
               <Link className={buttonClass()} to={shipHref}>
-                {winners.length === 1 ? `Ship ${winners[0]!.variant_key}…` : "Ship a variant…"}
+                {candidate ? `Ship ${candidate}…` : "Ship a variant…"}
               </Link>
             ) : null}
             {canRefresh ? (

@@ -13,8 +13,12 @@ export function resultsQuery(settings: ResultsSettings) {
   };
 }
 
-export function useResults(key: string, settings: ResultsSettings) {
+/** The page's settings when the address names none (the default analysis). */
+export const DEFAULT_SETTINGS: ResultsSettings = { engine: "frequentist", cuped: false, correction: "holm", win: 0.95, lose: 0.05 };
+
+export function useResults(key: string, settings: ResultsSettings, enabled = true) {
   return useQuery({
+    enabled,
     queryKey: ["results", key, settings],
     queryFn: async (): Promise<{ data: Results; meta: ResultsMeta }> => {
       const body = await unwrap(

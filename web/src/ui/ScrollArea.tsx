@@ -1,8 +1,10 @@
 import { useEffect, useRef, useState, type ReactNode } from "react";
 
 /** A region that scrolls sideways (a wide table on a phone) and shows that it does: a line saying what
- * lies off-screen, and a fade at each edge that has more beyond it. Focusable, so a keyboard scrolls it. */
-export function ScrollArea({ label, hint, children }: { label: string; hint: string; children: ReactNode }) {
+ * lies off-screen, and a fade at each edge that has more beyond it. Focusable, so a keyboard scrolls it.
+ * The scrolling box is positioned, so what is absolutely placed inside (a visually hidden label) stays in
+ * it instead of widening the page. `frame` styles the box around it (a card's ring and background). */
+export function ScrollArea({ label, hint, children, frame = "" }: { label: string; hint: string; children: ReactNode; frame?: string }) {
   const ref = useRef<HTMLDivElement>(null);
   const [edges, setEdges] = useState({ overflow: false, left: false, right: false });
   useEffect(() => {
@@ -30,8 +32,8 @@ export function ScrollArea({ label, hint, children }: { label: string; hint: str
           {edges.right ? `${hint} →` : "← scroll back for the first columns"}
         </p>
       ) : null}
-      <div className="relative">
-        <div ref={ref} className="overflow-x-auto" tabIndex={0} role="region" aria-label={label}>
+      <div className={`relative ${frame}`}>
+        <div ref={ref} className="relative overflow-x-auto" tabIndex={0} role="region" aria-label={label}>
           {children}
         </div>
         <div aria-hidden className={`pointer-events-none absolute inset-y-0 left-0 w-6 bg-gradient-to-r from-white to-transparent transition-opacity ${edges.left ? "opacity-100" : "opacity-0"}`} />

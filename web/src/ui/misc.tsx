@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import { ApiError } from "../api/client";
+import { ApiError, describeError } from "../api/client";
 import { Button } from "./Button";
 
 export function PageHeader({ title, actions, children }: { title: string; actions?: ReactNode; children?: ReactNode }) {
@@ -65,12 +65,17 @@ export function Spinner({ label = "Loading" }: { label?: string }) {
   );
 }
 
+/** An error as people read it ({@link describeError}); the server's code stays at hand as a tooltip. */
 export function ErrorBanner({ error }: { error: unknown }) {
   if (!error) return null;
-  const message = error instanceof ApiError ? `${error.message} (${error.code})` : String(error);
   return (
-    <div role="alert" className="rounded-md bg-red-50 p-3 text-sm text-red-800 ring-1 ring-inset ring-red-600/20">
-      {message}
+    <div
+      role="alert"
+      title={error instanceof ApiError ? error.code : undefined}
+      data-error-code={error instanceof ApiError ? error.code : undefined}
+      className="rounded-md bg-red-50 p-3 text-sm text-red-800 ring-1 ring-inset ring-red-600/20"
+    >
+      {describeError(error)}
     </div>
   );
 }
