@@ -66,7 +66,7 @@ def test_provider__typed_resolution__events__tracking(tmp_path: Path, migrated_s
         key = server.sdk_key()
         sdk = Client(key, server.base_url, init_timeout=30, flush_interval=0.05)
         provider = ExperimentlyProvider(sdk)
-        api.set_provider(provider)
+        api.set_provider_and_wait(provider)
         client = api.get_client()
         changed: list[Any] = []
         seen = threading.Event()

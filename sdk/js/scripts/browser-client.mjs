@@ -16,7 +16,7 @@ for (const [user, attributes] of input.users) {
   }
   for (const flag of input.flags) {
     const d = client.variationDetail(flag);
-    out[flag].push([d.value, d.variation, d.reason, d.error_code, d.experiment_key, d.experiment_variant]);
+    out[flag].push([d.value, d.variation, d.reason, d.errorCode, d.experimentKey, d.experimentVariant]);
   }
 }
 process.stdout.write(JSON.stringify(out));

@@ -56,7 +56,7 @@ test("values for the context, cached for reloads, re-fetched on identify, listen
   assert.equal(await client.ready, true);
   assert.equal(client.isEnabled("banner"), true);
   assert.equal(client.variation("missing", "dflt"), "dflt");
-  assert.equal(client.variationDetail("banner", "wrong type").error_code, "TYPE_MISMATCH");
+  assert.equal(client.variationDetail("banner", "wrong type").errorCode, "TYPE_MISMATCH");
   const request = server.seen[0];
   assert.equal(request.headers["x-api-key"], "ck");
   assert.deepEqual(request.body, { user_id: "u1", context: { country: "DE" } });

@@ -7,6 +7,7 @@
 
 export type Context = Record<string, unknown>;
 
+/** A flag's value as `POST /api/v1/sdk/evaluate` answers it (and as the storage cache keeps it). */
 export interface FlagValue {
   value: unknown;
   variation: string | null;
@@ -14,6 +15,19 @@ export interface FlagValue {
   error_code: string | null;
   experiment_key: string | null;
   experiment_variant: string | null;
+}
+
+/** What `variationDetail` returns: the Node client's shape (`ruleId` is always null here: a client-side
+ * key never sees rules). */
+export interface EvaluationDetail {
+  flagKey: string;
+  value: unknown;
+  variation: string | null;
+  reason: string;
+  errorCode: string | null;
+  ruleId: string | null;
+  experimentKey: string | null;
+  experimentVariant: string | null;
 }
 
 export interface BrowserOptions {
@@ -36,6 +50,12 @@ export interface BrowserOptions {
 export type BrowserChangeListener = (keys: string[]) => void;
 
 const STORAGE_KEY = "experimently:flags";
+const MAX_BATCH = 1000; // events per request (the server's limit)
+/** JSON per request: a `keepalive` request may carry at most 64 KiB (the Fetch standard's quota,
+ * shared by the page's keepalive requests in flight), well under the server's body limit. */
+const MAX_BATCH_BYTES = 60 * 1024;
+const KEEPALIVE_MAX = 64 * 1024;
+const USER_ID_MAX = 200; // the server's limit on an event's user_id, in characters (code points)
 
 interface Event {
   event_id: string;
@@ -44,6 +64,34 @@ interface Event {
   timestamp: string;
   value?: number;
   properties?: Record<string, unknown>;
+}
+
+/** An event as queued: its JSON, encoded once, and that JSON's size in bytes (UTF-8). */
+interface Queued {
+  json: string;
+  bytes: number;
+}
+
+/** `JSON.stringify`, strict: NaN and infinities throw (instead of becoming `null`), as cycles and BigInts already do. */
+function strictJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === "number" && !Number.isFinite(v)) throw new TypeError(`${v} is not a JSON number`);
+    return v;
+  });
+}
+
+/** The UTF-8 size of `json` (whose lone surrogates, if any, JSON.stringify has escaped). */
+function utf8Length(json: string): number {
+  let n = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c <= 0xdfff ? 2 : 3; // a surrogate pair: 4
+  }
+  return n;
+}
+
+function warn(message: string): void {
+  globalThis.console?.warn(message);
 }
 
 /**
@@ -67,11 +115,15 @@ function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+function errorDetail(flagKey: string, value: unknown, errorCode: string): EvaluationDetail {
+  return { flagKey, value, variation: null, reason: "ERROR", errorCode, ruleId: null, experimentKey: null, experimentVariant: null };
+}
+
 export class BrowserClient {
   private values: Record<string, FlagValue> = {};
   private context: Context = {};
   private readonly listeners: BrowserChangeListener[] = [];
-  private readonly queue: Event[] = [];
+  private readonly queue: Queued[] = [];
   private readonly seen = new Set<string>();
   private readonly base: string;
   private readonly fetchFn: typeof fetch;
@@ -80,6 +132,9 @@ export class BrowserClient {
   private readonly poller: ReturnType<typeof setInterval> | undefined;
   private generation = 0;
   private notBefore = 0; // the server's Retry-After
+  private refused = 0; // of `dropped`: events the server refused
+  private readonly warnedNames = new Set<string>(); // event names already warned about (invalid events)
+  private warnedLongUnit = false;
   dropped = 0;
   /** Resolves (never rejects) once the first context has fresh values (true) or could not get them. */
   ready: Promise<boolean>;
@@ -177,13 +232,12 @@ export class BrowserClient {
     };
   }
 
-  variationDetail(flagKey: string, defaultValue: unknown = null): FlagValue {
+  /** The flag's value with the reason, variation and error code: the Node client's shape. */
+  variationDetail(flagKey: string, defaultValue: unknown = null): EvaluationDetail {
     const found = this.values[flagKey];
-    if (found === undefined) {
-      return { value: defaultValue, variation: null, reason: "ERROR", error_code: "FLAG_NOT_FOUND", experiment_key: null, experiment_variant: null };
-    }
+    if (found === undefined) return errorDetail(flagKey, defaultValue, "FLAG_NOT_FOUND");
     if (defaultValue !== null && defaultValue !== undefined && found.value !== null && typeof found.value !== typeof defaultValue) {
-      return { ...found, value: defaultValue, variation: null, reason: "ERROR", error_code: "TYPE_MISMATCH" };
+      return errorDetail(flagKey, defaultValue, "TYPE_MISMATCH");
     }
     const user = this.context.user_id;
     if (found.variation !== null && user !== undefined && user !== null) {
@@ -193,7 +247,16 @@ export class BrowserClient {
         this.enqueue("flag_exposure", undefined, { flag: flagKey, variation: found.variation });
       }
     }
-    return found;
+    return {
+      flagKey,
+      value: found.value,
+      variation: found.variation,
+      reason: found.reason,
+      errorCode: found.error_code,
+      ruleId: null,
+      experimentKey: found.experiment_key,
+      experimentVariant: found.experiment_variant,
+    };
   }
 
   variation<T = unknown>(flagKey: string, defaultValue: T | null = null): T {
@@ -208,9 +271,27 @@ export class BrowserClient {
     return Object.fromEntries(Object.entries(this.values).map(([k, v]) => [k, v.value]));
   }
 
-  /** Queue an event for the current context's user. */
-  track(name: string, value?: number, properties?: Record<string, unknown>): void {
-    this.enqueue(name, value, properties);
+  /** Queue an event for the current context's user. An event that could never be sent (a value that
+   * is not a finite number, properties that are not strict JSON: NaN, an infinity, a cycle, a BigInt)
+   * is not queued: it is counted in `dropped` and a warning names it (once per event name). */
+  track(name: string, value?: number | null, properties?: Record<string, unknown>): void {
+    if (this.options.sendEvents === false) return;
+    if (value !== undefined && value !== null && (typeof value !== "number" || !Number.isFinite(value))) {
+      this.invalid(name, typeof value === "number" ? `value must be a finite number, not ${value}` : `value must be a number, not ${typeof value}`);
+      return;
+    }
+    if (properties !== undefined && properties !== null && (typeof properties !== "object" || Array.isArray(properties))) {
+      this.invalid(name, "properties must be an object");
+      return;
+    }
+    this.enqueue(name, value ?? undefined, properties ?? undefined);
+  }
+
+  private invalid(name: string, problem: string): void {
+    this.dropped++;
+    if (this.warnedNames.has(name) || this.warnedNames.size >= 1000) return;
+    this.warnedNames.add(name);
+    warn(`experimently: event '${name}' not sent: ${problem} (said once per event name)`);
   }
 
   private enqueue(name: string, value?: number, properties?: Record<string, unknown>): void {
@@ -220,35 +301,84 @@ export class BrowserClient {
       this.dropped++;
       return;
     }
-    const event: Event = { event_id: randomId(), name, user_id: String(user), timestamp: new Date().toISOString() };
+    const userId = String(user);
+    if (name === "flag_exposure" && userId.length > USER_ID_MAX && [...userId].length > USER_ID_MAX) {
+      this.dropped++; // the server would refuse it
+      if (!this.warnedLongUnit) {
+        this.warnedLongUnit = true;
+        warn(`experimently: flag exposures of a user_id of ${[...userId].length} characters are not sent: the server takes at most ${USER_ID_MAX} (said once; each is counted in dropped)`);
+      }
+      return;
+    }
+    const event: Event = { event_id: randomId(), name, user_id: userId, timestamp: new Date().toISOString() };
     if (value !== undefined) event.value = value;
     if (properties) event.properties = properties;
-    this.queue.push(event);
+    let json: string;
+    try {
+      json = strictJson(event); // encoded now: a later change of `properties` cannot block the queue
+    } catch (exc) {
+      this.invalid(name, `properties are not plain JSON (${(exc instanceof Error ? exc.message : String(exc)).split("\n")[0]})`);
+      return;
+    }
+    this.queue.push({ json, bytes: utf8Length(json) });
   }
 
-  /** Send queued events (keepalive, so it survives the page going away); true when accepted. */
+  /** Events at the head of the queue that make one request: at most 1,000 and 60 KiB of JSON (a
+   * single larger event goes alone). */
+  private batchLength(): number {
+    let count = 0;
+    let bytes = 0;
+    for (const event of this.queue) {
+      if (count >= MAX_BATCH || (count > 0 && bytes + event.bytes + 1 > MAX_BATCH_BYTES)) break;
+      count++;
+      bytes += event.bytes + 1;
+    }
+    return count;
+  }
+
+  /** Send queued events (keepalive, so it survives the page going away); true when all were accepted. */
   async flush(): Promise<boolean> {
-    if (!this.queue.length) return true;
-    if (Date.now() < this.notBefore) return false;
-    const batch = this.queue.splice(0, 1000);
-    try {
-      const response = await this.fetchFn(`${this.base}/api/v1/events/batch`, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "X-API-Key": this.options.clientKey },
-        body: JSON.stringify({ events: batch }),
-        keepalive: true,
-      });
-      if (response.status === 429 || response.status >= 500) {
-        this.queue.unshift(...batch); // retried at a later flush, never before Retry-After
-        this.notBefore = Date.now() + Number(response.headers.get("retry-after") ?? 0) * 1000 || 0;
+    const refused = this.refused;
+    while (this.queue.length) {
+      if (Date.now() < this.notBefore) return false;
+      const retry = await this.send(this.queue.splice(0, this.batchLength()));
+      if (retry.length) {
+        this.queue.unshift(...retry); // retried at a later flush, never before Retry-After
         return false;
       }
-      if (response.status >= 300) this.dropped += batch.length;
-      return response.status < 300;
-    } catch {
-      this.queue.unshift(...batch);
-      return false;
     }
+    return this.refused === refused;
+  }
+
+  /** Post `batch`; a 413 sends it again in halves (one event refused alone is dropped). Resolves to the
+   * events to try again later (answered 429 or 5xx, or lost to the network), in order. */
+  private async send(batch: Queued[]): Promise<Queued[]> {
+    const body = `{"events":[${batch.map((e) => e.json).join(",")}]}`;
+    let response: Response;
+    try {
+      response = await this.fetchFn(`${this.base}/api/v1/events/batch`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-API-Key": this.options.clientKey },
+        body,
+        keepalive: utf8Length(body) <= KEEPALIVE_MAX, // beyond, a keepalive request is refused outright
+      });
+    } catch {
+      return batch;
+    }
+    if (response.status === 413 && batch.length > 1) {
+      const half = Math.ceil(batch.length / 2);
+      const retry = await this.send(batch.slice(0, half));
+      return retry.length ? [...retry, ...batch.slice(half)] : this.send(batch.slice(half));
+    }
+    if (response.status === 429 || response.status >= 500) {
+      this.notBefore = Date.now() + Number(response.headers.get("retry-after") ?? 0) * 1000 || 0;
+      return batch;
+    }
+    if (response.status >= 300) {
+      this.dropped += batch.length;
+      this.refused += batch.length;
+    }
+    return [];
   }
 
   async close(): Promise<void> {

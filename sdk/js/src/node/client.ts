@@ -10,12 +10,14 @@ import type { Context } from "../engine/conditions.js";
 import { type EvaluationResult, type ExperimentResolver, Ruleset, errorResult, evaluate } from "../engine/flags.js";
 import { unitText } from "../engine/values.js";
 import { timeOrderedId } from "../ids.js";
-import { Dedup, EventQueue, type WireEvent } from "./events.js";
+import { Dedup, EventQueue, type WireEvent, invalidEvent } from "./events.js";
+import { USER_ID_MAX, codePoints, exposureId } from "./exposures.js";
 import { type ClientOptions, DEFAULTS, type Logger, consoleLogger } from "./options.js";
 import { Updater, timeoutSignal } from "./updater.js";
 
 export const VERSION = "0.1.0";
 const RUNNING = "running";
+const WARNED_NAMES_MAX = 1000; // event names whose invalid events were logged at `warn`
 
 export interface EvaluationDetail {
   flagKey: string;
@@ -92,6 +94,8 @@ export class ExperimentationClient {
   private settled = false; // `ready` has resolved: evaluations need not wait for it
   private readonly stopAll = new AbortController();
   private closed = false;
+  private readonly warnedNames = new Set<string>(); // event names already warned about (invalid events)
+  private warnedLongUnit = false;
 
   constructor(options: ClientOptions) {
     this.opts = { ...DEFAULTS, ...(options as Required<ClientOptions>) };
@@ -109,7 +113,7 @@ export class ExperimentationClient {
     }
     if (this.opts.sendEvents) {
       this.events = new EventQueue(
-        (batch) => this.post("/api/v1/events/batch", { events: batch }, this.opts.httpTimeout),
+        (body) => this.post("/api/v1/events/batch", body, this.opts.httpTimeout),
         this.log,
         this.opts.eventCapacity,
         this.opts.eventBatchSize,
@@ -230,6 +234,11 @@ export class ExperimentationClient {
       if (exp === undefined || exp.status !== RUNNING) return null;
       const unit = unitText(context[exp.bucketBy]);
       if (unit === null) return null;
+      if (unit.length > USER_ID_MAX && codePoints(unit) > USER_ID_MAX) {
+        // the server leaves such a unit out of experiments: so does the SDK
+        this.unitTooLong(exp.key, unit);
+        return null;
+      }
       let variant: string | null;
       const entry = key + "\u0000" + unit;
       if (exp.overrides.has(unit)) variant = exp.overrides.get(unit)!;
@@ -289,7 +298,7 @@ export class ExperimentationClient {
       const rest = Object.fromEntries(Object.entries(context).filter(([k]) => k !== exp.bucketBy));
       const response = await this.post(
         `/api/v1/experiments/${encodeURIComponent(exp.key)}/assign`,
-        { unit_id: unit, context: rest },
+        JSON.stringify({ unit_id: unit, context: rest }),
         this.opts.stickyTimeout,
       );
       if (response.status !== 200) {
@@ -371,22 +380,67 @@ export class ExperimentationClient {
 
   // ----- events -----------------------------------------------------------------------------------
 
-  /** Queue an event (no I/O here; batches are sent in the background). */
+  /** Queue an event (no I/O here; batches are sent in the background). An event that could never be
+   * sent (a value that is not a finite number, properties that are not strict JSON: NaN, an infinity,
+   * a cycle, a BigInt) is not queued: it is logged and counted in `droppedEvents`. */
   track(name: string, userId: string | number, value?: number | null, properties?: Record<string, unknown>): void {
     try {
+      if (this.events === null) return;
+      const problem = invalidEvent(value, properties);
+      if (problem !== null) {
+        this.events.dropped++;
+        this.invalid(name, problem);
+        return;
+      }
       const event: WireEvent = { event_id: randomId(), name, user_id: String(userId), timestamp: new Date().toISOString() };
       if (value !== undefined && value !== null) event.value = value;
       if (properties && Object.keys(properties).length) event.properties = properties;
-      this.events?.add(event);
+      const unencodable = this.events.add(event); // encoded now, strictly: counted as dropped when it cannot be
+      if (unencodable !== null) this.invalid(name, `properties are not plain JSON (${unencodable})`);
     } catch (exc) {
       this.log.error(`experimently: track failed: ${String(exc)}`);
     }
   }
 
+  private invalid(name: string, problem: string): void {
+    if (this.warnedNames.has(name) || this.warnedNames.size >= WARNED_NAMES_MAX) {
+      this.log.debug(`experimently: event '${name}' not sent: ${problem}`);
+      return;
+    }
+    this.warnedNames.add(name);
+    this.log.warn(`experimently: event '${name}' not sent: ${problem} (said once per event name)`);
+  }
+
+  /** Said once per client: a unit the server would leave out of every experiment. */
+  private unitTooLong(experimentKey: string, unit: string): void {
+    if (this.warnedLongUnit) return;
+    this.warnedLongUnit = true;
+    this.log.warn(
+      `experimently: a unit of ${codePoints(unit)} characters is in no experiment (${experimentKey}): the server stores at most ${USER_ID_MAX} (said once per client)`,
+    );
+  }
+
+  /** True (and the exposure counted as dropped) when `unit` is longer than the server takes as a
+   * `user_id`: the server would refuse the exposure, so it is not queued. */
+  private tooLong(events: EventQueue, kind: string, unit: string): boolean {
+    if (unit.length <= USER_ID_MAX) return false;
+    const length = codePoints(unit);
+    if (length <= USER_ID_MAX) return false;
+    events.dropped++;
+    if (!this.warnedLongUnit) {
+      this.warnedLongUnit = true;
+      this.log.warn(
+        `experimently: ${kind} of a unit of ${length} characters not sent: the server takes at most ${USER_ID_MAX} (said once per client; each is counted in droppedEvents)`,
+      );
+    }
+    return true;
+  }
+
   private exposure(experimentKey: string, unit: string, variant: string): void {
     if (this.events !== null && this.exposureDedup.first(`${experimentKey}\u0000${unit}\u0000${variant}`)) {
+      if (this.tooLong(this.events, "an exposure", unit)) return;
       this.events.add({
-        event_id: `exposure:${experimentKey}:${unit}`,
+        event_id: exposureId(experimentKey, unit), // the server's own: stored once whoever sends it
         name: "exposure",
         user_id: unit,
         timestamp: new Date().toISOString(),
@@ -398,6 +452,7 @@ export class ExperimentationClient {
 
   private flagExposure(flagKey: string, userId: string, variation: string): void {
     if (this.events !== null && this.flagDedup.first(`${flagKey}\u0000${userId}\u0000${variation}`)) {
+      if (this.tooLong(this.events, "a flag exposure", userId)) return;
       this.events.add({
         event_id: randomId(),
         name: "flag_exposure",
@@ -431,11 +486,12 @@ export class ExperimentationClient {
     }
   }
 
-  private post(path: string, body: unknown, timeout: number): Promise<Response> {
+  /** POST a JSON `body` (already encoded). */
+  private post(path: string, body: string, timeout: number): Promise<Response> {
     return this.fetchFn(this.opts.baseUrl + path, {
       method: "POST",
       headers: { ...this.headers, "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      body,
       signal: timeoutSignal(new AbortController().signal, timeout),
     });
   }

@@ -1,4 +1,11 @@
-/** Events from the application to the server: a bounded queue, batches, retries (see docs/sdk-js.md). */
+/**
+ * Events from the application to the server: a bounded queue, batches, retries (see docs/sdk-js.md).
+ * Each event is encoded once, as strict JSON, when it is queued: an event that cannot be (a cycle, a
+ * BigInt, NaN or an infinity, which `JSON.stringify` would write as `null`) is never queued, so it
+ * cannot block the queue, and a later change of its properties cannot either. Batches are bounded by
+ * count and by encoded size (`MAX_BATCH_BYTES`); a batch answered 413 is sent again in halves, down to
+ * a single event, which alone is dropped.
+ */
 
 import { errorMessage, rejectedOf } from "./answers.js";
 import type { Logger } from "./options.js";
@@ -14,7 +21,42 @@ export interface WireEvent {
   variant?: string;
 }
 
-export type Post = (batch: WireEvent[]) => Promise<Response>;
+/** Posts a request body: `{"events": [...]}` as JSON. */
+export type Post = (body: string) => Promise<Response>;
+
+/** JSON per request: half the server's default body limit (`EXPERIMENTLY_MAX_BODY_BYTES`, 2 MiB). */
+export const MAX_BATCH_BYTES = 1024 * 1024;
+
+/** An event as queued: its JSON and that JSON's size in bytes (UTF-8). */
+interface Queued {
+  json: string;
+  bytes: number;
+}
+
+/** `JSON.stringify`, strict: NaN and infinities throw (instead of becoming `null`), as cycles and BigInts already do. */
+function strictJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === "number" && !Number.isFinite(v)) throw new TypeError(`${v} is not a JSON number`);
+    return v;
+  });
+}
+
+/** Why an event with this value and these properties could never be sent, or null: the value must be
+ * a finite number (or absent), the properties an object (`add` then checks that it is strict JSON). */
+export function invalidEvent(value: unknown, properties: unknown): string | null {
+  if (value !== undefined && value !== null) {
+    if (typeof value !== "number") return `value must be a number, not ${typeof value}`;
+    if (!Number.isFinite(value)) return `value must be a finite number, not ${value}`;
+  }
+  if (properties !== undefined && properties !== null && (typeof properties !== "object" || Array.isArray(properties))) {
+    return `properties must be an object, not ${Array.isArray(properties) ? "an array" : typeof properties}`;
+  }
+  return null;
+}
+
+function firstLine(exc: unknown): string {
+  return (exc instanceof Error ? exc.message : String(exc)).split("\n")[0]!;
+}
 
 /** Full-jitter exponential backoff (ms), never shorter than the server's Retry-After (seconds). */
 export function retryDelay(attempt: number, retryAfter: string | null, base: number, cap: number): number {
@@ -45,7 +87,8 @@ export class EventQueue {
   refused = 0;
   retryBase = 500;
   retryCap = 30_000;
-  private queue: WireEvent[] = [];
+  batchBytes = MAX_BATCH_BYTES;
+  private queue: Queued[] = [];
   private sending: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval>;
   private closing = false;
@@ -67,14 +110,23 @@ export class EventQueue {
     return this.queue.length;
   }
 
-  add(event: WireEvent): void {
-    if (this.closing) return;
+  /** Queue `event`, encoded now; null, or why it is not strict JSON (then it is counted as dropped). */
+  add(event: WireEvent): string | null {
+    if (this.closing) return null;
     if (this.queue.length >= this.capacity) {
       this.dropped++;
-      return;
+      return null;
     }
-    this.queue.push(event);
+    let json: string;
+    try {
+      json = strictJson(event);
+    } catch (exc) {
+      this.dropped++;
+      return firstLine(exc);
+    }
+    this.queue.push({ json, bytes: Buffer.byteLength(json, "utf8") });
     if (this.queue.length >= this.batchSize) this.kick();
+    return null;
   }
 
   /** Start sending if idle; returns the running send loop. */
@@ -87,34 +139,65 @@ export class EventQueue {
     return this.sending ?? Promise.resolve();
   }
 
+  /** Events at the head of the queue that make one batch: at most `batchSize` and `batchBytes` of JSON
+   * (a single larger event goes alone). */
+  private batchLength(): number {
+    let count = 0;
+    let bytes = 0;
+    for (const event of this.queue) {
+      if (count >= this.batchSize || (count > 0 && bytes + event.bytes + 1 > this.batchBytes)) break;
+      count++;
+      bytes += event.bytes + 1;
+    }
+    return count;
+  }
+
+  /** Send batches from the head of the queue; each stays there until accepted or dropped. A part of a
+   * batch answered 413 is sent again in halves; one event refused alone is dropped. */
   private async drain(): Promise<void> {
+    let left = 0; // events of the current batch not sent yet
+    let part = 0; // events per request within it (halved on each 413)
     while (this.queue.length) {
-      const batch = this.queue.slice(0, this.batchSize);
-      const sent = await this.send(batch);
-      if (!sent) return;
-      this.queue.splice(0, batch.length);
+      if (left === 0) left = part = this.batchLength();
+      const count = Math.min(part, left);
+      const outcome = await this.send(this.queue.slice(0, count));
+      if (outcome === "gave up") return;
+      if (outcome === "too large") {
+        if (count > 1) {
+          part = Math.ceil(count / 2);
+          this.log.info(`experimently: ${count} events too large for one request (413); sending halves`);
+          continue;
+        }
+        this.log.error(`experimently: an event of ${this.queue[0]!.bytes} bytes refused as too large (413); dropped`);
+        this.refuse(1);
+      }
+      this.queue.splice(0, count);
+      left -= count;
     }
   }
 
-  /** Post `batch` until accepted or dropped (true) or until the close deadline gives up (false). */
-  private async send(batch: WireEvent[]): Promise<boolean> {
+  /** Post `batch` until accepted or dropped ("done"), answered 413 ("too large"), or until the close
+   * deadline gives up. */
+  private async send(batch: Queued[]): Promise<"done" | "too large" | "gave up"> {
+    const body = `{"events":[${batch.map((e) => e.json).join(",")}]}`;
     for (let attempt = 0; ; attempt++) {
       let retryAfter: string | null = null;
       try {
-        const response = await this.post(batch);
+        const response = await this.post(body);
         if (response.status < 300) {
           const rejected = await rejectedOf(response);
           if (rejected.length) {
             this.log.warn(`experimently: the server refused ${rejected.length} events: ${JSON.stringify(rejected.slice(0, 3))}`);
             this.refuse(rejected.length);
           }
-          return true;
+          return "done";
         }
+        if (response.status === 413) return "too large";
         if (response.status !== 429 && response.status < 500) {
           const why = await errorMessage(response);
           this.log.error(`experimently: events refused with ${response.status} (${why}); ${batch.length} events dropped`);
           this.refuse(batch.length);
-          return true;
+          return "done";
         }
         retryAfter = response.headers.get("retry-after");
         this.log.info(`experimently: events got ${response.status}; retrying`);
@@ -122,7 +205,7 @@ export class EventQueue {
         this.log.info(`experimently: events not sent (${String(exc)}); retrying`);
       }
       const delay = retryDelay(attempt, retryAfter, this.retryBase, this.retryCap);
-      if (this.deadline !== null && Date.now() + delay > this.deadline) return false;
+      if (this.deadline !== null && Date.now() + delay > this.deadline) return "gave up";
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
         t.unref?.();
@@ -132,7 +215,7 @@ export class EventQueue {
         };
       });
       this.wake = null;
-      if (this.deadline !== null && Date.now() > this.deadline) return false;
+      if (this.deadline !== null && Date.now() > this.deadline) return "gave up";
     }
   }
 

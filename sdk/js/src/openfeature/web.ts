@@ -65,8 +65,8 @@ export class ExperimentlyWebProvider implements Provider {
 
   private resolve<T>(flagKey: string, fallback: T, fits: (v: unknown) => boolean): ResolutionDetails<T> {
     const d = this.client.variationDetail(flagKey, null);
-    const metadata = { experiment_key: d.experiment_key, experiment_variant: d.experiment_variant };
-    return toResolution(ErrorCode, flagKey, fallback, fits, { value: d.value, variation: d.variation, reason: d.reason, errorCode: d.error_code, metadata });
+    const metadata = { experiment_key: d.experimentKey, experiment_variant: d.experimentVariant };
+    return toResolution(ErrorCode, flagKey, fallback, fits, { value: d.value, variation: d.variation, reason: d.reason, errorCode: d.errorCode, metadata });
   }
 
   resolveBooleanEvaluation(flagKey: string, defaultValue: boolean): ResolutionDetails<boolean> {

@@ -16,16 +16,28 @@ import mmh3
 
 from .values import js_number_text
 
-__all__ = ["BUCKETS", "bucket", "cumulative_boundaries", "pick", "unit_text"]
+__all__ = ["BUCKETS", "bucket", "cumulative_boundaries", "pick", "unit_text", "utf8"]
 
 BUCKETS = 10_000
 
 _hash = mmh3.hash
 
 
+def utf8(text: str) -> bytes | str:
+    """What to hash for ``text``: itself when it is ASCII (the hash's own fast path), else its UTF-8
+    bytes, with each lone surrogate as U+FFFD, as the TypeScript engine's ``TextEncoder`` writes it.
+    mmh3 must never see a lone surrogate in a ``str``: it crashes the interpreter."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # lone surrogates: a pair written as two code points is one character
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode()
+
+
 def bucket(seed: str, unit: str) -> int:
     """The bucket in ``[0, 10000)`` of ``unit`` under ``seed``."""
-    return _hash(f"{seed}:{unit}", 0, False) % BUCKETS
+    return _hash(utf8(f"{seed}:{unit}"), 0, False) % BUCKETS
 
 
 def unit_text(value: object) -> str | None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
-from .bucketing import BUCKETS, cumulative_boundaries, unit_text
+from .bucketing import BUCKETS, cumulative_boundaries, unit_text, utf8
 from .bucketing import _hash as murmur
 from .model import (
     MAX_PREREQUISITE_DEPTH,
@@ -206,7 +206,8 @@ def _rollout_serve(flag: FlagConfig, rollout: Rollout, rule_id: str | None, inde
                 return error_result(
                     key, default, ErrorCode.INVALID_CONTEXT, rule_id=rule_id, rule_index=index
                 )
-        bucket = murmur(prefix + unit, 0, False) % BUCKETS
+        hashed = prefix + unit
+        bucket = murmur(hashed if hashed.isascii() else utf8(hashed), 0, False) % BUCKETS
         result: EvaluationResult | None = cache.get(bucket)
         if result is None:  # built here, not in a helper: one Python call less on a miss
             value, variation = choices[bisect_right(bounds, bucket)]  # = pick(bounds, bucket)

@@ -25,7 +25,7 @@ import httpx
 from ..assignment import assign
 from ..bucketing import unit_text
 from ..model import ErrorCode, EvaluationResult, Reason
-from .events import Dedup, EventProcessor, flag_exposure_id
+from .events import USER_ID_MAX, Dedup, EventProcessor, exposure_id, flag_exposure_id, invalid_event
 from .local import EMPTY, RUNNING, LocalExperiment, Snapshot, build_snapshot, changed_keys
 from .updater import Updater
 
@@ -35,6 +35,8 @@ __all__ = ["ChangeEvent", "Client", "EvaluationDetail"]
 
 VERSION = "0.2.0"
 _BOOL = (bool,)
+_JSON = {"Content-Type": "application/json"}
+_WARNED_NAMES_MAX = 1_000  # event names whose invalid events were logged at warning level
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,9 @@ class _Resolver:
         unit = unit_text(context.get(exp.bucket_by))
         if unit is None:
             return None
+        if len(unit) > USER_ID_MAX:  # the server leaves such a unit out of experiments: so does the SDK
+            self.client._unit_too_long(exp.key, unit)
+            return None
         if exp.overrides and unit in exp.overrides:
             variant: str | None = exp.overrides[unit]
         elif exp.server_sticky:
@@ -147,6 +152,8 @@ class Client:
         self._dedup_capacity = dedup_capacity
         self._sticky: OrderedDict[tuple[str, str], str | None] = OrderedDict()
         self._sticky_capacity = dedup_capacity
+        self._warned_names: set[str] = set()  # event names already warned about (invalid events)
+        self._warned_long_unit = False
         headers = {"X-API-Key": sdk_key, "User-Agent": f"experimently-sdk-python/{VERSION}"}
         self._http_args: dict[str, Any] = {
             "base_url": self.base_url,
@@ -167,7 +174,7 @@ class Client:
             if send_events:
                 events_http = httpx.Client(**self._http_args)
                 self._events = EventProcessor(
-                    lambda batch: events_http.post("/api/v1/events/batch", json={"events": batch}),
+                    lambda body: events_http.post("/api/v1/events/batch", content=body, headers=_JSON),
                     capacity=event_capacity,
                     batch_size=event_batch_size,
                     flush_interval=flush_interval,
@@ -415,19 +422,70 @@ class Client:
         value: float | None = None,
         properties: dict[str, Any] | None = None,
     ) -> None:
-        """Queue an event (no I/O here; a background thread sends batches)."""
+        """Queue an event (no I/O here; a background thread sends batches). An event that could never
+        be sent (a value that is not a finite number, properties that are not strict JSON) is not
+        queued: it is logged and counted in ``dropped_events``."""
         events = self._events
         if events is not None:
             try:
-                events.add((None, name, str(user_id), value, properties, None, None, time.time()))
+                problem = invalid_event(value, properties)
+                if problem is not None:
+                    self._invalid(events, name, problem)
+                    return
+                number = None if value is None else float(value)
+                events.add((None, name, str(user_id), number, properties, None, None, time.time()))
             except Exception:
                 log.exception("experimently: track failed")
+
+    def _invalid(self, events: EventProcessor, name: str, problem: str) -> None:
+        events.dropped += 1
+        warned = self._warned_names
+        if name in warned or len(warned) >= _WARNED_NAMES_MAX:
+            log.debug("experimently: event %r not sent: %s", name, problem)
+            return
+        warned.add(name)
+        log.warning("experimently: event %r not sent: %s (said once per event name)", name, problem)
+
+    def _unit_too_long(self, experiment_key: str, unit: str) -> None:
+        if not self._warned_long_unit:
+            self._warned_long_unit = True
+            log.warning(
+                "experimently: a unit of %d characters is in no experiment (%r): the server stores at most "
+                "%d (said once per client)",
+                len(unit),
+                experiment_key,
+                USER_ID_MAX,
+            )
+
+    def _too_long(self, events: EventProcessor, kind: str, unit: str) -> bool:
+        """True (and the exposure counted as dropped) when ``unit`` is longer than the server takes
+        as a ``user_id``: the server would refuse the exposure, so it is not queued."""
+        if len(unit) <= USER_ID_MAX:
+            return False
+        events.dropped += 1
+        if not self._warned_long_unit:
+            self._warned_long_unit = True
+            log.warning(
+                "experimently: %s of a unit of %d characters not sent: the server takes at most %d "
+                "(said once per client; each is counted in dropped_events)",
+                kind,
+                len(unit),
+                USER_ID_MAX,
+            )
+        return True
 
     def _exposure(self, experiment_key: str, unit: str, variant: str) -> None:
         events = self._events
         if events is not None and self._dedup.first(("e", experiment_key, unit, variant)):
-            # the server's own exposure id: an exposure is stored once whoever sends it
-            item = (f"exposure:{experiment_key}:{unit}", "exposure", unit, None, None)
+            if self._too_long(events, "an exposure", unit):
+                return
+            try:
+                # the server's own exposure id: an exposure is stored once whoever sends it
+                event_id = exposure_id(experiment_key, unit)
+            except UnicodeError:  # a lone surrogate: not UTF-8, so no server could take it either
+                events.dropped += 1
+                return
+            item = (event_id, "exposure", unit, None, None)
             events.add((*item, experiment_key, variant, time.time()))
 
     def _flag_exposure(
@@ -447,6 +505,8 @@ class Client:
         if len(seen) > self._dedup_capacity:
             with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread trimmed it
                 del seen[next(iter(seen))]
+        if self._too_long(events, "a flag exposure", key[1]):
+            return
         event_id = flag_exposure_id(resolver.environment, marker, str(unit), variation)
         properties = {"flag": flag_key, "variation": variation}
         events.add((event_id, "flag_exposure", str(unit), None, properties, None, None, time.time()))

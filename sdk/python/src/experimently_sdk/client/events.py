@@ -1,10 +1,13 @@
 """Events from the application to the server, off the caller's thread.
 
-``track()`` appends a tuple to a bounded deque (no I/O, no formatting); one sender thread batches by
-size and time, posts to ``/api/v1/events/batch`` and retries 429, 5xx and network errors with
-exponential backoff, full jitter and the server's ``Retry-After``. A batch stays at the head of the
-queue until it is accepted, so nothing is lost while it fits in the buffer; beyond the buffer new
-events are dropped and counted (``dropped``).
+``track()`` checks the value and properties (:func:`invalid_event`) and appends a tuple to a bounded
+deque (no I/O); one sender thread encodes each event once, batches by count and encoded size
+(:data:`MAX_BATCH_BYTES`) and time, posts to ``/api/v1/events/batch`` and retries 429, 5xx and
+network errors with exponential backoff, full jitter and the server's ``Retry-After``. A batch stays at
+the head of the queue until it is accepted, so nothing is lost while it fits in the buffer; beyond the
+buffer new events are dropped and counted (``dropped``). A batch answered 413 (too large) is sent
+again in halves, down to a single event, which alone is dropped. An event that cannot be encoded
+(changed after ``track`` returned) is dropped with a log line, never left at the head of the queue.
 
 Exposures are deduplicated per (kind, key, unit, variant) in a bounded table (oldest entries forgotten
 first), so a long-running process never grows without bound.
@@ -14,22 +17,44 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
+import math
 import random
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
-from experimently_sdk.ids import time_ordered_id
+from experimently_sdk.ids import EVENT_ID_MAX, time_ordered_id
+from experimently_sdk.ids import exposure_id as exposure_id  # the server's own, re-exported here
 
 log = logging.getLogger("experimently_sdk")
 
 MAX_BATCH = 1_000  # the server's limit per request
+# JSON per request: half the server's default body limit (EXPERIMENTLY_MAX_BODY_BYTES, 2 MiB), so a
+# full batch of events with large properties is not refused whole (a 413 is split all the same)
+MAX_BATCH_BYTES = 1 << 20
+USER_ID_MAX = 200  # the server's limit on an event's user_id (the unit), in characters
+__all__ = [
+    "EVENT_ID_MAX",
+    "MAX_BATCH",
+    "MAX_BATCH_BYTES",
+    "USER_ID_MAX",
+    "Dedup",
+    "EventProcessor",
+    "error_message",
+    "exposure_id",
+    "flag_exposure_id",
+    "invalid_event",
+    "retry_delay",
+]
+# events as they are sent: strict JSON (no NaN or infinities), compact, UTF-8 (what httpx's ``json=`` writes)
+_STRICT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 # (event_id or None, name, user_id, value, properties, experiment_key, variant, unix time)
 Queued = tuple[str | None, str, str, float | None, dict[str, Any] | None, str | None, str | None, float]
@@ -63,6 +88,30 @@ def flag_exposure_id(environment: str, marker: str, unit: str, variation: str) -
     return f"fx_{digest[:48]}"
 
 
+def invalid_event(value: Any, properties: Any) -> str | None:
+    """Why an event with this ``value`` and these ``properties`` could never be sent, or None: the
+    value must be a finite number (or None), the properties a dict that encodes as strict JSON (no NaN
+    or infinity, no cycle, nothing ``json`` cannot write such as a set or a datetime, no lone
+    surrogate). The server's own limits (names, sizes) are its to refuse, event by event."""
+    if value is not None and not (type(value) is float and math.isfinite(value)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"value must be a number, not {type(value).__name__}"
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond a float's range
+            finite = False
+        if not finite:
+            return f"value must be a finite number, not {value!r}"
+    if properties:
+        if not isinstance(properties, dict):
+            return f"properties must be a dict, not {type(properties).__name__}"
+        try:
+            _STRICT.encode(properties).encode()
+        except (ValueError, TypeError, RecursionError) as exc:
+            return f"properties are not plain JSON ({exc})"
+    return None
+
+
 def retry_delay(attempt: int, retry_after: str | None, base: float, cap: float) -> float:
     """Full-jitter exponential backoff, never shorter than the server's ``Retry-After`` (seconds)."""
     delay = random.uniform(0, min(cap, base * 2**attempt))
@@ -75,25 +124,29 @@ def retry_delay(attempt: int, retry_after: str | None, base: float, cap: float) 
 class EventProcessor:
     def __init__(
         self,
-        post: Callable[[list[dict[str, Any]]], httpx.Response],
+        post: Callable[[bytes], httpx.Response],
         *,
         capacity: int,
         batch_size: int,
         flush_interval: float,
+        batch_bytes: int = MAX_BATCH_BYTES,
         retry_base: float = 0.5,
         retry_cap: float = 30.0,
     ) -> None:
-        self._post = post
+        self._post = post  # takes the request body: {"events": [...]} as UTF-8 JSON
         self.capacity = capacity
         self.batch_size = min(batch_size, MAX_BATCH)
+        self.batch_bytes = batch_bytes
         self.flush_interval = flush_interval
         self.retry_base = retry_base
         self.retry_cap = retry_cap
         self.dropped = 0
         self.refused = 0  # of ``dropped``: events the server refused (a 4xx batch, or one by one)
+        self.unencodable = 0  # of ``dropped``: queued events the sender could not encode
         self.sent = 0
         self._queue: deque[Queued] = deque()
-        self._inflight: list[dict[str, Any]] = []  # the batch being sent, kept until accepted
+        # the events being sent, each encoded once, kept until accepted (a 413 sends them in parts)
+        self._inflight: list[bytes] = []
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._stopping = False
@@ -116,10 +169,10 @@ class EventProcessor:
         return len(self._queue) + len(self._inflight)
 
     def flush(self, timeout: float) -> bool:
-        """Send everything queued now; True when the queue was emptied within ``timeout`` and the
-        server refused none of it."""
+        """Send everything queued now; True when the queue was emptied within ``timeout`` and every
+        event of it was sent and none refused by the server."""
         end = time.monotonic() + timeout
-        refused = self.refused
+        lost = self.refused + self.unencodable
         self._wake.set()
         with self._idle:
             while self.pending:
@@ -128,7 +181,7 @@ class EventProcessor:
                     return False
                 self._wake.set()
                 self._idle.wait(min(left, 0.05))
-        return self.refused == refused
+        return self.refused + self.unencodable == lost
 
     def close(self, timeout: float) -> None:
         self._deadline = time.monotonic() + timeout
@@ -145,28 +198,74 @@ class EventProcessor:
             self._wake.clear()
             while self._queue or self._inflight:
                 if not self._inflight:
-                    self._inflight = [_encode(self._queue.popleft()) for _ in range(self._batch())]
-                if not self._send(self._inflight):
+                    self._take()
+                if self._inflight and not self._deliver():
                     break
-                self.sent += len(self._inflight)
-                self._inflight = []
             with self._idle:
                 self._idle.notify_all()
+
+    def _take(self) -> None:
+        """Move the next batch from the head of the queue into flight: at most ``batch_size`` events
+        and ``batch_bytes`` of JSON (a single larger event goes alone), each encoded once. Each event
+        is in flight before it leaves the queue, so ``pending`` never misses it."""
+        queue = self._queue
+        batch = self._inflight
+        size = 0
+        while queue and len(batch) < self.batch_size:
+            item = queue[0]
+            try:
+                encoded = _STRICT.encode(_encode(item)).encode()
+            except Exception as exc:
+                # properties changed after track() checked them, or a unit no UTF-8 can carry: the
+                # event is dropped here, never left to block the queue
+                queue.popleft()
+                log.error("experimently: event %r dropped: it cannot be encoded as JSON (%s)", item[1], exc)
+                self.dropped += 1
+                self.unencodable += 1
+                continue
+            if batch and size + len(encoded) + 1 > self.batch_bytes:
+                break
+            batch.append(encoded)
+            queue.popleft()
+            size += len(encoded) + 1
+
+    def _deliver(self) -> bool:
+        """Send the in-flight events until each is accepted or dropped (True), or until closing gives
+        up (False: what is left stays in flight). A part answered 413 is sent again in halves."""
+        part = len(self._inflight)
+        while self._inflight:
+            batch = self._inflight[:part]
+            outcome = self._send(batch)
+            if outcome == "gave up":
+                return False
+            if outcome == "too large":
+                if len(batch) > 1:
+                    part = (len(batch) + 1) // 2
+                    log.info(
+                        "experimently: %d events too large for one request (413); sending halves", len(batch)
+                    )
+                    continue
+                log.error(
+                    "experimently: an event of %d bytes refused as too large (413); dropped", len(batch[0])
+                )
+                self._refuse(1)
+            del self._inflight[: len(batch)]
+            self.sent += len(batch)
+        return True
 
     def _refuse(self, count: int) -> None:
         self.dropped += count
         self.refused += count
 
-    def _batch(self) -> int:
-        return min(len(self._queue), self.batch_size)
-
-    def _send(self, batch: list[dict[str, Any]]) -> bool:
-        """Post ``batch`` until accepted (True) or until closing gives up (False)."""
+    def _send(self, batch: list[bytes]) -> Literal["done", "too large", "gave up"]:
+        """Post ``batch`` until accepted or dropped ("done"), answered 413 ("too large"), or until
+        closing gives up."""
+        body = b'{"events":[' + b",".join(batch) + b"]}"
         attempt = 0
         while True:
             retry_after = None
             try:
-                response = self._post(batch)
+                response = self._post(body)
                 if response.status_code < 300:
                     rejected = _rejected(response)
                     if rejected:
@@ -174,7 +273,9 @@ class EventProcessor:
                             "experimently: the server refused %d events: %s", len(rejected), rejected[:3]
                         )
                         self._refuse(len(rejected))
-                    return True
+                    return "done"
+                if response.status_code == 413:
+                    return "too large"
                 if response.status_code != 429 and response.status_code < 500:
                     log.error(
                         "experimently: events refused with %s (%s); %d events dropped",
@@ -183,7 +284,7 @@ class EventProcessor:
                         len(batch),
                     )
                     self._refuse(len(batch))
-                    return True
+                    return "done"
                 retry_after = response.headers.get("retry-after")
                 log.info("experimently: events got %s; retrying", response.status_code)
             except httpx.HTTPError as exc:
@@ -193,9 +294,9 @@ class EventProcessor:
             delay = retry_delay(attempt, retry_after, self.retry_base, self.retry_cap)
             attempt += 1
             if self._deadline is not None and time.monotonic() + delay > self._deadline:
-                return False
+                return "gave up"
             if self._stopping:
-                return False
+                return "gave up"
             time.sleep(delay)
 
 

@@ -1,0 +1,287 @@
+// Events of both clients against a fake receiver (a `fetch` standing in for the server: the outside
+// world of this unit): exposure ids within the server's 128 characters, exposures of units the server
+// would refuse, events that could never be sent (refused at `track`, never blocking the queue), and
+// batches bounded by encoded size and split in halves on a 413.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { BrowserClient } from "../dist/browser.js";
+import { ExperimentationClient, exposureId } from "../dist/index.js";
+
+// The same vectors (inputs and expected ids) as sdk/python/tests/test_sdk_client_events.py: both SDKs
+// and the server make the same id for an exposure, so it is stored once whoever sends it.
+const EXPOSURE_IDS = [
+  ["checkout", "user-42", "exposure:checkout:user-42"],
+  ["exp", "u".repeat(115), "exposure:exp:" + "u".repeat(115)], // exactly 128 code points: as it is
+  ["exp", "u".repeat(116), "exposure:551eb1ff17c2f096ccc6819dca6423640ab8a08cca473bb5"], // 129: hashed
+  ["exp", "\u{1F600}".repeat(115), "exposure:exp:" + "\u{1F600}".repeat(115)], // 128 code points (243 UTF-16 units)
+  ["café", "\u{1F600}".repeat(120), "exposure:f2cb904e328d620ccd3e1f8c070ed6c2c2fbbd78f9e9e754"], // UTF-8 hashed
+];
+
+const FLAG = {
+  key: "f", type: "boolean", version: 1, salt: "f", enabled: true, off_variation: "off",
+  variations: [{ key: "on", value: true }, { key: "off", value: false }],
+  targets: [], rules: [], prerequisites: [], fallthrough: { variation: "on" },
+};
+const EXPERIMENT = { key: "exp", salt: "exp", status: "running", variants: [{ key: "control", weight: 50 }, { key: "treatment", weight: 50 }] };
+const LONG_KEY = "e".repeat(100); // the longest experiment key the server takes
+const PAYLOAD = { flags: [FLAG], segments: [], experiments: [EXPERIMENT, { ...EXPERIMENT, key: LONG_KEY, salt: LONG_KEY }] };
+
+/**
+ * The server as the clients meet it: `GET /sdk/flags` answers PAYLOAD (no stream); `POST /events/batch`
+ * answers 413 to a body over `maxBody` bytes (EXPERIMENTLY_MAX_BODY_BYTES), else 202, parses the JSON
+ * strictly (NaN would not parse) and records what it accepted.
+ */
+function receiver(maxBody = 2 * 1024 * 1024) {
+  const state = { accepted: [], answers: [] }; // answers: [events in the request, status]
+  state.fetch = async (url, init) => {
+    const path = new URL(String(url)).pathname;
+    if (path === "/api/v1/sdk/flags") return new Response(JSON.stringify({ data: PAYLOAD }), { status: 200, headers: { ETag: '"v1"' } });
+    if (path !== "/api/v1/events/batch") return new Response(null, { status: 404 });
+    const events = JSON.parse(init.body).events;
+    if (Buffer.byteLength(init.body) > maxBody) {
+      state.answers.push([events.length, 413]);
+      const error = { code: "PAYLOAD_TOO_LARGE", message: "request body too large" };
+      return new Response(JSON.stringify({ error }), { status: 413, headers: { "Content-Type": "application/json" } });
+    }
+    state.answers.push([events.length, 202]);
+    state.accepted.push(...events);
+    return new Response(JSON.stringify({ data: { accepted: events.length, rejected: [] } }), { status: 202 });
+  };
+  return state;
+}
+
+function logger() {
+  const lines = { warn: [], error: [] };
+  return { lines, debug() {}, info() {}, warn: (m) => lines.warn.push(m), error: (m) => lines.error.push(m) };
+}
+
+function nodeClient(fake, log, options = {}) {
+  return new ExperimentationClient({ apiKey: "k", baseUrl: "http://experimently.test", stream: false, pollInterval: 60_000, flushInterval: 60_000, fetch: fake.fetch, logger: log, ...options });
+}
+
+const big = (i) => ({ i, blob: "x".repeat(8000) }); // about the server's 8 KiB limit of properties
+
+// ----- exposure ids -------------------------------------------------------------------------------
+
+test("exposure ids: the vectors shared with the Python SDK", () => {
+  for (const [experimentKey, unit, expected] of EXPOSURE_IDS) {
+    assert.equal(exposureId(experimentKey, unit), expected);
+    assert.ok([...expected].length <= 128);
+  }
+});
+
+test("Node: a long experiment key and unit: the exposure is sent with the hashed id", async () => {
+  const fake = receiver();
+  const log = logger();
+  const client = nodeClient(fake, log);
+  const unit = "u".repeat(150); // with a key of 100: an id of 260 characters as it is
+  const variant = await client.getVariant(LONG_KEY, unit);
+  assert.ok(variant !== null);
+  assert.equal(await client.flush(5000), true);
+  assert.deepEqual(fake.accepted.map((e) => [e.event_id, e.name, e.user_id, e.variant]), [[exposureId(LONG_KEY, unit), "exposure", unit, variant]]);
+  assert.equal(fake.accepted[0].event_id.length, 57);
+  assert.equal(client.droppedEvents, 0);
+  await client.close();
+});
+
+test("Node: a unit over 200 characters is in no experiment; its flag exposures are not queued, counted, warned once", async () => {
+  const fake = receiver();
+  const log = logger();
+  const client = nodeClient(fake, log);
+  for (const unit of ["a".repeat(201), "b".repeat(201)]) {
+    assert.equal(await client.getVariant("exp", unit), null); // the server leaves such a unit out too
+    assert.equal(await client.isFeatureEnabled("f", unit), true); // a flag answers; its exposure is dropped
+  }
+  await client.isFeatureEnabled("f", "a".repeat(201)); // a repeat: deduplicated, not counted again
+  assert.notEqual(await client.getVariant("exp", "\u{1F600}".repeat(200)), null); // 200 code points (400 UTF-16 units)
+  assert.equal(await client.flush(5000), true);
+  assert.equal(client.droppedEvents, 2);
+  assert.deepEqual(fake.accepted.map((e) => e.user_id), ["\u{1F600}".repeat(200)]);
+  assert.equal(log.lines.warn.length, 1);
+  assert.match(log.lines.warn[0], /unit of 201 characters is in no experiment \(exp\): the server stores at most 200/);
+  await client.close();
+});
+
+// ----- events that could never be sent --------------------------------------------------------------
+
+function cycle() {
+  const loop = { name: "loop" };
+  loop.self = loop;
+  return loop;
+}
+
+const INVALID = [
+  [NaN, undefined, /value must be a finite number, not NaN/],
+  [Infinity, undefined, /value must be a finite number, not Infinity/],
+  ["9.5", undefined, /value must be a number, not string/],
+  [undefined, { price: NaN }, /properties are not plain JSON \(NaN is not a JSON number\)/],
+  [undefined, { nested: [{ ratio: -Infinity }] }, /properties are not plain JSON \(-Infinity is not a JSON number\)/],
+  [undefined, cycle(), /properties are not plain JSON \(Converting circular structure to JSON/],
+  [undefined, { id: 10n }, /properties are not plain JSON \(Do not know how to serialize a BigInt\)/],
+  [undefined, ["not", "an", "object"], /properties must be an object, not an array/],
+];
+
+test("Node: an event that could never be sent is not queued, warned with its name and reason, and later events still go", async () => {
+  for (const [value, properties, reason] of INVALID) {
+    const fake = receiver();
+    const log = logger();
+    const client = nodeClient(fake, log);
+    client.track("checkout", "u1", value, properties); // never throws
+    assert.equal(client.droppedEvents, 1, String(reason));
+    client.track("purchase", "u1", 9.5, { sku: "a" });
+    assert.equal(await client.flush(5000), true);
+    assert.deepEqual(fake.accepted.map((e) => [e.name, e.value, e.properties]), [["purchase", 9.5, { sku: "a" }]]);
+    assert.equal(log.lines.warn.length, 1);
+    assert.match(log.lines.warn[0], /^experimently: event 'checkout' not sent: /);
+    assert.match(log.lines.warn[0], reason);
+    await client.close();
+  }
+});
+
+test("Node: invalid events are warned once per event name, every one counted; a later change of properties is not sent", async () => {
+  const fake = receiver();
+  const log = logger();
+  const client = nodeClient(fake, log);
+  for (let i = 0; i < 50; i++) client.track("checkout", "u1", NaN);
+  client.track("signup", "u1", undefined, { id: 1n });
+  assert.equal(client.droppedEvents, 51);
+  assert.equal(log.lines.warn.length, 2);
+  // the event is encoded when queued: changing its properties afterwards cannot block the queue
+  const properties = { sku: "a" };
+  client.track("later", "u1", 1, properties);
+  properties.price = NaN;
+  assert.equal(await client.flush(5000), true);
+  assert.deepEqual(fake.accepted.map((e) => [e.name, e.properties]), [["later", { sku: "a" }]]);
+  await client.close();
+});
+
+// ----- batches bounded by encoded size, 413 split ---------------------------------------------------
+
+test("Node: batches are bounded by encoded size: a full batch of large events is not refused by the default body limit", async () => {
+  const fake = receiver(); // the server's default, 2 MiB
+  const client = nodeClient(fake, logger());
+  for (let i = 0; i < 500; i++) client.track("big", `u${i}`, undefined, big(i)); // about 4 MB in one batch of 500
+  assert.equal(await client.flush(10_000), true);
+  assert.equal(client.droppedEvents, 0);
+  assert.ok(fake.answers.length >= 4 && fake.answers.every(([, status]) => status === 202), JSON.stringify(fake.answers));
+  assert.deepEqual(fake.accepted.map((e) => e.properties.i).sort((a, b) => a - b), [...Array(500).keys()]);
+  await client.close();
+});
+
+test("Node: a batch answered 413 is sent again in halves until accepted: nothing lost", async () => {
+  const fake = receiver(64 * 1024); // EXPERIMENTLY_MAX_BODY_BYTES set low
+  const client = nodeClient(fake, logger());
+  for (let i = 0; i < 100; i++) client.track("big", `u${i}`, undefined, big(i));
+  assert.equal(await client.flush(10_000), true);
+  assert.equal(client.droppedEvents, 0);
+  assert.ok(fake.answers.some(([, status]) => status === 413));
+  fake.answers.forEach(([count, status], i) => {
+    if (status === 413) assert.equal(fake.answers[i + 1][0], Math.ceil(count / 2)); // then its first half
+  });
+  assert.deepEqual(fake.accepted.map((e) => e.properties.i), [...Array(100).keys()]); // in order
+  assert.equal(new Set(fake.accepted.map((e) => e.event_id)).size, 100);
+  await client.close();
+});
+
+test("Node: one event refused alone as too large is dropped, counted and logged; the rest is sent", async () => {
+  const fake = receiver(16 * 1024);
+  const log = logger();
+  const client = nodeClient(fake, log);
+  client.track("small", "u1", 1);
+  client.track("huge", "u2", undefined, { blob: "x".repeat(20_000) });
+  client.track("small", "u3", 2);
+  assert.equal(await client.flush(10_000), false); // the server refused one
+  assert.equal(client.droppedEvents, 1);
+  client.track("small", "u4");
+  assert.equal(await client.flush(10_000), true);
+  assert.deepEqual(fake.accepted.map((e) => e.user_id), ["u1", "u3", "u4"]);
+  assert.match(log.lines.error.join("\n"), /an event of \d+ bytes refused as too large \(413\); dropped/);
+  await client.close();
+});
+
+// ----- the browser client ---------------------------------------------------------------------------
+
+/** The browser's server: values for /sdk/evaluate (one flag), events as `receiver` takes them. */
+function browserReceiver(maxBody) {
+  const fake = receiver(maxBody);
+  const events = fake.fetch;
+  fake.fetch = async (url, init) => {
+    if (String(url).endsWith("/api/v1/sdk/evaluate")) {
+      const flags = { f: { value: true, variation: "on", reason: "STATIC", error_code: null, experiment_key: null, experiment_variant: null } };
+      return new Response(JSON.stringify({ data: { user_id: JSON.parse(init.body).user_id, flags } }), { status: 200 });
+    }
+    return events(url, init);
+  };
+  return fake;
+}
+
+function browserClient(fake, userId = "u1") {
+  return new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, fetch: fake.fetch, flushInterval: 60_000, context: { user_id: userId } });
+}
+
+test("browser: an event that could never be sent is not queued, warned once per name; later events still go", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const fake = browserReceiver();
+  const client = browserClient(fake);
+  await client.ready;
+  for (const [value, properties] of INVALID) client.track("checkout", value, properties); // never throws
+  client.track("signup", undefined, cycle());
+  assert.equal(client.dropped, INVALID.length + 1);
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0].match(/event '(\w+)' not sent/)[1]), ["checkout", "signup"]);
+  assert.match(warnings.mock.calls[0].arguments[0], /value must be a finite number, not NaN/);
+  client.track("purchase", 9.5, { sku: "a" });
+  assert.equal(await client.flush(), true);
+  assert.deepEqual(fake.accepted.map((e) => [e.name, e.value, e.properties]), [["purchase", 9.5, { sku: "a" }]]);
+  await client.close();
+});
+
+test("browser: batches bounded by encoded size, a 413 split in halves, one event too large alone dropped", async (t) => {
+  t.mock.method(console, "warn", () => undefined);
+  const fake = browserReceiver(32 * 1024);
+  const client = browserClient(fake);
+  await client.ready;
+  for (let i = 0; i < 30; i++) client.track("big", undefined, big(i)); // 240 KB
+  client.track("huge", undefined, { blob: "x".repeat(40_000) }); // alone, over the receiver's limit
+  client.track("small", 1);
+  assert.equal(await client.flush(), false); // the server refused one
+  assert.equal(client.dropped, 1);
+  assert.ok(fake.answers.some(([, status]) => status === 413));
+  assert.deepEqual(fake.accepted.map((e) => e.name), [...Array(30).fill("big"), "small"]);
+  client.track("later");
+  assert.equal(await client.flush(), true);
+  await client.close();
+});
+
+test("browser: flag exposures of a user_id over 200 characters are not queued, counted, warned once", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const fake = browserReceiver();
+  const client = browserClient(fake, "a".repeat(201));
+  await client.ready;
+  assert.equal(client.isEnabled("f"), true);
+  await client.identify({ user_id: "b".repeat(201) });
+  assert.equal(client.isEnabled("f"), true);
+  assert.equal(client.dropped, 2);
+  assert.equal(warnings.mock.calls.length, 1);
+  assert.equal(await client.flush(), true);
+  assert.deepEqual(fake.accepted, []);
+  await client.close();
+});
+
+// ----- one shape of variationDetail -----------------------------------------------------------------
+
+test("variationDetail: the browser client and the Node client give the same shape for the same flag", async () => {
+  const fake = browserReceiver();
+  const node = new ExperimentationClient({ apiKey: "k", offline: true, bootstrap: PAYLOAD, logger: logger() });
+  const browser = browserClient(fake);
+  await browser.ready;
+  for (const [flag, fallback] of [["f", false], ["missing", "dflt"], ["f", "wrong type"]]) {
+    const fromNode = await node.variationDetail(flag, "u1", {}, fallback);
+    const fromBrowser = browser.variationDetail(flag, fallback);
+    assert.deepEqual(Object.keys(fromBrowser).sort(), Object.keys(fromNode).sort());
+    assert.deepEqual(fromBrowser, fromNode, `${flag} with ${fallback}`);
+  }
+  assert.deepEqual(Object.keys(browser.variationDetail("f")).sort(), ["errorCode", "experimentKey", "experimentVariant", "flagKey", "reason", "ruleId", "value", "variation"]);
+  await node.close();
+  await browser.close();
+});
