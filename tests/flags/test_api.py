@@ -590,3 +590,34 @@ async def test_create__null_variation_value__422_not_500(harness: Harness) -> No
     response = await harness.client.post(FLAGS, json=body, headers=await harness.admin())
     assert response.status_code == 422
     assert response.json()["error"]["details"]["errors"][0]["path"].startswith("variations")
+
+
+async def test_rollout_schedule__a_step_in_the_past__422_within_grace_accepted(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    await create_flag(harness)
+    start = fake_clock.moment
+
+    async def schedule(*offsets: timedelta) -> Any:
+        steps = [{"at": (start + o).isoformat(), "percentage": 10 * (i + 1)} for i, o in enumerate(offsets)]
+        return await harness.client.post(
+            f"{FLAGS}/new-checkout/rollout-schedules",
+            json={"environment": "production", "variation": "on", "steps": steps},
+            headers=await harness.admin(),
+        )
+
+    past = await schedule(timedelta(days=-400), timedelta(days=-1), timedelta(hours=1))
+    assert past.status_code == 422, past.text
+    assert "steps 0 to 1 in the past" in past.text
+    assert (await schedule(timedelta(minutes=-4), timedelta(hours=1))).status_code == 201
+    guarded = await harness.client.post(
+        f"{FLAGS}/new-checkout/guarded-rollouts",
+        json={
+            "environment": "production",
+            "variation": "on",
+            "steps": [{"at": (start - timedelta(days=2)).isoformat(), "percentage": 50}],
+            "guardrail_metrics": [],
+        },
+        headers=await harness.admin(),
+    )
+    assert guarded.status_code == 422 and "step 0 in the past" in guarded.text, guarded.text

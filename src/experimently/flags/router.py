@@ -230,7 +230,8 @@ async def list_schedules(
 async def create_schedule(
     actor: ActorDep, session: SessionDep, key: str, body: RolloutScheduleCreate
 ) -> Envelope[RolloutScheduleRead]:
-    """Schedule a gradual rollout: each step sets the fallthrough to that percentage at its time."""
+    """Schedule a gradual rollout: each step sets the fallthrough to that percentage at its time (steps
+    strictly increasing, none more than 5 minutes in the past)."""
     return Envelope(data=await rollouts.create_schedule(session, actor, key, body))
 
 

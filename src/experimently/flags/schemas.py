@@ -6,11 +6,12 @@ shared engine (``experimently_sdk.validate_flag``) so the SDKs and the server ca
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, field_validator
 
+from experimently.kit.clock import iso, now
 from experimently.kit.instants import UtcDateTime
 from experimently_sdk import FlagType  # the engine owns the flag-type vocabulary
 
@@ -130,6 +131,25 @@ class RolloutStep(BaseModel):
     percentage: float = Field(ge=0, le=100)
 
 
+PAST_GRACE = timedelta(minutes=5)  # a step "now" from a form filled in a few minutes ago is not past
+
+
+def check_steps(steps: list[RolloutStep]) -> list[RolloutStep]:
+    """A schedule's steps: strictly increasing, none in the past (beyond :data:`PAST_GRACE`). A past
+    step would apply at once, so a date typed a year wrong would take a rollout to its later
+    percentages in one go instead of gradually."""
+    if any(b.at <= a.at for a, b in itertools.pairwise(steps)):
+        raise ValueError("step times must be strictly increasing")
+    cutoff = now() - PAST_GRACE
+    past = [i for i, step in enumerate(steps) if step.at < cutoff]
+    if past:
+        which = f"step {past[0]}" if len(past) == 1 else f"steps {past[0]} to {past[-1]}"
+        raise ValueError(
+            f"{which} in the past (before {iso(cutoff)}): a past step applies at once; start from now"
+        )
+    return steps
+
+
 class RolloutScheduleCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,9 +160,7 @@ class RolloutScheduleCreate(BaseModel):
     @field_validator("steps")
     @classmethod
     def _ordered(cls, steps: list[RolloutStep]) -> list[RolloutStep]:
-        if any(b.at <= a.at for a, b in itertools.pairwise(steps)):
-            raise ValueError("step times must be strictly increasing")
-        return steps
+        return check_steps(steps)
 
 
 class RolloutScheduleRead(BaseModel):

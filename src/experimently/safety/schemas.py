@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from experimently.flags.schemas import RolloutStep
+from experimently.flags.schemas import RolloutStep, check_steps
 
 Action = Literal["rollback", "pause", "notify"]
 
@@ -50,9 +49,7 @@ class GuardedRolloutCreate(GuardFields):
         if (self.steps is None) == (self.percentage is None):
             raise ValueError("give either steps (a scheduled rollout) or percentage (a manual one)")
         if self.steps is not None:
-            ats = [s.at for s in self.steps]
-            if any(b <= a for a, b in itertools.pairwise(ats)):
-                raise ValueError("step times must be strictly increasing")
+            check_steps(self.steps)
         return self
 
 
