@@ -396,6 +396,11 @@ class AssignmentService:
 def _check_units(exp: LiveExperiment, units: Sequence[str | None], *, bulk: bool) -> None:
     """A unit is stored (assignments) and sent as its exposure's ``user_id``, both at most
     :data:`UNIT_MAX` characters: a longer one is refused here rather than assigned and never counted."""
+    for unit in units:  # the common case, no unit too long, in one cheap pass (under a microsecond)
+        if unit is not None and len(unit) > UNIT_MAX:
+            break
+    else:
+        return
     problems = [
         {
             "path": f"units.{i}.unit_id" if bulk else "unit_id",
