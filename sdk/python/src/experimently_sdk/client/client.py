@@ -459,7 +459,15 @@ class Client:
 
     def _too_long(self, events: EventProcessor, kind: str, unit: str) -> bool:
         """True (and the exposure counted as dropped) when ``unit`` is longer than the server takes
-        as a ``user_id``: the server would refuse the exposure, so it is not queued."""
+        as a ``user_id``, or holds a lone surrogate (no UTF-8, so no server takes it): the server
+        would refuse the exposure, so it is not queued."""
+        if not unit.isascii():
+            try:
+                unit.encode()
+            except UnicodeEncodeError:
+                events.dropped += 1
+                log.debug("experimently: %s of a unit holding a lone surrogate not sent", kind)
+                return True
         if len(unit) <= USER_ID_MAX:
             return False
         events.dropped += 1
@@ -479,13 +487,8 @@ class Client:
         if events is not None and self._dedup.first(("e", experiment_key, unit, variant)):
             if self._too_long(events, "an exposure", unit):
                 return
-            try:
-                # the server's own exposure id: an exposure is stored once whoever sends it
-                event_id = exposure_id(experiment_key, unit)
-            except UnicodeError:  # a lone surrogate: not UTF-8, so no server could take it either
-                events.dropped += 1
-                return
-            item = (event_id, "exposure", unit, None, None)
+            # the server's own exposure id: an exposure is stored once whoever sends it
+            item = (exposure_id(experiment_key, unit), "exposure", unit, None, None)
             events.add((*item, experiment_key, variant, time.time()))
 
     def _flag_exposure(
