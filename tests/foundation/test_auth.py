@@ -97,6 +97,10 @@ async def test_password_change__new_password_works_old_refused(harness: Harness)
         headers=headers,
     )
     assert changed.status_code == 204
+    # the console's session cookies are cleared: its next refresh is no reuse of a revoked token
+    cleared = changed.headers.get_list("set-cookie")
+    assert any(c.startswith("experimently_refresh=") and "Max-Age=0" in c for c in cleared), cleared
+    assert any(c.startswith("experimently_csrf=") and "Max-Age=0" in c for c in cleared), cleared
     old = await harness.client.post(
         "/api/v1/auth/token", data={"username": "dev@example.com", "password": "user-password-123"}
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from experimently.auth import keys, service
+from experimently.auth import cookie, keys, service
 from experimently.auth.deps import ActorDep, PersonDep
 from experimently.auth.models import User
 from experimently.auth.schemas import (
@@ -73,10 +73,12 @@ async def me(actor: PersonDep, session: SessionDep) -> Envelope[UserRead]:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_password(
-    actor: PersonDep, session: SessionDep, runtime: RuntimeDep, body: PasswordChange
+    response: Response, actor: PersonDep, session: SessionDep, runtime: RuntimeDep, body: PasswordChange
 ) -> None:
-    """Change one's own password (zxcvbn strength checked); every refresh token is revoked."""
+    """Change one's own password (zxcvbn strength checked); every refresh token is revoked and the
+    console's session cookies cleared (a later refresh with the revoked cookie is not a theft)."""
     await service.change_password(session, runtime.settings, actor, body)
+    cookie.clear_session_cookies(response, runtime.settings)
 
 
 @users_router.get("", response_model=Envelope[list[UserRead]])
