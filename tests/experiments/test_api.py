@@ -483,3 +483,27 @@ async def test_metric_named_by_an_experiment__cannot_be_deleted(harness: Harness
     refused = await harness.client.delete("/api/v1/metrics/purchase", headers=admin)
     assert refused.status_code == 409
     assert refused.json()["error"]["details"]["used_by"] == [{"type": "experiment", "key": "checkout-color"}]
+
+
+async def test_update__explicit_null_clears_primary_metric_and_sample_size(harness: Harness) -> None:
+    admin = await harness.admin()
+    await harness.client.post(
+        "/api/v1/metrics",
+        json={"key": "buys", "name": "b", "kind": "count", "event_name": "buy"},
+        headers=admin,
+    )
+    exp = await create(harness, "clearable", primary_metric="buys", min_sample_size=500)
+    assert (exp["primary_metric"], exp["min_sample_size"]) == ("buys", 500)
+    patched = await harness.client.patch(
+        f"{EXP}/clearable",
+        json={"primary_metric": None, "min_sample_size": None, "version": exp["version"]},
+        headers=admin,
+    )
+    assert patched.status_code == 200, patched.text
+    data = patched.json()["data"]
+    assert (data["primary_metric"], data["min_sample_size"]) == (None, None)
+    # a field left out is left as it is
+    renamed = await harness.client.patch(
+        f"{EXP}/clearable", json={"name": "renamed", "version": data["version"]}, headers=admin
+    )
+    assert renamed.json()["data"]["hypothesis"] == exp["hypothesis"]

@@ -193,6 +193,10 @@ def _check_reweight(exp: Experiment, body: ExperimentUpdate) -> None:
         )
 
 
+# fields an explicit null clears (every other null is "leave it": the field is required or has a default)
+_CLEARABLE = frozenset({"planned_start", "planned_end", "primary_metric", "min_sample_size"})
+
+
 async def _apply(
     session: AsyncSession, actor: Actor, exp: Experiment, body: ExperimentUpdate, changes: dict[str, Any]
 ) -> None:
@@ -210,9 +214,7 @@ async def _apply(
         )
         await _allocate(session, exp, changes.get("layer", exp.layer_key), share)
     for field, value in changes.items():
-        if field in ("layer", "layer_share") or (
-            value is None and field not in ("planned_start", "planned_end")
-        ):
+        if field in ("layer", "layer_share") or (value is None and field not in _CLEARABLE):
             continue
         if field == "variants":
             value = [v.model_dump() for v in body.variants or []]
