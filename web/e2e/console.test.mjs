@@ -387,4 +387,204 @@ describe("console", { concurrency: false }, () => {
     await page.getByRole("link", { name: "Account security" }).waitFor();
     await page.context().close();
   });
+
+  test("a client-side key: ticking client unticks the server scopes, and the snippet is the browser SDK's", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/admin/keys`);
+    await page.getByLabel("Name").fill("storefront pages");
+    await page.getByLabel("Environment").selectOption("production");
+    await page.getByRole("checkbox", { name: /manage/ }).check();
+    await page.getByRole("checkbox", { name: /client/ }).check();
+    assert.equal(await page.getByRole("checkbox", { name: /^evaluate/ }).isChecked(), false);
+    assert.equal(await page.getByRole("checkbox", { name: /^manage/ }).isChecked(), false);
+    assert.equal(await page.getByRole("checkbox", { name: /^track/ }).isChecked(), true);
+    assert.match(await page.getByTestId("scopes-note").innerText(), /A client key adds only track: evaluate and manage unticked/);
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = (await page.getByTestId("secret").locator("code").innerText()).trim();
+    await page.getByRole("tab", { name: "Browser SDK" }).waitFor();
+    assert.match(await page.getByRole("tabpanel").innerText(), /new BrowserClient\(\{[\s\S]*clientKey: "xp_/);
+    await checkAxe(page, "API keys (client key)");
+    const keys = (await call(server.base, adminToken, "GET", "/api/v1/api-keys")).body.data;
+    assert.deepEqual(keys.find((k) => k.name === "storefront pages").scopes.sort(), ["client", "track"]);
+    // the key reaches the client endpoint and nothing else
+    const answer = await fetch(`${server.base}/api/v1/sdk/evaluate`, {
+      method: "POST",
+      headers: { "X-API-Key": key, "Content-Type": "application/json" },
+      body: JSON.stringify({ user_id: "u1" }),
+    });
+    assert.equal(answer.status, 200);
+    // ticking evaluate again unticks client: a server key
+    await page.getByRole("checkbox", { name: /^evaluate/ }).check();
+    assert.equal(await page.getByRole("checkbox", { name: /client/ }).isChecked(), false);
+    await page.context().close();
+  });
+
+  test("a person changes their password: errors at the fields, then signed out everywhere, in with the new one", async () => {
+    const person = { email: "password-e2e@example.com", password: "first-password-123" };
+    const fresh = "violet-harbour-tractor-91";
+    assert.equal((await call(server.base, adminToken, "POST", "/api/v1/users", { ...person, role: "developer" })).status, 201);
+    const page = await newPage();
+    await signIn(page, person.email, person.password);
+    await page.getByRole("link", { name: "Account security" }).click();
+    await page.getByRole("heading", { name: "Password" }).waitFor();
+    // checked before sending: the confirmation must match
+    await page.getByLabel("Current password").fill(person.password);
+    await page.getByLabel("New password", { exact: true }).fill(fresh);
+    await page.getByLabel("Confirm the new password").fill(fresh + "x");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("Does not match the new password").waitFor();
+    // the server's answers land at their fields: a wrong current password, a weak new one
+    await page.getByLabel("Current password").fill("not-my-password-1");
+    await page.getByLabel("Confirm the new password").fill(fresh);
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText("The current password is wrong").waitFor();
+    await page.getByLabel("Current password").fill(person.password);
+    await page.getByLabel("New password", { exact: true }).fill("password1234");
+    await page.getByLabel("Confirm the new password").fill("password1234");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await page.getByText(/very common password/i).waitFor();
+    await checkAxe(page, "account security (password refused)");
+    await page.getByLabel("New password", { exact: true }).fill(fresh);
+    await page.getByLabel("Confirm the new password").fill(fresh);
+    await page.getByRole("button", { name: "Change password" }).click();
+    // the server signed every session out, this one too: the sign-in page says so
+    const notice = page.getByTestId("sign-in-notice");
+    await notice.waitFor();
+    assert.match(await notice.innerText(), /Your password was changed\. Every session of your account was signed out, this one included/);
+    await checkAxe(page, "sign in after a password change");
+    // a reload stays signed out, without presenting the revoked refresh token again
+    await page.reload();
+    await page.getByRole("button", { name: "Sign in" }).waitFor();
+    await page.getByLabel("Email").fill(person.email);
+    await page.getByLabel("Password").fill(person.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("[role=alert][data-error-code=INVALID_CREDENTIALS]").waitFor();
+    await page.getByLabel("Password").fill(fresh);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.locator("main#main").waitFor();
+    const audit = (await call(server.base, adminToken, "GET", "/api/v1/audit-logs?resource_type=user&limit=200")).body.data;
+    assert.ok(audit.some((r) => r.action === "user.password_changed"));
+    assert.ok(!audit.some((r) => r.action === "auth.refresh_reuse_detected"), "no false alarm of a stolen token");
+    await page.context().close();
+  });
+
+  test("a new segment's key follows its name; a bad key is said in words", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/segments`);
+    await page.getByRole("button", { name: "New segment" }).click();
+    const dialog = page.getByRole("dialog", { name: "New segment" });
+    await dialog.getByLabel("Name").fill("Beta testers (EU)");
+    assert.equal(await dialog.getByLabel("Key").inputValue(), "beta-testers-eu");
+    await dialog.getByLabel("Key").fill("Beta Testers EU");
+    await dialog.getByLabel("Name").fill("Beta testers EU");
+    assert.equal(await dialog.getByLabel("Key").inputValue(), "Beta Testers EU", "an edited key stays");
+    await dialog.getByRole("button", { name: "Create segment" }).click();
+    const error = dialog.locator("[data-field-error]");
+    await error.waitFor();
+    assert.equal(await error.innerText(), "Use lower-case letters, digits and dashes (or . and _), starting with a letter or digit");
+    await checkAxe(page, "segment dialog (bad key)");
+    await page.context().close();
+  });
+
+  test("history: resource types to pick from, one request once typing stops, people and keys by name", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/history`);
+    await page.getByTestId("audit-table").waitFor();
+    const requests = [];
+    page.on("response", (response) => {
+      const url = new URL(response.url());
+      if (url.pathname.startsWith("/api/v1/audit-logs") || url.pathname.startsWith("/api/v1/experiments")) requests.push([url.pathname + url.search, response.status()]);
+    });
+    // any resource type: the key typed letter by letter asks once; a segment's key is no experiment's, without a 404
+    const filtered = page.waitForResponse((r) => r.url().includes("/api/v1/audit-logs") && r.url().includes("resource_id=beta-testers"));
+    await page.getByLabel("Filter by resource: key, or id").pressSequentially("beta-testers", { delay: 40 });
+    await filtered;
+    const table = page.getByTestId("audit-table");
+    await table.locator("tbody tr").filter({ hasText: "segment beta-testers" }).first().waitFor();
+    await page.waitForTimeout(600); // longer than the debounce: nothing more leaves
+    await page.waitForLoadState("networkidle");
+    const audits = requests.filter(([path]) => path.startsWith("/api/v1/audit-logs"));
+    assert.equal(audits.length, 1, `one request once typing stopped: ${JSON.stringify(requests)}`);
+    assert.ok(requests.every(([, status]) => status === 200), `no 404 lookups: ${JSON.stringify(requests)}`);
+    // the type is picked from a list, not typed (the server compares it exactly)
+    await page.getByLabel("Filter by resource: key, or id").fill("");
+    const bySegment = page.waitForResponse((r) => r.url().includes("/api/v1/audit-logs") && r.url().includes("resource_type=segment") && !r.url().includes("resource_id"));
+    await page.getByLabel("Filter by resource type").selectOption("segment");
+    await bySegment;
+    await table.getByText("segment.created").first().waitFor();
+    assert.equal(await table.locator("tbody tr").filter({ hasNotText: "segment." }).count(), 0);
+    // people and API keys read by name, their ids in a tooltip
+    await page.getByLabel("Filter by resource: key, or id").fill("");
+    await page.getByLabel("Filter by resource type").selectOption("api_key");
+    const keyRow = table.locator("tbody tr").filter({ hasText: "checkout service" }).first();
+    await keyRow.getByText("checkout service").waitFor();
+    assert.match((await keyRow.getByText("checkout service").getAttribute("title")) ?? "", /^[0-9a-f-]{36}$/);
+    assert.match((await keyRow.getByText(ADMIN.email).getAttribute("title")) ?? "", /^[0-9a-f-]{36}$/);
+    await checkAxe(page, "history (filtered by type)");
+    await page.context().close();
+  });
+
+  test("a string flag with three variations: checked before sending, one served by a rule, another added later", async () => {
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/flags`);
+    await page.getByRole("button", { name: "New flag" }).click();
+    const dialog = page.getByRole("dialog", { name: "New flag" });
+    await dialog.getByLabel("Name").fill("Checkout copy");
+    await dialog.getByLabel("Type").selectOption("string");
+    assert.equal(await dialog.getByLabel("Variation 1 key").inputValue(), "a", "a string flag starts with a and b");
+    await dialog.getByRole("button", { name: "+ Add variation" }).click();
+    await dialog.getByLabel("Variation 1 key").fill("short");
+    await dialog.getByLabel("Variation 1 value").fill("Buy");
+    await dialog.getByLabel("Variation 2 key").fill("long");
+    await dialog.getByLabel("Variation 2 value").fill("Buy now, pay later");
+    await dialog.getByLabel("Variation 3 key").fill("short");
+    await dialog.getByLabel("Variation 3 value").fill("Order");
+    // a key used twice is said at its row, and nothing is sent
+    await dialog.getByRole("button", { name: "Create flag" }).click();
+    await dialog.getByText('"short" is used twice').waitFor();
+    await checkAxe(page, "new flag dialog (variations)");
+    await dialog.getByLabel("Variation 3 key").fill("order");
+    await dialog.getByRole("button", { name: "Create flag" }).click();
+    await page.waitForURL("**/flags/checkout-copy");
+    const listed = page.getByTestId("variations");
+    assert.match(await listed.innerText(), /short\s+"Buy"\s+long\s+"Buy now, pay later"\s+order\s+"Order"/);
+
+    // a rule in production serves one of them
+    await page.getByRole("tab", { name: "Production" }).click();
+    await page.getByRole("button", { name: "+ Add rule" }).click();
+    await page.getByLabel("Condition 1 attribute").fill("country");
+    await page.getByLabel("Condition 1 operator").selectOption("in");
+    await page.getByLabel("Condition 1 values", { exact: true }).fill("FR");
+    assert.deepEqual(await page.getByLabel("Serve: variation").locator("option").allInnerTexts(), ["short", "long", "order"]);
+    await page.getByLabel("Serve: variation").selectOption("long");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByTestId("draft-state").getByText("No unsaved changes").waitFor();
+
+    // a fourth variation later, and a name for one: the saved keys stay as they are
+    await page.getByRole("button", { name: "Edit variations" }).click();
+    assert.equal(await page.getByLabel("Variation 1 key").getAttribute("readonly"), "", "a saved key cannot change");
+    await page.getByRole("button", { name: "+ Add variation" }).click();
+    await page.getByLabel("Variation 4 key").fill("pay");
+    await page.getByLabel("Variation 4 value").fill("Pay");
+    await page.getByLabel("Variation 2 name").fill("Long copy");
+    await page.getByRole("button", { name: "Save variations" }).click();
+    await listed.getByText("Long copy").waitFor();
+    await checkAxe(page, "flag variations");
+
+    const { body } = await call(server.base, adminToken, "GET", "/api/v1/feature-flags/checkout-copy");
+    assert.equal(body.data.type, "string");
+    assert.deepEqual(body.data.variations, [
+      { key: "short", value: "Buy" },
+      { key: "long", value: "Buy now, pay later", name: "Long copy" },
+      { key: "order", value: "Order" },
+      { key: "pay", value: "Pay" },
+    ]);
+    assert.deepEqual(body.data.environments.production.rules[0].serve, { variation: "long" });
+    assert.equal(body.data.environments.production.off_variation, "order", "off serves the last variation it was created with");
+    await page.context().close();
+  });
 });

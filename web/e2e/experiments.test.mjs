@@ -614,4 +614,73 @@ describe("experiments, metrics and events", { concurrency: false }, () => {
     await page.getByRole("status", { name: "Shipped: treatment" }).waitFor();
     await page.context().close();
   });
+
+  test("a draft is edited in the wizard: name and variants saved with only what changed; a stale edit is said; a running one keeps its variants", async () => {
+    const key = "copy-test";
+    const variants = [
+      { key: "control", name: "Control", weight: 50, is_control: true },
+      { key: "short", name: "Short copy", weight: 50, payload: { text: "Buy" } },
+    ];
+    assert.equal((await call(server.base, adminToken, "POST", "/api/v1/experiments", { key, name: "Copy test", hypothesis: "shorter copy sells", variants })).status, 201);
+    const page = await newPage();
+    // the bodies of the console's PATCH requests (the API client sends a Request whose body the browser does not expose)
+    await page.addInitScript(() => {
+      const original = window.fetch;
+      window.__patches = [];
+      window.fetch = async (input, init) => {
+        if (input instanceof Request && input.method === "PATCH") window.__patches.push(await input.clone().text());
+        return original(input, init);
+      };
+    });
+    await signIn(page);
+    await page.goto(`${server.base}/experiments/${key}`);
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    await page.getByRole("heading", { name: "Edit “Copy test”" }).waitFor();
+    assert.equal(await page.getByLabel("Key").isDisabled(), true, "the key never changes");
+    assert.equal(await page.getByLabel("Hypothesis").inputValue(), "shorter copy sells", "prefilled from the experiment");
+    await page.getByLabel("Name").fill("Copy test, three ways");
+    assert.equal(await page.getByLabel("Key").inputValue(), key, "the key does not follow the name in an edit");
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("button", { name: "+ Add variant" }).click();
+    await page.getByLabel("Variant 3 key").fill("long");
+    await page.getByLabel("Variant 3 name").fill("Long copy");
+    await checkAxe(page, "experiment edit (variants)");
+    for (let i = 0; i < 4; i++) await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText("name, variants", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForURL((url) => url.pathname === `/experiments/${key}` && !url.search.includes("edit"));
+    await page.getByRole("heading", { name: "Copy test, three ways" }).waitFor();
+    await page.getByText("Long copy").waitFor();
+    const patches = (await page.evaluate(() => window.__patches)).map((body) => JSON.parse(body));
+    assert.deepEqual(patches.map((body) => Object.keys(body).sort()), [["name", "variants", "version"]], "only the changed fields, with the version");
+    let saved = (await call(server.base, adminToken, "GET", `/api/v1/experiments/${key}`)).body.data;
+    assert.equal(saved.name, "Copy test, three ways");
+    assert.deepEqual(saved.variants.map((v) => [v.key, v.weight]), [["control", 33.34], ["short", 33.33], ["long", 33.33]]);
+    assert.deepEqual(saved.variants[1].payload, { text: "Buy" }, "an edit keeps the variants' payloads");
+
+    // someone else saves meanwhile: the edit is kept and re-applied on top of their version
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    await page.getByLabel("Hypothesis").fill("shorter copy sells more");
+    assert.equal((await call(server.base, adminToken, "PATCH", `/api/v1/experiments/${key}`, { version: saved.version, description: "theirs" })).status, 200);
+    for (let i = 0; i < 5; i++) await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByTestId("conflict").getByText("Someone else changed this experiment while you were editing.").waitFor();
+    await page.getByRole("button", { name: "Reload and re-apply my changes" }).click();
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.waitForURL((url) => !url.search.includes("edit"));
+    saved = (await call(server.base, adminToken, "GET", `/api/v1/experiments/${key}`)).body.data;
+    assert.equal(saved.hypothesis, "shorter copy sells more");
+    assert.equal(saved.description, "theirs", "their change stays");
+
+    // running: the variants are read-only, traffic only rises
+    assert.equal((await call(server.base, adminToken, "POST", `/api/v1/experiments/${key}/start`, { reason: "go" })).status, 200);
+    await page.goto(`${server.base}/experiments/${key}?edit=1&step=variants`);
+    await page.getByTestId("frozen-note").waitFor();
+    assert.equal(await page.getByLabel("Variant 1 weight (%)").isDisabled(), true);
+    assert.equal(await page.getByRole("button", { name: "+ Add variant" }).isDisabled(), true);
+    await page.getByLabel("Traffic (%)").fill("50");
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByText(/may only rise while running/).waitFor();
+    await page.context().close();
+  });
 });

@@ -1,7 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
+import { useSession } from "../auth/AuthProvider";
 import { Badge, Button, Card, CopyButton, ErrorBanner, Field, Input, PageHeader, Spinner } from "../ui";
+import { MAX_LENGTH, MIN_LENGTH, passwordFieldErrors, passwordProblems } from "./password";
 
 interface Enrolment {
   otpauth_uri: string;
@@ -14,7 +16,73 @@ export function groupSecret(secret: string): string {
   return secret.replace(/(.{4})/g, "$1 ").trim();
 }
 
-/** Two-step verification (TOTP) for the signed-in person: enrol, recovery codes, disable. */
+export const PASSWORD_CHANGED =
+  "Your password was changed. Every session of your account was signed out, this one included: sign in with your new password.";
+
+/** Change one's own password. The server revokes every session of the account, the caller's too, so
+ * success ends the session here and the sign-in page says why. */
+function ChangePassword() {
+  const { sessionEnded, me } = useSession();
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [confirm, setConfirm] = useState("");
+  const [problems, setProblems] = useState<Map<string, string>>(new Map());
+  const change = useMutation({
+    mutationFn: async (body: { current_password: string; new_password: string }) =>
+      unwrap(api.POST("/api/v1/auth/password", { body })),
+    onSuccess: () => sessionEnded(PASSWORD_CHANGED, me?.kind === "user" ? me.label : undefined),
+  });
+  const server = passwordFieldErrors(change.error);
+  const errorAt = (path: string) => problems.get(path) ?? server.get(path);
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const found = passwordProblems({ current, next, confirm });
+    setProblems(found);
+    if (found.size === 0) change.mutate({ current_password: current, new_password: next });
+  };
+  return (
+    <Card title="Password">
+      <p className="mb-3 text-sm text-slate-600">Changing it signs your account out everywhere, here too: you then sign in with the new one.</p>
+      <form onSubmit={submit} noValidate className="max-w-sm space-y-3">
+        <ErrorBanner error={server.size ? null : change.error} />
+        <Field label="Current password" error={errorAt("current_password")}>
+          {(props) => (
+            <Input {...props} type="password" autoComplete="current-password" required value={current} onChange={(e) => setCurrent(e.target.value)} />
+          )}
+        </Field>
+        <Field
+          label="New password"
+          error={errorAt("new_password")}
+          hint={`At least ${MIN_LENGTH} characters. A long passphrase of uncommon words is strongest; the server refuses common or guessable ones.`}
+        >
+          {(props) => (
+            <Input
+              {...props}
+              type="password"
+              autoComplete="new-password"
+              required
+              minLength={MIN_LENGTH}
+              maxLength={MAX_LENGTH}
+              value={next}
+              onChange={(e) => setNext(e.target.value)}
+            />
+          )}
+        </Field>
+        <Field label="Confirm the new password" error={errorAt("confirm")}>
+          {(props) => (
+            <Input {...props} type="password" autoComplete="new-password" required value={confirm} onChange={(e) => setConfirm(e.target.value)} />
+          )}
+        </Field>
+        <Button type="submit" variant="primary" disabled={change.isPending}>
+          {change.isPending ? "Changing…" : "Change password"}
+        </Button>
+      </form>
+    </Card>
+  );
+}
+
+/** The signed-in person's own security: password, two-step verification (TOTP: enrol, recovery codes,
+ * disable). */
 export function SecurityPage() {
   const queryClient = useQueryClient();
   const status = useQuery({
@@ -69,7 +137,7 @@ export function SecurityPage() {
 
   return (
     <div className="max-w-3xl space-y-5">
-      <PageHeader title="Account security">Two-step verification asks for a code from an authenticator app after your password.</PageHeader>
+      <PageHeader title="Account security">Your password, and two-step verification: a code from an authenticator app after your password.</PageHeader>
       {mfa.required && !mfa.enabled ? (
         <div role="alert" className="rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-inset ring-amber-600/30">
           Your organisation requires two-step verification. Turn it on below to use the rest of the console.
@@ -179,6 +247,7 @@ export function SecurityPage() {
           </div>
         )}
       </Card>
+      {mfa.managed_by_identity_provider ? null : <ChangePassword />}
     </div>
   );
 }

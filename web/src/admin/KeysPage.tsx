@@ -4,15 +4,9 @@ import { useCan } from "../auth/AuthProvider";
 import { useEnvironments } from "../environments/api";
 import { Badge, Button, Card, EmptyState, ErrorBanner, Field, formatDate, Input, PageHeader, Select, Spinner } from "../ui";
 import { useKeyMutations, useKeys } from "./api";
+import { isClientKey, SCOPES, toggleScope, type Scope } from "./scopes";
 import { Secret } from "./Secret";
 import { Snippets } from "./Snippets";
-
-type Scope = "evaluate" | "track" | "manage";
-const SCOPES: { scope: Scope; help: string }[] = [
-  { scope: "evaluate", help: "evaluate flags (SDKs)" },
-  { scope: "track", help: "send events" },
-  { scope: "manage", help: "manage flags like a developer" },
-];
 
 export function KeysPage() {
   const keys = useKeys();
@@ -22,6 +16,13 @@ export function KeysPage() {
   const [name, setName] = useState("");
   const [environment, setEnvironment] = useState("");
   const [scopes, setScopes] = useState<Scope[]>(["evaluate", "track"]);
+  // what ticking a scope unticked to keep the server's rule (a client key adds only track), said once
+  const [unticked, setUnticked] = useState<{ by: Scope; scopes: Scope[] } | null>(null);
+  const tick = (scope: Scope, checked: boolean) => {
+    const next = toggleScope(scopes, scope, checked);
+    setScopes(next.scopes);
+    setUnticked(next.unticked.length ? { by: scope, scopes: next.unticked } : null);
+  };
   const env = environment || environments.data?.[0]?.key || "";
   const fieldError = (path: string) => (create.error instanceof ApiError ? create.error.fieldErrors.find((e) => e.path === path)?.message : undefined);
   const submit = (e: FormEvent) => {
@@ -37,8 +38,22 @@ export function KeysPage() {
           <Card title={`Key “${created.name}” for ${created.environment}`}>
             <div className="space-y-3">
               <Secret label="The key" value={created.key} />
-              <p className="text-sm text-slate-600">Call a flag with it:</p>
-              <Snippets apiKey={created.key} flag="my-flag" />
+              {isClientKey(created.scopes) ? (
+                <>
+                  <p className="text-sm text-slate-600">
+                    Read flags from a web page with it. It sees only the flags marked client-visible (
+                    <code className="font-mono text-xs">PUT /api/v1/feature-flags/&#123;key&#125;/client-visible</code>), and a page
+                    on another origin needs that origin in the server&apos;s{" "}
+                    <code className="font-mono text-xs">EXPERIMENTLY_SDK_CLIENT_ORIGINS</code>.
+                  </p>
+                  <Snippets key={created.id} apiKey={created.key} flag="my-flag" client />
+                </>
+              ) : (
+                <>
+                  <p className="text-sm text-slate-600">Call a flag with it:</p>
+                  <Snippets key={created.id} apiKey={created.key} flag="my-flag" />
+                </>
+              )}
             </div>
           </Card>
         ) : null}
@@ -109,15 +124,20 @@ export function KeysPage() {
                 <fieldset>
                   <legend className="mb-1 text-xs font-medium text-slate-700">Scopes</legend>
                   {SCOPES.map(({ scope, help }) => (
-                    <label key={scope} className="flex items-center gap-2 text-sm">
-                      <input
-                        type="checkbox"
-                        checked={scopes.includes(scope)}
-                        onChange={(e) => setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))}
-                      />
-                      <span className="font-mono text-xs">{scope}</span> <span className="text-xs text-slate-500">{help}</span>
+                    <label key={scope} className="flex items-start gap-2 text-sm">
+                      <input type="checkbox" className="mt-0.5" checked={scopes.includes(scope)} onChange={(e) => tick(scope, e.target.checked)} />
+                      <span>
+                        <span className="font-mono text-xs">{scope}</span> <span className="text-xs text-slate-500">{help}</span>
+                      </span>
                     </label>
                   ))}
+                  <p aria-live="polite" data-testid="scopes-note" className="mt-1 text-xs text-slate-600">
+                    {unticked
+                      ? unticked.by === "client"
+                        ? `A client key adds only track: ${unticked.scopes.join(" and ")} unticked.`
+                        : `${unticked.by} is for server-side keys: client unticked.`
+                      : null}
+                  </p>
                   {fieldError("scopes") ? <p role="alert" className="text-xs text-red-700">{fieldError("scopes")}</p> : null}
                 </fieldset>
                 <Button type="submit" variant="primary" disabled={create.isPending}>

@@ -2,8 +2,8 @@ import { useState } from "react";
 import { Code, CopyButton } from "../ui";
 import { snippets } from "./snippets";
 
-export function Snippets({ apiKey, flag }: { apiKey: string; flag: string }) {
-  const all = snippets(window.location.origin, apiKey, flag);
+export function Snippets({ apiKey, flag, client = false }: { apiKey: string; flag: string; client?: boolean }) {
+  const all = snippets(window.location.origin, apiKey, flag, { client });
   const [tab, setTab] = useState(0);
   const current = all[tab] ?? all[0]!;
   return (

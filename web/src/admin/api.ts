@@ -1,13 +1,14 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
+import type { Scope } from "./scopes";
 
 function useInvalidate(...keys: string[]) {
   const client = useQueryClient();
   return () => keys.forEach((key) => void client.invalidateQueries({ queryKey: [key] }));
 }
 
-export function useUsers() {
-  return useQuery({ queryKey: ["users"], queryFn: async () => (await unwrap(api.GET("/api/v1/users"))).data });
+export function useUsers({ enabled = true }: { enabled?: boolean } = {}) {
+  return useQuery({ queryKey: ["users"], enabled, queryFn: async () => (await unwrap(api.GET("/api/v1/users"))).data });
 }
 
 export function useUserMutations() {
@@ -31,15 +32,15 @@ export function useUserMutations() {
   };
 }
 
-export function useKeys() {
-  return useQuery({ queryKey: ["keys"], queryFn: async () => (await unwrap(api.GET("/api/v1/api-keys"))).data });
+export function useKeys({ enabled = true }: { enabled?: boolean } = {}) {
+  return useQuery({ queryKey: ["keys"], enabled, queryFn: async () => (await unwrap(api.GET("/api/v1/api-keys"))).data });
 }
 
 export function useKeyMutations() {
   const done = useInvalidate("keys", "audit");
   return {
     create: useMutation({
-      mutationFn: async (body: { name: string; environment: string; scopes: ("evaluate" | "track" | "manage")[] }) =>
+      mutationFn: async (body: { name: string; environment: string; scopes: Scope[] }) =>
         (await unwrap(api.POST("/api/v1/api-keys", { body }))).data,
       onSuccess: done,
     }),
@@ -62,8 +63,8 @@ export function useEnvironmentMutations() {
   };
 }
 
-export function useWebhooks() {
-  return useQuery({ queryKey: ["webhooks"], queryFn: async () => (await unwrap(api.GET("/api/v1/webhooks"))).data });
+export function useWebhooks({ enabled = true }: { enabled?: boolean } = {}) {
+  return useQuery({ queryKey: ["webhooks"], enabled, queryFn: async () => (await unwrap(api.GET("/api/v1/webhooks"))).data });
 }
 
 export function useDeliveries(id: string | null) {

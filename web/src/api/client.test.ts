@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { api, ApiError, authedFetch, describeError, hasAccessToken, OFFLINE_MESSAGE, readCookie, setAccessToken, toApiError, unwrap } from "./client";
+import { api, ApiError, authedFetch, cleanMessage, describeError, endSession, hasAccessToken, OFFLINE_MESSAGE, readCookie, setAccessToken, toApiError, unwrap } from "./client";
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
@@ -51,6 +51,45 @@ describe("the API layer", () => {
     const response = await authedFetch(new Request("http://console.test/api/v1/segments"));
     expect(response.status).toBe(401);
     expect(hasAccessToken()).toBe(false);
+  });
+
+  it("says the server's key patterns in words, at the field (flag, segment, metric, experiment, environment)", () => {
+    const error = toApiError(422, {
+      error: {
+        code: "VALIDATION_ERROR",
+        message: "request validation failed",
+        details: {
+          errors: [
+            { path: "key", message: "String should match pattern '^[a-z0-9][a-z0-9._-]{0,99}$'" },
+            { path: "variants[0].key", message: "String should match pattern '^[a-z0-9][a-z0-9_.-]{0,99}$'" },
+            { path: "reason", message: "String should match pattern '\\S'" },
+          ],
+        },
+      },
+    });
+    expect(error.fieldErrors.map((e) => e.message)).toEqual([
+      "Use lower-case letters, digits and dashes (or . and _), starting with a letter or digit",
+      "Use lower-case letters, digits and dashes (or . and _), starting with a letter or digit",
+      "Must not be blank",
+    ]);
+    expect(cleanMessage("String should match pattern '^[a-z0-9][a-z0-9_-]{0,63}$'")).toMatch(/^Use lower-case letters, digits and dashes \(or _\)/);
+    // a pattern the console does not know stays as the server said it
+    expect(cleanMessage("String should match pattern '^x+$'")).toBe("String should match pattern '^x+$'");
+  });
+
+  it("a wrong current password (401 INVALID_CREDENTIALS) is answered as is, without a refresh", async () => {
+    fetchMock.mockResolvedValueOnce(json(401, { error: { code: "INVALID_CREDENTIALS", message: "current password is wrong" } }));
+    const response = await authedFetch(new Request("http://console.test/api/v1/auth/password", { method: "POST", body: "{}" }));
+    expect(response.status).toBe(401);
+    expect(fetchMock).toHaveBeenCalledTimes(1);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("INVALID_CREDENTIALS");
+    expect(hasAccessToken()).toBe(true);
+  });
+
+  it("a session the server ended forgets the token and the CSRF cookie, so a reload does not refresh", () => {
+    endSession();
+    expect(hasAccessToken()).toBe(false);
+    expect(readCookie("experimently_csrf")).toBeNull();
   });
 
   it("turns an error envelope into an ApiError with field errors", async () => {

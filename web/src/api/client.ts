@@ -46,8 +46,22 @@ export class ApiError extends Error {
   }
 }
 
-/** pydantic prefixes a validator's message with "Value error, " (or "Assertion failed, "): noise to a reader. */
+/** The server's key patterns (flags, segments, experiments and their variants, metrics: `FLAG_KEY`
+ * and `KEY` in src/experimently; environments: `KEY_PATTERN`), in words. */
+const KEY_RULE = "Use lower-case letters, digits and dashes (or . and _), starting with a letter or digit";
+const PATTERNS: Record<string, string> = {
+  "^[a-z0-9][a-z0-9._-]{0,99}$": KEY_RULE,
+  "^[a-z0-9][a-z0-9_.-]{0,99}$": KEY_RULE,
+  "^[a-z0-9][a-z0-9_-]{0,63}$": "Use lower-case letters, digits and dashes (or _), starting with a letter or digit",
+  "\\S": "Must not be blank",
+};
+
+/** pydantic prefixes a validator's message with "Value error, " (or "Assertion failed, "): noise to a
+ * reader; and its "String should match pattern '^[a-z0-9]…'" says what is allowed only to a regex
+ * reader: a known pattern is said in words. */
 export function cleanMessage(message: string): string {
+  const pattern = /^String should match pattern '(.*)'$/.exec(message)?.[1];
+  if (pattern !== undefined && PATTERNS[pattern]) return PATTERNS[pattern];
   return message.replace(/^(Value error|Assertion failed), /, "");
 }
 
@@ -148,7 +162,14 @@ export async function authedFetch(input: Request): Promise<Response> {
   const response = await send(input);
   if (response.status === 403) void noticeEnrolmentRequired(response.clone());
   if (response.status !== 401 || input.url.includes("/auth/session")) return response;
+  // a wrong password (the current one, on a password change) is no expired token: nothing to refresh
+  if (await isWrongCredentials(response.clone())) return response;
   return (await refreshSession()) ? send(retry) : response;
+}
+
+async function isWrongCredentials(response: Response): Promise<boolean> {
+  const body = (await response.json().catch(() => null)) as { error?: { code?: string } } | null;
+  return body?.error?.code === "INVALID_CREDENTIALS";
 }
 
 export const api = createClient<paths>({ fetch: authedFetch });
@@ -196,6 +217,14 @@ export async function signIn(email: string, password: string): Promise<void> {
 /** Second step: the MFA token of the first and a TOTP or recovery code. */
 export async function signInMfa(mfaToken: string, code: string): Promise<void> {
   await openSession("/api/v1/auth/session/mfa", { mfa_token: mfaToken, code: code.replace(/\s+/g, "") });
+}
+
+/** The server already ended this session (a password change revokes every session of the account,
+ * this one included): forget the access token, and the CSRF cookie too, so that a reload does not
+ * present the revoked refresh cookie (the server would take that for a stolen token's reuse). */
+export function endSession(): void {
+  document.cookie = `${CSRF_COOKIE}=; Max-Age=0; path=/; SameSite=Strict`;
+  setAccessToken(null);
 }
 
 export async function signOut(): Promise<void> {

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, hasAccessToken, onSessionChange, refreshSession, signIn, signInMfa, signOut, unwrap } from "../api/client";
+import { api, endSession, hasAccessToken, onSessionChange, refreshSession, signIn, signInMfa, signOut, unwrap } from "../api/client";
 import type { Permissions } from "../api/types";
 
 type Status = "starting" | "signedOut" | "signedIn";
@@ -11,6 +11,11 @@ interface Session {
   signIn: (email: string, password: string) => Promise<void>;
   signInMfa: (mfaToken: string, code: string) => Promise<void>;
   signOut: () => Promise<void>;
+  /** The server ended the session (a password change): show the sign-in page with this notice (and
+   * the person's email filled in). */
+  sessionEnded: (notice: string, email?: string) => void;
+  /** What the sign-in page says first, until the next sign-in (why the person was signed out). */
+  notice: { text: string; email: string } | null;
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -18,6 +23,7 @@ const SessionContext = createContext<Session | null>(null);
 export function AuthProvider({ children }: { children: ReactNode }) {
   const queryClient = useQueryClient();
   const [status, setStatus] = useState<Status>("starting");
+  const [notice, setNotice] = useState<{ text: string; email: string } | null>(null);
 
   useEffect(() => {
     const off = onSessionChange((signedIn) => setStatus(signedIn ? "signedIn" : "signedOut"));
@@ -39,20 +45,29 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () => ({
       status,
       me: me.data,
+      notice,
       signIn: async (email, password) => {
         await signIn(email, password);
+        setNotice(null);
         await queryClient.invalidateQueries();
       },
       signInMfa: async (mfaToken, code) => {
         await signInMfa(mfaToken, code);
+        setNotice(null);
         await queryClient.invalidateQueries();
       },
       signOut: async () => {
         await signOut();
+        setNotice(null);
+        queryClient.clear();
+      },
+      sessionEnded: (text, email = "") => {
+        setNotice({ text, email });
+        endSession();
         queryClient.clear();
       },
     }),
-    [status, me.data, queryClient],
+    [status, me.data, notice, queryClient],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

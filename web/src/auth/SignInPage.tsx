@@ -5,8 +5,8 @@ import { Button, ErrorBanner, Field, Input } from "../ui";
 import { useSession } from "./AuthProvider";
 
 export function SignInPage() {
-  const { signIn, signInMfa } = useSession();
-  const [email, setEmail] = useState("");
+  const { signIn, signInMfa, notice } = useSession();
+  const [email, setEmail] = useState(notice?.email ?? "");
   const [password, setPassword] = useState("");
   // set once the password was right and the account has MFA: the second step asks for a code
   const [mfaToken, setMfaToken] = useState<string | null>(null);
@@ -94,6 +94,11 @@ export function SignInPage() {
           <img src="/favicon.svg" alt="" className="h-8 w-8" />
           <h1 className="text-lg font-semibold">Sign in to Experimently</h1>
         </div>
+        {notice && !error ? (
+          <div role="status" data-testid="sign-in-notice" className="rounded-md bg-emerald-50 p-3 text-sm text-emerald-900 ring-1 ring-inset ring-emerald-600/30">
+            {notice.text}
+          </div>
+        ) : null}
         <ErrorBanner error={error} />
         <Field label="Email">
           {(props) => (

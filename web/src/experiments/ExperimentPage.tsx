@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { lazy, Suspense, useEffect, useState, type FormEvent } from "react";
 import { Link, useParams, useSearchParams } from "react-router-dom";
 import { useCan } from "../auth/AuthProvider";
 import { fieldErrorsFor } from "../flags/errors";
@@ -10,7 +10,11 @@ import { guardrailHarms, type Harm } from "../results/harm";
 import type { Breach } from "../results/types";
 import { Badge, Button, Card, Dialog, ErrorBanner, Field, formatDate, Input, PageHeader, Spinner, TextArea } from "../ui";
 import { ApiError } from "../api/client";
+import { canEdit } from "./wizard";
 import { ACTIONS, actionsFor, canShip, STATUS_TONE, useExperiment, useShip, useTransition, useUpdateSchedule, type Action, type Experiment, type Shipped } from "./api";
+
+// the wizard (and its power calculator) loads when an edit opens it, not with every experiment page
+const ExperimentWizard = lazy(() => import("./NewExperimentPage").then((m) => ({ default: m.ExperimentWizard })));
 
 /** A targeting condition as a sentence: `country is one of FR, DE`. */
 function describe(condition: Record<string, unknown>): string {
@@ -293,6 +297,14 @@ export function ExperimentPage() {
   if (!experiment.data) return <ErrorBanner error={experiment.error} />;
   const data = experiment.data;
   const canWrite = can("experiments:write", data.owner_id);
+  // `?edit` opens the wizard on this experiment (Back leaves it; a leave with unsaved changes asks first)
+  if (params.has("edit") && canWrite && canEdit(data.status)) {
+    return (
+      <Suspense fallback={<Spinner />}>
+        <ExperimentWizard key={data.key} experiment={data} />
+      </Suspense>
+    );
+  }
   return (
     <>
       <nav aria-label="Breadcrumb" className="mb-2 text-sm">
@@ -305,6 +317,11 @@ export function ExperimentPage() {
         actions={
           canWrite ? (
             <>
+              {canEdit(data.status) ? (
+                <Button variant="secondary" onClick={() => setParams({ edit: "1" })}>
+                  Edit
+                </Button>
+              ) : null}
               {canShip(data) ? (
                 <Button variant={data.status === "completed" ? "primary" : "secondary"} onClick={() => setShipping(true)}>
                   Ship a variant

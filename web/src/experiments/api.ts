@@ -76,6 +76,20 @@ export function useCreateExperiment() {
   });
 }
 
+/** `PATCH /api/v1/experiments/{ref}`: `version` and the changed fields (409 when the version is stale). */
+export function useUpdateExperiment(key: string) {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async (body: Record<string, unknown>) =>
+      (await unwrap(api.PATCH("/api/v1/experiments/{ref}", { params: { path: { ref: key } }, body: body as never }))).data,
+    onSuccess: (experiment) => {
+      client.setQueryData(["experiment", key], experiment);
+      void client.invalidateQueries({ queryKey: ["experiments"] });
+      void client.invalidateQueries({ queryKey: ["audit"] });
+    },
+  });
+}
+
 export function useTransition(key: string) {
   const client = useQueryClient();
   return useMutation({

@@ -1,7 +1,7 @@
 // The create wizard's logic, apart from React so it can be tested alone: the draft, weights, the
 // checks each step makes before "Next" (the server's validation decides at "Create"), the payload,
 // and the power calculator's seed from a metric's recent daily series.
-import type { Condition } from "../flags/operators";
+import { toLocalInput, type Condition } from "../flags/operators";
 
 export const KEY_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,99}$/;
 
@@ -10,6 +10,8 @@ export interface VariantDraft {
   name: string;
   weight: number;
   is_control: boolean;
+  /** an existing variant's payload, kept as it is by an edit (the wizard does not edit payloads) */
+  payload?: unknown;
 }
 
 export interface Draft {
@@ -383,4 +385,149 @@ export function reachableStep(requested: string | null, draft: Draft): StepId {
 /** Anything typed that leaving the wizard would lose. */
 export function isDirty(draft: Draft): boolean {
   return JSON.stringify(draft) !== JSON.stringify(emptyDraft());
+}
+
+// ---- editing an experiment ----
+
+export type ExperimentStatus = "draft" | "scheduled" | "running" | "paused" | "completed" | "archived";
+
+/** The fields of the server's `ExperimentUpdate` that the wizard edits (it does not edit tags). */
+export type EditableField =
+  | "name"
+  | "hypothesis"
+  | "description"
+  | "variants"
+  | "traffic_allocation"
+  | "environment"
+  | "targeting"
+  | "bucket_by"
+  | "layer"
+  | "layer_share"
+  | "primary_metric"
+  | "secondary_metrics"
+  | "guardrail_metrics"
+  | "guardrail_action"
+  | "planned_start"
+  | "planned_end"
+  | "min_sample_size";
+
+const DESCRIPTIVE: EditableField[] = ["name", "hypothesis", "description"];
+const WHILE_LIVE: EditableField[] = [...DESCRIPTIVE, "traffic_allocation", "secondary_metrics", "guardrail_metrics", "guardrail_action", "planned_end", "min_sample_size"];
+const ALL: EditableField[] = [...WHILE_LIVE, "variants", "targeting", "bucket_by", "environment", "layer", "layer_share", "primary_metric", "planned_start"];
+
+/** What may change in each status: src/experimently/experiments/lifecycle.py `EDITABLE` (docs/experiments.md,
+ * "What may change when"). While paused, `variants` means their weights only (same keys, same control). */
+export const EDITABLE: Record<ExperimentStatus, ReadonlySet<EditableField>> = {
+  draft: new Set(ALL),
+  scheduled: new Set(ALL),
+  running: new Set(WHILE_LIVE),
+  paused: new Set([...WHILE_LIVE, "variants"]),
+  completed: new Set(DESCRIPTIVE),
+  archived: new Set(),
+};
+
+/** Statuses the console offers **Edit** in (archived: nothing may change). */
+export function canEdit(status: ExperimentStatus): boolean {
+  return EDITABLE[status].size > 0;
+}
+
+/** The experiment as the server answers it (`ExperimentRead`), the parts the wizard reads. */
+export interface ExperimentLike {
+  key: string;
+  name: string;
+  hypothesis: string;
+  description: string;
+  variants: Record<string, unknown>[];
+  traffic_allocation: number;
+  environment: string;
+  targeting: Record<string, unknown>[];
+  bucket_by: string;
+  layer_key: string | null;
+  layer_range_start: number | null;
+  layer_range_end: number | null;
+  primary_metric: string | null;
+  secondary_metrics: string[];
+  guardrail_metrics: string[];
+  guardrail_action: string;
+  planned_start: string | null;
+  planned_end: string | null;
+  min_sample_size: number | null;
+}
+
+/** The wizard's draft of an existing experiment (the layer's share from its range of the 10,000 buckets). */
+export function draftFromExperiment(experiment: ExperimentLike): Draft {
+  const buckets = (experiment.layer_range_end ?? 0) - (experiment.layer_range_start ?? 0);
+  return {
+    name: experiment.name,
+    key: experiment.key,
+    hypothesis: experiment.hypothesis,
+    description: experiment.description,
+    variants: experiment.variants.map((v) => ({
+      key: String(v.key ?? ""),
+      name: typeof v.name === "string" ? v.name : "",
+      weight: Number(v.weight),
+      is_control: v.is_control === true,
+      ...(v.payload !== undefined && v.payload !== null ? { payload: v.payload } : {}),
+    })),
+    traffic_allocation: experiment.traffic_allocation,
+    environment: experiment.environment,
+    targeting: experiment.targeting as unknown as Condition[],
+    bucket_by: experiment.bucket_by,
+    layer: experiment.layer_key ?? "",
+    layer_share: experiment.layer_key && buckets > 0 ? buckets / 100 : 100,
+    primary_metric: experiment.primary_metric ?? "",
+    secondary_metrics: experiment.secondary_metrics,
+    guardrail_metrics: experiment.guardrail_metrics,
+    guardrail_action: experiment.guardrail_action === "notify" ? "notify" : "pause",
+    planned_start: experiment.planned_start ? toLocalInput(experiment.planned_start) : "",
+    planned_end: experiment.planned_end ? toLocalInput(experiment.planned_end) : "",
+    min_sample_size: experiment.min_sample_size,
+  };
+}
+
+/** The update's value of each field (the create payload's, variants with their payloads kept). */
+function values(draft: Draft): Record<EditableField, unknown> {
+  const body = toPayload(draft);
+  return {
+    ...(body as Record<EditableField, unknown>),
+    variants: draft.variants.map((v) => ({ key: v.key, name: v.name, weight: v.weight, is_control: v.is_control, ...(v.payload !== undefined ? { payload: v.payload } : {}) })),
+  };
+}
+
+/** The fields an edit changed, in the wizard's order. */
+export function changedFields(original: Draft, draft: Draft): EditableField[] {
+  const before = values(original);
+  const after = values(draft);
+  return ALL.filter((field) => JSON.stringify(before[field]) !== JSON.stringify(after[field]));
+}
+
+/** The body of `PATCH /api/v1/experiments/{ref}`: `version` and only the fields that changed (a layer
+ * and its share go together: the server allocates the range from both). */
+export function toPatch(original: Draft, draft: Draft, version: number): Record<string, unknown> {
+  const after = values(draft);
+  const changed = new Set(changedFields(original, draft));
+  if (changed.has("layer") || changed.has("layer_share")) {
+    changed.add("layer");
+    changed.add("layer_share");
+  }
+  const body: Record<string, unknown> = { version };
+  for (const field of ALL) if (changed.has(field)) body[field] = after[field];
+  return body;
+}
+
+/** What an edit in `status` may not do, as path -> message, before the server says so: change a frozen
+ * field, lower the traffic of a live experiment, or re-key a paused one's variants. */
+export function editProblems(status: ExperimentStatus, original: Draft, draft: Draft): Map<string, string> {
+  const problems = new Map<string, string>();
+  const allowed = EDITABLE[status];
+  for (const field of changedFields(original, draft)) {
+    if (!allowed.has(field)) problems.set(field, `cannot change while the experiment is ${status}`);
+  }
+  if ((status === "running" || status === "paused") && draft.traffic_allocation < original.traffic_allocation)
+    problems.set("traffic_allocation", `may only rise while ${status} (now ${original.traffic_allocation}%): lowering it would drop users already in`);
+  if (status === "paused") {
+    const shape = (d: Draft) => JSON.stringify(d.variants.map((v) => [v.key, v.is_control]));
+    if (shape(original) !== shape(draft)) problems.set("variants", "while paused only the weights may change (same variants, same control)");
+  }
+  return problems;
 }

@@ -2,6 +2,7 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { api, unwrap } from "../api/client";
 import type { Flag, StaleFlag } from "../api/types";
 import type { Condition } from "./operators";
+import type { FlagType, Variation } from "./variations";
 
 export interface Rollout {
   variations: { variation: string; weight: number }[];
@@ -111,9 +112,24 @@ function useFlagMutation<T>(fn: (input: T) => Promise<Flag>) {
   });
 }
 
+export interface NewFlag {
+  key: string;
+  name: string;
+  tags: string[];
+  type: FlagType;
+  /** none for a boolean: the server gives it `on` (true) and `off` (false) */
+  variations?: Variation[];
+}
+
+/** `POST /api/v1/feature-flags`, with its type and variations. */
 export function useCreateFlag() {
-  return useFlagMutation(async (body: { key: string; name: string; description?: string; tags?: string[] }) =>
-    (await unwrap(api.POST("/api/v1/feature-flags", { body }))).data,
+  return useFlagMutation(async (body: NewFlag) => (await unwrap(api.POST("/api/v1/feature-flags", { body }))).data);
+}
+
+/** `PATCH /api/v1/feature-flags/{key}` with the whole list of variations (`version`: 409 when stale). */
+export function useUpdateVariations(key: string) {
+  return useFlagMutation(async ({ version, variations }: { version: number; variations: Variation[] }) =>
+    (await unwrap(api.PATCH("/api/v1/feature-flags/{key}", { params: { path: { key } }, body: { version, variations } }))).data,
   );
 }
 

@@ -1,9 +1,13 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { keepPreviousData, useQueries, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useQueries, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, ApiError, unwrap } from "../api/client";
-import { Button, ErrorBanner, formatDate, Input, Spinner } from "../ui";
+import { useCan } from "../auth/AuthProvider";
+import { useKeys, useUsers, useWebhooks } from "../admin/api";
+import { useEnvironments } from "../environments/api";
+import { Button, ErrorBanner, formatDate, Input, Select, Spinner, useDebounced } from "../ui";
 import { deepDiff, isUuid, show, summarize } from "./diff";
+import { labelKey, needsList, RESOURCE_TYPES, resourceLabels, RETENTION_TYPES } from "./labels";
 
 interface Filters {
   action?: string;
@@ -15,6 +19,7 @@ interface Filters {
 const PAGE = 50;
 
 export function useAudit(filters: Filters, offset: number) {
+  const queryClient = useQueryClient();
   return useQuery({
     queryKey: ["audit", filters, offset],
     queryFn: async () => {
@@ -22,7 +27,7 @@ export function useAudit(filters: Filters, offset: number) {
       // experiments' records carry the experiment's id: a key typed in the filter is looked up first
       let experiment: { id: string; key: string } | null = null;
       if (query.resource_id && !isUuid(query.resource_id) && (!query.resource_type || query.resource_type === "experiment")) {
-        experiment = await findExperiment(query.resource_id);
+        experiment = await experimentByKey(queryClient, query.resource_id);
         if (experiment) query.resource_id = experiment.id;
       }
       const body = await unwrap(api.GET("/api/v1/audit-logs", { params: { query: { ...query, limit: PAGE, offset } } }));
@@ -30,6 +35,23 @@ export function useAudit(filters: Filters, offset: number) {
       return { rows: body.data, total, experiment };
     },
     placeholderData: keepPreviousData,
+  });
+}
+
+/** The experiment with this key, if any, through the list's text search: a key that is not an
+ * experiment's (a flag's, a segment's) is an empty answer, not a 404. Remembered for a minute. */
+function experimentByKey(queryClient: QueryClient, key: string): Promise<{ id: string; key: string } | null> {
+  return queryClient.fetchQuery({
+    queryKey: ["experiment-by-key", key],
+    staleTime: 60_000,
+    queryFn: async () => {
+      const body = await unwrap(api.GET("/api/v1/experiments", { params: { query: { q: key, sort: "key", limit: 100 } } }));
+      const found = body.data.find((e) => e.key === key);
+      if (found) return { id: found.id, key: found.key };
+      // more matches than one page holds (a short key inside many others): ask for the key itself
+      const total = (body.meta as { pagination?: { total: number } }).pagination?.total ?? body.data.length;
+      return total > body.data.length ? findExperiment(key) : null;
+    },
   });
 }
 
@@ -67,7 +89,30 @@ function useExperimentKeys(rows: { resource_type: string; resource_id: string | 
   return keys;
 }
 
-function Resource({ type, id, experimentKeys }: { type: string; id: string | null; experimentKeys: Map<string, string> }) {
+type AuditRow = NonNullable<ReturnType<typeof useAudit>["data"]>["rows"][number];
+
+/** Labels for the people, environments, API keys and webhooks the records name by UUID: from the
+ * records themselves, and from the lists the viewer may read when the records leave some unnamed. */
+function useResourceLabels(rows: AuditRow[]): Map<string, string> {
+  const can = useCan();
+  const own = resourceLabels(rows);
+  const users = useUsers({ enabled: can("users:read") && needsList(rows, "user", own) });
+  const environments = useEnvironments({ enabled: can("environments:read") && needsList(rows, "environment", own) });
+  const keys = useKeys({ enabled: can("keys:read") && needsList(rows, "api_key", own) });
+  const webhooks = useWebhooks({ enabled: can("webhooks:manage") && needsList(rows, "webhook", own) });
+  return resourceLabels(rows, { users: users.data, environments: environments.data, keys: keys.data, webhooks: webhooks.data });
+}
+
+/** A label with the id it stands for in a tooltip (and for screen readers). */
+function Labelled({ label, id }: { label: string; id: string }) {
+  return (
+    <span title={id} aria-label={`${label} (id ${id})`} className="underline decoration-slate-300 decoration-dotted underline-offset-2">
+      {label}
+    </span>
+  );
+}
+
+function Resource({ type, id, experimentKeys, labels }: { type: string; id: string | null; experimentKeys: Map<string, string>; labels: Map<string, string> }) {
   const link = "text-indigo-700 hover:underline";
   if (type === "experiment" && id) {
     const key = experimentKeys.get(id);
@@ -93,6 +138,14 @@ function Resource({ type, id, experimentKeys }: { type: string; id: string | nul
       </>
     );
   }
+  const label = id ? labels.get(labelKey(type, id)) : undefined;
+  if (id && label) {
+    return (
+      <>
+        {type} <Labelled label={label} id={id} />
+      </>
+    );
+  }
   return (
     <>
       {type} {id}
@@ -100,31 +153,53 @@ function Resource({ type, id, experimentKeys }: { type: string; id: string | nul
   );
 }
 
-/** The audit log as a table with a field-level diff per change. `fixed` pins filters (a flag's history). */
+/** The audit log as a table with a field-level diff per change. `fixed` pins filters (a flag's history).
+ * Typed filters ask the server once the typing stops; the resource type is a list of the known ones. */
 export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
-  const [filters, setFilters] = useState<Filters>({});
+  const [typed, setTyped] = useState<Filters>({});
   const [offset, setOffset] = useState(0);
+  const settled = useDebounced(typed, 300);
+  const filters: Filters = { action: settled.action, resource_id: settled.resource_id, resource_type: typed.resource_type };
   const audit = useAudit({ ...filters, ...fixed }, offset);
-  const experimentKeys = useExperimentKeys(audit.data?.rows ?? []);
+  const rows = audit.data?.rows ?? [];
+  const experimentKeys = useExperimentKeys(rows);
+  const labels = useResourceLabels(rows);
   const filtered = Object.values(filters).some(Boolean);
+  const update = (name: keyof Filters, value: string) => {
+    setOffset(0);
+    setTyped({ ...typed, [name]: value.trim() });
+  };
   const field = (name: keyof Filters, label: string) =>
     name in fixed ? null : (
       <Input
         aria-label={`Filter by ${label}`}
         placeholder={label}
         className={name === "resource_id" ? "w-64" : "w-44"}
-        value={filters[name] ?? ""}
-        onChange={(e) => {
-          setOffset(0);
-          setFilters({ ...filters, [name]: e.target.value.trim() });
-        }}
+        value={typed[name] ?? ""}
+        onChange={(e) => update(name, e.target.value)}
       />
     );
   return (
     <div className="space-y-3">
       <div className="flex flex-wrap gap-2">
         {field("action", "action, e.g. flag.killed")}
-        {field("resource_type", "resource type")}
+        {"resource_type" in fixed ? null : (
+          <Select aria-label="Filter by resource type" className="w-56" value={typed.resource_type ?? ""} onChange={(e) => update("resource_type", e.target.value)}>
+            <option value="">Any resource type</option>
+            {RESOURCE_TYPES.map((t) => (
+              <option key={t.value} value={t.value}>
+                {t.label}
+              </option>
+            ))}
+            <optgroup label="Deleted by data retention">
+              {RETENTION_TYPES.map((t) => (
+                <option key={t.value} value={t.value}>
+                  {t.label}
+                </option>
+              ))}
+            </optgroup>
+          </Select>
+        )}
         {field("resource_id", "resource: key, or id")}
       </div>
       {audit.data?.experiment && filters.resource_id ? (
@@ -148,16 +223,22 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
               </tr>
             </thead>
             <tbody className="divide-y divide-slate-100 align-top">
-              {(audit.data?.rows ?? []).map((row) => {
+              {rows.map((row) => {
                 const changes = row.before && row.after ? deepDiff(row.before, row.after) : [];
                 return (
                   <tr key={row.id}>
                     <td className="whitespace-nowrap px-3 py-2 text-xs text-slate-600">{formatDate(row.occurred_at)}</td>
-                    <td className="px-3 py-2 text-xs">{row.actor_label ?? row.actor_type}</td>
+                    <td className="px-3 py-2 text-xs">
+                      {row.actor_id && row.actor_label && row.actor_type !== "system" ? (
+                        <Labelled label={row.actor_label} id={row.actor_id} />
+                      ) : (
+                        (row.actor_label ?? row.actor_type)
+                      )}
+                    </td>
                     <td className="px-3 py-2">
                       <div className="font-mono text-xs font-medium">{row.action}</div>
                       <div className="text-xs text-slate-500">
-                        <Resource type={row.resource_type} id={row.resource_id ?? null} experimentKeys={experimentKeys} />
+                        <Resource type={row.resource_type} id={row.resource_id ?? null} experimentKeys={experimentKeys} labels={labels} />
                       </div>
                       {row.reason ? <div className="mt-1 text-xs italic text-slate-700">“{row.reason}”</div> : null}
                     </td>

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { ApiError } from "../api/client";
 import { useCan } from "../auth/AuthProvider";
+import { slug } from "../experiments/wizard";
 import { Button, Dialog, EmptyState, ErrorBanner, Field, Input, PageHeader, Spinner } from "../ui";
 import { useSegmentMutations, useSegments } from "./api";
 
@@ -13,6 +14,8 @@ export function SegmentsPage() {
   const [open, setOpen] = useState(false);
   const [key, setKey] = useState("");
   const [name, setName] = useState("");
+  // the key follows the name until the person edits it (as for flags, metrics and experiments)
+  const [keyEdited, setKeyEdited] = useState(false);
   const fieldError = (path: string) =>
     create.error instanceof ApiError ? create.error.fieldErrors.find((e) => e.path === path)?.message : undefined;
   const submit = (e: FormEvent) => {
@@ -31,10 +34,31 @@ export function SegmentsPage() {
         <form onSubmit={submit} className="flex flex-col gap-3">
           <ErrorBanner error={create.error instanceof ApiError && create.error.fieldErrors.length ? null : create.error} />
           <Field label="Name" error={fieldError("name")}>
-            {(p) => <Input {...p} required value={name} onChange={(e) => setName(e.target.value)} />}
+            {(p) => (
+              <Input
+                {...p}
+                required
+                value={name}
+                onChange={(e) => {
+                  setName(e.target.value);
+                  if (!keyEdited) setKey(slug(e.target.value));
+                }}
+              />
+            )}
           </Field>
-          <Field label="Key" error={fieldError("key")}>
-            {(p) => <Input {...p} required className="font-mono" value={key} onChange={(e) => setKey(e.target.value)} />}
+          <Field label="Key" error={fieldError("key")} hint="Used in flag rules; cannot change later.">
+            {(p) => (
+              <Input
+                {...p}
+                required
+                className="font-mono"
+                value={key}
+                onChange={(e) => {
+                  setKey(e.target.value);
+                  setKeyEdited(true);
+                }}
+              />
+            )}
           </Field>
           <div className="flex justify-end gap-2">
             <Button onClick={() => setOpen(false)}>Cancel</Button>
