@@ -33,6 +33,16 @@ async def act(h: Harness, ref: str, action: str, reason: str | None = None) -> A
     )
 
 
+def experiment_rule(experiment_key: str) -> dict[str, Any]:
+    """A flag rule serving the experiment to everyone: control -> off, treatment -> on."""
+    variations = {"control": "off", "treatment": "on"}
+    return {
+        "id": "exp",
+        "conditions": [],
+        "serve": {"experiment": {"key": experiment_key, "variations": variations}},
+    }
+
+
 async def assign(h: Harness, key: str, unit: str, headers: dict[str, str], **context: Any) -> dict[str, Any]:
     response = await h.client.post(
         f"{EXP}/{key}/assign", json={"unit_id": unit, "context": context}, headers=headers
@@ -328,13 +338,7 @@ async def test_flag_serves_experiment__assignment_and_mapping(harness: Harness) 
                 "conditions": [{"attribute": "vip", "operator": "eq", "values": [True]}],
                 "serve": {"variation": "on"},
             },
-            {
-                "id": "exp",
-                "conditions": [],
-                "serve": {
-                    "experiment": {"key": exp["key"], "variations": {"control": "off", "treatment": "on"}}
-                },
-            },
+            experiment_rule(exp["key"]),
         ],
         "fallthrough": {"variation": "off"},
     }

@@ -8,7 +8,7 @@ from experimently.events.validation import _LIMITS
 from experimently_sdk import assign as engine_assign
 from experimently_sdk.ids import exposure_id
 from tests.conftest import Harness
-from tests.experiments.test_api import EXP, assign
+from tests.experiments.test_api import EXP, assign, experiment_rule
 from tests.experiments.test_group_commit import exposures, started
 
 
@@ -63,15 +63,7 @@ async def test_flag_serving_experiment__unit_over_200_characters__goes_to_the_ne
     config = {
         "enabled": True,
         "version": 1,
-        "rules": [
-            {
-                "id": "exp",
-                "conditions": [],
-                "serve": {
-                    "experiment": {"key": exp["key"], "variations": {"control": "off", "treatment": "on"}}
-                },
-            }
-        ],
+        "rules": [experiment_rule(exp["key"])],
         "fallthrough": {"variation": "off"},
     }
     put = await harness.client.put(

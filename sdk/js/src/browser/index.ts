@@ -5,6 +5,20 @@
  * `fetch(..., {keepalive: true})` (also when the page is hidden). See docs/sdk-js.md.
  */
 
+import type { EvaluationDetail, Queued } from "../wire.js";
+
+export type { EvaluationDetail };
+
+/** `JSON.stringify`, strict: NaN and infinities throw (instead of becoming `null`), as cycles and BigInts
+ * already do. The Node client's `strictJson` (src/wire.ts) again: the browser bundle is one file, with
+ * no chunk to share at run time (types are shared, they leave no code). */
+function strictJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === "number" && !Number.isFinite(v)) throw new TypeError(`${v} is not a JSON number`);
+    return v;
+  });
+}
+
 export type Context = Record<string, unknown>;
 
 /** A flag's value as `POST /api/v1/sdk/evaluate` answers it (and as the storage cache keeps it). */
@@ -17,18 +31,6 @@ export interface FlagValue {
   experiment_variant: string | null;
 }
 
-/** What `variationDetail` returns: the Node client's shape (`ruleId` is always null here: a client-side
- * key never sees rules). */
-export interface EvaluationDetail {
-  flagKey: string;
-  value: unknown;
-  variation: string | null;
-  reason: string;
-  errorCode: string | null;
-  ruleId: string | null;
-  experimentKey: string | null;
-  experimentVariant: string | null;
-}
 
 export interface BrowserOptions {
   /** A key of the `client` scope (add `track` to send events). */
@@ -66,19 +68,7 @@ interface Event {
   properties?: Record<string, unknown>;
 }
 
-/** An event as queued: its JSON, encoded once, and that JSON's size in bytes (UTF-8). */
-interface Queued {
-  json: string;
-  bytes: number;
-}
 
-/** `JSON.stringify`, strict: NaN and infinities throw (instead of becoming `null`), as cycles and BigInts already do. */
-function strictJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "number" && !Number.isFinite(v)) throw new TypeError(`${v} is not a JSON number`);
-    return v;
-  });
-}
 
 /** The UTF-8 size of `json` (whose lone surrogates, if any, JSON.stringify has escaped). */
 function utf8Length(json: string): number {

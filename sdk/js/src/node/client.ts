@@ -14,21 +14,14 @@ import { Dedup, EventQueue, type WireEvent, invalidEvent } from "./events.js";
 import { USER_ID_MAX, codePoints, exposureId } from "./exposures.js";
 import { type ClientOptions, DEFAULTS, type Logger, consoleLogger } from "./options.js";
 import { Updater, timeoutSignal } from "./updater.js";
+import type { EvaluationDetail } from "../wire.js";
+
+export type { EvaluationDetail };
 
 export const VERSION = "0.1.0";
 const RUNNING = "running";
 const WARNED_NAMES_MAX = 1000; // event names whose invalid events were logged at `warn`
 
-export interface EvaluationDetail {
-  flagKey: string;
-  value: unknown;
-  variation: string | null;
-  reason: string;
-  errorCode: string | null;
-  ruleId: string | null;
-  experimentKey: string | null;
-  experimentVariant: string | null;
-}
 
 /** A new ruleset is in use: its version and the flag and experiment keys whose definition changed. */
 export interface ChangeEvent {

@@ -9,6 +9,7 @@
 
 import { errorMessage, rejectedOf } from "./answers.js";
 import type { Logger } from "./options.js";
+import { type Queued, strictJson } from "../wire.js";
 
 export interface WireEvent {
   event_id: string;
@@ -27,19 +28,7 @@ export type Post = (body: string) => Promise<Response>;
 /** JSON per request: half the server's default body limit (`EXPERIMENTLY_MAX_BODY_BYTES`, 2 MiB). */
 export const MAX_BATCH_BYTES = 1024 * 1024;
 
-/** An event as queued: its JSON and that JSON's size in bytes (UTF-8). */
-interface Queued {
-  json: string;
-  bytes: number;
-}
 
-/** `JSON.stringify`, strict: NaN and infinities throw (instead of becoming `null`), as cycles and BigInts already do. */
-function strictJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (typeof v === "number" && !Number.isFinite(v)) throw new TypeError(`${v} is not a JSON number`);
-    return v;
-  });
-}
 
 /** Why an event with this value and these properties could never be sent, or null: the value must be
  * a finite number (or absent), the properties an object (`add` then checks that it is strict JSON). */
