@@ -414,9 +414,24 @@ describe("console", { concurrency: false }, () => {
       body: JSON.stringify({ user_id: "u1" }),
     });
     assert.equal(answer.status, 200);
+    assert.deepEqual((await answer.json()).data.flags, {}); // no flag is client-visible yet
     // ticking evaluate again unticks client: a server key
     await page.getByRole("checkbox", { name: /^evaluate/ }).check();
     assert.equal(await page.getByRole("checkbox", { name: /client/ }).isChecked(), false);
+    // a flag marked visible to client keys on its page: the key gets its value
+    await call(server.base, adminToken, "POST", "/api/v1/feature-flags", { key: "storefront-banner", name: "Storefront banner" });
+    await call(server.base, adminToken, "PUT", "/api/v1/feature-flags/storefront-banner/environments/production", { enabled: true, version: 1 });
+    await page.goto(`${server.base}/flags/storefront-banner`);
+    const visible = page.getByRole("checkbox", { name: /Visible to client keys/ });
+    await visible.click(); // the box follows the saved flag: checked once the server has answered
+    await page.getByText(/version 3/).waitFor();
+    assert.equal(await visible.isChecked(), true);
+    const after = await fetch(`${server.base}/api/v1/sdk/evaluate`, {
+      method: "POST",
+      headers: { "X-API-Key": key, "Content-Type": "application/json" },
+      body: JSON.stringify({ user_id: "u1" }),
+    });
+    assert.equal((await after.json()).data.flags["storefront-banner"].value, true);
     await page.context().close();
   });
 

@@ -5,6 +5,7 @@ import { useEnvironments } from "../environments/api";
 import { AuditTable } from "../history/AuditTable";
 import { Badge, Button, ErrorBanner, PageHeader, Spinner } from "../ui";
 import { EnvironmentPanel } from "./EnvironmentPanel";
+import { ClientVisibleCard } from "./ClientVisibleCard";
 import { VariationsCard } from "./VariationsCard";
 import { envConfig, useArchiveFlag, useFlag } from "./api";
 
@@ -65,8 +66,9 @@ export function FlagPage() {
           Read only: your role cannot change this flag.
         </p>
       ) : null}
-      <div className="mb-4">
+      <div className="mb-4 space-y-4">
         <VariationsCard flag={data} canWrite={canWrite} />
+        <ClientVisibleCard flag={data} canWrite={canWrite} />
       </div>
       <div role="tablist" aria-label="Environments" className="mb-4 flex gap-1 overflow-x-auto border-b border-slate-200">
         {tabs.map((t) => (

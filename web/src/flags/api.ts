@@ -126,6 +126,18 @@ export function useCreateFlag() {
   return useFlagMutation(async (body: NewFlag) => (await unwrap(api.POST("/api/v1/feature-flags", { body }))).data);
 }
 
+/** `PUT /api/v1/feature-flags/{key}/client-visible`: whether client keys (browser SDKs) get this flag's
+ * value (never its rules); versioned (409 when stale) and audited. */
+export function useSetClientVisible(key: string) {
+  return useFlagMutation(async ({ version, visible }: { version: number; visible: boolean }) =>
+    (
+      await unwrap(
+        api.PUT("/api/v1/feature-flags/{key}/client-visible", { params: { path: { key } }, body: { client_visible: visible, version } }),
+      )
+    ).data,
+  );
+}
+
 /** `PATCH /api/v1/feature-flags/{key}` with the whole list of variations (`version`: 409 when stale). */
 export function useUpdateVariations(key: string) {
   return useFlagMutation(async ({ version, variations }: { version: number; variations: Variation[] }) =>
