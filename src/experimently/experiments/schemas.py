@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from experimently.flags.schemas import FLAG_KEY
+from experimently.flags.schemas import FLAG_KEY, UnitValue
 from experimently.kit.instants import UtcDateTime
 from experimently_sdk.bucketing import BUCKETS
 
@@ -230,12 +230,8 @@ class LayerRead(BaseModel):
 class AssignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # every JSON scalar, bucketed as the engine buckets it (``true`` as "true", not 1), so an answer
-    # here is the SDKs' answer for the same value
-    unit_id: str | int | float | bool | None = Field(
-        default=None, description="value of the bucketing attribute"
-    )
-    user_id: str | int | float | bool | None = None
+    unit_id: UnitValue = Field(default=None, description="value of the bucketing attribute")
+    user_id: UnitValue = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 

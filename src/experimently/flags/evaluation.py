@@ -21,6 +21,7 @@ from experimently.degraded import dependency_of
 from experimently.flags import repository
 from experimently.flags.documents import engine_document, experiment_keys, segment_document
 from experimently.flags.exposures import ExposureRecorder
+from experimently.flags.schemas import UnitValue
 from experimently.flags.service import RULESET_NAMESPACE
 from experimently.kit.metrics import incrementer
 from experimently.kit.references import segment_keys
@@ -60,7 +61,7 @@ class EnvSnapshot:
 GuardedLoader = Callable[[AsyncSession, str], Awaitable[dict[str, str]]]
 
 
-def build_context(user_id: str | int | float | bool | None, attributes: Mapping[str, Any]) -> dict[str, Any]:
+def build_context(user_id: UnitValue, attributes: Mapping[str, Any]) -> dict[str, Any]:
     context = dict(attributes)
     if user_id is not None:
         context["user_id"] = user_id

@@ -102,16 +102,21 @@ class KillRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
+# A unit or user id as a request may give it: any JSON scalar, bucketed as the engine buckets it
+# (``true`` as "true", ``7.0`` as "7"), so the server's answer is the SDKs' for the same value.
+UnitValue = str | int | float | bool | None
+
+
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
+    user_id: UnitValue = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
     default: JsonValue = None
 
 
 class BatchUser(BaseModel):
-    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
+    user_id: UnitValue = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 
@@ -122,7 +127,7 @@ class BatchEvaluateRequest(BaseModel):
 
     flag_key: str | None = None
     users: list[BatchUser] | None = Field(default=None, max_length=10_000)
-    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
+    user_id: UnitValue = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
 
 

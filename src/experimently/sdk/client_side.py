@@ -23,7 +23,7 @@ from experimently.errors import check_version
 from experimently.flags import repository as flags_repository
 from experimently.flags.evaluation import build_context
 from experimently.flags.models import Flag
-from experimently.flags.schemas import FlagRead
+from experimently.flags.schemas import FlagRead, UnitValue
 from experimently.flags.service import _commit_change, _load_for_write, snapshot
 from experimently.kit.envelope import Envelope
 from experimently.rbac import Permission, require_key_environment
@@ -47,7 +47,7 @@ class ClientVisibility(BaseModel):
 class ClientEvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str | int | float | bool | None = None  # bucketed as the engine buckets it
+    user_id: UnitValue = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
     flags: list[str] | None = Field(default=None, max_length=1000, description="only these flag keys")
 

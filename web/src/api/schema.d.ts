@@ -281,7 +281,8 @@ export interface paths {
         put?: never;
         /**
          * Create Schedule
-         * @description Schedule a gradual rollout: each step sets the fallthrough to that percentage at its time.
+         * @description Schedule a gradual rollout: each step sets the fallthrough to that percentage at its time (steps
+         *     strictly increasing, none more than 5 minutes in the past).
          */
         post: operations["create_schedule_api_v1_feature_flags__key__rollout_schedules_post"];
         delete?: never;
@@ -739,7 +740,8 @@ export interface paths {
         put?: never;
         /**
          * Change Password
-         * @description Change one's own password (zxcvbn strength checked); every refresh token is revoked.
+         * @description Change one's own password (zxcvbn strength checked); every refresh token is revoked and the
+         *     console's session cookies cleared (a later refresh with the revoked cookie is not a theft).
          */
         post: operations["change_password_api_v1_auth_password_post"];
         delete?: never;

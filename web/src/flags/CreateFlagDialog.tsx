@@ -5,6 +5,7 @@ import { splitList } from "./operators";
 import { defaultVariations, FLAG_TYPES, toVariations, validateVariations, type FlagType, type VariationDraft } from "./variations";
 import { useCreateFlag } from "./api";
 import { VariationsEditor } from "./VariationsEditor";
+import { slug } from "../experiments/wizard";
 
 export function CreateFlagDialog({ open, onClose, onCreated }: { open: boolean; onClose: () => void; onCreated: (key: string) => void }) {
   const create = useCreateFlag();
@@ -16,7 +17,6 @@ export function CreateFlagDialog({ open, onClose, onCreated }: { open: boolean; 
   const [variations, setVariations] = useState<VariationDraft[]>([]);
   // the rows' own checks show once "Create flag" was pressed, then as they are fixed
   const [tried, setTried] = useState(false);
-  const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 100);
   const typed = type !== "boolean";
   const local = typed && tried ? validateVariations(type, variations) : new Map<string, string>();
   const fieldError = (path: string) =>
