@@ -4,6 +4,7 @@ bound on connections per key, and a change through one instance reaching a clien
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import threading
 import time
@@ -17,7 +18,7 @@ from httpx_sse import connect_sse
 
 from experimently_sdk.client import Client
 from tests.conftest import PG_URL, REDIS_URL, _truncate_postgres
-from tests.private_services import PrivateRedis
+from tests.private_services import private_redis
 from tests.sdk.live import LiveServer, copy_database
 from tests.sdk.ruleset import put_flag
 
@@ -131,12 +132,14 @@ def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_wh
     tmp_path: Path, migrated_sqlite: Path
 ) -> None:
     data_dir = copy_database(migrated_sqlite, tmp_path)  # two instances on one database file
-    private = PrivateRedis()  # our own Redis: this test kills it
-    private.start()
-    url = private.url
-    a = LiveServer("sqlite", data_dir, redis_url=url).start()
-    b = LiveServer("sqlite", data_dir, redis_url=url).start()
-    try:
+    with contextlib.ExitStack() as cleanup:
+        private = cleanup.enter_context(private_redis())  # our own Redis, killed by this test, ended by PID
+        a = LiveServer("sqlite", data_dir, redis_url=private.url)  # each picks a free port when made:
+        cleanup.callback(a.stop)  # started before the next is made
+        a.start()
+        b = LiveServer("sqlite", data_dir, redis_url=private.url)
+        cleanup.callback(b.stop)
+        b.start()
         a.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
         key = a.sdk_key()
         with Client(key, b.base_url, init_timeout=30, send_events=False) as client:
@@ -157,7 +160,3 @@ def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_wh
             while client.is_enabled("f", "u"):
                 assert time.monotonic() < deadline, "a change through A did not reach B's client"
                 time.sleep(0.05)
-    finally:
-        a.stop()
-        b.stop()
-        private.close()
