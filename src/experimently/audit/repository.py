@@ -6,11 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.audit.models import AuditLog
+from experimently.auth.models import ApiKey, User
+from experimently.environments.models import Environment
+from experimently.experiments.models import Experiment
+from experimently.webhooks.models import Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +57,33 @@ async def delete_before(session: AsyncSession, cutoff: datetime) -> int:
     """Retention: delete the records older than ``cutoff``; returns how many."""
     result = await session.execute(delete(AuditLog).where(AuditLog.occurred_at < cutoff))
     return int(result.rowcount)  # type: ignore[attr-defined]  # DELETE result
+
+
+# The resource types whose records name the resource by a UUID, and the column that names it well.
+_NAMED_BY: dict[str, Any] = {
+    "user": (User.id, User.email),
+    "environment": (Environment.id, Environment.key),
+    "api_key": (ApiKey.id, ApiKey.name),
+    "experiment": (Experiment.id, Experiment.key),
+}
+
+
+async def current_names(session: AsyncSession, ids: dict[str, set[str]]) -> dict[tuple[str, str], str]:
+    """``(type, id) -> name`` for the resources named by UUID in audit records that still exist: a
+    person's email, an environment's key, an experiment's key, an API key's name."""
+    names: dict[tuple[str, str], str] = {}
+    for type_, (id_column, name_column) in _NAMED_BY.items():
+        if wanted := ids.get(type_):
+            rows = await session.execute(select(id_column, name_column).where(id_column.in_(wanted)))
+            names.update({(type_, str(id_)): str(name) for id_, name in rows})
+    return names
+
+
+async def webhook_targets(session: AsyncSession, ids: set[str]) -> dict[str, tuple[str, str]]:
+    """``id -> (description, url)`` of the webhooks that still exist among ``ids``."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Webhook.id, Webhook.description, Webhook.url).where(Webhook.id.in_(ids))
+    )
+    return {id_: (description, url) for id_, description, url in rows}

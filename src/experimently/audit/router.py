@@ -30,5 +30,5 @@ async def list_audit_logs(
 ) -> Envelope[list[AuditRead]]:
     """List audit records, newest first."""
     f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
-    rows, total = await service.list_entries(session, actor, f, page.limit, page.offset)
-    return Envelope(data=[AuditRead.model_validate(r) for r in rows], meta=page.meta(total))
+    entries, total = await service.read_entries(session, actor, f, page.limit, page.offset)
+    return Envelope(data=entries, meta=page.meta(total))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditRead(BaseModel):
@@ -19,6 +19,15 @@ class AuditRead(BaseModel):
     action: str
     resource_type: str
     resource_id: str | None
+    resource_label: str | None = Field(
+        default=None,
+        description=(
+            "a readable name for the resource: a person's email, an environment's, an experiment's "
+            "or a flag's key, an API key's name, a webhook's description (or its URL, shown whole only "
+            "to those who manage webhooks); the name it has now, or the last one its records hold "
+            "once it is deleted; null when nothing names it"
+        ),
+    )
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     diff: dict[str, Any] | None

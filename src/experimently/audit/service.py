@@ -15,9 +15,11 @@ from experimently.actor import Actor
 from experimently.audit import repository
 from experimently.audit.models import AuditLog
 from experimently.audit.repository import AuditFilter as AuditFilter  # the filter callers build
+from experimently.audit.schemas import AuditRead
 from experimently.kit.clock import iso, now
 from experimently.kit.context import current
-from experimently.rbac import Permission, require
+from experimently.rbac import Permission, permissions_for, require
+from experimently.webhooks.urls import redacted
 
 
 def jsonable(value: Any) -> Any:
@@ -99,3 +101,78 @@ async def list_entries(
     """Audit records matching ``f``, newest first, and their total (admins and analysts)."""
     require(actor, Permission.AUDIT_READ)
     return await repository.list_entries(session, f, limit, offset)
+
+
+# The resource types named by their key in records: the key is the name.
+_KEYED = frozenset({"flag", "segment", "metric", "layer"})
+# The types named by a UUID, and the field of their snapshots that names them (for deleted ones).
+_SNAPSHOT_NAME = {"user": "email", "environment": "key", "api_key": "name", "experiment": "key"}
+
+
+async def read_entries(
+    session: AsyncSession, actor: Actor, f: AuditFilter, limit: int, offset: int
+) -> tuple[list[AuditRead], int]:
+    """A page of audit records as readers see them, newest first, and their total: each with a
+    ``resource_label`` (the resource's name now, else the last its records hold), and, for readers
+    who may not manage webhooks, a webhook's URL redacted wherever it appears (receivers such as
+    Slack keep their secret in the path)."""
+    rows, total = await list_entries(session, actor, f, limit, offset)
+    whole_urls = Permission.WEBHOOKS_MANAGE in permissions_for(actor)
+    ids: dict[str, set[str]] = {}
+    for row in rows:
+        if row.resource_id and (row.resource_type in _SNAPSHOT_NAME or row.resource_type == "webhook"):
+            ids.setdefault(row.resource_type, set()).add(row.resource_id)
+    names = await repository.current_names(session, ids)
+    for hook_id, (description, url) in (
+        await repository.webhook_targets(session, ids.get("webhook", set()))
+    ).items():
+        names["webhook", hook_id] = description or (url if whole_urls else redacted(url))
+    # a deleted resource: the name in its newest record on this page that holds one
+    for row in rows:
+        ref = (row.resource_type, row.resource_id or "")
+        if row.resource_id and ref not in names and (name := _recorded_name(row, whole_urls)) is not None:
+            names[ref] = name
+    entries = []
+    for row in rows:
+        entry = AuditRead.model_validate(row)
+        if row.resource_type == "webhook" and not whole_urls:
+            entry = _redact_urls(entry)
+        if row.resource_id is not None:
+            ref = (row.resource_type, row.resource_id)
+            entry.resource_label = row.resource_id if row.resource_type in _KEYED else names.get(ref)
+        entries.append(entry)
+    return entries, total
+
+
+def _recorded_name(row: AuditLog, whole_urls: bool) -> str | None:
+    if row.resource_type == "user" and row.actor_type == "user" and row.actor_id == row.resource_id:
+        return row.actor_label  # a person's own sign-in, MFA or password change
+    for snap in (row.after, row.before):
+        if not isinstance(snap, dict):
+            continue
+        if row.resource_type == "webhook":
+            if isinstance(snap.get("description"), str) and snap["description"]:
+                return str(snap["description"])
+            if isinstance(snap.get("url"), str):
+                return snap["url"] if whole_urls else redacted(snap["url"])
+        elif (field := _SNAPSHOT_NAME.get(row.resource_type)) and isinstance(snap.get(field), str):
+            return str(snap[field])
+    return None
+
+
+def _redact_urls(entry: AuditRead) -> AuditRead:
+    def hide(snap: dict[str, Any] | None) -> dict[str, Any] | None:
+        if snap is None or not isinstance(snap.get("url"), str):
+            return snap
+        return {**snap, "url": redacted(snap["url"])}
+
+    change = (entry.diff or {}).get("url")
+    diff_ = entry.diff
+    if isinstance(change, dict):
+        hidden = {side: _hide_text(change.get(side)) for side in ("before", "after")}
+        diff_ = {**(entry.diff or {}), "url": hidden}
+    return entry.model_copy(update={"before": hide(entry.before), "after": hide(entry.after), "diff": diff_})
+
+
+def _hide_text(value: Any) -> Any:
+    return redacted(value) if isinstance(value, str) else value

@@ -7,11 +7,12 @@ failing every delivery run later.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 
 import httpx
 
-__all__ = ["private_host", "url_problem"]
+__all__ = ["private_host", "redacted", "url_problem"]
 
 MAX_PORT = 65535
 
@@ -47,3 +48,20 @@ def private_host(value: str) -> str | None:
     if not address.is_global or address.is_multicast:
         return f"{address} is not a public address: deliveries to it are refused"
     return None
+
+
+def redacted(value: str) -> str:
+    """``value`` for readers who may not manage webhooks: the scheme, host and port, and in place of
+    a path or query (where receivers such as Slack keep their secret) a fingerprint, so that a change
+    of URL still shows as one. ``https://hooks.slack.com/services/T0/B0/XYZ`` reads
+    ``https://hooks.slack.com/… (sha256 1f2e3d4c)``."""
+    try:
+        url = httpx.URL(value)
+    except (httpx.InvalidURL, ValueError):
+        url = None
+    if url is None or not url.host:
+        return f"(sha256 {hashlib.sha256(value.encode()).hexdigest()[:8]})"
+    origin = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+    if url.raw_path in (b"", b"/"):
+        return origin + "/"
+    return f"{origin}/… (sha256 {hashlib.sha256(value.encode()).hexdigest()[:8]})"

@@ -2091,6 +2091,11 @@ export interface components {
             resource_type: string;
             /** Resource Id */
             resource_id: string | null;
+            /**
+             * Resource Label
+             * @description a readable name for the resource: a person's email, an environment's, an experiment's or a flag's key, an API key's name, a webhook's description (or its URL, shown whole only to those who manage webhooks); the name it has now, or the last one its records hold once it is deleted; null when nothing names it
+             */
+            resource_label?: string | null;
             /** Before */
             before: {
                 [key: string]: unknown;

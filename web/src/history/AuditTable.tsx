@@ -1,13 +1,10 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { keepPreviousData, useQueries, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, ApiError, unwrap } from "../api/client";
-import { useCan } from "../auth/AuthProvider";
-import { useKeys, useUsers, useWebhooks } from "../admin/api";
-import { useEnvironments } from "../environments/api";
 import { Button, ErrorBanner, formatDate, Input, Select, Spinner, useDebounced } from "../ui";
 import { deepDiff, isUuid, show, summarize } from "./diff";
-import { labelKey, needsList, RESOURCE_TYPES, resourceLabels, RETENTION_TYPES } from "./labels";
+import { RESOURCE_TYPES, RETENTION_TYPES } from "./labels";
 
 interface Filters {
   action?: string;
@@ -65,44 +62,6 @@ async function findExperiment(key: string): Promise<{ id: string; key: string } 
   }
 }
 
-/** The keys of the experiments named by id in these records (their snapshots hold the key; event
- * records such as `experiment.aggregated` do not, so those are looked up). */
-function useExperimentKeys(rows: { resource_type: string; resource_id: string | null; before?: unknown; after?: unknown }[]): Map<string, string> {
-  const keys = new Map<string, string>();
-  for (const row of rows) {
-    if (row.resource_type !== "experiment" || !row.resource_id) continue;
-    const snapshot = (row.after ?? row.before) as { key?: unknown } | null | undefined;
-    if (typeof snapshot?.key === "string") keys.set(row.resource_id, snapshot.key);
-  }
-  const missing = [...new Set(rows.filter((r) => r.resource_type === "experiment" && r.resource_id && !keys.has(r.resource_id)).map((r) => r.resource_id!))];
-  const looked = useQueries({
-    queries: missing.map((id) => ({
-      queryKey: ["experiment-key", id],
-      queryFn: async () => (await findExperiment(id))?.key ?? null,
-      staleTime: Infinity,
-    })),
-  });
-  missing.forEach((id, i) => {
-    const key = looked[i]?.data;
-    if (key) keys.set(id, key);
-  });
-  return keys;
-}
-
-type AuditRow = NonNullable<ReturnType<typeof useAudit>["data"]>["rows"][number];
-
-/** Labels for the people, environments, API keys and webhooks the records name by UUID: from the
- * records themselves, and from the lists the viewer may read when the records leave some unnamed. */
-function useResourceLabels(rows: AuditRow[]): Map<string, string> {
-  const can = useCan();
-  const own = resourceLabels(rows);
-  const users = useUsers({ enabled: can("users:read") && needsList(rows, "user", own) });
-  const environments = useEnvironments({ enabled: can("environments:read") && needsList(rows, "environment", own) });
-  const keys = useKeys({ enabled: can("keys:read") && needsList(rows, "api_key", own) });
-  const webhooks = useWebhooks({ enabled: can("webhooks:manage") && needsList(rows, "webhook", own) });
-  return resourceLabels(rows, { users: users.data, environments: environments.data, keys: keys.data, webhooks: webhooks.data });
-}
-
 /** A label with the id it stands for in a tooltip (and for screen readers). */
 function Labelled({ label, id }: { label: string; id: string }) {
   return (
@@ -112,19 +71,16 @@ function Labelled({ label, id }: { label: string; id: string }) {
   );
 }
 
-function Resource({ type, id, experimentKeys, labels }: { type: string; id: string | null; experimentKeys: Map<string, string>; labels: Map<string, string> }) {
+function Resource({ type, id, label }: { type: string; id: string | null; label: string | null }) {
   const link = "text-indigo-700 hover:underline";
-  if (type === "experiment" && id) {
-    const key = experimentKeys.get(id);
-    return key ? (
+  if (type === "experiment" && id && label) {
+    return (
       <>
         experiment{" "}
-        <Link className={link} to={`/experiments/${encodeURIComponent(key)}`} title={id}>
-          {key}
+        <Link className={link} to={`/experiments/${encodeURIComponent(label)}`} title={id}>
+          {label}
         </Link>
       </>
-    ) : (
-      <>experiment {id}</>
     );
   }
   const pages: Record<string, string> = { flag: "/flags/", segment: "/segments/", metric: "/metric-definitions/" };
@@ -138,8 +94,7 @@ function Resource({ type, id, experimentKeys, labels }: { type: string; id: stri
       </>
     );
   }
-  const label = id ? labels.get(labelKey(type, id)) : undefined;
-  if (id && label) {
+  if (id && label && label !== id) {
     return (
       <>
         {type} <Labelled label={label} id={id} />
@@ -162,8 +117,6 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
   const filters: Filters = { action: settled.action, resource_id: settled.resource_id, resource_type: typed.resource_type };
   const audit = useAudit({ ...filters, ...fixed }, offset);
   const rows = audit.data?.rows ?? [];
-  const experimentKeys = useExperimentKeys(rows);
-  const labels = useResourceLabels(rows);
   const filtered = Object.values(filters).some(Boolean);
   const update = (name: keyof Filters, value: string) => {
     setOffset(0);
@@ -238,7 +191,7 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
                     <td className="px-3 py-2">
                       <div className="font-mono text-xs font-medium">{row.action}</div>
                       <div className="text-xs text-slate-500">
-                        <Resource type={row.resource_type} id={row.resource_id ?? null} experimentKeys={experimentKeys} labels={labels} />
+                        <Resource type={row.resource_type} id={row.resource_id ?? null} label={row.resource_label ?? null} />
                       </div>
                       {row.reason ? <div className="mt-1 text-xs italic text-slate-700">“{row.reason}”</div> : null}
                     </td>
