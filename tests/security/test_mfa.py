@@ -143,12 +143,19 @@ async def test_admin_reset__audited__user_logs_in_with_password(
     await enable_mfa(harness, headers, fake_clock)
     await first_step(harness, "dev@example.com", "user-password-123")
     viewer, _ = await harness.user("viewer", "viewer@example.com")
+
+    async def mfa_on() -> bool:
+        people = (await harness.client.get("/api/v1/users", headers=await harness.admin())).json()["data"]
+        return bool(next(p for p in people if p["id"] == user_id)["mfa_enabled"])
+
+    assert await mfa_on() is True  # an admin sees who uses two-step sign-in
     denied = await harness.client.post(f"/api/v1/users/{user_id}/mfa/reset", headers=viewer)
     assert denied.status_code == 403
     reset = await harness.client.post(f"/api/v1/users/{user_id}/mfa/reset", headers=await harness.admin())
     assert reset.status_code == 204
     rows = await harness.audit(action="user.mfa_reset")
     assert len(rows) == 1 and rows[0]["resource_id"] == user_id
+    assert await mfa_on() is False
     assert await harness.login("dev@example.com", "user-password-123")
 
 

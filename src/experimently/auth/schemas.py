@@ -58,6 +58,7 @@ class UserRead(BaseModel):
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None
+    mfa_enabled: bool = Field(description="two-step sign-in (TOTP) is on for this account")
 
 
 class UserCreated(UserRead):

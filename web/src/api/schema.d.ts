@@ -4553,6 +4553,11 @@ export interface components {
             /** Last Login At */
             last_login_at: string | null;
             /**
+             * Mfa Enabled
+             * @description two-step sign-in (TOTP) is on for this account
+             */
+            mfa_enabled: boolean;
+            /**
              * Password
              * @description generated password, shown once
              */
@@ -4574,6 +4579,11 @@ export interface components {
             created_at: string;
             /** Last Login At */
             last_login_at: string | null;
+            /**
+             * Mfa Enabled
+             * @description two-step sign-in (TOTP) is on for this account
+             */
+            mfa_enabled: boolean;
         };
         /** UserUpdate */
         UserUpdate: {
