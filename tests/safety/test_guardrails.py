@@ -168,3 +168,18 @@ async def test_guardrail_action__editable_while_running__validated(harness: Harn
     assert (await harness.client.get(f"{EXP}/editable/guardrail-breaches", headers=viewer)).status_code == 200
     assert (await harness.client.get(f"{EXP}/editable/guardrail-breaches")).status_code == 401
     assert (await harness.client.get(f"{EXP}/nope/guardrail-breaches", headers=admin)).status_code == 404
+
+
+async def test_variant_weighted_zero__left_out_of_the_minimum__breach_still_found(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # a holdout weighted 0 gets no units: it must not keep the monitor from judging the others
+    await setup_metric(harness)
+    held = [*VARIANTS, {"key": "later", "weight": 0}]
+    await running(harness, "with-holdout", variants=held)
+    fake_clock.advance(minutes=1)
+    await traffic(harness, "with-holdout", units=150, treatment_errors=3)
+    await check(harness)
+    [breach] = await breaches(harness, "with-holdout")
+    assert breach["variant"] == "treatment" and breach["action"] == "paused"
+    assert await status(harness, "with-holdout") == "paused"

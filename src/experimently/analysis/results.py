@@ -23,6 +23,7 @@ from experimently.cache import Cache
 from experimently.db import Database
 from experimently.errors import Conflict
 from experimently.experiments import service as experiments
+from experimently.experiments.integration import aggregated, settled_at, spec_of
 from experimently.experiments.models import Experiment
 from experimently.jobs.models import JobLease
 from experimently.kit.clock import iso, now
@@ -153,12 +154,17 @@ class Schedule:
             return None
         return max(self.last_run_at + timedelta(seconds=self.interval_seconds), now())
 
-    def meta(self, aggregated_at: str | None) -> dict[str, Any]:
-        upcoming = self.next_at
+    def meta(self, aggregated_at: str | None, exp: Experiment) -> dict[str, Any]:
+        covered = aggregated(exp)
+        upcoming = self.next_at if covered else None
+        settles = settled_at(exp)
         return {
             "aggregated_at": aggregated_at,
             "next_aggregation_at": iso(upcoming) if upcoming else None,
             "aggregation_interval_seconds": round(self.interval_seconds),
+            "aggregating": covered,
+            "ended_at": iso(exp.ended_at) if exp.status == "completed" and exp.ended_at else None,
+            "final_after": iso(settles) if settles else None,
             "intervals_adjusted": False,
         }
 
@@ -170,11 +176,15 @@ async def aggregation_schedule(session: AsyncSession, interval_seconds: float) -
 
 def _no_data(exp: Experiment, schedule: Schedule) -> dict[str, Any]:
     every = f"every {round(schedule.interval_seconds)} s"
-    if exp.status not in ("running", "paused"):
+    if not aggregated(exp):
+        covers = "running and paused experiments, and completed ones for an hour after their end"
         message = (
-            f"no exposures aggregated yet: the experiment is {exp.status}, and aggregation ({every}) "
-            "covers running and paused experiments only"
+            f"no exposures aggregated: the experiment is {exp.status}; aggregation ({every}) covers {covers}"
         )
+        if exp.status == "completed":
+            message += (
+                f"; aggregate its events up to the end with POST /api/v1/experiments/{exp.key}/aggregate"
+            )
         return {"code": "NO_DATA", "message": message, "next_aggregation_at": None}
     upcoming = schedule.next_at
     when = f"the next run is due at {iso(upcoming)}" if upcoming else "the first run is due"
@@ -254,7 +264,7 @@ async def experiment_results(
         cached = cached | {
             "warnings": [_no_data(exp, schedule) if w["code"] == "NO_DATA" else w for w in cached["warnings"]]
         }
-    return cached, schedule.meta(cached["aggregated_at"])
+    return cached, schedule.meta(cached["aggregated_at"], exp)
 
 
 async def _compute(
@@ -350,21 +360,27 @@ async def aggregate_now(
     full: bool = False,
 ) -> dict[str, Any]:
     """Run the aggregation of one experiment now (as the job does, then its guardrail checks);
-    audited. Only running and paused experiments are aggregated (409 otherwise). ``full`` recomputes
-    from every raw event instead of incrementally."""
+    audited. Running, paused and completed experiments are aggregated (a completed one up to its end:
+    events that happened before it and arrived late); drafts, scheduled and archived ones are a 409.
+    ``full`` recomputes from every raw event instead of incrementally."""
     async with db.transaction() as session:
         exp = await experiments.get(session, actor, ref)
         require(actor, Permission.EXPERIMENTS_WRITE, owner_id=exp.owner_id)
-        if exp.status not in ("running", "paused"):
+        if exp.status not in ("running", "paused", "completed"):
+            hint = (
+                "start it first"
+                if exp.status in ("draft", "scheduled")
+                else "its statistics are kept as they were"
+            )
             raise Conflict(
-                f"experiment '{exp.key}' is {exp.status}: only running and paused experiments are "
-                "aggregated (start it first)",
+                f"experiment '{exp.key}' is {exp.status}: only running, paused and completed experiments "
+                f"are aggregated ({hint})",
                 details={"status": exp.status},
             )
-        key = exp.key
+        key, spec = exp.key, spec_of(exp)
 
     async def only_this(session: AsyncSession) -> list[Any]:
-        return [spec for spec in (await specs(session) if specs else []) if spec.key == key]
+        return [spec]
 
     began = time.perf_counter()
     if full:

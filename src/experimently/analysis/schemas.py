@@ -281,6 +281,24 @@ class ResultsMeta(BaseModel):
     """``meta`` of the results: when the statistics were last aggregated and the next run is due."""
 
     aggregated_at: str | None
-    next_aggregation_at: str | None
+    next_aggregation_at: str | None = Field(description="null when the scheduled runs do not cover it")
     aggregation_interval_seconds: int
+    aggregating: bool = Field(
+        default=True,
+        description=(
+            "the scheduled aggregation covers the experiment: running and paused ones, and completed "
+            "ones until final_after"
+        ),
+    )
+    ended_at: str | None = Field(
+        default=None,
+        description="a completed experiment's end: exposures and events after it are not counted",
+    )
+    final_after: str | None = Field(
+        default=None,
+        description=(
+            "a completed experiment's last scheduled run: until then, events that happened before the "
+            "end and arrive late still count"
+        ),
+    )
     intervals_adjusted: bool = False

@@ -93,6 +93,9 @@ class ExperimentSpec:
     subject: str | None = None
     environment: str | None = None
     prefer: str | None = None
+    # a completed experiment's end: exposures and metric events after it are not counted, so runs
+    # after the end only bring in events that happened before it and arrived late
+    ended_at: datetime | None = None
 
 
 SpecProvider = Callable[[AsyncSession], Awaitable[list[ExperimentSpec]]]
@@ -138,6 +141,7 @@ def fingerprint(spec: ExperimentSpec, metrics: list[MetricDefinition]) -> str:
         "variants": sorted(spec.variants),
         "started": spec.started_at.isoformat() if spec.started_at else None,
         **_exposure_json(spec),
+        **_end_json(spec),
         "metrics": [{"key": m.key, **{f: getattr(m, f) for f in _SHAPE}} for m in metrics],
     }
     return hashlib.sha256(json.dumps(shape, sort_keys=True, default=str).encode()).hexdigest()
@@ -280,23 +284,31 @@ def _exposure_json(spec: ExperimentSpec) -> dict[str, Any]:
     return {f: getattr(spec, f) for f in _EXPOSURE_FIELDS}
 
 
+def _end_json(spec: ExperimentSpec) -> dict[str, Any]:
+    """The end, once there is one (kept out while the experiment runs, so that its statistics' layout
+    and fingerprint stay what they were; the first run after the end recomputes them)."""
+    return {"ended_at": spec.ended_at.isoformat()} if spec.ended_at else {}
+
+
 def _spec_json(spec: ExperimentSpec) -> dict[str, Any]:
     return {
         "variants": list(spec.variants),
         "metric_keys": list(spec.metric_keys),
         "started_at": spec.started_at.isoformat() if spec.started_at else None,
         **_exposure_json(spec),
+        **_end_json(spec),
     }
 
 
 def _spec_of(key: str, data: dict[str, Any]) -> ExperimentSpec:
-    started = data.get("started_at")
+    started, ended = data.get("started_at"), data.get("ended_at")
     return ExperimentSpec(
         key,
         tuple(data["variants"]),
         tuple(data["metric_keys"]),
         datetime.fromisoformat(started) if started else None,
         **{f: data[f] for f in _EXPOSURE_FIELDS if f in data},
+        ended_at=datetime.fromisoformat(ended) if ended else None,
     )
 
 
@@ -326,6 +338,7 @@ def _params(spec: ExperimentSpec, metrics: Sequence[MetricDefinition]) -> dict[s
         "exposure_name": spec.exposure_event,
         "day": DAY_US,
         "start": to_us(spec.started_at) if spec.started_at else -(2**62),
+        "end": to_us(spec.ended_at) if spec.ended_at else 2**62,
         "variants": list(spec.variants) or [""],
         "names": names or [""],
     }

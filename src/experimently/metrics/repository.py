@@ -195,7 +195,7 @@ def _expanding(stmt: Any) -> Any:
 
 _EXPOSURE = (
     "{a}.name = :exposure_name AND {a}.experiment_key = :exp AND {a}.seq <= :upto "
-    "AND {a}.variant IN :variants AND {a}.ts_us >= :start"
+    "AND {a}.variant IN :variants AND {a}.ts_us >= :start AND {a}.ts_us <= :end"
 )
 
 
@@ -362,7 +362,7 @@ def _one_metric(
     params[f"ev{i}"] = metric.event_name
     exposed = f"x.{side}exposed_us"
     seq = " AND e.seq <= :before" if side else ""
-    span = f"e.ts_us >= {exposed}"
+    span = f"e.ts_us >= {exposed} AND e.ts_us <= :end"  # nothing after a completed experiment's end
     if metric.attribution_window_hours:
         span += f" AND e.ts_us < {exposed} + {int(metric.attribution_window_hours) * HOUR_US}"
     agg = _agg(metric.kind, metric.numerator_aggregation)

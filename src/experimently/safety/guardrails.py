@@ -3,8 +3,8 @@ statistics the aggregation stores, under the sequential engine (always-valid p-v
 so checking after every aggregation run does not inflate false alarms).
 
 A **breach** is a treatment variant significantly worse than the control on a guardrail metric (in the
-metric's ``direction``) at ``GUARDRAIL_ALPHA``, once every variant has at least
-``GUARDRAIL_MIN_UNITS`` exposed units. On a breach, in one transaction:
+metric's ``direction``) at ``GUARDRAIL_ALPHA``, once every variant with traffic (a weight above 0) has
+at least ``GUARDRAIL_MIN_UNITS`` exposed units. On a breach, in one transaction:
 
 - a ``guardrail_breaches`` row (one per experiment, metric and variant: a breach is acted on once);
 - an audit record ``guardrail.breached`` as the system actor, and the domain event
@@ -79,7 +79,10 @@ async def harmed(
     session: AsyncSession, settings: Settings, exp: Experiment, stats: ExperimentStats
 ) -> list[tuple[str, Comparison]]:
     """(metric key, comparison) of every guardrail metric and variant that is significantly worse."""
-    if min(stats.units.get(str(v["key"]), 0) for v in exp.variants) < settings.guardrail_min_units:
+    # a variant weighted 0 gets no traffic (a holdout kept for later, say): it never reaches the
+    # minimum, and must not switch the monitor off for the variants that do (the SRM check skips it too)
+    served = [str(v["key"]) for v in exp.variants if float(v.get("weight", 0) or 0) > 0]
+    if min((stats.units.get(key, 0) for key in served), default=0) < settings.guardrail_min_units:
         return []
     definitions = await metric_repository.by_keys(session, [str(k) for k in exp.guardrail_metrics])
     out: list[tuple[str, Comparison]] = []
