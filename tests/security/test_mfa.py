@@ -4,6 +4,7 @@ admin reset. The clock is ours to move (TOTP steps are 30 s)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pyotp
@@ -181,10 +182,49 @@ class TestRequiredPolicy:
 
 
 async def test_same_code_presented_twice_at_once__one_login(harness: Harness, fake_clock: FakeClock) -> None:
-    import asyncio
-
     totp, _ = await enable_mfa(harness, await harness.admin(), fake_clock)
     first, second = await first_step(harness), await first_step(harness)
     code = totp.at(fake_clock.moment)
     answers = await asyncio.gather(second_step(harness, first, code), second_step(harness, second, code))
     assert sorted(a.status_code for a in answers) == [200, 401]
+
+
+async def test_mfa_token__completes_one_sign_in(harness: Harness, fake_clock: FakeClock) -> None:
+    totp, codes = await enable_mfa(harness, await harness.admin(), fake_clock)
+    token = await first_step(harness)
+    assert (await second_step(harness, token, codes[0])).status_code == 200
+    # the same token again, with another valid recovery code or with a fresh TOTP code: refused
+    again = await second_step(harness, token, codes[1])
+    assert again.status_code == 401 and again.json()["error"]["code"] == "TOKEN_INVALID"
+    fake_clock.advance(seconds=30)
+    again = await second_step(harness, token, totp.at(fake_clock.moment))
+    assert again.status_code == 401 and again.json()["error"]["code"] == "TOKEN_INVALID"
+    # the refused attempts spent nothing: that recovery code still signs in with a new token
+    assert (await second_step(harness, await first_step(harness), codes[1])).status_code == 200
+    # a recovery code's sign-in is told apart from a TOTP code's in the trail
+    reasons = [r["reason"] for r in await harness.audit(action="auth.login")]
+    assert reasons.count("mfa_recovery_code") == 2
+
+
+async def test_mfa_token__refused_once_another_sign_in_completed(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    _, codes = await enable_mfa(harness, await harness.admin(), fake_clock)
+    older, newer = await first_step(harness), await first_step(harness)
+    assert (await second_step(harness, newer, codes[0])).status_code == 200
+    stale = await second_step(harness, older, codes[1])
+    assert stale.status_code == 401 and stale.json()["error"]["code"] == "TOKEN_INVALID"
+
+
+async def test_mfa_token__two_codes_at_once__one_sign_in(harness: Harness, fake_clock: FakeClock) -> None:
+    _, codes = await enable_mfa(harness, await harness.admin(), fake_clock)
+    token = await first_step(harness)
+    answers = await asyncio.gather(
+        second_step(harness, token, codes[0]), second_step(harness, token, codes[1])
+    )
+    assert sorted(a.status_code for a in answers) == [200, 401]
+    # the refused one's recovery code was given back with its transaction: nine are left minus one
+    ok = next(a for a in answers if a.status_code == 200)
+    headers = {"Authorization": f"Bearer {ok.json()['access_token']}"}
+    status = (await harness.client.get(f"{AUTH}/mfa", headers=headers)).json()["data"]
+    assert status["recovery_codes_left"] == 9

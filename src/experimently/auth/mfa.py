@@ -138,13 +138,29 @@ async def verify_second_factor(
     confirmed: bool = True,
 ) -> bool:
     """A TOTP code (6 digits) or a recovery code; counted against the per-account limit."""
+    method = await second_factor(session, settings, keyring, limiter, user, code, confirmed=confirmed)
+    return method is not None
+
+
+async def second_factor(
+    session: AsyncSession,
+    settings: Settings,
+    keyring: KeyRing,
+    limiter: RateLimiter,
+    user: User,
+    code: str,
+    *,
+    confirmed: bool = True,
+) -> str | None:
+    """Which second factor ``code`` is, once checked and spent: ``"totp"`` or ``"recovery_code"``;
+    None when it is neither. Counted against the per-account limit."""
     await limiter.hit(settings.mfa_rate_limit, "mfa", user.id)
     row = await session.get(UserMfa, user.id)
     if row is None or (row.confirmed_at is not None) != confirmed:
-        return False
+        return None
     if await _check_totp(session, settings, keyring, row, user.email, code):
-        return True
-    return confirmed and await _spend_recovery_code(session, user.id, code)
+        return "totp"
+    return "recovery_code" if confirmed and await _spend_recovery_code(session, user.id, code) else None
 
 
 async def _replace_recovery_codes(session: AsyncSession, user_id: str) -> list[str]:
@@ -253,18 +269,33 @@ async def second_step_user(
     limiter: RateLimiter,
     mfa_token: str,
     code: str,
-) -> tuple[User, bool]:
-    """The account the MFA token names, and whether ``code`` is a valid second factor for it."""
+) -> tuple[User, str | None]:
+    """The account the MFA token names, and which second factor ``code`` is for it (None: neither).
+    A token completes one sign-in: once a code is accepted it is spent (``repository.spend_mfa_token``,
+    in the caller's transaction), and it is refused once any sign-in of the account completed after
+    it was issued."""
     try:
-        user_id = security.decode_mfa_token(settings.secret, mfa_token)
+        user_id, count = security.decode_mfa_token(settings.secret, mfa_token)
     except jwt.InvalidTokenError:
-        user_id = ""
+        user_id, count = "", -1
     user = await session.get(User, user_id) if user_id else None
-    if user is None or not user.is_active or not user.mfa_enabled:
-        raise AuthenticationRequired(
-            "MFA token invalid or expired: log in again", code=ErrorCode.TOKEN_INVALID
-        )
-    return user, await verify_second_factor(session, settings, keyring, limiter, user, code)
+    if (
+        user is None
+        or not user.is_active
+        or not user.mfa_enabled
+        or await repository.mfa_logins(session, user.id) != count
+    ):
+        raise _spent_token()
+    method = await second_factor(session, settings, keyring, limiter, user, code)
+    if method is not None and not await repository.spend_mfa_token(session, user.id, count):
+        raise _spent_token()  # another request spent it first: the caller's transaction rolls back
+    return user, method
+
+
+def _spent_token() -> AuthenticationRequired:
+    return AuthenticationRequired(
+        "MFA token invalid, expired or already used: log in again", code=ErrorCode.TOKEN_INVALID
+    )
 
 
 def _segno() -> Any:

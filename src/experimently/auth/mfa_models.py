@@ -23,6 +23,8 @@ class UserMfa(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # the last TOTP time step accepted: a code of that step or an earlier one is refused (no replay)
     last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # two-step sign-ins completed: an MFA token carries the count at its issue and is spent by moving it
+    logins: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
 

@@ -185,6 +185,24 @@ async def claim_totp_step(session: AsyncSession, user_id: str, step: int) -> boo
     return claimed.first() is not None
 
 
+async def spend_mfa_token(session: AsyncSession, user_id: str, count: int) -> bool:
+    """Move the account's count of two-step sign-ins from ``count`` (the MFA token's) to the next, in
+    one conditional UPDATE: a token that already completed a sign-in, or was issued before another
+    one completed, gets False."""
+    spent = await session.execute(
+        update(UserMfa)
+        .where(UserMfa.user_id == user_id, UserMfa.logins == count)
+        .values(logins=count + 1)
+        .returning(UserMfa.user_id)
+    )
+    return spent.first() is not None
+
+
+async def mfa_logins(session: AsyncSession, user_id: str) -> int:
+    """The account's count of completed two-step sign-ins (what a new MFA token carries)."""
+    return int(await session.scalar(select(UserMfa.logins).where(UserMfa.user_id == user_id)) or 0)
+
+
 async def spend_recovery_code(session: AsyncSession, user_id: str, code_hash: str) -> bool:
     """Mark the unused recovery code with this digest used (a conditional UPDATE); False if none."""
     spent = await session.execute(

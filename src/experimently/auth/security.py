@@ -128,13 +128,15 @@ def unverified_issuer(token: str) -> str | None:
 MFA_TOKEN_TTL_SECONDS = 300
 
 
-def issue_mfa_token(secret: str, user_id: str) -> str:
-    """The short-lived proof that the password step passed; only ``/auth/token/mfa`` accepts it."""
+def issue_mfa_token(secret: str, user_id: str, logins: int) -> str:
+    """The short-lived proof that the password step passed; only ``/auth/token/mfa`` accepts it, once:
+    ``n`` is the account's count of completed two-step sign-ins, which the second step moves on."""
     issued = now()
     claims: dict[str, Any] = {
         "iss": ISSUER,
         "sub": user_id,
         "typ": "mfa",
+        "n": logins,
         "jti": new_id(),
         "iat": int(issued.timestamp()),
         "exp": int((issued + timedelta(seconds=MFA_TOKEN_TTL_SECONDS)).timestamp()),
@@ -142,8 +144,9 @@ def issue_mfa_token(secret: str, user_id: str) -> str:
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_mfa_token(secret: str, token: str) -> str:
-    """The user id of a valid, unexpired MFA token; raises ``jwt.InvalidTokenError``."""
+def decode_mfa_token(secret: str, token: str) -> tuple[str, int]:
+    """The user id and sign-in count of a valid, unexpired MFA token; raises ``jwt.InvalidTokenError``
+    (also for a token issued before tokens carried the count)."""
     claims = jwt.decode(
         token,
         secret,
@@ -155,4 +158,7 @@ def decode_mfa_token(secret: str, token: str) -> str:
         raise jwt.ExpiredSignatureError("MFA token expired")
     if claims.get("typ") != "mfa":
         raise jwt.InvalidTokenError("not an MFA token")
-    return str(claims["sub"])
+    count = claims.get("n")
+    if not isinstance(count, int) or isinstance(count, bool):
+        raise jwt.InvalidTokenError("MFA token without its sign-in count")
+    return str(claims["sub"]), count

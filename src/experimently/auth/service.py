@@ -79,7 +79,8 @@ async def login(
         user = await find_user_by_email(session, email)
         valid = security.verify_password(user.password_hash if user else None, password)
         if user is not None and valid and user.is_active and user.mfa_enabled:
-            challenge = security.issue_mfa_token(settings.secret, user.id)
+            logins = await repository.mfa_logins(session, user.id)
+            challenge = security.issue_mfa_token(settings.secret, user.id, logins)
         elif user is not None and valid and user.is_active:
             user.last_login_at = now()
             audit.record(session, user_actor(user), "auth.login", "user", user.id)
@@ -111,10 +112,12 @@ async def login_mfa(
     """The second login step: the MFA token from the first and a TOTP or recovery code. A wrong code
     is audited in its own transaction (it must survive the 401)."""
     async with db.transaction() as session:
-        user, ok = await mfa.second_step_user(session, settings, keyring, limiter, mfa_token, code)
-        if ok:
+        user, method = await mfa.second_step_user(session, settings, keyring, limiter, mfa_token, code)
+        if method is not None:
             user.last_login_at = now()
-            audit.record(session, user_actor(user), "auth.login", "user", user.id, reason="mfa")
+            # "mfa" (a TOTP code) or "mfa_recovery_code": an auditor sees when a recovery code was used
+            reason = "mfa" if method == "totp" else "mfa_recovery_code"
+            audit.record(session, user_actor(user), "auth.login", "user", user.id, reason=reason)
             return await issue_tokens(session, settings, user, new_id(), client)
         failed = Actor(kind=ActorKind.USER, id=user.id, label=user.email)
         audit.record(session, failed, "auth.login_failed", "user", user.id, reason="mfa_code")
