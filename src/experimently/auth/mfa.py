@@ -254,6 +254,10 @@ async def admin_reset(session: AsyncSession, actor: Actor, user_id: str) -> None
     user = await session.get(User, user_id)
     if user is None:
         raise NotFound("user", user_id)
+    if not user.mfa_enabled:  # nothing to reset: a 409 rather than an audited change of nothing
+        raise Conflict(
+            f"two-step sign-in is not on for {user.email}: nothing to reset", details={"mfa_enabled": False}
+        )
     before = {"mfa_enabled": user.mfa_enabled}
     await _clear(session, user)
     await repository.revoke_user_tokens(session, user.id)

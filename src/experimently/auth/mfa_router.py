@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from experimently.auth import mfa, service
 from experimently.auth.deps import ActorDep, PersonDep
@@ -24,6 +24,8 @@ class MfaLogin(BaseModel):
 
 
 class MfaCode(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     code: str = Field(
         min_length=6, max_length=40, description="a TOTP code (or, to disable, a recovery code)"
     )

@@ -33,17 +33,23 @@ class RefreshRequest(BaseModel):
 
 
 class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     current_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=12, max_length=200)
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     email: EmailStr
     role: Role = Role.VIEWER
     password: str | None = Field(default=None, min_length=12, max_length=200)
 
 
 class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     role: Role | None = None
     is_active: bool | None = None
     email: EmailStr | None = Field(default=None, description="rename the account (frees the old email)")
@@ -66,6 +72,8 @@ class UserCreated(UserRead):
 
 
 class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     name: str = Field(min_length=1, max_length=200)
     environment: str = Field(min_length=1, max_length=64, description="environment key")
     scopes: list[Scope] = Field(min_length=1)

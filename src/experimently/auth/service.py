@@ -201,6 +201,11 @@ async def change_password(
     user = await session.get(User, actor.id)
     if user is None or not security.verify_password(user.password_hash, body.current_password):
         raise AuthenticationRequired("current password is wrong", code=ErrorCode.INVALID_CREDENTIALS)
+    if body.new_password == body.current_password:  # a "change" that signs every session out for nothing
+        raise ValidationFailed(
+            "the new password is the current one",
+            [{"path": "new_password", "message": "must differ from the current password"}],
+        )
     check_strength(body.new_password, user.email, min_score=settings.password_min_score, path="new_password")
     user.password_hash = security.hash_password(body.new_password)
     user.password_changed_at = now()
@@ -260,7 +265,8 @@ async def update_user(
         if cache is not None:  # the account's API keys stop (or resume) with it, on every instance
             cache.invalidate_on_commit(session, API_KEY_NAMESPACE)
     after = user_snapshot(user)
-    audit.record(session, actor, "user.updated", "user", user.id, before=before, after=after)
+    if after != before:  # a request that changes nothing is no change to record
+        audit.record(session, actor, "user.updated", "user", user.id, before=before, after=after)
     if before.get("role") != after.get("role"):
         announce(
             session, "user.role_changed", actor, "user", user.id, before=before, after=after, path=PEOPLE

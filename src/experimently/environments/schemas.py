@@ -10,6 +10,8 @@ KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 
 
 class EnvironmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     key: str = Field(pattern=KEY_PATTERN, description="slug, unique, immutable")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
@@ -17,6 +19,8 @@ class EnvironmentCreate(BaseModel):
 
 
 class EnvironmentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     is_production: bool | None = None

@@ -59,9 +59,9 @@ async def update_environment(
     for field, value in body.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(env, field, value)
-    audit.record(
-        session, actor, "environment.updated", "environment", env.id, before=before, after=_snapshot(env)
-    )
+    after = _snapshot(env)
+    if after != before:  # a request that changes nothing is no change to record
+        audit.record(session, actor, "environment.updated", "environment", env.id, before=before, after=after)
     return EnvironmentRead.model_validate(env)
 
 

@@ -304,8 +304,8 @@ async def set_enabled(
 
 
 async def archive(session: AsyncSession, cache: Cache, actor: Actor, key: str) -> Flag:
+    flag = await _load_for_write(session, actor, key)  # a key without flags:write hears that first
     require_every_environment(actor, "archiving")
-    flag = await _load_for_write(session, actor, key)
     dependants = [
         f.key
         for f in await repository.all_flags(session)

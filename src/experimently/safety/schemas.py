@@ -110,7 +110,10 @@ class SafetySettingsUpdate(GuardFields):
     model_config = ConfigDict(extra="forbid")
 
     version: int | None = Field(
-        default=None, ge=1, strict=True, description="the version read (absent: first write)"
+        default=None,
+        ge=0,
+        strict=True,
+        description="the version read: 0 (what a GET answers before any write) or absent for the first write",
     )
 
 

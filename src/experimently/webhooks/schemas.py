@@ -26,6 +26,8 @@ def _types(values: list[str]) -> list[str]:
 
 
 class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(max_length=2000)
@@ -41,6 +43,8 @@ class WebhookCreate(BaseModel):
 
 
 class WebhookUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a field it does not know is a 422, never ignored
+
     model_config = ConfigDict(extra="forbid")
 
     version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
