@@ -4173,7 +4173,7 @@ export interface components {
             max_wait_seconds?: number | null;
             /**
              * Version
-             * @description the version read (absent: first write)
+             * @description the version read: 0 (what a GET answers before any write) or absent for the first write
              */
             version?: number | null;
         };
