@@ -340,3 +340,34 @@ def test_bucketing__lone_surrogate__hashed_as_u_fffd__never_crashes() -> None:
         variants = [c.get_variant("exp", u) for u in units]
         assert variants == [c.get_variant("exp", u.replace("\ud800", "\ufffd")) for u in units]
         assert set(variants) == {"control", "treatment"}
+
+
+def test_queue_full__dropped__warned_at_once_and_rarely__next_flush_false(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="experimently_sdk")
+    receiver = Receiver()
+    gate = threading.Event()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/api/v1/sdk/flags":
+            gate.wait(10)  # the server hangs: nothing leaves the queue meanwhile
+        return receiver(request)
+
+    with client(receiver, event_capacity=5, event_batch_size=1, transport=httpx.MockTransport(slow)) as c:
+        # When more events are tracked than the queue holds while the server does not answer
+        c.track("first", "u0")
+        while c._events is not None and c._events.pending and c._events._queue:
+            pass  # the sender took the first into flight and hangs on it
+        for i in range(8):
+            c.track("e", f"u{i}")
+        # Then the overflow is dropped and counted, and said once (not once per event)
+        assert c.dropped_events == 3
+        full = [r.getMessage() for r in caplog.records if "buffer is full" in r.getMessage()]
+        assert len(full) == 1 and "3 events dropped" not in full[0] and "(5 events)" in full[0], full
+        gate.set()
+        # the flush that follows says events were lost; the one after it, with nothing lost, does not
+        assert c.flush(10) is False
+        c.track("later", "u1")
+        assert c.flush(10) is True
+    assert len(receiver.accepted) == 1 + 5 + 1

@@ -5,9 +5,11 @@ deque (no I/O); one sender thread encodes each event once, batches by count and 
 (:data:`MAX_BATCH_BYTES`) and time, posts to ``/api/v1/events/batch`` and retries 429, 5xx and
 network errors with exponential backoff, full jitter and the server's ``Retry-After``. A batch stays at
 the head of the queue until it is accepted, so nothing is lost while it fits in the buffer; beyond the
-buffer new events are dropped and counted (``dropped``). A batch answered 413 (too large) is sent
-again in halves, down to a single event, which alone is dropped. An event that cannot be encoded
-(changed after ``track`` returned) is dropped with a log line, never left at the head of the queue.
+buffer new events are dropped, counted (``dropped``, ``overflowed``) and logged (a warning at the first
+and then at most every :data:`OVERFLOW_WARNING_SECONDS`), and the next ``flush()`` answers False. A
+batch answered 413 (too large) is sent again in halves, down to a single event, which alone is
+dropped. An event that cannot be encoded (changed after ``track`` returned) is dropped with a log line,
+never left at the head of the queue.
 
 Exposures are deduplicated per (kind, key, unit, variant) in a bounded table (oldest entries forgotten
 first), so a long-running process never grows without bound.
@@ -40,10 +42,12 @@ MAX_BATCH = 1_000  # the server's limit per request
 # full batch of events with large properties is not refused whole (a 413 is split all the same)
 MAX_BATCH_BYTES = 1 << 20
 USER_ID_MAX = 200  # the server's limit on an event's user_id (the unit), in characters
+OVERFLOW_WARNING_SECONDS = 30.0  # a full buffer is said at once, then at most this often
 __all__ = [
     "EVENT_ID_MAX",
     "MAX_BATCH",
     "MAX_BATCH_BYTES",
+    "OVERFLOW_WARNING_SECONDS",
     "USER_ID_MAX",
     "Dedup",
     "EventProcessor",
@@ -143,7 +147,10 @@ class EventProcessor:
         self.dropped = 0
         self.refused = 0  # of ``dropped``: events the server refused (a 4xx batch, or one by one)
         self.unencodable = 0  # of ``dropped``: queued events the sender could not encode
+        self.overflowed = 0  # of ``dropped``: events that found the buffer full
         self.sent = 0
+        self._flushed_lost = 0  # queued events lost, when the last flush() answered
+        self._overflow_said = -math.inf  # when a full buffer was last logged (time.monotonic)
         self._queue: deque[Queued] = deque()
         # the events being sent, each encoded once, kept until accepted (a 413 sends them in parts)
         self._inflight: list[bytes] = []
@@ -159,6 +166,17 @@ class EventProcessor:
         queue = self._queue
         if len(queue) >= self.capacity:
             self.dropped += 1
+            self.overflowed += 1
+            moment = time.monotonic()
+            if moment - self._overflow_said >= OVERFLOW_WARNING_SECONDS:
+                self._overflow_said = moment
+                log.warning(
+                    "experimently: the event buffer is full (%d events): %d events dropped so far. The "
+                    "server may be unreachable, or events come faster than they are sent: raise "
+                    "event_capacity or lower flush_interval",
+                    self.capacity,
+                    self.overflowed,
+                )
             return
         queue.append(item)
         if len(queue) >= self.batch_size:
@@ -169,19 +187,24 @@ class EventProcessor:
         return len(self._queue) + len(self._inflight)
 
     def flush(self, timeout: float) -> bool:
-        """Send everything queued now; True when the queue was emptied within ``timeout`` and every
-        event of it was sent and none refused by the server."""
+        """Send everything queued now; True when the queue was emptied within ``timeout`` and no queued
+        event was lost since the previous flush answered (refused by the server, unencodable when
+        sent, or dropped for a full buffer): every event ``track`` queued since then reached the
+        server. (What ``track`` never queued, being invalid, was counted and warned about there.)"""
         end = time.monotonic() + timeout
-        lost = self.refused + self.unencodable
         self._wake.set()
+        emptied = True
         with self._idle:
             while self.pending:
                 left = end - time.monotonic()
                 if left <= 0:
-                    return False
+                    emptied = False
+                    break
                 self._wake.set()
                 self._idle.wait(min(left, 0.05))
-        return self.refused + self.unencodable == lost
+        lost = self.refused + self.unencodable + self.overflowed
+        before, self._flushed_lost = self._flushed_lost, lost
+        return emptied and lost == before
 
     def close(self, timeout: float) -> None:
         self._deadline = time.monotonic() + timeout
