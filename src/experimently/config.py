@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     db_max_overflow: int = 20
     db_echo: bool = False
+    # PostgreSQL that stops answering (a partition, a frozen host) rather than refusing connections:
+    # a new connection gives up after db_connect_timeout_seconds; any statement after
+    # db_command_timeout_seconds (0: never; long enough for an aggregation from scratch at scale); the
+    # look-ups that have an answer without the database (API keys seen lately, /ready) after
+    # db_lookup_timeout_seconds
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_command_timeout_seconds: float = Field(default=300.0, ge=0)
+    db_lookup_timeout_seconds: float = Field(default=2.0, gt=0)
 
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 14 * 24 * 3600

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import Gauge
@@ -12,6 +13,7 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from experimently import degraded
 from experimently.config import Settings
 
 log = structlog.get_logger(__name__)
@@ -62,10 +64,35 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        # asyncpg's own: without them a server that stops answering holds a connect, or a statement
+        # (the pre-ping's included), for ever
+        connect_args={
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_command_timeout_seconds or None,
+        },
     )
 
 
+def _checked_out(_dbapi: Any, record: Any, _proxy: Any) -> None:
+    record.info["experimently_out"] = True
+    POOL_IN_USE.inc()
+
+
+def _checked_in(_dbapi: Any, record: Any) -> None:
+    # the pool also "checks in" a connection whose opening failed, never checked out: counting only
+    # what was counted out keeps the gauge from sinking below zero after an outage
+    if record is not None and record.info.pop("experimently_out", False):
+        POOL_IN_USE.dec()
+
+
 AfterCommit = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Read the outcome of work nobody waits for any more (no "exception never retrieved")."""
+    if not task.cancelled():
+        task.exception()
 
 
 def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
@@ -87,14 +114,15 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = make_engine(settings)
+        self.lookup_timeout = settings.db_lookup_timeout_seconds
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         self.dialect = self.engine.dialect.name
         self._capacity = 0
         if self.dialect != "sqlite":
             self._capacity = settings.db_pool_size + settings.db_max_overflow
             POOL_CAPACITY.inc(self._capacity)
-            event.listen(self.engine.sync_engine, "checkout", lambda *_: POOL_IN_USE.inc())
-            event.listen(self.engine.sync_engine, "checkin", lambda *_: POOL_IN_USE.dec())
+            event.listen(self.engine.sync_engine, "checkout", _checked_out)
+            event.listen(self.engine.sync_engine, "checkin", _checked_in)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -106,12 +134,31 @@ class Database:
             except BaseException:
                 await session.rollback()
                 raise
+            if degraded.is_down(degraded.DATABASE):  # a commit: the database answers again
+                degraded.mark_up(degraded.DATABASE)
             await run_after_commit(session)
 
-    async def ping(self) -> bool:
+    async def bounded(self, work: Coroutine[Any, Any, T], what: str) -> T:
+        """``work`` (database I/O with an answer without the database, such as an API key seen lately),
+        waited for at most the look-up time-out; then :class:`degraded.DatabaseTimeout`. The work is
+        left to end in the background rather than cancelled: cancelling a statement in flight waits
+        for the server that does not answer (until the statement time-out), and the caller must not."""
+        task = asyncio.ensure_future(work)
         try:
+            return await asyncio.wait_for(asyncio.shield(task), self.lookup_timeout)
+        except TimeoutError:
+            task.add_done_callback(_retrieve)
+            raise degraded.DatabaseTimeout(f"{what} took over {self.lookup_timeout:g} s") from None
+
+    async def ping(self) -> bool:
+        """Whether the database answers ``SELECT 1`` within the look-up time-out."""
+
+        async def select_one() -> None:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+
+        try:
+            await self.bounded(select_one(), "the readiness check")
             return True
         except Exception:
             return False

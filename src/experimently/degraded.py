@@ -29,6 +29,10 @@ for _dependency in (REDIS, DATABASE):
 _down_since: dict[str, float] = {}
 
 
+class DatabaseTimeout(Exception):
+    """The database did not answer a look-up in time (it hangs rather than refusing): an outage."""
+
+
 def mark_down(dependency: str, error: BaseException | str) -> None:
     if dependency not in _down_since:
         _down_since[dependency] = time.monotonic()
@@ -52,6 +56,8 @@ def _classify_one(exc: BaseException) -> str | None:
     import redis.exceptions as redis_errors
     from sqlalchemy import exc as sa_errors
 
+    if isinstance(exc, DatabaseTimeout):
+        return DATABASE
     if isinstance(exc, redis_errors.ConnectionError | redis_errors.TimeoutError):
         return REDIS
     if isinstance(exc, redis_errors.ResponseError) and str(exc).startswith(("LOADING", "MASTERDOWN")):

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from experimently import degraded
 from experimently.degraded import dependency_of
 
 log = structlog.get_logger(__name__)
@@ -261,6 +262,8 @@ def unavailable_body(
     dependency = dependency_of(exc)
     if dependency is None:
         return None
+    if dependency == degraded.DATABASE:  # the gauge and the down/up lines follow what requests meet
+        degraded.mark_down(dependency, exc)  # (the next commit marks it up: Database.transaction)
     summary = _UNAVAILABLE_LOG.note(dependency)
     if summary is not None:  # once per dependency per interval, with how many answers it stands for
         log.warning("request.dependency_unavailable", dependency=dependency, error=repr(exc), **summary)

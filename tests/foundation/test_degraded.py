@@ -293,6 +293,62 @@ async def test_postgres_down__known_keys_and_rulesets_serve__writes_and_unknown_
         assert again.status_code == 201, again.text
 
 
+async def test_postgres_hanging__known_keys_serve__the_rest_answers_503_within_seconds(
+    tmp_path: Path, private_pg: PrivatePostgres
+) -> None:
+    await fresh_schema(private_pg.url)
+    overrides = {"db_lookup_timeout_seconds": 1.0, "db_command_timeout_seconds": 3.0}
+    async with start_harness("sqlite", tmp_path, database_url=private_pg.url, **overrides) as h:
+        # Given a key verified and a warm ruleset
+        key = await _rollout(h)
+        assert (await evaluate(h, key, "new-checkout", "u0"))["value"] is True
+        admin = await h.admin()
+        # When PostgreSQL stops answering (its connections open, nothing answering) and every
+        # in-process copy expires
+        private_pg.pause()
+        try:
+            h.runtime.cache._l1.clear()
+            timings: dict[str, float] = {}
+
+            async def timed(name: str, request: Any) -> httpx.Response:
+                started = time.monotonic()
+                response: httpx.Response = await request
+                timings[name] = time.monotonic() - started
+                return response
+
+            # Then the known key still evaluates, after one bounded look-up
+            flag = await timed(
+                "evaluate",
+                h.client.post(f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u1"}, headers=key),
+            )
+            assert flag.status_code == 200 and flag.json()["data"]["value"] is True, flag.text
+            # an unknown key, /ready and a write answer 503 (with Retry-After) instead of hanging
+            unknown = await timed(
+                "unknown key",
+                h.client.post(
+                    f"{FLAGS}/new-checkout/evaluate",
+                    json={"user_id": "u"},
+                    headers={"X-API-Key": "exp_never"},
+                ),
+            )
+            ready = await timed("ready", h.client.get("/ready"))
+            write = await timed("write", h.client.post(FLAGS, json={"key": "x", "name": "x"}, headers=admin))
+            assert unknown.status_code == 503 and unknown.headers["Retry-After"], unknown.text
+            assert ready.status_code == 503 and ready.json()["data"]["database"] is False
+            assert write.status_code == 503 and write.headers["Retry-After"], write.text
+            assert timings["evaluate"] < 2.5 and timings["unknown key"] < 2.5 and timings["ready"] < 2.5, (
+                timings
+            )
+            assert timings["write"] < 8, timings  # the statement time-out (3 s here), twice at most
+            assert _degraded("database") == 1.0
+        finally:
+            private_pg.resume()
+        # When it answers again, writes work and the gauge comes back down with the first commit
+        again = await h.client.post(FLAGS, json={"key": "other", "name": "other"}, headers=admin)
+        assert again.status_code == 201, again.text
+        assert _degraded("database") == 0.0
+
+
 async def test_ruleset_reload_failing__previous_ruleset_serves(
     tmp_path: Path, private_pg: PrivatePostgres
 ) -> None:
@@ -393,3 +449,33 @@ async def test_redis_down__batched_limits__never_say_it_is_back(private_redis: P
     finally:
         private_redis.start()
         degraded.mark_up(degraded.REDIS)
+
+
+async def test_pool_gauge__failed_connections__never_counted_in_use(
+    tmp_path: Path, private_pg: PrivatePostgres
+) -> None:
+    from sqlalchemy import text
+
+    from experimently.db import POOL_IN_USE, Database
+    from tests.conftest import make_settings
+
+    db = Database(make_settings("sqlite", tmp_path, database_url=private_pg.url))
+    try:
+        start = POOL_IN_USE._value.get()
+        async with db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+        # When connections fail to open while PostgreSQL is down
+        private_pg.stop()
+        try:
+            for _ in range(4):
+                with pytest.raises(Exception):  # the driver's own connection error
+                    async with db.transaction() as session:
+                        await session.execute(text("SELECT 1"))
+        finally:
+            private_pg.start()
+        async with db.transaction() as session:
+            await session.execute(text("SELECT 1"))
+        # Then the gauge counts only what was checked out: back where it started, never below
+        assert POOL_IN_USE._value.get() == start
+    finally:
+        await db.dispose()

@@ -22,7 +22,14 @@ from experimently.cache import Cache
 from experimently.db import Database
 from experimently.degraded import dependency_of
 from experimently.environments.service import get_environment_by_key
-from experimently.errors import AuthenticationRequired, ErrorCode, NotFound, RateLimited, ValidationFailed
+from experimently.errors import (
+    DEPENDENCY_RETRY_AFTER,
+    AuthenticationRequired,
+    ErrorCode,
+    NotFound,
+    RateLimited,
+    ValidationFailed,
+)
 from experimently.kit.clock import ensure_utc, now
 from experimently.ratelimit import RateLimiter
 from experimently.rbac import Permission, require
@@ -160,6 +167,8 @@ class ApiKeyAuthenticator:
         self.unknown_limit = unknown_limit
         self.flush_seconds = flush_seconds
         self._known: OrderedDict[str, tuple[float, dict[str, Any]]] = OrderedDict()
+        self._retry_at = 0.0  # while the database is out, the next background look-up (time.monotonic)
+        self._probes: set[asyncio.Task[None]] = set()
         self._unknown: OrderedDict[str, float] = OrderedDict()
         self._used: dict[str, datetime] = {}
         self._flusher: asyncio.Task[None] | None = None
@@ -220,23 +229,49 @@ class ApiKeyAuthenticator:
         ip = client_ip or "unknown"
         if self.limiter is not None and not await self.limiter.test(self.unknown_limit, "unknown-key-ip", ip):
             raise RateLimited(60)
+        known = self._known.get(digest)
+        recent = known is not None and moment - known[0] <= self.grace_seconds
+        if known is not None and recent and degraded.is_down(degraded.DATABASE):
+            # the database is out: a key seen lately answers at once, and one look-up in the background
+            # per retry interval finds out when it is back (no request waits for a server that hangs)
+            if moment >= self._retry_at:
+                self._retry_at = moment + DEPENDENCY_RETRY_AFTER
+                probe = asyncio.create_task(self._probe(digest), name="api-key-probe")
+                self._probes.add(probe)
+                probe.add_done_callback(self._probes.discard)
+            return known[1]
         try:
-            info = await self._load(digest)
+            info = await self.db.bounded(self._load(digest), "an API key look-up")
         except Exception as exc:
             if dependency_of(exc) is None:
                 raise
-            known = self._known.get(digest)
-            if known is None or moment - known[0] > self.grace_seconds:
-                raise
             degraded.mark_down(degraded.DATABASE, exc)
+            self._retry_at = moment + DEPENDENCY_RETRY_AFTER
+            if known is None or not recent:
+                raise
             return known[1]
+        return await self._remember(digest, info, moment, ip)
+
+    async def _probe(self, digest: str) -> None:
+        """A background look-up while the database is out: on an answer, the key is fresh again and
+        the database is marked up; a failure changes nothing (the next probe comes a retry later)."""
+        try:
+            info = await self.db.bounded(self._load(digest), "an API key look-up")
+        except Exception:
+            return
+        await self._remember(digest, info, time.monotonic(), None)
+
+    async def _remember(
+        self, digest: str, info: dict[str, Any], moment: float, ip: str | None
+    ) -> dict[str, Any]:
+        """Keep what a look-up found (``ip``: the client that asked, None for a background probe)."""
         if degraded.is_down(degraded.DATABASE):
             degraded.mark_up(degraded.DATABASE)
         if info.get("id") is None:
             self._unknown[digest] = moment + self.NEGATIVE_SECONDS
             while len(self._unknown) > self.NEGATIVE_MAX:
                 self._unknown.popitem(last=False)
-            if self.limiter is not None:
+            if self.limiter is not None and ip is not None:
                 await self.limiter.hit_local(self.unknown_limit, "unknown-key-ip", ip)
             return info
         self.cache.put_local(NAMESPACE, digest, info, ttl=self.L1_SECONDS)
@@ -293,6 +328,8 @@ class ApiKeyAuthenticator:
         return len(used)
 
     async def close(self) -> None:
+        for probe in list(self._probes):
+            probe.cancel()
         if self._flusher is not None:
             self._flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

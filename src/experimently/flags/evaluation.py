@@ -7,6 +7,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import time
 from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from typing import Any
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from experimently import degraded
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.degraded import dependency_of
@@ -96,6 +98,7 @@ class FlagEvaluation:
         self._last: dict[str, EnvSnapshot] = {}  # last good snapshot per environment (served if a load fails)
         self._inflight: dict[str, asyncio.Task[EnvSnapshot]] = {}
         self.reload_wait_seconds = reload_wait_seconds
+        self._started: dict[str, float] = {}  # when the in-flight load of each environment began
 
     async def _load(self, environment: str) -> dict[str, Any]:
         async with self.db.sessions() as session:
@@ -142,12 +145,20 @@ class FlagEvaluation:
         if task is None:
             task = asyncio.create_task(self._load_snapshot(environment), name=f"ruleset-load:{environment}")
             self._inflight[environment] = task
+            self._started[environment] = time.monotonic()
             task.add_done_callback(lambda _t: self._inflight.pop(environment, None))
         previous = self._last.get(environment)
         if previous is None:
             return await asyncio.shield(task)
+        if degraded.is_down(degraded.DATABASE):  # out: the previous ruleset at once, the load goes on
+            STALE_SERVED.labels("unavailable").inc()
+            return previous
+        # what is left of the wait: a request arriving while a slow load runs waits only for the rest
+        # of it, never for a whole wait of its own (a database that hangs cost each request 2 s per
+        # look-up of the ruleset)
+        left = self._started[environment] + self.reload_wait_seconds - time.monotonic()
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self.reload_wait_seconds)
+            return await asyncio.wait_for(asyncio.shield(task), max(left, 0.0))
         except TimeoutError:
             STALE_SERVED.labels("slow").inc()
             return previous
