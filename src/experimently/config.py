@@ -152,6 +152,50 @@ class Settings(BaseSettings):
     # base of the ``documentation_url`` in error bodies (default: the page this server serves)
     errors_docs_url: str = "/api/errors"
 
+    @field_validator(
+        "login_rate_limit",
+        "api_key_rate_limit",
+        "unknown_api_key_rate_limit",
+        "sdk_client_rate_limit",
+        "mfa_rate_limit",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """Refused at start (each was parsed only at its first use, and a typo answered 500 then)."""
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a rate limit such as '10/minute' or '5 per second'") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"'{value}' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            scheme = value.split("://", 1)[0] if "://" in value else value[:20]
+            raise ValueError(
+                f"'{scheme}' is not supported: use postgresql+asyncpg://user@host:5432/db (PostgreSQL), "
+                "or leave it unset for the embedded SQLite database"
+            )
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL (e.g. redis://127.0.0.1:6379/0)")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -227,6 +271,9 @@ class Settings(BaseSettings):
                     "(generate one with 'experimently encryption generate-key')"
                 )
             self.encryption_keys = SecretStr(_load_or_create_secret(self.data_dir / KEYS_FILE, _fernet_key))
+        from experimently.encryption.keyring import parse_keys  # a key that is not one: refused at start
+
+        parse_keys(self.encryption_keys.get_secret_value())
         return self
 
 

@@ -108,6 +108,48 @@ def test_missing_secret_with_external_database__configuration_error(
     assert "EXPERIMENTLY_SECRET_KEY is required" in result.output
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        (
+            "EXPERIMENTLY_LOGIN_RATE_LIMIT",
+            "banana",
+            "EXPERIMENTLY_LOGIN_RATE_LIMIT: 'banana' is not a rate limit",
+        ),
+        ("EXPERIMENTLY_API_KEY_RATE_LIMIT", "5/fortnight", "'5/fortnight' is not a rate limit"),
+        ("EXPERIMENTLY_MFA_RATE_LIMIT", "x", "EXPERIMENTLY_MFA_RATE_LIMIT"),
+        ("EXPERIMENTLY_LOG_LEVEL", "LOUD", "EXPERIMENTLY_LOG_LEVEL: 'LOUD' is not one of DEBUG"),
+        ("EXPERIMENTLY_DATABASE_URL", "mysql://x/y", "'mysql' is not supported: use postgresql+asyncpg://"),
+        ("EXPERIMENTLY_REDIS_URL", "http://x", "EXPERIMENTLY_REDIS_URL: must be a redis://"),
+        ("EXPERIMENTLY_ENCRYPTION_KEYS", "REPLACE_ME_WITH_A_FERNET_KEY", "each key must be 32 url-safe"),
+    ],
+)
+def test_bad_setting__one_line_at_start__before_anything_is_created(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, said: str
+) -> None:
+    # each of these was accepted at start and then answered 500 or crashed with a traceback
+    monkeypatch.setenv(variable, value)
+    result = cli("serve", "--port", "18797")
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert said in result.output and "Traceback" not in result.output
+    assert "Value error" not in result.output
+    assert not (folder / "data" / "experimently.db").exists()
+
+
+def test_serve_no_migrate__unmigrated_database__one_line_exit_4(folder: Path) -> None:
+    result = cli("serve", "--no-migrate", "--port", "18796")
+    assert result.exit_code == EXIT_NOT_MIGRATED, result.output
+    assert "is not migrated: run 'experimently migrate'" in result.output and "Traceback" not in result.output
+
+
+def test_worker__refused_on_the_embedded_database(embedded: Path) -> None:
+    # the embedded server's queue lives in its own memory: a worker would run jobs beside it and
+    # write nothing
+    result = cli("worker")
+    assert result.exit_code == EXIT_CONFIG
+    assert "a worker needs PostgreSQL and Redis" in result.output
+
+
 def test_serve_refuses_several_workers_on_embedded(folder: Path) -> None:
     result = cli("serve", "--workers", "2", "--port", "18798")
     assert result.exit_code == EXIT_CONFIG

@@ -97,7 +97,8 @@ def _settings(create: bool, overrides: dict[str, Any]) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-        fail(f"configuration: EXPERIMENTLY_{where.upper()}: {first.get('msg')}", EXIT_CONFIG)
+        message = str(first.get("msg", "")).removeprefix("Value error, ")
+        fail(f"configuration: EXPERIMENTLY_{where.upper()}: {message}", EXIT_CONFIG)
     except ValueError as exc:
         fail(f"configuration: {exc}", EXIT_CONFIG)
 

@@ -19,6 +19,7 @@ from experimently.cli.common import (
     fail,
     guard,
     migration_state,
+    require_migrated,
     settings_for_cli,
 )
 from experimently.config import Settings
@@ -52,6 +53,8 @@ async def _prepare(
 
     runtime = build_runtime(settings)
     try:
+        if not apply_migrations:  # --no-migrate: the schema must be this version's, said in one line
+            await require_migrated(runtime.db.engine, describe_url(settings.effective_database_url))
         before = (await migration_state(runtime.db.engine))[0] if report else None
         password = await bootstrap(runtime, apply_migrations=apply_migrations)
         after = (await migration_state(runtime.db.engine))[0] if report else None
@@ -194,10 +197,26 @@ def worker(
     from experimently.wiring import register_jobs, register_services, start_services, stop_services
 
     settings = settings_for_cli(event_writer=True)  # a worker always writes (EVENT_WRITER is for serve)
+    guard(lambda: _external_only(settings), settings)
     configure_logging(settings.log_level, settings.log_json)
+    import structlog
+
+    log = structlog.get_logger("experimently.worker")
 
     async def main() -> None:
         runtime = build_runtime(settings)
+        try:
+            await require_migrated(runtime.db.engine, describe_url(settings.effective_database_url))
+            if metrics_port:  # before anything starts: a port in use is said as such, and nothing runs
+                from prometheus_client import start_http_server
+
+                try:
+                    start_http_server(metrics_port, addr=metrics_host)
+                except OSError as exc:
+                    fail(f"--metrics-port {metrics_port} on {metrics_host}: {exc.strerror}", EXIT_CONFIG)
+        except BaseException:
+            await runtime.close()
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -207,16 +226,24 @@ def worker(
         register_jobs(runtime)
         await start_services(runtime)
         runtime.jobs.start()
-        if metrics_port:
-            from prometheus_client import start_http_server
-
-            start_http_server(metrics_port, addr=metrics_host)
+        log.info("worker.started", pid=os.getpid(), metrics_port=metrics_port)
         typer.echo("worker running; SIGTERM drains and stops")
         await stop.wait()
+        log.info("worker.stopping", pid=os.getpid())
         await stop_services(runtime)
         await runtime.close()
+        log.info("worker.stopped", pid=os.getpid())
 
     guard(lambda: asyncio.run(main()), settings)
+
+
+def _external_only(settings: Settings) -> None:
+    if settings.is_embedded:
+        fail(
+            "a worker needs PostgreSQL and Redis (EXPERIMENTLY_DATABASE_URL, EXPERIMENTLY_REDIS_URL): on "
+            "the embedded database, 'experimently serve' runs the jobs and writes the events itself",
+            EXIT_CONFIG,
+        )
 
 
 def migrate() -> None:
