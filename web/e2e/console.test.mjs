@@ -311,6 +311,54 @@ describe("console", { concurrency: false }, () => {
     await page.context().close();
   });
 
+  test("People: a Two-step column; resetting it asks first, says what follows, and the password alone signs in again", async () => {
+    const person = { email: "lost-phone@example.com", password: "lost-phone-password-1" };
+    assert.equal((await call(server.base, adminToken, "POST", "/api/v1/users", { ...person, role: "developer" })).status, 201);
+    // the person turns two-step on (through the API: the console's enrolment has its own test)
+    const token = await apiToken(server.base, person.email, person.password);
+    const enrol = await call(server.base, token, "POST", "/api/v1/auth/mfa/enrol");
+    assert.equal(enrol.status, 200, JSON.stringify(enrol.body));
+    const confirmed = await call(server.base, token, "POST", "/api/v1/auth/mfa/confirm", { code: totp(enrol.body.data.secret) });
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+
+    const page = await newPage();
+    await signIn(page);
+    await page.goto(`${server.base}/admin/people`);
+    const row = page.getByRole("row", { name: new RegExp(person.email) });
+    await row.locator("[data-testid=two-step][data-value=on]").waitFor();
+    assert.equal(await row.getByTestId("two-step").innerText(), "on");
+    assert.equal(await page.getByRole("row", { name: /people-e2e@example\.com/ }).getByTestId("two-step").getAttribute("data-value"), "off");
+    // offered only for someone who has it on
+    assert.equal(await page.getByRole("row", { name: /people-e2e@example\.com/ }).getByRole("button", { name: /^Reset two-step for / }).count(), 0);
+    await row.getByRole("button", { name: /^Reset two-step for / }).click();
+    const dialog = page.getByRole("dialog", { name: `Reset two-step verification for ${person.email}?` });
+    assert.match(await dialog.innerText(), /signed out everywhere[\s\S]*sign in with their password alone and must set up two-step verification again/);
+    await checkAxe(page, "reset two-step dialog");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    assert.equal(await row.getByTestId("two-step").getAttribute("data-value"), "on", "Cancel changes nothing");
+    await row.getByRole("button", { name: /^Reset two-step for / }).click();
+    await dialog.getByRole("button", { name: "Reset two-step", exact: true }).click();
+    await page.getByTestId("people-saved").getByText(`Saved: two-step verification is reset for ${person.email}`, { exact: false }).waitFor();
+    // the list is read again: off, and no more reset to offer
+    await row.locator("[data-testid=two-step][data-value=off]").waitFor();
+    assert.equal(await row.getByRole("button", { name: /^Reset two-step for / }).count(), 0);
+    const users = (await call(server.base, adminToken, "GET", "/api/v1/users")).body.data;
+    assert.equal(users.find((u) => u.email === person.email).mfa_enabled, false);
+    await apiToken(server.base, person.email, person.password); // the password alone signs in
+    await page.context().close();
+
+    // on a phone the table scrolls inside its card, never the page, and says so
+    const phone = await newPage({ width: 390, height: 844 });
+    await signIn(phone);
+    await phone.goto(`${server.base}/admin/people`);
+    await phone.getByTestId("two-step").first().waitFor();
+    assert.equal(await phone.evaluate(() => document.documentElement.scrollWidth <= 390), true, "no sideways scrolling of the page");
+    assert.match(await phone.getByTestId("scroll-hint").innerText(), /Scroll sideways for two-step and the actions/);
+    await checkAxe(phone, "people (phone)");
+    await phone.context().close();
+  });
+
   test("at phone width the flags list scrolls inside its table only", async () => {
     const page = await newPage({ width: 390, height: 844 });
     await signIn(page);
@@ -407,6 +455,10 @@ describe("console", { concurrency: false }, () => {
     await checkAxe(page, "API keys (client key)");
     const keys = (await call(server.base, adminToken, "GET", "/api/v1/api-keys")).body.data;
     assert.deepEqual(keys.find((k) => k.name === "storefront pages").scopes.sort(), ["client", "track"]);
+    // the list says when each key was made and by whom, and that it never expires
+    const listed = page.locator("tr[data-key='storefront pages']");
+    assert.match(await listed.getByTestId("key-created").innerText(), new RegExp(`\\d{4}[\\s\\S]*by ${ADMIN.email.replace(".", "\\.")}`));
+    assert.equal((await listed.getByTestId("key-expires").innerText()).trim(), "never");
     // the key reaches the client endpoint and nothing else
     const answer = await fetch(`${server.base}/api/v1/sdk/evaluate`, {
       method: "POST",
@@ -535,10 +587,61 @@ describe("console", { concurrency: false }, () => {
     await page.getByLabel("Filter by resource: key, or id").fill("");
     await page.getByLabel("Filter by resource type").selectOption("api_key");
     const keyRow = table.locator("tbody tr").filter({ hasText: "checkout service" }).first();
-    await keyRow.getByText("checkout service").waitFor();
-    assert.match((await keyRow.getByText("checkout service").getAttribute("title")) ?? "", /^[0-9a-f-]{36}$/);
+    await keyRow.getByText("checkout service", { exact: true }).waitFor();
+    assert.match((await keyRow.getByText("checkout service", { exact: true }).getAttribute("title")) ?? "", /^[0-9a-f-]{36}$/);
     assert.match((await keyRow.getByText(ADMIN.email).getAttribute("title")) ?? "", /^[0-9a-f-]{36}$/);
+    // a created key says what it may do, where and until when, not just "created"
+    const keyCreated = table.locator("tbody tr").filter({ hasText: "api_key.created" }).filter({ hasText: "checkout service" }).first();
+    assert.match(
+      await keyCreated.getByTestId("audit-summary").innerText(),
+      /^created\s+name: checkout service\s+scopes: evaluate, track\s+environment: production\s+expires_at: never$/,
+    );
     await checkAxe(page, "history (filtered by type)");
+    // a created person: their email and role
+    await page.getByLabel("Filter by resource type").selectOption("user");
+    const personCreated = table.locator("tbody tr").filter({ hasText: "user.created" }).filter({ hasText: "viewer@example.com" }).first();
+    assert.match(await personCreated.getByTestId("audit-summary").innerText(), /^created\s+email: viewer@example\.com\s+role: viewer$/);
+
+    // a flag handed to someone and back: the owner reads by the label the page's records give them
+    const users = (await call(server.base, adminToken, "GET", "/api/v1/users")).body.data;
+    const viewer = users.find((u) => u.email === "viewer@example.com");
+    const admin = users.find((u) => u.email === ADMIN.email);
+    assert.equal((await call(server.base, adminToken, "POST", `/api/v1/feature-flags/${FLAG}/owner`, { owner_id: viewer.id })).status, 200);
+    await page.getByLabel("Filter by resource type").selectOption("");
+    // labels come from the records on the page: wait until only the owner changes are there
+    const ownerChanges = page.waitForResponse((r) => r.url().includes("/api/v1/audit-logs") && r.url().includes("action=flag.owner_changed"));
+    await page.getByLabel("Filter by action, e.g. flag.killed").fill("flag.owner_changed");
+    await ownerChanges;
+    await table.locator("tbody tr").filter({ hasNotText: "flag.owner_changed" }).first().waitFor({ state: "detached" });
+    const handed = table.locator("tbody tr").filter({ hasText: "flag.owner_changed" }).first();
+    const line = handed.locator("li").filter({ hasText: "owner_id" });
+    // the admin acts on the page, so the admin's id reads as their email (the id in its tooltip);
+    // the viewer appears in no record here, so their id stays an id
+    assert.equal((await line.locator("del").innerText()).trim(), ADMIN.email);
+    assert.equal(await line.locator("del").getByText(ADMIN.email).getAttribute("title"), admin.id);
+    assert.equal((await line.locator("ins").innerText()).trim(), viewer.id);
+    assert.equal((await call(server.base, adminToken, "POST", `/api/v1/feature-flags/${FLAG}/owner`, { owner_id: admin.id })).status, 200);
+    await page.context().close();
+  });
+
+  test("at phone width the history's records are cards: what and the changes on the screen", async () => {
+    const page = await newPage({ width: 390, height: 844 });
+    await signIn(page);
+    await page.goto(`${server.base}/history`);
+    const rows = page.getByTestId("audit-table").locator("tbody tr");
+    await rows.first().waitFor();
+    await page.waitForLoadState("networkidle");
+    assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= 390), true, "no sideways scrolling of the page");
+    // every part of a record lies inside the screen, the changes included
+    for (const row of (await rows.all()).slice(0, 5)) {
+      for (const cell of await row.locator("td").all()) {
+        const box = await cell.boundingBox();
+        assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `cell inside the screen: ${JSON.stringify(box)}`);
+      }
+    }
+    const region = page.getByTestId("audit-table").locator("xpath=..");
+    assert.equal(await region.evaluate((el) => el.scrollWidth <= el.clientWidth + 1), true, "nothing hidden sideways in the table");
+    await checkAxe(page, "history (phone)");
     await page.context().close();
   });
 

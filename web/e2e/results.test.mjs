@@ -12,6 +12,7 @@ const PORT = Number(process.env.E2E_RESULTS_PORT ?? 19310);
 
 const EXP = "checkout-button";
 const GUARDED = "search-ranking";
+const DORMANT = "checkout-copy";
 const USERS = 2000;
 const DAYS = 7;
 
@@ -251,6 +252,53 @@ describe("results page", { concurrency: false }, () => {
     await dialog.getByRole("button", { name: "Ship treatment anyway" }).waitFor();
     await checkAxe(page, "ship dialog (harmful variant)");
     await dialog.getByRole("button", { name: "Cancel" }).click();
+    await page.context().close();
+  });
+
+  test("a variant weighted 0 gets no traffic: said so, and intervals not computed read —, never ∞", async () => {
+    await ok(
+      call(server.base, token, "POST", "/api/v1/experiments", {
+        key: DORMANT,
+        name: "Checkout copy",
+        variants: [
+          { key: "control", weight: 50, is_control: true },
+          { key: "treatment", weight: 50 },
+          { key: "dormant", weight: 0 },
+        ],
+        primary_metric: "purchase",
+        guardrail_metrics: ["errors"],
+      }),
+      [201],
+    );
+    await ok(call(server.base, token, "POST", `/api/v1/experiments/${DORMANT}/start`, { reason: "e2e" }));
+    sim.backdateStart(DORMANT, DAYS + 1);
+    const split = await sim.simulate(DORMANT, "reader", 400, 23, (variant, rand) => (rand() < (variant === "treatment" ? 0.15 : 0.1) ? [["purchase", 25]] : []));
+    assert.equal(split.dormant ?? 0, 0, "a variant weighted 0 is never assigned");
+    await sim.drained();
+
+    const page = await newPage();
+    await signIn(page, `/experiments/${DORMANT}/results`);
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.getByText(/aggregated now, in \d+ ms/).waitFor();
+    const api = (await ok(call(server.base, token, "GET", `/api/v1/experiments/${DORMANT}/results`))).data;
+    const dormantApi = api.metrics.find((m) => m.metric_key === "purchase").comparisons.find((c) => c.variant_key === "dormant");
+    assert.equal(dormantApi.relative_interval, null, "the API computes no interval for it");
+
+    const row = page.locator("[data-metric=purchase] tr[data-variant=dormant]");
+    await row.locator("[data-field=verdict][data-reason=NO_TRAFFIC]").waitFor();
+    assert.match(await row.innerText(), /No traffic \(weight 0\)/);
+    assert.doesNotMatch(await row.innerText(), /Not enough data/);
+    assert.equal(await row.getByTestId("interval-bar").getAttribute("data-side"), "unknown");
+    assert.match(await row.getByTestId("interval-bar").getAttribute("aria-label"), /interval of the lift: not computed/);
+    // a dash (and, for screen readers, what it stands for)
+    assert.match(await row.getByTestId("no-interval").innerText(), /^—\s*no interval of the lift$/);
+    // nowhere on the page an infinite interval: these intervals are two-sided
+    for (const text of await page.locator("[data-metric]").allInnerTexts()) assert.doesNotMatch(text, /∞/);
+    // the measured variant keeps its verdict and interval
+    await page.locator("[data-metric=purchase] tr[data-variant=treatment] [data-field=relative_lower]").waitFor();
+    await sim.assertPageEqualsApi(page, DORMANT, { engine: "frequentist", cuped: "false", correction: "holm" });
+    await checkAxe(page, "results (a variant weighted 0)");
+    if (!process.env.UPDATE_SCREENSHOTS) await shot(page, "results-null-interval");
     await page.context().close();
   });
 

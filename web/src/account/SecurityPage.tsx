@@ -12,8 +12,12 @@ interface Enrolment {
 }
 
 /** The secret in groups of four, easier to type into an app by hand. */
+export function secretGroups(secret: string): string[] {
+  return secret.match(/.{1,4}/g) ?? [];
+}
+
 export function groupSecret(secret: string): string {
-  return secret.replace(/(.{4})/g, "$1 ").trim();
+  return secretGroups(secret).join(" ");
 }
 
 export const PASSWORD_CHANGED =
@@ -208,8 +212,17 @@ export function SecurityPage() {
               />
               <div className="min-w-0 space-y-2 text-sm">
                 <div className="text-xs font-medium text-slate-700">Secret</div>
-                <code data-testid="mfa-secret" data-secret={enrolment.secret} className="block break-all rounded bg-slate-100 px-2 py-1 font-mono">
-                  {groupSecret(enrolment.secret)}
+                {/* each group is kept whole: a narrow screen wraps between groups, never inside one
+                    ("…2A73 K / D3Y" cannot be typed from) */}
+                <code data-testid="mfa-secret" data-secret={enrolment.secret} className="block rounded bg-slate-100 px-2 py-1 font-mono">
+                  {secretGroups(enrolment.secret).map((group, i) => (
+                    <span key={i}>
+                      {i > 0 ? " " : null}
+                      <span className="whitespace-nowrap" data-group>
+                        {group}
+                      </span>
+                    </span>
+                  ))}
                 </code>
                 <CopyButton text={enrolment.secret} label="Copy secret" />
               </div>

@@ -3,7 +3,8 @@ import { ApiError } from "../api/client";
 import { useCan } from "../auth/AuthProvider";
 import { useEnvironments } from "../environments/api";
 import { Badge, Button, Card, EmptyState, ErrorBanner, Field, formatDate, Input, PageHeader, Select, Spinner } from "../ui";
-import { useKeyMutations, useKeys } from "./api";
+import { useKeyMutations, useKeys, useUsers } from "./api";
+import { creatorLabel, keyExpiry } from "./keys";
 import { isClientKey, SCOPES, toggleScope, type Scope } from "./scopes";
 import { Secret } from "./Secret";
 import { Snippets } from "./Snippets";
@@ -13,6 +14,8 @@ export function KeysPage() {
   const environments = useEnvironments();
   const { create, revoke } = useKeyMutations();
   const can = useCan();
+  // creators by email when the viewer may list people; otherwise their ids stay
+  const users = useUsers({ enabled: can("users:read") });
   const [name, setName] = useState("");
   const [environment, setEnvironment] = useState("");
   const [scopes, setScopes] = useState<Scope[]>(["evaluate", "track"]);
@@ -69,35 +72,76 @@ export function KeysPage() {
                   <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
                     <tr>
                       <th scope="col" className="px-3 py-2">Key</th>
-                      <th scope="col" className="px-3 py-2">Environment</th>
+                      <th scope="col" className="hidden px-3 py-2 sm:table-cell">Environment</th>
+                      <th scope="col" className="hidden px-3 py-2 sm:table-cell">Created</th>
+                      <th scope="col" className="hidden px-3 py-2 sm:table-cell">Expires</th>
                       <th scope="col" className="hidden px-3 py-2 sm:table-cell">Last used</th>
                       <th scope="col" className="px-3 py-2"><span className="sr-only">Actions</span></th>
                     </tr>
                   </thead>
                   <tbody className="divide-y divide-slate-100">
-                    {keys.data?.map((key) => (
-                      <tr key={key.id} className={key.revoked_at ? "text-slate-500" : ""}>
-                        <td className="px-3 py-2">
-                          <div className="font-medium">{key.name}</div>
-                          <div className="font-mono text-xs">{key.prefix}…</div>
-                          <div className="mt-0.5 flex flex-wrap gap-1">
-                            {key.scopes.map((s) => (
-                              <Badge key={s}>{s}</Badge>
-                            ))}
-                            {key.revoked_at ? <Badge tone="red">revoked</Badge> : null}
-                          </div>
-                        </td>
-                        <td className="px-3 py-2 font-mono text-xs">{key.environment}</td>
-                        <td className="hidden px-3 py-2 text-xs sm:table-cell">{key.last_used_at ? formatDate(key.last_used_at) : "never"}</td>
-                        <td className="px-3 py-2 text-right">
-                          {!key.revoked_at && can("keys:write") ? (
-                            <Button variant="ghost" onClick={() => revoke.mutate(key.id)}>
-                              Revoke
-                            </Button>
-                          ) : null}
-                        </td>
-                      </tr>
-                    ))}
+                    {keys.data?.map((key) => {
+                      const creator = creatorLabel(key.created_by, users.data);
+                      const expiry = keyExpiry(key.expires_at);
+                      const by = creator ? (
+                        // an id may break anywhere to fit; an email only where it must
+                        <span title={key.created_by ?? undefined} className={creator === key.created_by ? "break-all font-mono" : "break-words"}>
+                          {creator}
+                        </span>
+                      ) : (
+                        "unknown"
+                      );
+                      const expires = expiry.never ? (
+                        "never"
+                      ) : (
+                        <>
+                          {formatDate(key.expires_at)} {expiry.expired ? <Badge tone="red">expired</Badge> : null}
+                        </>
+                      );
+                      const lastUsed = key.last_used_at ? formatDate(key.last_used_at) : "never";
+                      return (
+                        <tr key={key.id} className={key.revoked_at ? "text-slate-500" : ""} data-key={key.name}>
+                          <td className="px-3 py-2">
+                            <div className="font-medium">{key.name}</div>
+                            <div className="font-mono text-xs">{key.prefix}…</div>
+                            <div className="mt-0.5 flex flex-wrap gap-1">
+                              {key.scopes.map((s) => (
+                                <Badge key={s}>{s}</Badge>
+                              ))}
+                              {key.revoked_at ? <Badge tone="red">revoked</Badge> : null}
+                            </div>
+                            {/* on a phone the other columns read here, as lines, instead of off the screen */}
+                            <div className="mt-1 space-y-0.5 text-xs text-slate-600 sm:hidden">
+                              <div>
+                                Environment <span className="font-mono">{key.environment}</span>
+                              </div>
+                              <div>
+                                Created {formatDate(key.created_at)} by {by}
+                              </div>
+                              <div>
+                                Expires {expires} · last used {lastUsed}
+                              </div>
+                            </div>
+                          </td>
+                          <td className="hidden px-3 py-2 font-mono text-xs sm:table-cell">{key.environment}</td>
+                          <td className="hidden px-3 py-2 text-xs sm:table-cell" data-testid="key-created">
+                            <div className="whitespace-nowrap">{formatDate(key.created_at)}</div>
+                            <div className="text-slate-600">by {by}</div>
+                          </td>
+                          <td className="hidden px-3 py-2 text-xs sm:table-cell" data-testid="key-expires">
+                            {expires}
+                          </td>
+                          <td className="hidden px-3 py-2 text-xs sm:table-cell">{lastUsed}</td>
+                          <td className="px-3 py-2 text-right">
+                            {!key.revoked_at && can("keys:write") ? (
+                              <Button variant="ghost" onClick={() => revoke.mutate(key.id)}>
+                                Revoke
+                              </Button>
+                            ) : null}
+                          </td>
+                        </tr>
+                      );
+                    })}
                   </tbody>
                 </table>
               </div>

@@ -29,6 +29,13 @@ export function useUserMutations() {
         (await unwrap(api.POST("/api/v1/users/{user_id}/reset-password", { params: { path: { user_id: id } } }))).data,
       onSuccess: done,
     }),
+    // two-step verification off for a person who lost their device; the server ends their sessions (204)
+    resetMfa: useMutation({
+      mutationFn: async (id: string) => {
+        await unwrap(api.POST("/api/v1/users/{user_id}/mfa/reset", { params: { path: { user_id: id } } }));
+      },
+      onSuccess: done,
+    }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asksFirst, savedNotice } from "./people";
+import { asksFirst, canResetTwoStep, mfaResetNotice, savedNotice, twoStep } from "./people";
 
 describe("People: confirmations and feedback", () => {
   const developer = { role: "developer", is_active: true };
@@ -18,5 +18,17 @@ describe("People: confirmations and feedback", () => {
     expect(savedNotice("ana@example.com", { role: "admin" })).toBe("Saved: ana@example.com is now an admin.");
     expect(savedNotice("ana@example.com", { is_active: false })).toMatch(/deactivated, signed out everywhere, and their API keys stop working/);
     expect(savedNotice("ana@example.com", { is_active: true })).toBe("Saved: ana@example.com is active again and can sign in.");
+  });
+
+  it("two-step: on or off as the list says, reset offered for others who have it on, to admins", () => {
+    expect(twoStep({ mfa_enabled: true })).toBe("on");
+    expect(twoStep({ mfa_enabled: false })).toBe("off");
+    expect(twoStep({})).toBe("off");
+    const ana = { id: "ana", mfa_enabled: true };
+    expect(canResetTwoStep(ana, "me", true)).toBe(true);
+    expect(canResetTwoStep(ana, "me", false)).toBe(false);
+    expect(canResetTwoStep(ana, "ana", true)).toBe(false);
+    expect(canResetTwoStep({ id: "bo", mfa_enabled: false }, "me", true)).toBe(false);
+    expect(mfaResetNotice("ana@example.com")).toMatch(/ana@example\.com.*password alone and must set it up again/);
   });
 });

@@ -20,3 +20,18 @@ export function savedNotice(email: string, change: PersonChange): string {
   if (change.is_active === false) return `Saved: ${email} is deactivated, signed out everywhere, and their API keys stop working.`;
   return `Saved: ${email} is active again and can sign in.`;
 }
+
+/** The line shown once a person's two-step verification is reset. */
+export function mfaResetNotice(email: string): string {
+  return `Saved: two-step verification is reset for ${email}: they are signed out, sign in with the password alone and must set it up again.`;
+}
+
+/** The "Two-step" column: on or off, as `GET /users` says (`mfa_enabled`; absent from an older server). */
+export function twoStep(user: { mfa_enabled?: boolean | null }): "on" | "off" {
+  return user.mfa_enabled ? "on" : "off";
+}
+
+/** Who may be offered "Reset two-step": someone else, with it on, by a viewer allowed to change people. */
+export function canResetTwoStep(user: { id: string; mfa_enabled?: boolean | null }, me: string | undefined, mayWrite: boolean): boolean {
+  return mayWrite && user.id !== me && Boolean(user.mfa_enabled);
+}

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { groupSecret } from "../account/SecurityPage";
+import { groupSecret, secretGroups } from "../account/SecurityPage";
 import { ApiError, authedFetch, hasAccessToken, onEnrolmentRequired, setAccessToken, signIn, signInMfa } from "../api/client";
 import { mfaTokenOf } from "./SignInPage";
 
@@ -64,5 +64,9 @@ describe("MFA in the console", () => {
   it("groups the secret by four for typing", () => {
     expect(groupSecret("ABCDEFGHIJKLMNOP")).toBe("ABCD EFGH IJKL MNOP");
     expect(groupSecret("ABCDEF")).toBe("ABCD EF");
+    // the page keeps each group whole, so it needs them apart
+    expect(secretGroups("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")).toEqual(["JBSW", "Y3DP", "EHPK", "3PXP", "JBSW", "Y3DP", "EHPK", "3PXP"]);
+    expect(secretGroups("ABCDEF")).toEqual(["ABCD", "EF"]);
+    expect(secretGroups("")).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@ import { Link } from "react-router-dom";
 import { keepPreviousData, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, ApiError, unwrap } from "../api/client";
 import { Button, ErrorBanner, formatDate, Input, Select, Spinner, useDebounced } from "../ui";
-import { deepDiff, isUuid, show, summarize } from "./diff";
+import { deepDiff, isUuid, peopleLabels, personLabel, show, summarize } from "./diff";
 import { RESOURCE_TYPES, RETENTION_TYPES } from "./labels";
 
 interface Filters {
@@ -71,8 +71,15 @@ function Labelled({ label, id }: { label: string; id: string }) {
   );
 }
 
+/** A changed value: a person's id by their label (the id in a tooltip) when the page's records know it. */
+function Value({ field, value, people }: { field: string; value: unknown; people: ReadonlyMap<string, string> }) {
+  const label = personLabel(field, value, people);
+  return label && typeof value === "string" ? <Labelled label={label} id={value} /> : <>{show(value)}</>;
+}
+
 function Resource({ type, id, label }: { type: string; id: string | null; label: string | null }) {
-  const link = "text-indigo-700 hover:underline";
+  // underlined, not told by colour alone: the grey text around it is too close in contrast
+  const link = "text-indigo-700 underline decoration-indigo-300 underline-offset-2 hover:decoration-indigo-700";
   if (type === "experiment" && id && label) {
     return (
       <>
@@ -117,6 +124,8 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
   const filters: Filters = { action: settled.action, resource_id: settled.resource_id, resource_type: typed.resource_type };
   const audit = useAudit({ ...filters, ...fixed }, offset);
   const rows = audit.data?.rows ?? [];
+  // people's ids in the records (an owner, a schedule's creator) read by the labels the page's own records give them
+  const people = peopleLabels(rows);
   const filtered = Object.values(filters).some(Boolean);
   const update = (name: keyof Filters, value: string) => {
     setOffset(0);
@@ -165,9 +174,11 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
       {audit.isPending ? (
         <Spinner />
       ) : (
+        // below the sm breakpoint each record is a card (when and who on one line, then what and the
+        // changes at full width), so nothing lies off-screen; from sm up it is the table
         <div className="relative overflow-x-auto rounded-lg bg-white shadow-sm ring-1 ring-slate-200">
-          <table className="min-w-full text-sm" data-testid="audit-table">
-            <thead className="bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500">
+          <table className="block min-w-full text-sm sm:table" data-testid="audit-table">
+            <thead className="sr-only bg-slate-50 text-left text-xs font-medium uppercase tracking-wide text-slate-500 sm:not-sr-only sm:table-header-group">
               <tr>
                 <th scope="col" className="px-3 py-2">When</th>
                 <th scope="col" className="px-3 py-2">Who</th>
@@ -175,41 +186,49 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
                 <th scope="col" className="px-3 py-2">Changes</th>
               </tr>
             </thead>
-            <tbody className="divide-y divide-slate-100 align-top">
+            <tbody className="block divide-y divide-slate-100 align-top sm:table-row-group">
               {rows.map((row) => {
                 const changes = row.before && row.after ? deepDiff(row.before, row.after) : [];
+                const summary = changes.length ? [] : summarize(row.action, row.before, row.after, people);
                 return (
-                  <tr key={row.id}>
-                    <td className="whitespace-nowrap px-3 py-2 text-xs text-slate-600">{formatDate(row.occurred_at)}</td>
-                    <td className="px-3 py-2 text-xs">
+                  <tr key={row.id} className="flex flex-wrap items-baseline gap-x-2 gap-y-1 px-3 py-2 sm:table-row sm:p-0">
+                    <td className="whitespace-nowrap text-xs text-slate-600 sm:px-3 sm:py-2">{formatDate(row.occurred_at)}</td>
+                    <td className="min-w-0 text-xs sm:px-3 sm:py-2">
+                      <span aria-hidden className="text-slate-500 sm:hidden">by </span>
                       {row.actor_id && row.actor_label && row.actor_type !== "system" ? (
                         <Labelled label={row.actor_label} id={row.actor_id} />
                       ) : (
                         (row.actor_label ?? row.actor_type)
                       )}
                     </td>
-                    <td className="px-3 py-2">
+                    <td className="basis-full sm:px-3 sm:py-2">
                       <div className="font-mono text-xs font-medium">{row.action}</div>
                       <div className="text-xs text-slate-500">
                         <Resource type={row.resource_type} id={row.resource_id ?? null} label={row.resource_label ?? null} />
                       </div>
                       {row.reason ? <div className="mt-1 text-xs italic text-slate-700">“{row.reason}”</div> : null}
                     </td>
-                    <td className="px-3 py-2">
+                    <td className="basis-full sm:px-3 sm:py-2">
                       {changes.length ? (
                         <ul className="space-y-0.5 font-mono text-xs">
                           {changes.slice(0, 12).map((c) => (
                             <li key={c.path} className="break-all">
-                              <span className="text-slate-700">{c.path}</span>: <del className="bg-red-50 text-red-800">{show(c.before)}</del> →{" "}
-                              <ins className="bg-emerald-50 text-emerald-800 no-underline">{show(c.after)}</ins>
+                              <span className="text-slate-700">{c.path}</span>:{" "}
+                              <del className="bg-red-50 text-red-800">
+                                <Value field={c.path} value={c.before} people={people} />
+                              </del>{" "}
+                              →{" "}
+                              <ins className="bg-emerald-50 text-emerald-800 no-underline">
+                                <Value field={c.path} value={c.after} people={people} />
+                              </ins>
                             </li>
                           ))}
                           {changes.length > 12 ? <li className="text-slate-500">and {changes.length - 12} more</li> : null}
                         </ul>
                       ) : (
                         <ul className="space-y-0.5 text-xs text-slate-600" data-testid="audit-summary">
-                          {(summarize(row.action, row.before, row.after).length ? summarize(row.action, row.before, row.after) : ["—"]).slice(0, 12).map((line) => (
-                            <li key={line} className="break-all">
+                          {(summary.length ? summary : ["—"]).slice(0, 12).map((line) => (
+                            <li key={line} className="break-words">
                               {line}
                             </li>
                           ))}
@@ -220,8 +239,8 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
                 );
               })}
               {audit.data?.rows.length === 0 ? (
-                <tr>
-                  <td colSpan={4} className="px-3 py-6 text-center text-slate-500">
+                <tr className="block sm:table-row">
+                  <td colSpan={4} className="block px-3 py-6 text-center text-slate-500 sm:table-cell">
                     {filtered ? "Nothing matches this filter." : "Nothing recorded yet."}
                   </td>
                 </tr>

@@ -1,27 +1,28 @@
 import { formatLift, formatLiftInterval } from "./format";
 import { intervalGeometry } from "./interval";
+import type { Interval } from "./types";
 
 /** A relative-lift interval as a bar on an axis symmetric around zero (the dashed line). Green when
- * the whole interval is on the good side of zero, red when on the bad side, grey when it crosses. */
+ * the whole interval is on the good side of zero, red when on the bad side, grey when it crosses; no
+ * bar when the interval was not computed. */
 export function IntervalBar({
-  lower,
-  upper,
+  interval,
   point,
   extent,
   lowerIsBetter,
   level,
 }: {
-  lower: number | null | undefined;
-  upper: number | null | undefined;
+  interval: Interval | null | undefined;
   point: number | null | undefined;
   extent: number;
   lowerIsBetter: boolean;
   level: number;
 }) {
-  const g = intervalGeometry(lower, upper, point, extent);
+  const g = intervalGeometry(interval, point, extent);
   const good = lowerIsBetter ? "below" : "above";
   const tone = g.side === "across" || g.side === "unknown" ? "bg-slate-400" : g.side === good ? "bg-emerald-600" : "bg-red-600";
-  const label = `${Math.round(level * 100)}% interval of the lift: ${formatLiftInterval(lower, upper)}, estimate ${formatLift(point)}`;
+  const range = formatLiftInterval(interval);
+  const label = `${Math.round(level * 100)}% interval of the lift: ${range === "—" ? "not computed" : range}, estimate ${formatLift(point)}`;
   return (
     <div
       className="relative h-5 w-full min-w-24 rounded bg-slate-100"

@@ -3,8 +3,8 @@ import { Badge, ScrollArea } from "../ui";
 import {
   formatCount,
   formatDifference,
+  formatIntervalEnds,
   formatLift,
-  formatLiftInterval,
   formatOf,
   formatPValue,
   formatProbability,
@@ -13,6 +13,7 @@ import {
 import { axisExtent } from "./interval";
 import { IntervalBar } from "./IntervalBar";
 import { LiftChart } from "./LiftChart";
+import { blockingReason, comparisonNotes, guardrailState, variantSentence, type GuardrailState, type Reason } from "./reasons";
 import type { Comparison, Engine, MetricResult, TimeseriesPoint } from "./types";
 
 const ROLE_NAMES = { primary: "primary", secondary: "secondary", guardrail: "guardrail" } as const;
@@ -35,18 +36,58 @@ const VERDICTS = {
   inconclusive: { tone: "gray", text: "Inconclusive" },
 } as const;
 
-/** No estimate yet (a variant without units, or too few): nothing can be said, harm included. */
-function lacksData(c: Comparison): boolean {
-  return c.messages.includes("NOT_ENOUGH_DATA") || c.absolute_lift === null;
-}
+const GUARDRAIL_BADGES: Record<GuardrailState, { tone: "red" | "green" | "gray" | "amber"; text: string }> = {
+  breached: { tone: "red", text: "breached" },
+  ok: { tone: "green", text: "within bounds" },
+  "no-data": { tone: "gray", text: "not enough data yet" },
+  "no-traffic": { tone: "gray", text: "no traffic" },
+  unjudged: { tone: "amber", text: "cannot be judged" },
+};
 
-function VerdictBadge({ verdict, guardrail, note, noData }: { verdict: Comparison["verdict"]; guardrail: boolean; note?: string | null | undefined; noData: boolean }) {
+/** The verdict, or why there is none: the reason's short label, what it means for screen readers and
+ * in the tooltip with the server's own sentence for this variant, visible too when the input is wrong. */
+function VerdictBadge({
+  verdict,
+  guardrail,
+  note,
+  reason,
+  sentence,
+}: {
+  verdict: Comparison["verdict"];
+  guardrail: boolean;
+  note?: string | null | undefined;
+  reason: Reason | null;
+  sentence: string | null;
+}) {
+  if (reason) {
+    return (
+      <span data-field="verdict" data-value={verdict} data-reason={reason.code}>
+        <Badge tone={reason.tone === "problem" ? "amber" : "gray"} title={sentence ? `${reason.meaning}\n${sentence}` : reason.meaning}>
+          {reason.label}
+        </Badge>
+        {reason.tone === "problem" ? (
+          <span className="mt-1 block max-w-56 whitespace-normal text-xs text-slate-700">{reason.meaning}</span>
+        ) : (
+          <span className="sr-only">: {reason.meaning}</span>
+        )}
+      </span>
+    );
+  }
   const v = VERDICTS[verdict] ?? VERDICTS.inconclusive;
-  const text = noData ? "Not enough data" : guardrail ? (verdict === "loser" ? "Harmed" : verdict === "winner" ? "Better" : "No harm found") : v.text;
+  const text = guardrail ? (verdict === "loser" ? "Harmed" : verdict === "winner" ? "Better" : "No harm found") : v.text;
   return (
     <span data-field="verdict" data-value={verdict}>
       <Badge tone={v.tone} title={note ?? undefined}>{text}</Badge>
     </span>
+  );
+}
+
+/** An interval the API did not compute (`null`): a dash, never "−∞ to +∞". */
+function NoInterval({ what }: { what: string }) {
+  return (
+    <div className="mt-0.5 text-xs text-slate-600" data-testid="no-interval" title={`No interval of the ${what}: not computed for this comparison`}>
+      —<span className="sr-only"> no interval of the {what}</span>
+    </div>
   );
 }
 
@@ -61,6 +102,7 @@ export function MetricCard({
   levelFallback,
   breached,
   correctionLabel,
+  weights,
 }: {
   metric: MetricResult;
   role: Role;
@@ -69,6 +111,8 @@ export function MetricCard({
   levelFallback: number;
   breached: boolean;
   correctionLabel: string | null;
+  /** the experiment's variant weights: a variant weighted 0 gets no traffic, rather than "not enough data" */
+  weights?: ReadonlyMap<string, number>;
 }) {
   const format = formatOf(metric);
   const name = metric.metric?.name ?? metric.metric_key;
@@ -77,10 +121,12 @@ export function MetricCard({
   const extent = axisExtent(
     metric.comparisons.map((c) => ({ lower: c.relative_interval?.lower, upper: c.relative_interval?.upper, point: c.relative_lift })),
   );
+  const reasons = metric.comparisons.map((c) => blockingReason(c, weights));
+  const variantKeys = metric.comparisons.map((c) => c.variant_key);
   const bayesian = engine === "bayesian";
   const guardrail = role === "guardrail";
   // a guardrail is "within bounds" only once there is something to bound
-  const waiting = metric.comparisons.length === 0 || metric.comparisons.every(lacksData);
+  const status = guardrailState(reasons, breached);
   const lowerIsBetter = metric.lower_is_better || metric.metric?.direction === "lower";
   const headingId = `metric-${metric.metric_key}`;
   return (
@@ -95,8 +141,8 @@ export function MetricCard({
         </h2>
         <Badge tone={role === "primary" ? "indigo" : guardrail ? "amber" : "gray"}>{ROLE_NAMES[role]}</Badge>
         {guardrail ? (
-          <span data-testid="guardrail-status" data-value={breached ? "breached" : waiting ? "no-data" : "ok"}>
-            <Badge tone={breached ? "red" : waiting ? "gray" : "green"}>{breached ? "breached" : waiting ? "not enough data yet" : "within bounds"}</Badge>
+          <span data-testid="guardrail-status" data-value={status}>
+            <Badge tone={GUARDRAIL_BADGES[status].tone}>{GUARDRAIL_BADGES[status].text}</Badge>
           </span>
         ) : null}
         <span className="text-xs text-slate-600">
@@ -159,89 +205,98 @@ export function MetricCard({
                 </td>
               </tr>
             ) : null}
-            {metric.comparisons.map((c) => (
-              <tr key={c.variant_key} data-variant={c.variant_key}>
-                <th scope="row" className={`${td} text-left font-medium`}>
-                  {c.variant_key}
-                </th>
-                <td className={`${td} text-right`}>
-                  <Num field="units" value={c.treatment.units}>{formatCount(c.treatment.units)}</Num>
-                </td>
-                <td className={`${td} text-right`}>
-                  <Num field="mean" value={c.treatment.mean}>{formatValue(c.treatment.mean, format)}</Num>
-                </td>
-                <td className={`${td} text-right`}>
-                  <Num field="absolute_lift" value={c.absolute_lift}>{formatDifference(c.absolute_lift, format)}</Num>
-                  {c.absolute_interval ? (
-                    <div
-                      className="text-xs text-slate-600"
-                      title={`${Math.round(level * 100)}% interval of the difference: the one the verdict is decided on`}
-                    >
-                      <Num field="absolute_lower" value={c.absolute_interval.lower}>
-                        {c.absolute_interval.lower === null ? "\u2212∞" : formatDifference(c.absolute_interval.lower, format)}
-                      </Num>
-                      {" to "}
-                      <Num field="absolute_upper" value={c.absolute_interval.upper}>
-                        {c.absolute_interval.upper === null ? "+∞" : formatDifference(c.absolute_interval.upper, format)}
-                      </Num>
-                    </div>
-                  ) : null}
-                  {c.posterior_sd !== null && c.posterior_sd !== undefined ? (
-                    <div className="text-xs text-slate-600">
-                      sd <Num field="posterior_sd" value={c.posterior_sd}>{formatDifference(c.posterior_sd, format).replace("+", "")}</Num>
-                    </div>
-                  ) : null}
-                </td>
-                <td className={`${td} text-right font-medium`}>
-                  <Num field="relative_lift" value={c.relative_lift}>{formatLift(c.relative_lift)}</Num>
-                </td>
-                <td className={td}>
-                  <IntervalBar
-                    lower={c.relative_interval?.lower}
-                    upper={c.relative_interval?.upper}
-                    point={c.relative_lift}
-                    extent={extent}
-                    lowerIsBetter={lowerIsBetter}
-                    level={level}
-                  />
-                  <div className="mt-0.5 text-xs text-slate-600">
-                    <Num field="relative_lower" value={c.relative_interval?.lower}>
-                      {formatLiftInterval(c.relative_interval?.lower, undefined).split(" to ")[0]}
-                    </Num>
-                    {" to "}
-                    <Num field="relative_upper" value={c.relative_interval?.upper}>
-                      {formatLiftInterval(undefined, c.relative_interval?.upper).split(" to ")[1]}
-                    </Num>
-                  </div>
-                </td>
-                {bayesian ? (
-                  <>
-                    <td className={`${td} text-right`}>
-                      <Num field="chance_to_win" value={c.chance_to_win}>{formatProbability(c.chance_to_win)}</Num>
-                    </td>
-                    <td className={`${td} text-right`}>
-                      <Num field="risk" value={c.risk?.treatment}>{formatDifference(c.risk?.treatment, format).replace("+", "")}</Num>
-                    </td>
-                  </>
-                ) : (
+            {metric.comparisons.map((c, i) => {
+              const reason = reasons[i] ?? null;
+              const notes = comparisonNotes(c).filter((n) => n.code !== reason?.code);
+              const absolute = formatIntervalEnds(c.absolute_interval, (value) => formatDifference(value, format));
+              const relative = formatIntervalEnds(c.relative_interval, (value) => formatLift(value));
+              return (
+                <tr key={c.variant_key} data-variant={c.variant_key}>
+                  <th scope="row" className={`${td} text-left font-medium`}>
+                    {c.variant_key}
+                  </th>
                   <td className={`${td} text-right`}>
-                    {c.p_value_adjusted !== null && c.p_value_adjusted !== undefined && metric.role === "goal" && correctionLabel ? (
-                      <>
-                        <Num field="p_value_adjusted" value={c.p_value_adjusted}>{formatPValue(c.p_value_adjusted)}</Num>
-                        <div className="text-xs text-slate-600">
-                          raw <Num field="p_value" value={c.p_value}>{formatPValue(c.p_value)}</Num>
-                        </div>
-                      </>
+                    <Num field="units" value={c.treatment.units}>{formatCount(c.treatment.units)}</Num>
+                  </td>
+                  <td className={`${td} text-right`}>
+                    <Num field="mean" value={c.treatment.mean}>{formatValue(c.treatment.mean, format)}</Num>
+                  </td>
+                  <td className={`${td} text-right`}>
+                    <Num field="absolute_lift" value={c.absolute_lift}>{formatDifference(c.absolute_lift, format)}</Num>
+                    {absolute ? (
+                      <div
+                        className="text-xs text-slate-600"
+                        title={`${Math.round(level * 100)}% interval of the difference: the one the verdict is decided on`}
+                      >
+                        <Num field="absolute_lower" value={c.absolute_interval?.lower}>{absolute[0]}</Num>
+                        {" to "}
+                        <Num field="absolute_upper" value={c.absolute_interval?.upper}>{absolute[1]}</Num>
+                      </div>
+                    ) : c.absolute_lift !== null ? (
+                      <NoInterval what="difference" />
+                    ) : null}
+                    {c.posterior_sd !== null && c.posterior_sd !== undefined ? (
+                      <div className="text-xs text-slate-600">
+                        sd <Num field="posterior_sd" value={c.posterior_sd}>{formatDifference(c.posterior_sd, format).replace("+", "")}</Num>
+                      </div>
+                    ) : null}
+                  </td>
+                  <td className={`${td} text-right font-medium`}>
+                    <Num field="relative_lift" value={c.relative_lift}>{formatLift(c.relative_lift)}</Num>
+                  </td>
+                  <td className={td}>
+                    <IntervalBar interval={c.relative_interval} point={c.relative_lift} extent={extent} lowerIsBetter={lowerIsBetter} level={level} />
+                    {relative ? (
+                      <div className="mt-0.5 text-xs text-slate-600">
+                        <Num field="relative_lower" value={c.relative_interval?.lower}>{relative[0]}</Num>
+                        {" to "}
+                        <Num field="relative_upper" value={c.relative_interval?.upper}>{relative[1]}</Num>
+                      </div>
                     ) : (
-                      <Num field="p_value" value={c.p_value}>{formatPValue(c.p_value)}</Num>
+                      <NoInterval what="lift" />
                     )}
                   </td>
-                )}
-                <td className={td}>
-                  <VerdictBadge verdict={c.verdict} guardrail={guardrail} note={c.verdict_note} noData={lacksData(c)} />
-                </td>
-              </tr>
-            ))}
+                  {bayesian ? (
+                    <>
+                      <td className={`${td} text-right`}>
+                        <Num field="chance_to_win" value={c.chance_to_win}>{formatProbability(c.chance_to_win)}</Num>
+                      </td>
+                      <td className={`${td} text-right`}>
+                        <Num field="risk" value={c.risk?.treatment}>{formatDifference(c.risk?.treatment, format).replace("+", "")}</Num>
+                      </td>
+                    </>
+                  ) : (
+                    <td className={`${td} text-right`}>
+                      {c.p_value_adjusted !== null && c.p_value_adjusted !== undefined && metric.role === "goal" && correctionLabel ? (
+                        <>
+                          <Num field="p_value_adjusted" value={c.p_value_adjusted}>{formatPValue(c.p_value_adjusted)}</Num>
+                          <div className="text-xs text-slate-600">
+                            raw <Num field="p_value" value={c.p_value}>{formatPValue(c.p_value)}</Num>
+                          </div>
+                        </>
+                      ) : (
+                        <Num field="p_value" value={c.p_value}>{formatPValue(c.p_value)}</Num>
+                      )}
+                    </td>
+                  )}
+                  <td className={td}>
+                    <VerdictBadge
+                      verdict={c.verdict}
+                      guardrail={guardrail}
+                      note={c.verdict_note}
+                      reason={reason}
+                      sentence={variantSentence(metric.summary, variantKeys, c.variant_key)}
+                    />
+                    {notes.map((n) => (
+                      <span key={n.code} data-note={n.code} className="mt-1 block text-xs text-slate-600" title={n.meaning}>
+                        {n.label}
+                        <span className="sr-only">: {n.meaning}</span>
+                      </span>
+                    ))}
+                  </td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       </ScrollArea>

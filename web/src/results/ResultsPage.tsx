@@ -12,6 +12,7 @@ import { downloadCsv } from "./csv";
 import { guardrailHarms, shipCandidate } from "./harm";
 import { ENGINE_NAMES, formatWait } from "./format";
 import { MetricCard, type Role } from "./MetricCard";
+import { variantWeights } from "./reasons";
 import type { CorrectionChoice, Engine, ResultsSettings } from "./types";
 
 const ENGINES: Engine[] = ["frequentist", "sequential", "bayesian"];
@@ -173,6 +174,8 @@ export function ResultsPage() {
         ? "Holm-adjusted"
         : "BH-adjusted";
   const levelFallback = data.interval_level ?? 1 - (data.metrics[0]?.alpha ?? 0.05);
+  // a variant weighted 0 gets no traffic: its cards say so rather than wait for data
+  const weights = variantWeights(exp?.variants);
   const goals = data.metrics.filter((m) => m.role !== "guardrail");
   const guardrails = data.metrics.filter((m) => m.role === "guardrail");
 
@@ -186,6 +189,7 @@ export function ResultsPage() {
       levelFallback={levelFallback}
       breached={false}
       correctionLabel={correctionLabel}
+      weights={weights}
     />
   ));
   // a breached guardrail is the first thing to read
@@ -210,6 +214,7 @@ export function ResultsPage() {
           levelFallback={levelFallback}
           breached={breachedMetrics.has(metric.metric_key)}
           correctionLabel={null}
+          weights={weights}
         />
       ))}
     </section>

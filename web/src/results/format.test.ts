@@ -6,6 +6,7 @@ import {
   formatCurrency,
   formatDifference,
   formatDuration,
+  formatIntervalEnds,
   formatLift,
   formatLiftInterval,
   formatPercent,
@@ -69,8 +70,23 @@ describe("formatting of results", () => {
     expect(formatLift(0.1585928489042676)).toBe("+15.9%");
     expect(formatLift(-0.032)).toBe("\u22123.2%");
     expect(formatLift(0.00001)).toBe("0.0%");
-    expect(formatLiftInterval(-0.012, 0.084)).toBe("\u22121.2% to +8.4%");
-    expect(formatLiftInterval(0.02, null)).toBe("+2.0% to +∞");
+    expect(formatLiftInterval({ lower: -0.012, upper: 0.084 })).toBe("\u22121.2% to +8.4%");
+    // one-sided: one end, the other explicitly unbounded
+    expect(formatLiftInterval({ lower: 0.02, upper: null })).toBe("+2.0% to +∞");
+    expect(formatLiftInterval({ lower: null, upper: -0.01 })).toBe("\u2212∞ to \u22121.0%");
+  });
+
+  it("an interval the API did not compute reads —, never −∞ to +∞", () => {
+    expect(formatLiftInterval(null)).toBe("—");
+    expect(formatLiftInterval(undefined)).toBe("—");
+    // no end at all is no interval either
+    expect(formatLiftInterval({ lower: null, upper: null })).toBe("—");
+    expect(formatIntervalEnds(null, String)).toBeNull();
+    expect(formatIntervalEnds({ lower: null, upper: null }, String)).toBeNull();
+    // the absolute interval in the metric's unit, with an open end
+    const pp = (value: number) => formatDifference(value, { type: "percent" });
+    expect(formatIntervalEnds({ lower: 0.004, upper: null }, pp)).toEqual(["+0.40 pp", "+∞"]);
+    expect(formatIntervalEnds({ lower: -0.01, upper: 0.02 }, pp)).toEqual(["\u22121.00 pp", "+2.00 pp"]);
   });
 
   it("p-values and chances", () => {

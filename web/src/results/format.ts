@@ -1,6 +1,6 @@
 // Number formatting of the results page. Pure functions (unit-tested): the page shows these strings
 // and keeps the exact number the API sent in a `data-value` attribute beside each of them.
-import type { Engine, MetricResult, ValueFormat } from "./types";
+import type { Engine, Interval, MetricResult, ValueFormat } from "./types";
 
 const LOCALE = "en-US";
 
@@ -123,11 +123,28 @@ export function formatLift(value: number | null | undefined, decimals = 1): stri
   return Number(fixed(Math.abs(value) * 100, decimals)) === 0 ? text : signed(text, value);
 }
 
-/** An interval of relative lifts ("−1.2% to +8.4%"); an open end (one-sided test) is "−∞" / "+∞". */
-export function formatLiftInterval(lower: number | null | undefined, upper: number | null | undefined): string {
-  const lo = lower === null || lower === undefined ? `${MINUS}∞` : formatLift(lower);
-  const hi = upper === null || upper === undefined ? "+∞" : formatLift(upper);
-  return `${lo} to ${hi}`;
+/** The two ends of an interval as text, or null when there is no interval to show. The API sends
+ * `null` for an interval it did not compute (no data, zero variance, a control mean of 0 for the
+ * relative one): that is "—", never an infinite interval. Inside an interval a `null` end is unbounded
+ * (a one-sided test) and reads "−∞" / "+∞", but only beside a finite other end: an interval with no
+ * end at all says nothing either. */
+export function formatIntervalEnds(
+  interval: Interval | null | undefined,
+  formatEnd: (value: number) => string,
+): [string, string] | null {
+  if (!interval) return null;
+  const finite = (value: number | null | undefined) => (typeof value === "number" && Number.isFinite(value) ? value : null);
+  const lower = finite(interval.lower);
+  const upper = finite(interval.upper);
+  if (lower === null && upper === null) return null;
+  return [lower === null ? `${MINUS}∞` : formatEnd(lower), upper === null ? "+∞" : formatEnd(upper)];
+}
+
+/** An interval of relative lifts ("−1.2% to +8.4%"); an open end (one-sided test) is "−∞" / "+∞";
+ * no interval (not computed) is "—". */
+export function formatLiftInterval(interval: Interval | null | undefined): string {
+  const ends = formatIntervalEnds(interval, (value) => formatLift(value));
+  return ends ? `${ends[0]} to ${ends[1]}` : "—";
 }
 
 /** A p-value: three decimals, or "< 0.001". */

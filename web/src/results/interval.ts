@@ -1,6 +1,7 @@
 // Geometry of the interval bars: each comparison's relative-lift interval drawn on one axis shared by
 // the rows of a metric, symmetric around zero so that "does it cross zero" reads at a glance.
 // Pure (unit-tested); the component only turns these percentages into positioned elements.
+import type { Interval } from "./types";
 
 export interface IntervalGeometry {
   /** left edge of the bar, percent of the track */
@@ -14,7 +15,7 @@ export interface IntervalGeometry {
   /** the interval runs past the axis on that side (or is open, for one-sided tests) */
   clippedLeft: boolean;
   clippedRight: boolean;
-  /** where the interval lies against zero */
+  /** where the interval lies against zero ("unknown": there is no interval) */
   side: "above" | "below" | "across" | "unknown";
 }
 
@@ -50,31 +51,34 @@ function position(value: number, extent: number): number {
 
 const clamp = (value: number) => Math.min(100, Math.max(0, value));
 
-/** Where the bar of `[lower, upper]` with estimate `point` goes on an axis from `-extent` to `+extent`.
- * A missing end (one-sided interval) runs to the edge of the track. */
+/** Where the bar of `interval` with estimate `point` goes on an axis from `-extent` to `+extent`.
+ * A missing end of a one-sided interval runs to the edge of the track. No interval (`null`: not
+ * computed, or one without any end) has no bar and no side, rather than a bar across the whole axis. */
 export function intervalGeometry(
-  lower: number | null | undefined,
-  upper: number | null | undefined,
+  interval: Interval | null | undefined,
   point: number | null | undefined,
   extent: number,
 ): IntervalGeometry {
   const safeExtent = extent > 0 && Number.isFinite(extent) ? extent : 1;
-  const lo = lower === null || lower === undefined || !Number.isFinite(lower) ? null : lower;
-  const hi = upper === null || upper === undefined || !Number.isFinite(upper) ? null : upper;
+  const finite = (value: number | null | undefined) => (value === null || value === undefined || !Number.isFinite(value) ? null : value);
+  const lo = finite(interval?.lower);
+  const hi = finite(interval?.upper);
+  const at = finite(point);
+  const pointAt = at === null ? null : clamp(position(at, safeExtent));
+  if (lo === null && hi === null) {
+    return { left: 0, width: 0, point: pointAt, zero: 50, clippedLeft: false, clippedRight: false, side: "unknown" };
+  }
   const rawLeft = lo === null ? 0 : position(lo, safeExtent);
   const rawRight = hi === null ? 100 : position(hi, safeExtent);
   const left = clamp(Math.min(rawLeft, rawRight));
   const right = clamp(Math.max(rawLeft, rawRight));
-  let side: IntervalGeometry["side"] = "unknown";
-  if (lo !== null || hi !== null) {
-    if (lo !== null && lo > 0) side = "above";
-    else if (hi !== null && hi < 0) side = "below";
-    else side = "across";
-  }
+  let side: IntervalGeometry["side"] = "across";
+  if (lo !== null && lo > 0) side = "above";
+  else if (hi !== null && hi < 0) side = "below";
   return {
     left,
     width: right - left,
-    point: point === null || point === undefined || !Number.isFinite(point) ? null : clamp(position(point, safeExtent)),
+    point: pointAt,
     zero: 50,
     clippedLeft: lo === null || rawLeft < 0,
     clippedRight: hi === null || rawRight > 100,
