@@ -299,6 +299,19 @@ describe("results page", { concurrency: false }, () => {
     await sim.assertPageEqualsApi(page, DORMANT, { engine: "frequentist", cuped: "false", correction: "holm" });
     await checkAxe(page, "results (a variant weighted 0)");
     if (!process.env.UPDATE_SCREENSHOTS) await shot(page, "results-null-interval");
+
+    // stopped: the numbers count what happened up to the end, late arrivals from before it for a while
+    const units = (await ok(call(server.base, token, "GET", `/api/v1/experiments/${DORMANT}/results`))).data.units;
+    await ok(call(server.base, token, "POST", `/api/v1/experiments/${DORMANT}/complete`, { reason: "e2e: enough" }));
+    await page.reload();
+    const final = page.getByTestId("final-numbers");
+    await final.waitFor();
+    assert.match(await final.innerText(), /completed .*: these numbers count what happened up to the end, nothing after it; events from before the end that arrive late still count until /);
+    await page.getByRole("button", { name: "Refresh now" }).click();
+    await page.getByText(/aggregated now, in \d+ ms/).waitFor();
+    const after = (await ok(call(server.base, token, "GET", `/api/v1/experiments/${DORMANT}/results`))).data;
+    assert.deepEqual(after.units, units, "the final run added nothing from after the end");
+    if (!process.env.UPDATE_SCREENSHOTS) await shot(page, "results-completed");
     await page.context().close();
   });
 

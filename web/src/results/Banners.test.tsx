@@ -83,10 +83,18 @@ describe("data-quality banners", () => {
     const draft = screen.getByRole("status", { name: "No data yet" }).textContent ?? "";
     expect(draft).toContain("is draft");
     expect(draft).not.toMatch(/next|Refresh now|in 47 s/);
+    rerender(<WarningBanners results={results([warning], "archived")} nextRun={null} now={now} />);
+    const archived = screen.getByRole("status", { name: "No data yet" }).textContent ?? "";
+    expect(archived).toContain("no further run");
+    expect(archived).not.toMatch(/Refresh now|in 47 s/);
+    // completed: still aggregated for a while after the end (the page passes the next run then) ...
     rerender(<WarningBanners results={results([warning], "completed")} nextRun="2026-12-02T08:00:47Z" now={now} />);
-    const completed = screen.getByRole("status", { name: "No data yet" }).textContent ?? "";
-    expect(completed).toContain("no further run");
-    expect(completed).not.toMatch(/Refresh now|in 47 s/);
+    expect(screen.getByRole("status", { name: "No data yet" }).textContent).toContain("in 47 s (");
+    // ... and after that, aggregated by hand up to its end
+    rerender(<WarningBanners results={results([warning], "completed")} nextRun={null} now={now} canRefresh />);
+    const completed = screen.getByRole("status", { name: "No data" }).textContent ?? "";
+    expect(completed).toContain("no exposure from before its end has been aggregated");
+    expect(completed).toContain("Refresh now aggregates its events up to the end");
     rerender(<WarningBanners results={results([warning], "running")} nextRun="2026-12-02T08:00:47Z" now={now} />);
     expect(screen.getByRole("status", { name: "No data yet" }).textContent).not.toContain("Refresh now");
     rerender(<WarningBanners results={results([warning], "running")} nextRun="2026-12-02T08:00:47Z" now={now} canRefresh />);

@@ -95,7 +95,22 @@ function WarningBanner({
       );
     case "NO_DATA": {
       const status = results.experiment.status;
-      if (!AGGREGATED_STATUSES.includes(status)) {
+      if (status === "completed" && !nextRun) {
+        return (
+          <Banner tone="blue" code="NO_DATA" title="No data">
+            <p>
+              This experiment is <strong>completed</strong> and no exposure from before its end has been aggregated.
+              {canRefresh ? (
+                <>
+                  {" "}
+                  <strong>Refresh now</strong> aggregates its events up to the end.
+                </>
+              ) : null}
+            </p>
+          </Banner>
+        );
+      }
+      if (!AGGREGATED_STATUSES.includes(status) && status !== "completed") {
         const before = status === "draft" || status === "scheduled";
         return (
           <Banner tone="blue" code="NO_DATA" title="No data yet">
@@ -106,8 +121,8 @@ function WarningBanner({
               </p>
             ) : (
               <p>
-                This experiment is <strong>{status}</strong> and no exposure was aggregated while it ran; aggregation covers
-                running and paused experiments only, so no further run will add any.
+                This experiment is <strong>{status}</strong> and no exposure was aggregated while it ran; its statistics are
+                kept as they were, so no further run will add any.
               </p>
             )}
           </Banner>

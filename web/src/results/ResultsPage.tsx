@@ -151,10 +151,13 @@ export function ResultsPage() {
   const exp = experiment.data;
   const title = exp?.name ?? data.experiment.key;
   const aggregatedAt = meta.aggregated_at !== undefined ? meta.aggregated_at : data.aggregated_at;
-  const aggregating = AGGREGATED_STATUSES.includes(data.experiment.status);
-  // the server's schedule names the job's next run whatever the status; only running and paused experiments take part
+  const status = data.experiment.status;
+  // running and paused experiments are aggregated, and completed ones for a while after their end (the
+  // server says which: meta.aggregating); an older server only names the statuses
+  const aggregating = meta.aggregating ?? AGGREGATED_STATUSES.includes(status);
   const nextRun = aggregating ? (meta.next_aggregation_at ?? null) : null;
-  const canRefresh = can("experiments:write") && aggregating;
+  // a completed experiment can still be aggregated by hand: late events from before its end
+  const canRefresh = can("experiments:write") && (aggregating || status === "completed");
   const breachList = breaches.data ?? [];
   // the primary metric's one winner, if it has exactly one and harmed no guardrail: offered as the variant to ship
   const harms = guardrailHarms(breachList, data.metrics);
@@ -261,10 +264,19 @@ export function ResultsPage() {
           </>
         ) : null}
         {aggregating && meta.aggregation_interval_seconds ? <> · every {formatWait(meta.aggregation_interval_seconds).replace("in ", "")}</> : null}
-        {aggregating ? null : data.experiment.status === "draft" || data.experiment.status === "scheduled" ? (
+        {status === "completed" ? (
+          <span data-testid="final-numbers">
+            {" "}· completed{meta.ended_at ? <> {formatDate(meta.ended_at)}</> : null}: these numbers count what happened up to the end, nothing after it
+            {aggregating && meta.final_after ? (
+              <>; events from before the end that arrive late still count until {formatDate(meta.final_after)}</>
+            ) : canRefresh ? (
+              <>; <strong>Refresh now</strong> brings in any that arrived late</>
+            ) : null}
+          </span>
+        ) : aggregating ? null : status === "draft" || status === "scheduled" ? (
           <> · not aggregated until it starts (aggregation covers running and paused experiments)</>
         ) : (
-          <> · no further runs: the experiment is {data.experiment.status}, these numbers are final</>
+          <> · no further runs: the experiment is {status}, these numbers are final</>
         )}
         {results.isFetching ? <span className="text-slate-500"> · updating…</span> : null}
         <span role="status" className="text-slate-600">

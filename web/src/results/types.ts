@@ -135,6 +135,12 @@ export interface ResultsMeta {
   aggregated_at?: string | null;
   next_aggregation_at?: string | null;
   aggregation_interval_seconds?: number;
+  /** the scheduled aggregation covers the experiment (running, paused, and completed until final_after) */
+  aggregating?: boolean;
+  /** a completed experiment's end: nothing after it is counted */
+  ended_at?: string | null;
+  /** a completed experiment's last scheduled run: late events from before the end count until then */
+  final_after?: string | null;
 }
 
 export interface Breach {
