@@ -176,3 +176,23 @@ def test_to_json_dict__non_finite_floats_become_null() -> None:
     from experimently.stats import Interval
 
     assert to_json_dict(Interval(float("inf"), float("nan"))) == {"lower": None, "upper": None}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_overflowed_sum_of_squares__numeric_range_not_invalid(engine: Engine) -> None:
+    # a value of 1e200 is finite; its square, added up where the sums are kept, is not: the input was
+    # possible, the arithmetic left the range of doubles
+    big = VariantStats("t", 10, 1e200 + 9.0, float("inf"))
+    result = analyze_metric(
+        MetricKind.MEAN, [VariantStats("c", 10, 10.0, 12.0), big], control_key="c", engine=engine
+    )
+    [comparison] = result.comparisons
+    assert comparison.messages == (MessageCode.NUMERIC_RANGE,)
+    assert comparison.absolute_lift is None
+    _dumps(result)
+    # a NaN beside it is still an impossible input
+    broken = VariantStats("t", 10, float("nan"), float("inf"))
+    [nan] = analyze_metric(
+        MetricKind.MEAN, [VariantStats("c", 10, 10.0, 12.0), broken], control_key="c", engine=engine
+    ).comparisons
+    assert nan.messages == (MessageCode.INVALID_INPUT,)

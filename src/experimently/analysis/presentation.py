@@ -189,7 +189,10 @@ def _sentence(
         reason = {
             "NOT_ENOUGH_DATA": "not enough data yet (each arm needs at least 2 units)",
             "INVALID_INPUT": "the aggregated statistics are inconsistent",
-            "NUMERIC_RANGE": "the numbers are beyond what can be computed",
+            "NUMERIC_RANGE": (
+                "the numbers are beyond what can be computed (a value so large its square overflows: "
+                "cap the metric with winsorize_cap)"
+            ),
         }
         why = next((text for code, text in reason.items() if code in messages), "no result yet")
         return f"{variant} vs control on {name}: {why}."

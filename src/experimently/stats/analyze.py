@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -61,7 +62,10 @@ def _estimate(
             ArmSummary(control.key, control.n, None, None),
             ArmSummary(treatment.key, treatment.n, None, None),
         )
-        return None, Comparison(treatment.key, *arms, messages=(MessageCode.INVALID_INPUT,)), False
+        # a sum that is infinite (and nothing NaN): finite values whose sum of squares overflowed
+        # where they were added up (a value of 1e200 squared), not an impossible input
+        code = MessageCode.NUMERIC_RANGE if _overflowed(control, treatment) else MessageCode.INVALID_INPUT
+        return None, Comparison(treatment.key, *arms, messages=(code,)), False
     base = Comparison(treatment.key, summarize(s.kind, control), summarize(s.kind, treatment))
     c = arm_moments(s.kind, control) if control.n >= 2 else None
     t = arm_moments(s.kind, treatment) if treatment.n >= 2 else None
@@ -103,6 +107,26 @@ def _judge(s: Settings, result: Comparison) -> Comparison:
             result.p_value, result.absolute_lift, alpha=s.alpha, lower_is_better=s.lower_is_better
         )
     return replace(result, verdict=verdict)
+
+
+def _overflowed(*variants: VariantStats) -> bool:
+    """Whether a sum of these variants is infinite while none is NaN (the mark of an overflow)."""
+    sums = [
+        value
+        for v in variants
+        for value in (
+            v.sum,
+            v.sum_squares,
+            v.pre_sum,
+            v.pre_sum_squares,
+            v.cross_sum,
+            v.denom_sum,
+            v.denom_sum_squares,
+            v.num_denom_cross,
+        )
+        if isinstance(value, int | float)
+    ]
+    return any(math.isinf(value) for value in sums) and not any(math.isnan(value) for value in sums)
 
 
 def compare(s: Settings, control: VariantStats, treatment: VariantStats) -> Comparison:
