@@ -183,3 +183,7 @@ async def test_variant_weighted_zero__left_out_of_the_minimum__breach_still_foun
     [breach] = await breaches(harness, "with-holdout")
     assert breach["variant"] == "treatment" and breach["action"] == "paused"
     assert await status(harness, "with-holdout") == "paused"
+    # and the results say the holdout gets no traffic, not that it waits for data
+    results = await harness.client.get(f"{EXP}/with-holdout/results", headers=await harness.admin())
+    [errors] = results.json()["data"]["metrics"]
+    assert "later vs control on Errors: no traffic (its weight is 0" in errors["summary"], errors["summary"]

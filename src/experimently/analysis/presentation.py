@@ -269,13 +269,17 @@ def summary(
     correction: str,
     cuped: bool,
     thresholds: dict[str, float] | None,
+    unserved: frozenset[str] = frozenset(),
 ) -> str:
-    """A plain-language paragraph: one sentence per variant against control."""
+    """A plain-language paragraph: one sentence per variant against control (``unserved``: the
+    variants weighted 0, which get no traffic, said so rather than "not enough data yet")."""
     comparisons = analysis.get("comparisons") or []
     if not comparisons:
         return f"{name}: no result yet (no data for the variants)."
     return " ".join(
-        _sentence(
+        f"{c['variant_key']} vs control on {name}: no traffic (its weight is 0, so it is never assigned)."
+        if c["variant_key"] in unserved and c.get("absolute_lift") is None
+        else _sentence(
             c,
             name=name,
             kind=kind,

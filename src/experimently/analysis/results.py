@@ -319,6 +319,7 @@ async def _compute(
             correction=correction,
             cuped=cuped,
             thresholds=threshold_echo,
+            unserved=frozenset(str(v["key"]) for v in exp.variants if not float(v.get("weight") or 0) > 0),
         )
     return {
         "experiment": {
