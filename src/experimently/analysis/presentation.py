@@ -181,6 +181,7 @@ def _sentence(
     correction: str,
     cuped: bool,
     thresholds: dict[str, float] | None,
+    pre_window: bool = True,
 ) -> str:
     variant = c["variant_key"]
     control, treatment = c.get("control") or {}, c.get("treatment") or {}
@@ -215,9 +216,13 @@ def _sentence(
         detail += ", CUPED-adjusted"
     text = f"{base} ({detail})"
     if cuped and ({"CUPED_NO_PREPERIOD", "CUPED_NOT_SUPPORTED"} & messages):
-        text += " [CUPED not applied: " + (
-            "no pre-period data]" if "CUPED_NO_PREPERIOD" in messages else "not supported for ratio metrics]"
-        )
+        if "CUPED_NOT_SUPPORTED" in messages:
+            why = "not supported for ratio metrics"
+        elif not pre_window:
+            why = "this metric has no pre-period window (cuped_pre_window_days is 0)"
+        else:
+            why = "no pre-period data"
+        text += f" [CUPED not applied: {why}]"
     if "ZERO_VARIANCE" in messages:
         return text + "; every unit has the same value, so there is no test."
     if engine == "bayesian":
@@ -270,6 +275,7 @@ def summary(
     cuped: bool,
     thresholds: dict[str, float] | None,
     unserved: frozenset[str] = frozenset(),
+    pre_window: bool = True,
 ) -> str:
     """A plain-language paragraph: one sentence per variant against control (``unserved``: the
     variants weighted 0, which get no traffic, said so rather than "not enough data yet")."""
@@ -290,6 +296,7 @@ def summary(
             correction=canonical_correction(correction),
             cuped=cuped,
             thresholds=thresholds,
+            pre_window=pre_window,
         )
         for c in comparisons
     )

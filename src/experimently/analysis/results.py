@@ -199,6 +199,13 @@ def _no_data(exp: Experiment, schedule: Schedule) -> dict[str, Any]:
     }
 
 
+def _srm_p(value: Any) -> str:
+    """The SRM test's p-value as a person reads it (``1.7e-05``, ``< 1e-10``), not 17 digits."""
+    if not isinstance(value, int | float):
+        return "unknown"
+    return "< 1e-10" if value < 1e-10 else f"{value:.2g}"
+
+
 def _warnings(
     exp: Experiment, stats: ExperimentStats, srm: dict[str, Any], schedule: Schedule | None = None
 ) -> list[dict[str, Any]]:
@@ -209,7 +216,7 @@ def _warnings(
             {
                 "code": "SRM",
                 "message": "units per variant do not match the configured weights "
-                f"(p = {srm.get('p_value')}); results are not trustworthy until the cause is found",
+                f"(p = {_srm_p(srm.get('p_value'))}); results are not trustworthy until the cause is found",
             }
         )
     if stats.multi_variant_units:
@@ -320,6 +327,7 @@ async def _compute(
             cuped=cuped,
             thresholds=threshold_echo,
             unserved=frozenset(str(v["key"]) for v in exp.variants if not float(v.get("weight") or 0) > 0),
+            pre_window=bool(metric.cuped_pre_window_days),
         )
     return {
         "experiment": {
