@@ -22,7 +22,7 @@ from experimently.config import Settings, load_settings
 from experimently.console import install_console
 from experimently.deps import RuntimeDep
 from experimently.error_docs import render_html
-from experimently.errors import install_error_handlers
+from experimently.errors import DEPENDENCY_RETRY_AFTER, install_error_handlers
 from experimently.events.pipeline import redis_persistence
 from experimently.input_guard import InputGuardMiddleware
 from experimently.kit import gc_pauses, supervisor
@@ -100,7 +100,9 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         # a warning, not a failure: without an append-only file a Redis restart loses queued events
         data["redis_persistence"] = await redis_persistence(runtime.redis)
     body = {"data": data, "meta": {}}
-    return JSONResponse(body, status_code=200 if ok else 503)
+    if ok:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)})
 
 
 @ops.get("/api/errors", response_class=HTMLResponse)

@@ -133,7 +133,9 @@ class ServiceUnavailable(AppError):
     code = ErrorCode.SERVICE_UNAVAILABLE
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
-        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        super().__init__(
+            message, details={"retry_after_seconds": retry_after}, headers={"Retry-After": str(retry_after)}
+        )
 
 
 _DOCS_BASE = ["/api/errors"]  # set once from EXPERIMENTLY_ERRORS_DOCS_URL by install_error_handlers

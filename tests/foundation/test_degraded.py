@@ -335,6 +335,7 @@ async def test_postgres_hanging__known_keys_serve__the_rest_answers_503_within_s
             write = await timed("write", h.client.post(FLAGS, json={"key": "x", "name": "x"}, headers=admin))
             assert unknown.status_code == 503 and unknown.headers["Retry-After"], unknown.text
             assert ready.status_code == 503 and ready.json()["data"]["database"] is False
+            assert ready.headers["Retry-After"] == "1"
             assert write.status_code == 503 and write.headers["Retry-After"], write.text
             assert timings["evaluate"] < 2.5 and timings["unknown key"] < 2.5 and timings["ready"] < 2.5, (
                 timings

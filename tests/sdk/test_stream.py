@@ -95,6 +95,11 @@ def test_stream__payload_on_connect__changes_pushed__resume__bounded_per_key(
         # a person's token is refused
         status, _ = first_event(server.base_url, "not-a-key")
         assert status == 401
+        # the streams were counted as requests, their lifetimes kept out of the latency histogram
+        from experimently.middleware import DURATION, REQUESTS
+
+        assert REQUESTS.labels("GET", "/api/v1/sdk/stream", "200")._value.get() >= 4
+        assert DURATION.labels("GET", "/api/v1/sdk/stream")._sum.get() == 0
     finally:
         server.stop()
 

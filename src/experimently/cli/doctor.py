@@ -30,7 +30,9 @@ async def _database(settings: Settings) -> list[tuple[str, str, str]]:
         try:
             revision, head = await asyncio.wait_for(migration_state(db.engine), 10)
         except Exception as exc:
-            return [(FAIL, "database", f"unreachable at {where}: {str(exc).splitlines()[0][:200]}")]
+            why = str(exc).splitlines()[0][:200] if str(exc) else ""
+            why = why or ("timed out (it does not answer)" if isinstance(exc, TimeoutError) else repr(exc))
+            return [(FAIL, "database", f"unreachable at {where}: {why}")]
         found = [(OK, "database", f"reachable at {where}")]
         if revision is None:
             found.append((FAIL, "schema", "not migrated: run 'experimently migrate'"))
@@ -57,7 +59,9 @@ async def _redis(settings: Settings) -> list[tuple[str, str, str]]:
             await asyncio.wait_for(client.ping(), 5)
             info: dict[str, Any] = await client.info("persistence")
         except Exception as exc:
-            return [(FAIL, "redis", f"unreachable: {exc}")]
+            hung = isinstance(exc, TimeoutError)
+            why = str(exc) or ("timed out (it does not answer)" if hung else repr(exc))
+            return [(FAIL, "redis", f"unreachable: {why}")]
         if str(info.get("aof_enabled", "0")) == "1":
             return [(OK, "redis", "reachable; AOF persistence on (queued events survive a restart)")]
         return [

@@ -28,7 +28,7 @@ from experimently import degraded
 from experimently.config import Settings
 from experimently.db import Database
 from experimently.degraded import dependency_of
-from experimently.errors import ServiceUnavailable
+from experimently.errors import AppError, ErrorCode, ServiceUnavailable
 from experimently.events import repository
 from experimently.events.validation import EventRow
 from experimently.kit.ids import new_id
@@ -147,6 +147,17 @@ def _full(retry_after: int = 1) -> ServiceUnavailable:
     return ServiceUnavailable("event queue is full; retry later", retry_after=retry_after)
 
 
+def _never_fits(events: int, capacity: int) -> AppError:
+    """A batch larger than the whole queue: a 413 that says so, not a 503 to retry for ever."""
+    return AppError(
+        f"a batch of {events} events is larger than the event queue holds ({capacity}, "
+        "EXPERIMENTLY_EVENT_QUEUE_MAX): send smaller batches",
+        code=ErrorCode.PAYLOAD_TOO_LARGE,
+        status=413,
+        details={"events": events, "event_queue_max": capacity},
+    )
+
+
 class EmbeddedPipeline:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -161,6 +172,8 @@ class EmbeddedPipeline:
         self._task: asyncio.Task[None] | None = None
 
     async def enqueue(self, rows: Sequence[EventRow]) -> None:
+        if len(rows) > self.max:
+            raise _never_fits(len(rows), self.max)
         if self._stopping or self.pending + len(rows) > self.max:
             raise _full()
         self.queue.append(list(rows))
@@ -255,6 +268,8 @@ class StreamPipeline:
         self._reconcile = redis.register_script(RECONCILE)
 
     async def enqueue(self, rows: Sequence[EventRow]) -> None:
+        if len(rows) > self.settings.event_queue_max:
+            raise _never_fits(len(rows), self.settings.event_queue_max)
         payload = repository.encode_rows(rows)
         depth = await self._enqueue(
             keys=[self.stream, self.counter], args=[len(rows), self.settings.event_queue_max, payload]
