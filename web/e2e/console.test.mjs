@@ -597,6 +597,21 @@ describe("console", { concurrency: false }, () => {
       /^created\s+name: checkout service\s+scopes: evaluate, track\s+environment: production\s+expires_at: never$/,
     );
     await checkAxe(page, "history (filtered by type)");
+    // Export CSV: every record the filters match, as a file (here: the API keys' records)
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Export CSV" }).click()]);
+    assert.match(download.suggestedFilename(), /^experimently-audit-\d{8}T\d{6}Z\.csv$/);
+    const exported = await new Promise((resolve, reject) => {
+      download.createReadStream().then((stream) => {
+        const chunks = [];
+        stream.on("data", (chunk) => chunks.push(chunk));
+        stream.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+        stream.on("error", reject);
+      }, reject);
+    });
+    const lines = exported.trim().split("\r\n");
+    assert.match(lines[0], /^id,occurred_at,actor_type,actor_id,actor_label,action,resource_type,resource_id,resource_label,/);
+    assert.ok(lines.slice(1).every((line) => line.includes(",api_key,")), `only API key records: ${exported.slice(0, 400)}`);
+    assert.ok(lines.some((line) => line.includes("checkout service")), "the key's name is in the file");
     // a created person: their email and role
     await page.getByLabel("Filter by resource type").selectOption("user");
     const personCreated = table.locator("tbody tr").filter({ hasText: "user.created" }).filter({ hasText: "viewer@example.com" }).first();

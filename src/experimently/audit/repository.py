@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently.audit.models import AuditLog
@@ -36,12 +36,35 @@ def _filtered(query: Select[AuditLog], f: AuditFilter) -> Select[AuditLog]:
     if f.resource_id:
         query = query.where(AuditLog.resource_id == f.resource_id)
     if f.action:
-        query = query.where(AuditLog.action == f.action)
+        query = query.where(_actions(f.action))
     if f.since:
         query = query.where(AuditLog.occurred_at >= f.since)
     if f.until:
         query = query.where(AuditLog.occurred_at < f.until)
     return query
+
+
+def _actions(spec: str) -> ColumnElement[bool]:
+    """``flag.killed``; several, comma-separated (``user.created,api_key.created``); or every action of
+    a kind with ``.*`` (``api_key.*``)."""
+    wanted = [item.strip() for item in spec.split(",") if item.strip()]
+    exact = [item for item in wanted if not item.endswith(".*")]
+    prefixes = [item[:-1] for item in wanted if item.endswith(".*")]
+    clauses: list[ColumnElement[bool]] = [AuditLog.action.in_(exact)] if exact else []
+    # the kind's dot is part of the prefix, and LIKE's own wildcards in it are taken literally
+    clauses += [AuditLog.action.startswith(prefix, autoescape=True) for prefix in prefixes]
+    return or_(*clauses) if clauses else AuditLog.action == spec
+
+
+async def page_before(
+    session: AsyncSession, f: AuditFilter, before_id: int | None, size: int
+) -> Sequence[AuditLog]:
+    """Up to ``size`` records matching ``f``, newest first, older than ``before_id`` (keyset paging,
+    for an export of any length)."""
+    query = _filtered(select(AuditLog), f)
+    if before_id is not None:
+        query = query.where(AuditLog.id < before_id)
+    return (await session.scalars(query.order_by(AuditLog.id.desc()).limit(size))).all()
 
 
 async def list_entries(

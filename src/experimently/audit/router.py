@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 
 from experimently.audit import service
 from experimently.audit.schemas import AuditRead
 from experimently.auth.deps import ActorDep
-from experimently.deps import SessionDep
+from experimently.deps import RuntimeDep, SessionDep
+from experimently.kit.clock import now
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.kit.instants import UtcDateTime
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])
+ACTION_HELP = "an action (flag.killed), several comma-separated, or every action of a kind (api_key.*)"
+MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
 @router.get("", response_model=Envelope[list[AuditRead]])
@@ -24,7 +28,7 @@ async def list_audit_logs(
     actor_id: str | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
-    action: str | None = None,
+    action: Annotated[str | None, Query(description=ACTION_HELP)] = None,
     since: Annotated[UtcDateTime | None, Query(description="inclusive lower bound")] = None,
     until: Annotated[UtcDateTime | None, Query(description="exclusive upper bound")] = None,
 ) -> Envelope[list[AuditRead]]:
@@ -32,3 +36,28 @@ async def list_audit_logs(
     f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
     entries, total = await service.read_entries(session, actor, f, page.limit, page.offset)
     return Envelope(data=entries, meta=page.meta(total))
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {MEDIA["csv"]: {}, MEDIA["ndjson"]: {}}, "description": "every record"}},
+)
+async def export_audit_logs(
+    actor: ActorDep,
+    runtime: RuntimeDep,
+    format: Annotated[Literal["csv", "ndjson"], Query(description="CSV or one JSON record per line")] = "csv",
+    actor_id: str | None = None,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    action: Annotated[str | None, Query(description=ACTION_HELP)] = None,
+    since: Annotated[UtcDateTime | None, Query(description="inclusive lower bound")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="exclusive upper bound")] = None,
+) -> StreamingResponse:
+    """Every audit record matching the filters, newest first, as a download (no page limit); the
+    export is itself recorded (``audit.exported``). Admins and analysts."""
+    f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
+    lines = await service.export(runtime.db, actor, f, format)
+    name = f"experimently-audit-{now().strftime('%Y%m%dT%H%M%SZ')}.{format}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(lines, media_type=MEDIA[format], headers=headers)

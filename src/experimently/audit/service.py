@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -16,6 +19,7 @@ from experimently.audit import repository
 from experimently.audit.models import AuditLog
 from experimently.audit.repository import AuditFilter as AuditFilter  # the filter callers build
 from experimently.audit.schemas import AuditRead
+from experimently.db import Database
 from experimently.kit.clock import iso, now
 from experimently.kit.context import current
 from experimently.rbac import Permission, permissions_for, require
@@ -117,6 +121,11 @@ async def read_entries(
     who may not manage webhooks, a webhook's URL redacted wherever it appears (receivers such as
     Slack keep their secret in the path)."""
     rows, total = await list_entries(session, actor, f, limit, offset)
+    return await _readable(session, actor, rows), total
+
+
+async def _readable(session: AsyncSession, actor: Actor, rows: Sequence[AuditLog]) -> list[AuditRead]:
+    """``rows`` as ``actor`` reads them: labelled, webhook URLs redacted unless they manage webhooks."""
     whole_urls = Permission.WEBHOOKS_MANAGE in permissions_for(actor)
     ids: dict[str, set[str]] = {}
     for row in rows:
@@ -141,7 +150,7 @@ async def read_entries(
             ref = (row.resource_type, row.resource_id)
             entry.resource_label = row.resource_id if row.resource_type in _KEYED else names.get(ref)
         entries.append(entry)
-    return entries, total
+    return entries
 
 
 def _recorded_name(row: AuditLog, whole_urls: bool) -> str | None:
@@ -176,3 +185,76 @@ def _redact_urls(entry: AuditRead) -> AuditRead:
 
 def _hide_text(value: Any) -> Any:
     return redacted(value) if isinstance(value, str) else value
+
+
+EXPORT_PAGE = 1000
+CSV_COLUMNS = (
+    "id",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "action",
+    "resource_type",
+    "resource_id",
+    "resource_label",
+    "reason",
+    "request_id",
+    "ip",
+    "user_agent",
+    "before",
+    "after",
+    "diff",
+)
+
+
+async def export(db: Database, actor: Actor, f: AuditFilter, fmt: str) -> AsyncIterator[bytes]:
+    """Every record matching ``f``, newest first, as CSV (one row per record, ``before``/``after``/
+    ``diff`` as JSON text) or NDJSON (one ``AuditRead`` per line), read as ``actor`` reads the trail,
+    a page of ``EXPORT_PAGE`` at a time (keyset, so any length). The permission is checked and the
+    export itself recorded (``audit.exported``, with its filters) before the first byte."""
+    require(actor, Permission.AUDIT_READ)
+    filters = {k: (iso(v) if isinstance(v, datetime) else v) for k, v in asdict(f).items() if v}
+    async with db.transaction() as session:
+        record(session, actor, "audit.exported", "audit_log", None, after={"format": fmt, "filters": filters})
+    return _export_pages(db, actor, f, fmt)
+
+
+async def _export_pages(db: Database, actor: Actor, f: AuditFilter, fmt: str) -> AsyncIterator[bytes]:
+    if fmt == "csv":
+        yield _csv_line(CSV_COLUMNS)
+    before: int | None = None
+    while True:
+        async with db.sessions() as session:
+            rows = await repository.page_before(session, f, before, EXPORT_PAGE)
+            entries = await _readable(session, actor, rows)
+        if not rows:
+            return
+        for entry in entries:
+            if fmt == "csv":
+                data = entry.model_dump(mode="json")
+                yield _csv_line(
+                    [
+                        json.dumps(data[c], ensure_ascii=False, sort_keys=True)
+                        if c in ("before", "after", "diff") and data[c] is not None
+                        else data[c]
+                        for c in CSV_COLUMNS
+                    ]
+                )
+            else:
+                yield entry.model_dump_json().encode() + b"\n"
+        before = rows[-1].id
+
+
+def _csv_line(values: Sequence[Any]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(["" if v is None else _no_formula(v) for v in values])
+    return out.getvalue().encode()
+
+
+def _no_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) is quoted
+    with a leading apostrophe: an audit record holds what users typed."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

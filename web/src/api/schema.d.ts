@@ -1224,6 +1224,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/audit-logs/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export Audit Logs
+         * @description Every audit record matching the filters, newest first, as a download (no page limit); the
+         *     export is itself recorded (``audit.exported``). Admins and analysts.
+         */
+        get: operations["export_audit_logs_api_v1_audit_logs_export_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/segments": {
         parameters: {
             query?: never;
@@ -9190,6 +9211,7 @@ export interface operations {
                 actor_id?: string | null;
                 resource_type?: string | null;
                 resource_id?: string | null;
+                /** @description an action (flag.killed), several comma-separated, or every action of a kind (api_key.*) */
                 action?: string | null;
                 /** @description inclusive lower bound */
                 since?: string | null;
@@ -9213,6 +9235,75 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_list_AuditRead__"];
+                };
+            };
+            /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description authenticated, but the role, scope or key environment does not allow it (`PERMISSION_DENIED`) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description rate limited (`RATE_LIMIT_EXCEEDED`); `Retry-After` says when to come back */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    export_audit_logs_api_v1_audit_logs_export_get: {
+        parameters: {
+            query?: {
+                /** @description CSV or one JSON record per line */
+                format?: "csv" | "ndjson";
+                actor_id?: string | null;
+                resource_type?: string | null;
+                resource_id?: string | null;
+                /** @description an action (flag.killed), several comma-separated, or every action of a kind (api_key.*) */
+                action?: string | null;
+                /** @description inclusive lower bound */
+                since?: string | null;
+                /** @description exclusive upper bound */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every record */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv; charset=utf-8": unknown;
+                    "application/x-ndjson": unknown;
                 };
             };
             /** @description no credentials, or invalid or expired ones (`AUTHENTICATION_REQUIRED`, `TOKEN_INVALID`) */

@@ -1,9 +1,10 @@
 import { useState } from "react";
 import { Link } from "react-router-dom";
-import { keepPreviousData, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { api, ApiError, unwrap } from "../api/client";
 import { Button, ErrorBanner, formatDate, Input, Select, Spinner, useDebounced } from "../ui";
 import { deepDiff, isUuid, peopleLabels, personLabel, show, summarize } from "./diff";
+import { downloadAudit } from "./exportAudit";
 import { RESOURCE_TYPES, RETENTION_TYPES } from "./labels";
 
 interface Filters {
@@ -123,6 +124,7 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
   const settled = useDebounced(typed, 300);
   const filters: Filters = { action: settled.action, resource_id: settled.resource_id, resource_type: typed.resource_type };
   const audit = useAudit({ ...filters, ...fixed }, offset);
+  const exporting = useMutation({ mutationFn: downloadAudit });
   const rows = audit.data?.rows ?? [];
   // people's ids in the records (an owner, a schedule's creator) read by the labels the page's own records give them
   const people = peopleLabels(rows);
@@ -163,7 +165,19 @@ export function AuditTable({ fixed = {} }: { fixed?: Filters }) {
           </Select>
         )}
         {field("resource_id", "resource: key, or id")}
+        <Button
+          className="ml-auto"
+          disabled={exporting.isPending}
+          onClick={() => exporting.mutate({ ...filters, ...fixed, ...(audit.data?.experiment && filters.resource_id ? { resource_id: audit.data.experiment.id } : {}) })}
+        >
+          {exporting.isPending ? "Exporting…" : "Export CSV"}
+        </Button>
       </div>
+      <p className="text-xs text-slate-500">
+        Action filters take several actions separated by commas, or every action of a kind: <span className="font-mono">api_key.*</span>. Export
+        CSV saves every record the filters match (not only this page); the export is itself recorded.
+      </p>
+      <ErrorBanner error={exporting.error} />
       {audit.data?.experiment && filters.resource_id ? (
         <p className="text-xs text-slate-600" data-testid="audit-resolved">
           Showing experiment <span className="font-mono">{audit.data.experiment.key}</span> (its records name it by id{" "}

@@ -15,6 +15,7 @@ export const RESOURCE_TYPES: { value: string; label: string }[] = [
   { value: "webhook", label: "Webhook" },
   { value: "user", label: "Person (account, sign-in)" },
   { value: "privacy_subject", label: "Privacy request" },
+  { value: "audit_log", label: "History (exports)" },
 ];
 
 /** `retention.deleted` records name what the retention job deleted as their resource type. */
