@@ -52,10 +52,18 @@ async def test_sessions__listed_with_device__one_ended(harness: Harness, fake_cl
         "/api/v1/auth/refresh", json={"refresh_token": phone["refresh_token"]}
     )
     assert refused.status_code == 401
+    # a session ended on purpose is no stolen token: refused without the theft alarm
+    assert await harness.audit(action="auth.refresh_reuse_detected") == []
     assert (
         await harness.client.post("/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]})
     ).status_code == 200
     assert await harness.audit(action="auth.session_revoked")
+    # while a rotated token presented again, its session alive, still raises it (and ends the session)
+    replayed = await harness.client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": laptop["refresh_token"]}
+    )
+    assert replayed.status_code == 401
+    assert len(await harness.audit(action="auth.refresh_reuse_detected")) == 1
     unknown = await harness.client.delete(f"{BETA}/sessions/nope", headers=bearer(laptop))
     assert unknown.status_code == 404
 

@@ -142,6 +142,21 @@ async def token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken 
     return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
 
 
+async def family_live(session: AsyncSession, family_id: str, moment: datetime) -> bool:
+    """Whether the session (refresh family) still holds a usable token: a rotated token presented
+    again then means two holders of one session; once every token is revoked, the session is over."""
+    live = await session.scalar(
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.family_id == family_id,
+            RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > moment,
+        )
+        .limit(1)
+    )
+    return live is not None
+
+
 async def claim_refresh_token(
     session: AsyncSession, token_hash: str, moment: datetime
 ) -> tuple[str, str, datetime] | None:

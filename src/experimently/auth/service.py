@@ -168,7 +168,14 @@ async def refresh(
         won = await repository.claim_refresh_token(session, digest, moment)
         if won is None:
             row = await repository.token_by_hash(session, digest)
-            if row is not None and row.revoked_at is not None:
+            # a revoked token while its session lives on is a rotated one presented again: two holders
+            # of one session, one of them a thief. A token of a session that ended (signed out, ended
+            # from another device, a password change) is refused without raising that alarm.
+            if (
+                row is not None
+                and row.revoked_at is not None
+                and await repository.family_live(session, row.family_id, moment)
+            ):
                 await _revoke_family(session, row.family_id)
                 audit.record(session, SYSTEM, "auth.refresh_reuse_detected", "user", row.user_id)
         else:
