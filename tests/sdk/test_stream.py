@@ -165,3 +165,42 @@ def test_redis_down__connected_clients_keep_streaming__cross_instance_resumes_wh
             while client.is_enabled("f", "u"):
                 assert time.monotonic() < deadline, "a change through A did not reach B's client"
                 time.sleep(0.05)
+
+
+def test_server_stopping__open_stream_ends_cleanly(tmp_path: Path, migrated_sqlite: Path) -> None:
+    from sse_starlette.sse import AppStatus
+
+    server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path)).start()
+    try:
+        server.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
+        key = server.sdk_key()
+        outcome: dict[str, Any] = {}
+        opened = threading.Event()
+
+        def listen() -> None:
+            try:
+                with (
+                    httpx.Client(base_url=server.base_url, timeout=30) as http,
+                    connect_sse(http, "GET", "/api/v1/sdk/stream", headers={"X-API-Key": key}) as sse,
+                ):
+                    for event in sse.iter_sse():
+                        outcome.setdefault("events", []).append(event.event)
+                        opened.set()
+                outcome["ended"] = "cleanly"
+            except Exception as exc:  # a response cut mid-body: RemoteProtocolError
+                outcome["ended"] = repr(exc)
+
+        listener = threading.Thread(target=listen, daemon=True)
+        listener.start()
+        assert opened.wait(30)
+        # When the server starts shutting down (what uvicorn's SIGTERM handler makes sse-starlette see)
+        AppStatus.should_exit = True
+        try:
+            listener.join(15)
+        finally:
+            AppStatus.should_exit = False
+        # Then the stream ends itself and its response completes: the client sees an end, not a cut
+        assert outcome.get("ended") == "cleanly", outcome
+        assert outcome["events"][0] == "put"
+    finally:
+        server.stop()

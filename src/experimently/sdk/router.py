@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Request
 from sse_starlette import EventSourceResponse
 
@@ -10,6 +11,7 @@ from experimently.deps import RuntimeDep
 from experimently.rbac import Permission, require_key_environment
 
 router = APIRouter(prefix="/sdk", tags=["sdk"])
+SHUTDOWN_GRACE_SECONDS = 2.0  # how long an open stream has to end itself once the server stops
 
 
 @router.get("/stream", response_class=EventSourceResponse)
@@ -18,9 +20,14 @@ async def stream(request: Request, actor: ActorDep, runtime: RuntimeDep) -> Even
     environment = require_key_environment(actor, Permission.EVALUATE, "evaluate")
     hub = runtime.sdk_stream
     channel = await hub.open(actor.id, environment)
-    events = hub.events(actor.id, environment, channel, request.headers.get("last-event-id"))
+    # on a server shutdown the stream ends itself, so the response completes (the client reconnects
+    # elsewhere) instead of being cut mid-body with an ERROR line per open stream
+    shutdown = anyio.Event()
+    events = hub.events(actor.id, environment, channel, request.headers.get("last-event-id"), shutdown)
     return EventSourceResponse(
         events,
         ping=runtime.settings.sdk_stream_heartbeat_seconds,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        shutdown_event=shutdown,
+        shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )

@@ -18,9 +18,10 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+import anyio
 import structlog
 from prometheus_client import Gauge
 
@@ -125,23 +126,44 @@ class SdkStream:
                 del self._channels[environment]
 
     async def events(
-        self, key_id: str, environment: str, channel: _Channel, last_event_id: str | None
+        self,
+        key_id: str,
+        environment: str,
+        channel: _Channel,
+        last_event_id: str | None,
+        shutdown: anyio.Event | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """The events of one connection; releases the reservation when the client goes."""
+        """The events of one connection; releases the reservation when the client goes, and ends
+        when ``shutdown`` is set (the server stops: the response then completes cleanly)."""
         try:
             sent = channel.current
             if last_event_id is not None and last_event_id == sent.version:
                 yield {"event": "ready", "id": sent.version, "data": json.dumps({"version": sent.version})}
             else:
                 yield _put(sent)
-            while True:
+            while shutdown is None or not shutdown.is_set():
                 waiter = channel.changed
                 if channel.current.etag == sent.etag:
-                    await waiter.wait()
+                    if shutdown is None:
+                        await waiter.wait()
+                    else:
+                        await _first(waiter.wait(), shutdown.wait())
+                        if shutdown.is_set():
+                            return
                 sent = channel.current
                 yield _put(sent)
         finally:
             self.close(key_id, environment)
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Wait until the first of ``waits`` finishes; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def _put(payload: SdkPayload) -> dict[str, Any]:
