@@ -20,8 +20,11 @@ DATABASE = "database"
 
 DEGRADED = Gauge(
     "experimently_degraded",
-    "1 while this process serves without a dependency (redis, database), else 0",
+    "1 while a process of this instance serves without a dependency (redis, database), else 0",
     ["dependency"],
+    # across the processes of ``serve --workers N``: the highest of the live ones (a worker that died
+    # is marked dead by the parent and no longer counts)
+    multiprocess_mode="livemax",
 )
 for _dependency in (REDIS, DATABASE):
     DEGRADED.labels(_dependency).set(0)

@@ -8,6 +8,7 @@ import gc
 import os
 import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -105,10 +106,43 @@ def _multiprocess_metrics(workers: int) -> Iterator[None]:
         return
     with tempfile.TemporaryDirectory(prefix="experimently-metrics-") as directory:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        stop = threading.Event()
+        reaper = threading.Thread(target=_reap_dead_workers, args=(directory, stop), daemon=True)
+        reaper.start()
         try:
             yield
         finally:
+            stop.set()
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+
+
+def _children(parent: int) -> set[int]:
+    """The process ids whose parent is ``parent`` (from /proc; empty where there is none)."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            stat = f"/proc/{entry.name}/stat"
+            with contextlib.suppress(OSError, IndexError, ValueError), open(stat) as lines:
+                if int(lines.read().rsplit(")", 1)[1].split()[1]) == parent:
+                    found.add(int(entry.name))
+    return found
+
+
+def _reap_dead_workers(directory: str, stop: threading.Event, every: float = 1.0) -> None:
+    """In the parent of ``serve --workers N``: a worker process that dies (uvicorn starts another) is
+    said once on stderr, and its metric files are marked dead, so the instance's gauges (the degraded
+    flag, the pool) stop counting a process that is gone."""
+    from prometheus_client import multiprocess
+
+    parent, known = os.getpid(), set[int]()
+    while not stop.wait(every):
+        alive = _children(parent)
+        for pid in known - alive:
+            multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]  # untyped library
+            typer.echo(f"serve: worker process {pid} exited; its metrics are marked dead", err=True)
+        known = alive
 
 
 def serve(
