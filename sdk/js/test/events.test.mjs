@@ -139,6 +139,28 @@ test("Node: an event that could never be sent is not queued, warned with its nam
   }
 });
 
+test("Node: a full queue drops new events, warns at once (not per event), and the next flush says events were lost", async () => {
+  const fake = receiver();
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  const slow = { fetch: async (url, init) => (String(url).includes("/events/batch") ? gate.then(() => fake.fetch(url, init)) : fake.fetch(url, init)) };
+  const log = logger();
+  const client = nodeClient(slow, log, { eventCapacity: 5, eventBatchSize: 1, flushInterval: 10 });
+  client.track("first", "u0");
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the sender took it and hangs on the server
+  for (let i = 0; i < 8; i++) client.track("e", `u${i}`);
+  assert.equal(client.droppedEvents, 4); // the batch in flight stays at the head of the queue until accepted
+  const full = log.lines.warn.filter((line) => line.includes("event queue is full"));
+  assert.equal(full.length, 1, JSON.stringify(log.lines.warn));
+  assert.match(full[0], /\(5 events\): 1 events dropped so far/);
+  release();
+  assert.equal(await client.flush(5000), false); // four queued events were lost since the last flush
+  client.track("later", "u1");
+  assert.equal(await client.flush(5000), true); // nothing lost since
+  assert.equal(fake.accepted.length, 1 + 4 + 1);
+  await client.close();
+});
+
 test("Node: invalid events are warned once per event name, every one counted; a later change of properties is not sent", async () => {
   const fake = receiver();
   const log = logger();

@@ -126,6 +126,9 @@ export class BrowserClient {
   private readonly warnedNames = new Set<string>(); // event names already warned about (invalid events)
   private warnedLongUnit = false;
   dropped = 0;
+  /** Of `dropped`: events that found the queue full. */
+  private overflowed = 0;
+  private overflowSaidAt = -Infinity;
   /** Resolves (never rejects) once the first context has fresh values (true) or could not get them. */
   ready: Promise<boolean>;
 
@@ -289,6 +292,12 @@ export class BrowserClient {
     if (this.options.sendEvents === false || user === undefined || user === null) return;
     if (this.queue.length >= (this.options.eventCapacity ?? 1000)) {
       this.dropped++;
+      this.overflowed++;
+      const now = Date.now();
+      if (now - this.overflowSaidAt >= 30_000) {
+        this.overflowSaidAt = now; // said at once, then at most every 30 s
+        warn(`experimently: the event queue is full (${this.options.eventCapacity ?? 1000} events): ${this.overflowed} events dropped so far; the server may be unreachable`);
+      }
       return;
     }
     const userId = String(user);

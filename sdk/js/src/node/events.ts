@@ -70,10 +70,19 @@ export class Dedup {
   }
 }
 
+/** A full queue is said at once, then at most this often (milliseconds). */
+export const OVERFLOW_WARNING_MS = 30_000;
+
 export class EventQueue {
   dropped = 0;
   /** Of `dropped`: events the server refused (a 4xx batch, or one by one in an accepted batch). */
   refused = 0;
+  /** Of `dropped`: events that found the queue full (the server unreachable for long, or events
+   * tracked faster than they are sent). Said at once, then at most every `OVERFLOW_WARNING_MS`. */
+  overflowed = 0;
+  private overflowSaidAt = -Infinity;
+  /** Queued events lost (refused or overflowed) when the last `flush` answered. */
+  private flushedLost = 0;
   retryBase = 500;
   retryCap = 30_000;
   batchBytes = MAX_BATCH_BYTES;
@@ -104,6 +113,15 @@ export class EventQueue {
     if (this.closing) return null;
     if (this.queue.length >= this.capacity) {
       this.dropped++;
+      this.overflowed++;
+      const now = Date.now();
+      if (now - this.overflowSaidAt >= OVERFLOW_WARNING_MS) {
+        this.overflowSaidAt = now;
+        this.log.warn(
+          `experimently: the event queue is full (${this.capacity} events): ${this.overflowed} events dropped so far. ` +
+            "The server may be unreachable, or events come faster than they are sent: raise eventCapacity or lower flushInterval",
+        );
+      }
       return null;
     }
     let json: string;
@@ -215,9 +233,11 @@ export class EventQueue {
 
   /** Send everything queued now; true when the queue was emptied within `timeout` ms and the server
    * refused none of it. */
+  /** Send what is queued; true when the queue emptied within `timeout` and no queued event was lost
+   * since the previous flush answered (refused by the server, or dropped for a full queue): every event
+   * `track` queued since then reached the server. */
   async flush(timeout: number): Promise<boolean> {
     const until = Date.now() + timeout;
-    const refused = this.refused;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeout); // ref'd: the caller is waiting for it
@@ -227,7 +247,10 @@ export class EventQueue {
         const done = await Promise.race([this.kick().then(() => true), expired]);
         if (!done) break;
       }
-      return this.queue.length === 0 && this.refused === refused;
+      const lost = this.refused + this.overflowed;
+      const before = this.flushedLost;
+      this.flushedLost = lost;
+      return this.queue.length === 0 && lost === before;
     } finally {
       clearTimeout(timer);
     }
