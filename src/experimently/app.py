@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -72,6 +73,7 @@ API_ROUTERS: tuple[RouterSpec, ...] = (
 BETA_ROUTERS: tuple[RouterSpec, ...] = (
     ("experimently.auth.sessions_router", "router", ("sessions", "users")),
 )
+lifecycle = structlog.get_logger("experimently.server")
 API_PREFIX = "/api/v1"
 BETA_PREFIX = "/api/beta"
 
@@ -261,12 +263,18 @@ def create_app(
         if settings.run_jobs:
             rt.jobs.start()
         orphan_watch = asyncio.create_task(supervisor.watch(), name="supervisor-watch")
+        # one line each way, so an operator reading the log of a deploy or a crash loop sees the
+        # process come and go (uvicorn itself logs at warning level only)
+        embedded = settings.is_embedded
+        lifecycle.info("serve.started", pid=os.getpid(), jobs=settings.run_jobs, embedded=embedded)
         try:
             yield
         finally:
+            lifecycle.info("serve.stopping", pid=os.getpid())
             orphan_watch.cancel()
             await stop_services(rt)
             await rt.close()
+            lifecycle.info("serve.stopped", pid=os.getpid())
 
     app = ExperimentlyAPI(
         title="Experimently",
