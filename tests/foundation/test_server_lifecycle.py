@@ -7,13 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+import structlog
 
+from experimently import app as app_module
 from tests.sdk.live import LiveServer, copy_database
 
 
 def test_start_and_stop__one_line_each(
-    tmp_path: Path, migrated_sqlite: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, migrated_sqlite: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a logger caches its level at first use (as a process configures logging once): a fresh one, so
+    # an earlier test's WARNING level does not hide these INFO lines
+    monkeypatch.setattr(app_module, "lifecycle", structlog.get_logger("experimently.server"))
     server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path), log_level="INFO").start()
     server.stop()
     events = []
