@@ -720,4 +720,86 @@ describe("console", { concurrency: false }, () => {
     assert.equal(body.data.environments.production.off_variation, "order", "off serves the last variation it was created with");
     await page.context().close();
   });
+
+  test("Account security: sessions listed and ended (one, then everywhere else); new recovery codes void the old", async () => {
+    const person = { email: "sessions-e2e@example.com", password: "sessions-password-123" };
+    assert.equal((await call(server.base, adminToken, "POST", "/api/v1/users", { ...person, role: "developer" })).status, 201);
+    // scripts signing in with the password: each login is a session, named by its user agent
+    const scriptLogin = async (agent) => {
+      const response = await fetch(`${server.base}/api/v1/auth/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", "User-Agent": agent },
+        body: new URLSearchParams({ username: person.email, password: person.password }),
+      });
+      assert.equal(response.status, 200);
+      return response.json();
+    };
+    const refreshStatus = async (tokens) => (await call(server.base, null, "POST", "/api/v1/auth/refresh", { refresh_token: tokens.refresh_token })).status;
+    const page = await newPage();
+    await signIn(page, person.email, person.password);
+    const deploy = await scriptLogin("deploy-script/1.0");
+    const report = await scriptLogin("report-bot/2.3");
+    await page.getByRole("link", { name: "Account security" }).click();
+    const sessions = page.getByRole("list", { name: "Sessions" }).getByRole("listitem");
+    await page.getByText("deploy-script 1.0").waitFor();
+    assert.equal(await sessions.count(), 3);
+    assert.equal(await page.getByText("This device", { exact: true }).count(), 1);
+    assert.match(await sessions.first().innerText(), /Headless Chrome on Linux\s*This device/);
+    assert.equal(await sessions.first().getByRole("button").count(), 0, "this device's session has no End button");
+    await checkAxe(page, "account security (sessions)");
+
+    // one ended after a confirmation: its refresh token no longer works
+    await page.getByRole("button", { name: /^End the session of deploy-script 1\.0/ }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText("That device is signed out: it must sign in again.").waitFor();
+    await dialog.getByRole("button", { name: "End session" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByText("deploy-script 1.0").waitFor({ state: "detached" });
+    assert.equal(await sessions.count(), 2);
+    assert.equal(await refreshStatus(deploy), 401);
+
+    // everywhere else: the others end, this device stays signed in
+    await page.getByRole("button", { name: "Sign out everywhere else…" }).click();
+    await dialog.getByText("You stay signed in here.").waitFor();
+    await dialog.getByRole("button", { name: "End 1 other session" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    await page.getByText("report-bot 2.3").waitFor({ state: "detached" });
+    assert.equal(await sessions.count(), 1);
+    assert.equal(await page.getByRole("button", { name: "Sign out everywhere else…" }).count(), 0);
+    assert.equal(await refreshStatus(report), 401);
+    // (an ended session's access token lasts its few minutes: enough to ask what is left)
+    const left = (await call(server.base, report.access_token, "GET", "/api/beta/sessions")).body.data;
+    assert.equal(left.length, 1);
+    await page.reload();
+    await page.getByText("This device", { exact: true }).waitFor();
+
+    // two-step on (through the API), one recovery code spent signing in: 9 left
+    const token = await apiToken(server.base, person.email, person.password);
+    const enrol = await call(server.base, token, "POST", "/api/v1/auth/mfa/enrol");
+    const old = (await call(server.base, token, "POST", "/api/v1/auth/mfa/confirm", { code: totp(enrol.body.data.secret) })).body.data.recovery_codes;
+    const signInWith = async (code) => {
+      const first = await call(server.base, null, "POST", "/api/v1/auth/session", person);
+      assert.equal(first.body.error.code, "MFA_REQUIRED");
+      return (await call(server.base, null, "POST", "/api/v1/auth/session/mfa", { mfa_token: first.body.error.details.mfa_token, code })).status;
+    };
+    assert.equal(await signInWith(old[1]), 200);
+    await page.reload();
+    await page.getByText("On, with 9 unused recovery codes").waitFor();
+
+    // new codes, confirmed with an unused old one: ten shown once, the old ones void
+    await page.getByRole("button", { name: "New recovery codes…" }).click();
+    await dialog.getByText("the old codes stop working").waitFor();
+    await checkAxe(page, "new recovery codes dialog");
+    await dialog.getByLabel("Current code (authenticator or recovery code)").fill(old[0]);
+    await dialog.getByRole("button", { name: "Make new codes" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    const fresh = await page.getByRole("list", { name: "Recovery codes" }).getByRole("listitem").allInnerTexts();
+    assert.equal(fresh.length, 10);
+    assert.ok(!fresh.some((code) => old.includes(code)));
+    await page.getByText("Your old recovery codes no longer work.").waitFor();
+    await page.getByText("On, with 10 unused recovery codes").waitFor();
+    await checkAxe(page, "account security (new recovery codes)");
+    assert.equal(await signInWith(old[2]), 401, "an old unused code no longer signs in");
+    await page.context().close();
+  });
 });

@@ -1,9 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { api, unwrap } from "../api/client";
 import { useSession } from "../auth/AuthProvider";
 import { Badge, Button, Card, CopyButton, ErrorBanner, Field, Input, PageHeader, Spinner } from "../ui";
 import { MAX_LENGTH, MIN_LENGTH, passwordFieldErrors, passwordProblems } from "./password";
+import { NewRecoveryCodes, RecoveryCodesCard } from "./RecoveryCodes";
+import { SessionsCard } from "./SessionsCard";
 
 interface Enrolment {
   otpauth_uri: string;
@@ -85,8 +87,8 @@ function ChangePassword() {
   );
 }
 
-/** The signed-in person's own security: password, two-step verification (TOTP: enrol, recovery codes,
- * disable). */
+/** The signed-in person's own security: two-step verification (TOTP: enrol, recovery codes, disable),
+ * their sessions, and the password. */
 export function SecurityPage() {
   const queryClient = useQueryClient();
   const status = useQuery({
@@ -95,6 +97,9 @@ export function SecurityPage() {
   });
   const [enrolment, setEnrolment] = useState<Enrolment | null>(null);
   const [recoveryCodes, setRecoveryCodes] = useState<string[] | null>(null);
+  // new codes asked for (not an enrolment's first ones): the card says the old ones are void
+  const [codesReplaced, setCodesReplaced] = useState(false);
+  const codesCard = useRef<HTMLDivElement>(null);
   const [code, setCode] = useState("");
   const [disableCode, setDisableCode] = useState("");
 
@@ -112,6 +117,7 @@ export function SecurityPage() {
       setEnrolment(null);
       setCode("");
       setRecoveryCodes(data.recovery_codes);
+      setCodesReplaced(false);
       // whatever was refused before enrolment (403 MFA_ENROLMENT_REQUIRED) may load now
       await queryClient.invalidateQueries();
     },
@@ -125,6 +131,21 @@ export function SecurityPage() {
       await queryClient.invalidateQueries({ queryKey: ["mfa-status"] });
     },
   });
+
+  // new codes appear above the card that asked for them: move there, else a screen reader (or a
+  // person scrolled down) would not notice them. Here, after the dialog has closed and returned focus
+  // to its button: this parent's effect runs after its children's.
+  useEffect(() => {
+    if (codesReplaced && recoveryCodes) {
+      codesCard.current?.focus();
+      codesCard.current?.scrollIntoView?.({ block: "nearest" });
+    }
+  }, [codesReplaced, recoveryCodes]);
+  const newCodes = async (codes: string[]) => {
+    setRecoveryCodes(codes);
+    setCodesReplaced(true);
+    await queryClient.invalidateQueries({ queryKey: ["mfa-status"] });
+  };
 
   if (status.isPending) return <Spinner />;
   if (status.isError) return <ErrorBanner error={status.error} />;
@@ -141,7 +162,7 @@ export function SecurityPage() {
 
   return (
     <div className="max-w-3xl space-y-5">
-      <PageHeader title="Account security">Your password, and two-step verification: a code from an authenticator app after your password.</PageHeader>
+      <PageHeader title="Account security">Two-step verification (a code from an authenticator app after your password), where you are signed in, and your password.</PageHeader>
       {mfa.required && !mfa.enabled ? (
         <div role="alert" className="rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-inset ring-amber-600/30">
           Your organisation requires two-step verification. Turn it on below to use the rest of the console.
@@ -149,18 +170,9 @@ export function SecurityPage() {
       ) : null}
 
       {recoveryCodes ? (
-        <Card title="Your recovery codes" actions={<CopyButton text={recoveryCodes.join("\n")} label="Copy codes" />}>
-          <p className="mb-3 text-sm text-slate-600">
-            Each code signs you in once if you lose your phone. Keep them somewhere safe: they are shown only now.
-          </p>
-          <ul aria-label="Recovery codes" className="grid grid-cols-2 gap-2 font-mono text-sm sm:grid-cols-5">
-            {recoveryCodes.map((value) => (
-              <li key={value} className="rounded bg-slate-100 px-2 py-1 text-center">
-                {value}
-              </li>
-            ))}
-          </ul>
-        </Card>
+        <div ref={codesCard} tabIndex={-1} className="rounded-lg focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600">
+          <RecoveryCodesCard codes={recoveryCodes} replaced={codesReplaced} />
+        </div>
       ) : null}
 
       <Card
@@ -170,13 +182,18 @@ export function SecurityPage() {
         {mfa.managed_by_identity_provider ? (
           <p className="text-sm text-slate-600">Your sign-in goes through single sign-on: your identity provider handles two-step verification.</p>
         ) : mfa.enabled ? (
-          <form onSubmit={submitDisable} className="space-y-3">
+          <div className="space-y-3">
             <p className="text-sm text-slate-600">
               On, with {mfa.recovery_codes_left} unused recovery {mfa.recovery_codes_left === 1 ? "code" : "codes"}.
               {mfa.required ? " Your organisation requires it, so it cannot be turned off here." : null}
             </p>
+            <div className="flex flex-wrap items-center gap-x-3 gap-y-1">
+              <NewRecoveryCodes onCodes={(codes) => void newCodes(codes)} />
+              <span className="text-xs text-slate-600">Used some, or lost them? Ten new ones replace them all.</span>
+            </div>
+            {/* outside the form below: the dialog holds a form of its own, and forms do not nest */}
             {mfa.required ? null : (
-              <>
+              <form onSubmit={submitDisable} className="space-y-3 border-t border-slate-100 pt-3">
                 <ErrorBanner error={disable.error} />
                 <Field label="Code to turn it off (authenticator or recovery code)">
                   {(props) => (
@@ -195,9 +212,9 @@ export function SecurityPage() {
                 <Button type="submit" variant="danger" disabled={disable.isPending}>
                   Turn off two-step verification
                 </Button>
-              </>
+              </form>
             )}
-          </form>
+          </div>
         ) : enrolment ? (
           <form onSubmit={submitConfirm} className="space-y-4">
             <ol className="list-decimal space-y-1 pl-5 text-sm text-slate-700">
@@ -260,6 +277,9 @@ export function SecurityPage() {
           </div>
         )}
       </Card>
+      {/* until it turns two-step on, an account that must have it is refused everything outside
+          /api/v1/auth/, the sessions too */}
+      {mfa.required && !mfa.enabled ? null : <SessionsCard />}
       {mfa.managed_by_identity_provider ? null : <ChangePassword />}
     </div>
   );
