@@ -20,20 +20,29 @@ ACTION_HELP = "an action (flag.killed), several comma-separated, or every action
 MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
-@router.get("", response_model=Envelope[list[AuditRead]])
-async def list_audit_logs(
-    actor: ActorDep,
-    session: SessionDep,
-    page: Annotated[Page, Depends(page_params)],
+def audit_filter(
     actor_id: str | None = None,
     resource_type: str | None = None,
     resource_id: str | None = None,
     action: Annotated[str | None, Query(description=ACTION_HELP)] = None,
     since: Annotated[UtcDateTime | None, Query(description="inclusive lower bound")] = None,
     until: Annotated[UtcDateTime | None, Query(description="exclusive upper bound")] = None,
+) -> service.AuditFilter:
+    """The filters the list and the export share."""
+    return service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
+
+
+FilterDep = Annotated[service.AuditFilter, Depends(audit_filter)]
+
+
+@router.get("", response_model=Envelope[list[AuditRead]])
+async def list_audit_logs(
+    actor: ActorDep,
+    session: SessionDep,
+    page: Annotated[Page, Depends(page_params)],
+    f: FilterDep,
 ) -> Envelope[list[AuditRead]]:
     """List audit records, newest first."""
-    f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
     entries, total = await service.read_entries(session, actor, f, page.limit, page.offset)
     return Envelope(data=entries, meta=page.meta(total))
 
@@ -46,17 +55,11 @@ async def list_audit_logs(
 async def export_audit_logs(
     actor: ActorDep,
     runtime: RuntimeDep,
+    f: FilterDep,
     format: Annotated[Literal["csv", "ndjson"], Query(description="CSV or one JSON record per line")] = "csv",
-    actor_id: str | None = None,
-    resource_type: str | None = None,
-    resource_id: str | None = None,
-    action: Annotated[str | None, Query(description=ACTION_HELP)] = None,
-    since: Annotated[UtcDateTime | None, Query(description="inclusive lower bound")] = None,
-    until: Annotated[UtcDateTime | None, Query(description="exclusive upper bound")] = None,
 ) -> StreamingResponse:
     """Every audit record matching the filters, newest first, as a download (no page limit); the
     export is itself recorded (``audit.exported``). Admins and analysts."""
-    f = service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
     lines = await service.export(runtime.db, actor, f, format)
     name = f"experimently-audit-{now().strftime('%Y%m%dT%H%M%SZ')}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

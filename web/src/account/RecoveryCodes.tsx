@@ -69,23 +69,30 @@ export function NewRecoveryCodes({ onCodes }: { onCodes: (codes: string[]) => vo
           your authenticator app, or one of your unused recovery codes.
         </p>
         <form id={formId} onSubmit={submit}>
-          <Field label="Current code (authenticator or recovery code)">
-            {(props) => (
-              <Input
-                {...props}
-                autoComplete="one-time-code"
-                required
-                minLength={6}
-                maxLength={40}
-                className="max-w-xs"
-                value={code}
-                onChange={(e) => setCode(e.target.value)}
-              />
-            )}
-          </Field>
+          <CodeField label="Current code (authenticator or recovery code)" value={code} onChange={setCode} />
         </form>
         <ErrorBanner error={regenerate.error} />
       </Dialog>
     </>
+  );
+}
+
+/** A field for a second-factor code: an authenticator's six digits or a recovery code. */
+export function CodeField({ label, value, onChange }: { label: string; value: string; onChange: (value: string) => void }) {
+  return (
+    <Field label={label}>
+      {(props) => (
+        <Input
+          {...props}
+          autoComplete="one-time-code"
+          required
+          minLength={6}
+          maxLength={40}
+          className="max-w-xs"
+          value={value}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      )}
+    </Field>
   );
 }

@@ -4,7 +4,7 @@ import { api, unwrap } from "../api/client";
 import { useSession } from "../auth/AuthProvider";
 import { Badge, Button, Card, CopyButton, ErrorBanner, Field, Input, PageHeader, Spinner } from "../ui";
 import { MAX_LENGTH, MIN_LENGTH, passwordFieldErrors, passwordProblems } from "./password";
-import { NewRecoveryCodes, RecoveryCodesCard } from "./RecoveryCodes";
+import { CodeField, NewRecoveryCodes, RecoveryCodesCard } from "./RecoveryCodes";
 import { SessionsCard } from "./SessionsCard";
 
 interface Enrolment {
@@ -195,20 +195,7 @@ export function SecurityPage() {
             {mfa.required ? null : (
               <form onSubmit={submitDisable} className="space-y-3 border-t border-slate-100 pt-3">
                 <ErrorBanner error={disable.error} />
-                <Field label="Code to turn it off (authenticator or recovery code)">
-                  {(props) => (
-                    <Input
-                      {...props}
-                      autoComplete="one-time-code"
-                      required
-                      minLength={6}
-                      maxLength={40}
-                      className="max-w-xs"
-                      value={disableCode}
-                      onChange={(e) => setDisableCode(e.target.value)}
-                    />
-                  )}
-                </Field>
+                <CodeField label="Code to turn it off (authenticator or recovery code)" value={disableCode} onChange={setDisableCode} />
                 <Button type="submit" variant="danger" disabled={disable.isPending}>
                   Turn off two-step verification
                 </Button>

@@ -9208,6 +9208,10 @@ export interface operations {
     list_audit_logs_api_v1_audit_logs_get: {
         parameters: {
             query?: {
+                /** @description page size */
+                limit?: number;
+                /** @description rows to skip */
+                offset?: number;
                 actor_id?: string | null;
                 resource_type?: string | null;
                 resource_id?: string | null;
@@ -9217,10 +9221,6 @@ export interface operations {
                 since?: string | null;
                 /** @description exclusive upper bound */
                 until?: string | null;
-                /** @description page size */
-                limit?: number;
-                /** @description rows to skip */
-                offset?: number;
             };
             header?: never;
             path?: never;
