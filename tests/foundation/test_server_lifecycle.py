@@ -3,29 +3,32 @@ a crash loop shows the processes come and go; uvicorn itself logs at warning lev
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-import structlog
 
 from experimently import app as app_module
 from tests.sdk.live import LiveServer, copy_database
 
 
+class Recorder:
+    """Stands in for the lifecycle logger: what it was told (the output itself is structlog's)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict[str, Any]]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append((event, fields))
+
+
 def test_start_and_stop__one_line_each(
-    tmp_path: Path, migrated_sqlite: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, migrated_sqlite: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # a logger caches its level at first use (as a process configures logging once): a fresh one, so
-    # an earlier test's WARNING level does not hide these INFO lines
-    monkeypatch.setattr(app_module, "lifecycle", structlog.get_logger("experimently.server"))
-    server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path), log_level="INFO").start()
+    recorder = Recorder()
+    monkeypatch.setattr(app_module, "lifecycle", recorder)
+    server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path)).start()
     server.stop()
-    events = []
-    for line in capfd.readouterr().err.splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            if str(record.get("event", "")).startswith("serve."):
-                events.append(record)
-    assert [e["event"] for e in events] == ["serve.started", "serve.stopping", "serve.stopped"]
-    assert events[0]["pid"] and events[0]["embedded"] is True
+    assert [event for event, _ in recorder.lines] == ["serve.started", "serve.stopping", "serve.stopped"]
+    started = recorder.lines[0][1]
+    assert started["pid"] and started["embedded"] is True and started["jobs"] is False
