@@ -63,6 +63,19 @@ async def _flag_and_running_experiment(h: Harness) -> tuple[dict[str, str], dict
     return key, exp
 
 
+class Timed:
+    """Awaits a request and keeps how long it took, by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    async def __call__(self, name: str, request: Any) -> httpx.Response:
+        started = time.monotonic()
+        response: httpx.Response = await request
+        self.seconds[name] = time.monotonic() - started
+        return response
+
+
 def _degraded(dependency: str) -> float:
     return float(DEGRADED.labels(dependency)._value.get())
 
@@ -308,13 +321,8 @@ async def test_postgres_hanging__known_keys_serve__the_rest_answers_503_within_s
         private_pg.pause()
         try:
             h.runtime.cache._l1.clear()
-            timings: dict[str, float] = {}
-
-            async def timed(name: str, request: Any) -> httpx.Response:
-                started = time.monotonic()
-                response: httpx.Response = await request
-                timings[name] = time.monotonic() - started
-                return response
+            timed = Timed()
+            timings = timed.seconds
 
             # Then the known key still evaluates, after one bounded look-up
             flag = await timed(
@@ -403,13 +411,8 @@ async def test_redis_hanging__requests_answer_within_a_second(
     # When Redis hangs (its connections open, nothing answering)
     private_redis.pause()
     try:
-        timings: dict[str, float] = {}
-
-        async def timed(name: str, request: Any) -> httpx.Response:
-            started = time.monotonic()
-            response: httpx.Response = await request
-            timings[name] = time.monotonic() - started
-            return response
+        timed = Timed()
+        timings = timed.seconds
 
         # Then every request gets its answer (degraded or 503) within about a second, not 10-18 s
         flag = await timed(

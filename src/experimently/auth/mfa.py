@@ -127,21 +127,6 @@ async def _spend_recovery_code(session: AsyncSession, user_id: str, code: str) -
     return await repository.spend_recovery_code(session, user_id, _digest(code))
 
 
-async def verify_second_factor(
-    session: AsyncSession,
-    settings: Settings,
-    keyring: KeyRing,
-    limiter: RateLimiter,
-    user: User,
-    code: str,
-    *,
-    confirmed: bool = True,
-) -> bool:
-    """A TOTP code (6 digits) or a recovery code; counted against the per-account limit."""
-    method = await second_factor(session, settings, keyring, limiter, user, code, confirmed=confirmed)
-    return method is not None
-
-
 async def second_factor(
     session: AsyncSession,
     settings: Settings,
@@ -190,7 +175,7 @@ async def confirm(
         raise Conflict("MFA is already on")
     if await session.get(UserMfa, user.id) is None:
         raise Conflict("no enrolment in progress: POST /api/v1/auth/mfa/enrol first")
-    if not await verify_second_factor(session, settings, keyring, limiter, user, code, confirmed=False):
+    if await second_factor(session, settings, keyring, limiter, user, code, confirmed=False) is None:
         raise _wrong_code()
     row = await session.get(UserMfa, user.id)
     assert row is not None
@@ -208,7 +193,7 @@ async def disable(
     user = await _local_user(session, actor)
     if not user.mfa_enabled:
         raise Conflict("MFA is not on")
-    if not await verify_second_factor(session, settings, keyring, limiter, user, code):
+    if await second_factor(session, settings, keyring, limiter, user, code) is None:
         raise _wrong_code()
     await _clear(session, user)
     audit.record(session, actor, "user.mfa_disabled", "user", user.id)
@@ -221,7 +206,7 @@ async def regenerate_recovery_codes(
     user = await _local_user(session, actor)
     if not user.mfa_enabled:
         raise Conflict("MFA is not on")
-    if not await verify_second_factor(session, settings, keyring, limiter, user, code):
+    if await second_factor(session, settings, keyring, limiter, user, code) is None:
         raise _wrong_code()
     codes = await _replace_recovery_codes(session, user.id)
     audit.record(session, actor, "user.mfa_recovery_codes_regenerated", "user", user.id)

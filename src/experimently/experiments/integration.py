@@ -32,9 +32,7 @@ async def aggregation_specs(session: AsyncSession) -> list[ExperimentSpec]:
 
 
 async def _aggregated(session: AsyncSession) -> list[Experiment]:
-    moment = now()
-    statuses = [Status.RUNNING, Status.PAUSED, Status.COMPLETED]
-    return [exp for exp in await repository.in_statuses(session, statuses) if aggregated(exp, moment)]
+    return list(await repository.aggregated(session, now() - SETTLE))
 
 
 def settled_at(exp: Experiment) -> datetime | None:

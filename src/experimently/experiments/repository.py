@@ -62,6 +62,22 @@ async def in_statuses(session: AsyncSession, statuses: Sequence[str]) -> Sequenc
     return (await session.scalars(query)).all()
 
 
+async def aggregated(session: AsyncSession, ended_since: datetime) -> Sequence[Experiment]:
+    """Running and paused experiments, and those completed at or after ``ended_since`` (the ones the
+    aggregation job still covers): completed experiments pile up, and each run must not read them all."""
+    query = (
+        select(Experiment)
+        .where(
+            or_(
+                Experiment.status.in_(["running", "paused"]),
+                (Experiment.status == "completed") & (Experiment.ended_at >= ended_since),
+            )
+        )
+        .order_by(Experiment.key)
+    )
+    return (await session.scalars(query)).all()
+
+
 async def layer_members(session: AsyncSession, layer_key: str) -> Sequence[Experiment]:
     query = select(Experiment).where(
         Experiment.layer_key == layer_key, Experiment.status.in_(["draft", "scheduled", "running", "paused"])
