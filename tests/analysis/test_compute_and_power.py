@@ -100,6 +100,7 @@ async def test_compute__bayesian_thresholds_used_echoed_and_validated(harness: H
     loose = (await _compute(harness, body | {"win_threshold": 0.8, "lose_threshold": 0.1}))["data"]
     c = loose["metrics"][0]["comparisons"][0]
     assert loose["thresholds"] == {"win": 0.8, "lose": 0.1}
+    assert loose["correction"] == loose["correction_detail"]["method"] == "none"  # nothing to adjust
     assert 0.8 <= c["chance_to_win"] < 0.975 and c["verdict"] == "winner"
     assert c["absolute_interval"]["lower"] < 0 and "contains 0" in c["verdict_note"]
     se = math.sqrt(0.1 * 0.9 / 1000 + 0.112 * 0.888 / 1000)

@@ -155,6 +155,7 @@ async def test_results__bayesian_thresholds_echoed_posterior_sd_and_validated(ha
     data = (await _results(harness, engine="bayesian", win_threshold=0.8, lose_threshold=0.1))["data"]
     assert data["thresholds"] == {"win": 0.8, "lose": 0.1}
     assert data["correction_detail"]["adjusts"] == [] and data["correction_detail"]["family_size"] == 0
+    assert data["correction"] == data["correction_detail"]["method"] == "none"  # asked holm, applied none
     purchase = next(m for m in data["metrics"] if m["metric_key"] == "purchase")
     c = purchase["comparisons"][0]
     assert c["absolute_lift_meaning"] == "posterior mean of the difference, treatment minus control"

@@ -25,9 +25,15 @@ def canonical_correction(name: str) -> str:
     return "benjamini-hochberg" if name == "bh" else name
 
 
+def applied_correction(name: str, engine: str) -> str:
+    """The correction the answer applied: the Bayesian engine has no p-value to adjust, so ``none``
+    whatever was asked (the experiment's setting still applies when read with another engine)."""
+    return "none" if engine == "bayesian" else name
+
+
 def correction_detail(name: str, family_size: int, engine: str) -> dict[str, Any]:
     """Which correction adjusted what: the p-values of every goal comparison, as one family."""
-    method = canonical_correction(name)
+    method = canonical_correction(applied_correction(name, engine))
     if engine == "bayesian":
         explanation = (
             "Bayesian results have no p-values, so nothing is adjusted: the chance to win of each "

@@ -339,7 +339,7 @@ async def _compute(
         },
         "engine": str(engine),
         "cuped": cuped,
-        "correction": correction,
+        "correction": presentation.applied_correction(correction, str(engine)),
         "aggregated_at": iso(stats.aggregated_at) if stats.aggregated_at else None,
         "units": units,
         "srm": srm,

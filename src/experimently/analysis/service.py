@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from experimently.actor import Actor
-from experimently.analysis.presentation import annotate_comparisons, correction_detail
+from experimently.analysis.presentation import annotate_comparisons, applied_correction, correction_detail
 from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest
 from experimently.errors import ValidationFailed
 from experimently.rbac import Permission, permissions_for, require
@@ -98,6 +98,8 @@ def compute(actor: Actor, body: ComputeRequest) -> dict[str, Any]:
         annotate_comparisons(analysis, engine=engine, level=level, thresholds=thresholds)
     result["interval_level"] = level
     result["thresholds"] = thresholds
+    if engine == "bayesian":
+        result["correction"] = applied_correction(body.correction, engine)
     result["correction_detail"] = correction_detail(body.correction, int(result["family_size"]), engine)
     result["warnings"] = warnings
     return result
