@@ -3,6 +3,7 @@ through the pipeline, the aggregation job, and GET /experiments/{id}/results on 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -15,11 +16,14 @@ from tests.conftest import Harness
 VARIANTS = [{"key": "control", "weight": 50, "is_control": True}, {"key": "treatment", "weight": 50}]
 
 
-async def _setup(h: Harness, **experiment: Any) -> tuple[dict[str, str], dict[str, str]]:
+async def _setup(
+    h: Harness, *, pre_window_days: int = 0, **experiment: Any
+) -> tuple[dict[str, str], dict[str, str]]:
     admin = await h.admin()
+    revenue = {"key": "revenue", "name": "Revenue", "kind": "sum", "event_name": "purchase"}
     for metric in (
         {"key": "purchase", "name": "Purchase", "kind": "binomial", "event_name": "purchase"},
-        {"key": "revenue", "name": "Revenue", "kind": "sum", "event_name": "purchase"},
+        revenue | ({"cuped_pre_window_days": pre_window_days} if pre_window_days else {}),
         {"key": "errors", "name": "Errors", "kind": "count", "event_name": "error", "direction": "lower"},
     ):
         made = await h.client.post("/api/v1/metrics", json=metric, headers=admin)
@@ -118,3 +122,40 @@ async def test_results__unknown_experiment_404_and_viewer_can_read(harness: Harn
         "/api/v1/experiments/checkout/results", params={"engine": "magic"}, headers=viewer
     )
     assert bad.status_code == 422
+
+
+async def test_results__cuped_on__the_lift_over_time_ends_where_the_table_does(harness: Harness) -> None:
+    # Given revenue with a 7-day pre-period, and each unit's spend before exposure predicting its spend after
+    evaluate, track = await _setup(harness, pre_window_days=7)
+    rng = np.random.default_rng(5)
+    units = [f"user-{i}" for i in range(300)]
+    bulk = await harness.client.post(
+        "/api/v1/experiments/checkout/assign/bulk",
+        json={"units": [{"unit_id": u} for u in units]},
+        headers=evaluate,
+    )
+    assert bulk.status_code == 200, bulk.text
+    before = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    events = []
+    for r in bulk.json()["data"]:
+        habit = float(rng.uniform(1, 40))
+        after = habit * 1.1 + float(rng.normal(0, 2)) + (3.0 if r["variant"] == "treatment" else 0.0)
+        events.append({"name": "purchase", "user_id": r["unit_id"], "value": habit, "timestamp": before})
+        events.append({"name": "purchase", "user_id": r["unit_id"], "value": round(max(after, 0.5), 2)})
+    accepted = await harness.client.post("/api/v1/events/batch", json={"events": events}, headers=track)
+    assert accepted.status_code in (200, 202), accepted.text
+    await harness.runtime.pipeline.flush()
+    assert await harness.runtime.jobs.run("metrics.aggregate")
+
+    for cuped in ("true", "false"):
+        # When the results are read with CUPED on and off
+        data = await _results(harness, cuped=cuped)
+        table = next(m for m in data["metrics"] if m["metric_key"] == "revenue")["comparisons"][0]
+        last = data["timeseries"]["revenue"][-1]["comparisons"][0]
+        # Then the chart's last point is the table's lift and interval, adjusted or not alike
+        assert last["absolute_lift"] == pytest.approx(table["absolute_lift"], rel=1e-12)
+        assert last["relative_interval"] == pytest.approx(table["relative_interval"], rel=1e-9)
+        if cuped == "true":
+            assert table["cuped_variance_reduction"] > 0.5
+            adjusted = table["absolute_lift"]
+    assert adjusted != pytest.approx(table["absolute_lift"], rel=1e-6)  # CUPED moved the estimate

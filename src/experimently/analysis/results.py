@@ -106,9 +106,10 @@ def _analyze(
 
 
 def _series(
-    exp: Experiment, key: str, metric: MetricDefinition, series: dict[str, list[DailyPoint]]
+    exp: Experiment, key: str, metric: MetricDefinition, series: dict[str, list[DailyPoint]], cuped: bool
 ) -> list[Any]:
-    """Cumulative lift per day (fixed-horizon frequentist on the cumulative statistics), for charts."""
+    """Cumulative lift per day (fixed-horizon frequentist on the cumulative statistics), for charts;
+    CUPED-adjusted when the table is, so the last point is the table's estimate."""
     days = sorted({p.day for points in series.values() for p in points})
     latest: dict[str, VariantStats] = {}
     out = []
@@ -117,7 +118,7 @@ def _series(
             for point in points:
                 if point.day == day:
                     latest[variant] = point.stats
-        analysis = _analyze(exp, key, MetricRole.GOAL, metric, arms(exp, latest), Engine.FREQUENTIST, False)
+        analysis = _analyze(exp, key, MetricRole.GOAL, metric, arms(exp, latest), Engine.FREQUENTIST, cuped)
         out.append(
             {
                 "day": day,
@@ -353,7 +354,9 @@ async def _compute(
         ),
         "metrics": combined["metrics"],
         "timeseries": {
-            k: _series(exp, k, definitions[k], stats.series.get(k, {})) for k, _ in plan if k in definitions
+            k: _series(exp, k, definitions[k], stats.series.get(k, {}), cuped)
+            for k, _ in plan
+            if k in definitions
         },
     }
 
