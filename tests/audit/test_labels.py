@@ -58,7 +58,7 @@ async def test_analyst__reads_names_of_people_environments_keys_experiments(harn
     assert env["resource_label"] == "qa"
 
 
-async def test_renamed_resource__named_as_it_is_now(harness: Harness) -> None:
+async def test_renamed_resource__each_record_named_as_it_was_then(harness: Harness) -> None:
     h = harness
     admin = await h.admin()
     created = await h.client.post(
@@ -73,7 +73,14 @@ async def test_renamed_resource__named_as_it_is_now(harness: Harness) -> None:
         row = await session.get(ApiKey, key_id)
         assert row is not None
         row.name = "new"
-    assert {r["resource_label"] for r in await h.audit(resource_id=key_id)} == {"new"}
+    revoked = await h.client.post(f"/api/v1/api-keys/{key_id}/revoke", headers=admin)
+    assert revoked.status_code in (200, 204), revoked.text
+    records = await h.audit(resource_id=key_id)
+    # the creation names the key as it was then; the revocation, after the rename, by its new name
+    assert [(r["action"], r["resource_label"]) for r in records] == [
+        ("api_key.revoked", "new"),
+        ("api_key.created", "old"),
+    ]
 
 
 async def test_deleted_webhook__named_by_its_records__url_redacted_for_analyst(harness: Harness) -> None:
@@ -92,7 +99,8 @@ async def test_deleted_webhook__named_by_its_records__url_redacted_for_analyst(h
     records = await _records(h, analyst, resource_id=hook_id)
     assert [r["action"] for r in records] == ["webhook.deleted", "webhook.updated", "webhook.created"]
     assert "very-secret-token" not in str(records)
-    assert {r["resource_label"] for r in records} == {redacted(SLACK + "-2")}
+    # each record names the webhook by the URL it had then
+    assert [r["resource_label"] for r in records] == [redacted(SLACK + "-2")] * 2 + [redacted(SLACK)]
     change = records[1]["diff"]["url"]
     assert change == {"before": redacted(SLACK), "after": redacted(SLACK + "-2")}
     assert change["before"] != change["after"]  # a change of URL still shows as one

@@ -24,8 +24,9 @@ class AuditRead(BaseModel):
         description=(
             "a readable name for the resource: a person's email, an environment's, an experiment's "
             "or a flag's key, an API key's name, a webhook's description (or its URL, shown whole only "
-            "to those who manage webhooks); the name it has now, or the last one its records hold "
-            "once it is deleted; null when nothing names it"
+            "to those who manage webhooks); the name the record itself holds (as it was then), else "
+            "the name it has now, else the newest one its records hold once it is deleted; null when "
+            "nothing names it"
         ),
     )
     before: dict[str, Any] | None

@@ -117,7 +117,8 @@ async def read_entries(
     session: AsyncSession, actor: Actor, f: AuditFilter, limit: int, offset: int
 ) -> tuple[list[AuditRead], int]:
     """A page of audit records as readers see them, newest first, and their total: each with a
-    ``resource_label`` (the resource's name now, else the last its records hold), and, for readers
+    ``resource_label`` (the name the record itself holds, as it was then; else the resource's name
+    now; else the last name its records on the page hold), and, for readers
     who may not manage webhooks, a webhook's URL redacted wherever it appears (receivers such as
     Slack keep their secret in the path)."""
     rows, total = await list_entries(session, actor, f, limit, offset)
@@ -136,10 +137,12 @@ async def _readable(session: AsyncSession, actor: Actor, rows: Sequence[AuditLog
         await repository.webhook_targets(session, ids.get("webhook", set()))
     ).items():
         names["webhook", hook_id] = description or (url if whole_urls else redacted(url))
-    # a deleted resource: the name in its newest record on this page that holds one
+    # each record's own name for the resource, as it was when written (the Who column's actor_label is
+    # the name at the time too); a deleted resource's records without one take the newest on this page
+    recorded = {row.id: _recorded_name(row, whole_urls) for row in rows}
     for row in rows:
         ref = (row.resource_type, row.resource_id or "")
-        if row.resource_id and ref not in names and (name := _recorded_name(row, whole_urls)) is not None:
+        if row.resource_id and ref not in names and (name := recorded[row.id]) is not None:
             names[ref] = name
     entries = []
     for row in rows:
@@ -148,7 +151,8 @@ async def _readable(session: AsyncSession, actor: Actor, rows: Sequence[AuditLog
             entry = _redact_urls(entry)
         if row.resource_id is not None:
             ref = (row.resource_type, row.resource_id)
-            entry.resource_label = row.resource_id if row.resource_type in _KEYED else names.get(ref)
+            keyed = row.resource_type in _KEYED
+            entry.resource_label = row.resource_id if keyed else recorded[row.id] or names.get(ref)
         entries.append(entry)
     return entries
 
