@@ -31,7 +31,18 @@ const percent = (value: number | null | undefined) =>
 
 /** The cumulative relative lift per day with its interval as a band (fixed-horizon intervals on the
  * data up to each day, as the API computes them: a guide to the trend, not a test to re-read daily). */
-export function LiftChart({ points, metricName, level }: { points: TimeseriesPoint[]; metricName: string; level: number }) {
+export function LiftChart({
+  points,
+  metricName,
+  level,
+  cuped = false,
+}: {
+  points: TimeseriesPoint[];
+  metricName: string;
+  level: number;
+  /** the points are CUPED-adjusted (as the table above them) */
+  cuped?: boolean;
+}) {
   const series = useMemo(() => liftSeries(points), [points]);
   const options = useMemo<ChartOptions>(() => {
     const s: uPlot.Series[] = [{ label: "Day", value: (_u, v) => (v === null ? "—" : dayLabel(v)) }];
@@ -93,8 +104,8 @@ export function LiftChart({ points, metricName, level }: { points: TimeseriesPoi
         label={`Cumulative relative lift of ${metricName} per day, with its ${Math.round(level * 100)}% interval as a band`}
       />
       <figcaption className="mt-1 text-xs text-slate-600">
-        Cumulative lift by day of first exposure, with its fixed-horizon {Math.round(level * 100)}% interval (shaded), whatever
-        the engine chosen above: it shows how the estimate settled, it is not a test to re-read every day. Drag across the
+        Cumulative lift by day of first exposure, with its fixed-horizon {Math.round(level * 100)}% interval (shaded)
+        {cuped ? ", CUPED-adjusted like the table," : ","} whatever the engine chosen above: it shows how the estimate settled, it is not a test to re-read every day. Drag across the
         chart to zoom, double-click to zoom out.
         {points.length === 1 ? " One day of data so far: the line starts with the second day." : ""}
       </figcaption>

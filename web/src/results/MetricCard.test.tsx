@@ -1,6 +1,9 @@
 import { cleanup, render, screen } from "@testing-library/react";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MetricCard } from "./MetricCard";
+
+// jsdom draws no canvas: the chart itself is uPlot's; what these tests read is the card around it
+vi.mock("../ui", async (importOriginal) => ({ ...(await importOriginal<typeof import("../ui")>()), Chart: () => null }));
 import type { Comparison, MetricResult } from "./types";
 
 function comparison(over: Partial<Comparison>): Comparison {
@@ -148,5 +151,35 @@ describe("a verdict's reason", () => {
     const dormant = comparison({ variant_key: "dormant", treatment: { key: "dormant", units: 0, mean: null, std_dev: null } });
     render(<MetricCard metric={guardrail([dormant])} role="guardrail" engine="frequentist" series={undefined} levelFallback={0.95} breached={false} correctionLabel={null} weights={new Map([["dormant", 0]])} />);
     expect(screen.getByTestId("guardrail-status").textContent).toBe("no traffic");
+  });
+});
+
+describe("the lift over time", () => {
+  const measured = (over: Partial<Comparison>) =>
+    comparison({
+      control: { key: "control", units: 500, mean: 10, std_dev: 3 },
+      treatment: { key: "treatment", units: 500, mean: 10.5, std_dev: 3 },
+      absolute_lift: 0.5,
+      relative_lift: 0.05,
+      relative_interval: { lower: 0.01, upper: 0.09 },
+      p_value: 0.01,
+      verdict: "winner",
+      messages: [],
+      ...over,
+    });
+  const series = [
+    { day: "2026-12-01", comparisons: [{ variant: "treatment", relative_lift: 0.04, relative_interval: { lower: -0.02, upper: 0.1 }, absolute_lift: 0.4, units: 200, control_units: 200 }] },
+    { day: "2026-12-02", comparisons: [{ variant: "treatment", relative_lift: 0.05, relative_interval: { lower: 0.01, upper: 0.09 }, absolute_lift: 0.5, units: 500, control_units: 500 }] },
+  ];
+  const goal = (c: Comparison): MetricResult => ({ ...guardrail([c]), metric_key: "revenue", role: "goal", lower_is_better: false });
+
+  it("says it is CUPED-adjusted when the table's comparisons are", () => {
+    render(<MetricCard metric={goal(measured({ cuped_variance_reduction: 0.6, cuped_theta: 1.1 }))} role="primary" engine="frequentist" series={series} levelFallback={0.95} breached={false} correctionLabel={null} />);
+    expect(screen.getByTestId("lift-chart").textContent).toContain("CUPED-adjusted like the table");
+  });
+
+  it("says nothing of CUPED when nothing was adjusted", () => {
+    render(<MetricCard metric={goal(measured({ cuped_variance_reduction: null }))} role="primary" engine="frequentist" series={series} levelFallback={0.95} breached={false} correctionLabel={null} />);
+    expect(screen.getByTestId("lift-chart").textContent).not.toContain("CUPED");
   });
 });

@@ -306,7 +306,12 @@ export function MetricCard({
       {series && series.length > 0 ? (
         <div className="mt-4">
           <h3 className="mb-1 text-sm font-semibold text-slate-800">Lift over time</h3>
-          <LiftChart points={series} metricName={name} level={0.95} />
+          <LiftChart
+            points={series}
+            metricName={name}
+            level={0.95}
+            cuped={metric.comparisons.some((c) => c.cuped_variance_reduction !== null && c.cuped_variance_reduction !== undefined)}
+          />
         </div>
       ) : null}
     </section>
