@@ -51,16 +51,22 @@ async def _results(h: Harness, **params: Any) -> dict[str, Any]:
     return data
 
 
-async def test_results__match_independent_computation(harness: Harness) -> None:
-    evaluate, track = await _setup(harness)
-    rng = np.random.default_rng(11)
-    units = [f"user-{i}" for i in range(400)]
-    bulk = await harness.client.post(
+async def _assign(h: Harness, evaluate: dict[str, str], units: list[str]) -> dict[str, str]:
+    """Each unit's variant, assigned in one bulk call."""
+    bulk = await h.client.post(
         "/api/v1/experiments/checkout/assign/bulk",
         json={"units": [{"unit_id": u} for u in units]},
         headers=evaluate,
     )
-    variant = {r["unit_id"]: r["variant"] for r in bulk.json()["data"]}
+    assert bulk.status_code == 200, bulk.text
+    return {r["unit_id"]: r["variant"] for r in bulk.json()["data"]}
+
+
+async def test_results__match_independent_computation(harness: Harness) -> None:
+    evaluate, track = await _setup(harness)
+    rng = np.random.default_rng(11)
+    units = [f"user-{i}" for i in range(400)]
+    variant = await _assign(harness, evaluate, units)
     revenue: dict[str, float] = {}
     events = []
     for unit in units:
@@ -128,20 +134,14 @@ async def test_results__cuped_on__the_lift_over_time_ends_where_the_table_does(h
     # Given revenue with a 7-day pre-period, and each unit's spend before exposure predicting its spend after
     evaluate, track = await _setup(harness, pre_window_days=7)
     rng = np.random.default_rng(5)
-    units = [f"user-{i}" for i in range(300)]
-    bulk = await harness.client.post(
-        "/api/v1/experiments/checkout/assign/bulk",
-        json={"units": [{"unit_id": u} for u in units]},
-        headers=evaluate,
-    )
-    assert bulk.status_code == 200, bulk.text
+    variant = await _assign(harness, evaluate, [f"user-{i}" for i in range(300)])
     before = (datetime.now(UTC) - timedelta(days=2)).isoformat()
     events = []
-    for r in bulk.json()["data"]:
+    for unit, arm in variant.items():
         habit = float(rng.uniform(1, 40))
-        after = habit * 1.1 + float(rng.normal(0, 2)) + (3.0 if r["variant"] == "treatment" else 0.0)
-        events.append({"name": "purchase", "user_id": r["unit_id"], "value": habit, "timestamp": before})
-        events.append({"name": "purchase", "user_id": r["unit_id"], "value": round(max(after, 0.5), 2)})
+        after = habit * 1.1 + float(rng.normal(0, 2)) + (3.0 if arm == "treatment" else 0.0)
+        events.append({"name": "purchase", "user_id": unit, "value": habit, "timestamp": before})
+        events.append({"name": "purchase", "user_id": unit, "value": round(max(after, 0.5), 2)})
     accepted = await harness.client.post("/api/v1/events/batch", json={"events": events}, headers=track)
     assert accepted.status_code in (200, 202), accepted.text
     await harness.runtime.pipeline.flush()
