@@ -8,6 +8,7 @@ import contextlib
 import shutil
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -202,5 +203,71 @@ def test_server_stopping__open_stream_ends_cleanly(tmp_path: Path, migrated_sqli
         # Then the stream ends itself and its response completes: the client sees an end, not a cut
         assert outcome.get("ended") == "cleanly", outcome
         assert outcome["events"][0] == "put"
+    finally:
+        server.stop()
+
+
+def _listen_until_end(base_url: str, key: str, outcome: dict[str, Any], opened: threading.Event) -> None:
+    """Read a stream until it ends; what it saw and how it ended land in ``outcome``."""
+    try:
+        with (
+            httpx.Client(base_url=base_url, timeout=60) as http,
+            connect_sse(http, "GET", "/api/v1/sdk/stream", headers={"X-API-Key": key}) as sse,
+        ):
+            for event in sse.iter_sse():
+                outcome.setdefault("events", []).append(event.event)
+                opened.set()
+        outcome["ended"] = time.monotonic()
+    except Exception as exc:
+        outcome["error"] = repr(exc)
+
+
+def test_key_revoked_or_expired__its_open_stream_ends__reconnecting_is_refused(
+    tmp_path: Path, migrated_sqlite: Path
+) -> None:
+    server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path)).start()
+    try:
+        server.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
+        key_id = server.call(
+            "POST",
+            "/api/v1/api-keys",
+            201,
+            json={"name": "sdk", "environment": "production", "scopes": ["evaluate"]},
+        )
+        revoked: dict[str, Any] = {"events": []}
+        opened = threading.Event()
+        threading.Thread(
+            target=_listen_until_end, args=(server.base_url, key_id["key"], revoked, opened), daemon=True
+        ).start()
+        assert opened.wait(30)
+        # When an admin revokes the key while its stream is open
+        server.call("POST", f"/api/v1/api-keys/{key_id['id']}/revoke")
+        asked = time.monotonic()
+        deadline = asked + 10
+        while "ended" not in revoked and "error" not in revoked:
+            assert time.monotonic() < deadline, "the revoked key's stream stayed open"
+            time.sleep(0.02)
+        # Then the stream ends at once, cleanly, with nothing more sent, and a reconnection is refused
+        assert revoked["ended"] - asked < 1.0 and revoked["events"] == ["put"], revoked
+        put_flag(server, "f", {"enabled": True})
+        assert first_event(server.base_url, key_id["key"])[0] == 401
+
+        # When a key's expiry passes while its stream is open (checked again every recheck_seconds)
+        server.rt.sdk_stream.recheck_seconds = 0.2
+        soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+        body = {"name": "brief", "environment": "production", "scopes": ["evaluate"], "expires_at": soon}
+        brief = server.call("POST", "/api/v1/api-keys", 201, json=body)["key"]
+        expired: dict[str, Any] = {"events": []}
+        opened = threading.Event()
+        threading.Thread(
+            target=_listen_until_end, args=(server.base_url, brief, expired, opened), daemon=True
+        ).start()
+        assert opened.wait(30)
+        deadline = time.monotonic() + 10
+        while "ended" not in expired and "error" not in expired:
+            assert time.monotonic() < deadline, "the expired key's stream stayed open"
+            time.sleep(0.05)
+        # Then it ends too
+        assert "ended" in expired and first_event(server.base_url, brief)[0] == 401
     finally:
         server.stop()

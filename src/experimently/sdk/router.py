@@ -8,6 +8,8 @@ from sse_starlette import EventSourceResponse
 
 from experimently.auth.deps import ActorDep
 from experimently.deps import RuntimeDep
+from experimently.errors import AuthenticationRequired
+from experimently.kit.context import current as current_request
 from experimently.rbac import Permission, require_key_environment
 
 router = APIRouter(prefix="/sdk", tags=["sdk"])
@@ -23,7 +25,22 @@ async def stream(request: Request, actor: ActorDep, runtime: RuntimeDep) -> Even
     # on a server shutdown the stream ends itself, so the response completes (the client reconnects
     # elsewhere) instead of being cut mid-body with an ERROR line per open stream
     shutdown = anyio.Event()
-    events = hub.events(actor.id, environment, channel, request.headers.get("last-event-id"), shutdown)
+    secret, ip = request.headers.get("x-api-key", ""), current_request().ip
+
+    async def key_valid() -> bool:
+        """False once the key is refused (revoked, expired, owner deactivated); an outage of the
+        database leaves the stream open (connected clients keep what they have)."""
+        try:
+            await runtime.api_keys.authenticate(secret, ip)
+        except AuthenticationRequired:
+            return False
+        except Exception:
+            return True
+        return True
+
+    events = hub.events(
+        actor.id, environment, channel, request.headers.get("last-event-id"), shutdown, key_valid
+    )
     return EventSourceResponse(
         events,
         ping=runtime.settings.sdk_stream_heartbeat_seconds,

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import anyio
@@ -48,10 +48,23 @@ class _Channel:
 
 
 class SdkStream:
-    def __init__(self, payloads: SdkPayloads, *, max_per_key: int, resync_seconds: float) -> None:
+    """The open streams of this process. A stream stays open only while its key is valid: it is checked
+    again whenever API keys are invalidated (a revocation, an owner's deactivation: on every instance
+    within a second) and every ``recheck_seconds`` (an expiry), and the stream ends once it is not."""
+
+    def __init__(
+        self,
+        payloads: SdkPayloads,
+        *,
+        max_per_key: int,
+        resync_seconds: float,
+        recheck_seconds: float = 30.0,
+    ) -> None:
         self.payloads = payloads
         self.max_per_key = max_per_key
         self.resync_seconds = resync_seconds
+        self.recheck_seconds = recheck_seconds
+        self._keys_changed = asyncio.Event()
         self._channels: dict[str, _Channel] = {}
         self._per_key: Counter[str] = Counter()
         self._refresh: asyncio.Task[None] | None = None
@@ -70,6 +83,11 @@ class SdkStream:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._resync = self._refresh = None
+
+    def keys_changed(self) -> None:
+        """API keys were invalidated: every open stream checks its key again."""
+        self._keys_changed.set()
+        self._keys_changed = asyncio.Event()  # waiters hold the old event, which is now set
 
     def _on_change(self) -> None:
         self._pending = True
@@ -132,9 +150,12 @@ class SdkStream:
         channel: _Channel,
         last_event_id: str | None,
         shutdown: anyio.Event | None = None,
+        key_valid: Callable[[], Awaitable[bool]] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """The events of one connection; releases the reservation when the client goes, and ends
-        when ``shutdown`` is set (the server stops: the response then completes cleanly)."""
+        when ``shutdown`` is set (the server stops: the response then completes cleanly) or when
+        ``key_valid`` answers false (the key was revoked, expired or its owner deactivated: the
+        client's reconnection is then refused with 401)."""
         try:
             sent = channel.current
             if last_event_id is not None and last_event_id == sent.version:
@@ -144,14 +165,18 @@ class SdkStream:
             while shutdown is None or not shutdown.is_set():
                 waiter = channel.changed
                 if channel.current.etag == sent.etag:
-                    if shutdown is None:
-                        await waiter.wait()
-                    else:
-                        await _first(waiter.wait(), shutdown.wait())
-                        if shutdown.is_set():
-                            return
-                sent = channel.current
-                yield _put(sent)
+                    waits = [waiter.wait(), self._keys_changed.wait(), asyncio.sleep(self.recheck_seconds)]
+                    if shutdown is not None:
+                        waits.append(shutdown.wait())
+                    await _first(*waits)
+                    if shutdown is not None and shutdown.is_set():
+                        return
+                if key_valid is not None and not await key_valid():
+                    log.info("sdk.stream_key_invalid", api_key_id=key_id, environment=environment)
+                    return
+                if channel.current.etag != sent.etag:
+                    sent = channel.current
+                    yield _put(sent)
         finally:
             self.close(key_id, environment)
 

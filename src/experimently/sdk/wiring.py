@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from experimently.auth.keys import NAMESPACE as API_KEYS
 from experimently.runtime import Runtime
 from experimently.sdk.payload import SdkPayloads
 from experimently.sdk.stream import SdkStream
@@ -15,8 +16,16 @@ def register_sdk_services(runtime: Runtime) -> None:
         overrides_max=runtime.settings.sdk_overrides_max,
     )
     runtime.sdk_payloads = payloads
-    runtime.sdk_stream = SdkStream(
+    stream = SdkStream(
         payloads,
         max_per_key=runtime.settings.sdk_stream_max_connections_per_key,
         resync_seconds=runtime.settings.sdk_stream_resync_seconds,
     )
+    runtime.sdk_stream = stream
+
+    def keys_invalidated(namespace: str, _key: str | None) -> None:
+        # a revoked key (or a deactivated owner's) ends its open streams too, on every instance
+        if namespace == API_KEYS:
+            stream.keys_changed()
+
+    runtime.cache.on_invalidate(keys_invalidated)
