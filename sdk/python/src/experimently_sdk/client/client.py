@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 import weakref
@@ -137,15 +138,18 @@ class Client:
         reconnect_cap: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        key, base, problem = _checked_settings(sdk_key, base_url)
+        self.base_url = base
         self.close_timeout = close_timeout
         self.sticky_timeout = sticky_timeout
         self._snapshot = EMPTY
         self._resolver = _Resolver(self, EMPTY)
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self._ready = threading.Event()
+        self._ready = threading.Event()  # the first fetch has an answer (a ruleset or a failure)
+        self._installed = threading.Event()  # a ruleset is in use
         self._closed = False
+        self._offline = offline or problem is not None
         self._dedup = Dedup(dedup_capacity)  # experiment exposures
         # flag exposures: (rollout step marker, unit, variation), bounded, read inline on the hot path
         self._flag_seen: dict[tuple[str, str, str | None], None] = {}
@@ -154,47 +158,73 @@ class Client:
         self._sticky_capacity = dedup_capacity
         self._warned_names: set[str] = set()  # event names already warned about (invalid events)
         self._warned_long_unit = False
-        headers = {"X-API-Key": sdk_key, "User-Agent": f"experimently-sdk-python/{VERSION}"}
+        headers = {"X-API-Key": key, "User-Agent": f"experimently-sdk-python/{VERSION}"}
         self._http_args: dict[str, Any] = {
             "base_url": self.base_url,
             "headers": headers,
             "timeout": http_timeout,
             "transport": transport,
         }
+        # what the background parts are made of, again in a forked child (see _after_fork)
+        self._events_args: dict[str, Any] | None = (
+            {"capacity": event_capacity, "batch_size": event_batch_size, "flush_interval": flush_interval}
+            if send_events
+            else None
+        )
+        self._updater_args: dict[str, Any] = {
+            "stream": stream,
+            "poll_interval": poll_interval,
+            "read_timeout": stream_read_timeout,
+            "backoff_cap": reconnect_cap,
+        }
         self._updater: Updater | None = None
         self._events: EventProcessor | None = None
         self._sticky_http: httpx.Client | None = None
+        self._after_close_said = False
         if bootstrap is not None:
             self._load_bootstrap(bootstrap)
-        if offline:
+        if problem is not None:
+            log.error("experimently: %s; serving %s, with no network", problem, self._serving())
+        if self._offline:
             self._ready.set()
             return
+        self._start_background()
+        _CLIENTS.add(self)
+        if init_timeout > 0 and not self._ready.wait(init_timeout):
+            log.warning("experimently: no ruleset within %ss; serving %s", init_timeout, self._serving())
+
+    def _start_background(self) -> None:
+        """The HTTP clients and the two background threads: ruleset updates, and events."""
         try:
             self._sticky_http = httpx.Client(**self._http_args)
-            if send_events:
+            if self._events_args is not None:
                 events_http = httpx.Client(**self._http_args)
                 self._events = EventProcessor(
                     lambda body: events_http.post("/api/v1/events/batch", content=body, headers=_JSON),
-                    capacity=event_capacity,
-                    batch_size=event_batch_size,
-                    flush_interval=flush_interval,
+                    **self._events_args,
                 )
             self._updater = Updater(
                 httpx.Client(**self._http_args),
                 self._on_payload,
-                stream=stream,
-                poll_interval=poll_interval,
-                read_timeout=stream_read_timeout,
-                backoff_cap=reconnect_cap,
                 on_first_attempt=self._ready.set,
+                **self._updater_args,
             )
             self._updater.version = self._snapshot.version
             self._updater.start()
         except Exception:
             log.exception("experimently: client start failed; serving defaults")
-        _CLIENTS.add(self)
-        if init_timeout > 0 and not self._ready.wait(init_timeout):
-            log.warning("experimently: no ruleset within %ss; serving %s", init_timeout, self._serving())
+
+    def _after_fork(self) -> None:
+        """In a child process (``os.fork``: gunicorn's ``--preload``, multiprocessing): the parent's
+        threads and connections did not come along, so the child gets its own, keeping the ruleset.
+        Events the parent had queued are the parent's to send: the child's copy is dropped."""
+        if self._closed or self._offline:
+            return
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        self._ready = threading.Event()
+        self._ready.set()
+        self._updater = self._events = self._sticky_http = None
+        self._start_background()
 
     # ----- state -----------------------------------------------------------------------------------
 
@@ -212,7 +242,14 @@ class Client:
         return self._events.dropped if self._events is not None else 0
 
     def wait_for_initialization(self, timeout: float) -> bool:
-        return self._ready.wait(timeout) and self.initialized
+        """Wait until a ruleset (the server's or a bootstrap) is in use, at most ``timeout`` seconds;
+        True once one is. Unlike the constructor it keeps waiting through a failed first fetch (the
+        server may be starting); an offline client without a bootstrap answers False at once."""
+        if self.initialized:
+            return True
+        if self._offline or self._closed:
+            return False
+        return self._installed.wait(timeout)
 
     def on_change(self, listener: Listener) -> None:
         """``listener(ChangeEvent)`` runs on the client's update thread after each new ruleset."""
@@ -250,6 +287,7 @@ class Client:
                     self._sticky.pop(entry, None)
             self._resolver = _Resolver(self, new)
             self._snapshot = new
+        self._installed.set()
         self._ready.set()
         event = ChangeEvent(version, frozenset(changed))
         for listener in list(self._listeners):
@@ -428,7 +466,10 @@ class Client:
         events = self._events
         if events is not None:
             try:
-                problem = invalid_event(value, properties)
+                if self._closed:
+                    self._after_close(events)
+                    return
+                problem = invalid_user(user_id) or invalid_event(value, properties)
                 if problem is not None:
                     self._invalid(events, name, problem)
                     return
@@ -436,6 +477,15 @@ class Client:
                 events.add((None, name, str(user_id), number, properties, None, None, time.time()))
             except Exception:
                 log.exception("experimently: track failed")
+
+    def _after_close(self, events: EventProcessor) -> None:
+        events.lost_after_close()
+        if not self._after_close_said:
+            self._after_close_said = True
+            log.warning(
+                "experimently: the client is closed: events tracked after close() are not sent (said "
+                "once; each is counted in dropped_events)"
+            )
 
     def _invalid(self, events: EventProcessor, name: str, problem: str) -> None:
         events.dropped += 1
@@ -484,6 +534,8 @@ class Client:
 
     def _exposure(self, experiment_key: str, unit: str, variant: str) -> None:
         events = self._events
+        if events is not None and self._closed:
+            return  # evaluation still works after close(); nothing is recorded any more
         if events is not None and self._dedup.first(("e", experiment_key, unit, variant)):
             if self._too_long(events, "an exposure", unit):
                 return
@@ -502,7 +554,7 @@ class Client:
         events = self._events
         seen = self._flag_seen
         key = (marker, str(unit), variation)
-        if events is None or key in seen:
+        if events is None or key in seen or self._closed:
             return
         seen[key] = None
         if len(seen) > self._dedup_capacity:
@@ -515,7 +567,8 @@ class Client:
         events.add((event_id, "flag_exposure", str(unit), None, properties, None, None, time.time()))
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send queued events now; True when everything was accepted within ``timeout``."""
+        """Send queued events now; True when everything was accepted within ``timeout`` (None:
+        ``close_timeout``)."""
         if self._events is None:
             return True
         try:
@@ -550,6 +603,34 @@ class Client:
         self.close()
 
 
+def _checked_settings(sdk_key: Any, base_url: Any) -> tuple[str, str, str | None]:
+    """The key and the server's root URL as they will be used, and what makes them unusable (then
+    the client starts with no network). Never puts the key itself in a message."""
+    key = sdk_key.strip() if isinstance(sdk_key, str) else ""
+    if not isinstance(base_url, str) or not base_url.strip():
+        return key, "", f"base_url must be the server's URL, not {base_url!r}"
+    base = base_url.strip().rstrip("/")
+    if base.endswith("/api/v1"):
+        base = base.removesuffix("/api/v1")
+        log.warning("experimently: base_url is the server's root, not its API: using %r", base)
+    if not key:
+        return key, base, "no SDK key given (sdk_key is empty)"
+    if not key.isascii() or not key.isprintable() or " " in key:
+        return key, base, "the SDK key holds characters no HTTP header carries (check how it is loaded)"
+    return key, base, None
+
+
+def invalid_user(user_id: Any) -> str | None:
+    """Why ``user_id`` cannot be an event's unit, or None: a non-empty string or an integer."""
+    if isinstance(user_id, bool) or not isinstance(user_id, str | int):
+        return f"user_id must be a string or an integer, not {type(user_id).__name__}"
+    if user_id == "":
+        return "user_id is empty"
+    if isinstance(user_id, str) and len(user_id) > USER_ID_MAX:
+        return f"user_id is longer than the server takes ({USER_ID_MAX} characters)"
+    return None
+
+
 _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
 
 
@@ -557,3 +638,15 @@ _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
 def _close_all() -> None:  # pragma: no cover - runs at interpreter exit
     for client in list(_CLIENTS):
         client.close()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        try:
+            client._after_fork()
+        except Exception:
+            log.exception("experimently: the client could not restart in the forked process")
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -148,6 +148,7 @@ class EventProcessor:
         self.refused = 0  # of ``dropped``: events the server refused (a 4xx batch, or one by one)
         self.unencodable = 0  # of ``dropped``: queued events the sender could not encode
         self.overflowed = 0  # of ``dropped``: events that found the buffer full
+        self.after_close = 0  # of ``dropped``: events tracked after the client was closed
         self.sent = 0
         self._flushed_lost = 0  # queued events lost, when the last flush() answered
         self._overflow_said = -math.inf  # when a full buffer was last logged (time.monotonic)
@@ -182,6 +183,10 @@ class EventProcessor:
         if len(queue) >= self.batch_size:
             self._wake.set()
 
+    def lost_after_close(self) -> None:
+        self.dropped += 1
+        self.after_close += 1
+
     @property
     def pending(self) -> int:
         return len(self._queue) + len(self._inflight)
@@ -202,7 +207,7 @@ class EventProcessor:
                     break
                 self._wake.set()
                 self._idle.wait(min(left, 0.05))
-        lost = self.refused + self.unencodable + self.overflowed
+        lost = self.refused + self.unencodable + self.overflowed + self.after_close
         before, self._flushed_lost = self._flushed_lost, lost
         return emptied and lost == before
 
@@ -293,7 +298,9 @@ class EventProcessor:
                     rejected = _rejected(response)
                     if rejected:
                         log.warning(
-                            "experimently: the server refused %d events: %s", len(rejected), rejected[:3]
+                            "experimently: the server refused %d events: %s",
+                            len(rejected),
+                            "; ".join(_refusal(batch, r) for r in rejected[:3]),
                         )
                         self._refuse(len(rejected))
                     return "done"
@@ -330,6 +337,18 @@ def error_message(response: httpx.Response) -> str:
     except Exception:
         return response.reason_phrase or "no message"
     return str(message)
+
+
+def _refusal(batch: list[bytes], rejected: Any) -> str:
+    """One refused event as a reader wants it: its name, then the field and the server's reason."""
+    try:
+        name = json.loads(batch[int(rejected["index"])])["name"]
+    except Exception:
+        name = "?"
+    if not isinstance(rejected, dict):
+        return f"{name!r}: {rejected}"
+    where = rejected.get("path")
+    return f"{name!r}: {where + ' ' if where else ''}{rejected.get('message', 'refused')}"
 
 
 def _rejected(response: httpx.Response) -> list[Any]:

@@ -50,6 +50,7 @@ class Updater:
         self.connected = False  # the stream is open
         self.reconnects = 0
         self._failure: str | None = None  # what the last fetch failed with; logged once per change
+        self._busy_said = False  # a refused stream (429) was said; again only after a stream was open
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="experimently-updates", daemon=True)
 
@@ -78,7 +79,12 @@ class Updater:
             return True
         if response.status_code != 200:
             level = logging.ERROR if response.status_code in (401, 403) else logging.WARNING
-            self._failed(level, f"ruleset fetch answered {response.status_code}: {error_message(response)}")
+            hint = ""
+            if response.status_code == 404:
+                hint = f" (is {str(self.http.base_url).rstrip('/')!r} the server's root URL?)"
+            self._failed(
+                level, f"ruleset fetch answered {response.status_code}: {error_message(response)}{hint}"
+            )
             return response.status_code < 500
         try:
             payload = response.json()["data"]
@@ -120,9 +126,19 @@ class Updater:
                 return
             self.fetch()  # catch up on what happened while we were not connected
             if outcome == "unsupported":
-                log.warning("experimently: the server has no stream; polling every %ss", self.poll_interval)
+                if self._failure is None:  # else the fetch said what is wrong (a 404 there too)
+                    log.warning(
+                        "experimently: the server has no stream; polling every %ss", self.poll_interval
+                    )
                 self.use_stream = False
                 continue
+            if outcome == "busy" and not self._busy_said:
+                self._busy_said = True
+                log.warning(
+                    "experimently: the server refused the stream (429: too many streams open for this "
+                    "key); polling every %ss until it accepts one",
+                    self.poll_interval,
+                )
             attempt = 0 if outcome == "clean" else attempt + 1
             delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
             if outcome == "busy":
@@ -144,9 +160,12 @@ class Updater:
                 if status == 429:
                     return "busy"
                 if status != 200:
-                    log.warning("experimently: stream answered %s", status)
+                    # the fetch that follows says why, once (a refused key is one line, not one a retry)
+                    log.debug("experimently: stream answered %s", status)
                     return "failed"
                 self.connected = True
+                self._busy_said = False
+                self._recovered()  # the stream answering is the server answering again
                 for event in sse.iter_sse():
                     if self._stop.is_set():
                         return "clean"
