@@ -246,6 +246,29 @@ async def test_unknown_keys__limited_per_address_without_queries_or_l1_evictions
     assert len(harness.runtime.cache._l1) == l1_before
 
 
+async def test_unknown_keys_over_the_limit__a_working_key_of_the_address_keeps_working(
+    harness: Harness,
+) -> None:
+    # Given a working key used from an address (behind a proxy: every client's address)
+    key = await _rollout(harness)
+    assert (await evaluate(harness, key, "new-checkout", "u"))["value"] is True
+    # When another client there presents made-up keys past the address's budget
+    for i in range(4):
+        await harness.client.post(
+            f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": f"exp_typo{i}"}
+        )
+    # and the working key's in-memory copy expires (every 30 s), so it is read again
+    l1 = harness.runtime.cache._l1
+    for entry in [k for k in l1 if k[0] == "api_key"]:
+        del l1[entry]
+    # Then the working key still evaluates; a new made-up key is still refused without a look-up
+    assert (await evaluate(harness, key, "new-checkout", "u"))["value"] is True
+    typo = await harness.client.post(
+        f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": "exp_typo9"}
+    )
+    assert typo.status_code == 429
+
+
 async def test_last_used_at__not_written_on_the_request_path__flushed_in_batch(harness: Harness) -> None:
     key = await _rollout(harness)
     with _Statements(harness) as statements:

@@ -227,9 +227,16 @@ class ApiKeyAuthenticator:
         if refused_until is not None and refused_until > moment:
             return _UNKNOWN
         ip = client_ip or "unknown"
-        if self.limiter is not None and not await self.limiter.test(self.unknown_limit, "unknown-key-ip", ip):
-            raise RateLimited(60)
         known = self._known.get(digest)
+        # an address over its unknown-key budget looks up no new key, but a key it has used validly
+        # before still gets its periodic re-read: behind a proxy every client shares one address, and
+        # one client's typo must not lock everyone else's working key out
+        if (
+            known is None
+            and self.limiter is not None
+            and not await self.limiter.test(self.unknown_limit, "unknown-key-ip", ip)
+        ):
+            raise RateLimited(60)
         recent = known is not None and moment - known[0] <= self.grace_seconds
         if known is not None and recent and degraded.is_down(degraded.DATABASE):
             # the database is out: a key seen lately answers at once, and one look-up in the background
