@@ -186,6 +186,16 @@ async def test_assignment__deterministic_sticky_across_allocation_and_weight_cha
         headers=await harness.admin(),
     )
     assert reweighted.status_code == 200, reweighted.text
+    # what a variant is (its payload, its name) stays as its units saw it: only weights change
+    for field, value in (("payload", {"color": "red"}), ("name", "Red")):
+        variants = [{**VARIANTS[0], "weight": 1}, {**VARIANTS[1], "weight": 99, field: value}]
+        changed = await harness.client.patch(
+            f"{EXP}/{exp['key']}",
+            json={"version": 5, "variants": variants},
+            headers=await harness.admin(),
+        )
+        assert changed.status_code == 422, changed.text
+        assert changed.json()["error"]["details"]["errors"][0]["path"] == f"variants[1].{field}"
     paused = await assign(harness, exp["key"], one, key)
     assert paused["in_experiment"] is False and paused["reason"] == "NOT_RUNNING"
     await act(harness, exp["key"], "resume")

@@ -184,12 +184,29 @@ async def update(
 
 
 def _check_reweight(exp: Experiment, body: ExperimentUpdate) -> None:
+    """While paused only the weights may change: the keys, the control, and what each variant is (its
+    name and payload) stay as the units exposed so far saw them."""
     old = [(v["key"], bool(v.get("is_control"))) for v in exp.variants]
     new = [(v.key, v.is_control) for v in body.variants or []]
     if old != new:
         raise ValidationFailed(
             "while paused only the weights may change (same variant keys, same control)",
             [{"path": "variants", "message": "variant keys and control are frozen"}],
+        )
+    changed = [
+        {"path": f"variants[{i}].{field}", "message": f"frozen while paused (was {was!r})"}
+        for i, (stored, sent) in enumerate(zip(exp.variants, body.variants or [], strict=True))
+        for field, was, now_ in (
+            ("name", stored.get("name", ""), sent.name),
+            ("payload", stored.get("payload"), sent.payload),
+        )
+        if was != now_
+    ]
+    if changed:
+        raise ValidationFailed(
+            "while paused only the weights may change: a variant's name and payload are what the "
+            "units exposed so far saw",
+            changed,
         )
 
 

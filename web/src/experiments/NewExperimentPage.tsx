@@ -106,7 +106,7 @@ export function ExperimentWizard({ experiment }: { experiment?: Experiment }) {
   const [draft, setDraft] = useState<Draft>(original);
   const [baseVersion, setBaseVersion] = useState(experiment?.version ?? 0);
   const frozen = (field: EditableField) => editing && !EDITABLE[status].has(field);
-  // while paused, variants may be re-weighted only: same keys, same control, none added or removed
+  // while paused, variants may be re-weighted only: same keys, names and control, none added or removed
   const reshapeFrozen = frozen("variants") || (editing && status === "paused");
   // the step lives in the address, so the browser's Back and Forward move between steps (an edit keeps `?edit`)
   const [params, setParams] = useSearchParams();
@@ -383,7 +383,7 @@ export function ExperimentWizard({ experiment }: { experiment?: Experiment }) {
                       )}
                     </Field>
                     <Field label={`Variant ${i + 1} name`} error={errorAt(`variants[${i}].name`)}>
-                      {(p) => <Input {...p} value={v.name} disabled={frozen("variants")} onChange={(e) => setVariant(i, { name: e.target.value })} />}
+                      {(p) => <Input {...p} value={v.name} disabled={reshapeFrozen} onChange={(e) => setVariant(i, { name: e.target.value })} />}
                     </Field>
                     <Field label={`Variant ${i + 1} weight (%)`} error={errorAt(`variants[${i}].weight`)}>
                       {(p) => <PercentInput {...p} step="0.01" value={v.weight} disabled={frozen("variants")} onValue={(weight) => setVariant(i, { weight })} />}
