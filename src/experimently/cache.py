@@ -2,7 +2,10 @@
 
 A change calls :meth:`Cache.invalidate`: the local L1 entry goes at once, the L2 entry is deleted and
 an invalidation is published on Redis pub/sub so every other instance drops its L1 copy (well under a
-second). Without Redis, one instance invalidates itself.
+second). Without Redis, every invalidation also counts up its namespace's row in ``cache_marks`` (in
+the database every process shares), and a running server reads those counts every
+:data:`MARKS_POLL_SECONDS`: a change made by another process (the CLI's kill switch, an import, a
+second server on the same database file) is seen within about a second, not when L1 entries expire.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import Counter
+from sqlalchemy import BigInteger, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from experimently import degraded
-from experimently.db import after_commit
+from experimently.db import Base, Database, after_commit
 from experimently.kit.ids import new_id
 from experimently.kit.metrics import incrementer
 
@@ -30,6 +35,18 @@ if TYPE_CHECKING:  # imported only when Redis is configured (start-up time)
 log = structlog.get_logger(__name__)
 
 CHANNEL = "experimently:invalidate"
+MARKS_POLL_SECONDS = 1.0  # without Redis: how often a server reads the other processes' invalidations
+
+
+class CacheMark(Base):
+    """Without Redis: how many times each namespace was invalidated, by any process on the database."""
+
+    __tablename__ = "cache_marks"
+
+    namespace: Mapped[str] = mapped_column(String(100), primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 CACHE_REQUESTS = Counter(
     "experimently_cache_requests_total",
     "Cache look-ups by namespace, level and result",
@@ -62,6 +79,14 @@ class Cache:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._generation: dict[str, int] = {}  # bumped by every local drop of a namespace
+        # without Redis: the database's invalidation counts, and the counts last seen there
+        self._marks: Database | None = None
+        self._marks_seen: dict[str, int] | None = None
+        self._marks_task: asyncio.Task[None] | None = None
+
+    def use_marks(self, db: Database) -> None:
+        """Without Redis: count invalidations in ``cache_marks`` (and, once started, follow them)."""
+        self._marks = db
 
     def peek(self, namespace: str, key: str) -> Any | None:
         """L1 only, synchronous: the hot path of evaluation."""
@@ -114,6 +139,8 @@ class Cache:
         """Drop ``key`` (or the whole namespace) here, in Redis, and on every other instance."""
         self.drop_local(namespace, key)
         if self.redis is None:
+            if self._marks is not None:
+                await self._mark(self._marks, namespace)
             return
         try:
             await self._announce(namespace, key)
@@ -181,9 +208,58 @@ class Cache:
         with contextlib.suppress(Exception):
             await self.redis.set(f"cache:{namespace}:{generation}:{key}", json.dumps(value), ex=self.l2_ttl)
 
+    async def _mark(self, db: Database, namespace: str) -> None:
+        """Count an invalidation of ``namespace`` in the database, for the other processes."""
+        counted = {"generation": CacheMark.generation + 1}
+        statement: Any
+        if db.dialect == "postgresql":  # imported when used: the embedded shape never loads it
+            from sqlalchemy.dialects import postgresql
+
+            statement = postgresql.insert(CacheMark).on_conflict_do_update(
+                index_elements=[CacheMark.namespace], set_=counted
+            )
+        else:
+            from sqlalchemy.dialects import sqlite
+
+            statement = sqlite.insert(CacheMark).on_conflict_do_update(
+                index_elements=[CacheMark.namespace], set_=counted
+            )
+        statement = statement.values(namespace=namespace, generation=1).returning(CacheMark.generation)
+        try:
+            async with db.transaction() as session:
+                generation = int((await session.execute(statement)).scalar_one())
+        except Exception as exc:  # the database is out: this process is invalidated, others wait for L1
+            log.warning("cache.mark_failed", namespace=namespace, error=repr(exc))
+            return
+        seen = self._marks_seen
+        if seen is not None and generation == seen.get(namespace, 0) + 1:
+            seen[namespace] = generation  # our own: nothing for the poller to drop again
+
+    async def _follow_marks(self, db: Database) -> None:
+        """Read the invalidation counts every :data:`MARKS_POLL_SECONDS`; drop the namespaces another
+        process invalidated since the last read."""
+        while True:
+            try:
+                async with db.sessions() as session:
+                    rows = (await session.execute(select(CacheMark.namespace, CacheMark.generation))).all()
+            except Exception as exc:
+                log.debug("cache.marks_unreadable", error=repr(exc))
+            else:
+                counts = {str(namespace): int(generation) for namespace, generation in rows}
+                if self._marks_seen is not None:
+                    for namespace, generation in counts.items():
+                        if self._marks_seen.get(namespace, 0) != generation:
+                            self.drop_local(namespace, None)
+                self._marks_seen = counts
+            await asyncio.sleep(MARKS_POLL_SECONDS)
+
     async def start(self) -> None:
-        """Subscribe to invalidations from other instances."""
-        if self.redis is None or self._task is not None:
+        """Subscribe to invalidations from other instances (without Redis: follow the marks)."""
+        if self.redis is None:
+            if self._marks is not None and self._marks_task is None:
+                self._marks_task = asyncio.create_task(self._follow_marks(self._marks), name="cache-marks")
+            return
+        if self._task is not None:
             return
         self._task = asyncio.create_task(self._listen(), name="cache-invalidation")
         with contextlib.suppress(TimeoutError):
@@ -221,8 +297,9 @@ class Cache:
             self.drop_local(str(data["ns"]), data.get("key"))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        for task in (self._task, self._marks_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._task = self._marks_task = None

@@ -3,6 +3,7 @@
 from experimently.audit.models import AuditLog
 from experimently.auth.mfa_models import MfaRecoveryCode, UserMfa
 from experimently.auth.models import ApiKey, RefreshToken, User
+from experimently.cache import CacheMark
 from experimently.db import Base
 from experimently.environments.models import Environment
 from experimently.events.models import Event, EventKey
@@ -21,6 +22,7 @@ __all__ = [
     "ApiKey",
     "Assignment",
     "AuditLog",
+    "CacheMark",
     "DomainEvent",
     "Environment",
     "Event",

@@ -108,6 +108,8 @@ def build_runtime(settings: Settings) -> Runtime:
             retry=quick_retry(),
         )
     cache = Cache(redis)
+    if redis is None:  # other processes on the database (the CLI, a second server) tell us through it
+        cache.use_marks(db)
     limiter = RateLimiter(settings.redis_url)
     return Runtime(
         settings=settings,
