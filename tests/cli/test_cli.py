@@ -309,6 +309,28 @@ def test_doctor__embedded_passes(embedded: Path) -> None:
     assert "public url" not in result.output  # embedded: serve links to its own address
 
 
+def test_doctor__restored_without_its_key_ring__fails_and_says_what_to_restore(embedded: Path) -> None:
+    # Given a webhook secret encrypted with this installation's key ring
+    from experimently.encryption.keyring import KeyRing, generate_key
+
+    ring = (embedded.parent / "encryption_keys").read_text().strip()
+    with sqlite3.connect(embedded) as conn:
+        conn.execute(
+            "INSERT INTO webhooks (id, url, description, event_types, active, format, secret, version, "
+            "created_at, updated_at) VALUES ('w1', 'https://example.com/h', '', '[]', 1, 'experimently', "
+            "?, 1, '2026-12-07 00:00:00', '2026-12-07 00:00:00')",
+            (KeyRing(ring).encrypt("whsec_1"),),
+        )
+    assert "ok  secrets    every stored secret opens" in cli("doctor").output
+    # When the database is restored without its encryption_keys (a new ring is made on start)
+    (embedded.parent / "encryption_keys").write_text(generate_key())
+    result = cli("doctor")
+    # Then the doctor fails and says which file to restore
+    assert result.exit_code == 1, result.output
+    assert "FAIL  secrets" in result.output and "webhooks.secret: 1" in result.output
+    assert "encryption_keys from the backup" in result.output
+
+
 # --- export / import --------------------------------------------------------------------------------
 
 

@@ -42,9 +42,34 @@ async def _database(settings: Settings) -> list[tuple[str, str, str]]:
             )
         else:
             found.append((OK, "schema", f"migrated ({head})"))
+            found.append(await _decryptable(settings, db))
         return found
     finally:
         await db.dispose()
+
+
+async def _decryptable(settings: Settings, db: Any) -> tuple[str, str, str]:
+    """Every stored secret (webhook signing secrets, MFA seeds) opens with this key ring: a database
+    restored without its keys otherwise looks healthy while webhooks stop and two-step sign-in fails."""
+    from experimently.encryption.keyring import keyring_of
+    from experimently.encryption.registry import undecryptable
+
+    async with db.sessions() as session:
+        bad = await undecryptable(session, keyring_of(settings))
+    if not bad:
+        return (OK, "secrets", "every stored secret opens with the key ring")
+    where = ", ".join(f"{name}: {count}" for name, count in sorted(bad.items()))
+    source = (
+        f"{settings.data_dir / 'encryption_keys'} from the backup"
+        if settings.is_embedded
+        else "EXPERIMENTLY_ENCRYPTION_KEYS as it was"
+    )
+    return (
+        FAIL,
+        "secrets",
+        f"stored secrets no key of the ring opens ({where}): they were encrypted with keys this "
+        f"installation does not have; restore {source} (webhooks cannot sign, two-step sign-in fails)",
+    )
 
 
 async def _redis(settings: Settings) -> list[tuple[str, str, str]]:

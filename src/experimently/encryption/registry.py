@@ -86,3 +86,21 @@ async def plaintext_left(session: AsyncSession, keyring: KeyRing) -> int:
         values = await repository.column_values(session, item.column)
         left += sum(1 for v in values if not keyring.is_encrypted(v))
     return left
+
+
+async def undecryptable(session: AsyncSession, keyring: KeyRing) -> dict[str, int]:
+    """Per registered column, how many encrypted values no key of the ring decrypts (``doctor``: a
+    database restored without its key ring, or a ring that lost a key still in use)."""
+    found: dict[str, int] = {}
+    for item in COLUMNS:
+        bad = 0
+        for value in await repository.column_values(session, item.column):
+            if not keyring.is_encrypted(value):
+                continue
+            try:
+                keyring.decrypt(value)
+            except Exception:
+                bad += 1
+        if bad:
+            found[item.name] = bad
+    return found
