@@ -50,8 +50,11 @@ async def test_unit_over_200_characters__422_naming_the_field(harness: Harness) 
         headers=api_key,
     )
     assert bulk.status_code == 422, bulk.text
-    assert bulk.json()["error"]["details"]["errors"][0]["path"] == "units.1.unit_id"
+    assert bulk.json()["error"]["details"]["errors"][0]["path"] == "units[1].unit_id"
     assert (await assign(harness, "too-long", "u" * 200, api_key))["in_experiment"] is True
+    # an empty unit names nobody: it would be assigned and its exposure refused, so it is refused here
+    empty = await harness.client.post(f"{EXP}/too-long/assign", json={"unit_id": ""}, headers=api_key)
+    assert empty.status_code == 422 and "empty" in empty.json()["error"]["details"]["errors"][0]["message"]
 
 
 async def test_flag_serving_experiment__unit_over_200_characters__goes_to_the_next_rule(
@@ -77,6 +80,11 @@ async def test_flag_serving_experiment__unit_over_200_characters__goes_to_the_ne
     assert answer.status_code == 200, answer.text
     assert answer.json()["data"]["rule_id"] != "exp"
     assert answer.json()["data"].get("experiment_variant") is None
+    # an empty user id likewise: in no experiment, no assignment stored
+    empty = await harness.client.post(
+        "/api/v1/feature-flags/long-flag/evaluate", json={"user_id": ""}, headers=api_key
+    )
+    assert empty.status_code == 200 and empty.json()["data"].get("experiment_variant") is None
 
 
 async def test_scalar_units__bucketed_as_the_engine_buckets_them(harness: Harness) -> None:

@@ -223,9 +223,10 @@ class AssignmentService:
         contexts = [_context(exp, r) for r in requests]
         units = [unit_text(c.get(exp.bucket_by)) for c in contexts]
         for i, unit in enumerate(units):
-            if unit is not None and len(unit) > UNIT_MAX:
-                log.warning("experiment.unit_too_long", experiment_key=exp.key, length=len(unit))
-                units[i] = None
+            if unit is not None and (len(unit) > UNIT_MAX or not unit):
+                if unit:
+                    log.warning("experiment.unit_too_long", experiment_key=exp.key, length=len(unit))
+                units[i] = None  # an empty unit names nobody: no assignment, no exposure
                 contexts[i] = {k: v for k, v in contexts[i].items() if k != exp.bucket_by}
         if exp.environment != environment or exp.status != Status.RUNNING:
             reason = "WRONG_ENVIRONMENT" if exp.environment != environment else "NOT_RUNNING"
@@ -394,23 +395,24 @@ class AssignmentService:
 
 
 def _check_units(exp: LiveExperiment, units: Sequence[str | None], *, bulk: bool) -> None:
-    """A unit is stored (assignments) and sent as its exposure's ``user_id``, both at most
-    :data:`UNIT_MAX` characters: a longer one is refused here rather than assigned and never counted."""
-    for unit in units:  # the common case, no unit too long, in one cheap pass (under a microsecond)
-        if unit is not None and len(unit) > UNIT_MAX:
+    """A unit is stored (assignments) and sent as its exposure's ``user_id``, both 1 to
+    :data:`UNIT_MAX` characters: another is refused here rather than assigned and never counted."""
+    for unit in units:  # the common case, every unit fine, in one cheap pass (under a microsecond)
+        if unit is not None and (len(unit) > UNIT_MAX or not unit):
             break
     else:
         return
     problems = [
         {
-            "path": f"units.{i}.unit_id" if bulk else "unit_id",
-            "message": f"the unit ('{exp.bucket_by}') must be at most {UNIT_MAX} characters",
+            "path": f"units[{i}].unit_id" if bulk else "unit_id",
+            "message": f"the unit ('{exp.bucket_by}') must be 1 to {UNIT_MAX} characters"
+            + (" (it is empty)" if not unit else ""),
         }
         for i, unit in enumerate(units)
-        if unit is not None and len(unit) > UNIT_MAX
+        if unit is not None and (len(unit) > UNIT_MAX or not unit)
     ]
     if problems:
-        raise ValidationFailed("unit too long", problems)
+        raise ValidationFailed("unit empty or too long", problems)
 
 
 def _context(exp: LiveExperiment, request: AssignRequest) -> dict[str, Any]:

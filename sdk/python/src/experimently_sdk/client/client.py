@@ -97,7 +97,7 @@ class _Resolver:
         if exp is None or exp.status != RUNNING:
             return None
         unit = unit_text(context.get(exp.bucket_by))
-        if unit is None:
+        if not unit:  # none, or empty: an empty unit names nobody (the server leaves it out too)
             return None
         if len(unit) > USER_ID_MAX:  # the server leaves such a unit out of experiments: so does the SDK
             self.client._unit_too_long(exp.key, unit)
