@@ -152,6 +152,10 @@ async def test_delivery__signed__to_matching_subscriptions_only(
         assert body["type"] == request.headers["X-Experimently-Event"]
         assert body["resource"]["type"] == "experiment" and body["data"]["key"] == "exp"
         assert request.headers["Content-Type"] == "application/json"
+        # what every event carries (docs/webhooks.md): the audit record's diff and the console page
+        assert body["data"]["console_path"] == "/experiments/exp"
+        assert body["data"]["console_url"].endswith("/experiments/exp")
+        assert body["data"]["diff"]["status"]["after"] == body["data"]["status"]
     [row] = await deliveries(harness, paused_only["id"])
     assert (row["status"], row["attempts"], row["last_status_code"], row["event_type"]) == (
         "delivered",
@@ -227,6 +231,44 @@ async def test_ping__reaches_that_webhook_only(harness: Harness) -> None:
     [pinged] = await harness.audit(action="webhook.pinged")
     assert pinged["resource_id"] == one["id"] and pinged["actor_label"] == "admin@example.com"
     assert pinged["after"] == {"delivery_id": queued.json()["data"]["id"]}
+
+
+async def test_deactivated__its_pending_deliveries_wait__ping_and_retry_refused(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a delivery that failed once and waits for its retry
+    receiver = Receiver(500)
+    use(harness, receiver)
+    hook = await subscribe(harness, "https://paused.example.com/hook", ["experiment.paused"])
+    await lifecycle(harness)
+    assert await harness.runtime.jobs.run("webhooks.deliver")
+    assert len(receiver.requests) == 1
+    # When an admin deactivates the webhook
+    admin = await harness.admin()
+    off = await harness.client.patch(
+        f"{HOOKS}/{hook['id']}", json={"active": False, "version": hook["version"]}, headers=admin
+    )
+    assert off.status_code == 200, off.text
+    # Then nothing more is sent to it, and a test or a retry says why instead of queueing
+    advance(harness, fake_clock, backoff(1).total_seconds() + 1)
+    assert await harness.runtime.jobs.run("webhooks.deliver")
+    assert len(receiver.requests) == 1
+    [row] = await deliveries(harness, hook["id"])
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    admin = await harness.admin()
+    pinged = await harness.client.post(f"{HOOKS}/{hook['id']}/ping", headers=admin)
+    assert pinged.status_code == 409 and "inactive" in pinged.json()["error"]["message"]
+    retried = await harness.client.post(f"{HOOKS}/{hook['id']}/deliveries/{row['id']}/retry", headers=admin)
+    assert retried.status_code == 409
+    # When it is activated again, Then the waiting delivery goes
+    version = off.json()["data"]["version"]
+    on = await harness.client.patch(
+        f"{HOOKS}/{hook['id']}", json={"active": True, "version": version}, headers=admin
+    )
+    assert on.status_code == 200, on.text
+    assert await harness.runtime.jobs.run("webhooks.deliver")
+    [row] = await deliveries(harness, hook["id"])
+    assert (row["status"], len(receiver.requests)) == ("delivered", 2)
 
 
 async def test_private_address__refused_by_default(harness: Harness) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import Actor, ActorKind
+from experimently.audit.service import diff, jsonable
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.environments.service import get_environment_by_key
@@ -355,21 +356,8 @@ async def ship(
         after=snapshot(exp),
         reason=reason,
     )
-    emit(
-        session,
-        "experiment.shipped",
-        "experiment",
-        exp.id,
-        {
-            "key": exp.key,
-            "status": exp.status,
-            "variant": variant,
-            "flags": flags,
-            "reason": reason,
-            "at": iso(moment),
-            "actor": actor_summary(actor),
-        },
-    )
+    data = _event_data(exp, actor, reason, before) | {"variant": variant, "flags": flags, "at": iso(moment)}
+    emit(session, "experiment.shipped", "experiment", exp.id, data)
     cache.invalidate_on_commit(session, NAMESPACE)
     return exp
 
@@ -402,7 +390,7 @@ def record_transition(
         after=snapshot(exp),
         reason=reason,
     )
-    emit_status_event(session, exp, action, reason, actor)
+    emit_status_event(session, exp, action, reason, actor, before)
 
 
 def apply_status(exp: Experiment, target: Status) -> None:
@@ -428,21 +416,30 @@ _EVENTS = {
 
 
 def emit_status_event(
-    session: AsyncSession, exp: Experiment, action: str, reason: str | None, actor: Actor
+    session: AsyncSession,
+    exp: Experiment,
+    action: str,
+    reason: str | None,
+    actor: Actor,
+    before: dict[str, Any] | None = None,
 ) -> None:
-    emit(
-        session,
-        _EVENTS[action],
-        "experiment",
-        exp.id,
-        {
-            "key": exp.key,
-            "status": exp.status,
-            "reason": reason,
-            "at": iso(now()),
-            "actor": actor_summary(actor),
-        },
-    )
+    emit(session, _EVENTS[action], "experiment", exp.id, _event_data(exp, actor, reason, before))
+
+
+def _event_data(
+    exp: Experiment, actor: Actor, reason: str | None, before: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What every experiment event carries (docs/webhooks.md): the key, status, who, why, when, the
+    audit record's field-level diff and the console page."""
+    return {
+        "key": exp.key,
+        "status": exp.status,
+        "reason": reason,
+        "at": iso(now()),
+        "actor": actor_summary(actor),
+        "diff": diff(jsonable(before), jsonable(snapshot(exp))) if before else {},
+        "console_path": f"/experiments/{exp.key}",
+    }
 
 
 async def list_experiments(

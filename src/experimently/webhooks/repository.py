@@ -34,12 +34,17 @@ async def undelivered_events(session: AsyncSession, limit: int) -> Sequence[Doma
 async def due_deliveries(
     session: AsyncSession, moment: datetime, limit: int
 ) -> list[tuple[WebhookDelivery, Webhook, DomainEvent]]:
-    """Pending deliveries whose next attempt is due, with their webhook and domain event."""
+    """Pending deliveries whose next attempt is due, with their webhook and domain event. A deactivated
+    webhook's deliveries wait (they go again once it is active)."""
     rows = await session.execute(
         select(WebhookDelivery, Webhook, DomainEvent)
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
         .join(DomainEvent, DomainEvent.id == WebhookDelivery.event_id)
-        .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= moment)
+        .where(
+            WebhookDelivery.status == "pending",
+            WebhookDelivery.next_attempt_at <= moment,
+            Webhook.active.is_(True),
+        )
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(limit)
     )

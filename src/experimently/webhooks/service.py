@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.actor import Actor
 from experimently.encryption.keyring import KeyRing
-from experimently.errors import NotFound, ValidationFailed, check_version
+from experimently.errors import Conflict, NotFound, ValidationFailed, check_version
 from experimently.kit.clock import iso, now
 from experimently.rbac import Permission, require
 from experimently.webhooks import repository
@@ -107,9 +107,19 @@ async def delete(session: AsyncSession, actor: Actor, webhook_id: str) -> None:
     await session.delete(hook)
 
 
+def _require_active(hook: Webhook, what: str) -> None:
+    """A deactivated webhook is sent nothing: a test or a retry would only wait until it is active."""
+    if not hook.active:
+        raise Conflict(
+            f"the webhook is inactive, so nothing is sent to it: activate it before it can be {what}",
+            details={"active": False},
+        )
+
+
 async def ping(session: AsyncSession, actor: Actor, webhook_id: str) -> DeliveryRead:
     """A ``webhook.ping`` event for this webhook only, delivered by the next run of the delivery job."""
     hook = await get(session, actor, webhook_id)
+    _require_active(hook, "pinged")
     event = emit(session, "webhook.ping", "webhook", hook.id, {"webhook_id": hook.id, "at": iso(now())})
     event.delivered_at = now()  # handed over here, to this webhook alone
     await session.flush()
@@ -128,6 +138,7 @@ async def retry(session: AsyncSession, actor: Actor, webhook_id: str, delivery_i
     delivery = await session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.webhook_id != hook.id:
         raise NotFound("delivery", delivery_id)
+    _require_active(hook, "retried")
     before = {"status": delivery.status, "attempts": delivery.attempts}
     delivery.status, delivery.attempts, delivery.next_attempt_at = "pending", 0, now()
     audit.record(
