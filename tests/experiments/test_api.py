@@ -186,6 +186,7 @@ async def test_assignment__deterministic_sticky_across_allocation_and_weight_cha
         headers=await harness.admin(),
     )
     assert reweighted.status_code == 200, reweighted.text
+    assert reweighted.json()["data"]["reweighted_at"] is not None  # SDKs ask the server from now on
     # what a variant is (its payload, its name) stays as its units saw it: only weights change
     for field, value in (("payload", {"color": "red"}), ("name", "Red")):
         variants = [{**VARIANTS[0], "weight": 1}, {**VARIANTS[1], "weight": 99, field: value}]

@@ -336,7 +336,7 @@ async def _compute(
             "key": exp.key,
             "status": exp.status,
             "control": control_key(exp),
-            "started_at": exp.started_at.isoformat() if exp.started_at else None,
+            "started_at": iso(exp.started_at) if exp.started_at else None,
         },
         "engine": str(engine),
         "cuped": cuped,

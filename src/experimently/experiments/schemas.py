@@ -194,6 +194,11 @@ class ExperimentRead(BaseModel):
     version: int
     started_at: datetime | None
     ended_at: datetime | None
+    reweighted_at: datetime | None = Field(
+        default=None,
+        description="when the weights last changed after the start (SDKs then ask the server for "
+        "units they have not seen: docs/experiments.md)",
+    )
     shipped: Shipped | None = None
     pause: Pause | None = Field(default=None, description="while paused: when, by whom, why")
     created_at: datetime

@@ -3191,6 +3191,11 @@ export interface components {
             started_at: string | null;
             /** Ended At */
             ended_at: string | null;
+            /**
+             * Reweighted At
+             * @description when the weights last changed after the start (SDKs then ask the server for units they have not seen: docs/experiments.md)
+             */
+            reweighted_at?: string | null;
             shipped?: components["schemas"]["Shipped"] | null;
             /** @description while paused: when, by whom, why */
             pause?: components["schemas"]["Pause"] | null;
