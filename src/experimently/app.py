@@ -83,7 +83,7 @@ ops = APIRouter(tags=["operations"])
 
 @ops.get("/health")
 async def health() -> dict[str, Any]:
-    """Liveness: the process answers."""
+    """Liveness: the process answers (HEAD too: some load balancers' checks send it)."""
     return {"data": {"status": "ok"}, "meta": {}}
 
 
@@ -105,6 +105,11 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
     if ok:
         return JSONResponse(body)
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER)})
+
+
+# HEAD as well (some load balancers' checks send it), kept out of the API reference
+ops.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)
+ops.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False)
 
 
 @ops.get("/api/errors", response_class=HTMLResponse)

@@ -34,6 +34,10 @@ async def test_health_and_ready__embedded__answer_without_auth(harness: Harness)
     body = ready.json()["data"]
     assert body["database"] is True
     assert body["redis"] is (True if harness.backend == "postgres" else None)
+    # a load balancer's check may send HEAD: the same status, no body
+    for path in ("/health", "/ready"):
+        head = await harness.client.head(path)
+        assert head.status_code == 200 and head.content == b""
 
 
 async def test_openapi_and_docs__served_under_api_docs(harness: Harness) -> None:
