@@ -18,8 +18,8 @@ function boolFlag(key, on, version = 1) {
 
 const payload = (on, version) => ({ flags: [boolFlag("f", on, version)], segments: [], experiments: [] });
 
-/** A fake server: `routes[path](req, res, body)`; records every request. */
-async function fake(routes) {
+/** A fake server: `routes[path](req, res, body)`; records every request. On `port` when given. */
+async function fake(routes, port = 0) {
   const seen = [];
   const server = createServer((req, res) => {
     let body = "";
@@ -34,7 +34,7 @@ async function fake(routes) {
       route(req, res, body);
     });
   });
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${server.address().port}`;
   return { url, seen, close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }) };
 }
@@ -137,7 +137,7 @@ test("events refused one by one in an accepted batch: counted as dropped, flush 
   client.track("x".repeat(300), "u1");
   assert.equal(await client.flush(10_000), false);
   assert.equal(client.droppedEvents, 1);
-  assert.match(warnings.join("\n"), /the server refused 1 events: \[\{"index":0,"message":"name too long"\}\]/);
+  assert.match(warnings.join("\n"), /the server refused 1 events: 'x{100}…': name too long$/);
   await client.close();
   await server.close();
 });
@@ -213,4 +213,261 @@ test("events: 429 with Retry-After is retried, a bad key (401) drops the batch a
   assert.equal(await client.flush(10_000), true); // the next flush has nothing refused
   await client.close();
   await server.close();
+});
+
+/** A logger keeping every line as [level, message]. */
+function recorder() {
+  const lines = [];
+  const at = (level) => (m) => lines.push([level, m]);
+  return { lines, debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+const loud = (log) => log.lines.filter(([level]) => level === "warn" || level === "error");
+
+function refuse(res, status, code, message) {
+  res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify({ error: { code, message } }));
+}
+
+test("the stream opening again says the server answers again, and a second outage is said again", async () => {
+  let flagsDown = true;
+  let streamDown = true;
+  let streamRes;
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => (flagsDown ? refuse(res, 503, "UNAVAILABLE", "database unavailable") : json(res, 200, payload(true, 1), { ETag: '"v1"' })),
+    "/api/v1/sdk/stream": (req, res) => {
+      if (streamDown) return refuse(res, 503, "UNAVAILABLE", "database unavailable");
+      res.writeHead(200, { "Content-Type": "text/event-stream" });
+      res.write(": hello\n\n");
+      streamRes = res;
+    },
+  });
+  const log = recorder();
+  // what the stream's own answers say is another test's business: these are the fetch's lines
+  const said = () => loud(log).filter(([, m]) => !m.includes("stream answered"));
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 50, logger: log, sendEvents: false });
+  try {
+    await until(() => said().length >= 1, "the failure");
+    // the server is back: the stream opens first, and no fetch follows while it stays open (the
+    // flags endpoint stays down so that only the stream can tell)
+    streamDown = false;
+    await until(() => streamRes !== undefined, "the stream");
+    await until(() => said().length >= 2, "the recovery");
+    streamDown = true; // a second outage, with the same failure
+    streamRes.end();
+    await until(() => said().length >= 3, "the second failure");
+    const failure = "experimently: ruleset fetch answered 503: database unavailable; serving the last ruleset or the defaults, retrying";
+    assert.deepEqual(said(), [
+      ["warn", failure],
+      ["warn", "experimently: the server answers again (was: ruleset fetch answered 503: database unavailable)"],
+      ["warn", failure],
+    ]);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test("a key refused on the stream too is logged once, not once per reconnect", async () => {
+  const revoked = (req, res) => refuse(res, 401, "AUTHENTICATION_REQUIRED", "API key is invalid, expired or revoked");
+  const server = await fake({ "/api/v1/sdk/flags": revoked, "/api/v1/sdk/stream": revoked });
+  const log = recorder();
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 20, logger: log, sendEvents: false });
+  try {
+    await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/stream").length >= 5, "five reconnects");
+    assert.deepEqual(loud(log), [["error", "experimently: ruleset fetch answered 401: API key is invalid, expired or revoked; serving the last ruleset or the defaults, retrying"]]);
+    assert.ok(log.lines.some(([level, m]) => level === "debug" && m === "experimently: stream answered 401"));
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test("waitForInitialization waits through a failed first attempt for a ruleset, at most initTimeout", async () => {
+  const probe = await fake({});
+  await probe.close(); // nothing listens on this port at start
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: probe.url, initTimeout: 10_000, reconnectCap: 500, logger: quiet, sendEvents: false });
+  const started = Date.now();
+  const waiting = client.waitForInitialization();
+  assert.equal(await client.isFeatureEnabled("f", "u1"), false); // evaluations do not wait beyond the first attempt
+  let server;
+  const later = new Promise((resolve) => setTimeout(resolve, 2000)).then(async () => {
+    server = await fake({ "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }) }, Number(new URL(probe.url).port));
+  });
+  try {
+    assert.equal(await waiting, true);
+    const waited = Date.now() - started;
+    assert.ok(waited >= 1900 && waited < 10_000, `${waited} ms`);
+    assert.equal(await client.isFeatureEnabled("f", "u1"), true);
+    assert.equal(await client.waitForInitialization(), true); // at once now
+  } finally {
+    await later;
+    await client.close();
+    await server?.close();
+  }
+
+  // never a ruleset: false after initTimeout; closed or offline without a bootstrap: false at once
+  const down = new ExperimentationClient({ apiKey: "k", baseUrl: probe.url, initTimeout: 300, reconnectCap: 50, logger: quiet, sendEvents: false });
+  let t = Date.now();
+  assert.equal(await down.waitForInitialization(), false);
+  assert.ok(Date.now() - t >= 250, `${Date.now() - t} ms`);
+  const pending = down.waitForInitialization();
+  await down.close();
+  t = Date.now();
+  assert.equal(await pending, false);
+  assert.equal(await down.waitForInitialization(), false);
+  assert.ok(Date.now() - t < 100, `${Date.now() - t} ms`);
+  assert.equal(await new ExperimentationClient({ apiKey: "k", offline: true, logger: quiet }).waitForInitialization(), false);
+});
+
+test("a stream refused with 429 is said once, and again only after a stream was open in between", async () => {
+  let busy = true;
+  let streamRes;
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }),
+    "/api/v1/sdk/stream": (req, res) => {
+      if (busy) return refuse(res, 429, "TOO_MANY_STREAMS", "too many streams open for this key");
+      res.writeHead(200, { "Content-Type": "text/event-stream" });
+      res.write(": hello\n\n");
+      streamRes = res;
+    },
+  });
+  const log = recorder();
+  const streams = () => server.seen.filter((r) => r.url === "/api/v1/sdk/stream").length;
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 30, reconnectCap: 20, logger: log, sendEvents: false });
+  const busyLine = "experimently: the server refused the stream (429: too many streams open for this key); polling every 30 ms until it accepts one";
+  try {
+    await until(() => streams() >= 4, "four refused streams");
+    assert.deepEqual(loud(log), [["warn", busyLine]]);
+    busy = false;
+    await until(() => streamRes !== undefined, "a stream");
+    busy = true;
+    const before = streams();
+    streamRes.end();
+    await until(() => streams() >= before + 3, "three more refused streams");
+    assert.deepEqual(loud(log), [["warn", busyLine], ["warn", busyLine]]);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test("a baseUrl ending in /api/v1 is cut to the server's root, said once; a wrong root is named on the 404", async () => {
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }),
+    "/api/v1/sdk/stream": (req, res) => res.writeHead(404).end(),
+  });
+  for (const suffix of ["/api/v1", "/api/v1/"]) {
+    const log = recorder();
+    const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url + suffix, pollInterval: 60_000, logger: log, sendEvents: false });
+    assert.equal(await client.waitForInitialization(), true);
+    await until(() => server.seen.some((r) => r.url === "/api/v1/sdk/stream"), "the stream attempt");
+    await client.close();
+    assert.deepEqual(loud(log).filter(([, m]) => m.includes("baseUrl")), [["warn", `experimently: baseUrl should be the server's root, without /api/v1: using '${server.url}'`]]);
+  }
+  assert.ok(server.seen.every((r) => r.url.startsWith("/api/v1/sdk/")), JSON.stringify(server.seen.map((r) => r.url)));
+
+  // another path: the 404 says which root was used, and no "no stream" line misleads
+  const log = recorder();
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: `${server.url}/experimently`, pollInterval: 60_000, logger: log, sendEvents: false });
+  await until(() => server.seen.some((r) => r.url === "/experimently/api/v1/sdk/stream") && loud(log).length >= 1, "the stream attempt");
+  await new Promise((r) => setTimeout(r, 100));
+  await client.close();
+  assert.deepEqual(loud(log), [["warn", `experimently: ruleset fetch answered 404: Not Found (is '${server.url}/experimently' the server's root URL?); serving the last ruleset or the defaults, retrying`]]);
+  await server.close();
+});
+
+test("the SDK key: trimmed; missing or unusable in a header: one error without the key, defaults, no network", async () => {
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }),
+    "/api/v1/sdk/stream": (req, res) => res.writeHead(404).end(),
+  });
+  const trimmed = new ExperimentationClient({ apiKey: "  sdk-key-from-a-file\n", baseUrl: server.url, pollInterval: 60_000, logger: quiet, sendEvents: false });
+  assert.equal(await trimmed.waitForInitialization(), true);
+  assert.equal(server.seen[0].headers["x-api-key"], "sdk-key-from-a-file");
+  await trimmed.close();
+  await server.close();
+
+  const secret = "sdk-secret\nkey-0123456789";
+  const cases = [
+    ["", "experimently: no SDK key: serving defaults (or the bootstrap), no network"],
+    [" \n", "experimently: no SDK key: serving defaults (or the bootstrap), no network"],
+    [undefined, "experimently: no SDK key: serving defaults (or the bootstrap), no network"],
+    [secret, "experimently: the SDK key holds characters an HTTP header cannot carry (a line break or a control character inside it?): serving defaults (or the bootstrap), no network"],
+    ["sdk-key-\u2603-0123456789", "experimently: the SDK key holds characters an HTTP header cannot carry (a line break or a control character inside it?): serving defaults (or the bootstrap), no network"],
+  ];
+  for (const [apiKey, error] of cases) {
+    let calls = 0;
+    const log = recorder();
+    const fetch = async () => (calls++, new Response(null, { status: 500 }));
+    const client = new ExperimentationClient({ apiKey, baseUrl: "http://experimently.test", initTimeout: 5000, fetch, logger: log, flushInterval: 10 });
+    const t = Date.now();
+    assert.equal(await client.waitForInitialization(), false);
+    assert.equal(await client.isFeatureEnabled("f", "u1"), false);
+    assert.ok(Date.now() - t < 200, `${Date.now() - t} ms`);
+    client.track("purchase", "u1");
+    assert.equal(await client.flush(1000), true);
+    await client.close();
+    assert.equal(calls, 0, JSON.stringify(apiKey));
+    assert.deepEqual(loud(log), [["error", error]]);
+    const booted = new ExperimentationClient({ apiKey, bootstrap: payload(true, 1), fetch, logger: quiet });
+    assert.equal(await booted.isFeatureEnabled("f", "u1"), true);
+    await booted.close();
+  }
+});
+
+test("no log line shows the SDK key whole, whatever an error quotes", async () => {
+  const apiKey = "sdk-secret-0123456789";
+  const log = recorder();
+  const fetch = async (url, init) => {
+    throw new TypeError(`cannot send ${init.headers["X-API-Key"]} to ${url}`);
+  };
+  const client = new ExperimentationClient({ apiKey, baseUrl: "http://experimently.test", stream: false, pollInterval: 20, flushInterval: 20, fetch, logger: log });
+  client.track("purchase", "u1");
+  await until(() => log.lines.some(([, m]) => m.includes("events not sent")), "an event send");
+  await client.close();
+  assert.ok(log.lines.some(([, m]) => m.includes("cannot send sdk-…")), JSON.stringify(log.lines));
+  assert.ok(log.lines.every(([, m]) => !m.includes(apiKey)), JSON.stringify(log.lines));
+});
+
+test("events refused one by one: the warning names each (at most three) with the server's path and reason", async () => {
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }),
+    "/api/v1/sdk/stream": (req, res) => res.writeHead(404).end(),
+    "/api/v1/events/batch": (req, res, body) => {
+      const events = JSON.parse(body).events;
+      const rejected = [];
+      events.forEach((e, index) => {
+        if (e.name === "purchase") rejected.push({ index, path: "value", reason: "must be a finite number" });
+        else if (e.name !== "ok") rejected.push({ index, path: "timestamp", reason: "is older than 30 days" });
+      });
+      json(res, 202, { accepted: events.length - rejected.length, rejected });
+    },
+  });
+  const log = recorder();
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 60_000, logger: log });
+  await client.waitForInitialization();
+  for (const name of ["ok", "purchase", "signup", "ok", "late", "later"]) client.track(name, "u1");
+  assert.equal(await client.flush(10_000), false);
+  assert.equal(client.droppedEvents, 4);
+  assert.deepEqual(loud(log), [[
+    "warn",
+    "experimently: the server refused 4 events: 'purchase': value must be a finite number; 'signup': timestamp is older than 30 days; 'late': timestamp is older than 30 days; and 1 more",
+  ]]);
+  await client.close();
+  await server.close();
+});
+
+test("close() with the server unreachable gives up within closeTimeout without sending in a tight loop", async () => {
+  let sends = 0;
+  const fetch = async (url) => {
+    if (String(url).endsWith("/events/batch")) sends++;
+    throw new TypeError("fetch failed");
+  };
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: "http://experimently.test", stream: false, pollInterval: 60_000, flushInterval: 60_000, closeTimeout: 3000, fetch, logger: quiet });
+  client.track("purchase", "u1");
+  const t = Date.now();
+  await client.close();
+  assert.ok(Date.now() - t <= 3500, `${Date.now() - t} ms`);
+  // backoff from 0.5 s, doubling: a handful (a send loop restarted at each give-up made 100-300)
+  assert.ok(sends <= 15, `${sends} sends`);
 });

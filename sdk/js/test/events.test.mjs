@@ -178,6 +178,44 @@ test("Node: invalid events are warned once per event name, every one counted; a 
   await client.close();
 });
 
+test("Node: an event without a user (null, undefined, empty, not a string or finite number) is refused like an invalid one", async () => {
+  const fake = receiver();
+  const log = logger();
+  const client = nodeClient(fake, log);
+  const bad = [null, undefined, "", NaN, Infinity, {}, true];
+  for (const userId of bad) client.track("checkout", userId, 1); // never throws
+  assert.equal(client.droppedEvents, bad.length);
+  assert.deepEqual(log.lines.warn, ["experimently: event 'checkout' not sent: user_id must be a non-empty string or a finite number, not null (said once per event name)"]);
+  client.track("signup", undefined);
+  assert.match(log.lines.warn[1], /^experimently: event 'signup' not sent: user_id must be a non-empty string or a finite number, not undefined/);
+  client.track("checkout", "u1", 1);
+  client.track("checkout", 42, 2);
+  assert.equal(await client.flush(5000), true); // as for other invalid events: refused at track, not lost in sending
+  assert.deepEqual(fake.accepted.map((e) => [e.name, e.user_id, e.value]), [["checkout", "u1", 1], ["checkout", "42", 2]]);
+  await client.isFeatureEnabled("f", ""); // a flag's exposure needs a user too
+  assert.equal(await client.flush(5000), true);
+  assert.equal(fake.accepted.length, 2);
+  await client.close();
+});
+
+test("Node: events after close() are not sent: counted, said once, and flush answers false at once", async () => {
+  const fake = receiver();
+  const log = logger();
+  const client = nodeClient(fake, log);
+  client.track("before", "u1");
+  await client.close();
+  assert.deepEqual(fake.accepted.map((e) => e.name), ["before"]);
+  assert.equal(await client.flush(60_000), true); // nothing lost yet
+  for (let i = 0; i < 3; i++) client.track("late", "u1");
+  assert.equal(client.droppedEvents, 3);
+  assert.deepEqual(log.lines.warn, ["experimently: client is closed: events tracked after close() are not sent (said once; each is counted in droppedEvents)"]);
+  const t = Date.now();
+  assert.equal(await client.flush(60_000), false);
+  assert.ok(Date.now() - t < 1000, `${Date.now() - t} ms`);
+  assert.equal(await client.flush(60_000), true); // nothing lost since that answer
+  assert.deepEqual(fake.accepted.map((e) => e.name), ["before"]);
+});
+
 // ----- batches bounded by encoded size, 413 split ---------------------------------------------------
 
 test("Node: batches are bounded by encoded size: a full batch of large events is not refused by the default body limit", async () => {
@@ -256,6 +294,79 @@ test("browser: an event that could never be sent is not queued, warned once per 
   assert.equal(await client.flush(), true);
   assert.deepEqual(fake.accepted.map((e) => [e.name, e.value, e.properties]), [["purchase", 9.5, { sku: "a" }]]);
   await client.close();
+});
+
+test("browser: an event while the context has no user_id is refused: counted in dropped, warned once per name", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const fake = browserReceiver();
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, fetch: fake.fetch, flushInterval: 60_000, context: { country: "DE" } });
+  await client.ready;
+  client.track("checkout", 1);
+  client.track("checkout", 2);
+  await client.identify({ user_id: "" });
+  client.track("signup");
+  assert.equal(client.dropped, 3);
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0]), [
+    "experimently: event 'checkout' not sent: the context's user_id must be a non-empty string or a finite number, not undefined (said once per event name)",
+    "experimently: event 'signup' not sent: the context's user_id must be a non-empty string or a finite number, not an empty string (said once per event name)",
+  ]);
+  assert.equal(client.isEnabled("f"), true); // a flag answers; no exposure without a user
+  await client.identify({ user_id: 7 });
+  client.track("checkout", 3);
+  assert.equal(await client.flush(), true);
+  assert.deepEqual(fake.accepted.map((e) => [e.name, e.user_id, e.value]), [["checkout", "7", 3]]);
+  await client.close();
+});
+
+test("browser: events refused one by one in an accepted batch are counted, named in a warning, and flush says so", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const fake = browserReceiver();
+  const events = fake.fetch;
+  fake.fetch = async (url, init) => {
+    if (!String(url).endsWith("/events/batch")) return events(url, init);
+    const sent = JSON.parse(init.body).events;
+    const rejected = sent.flatMap((e, index) => (e.name === "purchase" ? [{ index, path: "value", reason: "must be a finite number" }] : []));
+    return new Response(JSON.stringify({ data: { accepted: sent.length - rejected.length, rejected } }), { status: 202 });
+  };
+  const client = browserClient(fake);
+  await client.ready;
+  client.track("ok");
+  client.track("purchase", 1);
+  assert.equal(await client.flush(), false);
+  assert.equal(client.dropped, 1);
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0]), ["experimently: the server refused 1 events: 'purchase': value must be a finite number"]);
+  client.track("ok");
+  assert.equal(await client.flush(), true);
+  await client.close();
+});
+
+test("browser: a baseUrl ending in /api/v1 is cut to the root (said once); the client key is trimmed, a missing one means no network", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const errors = t.mock.method(console, "error", () => undefined);
+  const fake = browserReceiver();
+  const urls = [];
+  const keys = [];
+  const fetch = (url, init) => (urls.push(String(url)), keys.push(init.headers["X-API-Key"]), fake.fetch(url, init));
+  const client = new BrowserClient({ clientKey: " ck\n", baseUrl: "http://experimently.test/api/v1/", storage: null, fetch, flushInterval: 60_000, context: { user_id: "u1" } });
+  assert.equal(await client.ready, true);
+  assert.deepEqual(urls, ["http://experimently.test/api/v1/sdk/evaluate"]);
+  assert.deepEqual(keys, ["ck"]);
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0]), ["experimently: baseUrl should be the server's root, without /api/v1: using 'http://experimently.test'"]);
+  await client.close();
+
+  for (const clientKey of ["", "ck\nsecret"]) {
+    urls.length = 0;
+    errors.mock.resetCalls();
+    const none = new BrowserClient({ clientKey, baseUrl: "http://experimently.test", storage: null, fetch, flushInterval: 60_000, context: { user_id: "u1" } });
+    assert.equal(await none.ready, false);
+    assert.equal(none.variation("f", "dflt"), "dflt");
+    none.track("purchase");
+    assert.equal(await none.flush(), true);
+    await none.close();
+    assert.deepEqual(urls, []);
+    assert.equal(errors.mock.calls.length, 1);
+    assert.ok(!errors.mock.calls[0].arguments[0].includes("secret"));
+  }
 });
 
 test("browser: batches bounded by encoded size, a 413 split in halves, one event too large alone dropped", async (t) => {

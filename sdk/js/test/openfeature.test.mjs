@@ -54,10 +54,12 @@ test("tracking through OpenFeature becomes an Experimently event", async () => {
     }
     return new Response(JSON.stringify({ data: { flags: [], segments: [], experiments: [] } }), { status: 200, headers: { ETag: '"v1"' } });
   };
-  const client = new ExperimentationClient({ apiKey: "k", stream: false, pollInterval: 60_000, fetch: fetchStub });
+  const client = new ExperimentationClient({ apiKey: "k", stream: false, pollInterval: 60_000, fetch: fetchStub, logger: { debug() {}, info() {}, warn() {}, error() {} } });
   await OpenFeature.setProviderAndWait(new ExperimentlyProvider(client));
   OpenFeature.getClient().track("purchase", { targetingKey: "u9" }, { value: 12.5, sku: "a" });
+  OpenFeature.getClient().track("purchase", {}, { value: 1 }); // no targeting key: refused, counted
   assert.equal(await client.flush(5000), true);
   assert.deepEqual(sent.map((e) => [e.name, e.user_id, e.value, e.properties]), [["purchase", "u9", 12.5, { sku: "a" }]]);
+  assert.equal(client.droppedEvents, 1);
   await OpenFeature.close();
 });

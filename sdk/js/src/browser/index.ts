@@ -84,6 +84,24 @@ function warn(message: string): void {
   globalThis.console?.warn(message);
 }
 
+/** An event's `user_id` as sent, or null when the server would refuse it (it takes a non-empty string;
+ * a finite number is sent as its text). */
+function eventUser(user: unknown): string | null {
+  if (typeof user === "string") return user === "" ? null : user;
+  return typeof user === "number" && Number.isFinite(user) ? String(user) : null;
+}
+
+/** Why the rejected entry `r` (`{index, path, reason}`) of an accepted batch was refused, with the event's name. */
+function describeRejected(r: { index?: unknown; path?: unknown; reason?: unknown; message?: unknown }, batch: Queued[]): string {
+  let name = "?";
+  try {
+    name = String((JSON.parse(batch[r.index as number]!.json) as Event).name);
+  } catch {
+    // no such index
+  }
+  return `'${name}': ${r.path ? `${String(r.path)} ` : ""}${String(r.reason ?? r.message)}`;
+}
+
 /**
  * A UUIDv7 in hex, as ../ids.ts makes for the Node client (why: docs/events.md, "Event ids"). A copy,
  * not an import: dist/browser.js stays one file that a page can load as it is (a module both entries
@@ -116,6 +134,8 @@ export class BrowserClient {
   private readonly queue: Queued[] = [];
   private readonly seen = new Set<string>();
   private readonly base: string;
+  private readonly key: string | null; // null: no usable key, no network
+  private readonly sending: boolean; // events are queued and sent
   private readonly fetchFn: typeof fetch;
   private readonly storage: BrowserOptions["storage"];
   private readonly timer: ReturnType<typeof setInterval> | undefined;
@@ -133,7 +153,21 @@ export class BrowserClient {
   ready: Promise<boolean>;
 
   constructor(private readonly options: BrowserOptions) {
-    this.base = (options.baseUrl ?? "").replace(/\/+$/, "");
+    let base = (options.baseUrl ?? "").replace(/\/+$/, "");
+    if (/\/api\/v1$/i.test(base)) {
+      base = base.slice(0, -"/api/v1".length).replace(/\/+$/, "");
+      warn(`experimently: baseUrl should be the server's root, without /api/v1: using '${base}'`);
+    }
+    this.base = base;
+    // trimmed: a key pasted with a line break; refused (never printed) when a header cannot carry it
+    const key = typeof options.clientKey === "string" ? options.clientKey.trim() : "";
+    this.key = key !== "" && /^[\t\x20-\x7e\x80-\xff]*$/.test(key) ? key : null;
+    if (this.key === null) {
+      globalThis.console?.error(
+        key === "" ? "experimently: no client key: serving cached values or defaults, no network" : "experimently: the client key holds characters an HTTP header cannot carry: serving cached values or defaults, no network",
+      );
+    }
+    this.sending = options.sendEvents !== false && this.key !== null;
     this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
     let storage = options.storage;
     if (storage === undefined) {
@@ -145,7 +179,7 @@ export class BrowserClient {
     }
     this.storage = storage;
     const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void; document?: { visibilityState?: string } };
-    if (options.sendEvents !== false) {
+    if (this.sending) {
       this.timer = setInterval(() => void this.flush(), options.flushInterval ?? 5000);
       g.addEventListener?.("pagehide", () => void this.flush());
     }
@@ -177,13 +211,14 @@ export class BrowserClient {
   }
 
   private async fetchValues(generation: number): Promise<boolean> {
+    if (this.key === null) return false;
     try {
       const { user_id, ...rest } = this.context;
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), this.options.timeout ?? 5000);
       const response = await this.fetchFn(`${this.base}/api/v1/sdk/evaluate`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-API-Key": this.options.clientKey },
+        headers: { "Content-Type": "application/json", "X-API-Key": this.key },
         body: JSON.stringify({ user_id: user_id ?? null, context: rest }),
         signal: controller.signal,
       }).finally(() => clearTimeout(timer));
@@ -232,9 +267,9 @@ export class BrowserClient {
     if (defaultValue !== null && defaultValue !== undefined && found.value !== null && typeof found.value !== typeof defaultValue) {
       return errorDetail(flagKey, defaultValue, "TYPE_MISMATCH");
     }
-    const user = this.context.user_id;
-    if (found.variation !== null && user !== undefined && user !== null) {
-      const seen = `${flagKey}\u0000${String(user)}\u0000${found.variation}`;
+    const user = eventUser(this.context.user_id);
+    if (found.variation !== null && user !== null) {
+      const seen = `${flagKey}\u0000${user}\u0000${found.variation}`;
       if (!this.seen.has(seen)) {
         this.seen.add(seen);
         this.enqueue("flag_exposure", undefined, { flag: flagKey, variation: found.variation });
@@ -264,11 +299,18 @@ export class BrowserClient {
     return Object.fromEntries(Object.entries(this.values).map(([k, v]) => [k, v.value]));
   }
 
-  /** Queue an event for the current context's user. An event that could never be sent (a value that
-   * is not a finite number, properties that are not strict JSON: NaN, an infinity, a cycle, a BigInt)
-   * is not queued: it is counted in `dropped` and a warning names it (once per event name). */
+  /** Queue an event for the current context's user. An event that could never be sent (no `user_id`
+   * in the context, a value that is not a finite number, properties that are not strict JSON: NaN, an
+   * infinity, a cycle, a BigInt) is not queued: it is counted in `dropped` and a warning names it
+   * (once per event name). */
   track(name: string, value?: number | null, properties?: Record<string, unknown>): void {
-    if (this.options.sendEvents === false) return;
+    if (!this.sending) return;
+    const user = this.context.user_id;
+    if (eventUser(user) === null) {
+      const what = user === "" ? "an empty string" : user === null || user === undefined || typeof user === "number" ? String(user) : `a ${typeof user}`;
+      this.invalid(name, `the context's user_id must be a non-empty string or a finite number, not ${what}`);
+      return;
+    }
     if (value !== undefined && value !== null && (typeof value !== "number" || !Number.isFinite(value))) {
       this.invalid(name, typeof value === "number" ? `value must be a finite number, not ${value}` : `value must be a number, not ${typeof value}`);
       return;
@@ -288,8 +330,8 @@ export class BrowserClient {
   }
 
   private enqueue(name: string, value?: number, properties?: Record<string, unknown>): void {
-    const user = this.context.user_id;
-    if (this.options.sendEvents === false || user === undefined || user === null) return;
+    const userId = eventUser(this.context.user_id);
+    if (!this.sending || userId === null) return;
     if (this.queue.length >= (this.options.eventCapacity ?? 1000)) {
       this.dropped++;
       this.overflowed++;
@@ -300,7 +342,6 @@ export class BrowserClient {
       }
       return;
     }
-    const userId = String(user);
     if (name === "flag_exposure" && userId.length > USER_ID_MAX && [...userId].length > USER_ID_MAX) {
       this.dropped++; // the server would refuse it
       if (!this.warnedLongUnit) {
@@ -357,7 +398,7 @@ export class BrowserClient {
     try {
       response = await this.fetchFn(`${this.base}/api/v1/events/batch`, {
         method: "POST",
-        headers: { "Content-Type": "application/json", "X-API-Key": this.options.clientKey },
+        headers: { "Content-Type": "application/json", "X-API-Key": this.key! },
         body,
         keepalive: utf8Length(body) <= KEEPALIVE_MAX, // beyond, a keepalive request is refused outright
       });
@@ -376,6 +417,18 @@ export class BrowserClient {
     if (response.status >= 300) {
       this.dropped += batch.length;
       this.refused += batch.length;
+      return [];
+    }
+    try {
+      const rejected = ((await response.json()) as { data?: { rejected?: unknown } }).data?.rejected;
+      if (Array.isArray(rejected) && rejected.length) {
+        this.dropped += rejected.length;
+        this.refused += rejected.length;
+        const named = rejected.slice(0, 3).map((r) => describeRejected(r ?? {}, batch));
+        warn(`experimently: the server refused ${rejected.length} events: ${named.join("; ")}${rejected.length > 3 ? `; and ${rejected.length - 3} more` : ""}`);
+      }
+    } catch {
+      // no JSON body: nothing to say
     }
     return [];
   }

@@ -21,6 +21,8 @@ export type { EvaluationDetail };
 export const VERSION = "0.1.0";
 const RUNNING = "running";
 const WARNED_NAMES_MAX = 1000; // event names whose invalid events were logged at `warn`
+/** What an HTTP header value may hold (RFC 9110 field-value: visible characters, spaces, tabs, obs-text). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 
 /** A new ruleset is in use: its version and the flag and experiment keys whose definition changed. */
@@ -52,6 +54,34 @@ function buildContext(userId: unknown, attributes: Attributes | undefined): Cont
   const context: Context = attributes ? { ...attributes } : {};
   if (userId !== undefined && userId !== null) context.user_id = userId;
   return context;
+}
+
+/** An event's `user_id` as sent, or null when the server would refuse it (it takes a non-empty string;
+ * a finite number is sent as its text). */
+function eventUser(userId: unknown): string | null {
+  if (typeof userId === "string") return userId === "" ? null : userId;
+  if (typeof userId === "number" && Number.isFinite(userId)) return String(userId);
+  return null;
+}
+
+function describe(value: unknown): string {
+  if (value === "") return "an empty string";
+  if (value === null || value === undefined || typeof value === "number") return String(value);
+  return `a ${typeof value}`;
+}
+
+/** `log` with every occurrence of `secret` masked: no message shows the SDK key whole, whatever an
+ * error (a `fetch` implementation's, say) quotes. Keys under 8 characters are not real keys. */
+function redacting(log: Logger, secret: string): Logger {
+  if (secret.length < 8) return log;
+  const mask = `${secret.slice(0, 4)}…`;
+  const clean = (m: string): string => (m.includes(secret) ? m.split(secret).join(mask) : m);
+  return {
+    debug: (m) => log.debug(clean(m)),
+    info: (m) => log.info(clean(m)),
+    warn: (m) => log.warn(clean(m)),
+    error: (m) => log.error(clean(m)),
+  };
 }
 
 function detail(r: EvaluationResult): EvaluationDetail {
@@ -87,18 +117,35 @@ export class ExperimentationClient {
   private settled = false; // `ready` has resolved: evaluations need not wait for it
   private readonly stopAll = new AbortController();
   private closed = false;
+  /** Callers of `waitForInitialization` waiting for a ruleset: told true on one, false on close. */
+  private readonly waiters = new Set<(ok: boolean) => void>();
   private readonly warnedNames = new Set<string>(); // event names already warned about (invalid events)
   private warnedLongUnit = false;
 
   constructor(options: ClientOptions) {
     this.opts = { ...DEFAULTS, ...(options as Required<ClientOptions>) };
+    // a key read from a mounted secret often ends with a line break: it is not part of the key
+    const apiKey = typeof options.apiKey === "string" ? options.apiKey.trim() : "";
+    this.log = redacting(options.logger ?? consoleLogger, apiKey);
     this.opts.baseUrl = this.opts.baseUrl.replace(/\/+$/, "");
-    this.log = options.logger ?? consoleLogger;
+    if (/\/api\/v1$/i.test(this.opts.baseUrl)) {
+      this.opts.baseUrl = this.opts.baseUrl.slice(0, -"/api/v1".length).replace(/\/+$/, "");
+      this.log.warn(`experimently: baseUrl should be the server's root, without /api/v1: using '${this.opts.baseUrl}'`);
+    }
     this.fetchFn = options.fetch ?? globalThis.fetch;
-    this.headers = { "X-API-Key": options.apiKey, "User-Agent": `experimently-sdk-js/${VERSION}` };
+    this.headers = { "X-API-Key": apiKey, "User-Agent": `experimently-sdk-js/${VERSION}` };
     this.exposureDedup = new Dedup(this.opts.dedupCapacity);
     this.flagDedup = new Dedup(this.opts.dedupCapacity);
     if (options.bootstrap !== undefined) this.loadBootstrap(options.bootstrap);
+    if (!this.opts.offline && (apiKey === "" || !HEADER_VALUE.test(apiKey))) {
+      // never the key itself in the message: it is a secret
+      this.log.error(
+        apiKey === ""
+          ? "experimently: no SDK key: serving defaults (or the bootstrap), no network"
+          : "experimently: the SDK key holds characters an HTTP header cannot carry (a line break or a control character inside it?): serving defaults (or the bootstrap), no network",
+      );
+      this.opts.offline = true;
+    }
     if (this.opts.offline) {
       this.ready = Promise.resolve();
       this.settled = true;
@@ -154,10 +201,21 @@ export class ExperimentationClient {
     return this.events?.dropped ?? 0;
   }
 
-  /** Resolves after the first fetch attempt (success or failure), at most `initTimeout`; true when initialized. */
-  async waitForInitialization(): Promise<boolean> {
-    await this.ready;
-    return this.initialized;
+  /** True as soon as a ruleset (the server's or the bootstrap) is in use; else waits for one, through
+   * failed attempts (the server may be starting), at most `initTimeout`, and resolves false. Offline
+   * (or without a usable key) or closed, with no ruleset: false at once. */
+  waitForInitialization(): Promise<boolean> {
+    if (this.initialized) return Promise.resolve(true);
+    if (this.opts.offline || this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(this.initialized), this.opts.initTimeout); // ref'd: the caller waits for it
+      this.waiters.add(done);
+    });
   }
 
   /** Call `listener` after each new ruleset; returns a function that removes it. */
@@ -204,6 +262,7 @@ export class ExperimentationClient {
     }
     const next: Snapshot = { version, payload, ruleset, experiments };
     this.snapshot = next;
+    for (const done of [...this.waiters]) done(true);
     const keys = changedKeys(old, next);
     for (const [exp] of experiments) if (keys.has(exp)) this.forgetSticky(exp);
     for (const listener of [...this.listeners]) {
@@ -226,7 +285,7 @@ export class ExperimentationClient {
       const exp = snapshot.experiments.get(key);
       if (exp === undefined || exp.status !== RUNNING) return null;
       const unit = unitText(context[exp.bucketBy]);
-      if (unit === null) return null;
+      if (unit === null || unit === "") return null; // an empty unit names nobody: the server leaves it out too
       if (unit.length > USER_ID_MAX && codePoints(unit) > USER_ID_MAX) {
         // the server leaves such a unit out of experiments: so does the SDK
         this.unitTooLong(exp.key, unit);
@@ -315,7 +374,8 @@ export class ExperimentationClient {
       return errorResult(flagKey, fallback, "GENERAL");
     };
     const done = (result: EvaluationResult): EvaluationResult => {
-      if (result.variation !== null && userId !== undefined && userId !== null) this.flagExposure(flagKey, String(userId), result.variation);
+      const user = result.variation !== null ? eventUser(userId) : null; // no user, no exposure
+      if (user !== null) this.flagExposure(flagKey, user, result.variation!);
       return result;
     };
     try {
@@ -374,18 +434,21 @@ export class ExperimentationClient {
   // ----- events -----------------------------------------------------------------------------------
 
   /** Queue an event (no I/O here; batches are sent in the background). An event that could never be
-   * sent (a value that is not a finite number, properties that are not strict JSON: NaN, an infinity,
-   * a cycle, a BigInt) is not queued: it is logged and counted in `droppedEvents`. */
+   * sent (no user id: null, undefined, an empty string, anything but a string or a finite number; a
+   * value that is not a finite number; properties that are not strict JSON: NaN, an infinity, a
+   * cycle, a BigInt) is not queued: it is logged and counted in `droppedEvents`. After `close()`
+   * nothing is queued (counted too, said once). */
   track(name: string, userId: string | number, value?: number | null, properties?: Record<string, unknown>): void {
     try {
       if (this.events === null) return;
-      const problem = invalidEvent(value, properties);
-      if (problem !== null) {
+      const user = eventUser(userId);
+      const problem = user === null ? `user_id must be a non-empty string or a finite number, not ${describe(userId)}` : invalidEvent(value, properties);
+      if (user === null || problem !== null) {
         this.events.dropped++;
-        this.invalid(name, problem);
+        this.invalid(name, problem!);
         return;
       }
-      const event: WireEvent = { event_id: randomId(), name, user_id: String(userId), timestamp: new Date().toISOString() };
+      const event: WireEvent = { event_id: randomId(), name, user_id: user, timestamp: new Date().toISOString() };
       if (value !== undefined && value !== null) event.value = value;
       if (properties && Object.keys(properties).length) event.properties = properties;
       const unencodable = this.events.add(event); // encoded now, strictly: counted as dropped when it cannot be
@@ -470,6 +533,7 @@ export class ExperimentationClient {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const done of [...this.waiters]) done(false);
     try {
       this.updater?.close();
       this.stopAll.abort();

@@ -43,6 +43,25 @@ export function invalidEvent(value: unknown, properties: unknown): string | null
   return null;
 }
 
+/** A refused event as the log names it: `'name': path reason` (the server's `path` and `reason`, or
+ * `message`), the name read back from the batch by the server's `index`. */
+function describeRejected(rejected: unknown, batch: Queued[]): string {
+  const r = (typeof rejected === "object" && rejected !== null ? rejected : {}) as Record<string, unknown>;
+  let name = "?";
+  const queued = typeof r.index === "number" ? batch[r.index] : undefined;
+  if (queued !== undefined) {
+    try {
+      const value = (JSON.parse(queued.json) as { name?: unknown }).name;
+      if (typeof value === "string") name = value.length > 100 ? `${value.slice(0, 100)}…` : value;
+    } catch {
+      // our own JSON: always parses
+    }
+  }
+  const why = typeof r.reason === "string" ? r.reason : typeof r.message === "string" ? r.message : JSON.stringify(rejected);
+  const path = typeof r.path === "string" && r.path ? `${r.path} ` : "";
+  return `'${name}': ${path}${why}`;
+}
+
 function firstLine(exc: unknown): string {
   return (exc instanceof Error ? exc.message : String(exc)).split("\n")[0]!;
 }
@@ -81,7 +100,9 @@ export class EventQueue {
    * tracked faster than they are sent). Said at once, then at most every `OVERFLOW_WARNING_MS`. */
   overflowed = 0;
   private overflowSaidAt = -Infinity;
-  /** Queued events lost (refused or overflowed) when the last `flush` answered. */
+  /** Of `dropped`: events added after `close` began (never sent). Said once. */
+  afterClose = 0;
+  /** Events lost (refused, overflowed, or added after `close`) when the last `flush` answered. */
   private flushedLost = 0;
   retryBase = 500;
   retryCap = 30_000;
@@ -89,7 +110,8 @@ export class EventQueue {
   private queue: Queued[] = [];
   private sending: Promise<void> | null = null;
   private timer: ReturnType<typeof setInterval>;
-  private closing = false;
+  private closing = false; // `close` began: new events are dropped
+  private closed = false; // `close` answered: `flush` sends nothing more
   private deadline: number | null = null;
   private wake: (() => void) | null = null;
 
@@ -110,7 +132,13 @@ export class EventQueue {
 
   /** Queue `event`, encoded now; null, or why it is not strict JSON (then it is counted as dropped). */
   add(event: WireEvent): string | null {
-    if (this.closing) return null;
+    if (this.closing) {
+      this.dropped++;
+      if (this.afterClose++ === 0) {
+        this.log.warn("experimently: client is closed: events tracked after close() are not sent (said once; each is counted in droppedEvents)");
+      }
+      return null;
+    }
     if (this.queue.length >= this.capacity) {
       this.dropped++;
       this.overflowed++;
@@ -194,7 +222,9 @@ export class EventQueue {
         if (response.status < 300) {
           const rejected = await rejectedOf(response);
           if (rejected.length) {
-            this.log.warn(`experimently: the server refused ${rejected.length} events: ${JSON.stringify(rejected.slice(0, 3))}`);
+            const named = rejected.slice(0, 3).map((r) => describeRejected(r, batch));
+            const more = rejected.length > 3 ? `; and ${rejected.length - 3} more` : "";
+            this.log.warn(`experimently: the server refused ${rejected.length} events: ${named.join("; ")}${more}`);
             this.refuse(rejected.length);
           }
           return "done";
@@ -231,12 +261,12 @@ export class EventQueue {
     this.refused += count;
   }
 
-  /** Send everything queued now; true when the queue was emptied within `timeout` ms and the server
-   * refused none of it. */
-  /** Send what is queued; true when the queue emptied within `timeout` and no queued event was lost
-   * since the previous flush answered (refused by the server, or dropped for a full queue): every event
-   * `track` queued since then reached the server. */
+  /** Send what is queued; true when the queue emptied within `timeout` and no event was lost since the
+   * previous flush answered (refused by the server, dropped for a full queue, or added after `close`):
+   * every event `track` queued since then reached the server. After `close` nothing is sent: the
+   * answer comes at once. */
   async flush(timeout: number): Promise<boolean> {
+    if (this.closed) return this.settle();
     const until = Date.now() + timeout;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<false>((resolve) => {
@@ -245,23 +275,31 @@ export class EventQueue {
     try {
       while (this.queue.length && Date.now() < until) {
         const done = await Promise.race([this.kick().then(() => true), expired]);
-        if (!done) break;
+        // closing (a deadline set), a send loop that returns with events left has given up: sending
+        // again at once would hammer an unreachable server until the deadline
+        if (!done || this.deadline !== null) break;
       }
-      const lost = this.refused + this.overflowed;
-      const before = this.flushedLost;
-      this.flushedLost = lost;
-      return this.queue.length === 0 && lost === before;
+      return this.settle();
     } finally {
       clearTimeout(timer);
     }
   }
 
+  /** What `flush` answers: nothing queued, and nothing lost since the previous answer. */
+  private settle(): boolean {
+    const lost = this.refused + this.overflowed + this.afterClose;
+    const before = this.flushedLost;
+    this.flushedLost = lost;
+    return this.queue.length === 0 && lost === before;
+  }
+
   async close(timeout: number): Promise<void> {
     clearInterval(this.timer);
+    this.closing = true;
     this.deadline = Date.now() + timeout;
     this.wake?.();
     const ok = await this.flush(timeout);
-    this.closing = true;
+    this.closed = true;
     if (!ok) this.log.warn(`experimently: ${this.queue.length} events not sent at close (server unreachable)`);
   }
 }

@@ -30,6 +30,7 @@ export class Updater {
   private readonly stop = new AbortController();
   private useStream: boolean;
   private failure: string | null = null;
+  private busySaid = false; // a stream refused with 429 was said; said again only after a stream was open
   readonly firstAttempt: Promise<void>;
   private firstDone!: () => void;
 
@@ -79,7 +80,8 @@ export class Updater {
       if (response.status !== 200) {
         const why = await errorMessage(response);
         const auth = response.status === 401 || response.status === 403;
-        this.failed(auth ? "error" : "warn", `ruleset fetch answered ${response.status}: ${why}`);
+        const hint = response.status === 404 ? ` (is '${config.baseUrl}' the server's root URL?)` : "";
+        this.failed(auth ? "error" : "warn", `ruleset fetch answered ${response.status}: ${why}${hint}`);
         return false;
       }
       const body = (await response.json()) as { data: Record<string, unknown> };
@@ -103,7 +105,8 @@ export class Updater {
     this.failure = failure;
   }
 
-  /** Said at warning level, as the failure was: whoever saw one line sees the other. */
+  /** Said at warning level, as the failure was: whoever saw one line sees the other. A fetch that
+   * succeeds and a stream that opens both end a failure. */
   private recovered(): void {
     if (this.failure !== null) {
       this.config.log.warn(`experimently: the server answers again (was: ${this.failure})`);
@@ -126,9 +129,16 @@ export class Updater {
       if (this.stop.signal.aborted) return;
       await this.fetchOnce(); // catch up on what happened while not connected
       if (outcome === "unsupported") {
-        this.config.log.warn(`experimently: the server has no stream; polling every ${this.config.pollInterval} ms`);
+        // when the fetch failed too (a 404 there: a wrong baseUrl), it said what is wrong
+        if (this.failure === null) this.config.log.warn(`experimently: the server has no stream; polling every ${this.config.pollInterval} ms`);
         this.useStream = false;
         continue;
+      }
+      if (outcome === "busy" && !this.busySaid) {
+        this.busySaid = true;
+        this.config.log.warn(
+          `experimently: the server refused the stream (429: too many streams open for this key); polling every ${this.config.pollInterval} ms until it accepts one`,
+        );
       }
       attempt = outcome === "clean" ? 0 : attempt + 1;
       let delay = Math.random() * Math.min(this.config.reconnectCap, 500 * 2 ** Math.min(attempt, 20));
@@ -160,10 +170,13 @@ export class Updater {
         await response.body?.cancel();
         if (response.status === 404) return "unsupported";
         if (response.status === 429) return "busy";
-        config.log.warn(`experimently: stream answered ${response.status}`);
+        // the fetch that follows says why, once: a refused key is one line, not one per reconnect
+        config.log.debug(`experimently: stream answered ${response.status}`);
         return "failed";
       }
       this.connected = true;
+      this.busySaid = false;
+      this.recovered(); // the stream answering is the server answering again
       const parser = createParser({
         onEvent: (event) => {
           received = true;

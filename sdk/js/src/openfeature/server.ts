@@ -58,10 +58,10 @@ export class ExperimentlyProvider implements Provider {
     return this.resolve(flagKey, defaultValue, context, FITS.object);
   }
 
-  /** `client.track(name, context, {value, ...properties})` becomes an Experimently event. */
+  /** `client.track(name, context, {value, ...properties})` becomes an Experimently event; without a
+   * `targetingKey` the client refuses it as any event without a user (counted in `droppedEvents`). */
   track(trackingEventName: string, context: EvaluationContext, details: TrackingEventDetails): void {
-    if (context.targetingKey === undefined) return;
     const { value, ...properties } = details;
-    this.client.track(trackingEventName, context.targetingKey, value ?? null, properties as Record<string, unknown>);
+    this.client.track(trackingEventName, context.targetingKey as string, value ?? null, properties as Record<string, unknown>);
   }
 }
