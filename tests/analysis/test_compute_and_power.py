@@ -89,6 +89,10 @@ async def test_compute__without_weights__no_srm_check_and_a_warning(harness: Har
     # and a real mismatch against them is flagged
     skewed = (await _compute(harness, _two_metrics(weights={"control": 50, "treatment": 50})))["data"]
     assert skewed["srm"]["flagged"] is True
+    # weights no experiment can have (all 0, or negative) are bad input, not a sample ratio mismatch
+    for weights in ({"control": 0, "treatment": 0}, {"control": 110, "treatment": -10}):
+        refused = await _compute(harness, _two_metrics(weights=weights), status=422)
+        assert "at least one must be above 0" in str(refused["error"]), refused
 
 
 async def test_compute__bayesian_thresholds_used_echoed_and_validated(harness: Harness) -> None:

@@ -114,6 +114,12 @@ def test_mde_binomial__unreachable_is_not_enough_data() -> None:
     assert mde(MetricKind.BINOMIAL, 0.9, 5).messages == (MessageCode.NOT_ENOUGH_DATA,)
 
 
+def test_mde__variance_near_the_largest_double__numeric_range_not_a_silent_null() -> None:
+    result = mde(MetricKind.MEAN, 1.0, 10, baseline_variance=1e308)
+    assert (result.relative_mde, result.messages) == (None, (MessageCode.NUMERIC_RANGE,))
+    assert mde(MetricKind.MEAN, 1e-306, 10, baseline_variance=1e10).messages == (MessageCode.NUMERIC_RANGE,)
+
+
 @pytest.mark.parametrize(("required", "daily", "days"), [(10000, 1000, 10), (10001, 1000, 11), (0, 5, 0)])
 def test_days_to_sample(required: int, daily: int, days: int) -> None:
     assert days_to_sample(required, daily).days == days

@@ -81,6 +81,11 @@ class ComputeRequest(_Finite):
         problem = threshold_problem(self.win_threshold, self.lose_threshold)
         if problem:
             raise ValueError(problem)
+        if self.weights is not None and (
+            any(w < 0 for w in self.weights.values()) or not any(w > 0 for w in self.weights.values())
+        ):
+            # no experiment is configured so: every variant would get no traffic
+            raise ValueError("weights must not be negative, and at least one must be above 0")
         return self
 
 

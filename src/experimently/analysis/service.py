@@ -172,7 +172,8 @@ def check_power_request(body: PowerRequest) -> None:
             "control): send a negative relative_mde, or alternative 'greater' or 'two-sided'",
         )
     if body.kind is MetricKind.BINOMIAL and not 0.0 <= baseline * (1.0 + mde) <= 1.0:
-        hint = f"; {_number(mde)} looks like a percentage, send {mde / 100:.2f}" if abs(mde) >= 1 else ""
+        percent = 1 <= abs(mde) < 100
+        hint = f"; {_number(mde)} looks like a percentage, send {_number(mde / 100)}" if percent else ""
         raise _refuse(
             "relative_mde",
             f"relative_mde {_number(mde)} moves the rate {_number(baseline)} to "

@@ -131,7 +131,10 @@ def mde(
     else:
         assert baseline_variance is not None
         delta = z * math.sqrt(2.0 * baseline_variance / units_per_arm)
-    return MdeResult(delta / abs(baseline_mean), delta)
+    relative = delta / abs(baseline_mean)
+    if not (math.isfinite(delta) and math.isfinite(relative)):  # a variance near the largest double
+        return MdeResult(None, None, (MessageCode.NUMERIC_RANGE,))
+    return MdeResult(relative, delta)
 
 
 def power(
