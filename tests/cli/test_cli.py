@@ -381,6 +381,7 @@ def test_import__refused_item_leaves_everything_as_it_was(embedded: Path) -> Non
     result = cli("import", str(write(embedded.parent / "bad.yaml", doc)))
     assert result.exit_code == EXIT_REFUSED
     assert "Traceback" not in result.output
+    assert "error: flag 'bad': " in result.output  # which item of the file, not only why
     assert yaml.safe_load(cli("export").output)["segments"] == []
 
 

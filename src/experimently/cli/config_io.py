@@ -281,6 +281,8 @@ class _DryRun(Exception):  # not an error: how a dry run leaves its transaction
 
 async def _import(session: Any, cache: Any, doc: dict[str, list[dict[str, Any]]]) -> tuple[int, int, int]:
     """Create or update what differs; returns (created, updated, unchanged)."""
+    from experimently.errors import AppError
+
     created = updated = unchanged = 0
     current = await current_state(session)
     for kind in KINDS:
@@ -306,7 +308,12 @@ async def _import(session: Any, cache: Any, doc: dict[str, list[dict[str, Any]]]
                 else {k: v for k, v in merged.items() if k == "key" or before.get(k) != v}
             )
             existing = await _existing(session, kind, key)
-            await _apply(session, cache, kind, key, fields, existing)
+            try:
+                await _apply(session, cache, kind, key, fields, existing)
+            except AppError as exc:  # say which item of the file was refused, not only why
+                exc.message = f"{kind.removesuffix('s')} '{key}': {exc.message}"
+                exc.args = (exc.message,)
+                raise
     return created, updated, unchanged
 
 

@@ -124,7 +124,14 @@ def _secrets(settings: Settings) -> list[tuple[str, str, str]]:
             )
         )
     if settings.admin_password is None:
-        found.append((OK, "admin", "first admin password generated on first start (shown once)"))
+        found.append(
+            (
+                OK,
+                "admin",
+                "EXPERIMENTLY_ADMIN_PASSWORD not set: a start on an empty database generates the first "
+                "admin's password and shows it once (an existing admin is left as is)",
+            )
+        )
     return found
 
 
