@@ -240,6 +240,15 @@ async def test_evaluate__rules_kill_switch_and_prerequisites(harness: Harness) -
     audit = await harness.audit(action="flag.killed")
     assert audit[0]["reason"] == "incident 42"
     assert audit[0]["diff"]["environments"]["after"]["production"]["enabled"] is False
+    # a second engineer on the same incident: the switch is already off, so nothing more is recorded,
+    # versioned or announced
+    again = await harness.client.post(
+        f"{FLAGS}/new-checkout/environments/production/kill",
+        json={"reason": "incident 42, me too"},
+        headers=await harness.admin(),
+    )
+    assert again.status_code == 200 and again.json()["data"]["version"] == killed.json()["data"]["version"]
+    assert len(await harness.audit(action="flag.killed")) == 1
 
     await harness.client.post(
         f"{FLAGS}/new-checkout/environments/production/enable", headers=await harness.admin()
@@ -621,3 +630,26 @@ async def test_rollout_schedule__a_step_in_the_past__422_within_grace_accepted(
         headers=await harness.admin(),
     )
     assert guarded.status_code == 422 and "step 0 in the past" in guarded.text, guarded.text
+
+
+async def test_archived_flag__targeting_and_switch_refused__archiving_again_changes_nothing(
+    harness: Harness,
+) -> None:
+    await create_flag(harness, "old-banner")
+    admin = await harness.admin()
+    archived = await harness.client.delete(f"{FLAGS}/old-banner", headers=admin)
+    assert archived.status_code == 200, archived.text
+    version = archived.json()["data"]["version"]
+    # served to nobody: a change would be recorded and announced while changing nothing anyone sees
+    for method, path, body in (
+        ("PATCH", f"{FLAGS}/old-banner", {"name": "Renamed", "version": version}),
+        ("PUT", f"{FLAGS}/old-banner/environments/production", {"enabled": True, "version": version}),
+        ("POST", f"{FLAGS}/old-banner/environments/production/enable", None),
+        ("POST", f"{FLAGS}/old-banner/environments/production/kill", {"reason": "drill"}),
+    ):
+        refused = await harness.client.request(method, path, json=body, headers=admin)
+        assert refused.status_code == 409, (path, refused.text)
+        assert "archived" in refused.json()["error"]["message"]
+    again = await harness.client.delete(f"{FLAGS}/old-banner", headers=admin)
+    assert again.status_code == 200 and again.json()["data"]["version"] == version
+    assert len(await harness.audit(action="flag.archived")) == 1

@@ -107,7 +107,7 @@ async def list_schedules(session: AsyncSession, actor: Actor, key: str) -> list[
 async def cancel_schedule(
     session: AsyncSession, actor: Actor, key: str, schedule_id: str
 ) -> RolloutScheduleRead:
-    flag = await _load_for_write(session, actor, key)
+    flag = await _load_for_write(session, actor, key, archived_ok=True)
     schedule = next(
         (s for s in await repository.schedules_for(session, flag.id) if s.id == schedule_id), None
     )

@@ -183,12 +183,25 @@ def console_path(key: str) -> str:
     return f"/flags/{key}"
 
 
-async def _load_for_write(session: AsyncSession, actor: Actor, key: str) -> Flag:
+async def _load_for_write(
+    session: AsyncSession, actor: Actor, key: str, *, archived_ok: bool = False
+) -> Flag:
     flag = await repository.get_flag(session, key, for_update=True)
     if flag is None:
         raise NotFound("flag", key)
     require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id)
+    if flag.archived and not archived_ok:
+        raise _archived(key)
     return flag
+
+
+def _archived(key: str) -> Conflict:
+    """An archived flag is served to nobody (evaluations answer FLAG_NOT_FOUND): a change to its
+    targeting or its switch would be recorded and announced while changing nothing anyone sees."""
+    return Conflict(
+        f"flag '{key}' is archived: it is served to nobody, so its targeting and switch no longer change",
+        details={"archived": True},
+    )
 
 
 async def _commit_change(
@@ -294,7 +307,14 @@ async def set_enabled(
         if found is None:
             raise NotFound("flag", key)
         require(actor, Permission.FLAGS_WRITE)  # no ownership check: incident access
+        if found.archived:
+            raise _archived(key)
         flag = found
+    current = flag.environments.get(env)
+    if current is not None and bool(current.get("enabled")) is enabled:
+        # already so (a second engineer on the same incident): nothing changes, so nothing is recorded,
+        # announced twice in the channel, or versioned
+        return flag
     before = snapshot(flag)
     merged = copy.deepcopy(flag.environments)
     merged.setdefault(env, default_environment(flag.variations))["enabled"] = enabled
@@ -304,7 +324,10 @@ async def set_enabled(
 
 
 async def archive(session: AsyncSession, cache: Cache, actor: Actor, key: str) -> Flag:
-    flag = await _load_for_write(session, actor, key)  # a key without flags:write hears that first
+    # a key without flags:write hears that first
+    flag = await _load_for_write(session, actor, key, archived_ok=True)
+    if flag.archived:
+        return flag  # archived already: nothing to record
     require_every_environment(actor, "archiving")
     dependants = [
         f.key
@@ -342,7 +365,7 @@ async def transfer_ownership(
     """Hand the flag to another user (its owner or an admin may); audited and announced."""
     from experimently.auth.models import User  # the auth domain's table, read only
 
-    flag = await _load_for_write(session, actor, key)
+    flag = await _load_for_write(session, actor, key, archived_ok=True)
     require_every_environment(actor, "ownership")
     user = await session.get(User, owner_id)
     if user is None or not user.is_active:
@@ -441,7 +464,7 @@ async def ship_experiment(
         found = candidate.environments.get(environment) or {}
         if not any(_experiment_of(h.get(f), experiment_key) for _, _, h, f in _slots(found, environment)):
             continue
-        flag = await _load_for_write(session, actor, candidate.key)
+        flag = await _load_for_write(session, actor, candidate.key, archived_ok=True)
         require_environment(actor, environment)
         config = copy.deepcopy(flag.environments.get(environment) or {})
         places: list[dict[str, str]] = []
