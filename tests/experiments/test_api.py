@@ -155,6 +155,12 @@ async def test_running__variants_frozen__allocation_only_rises(harness: Harness)
         f"{EXP}/{exp['key']}", json={"version": 2, "traffic_allocation": 80}, headers=await harness.admin()
     )
     assert higher.status_code == 200 and higher.json()["data"]["traffic_allocation"] == 80
+    # a request that changes nothing (no field, or the same value) is no change: no version, no record
+    records = len(await harness.audit(action="experiment.updated"))
+    for body in ({"version": 3}, {"version": 3, "traffic_allocation": 80}):
+        same = await harness.client.patch(f"{EXP}/{exp['key']}", json=body, headers=await harness.admin())
+        assert same.status_code == 200 and same.json()["data"]["version"] == 3, same.text
+    assert len(await harness.audit(action="experiment.updated")) == records
 
 
 async def test_assignment__deterministic_sticky_across_allocation_and_weight_changes(

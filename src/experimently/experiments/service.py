@@ -173,6 +173,8 @@ async def update(
         await _require_mapped(session, exp, keys, "unschedule it, change the variants, map them in the flags")
     before, weights = snapshot(exp), [(v["key"], v["weight"]) for v in exp.variants]
     await _apply(session, actor, exp, body, changes)
+    if snapshot(exp) == before:
+        return exp  # a request that changes nothing is no change: no version, no record
     if exp.started_at is not None and weights != [(v["key"], v["weight"]) for v in exp.variants]:
         exp.reweighted_at = now()  # SDK clients then ask the server (see docs/sdk-python.md)
     exp.version += 1
