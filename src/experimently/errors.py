@@ -203,6 +203,12 @@ def _describe(err: Any) -> dict[str, str]:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [_describe(err) for err in exc.errors()]
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type and any(e["path"] == "body" for e in errors):
+        # `curl -d '{...}'` sends application/x-www-form-urlencoded: the JSON is read as a form field
+        got = content_type or "none"
+        hint = f"the body must be JSON sent with Content-Type: application/json (got {got})"
+        errors = [e | {"message": f"{e['message']}: {hint}"} if e["path"] == "body" else e for e in errors]
     body = error_body(
         ErrorCode.VALIDATION_ERROR, "request validation failed", _request_id(request), {"errors": errors}
     )

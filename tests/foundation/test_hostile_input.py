@@ -311,3 +311,18 @@ async def test_evaluate__boolean_and_float_users__bucketed_as_the_sdk_buckets_th
         ), user
         buckets.add((str(user), data["bucket"]))
     assert dict(buckets)["True"] == dict(buckets)["true"]  # true is bucketed as "true", not as 1
+
+
+async def test_tags__one_of_10000_characters__422_naming_it(harness: Harness) -> None:
+    admin = await harness.admin()
+    for path, body in (
+        ("/api/v1/feature-flags", {"key": "f", "name": "f", "tags": ["ok", "t" * 10_000]}),
+        ("/api/v1/experiments", {"key": "e", "name": "e", "tags": ["t" * 101], "variants": VARIANTS}),
+    ):
+        refused = await harness.client.post(path, json=body, headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["details"]["errors"][0]["path"].startswith("tags")
+    made = await harness.client.post(
+        "/api/v1/feature-flags", json={"key": "f", "name": "f", "tags": ["t" * 100]}, headers=admin
+    )
+    assert made.status_code == 201

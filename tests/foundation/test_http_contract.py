@@ -87,6 +87,14 @@ async def test_malformed_json__422_envelope_not_500(harness: Harness) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert response.json()["error"]["details"]["errors"][0]["path"] == "body"
+    # `curl -d` without -H: the JSON arrives as a form; the message says what to send
+    form = await harness.client.post(
+        "/api/v1/environments",
+        content=b'{"key": "x", "name": "X"}',
+        headers={**await harness.admin(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 422
+    assert "Content-Type: application/json" in form.json()["error"]["details"]["errors"][0]["message"]
 
 
 async def test_wrong_types__422_with_field_paths(harness: Harness) -> None:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from experimently.flags.schemas import FLAG_KEY, UnitValue
+from experimently.flags.schemas import FLAG_KEY, Tag, UnitValue
 from experimently.kit.instants import UtcDateTime
 from experimently_sdk.bucketing import BUCKETS
 
@@ -58,7 +58,7 @@ class ExperimentBase(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     hypothesis: str = Field(default="", max_length=5000)
     description: str = Field(default="", max_length=5000)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
     variants: list[Variant]
     traffic_allocation: float = Field(default=100.0, ge=0, le=100)
     targeting: list[dict[str, Any]] = Field(default_factory=list, max_length=100)
@@ -102,7 +102,7 @@ class ExperimentUpdate(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     hypothesis: str | None = Field(default=None, max_length=5000)
     description: str | None = Field(default=None, max_length=5000)
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
     variants: list[Variant] | None = None
     traffic_allocation: float | None = Field(default=None, ge=0, le=100)
     targeting: list[dict[str, Any]] | None = Field(default=None, max_length=100)

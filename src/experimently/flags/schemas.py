@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, field_validator
 
@@ -16,6 +16,8 @@ from experimently.kit.instants import UtcDateTime
 from experimently_sdk import FlagType  # the engine owns the flag-type vocabulary
 
 FLAG_KEY = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+# a label on a flag or an experiment: short, like the keys and names beside it
+Tag = Annotated[str, Field(max_length=100)]
 
 
 class Variation(BaseModel):
@@ -47,7 +49,7 @@ class FlagCreate(BaseModel):
     key: str = Field(pattern=FLAG_KEY, description="slug, unique, immutable")
     name: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=5000)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[Tag] = Field(default_factory=list, max_length=50)
     type: FlagType = FlagType.BOOLEAN
     variations: list[Variation] | None = Field(default=None, min_length=1, max_length=100)
     environments: dict[str, EnvironmentConfig] = Field(default_factory=dict)
@@ -67,7 +69,7 @@ class FlagUpdate(BaseModel):
     version: int = Field(ge=1, strict=True)  # 2, not "2" or true (read as 1)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, max_length=50)
     variations: list[Variation] | None = Field(default=None, min_length=1, max_length=100)
     environments: dict[str, EnvironmentConfig] | None = None
 

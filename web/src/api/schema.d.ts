@@ -13,7 +13,7 @@ export interface paths {
         };
         /**
          * Health
-         * @description Liveness: the process answers.
+         * @description Liveness: the process answers (HEAD too: some load balancers' checks send it).
          */
         get: operations["health_health_get"];
         put?: never;
