@@ -451,6 +451,21 @@ async def test_rollout_schedule__applied_by_job__idempotent_and_catches_up(
         headers=await harness.admin(),
     )
     assert created.status_code == 201, created.text
+    # a second schedule in the same environment would set the percentage in turn with the first
+    second = await harness.client.post(
+        f"{FLAGS}/new-checkout/rollout-schedules",
+        json={"environment": "production", "variation": "on", "steps": steps},
+        headers=await harness.admin(),
+    )
+    assert second.status_code == 409 and second.json()["error"]["details"]["schedule_id"]
+    # a share the buckets cannot split (hundredths of a percent) is refused, not rounded unsaid
+    thirds = [{**steps[0], "percentage": 33.333}]
+    refused = await harness.client.post(
+        f"{FLAGS}/new-checkout/rollout-schedules",
+        json={"environment": "staging", "variation": "on", "steps": thirds},
+        headers=await harness.admin(),
+    )
+    assert refused.status_code == 422 and "2 decimals" in refused.text
 
     async def fallthrough() -> dict[str, Any]:
         harness.tokens.clear()  # the clock moved past the access token's lifetime

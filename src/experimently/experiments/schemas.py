@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
-from experimently.flags.schemas import FLAG_KEY, Tag, UnitValue
+from experimently.flags.schemas import FLAG_KEY, Percent, Tag, UnitValue
 from experimently.kit.instants import UtcDateTime
 from experimently_sdk.bucketing import BUCKETS
 
@@ -65,7 +65,7 @@ class ExperimentBase(BaseModel):
     bucket_by: str = Field(default="user_id", min_length=1, max_length=200)
     environment: str = Field(default="production", min_length=1, max_length=64)
     layer: str | None = Field(default=None, description="layer key")
-    layer_share: float | None = Field(
+    layer_share: Percent | None = Field(
         default=None, gt=0, le=100, description="percent of the layer's traffic"
     )
     primary_metric: str | None = None
@@ -109,7 +109,7 @@ class ExperimentUpdate(BaseModel):
     bucket_by: str | None = Field(default=None, min_length=1, max_length=200)
     environment: str | None = None
     layer: str | None = None
-    layer_share: float | None = Field(default=None, gt=0, le=100)
+    layer_share: Percent | None = Field(default=None, gt=0, le=100)
     primary_metric: str | None = None
     secondary_metrics: list[str] | None = None
     guardrail_metrics: list[str] | None = None

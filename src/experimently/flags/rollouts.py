@@ -18,7 +18,7 @@ from experimently import audit
 from experimently.actor import SYSTEM, Actor
 from experimently.cache import Cache
 from experimently.db import Database
-from experimently.errors import NotFound, ValidationFailed
+from experimently.errors import Conflict, NotFound, ValidationFailed
 from experimently.flags import repository
 from experimently.flags.documents import default_environment
 from experimently.flags.handoff import ExperimentHandoff
@@ -72,6 +72,16 @@ async def create_schedule(
         errors.append({"path": "environment", "message": "no such environment on this flag"})
     if errors:
         raise ValidationFailed("rollout schedule failed validation", errors)
+    under_way = [
+        s.id
+        for s in await repository.schedules_for(session, flag.id)
+        if s.environment == body.environment and s.status in ("active", "paused")
+    ]
+    if under_way:  # two schedules would each set the percentage, in turn
+        raise Conflict(
+            f"a rollout schedule of this flag is already under way in {body.environment}: cancel it first",
+            details={"schedule_id": under_way[0]},
+        )
     steps = [{"at": iso(ensure_utc(s.at)), "percentage": s.percentage} for s in body.steps]
     schedule = RolloutSchedule(
         flag_id=flag.id,

@@ -9,7 +9,7 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictBool, field_validator
 
 from experimently.kit.clock import iso, now
 from experimently.kit.instants import UtcDateTime
@@ -18,6 +18,16 @@ from experimently_sdk import FlagType  # the engine owns the flag-type vocabular
 FLAG_KEY = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 # a label on a flag or an experiment: short, like the keys and names beside it
 Tag = Annotated[str, Field(max_length=100)]
+
+
+def _hundredths(value: float) -> float:
+    if round(value, 2) != value:
+        raise ValueError("at most 2 decimals: traffic is split in hundredths of a percent")
+    return value
+
+
+# a share of traffic in percent, as the buckets can split it (rule weights say the same)
+Percent = Annotated[float, AfterValidator(_hundredths)]
 
 
 class Variation(BaseModel):
@@ -135,7 +145,7 @@ class BatchEvaluateRequest(BaseModel):
 
 class RolloutStep(BaseModel):
     at: UtcDateTime
-    percentage: float = Field(ge=0, le=100)
+    percentage: Percent = Field(ge=0, le=100)
 
 
 PAST_GRACE = timedelta(minutes=5)  # a step "now" from a form filled in a few minutes ago is not past

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from experimently.flags.schemas import RolloutStep, check_steps
+from experimently.flags.schemas import Percent, RolloutStep, check_steps
 
 Action = Literal["rollback", "pause", "notify"]
 
@@ -40,7 +40,7 @@ class GuardedRolloutCreate(GuardFields):
     steps: list[RolloutStep] | None = Field(
         default=None, min_length=1, max_length=50, description="a schedule (each step at its time)"
     )
-    percentage: float | None = Field(
+    percentage: Percent | None = Field(
         default=None, gt=0, le=100, description="a manual rollout: this percentage now, raised by hand"
     )
 
@@ -56,7 +56,7 @@ class GuardedRolloutCreate(GuardFields):
 class GuardedRolloutAdvance(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    percentage: float = Field(gt=0, le=100)
+    percentage: Percent = Field(gt=0, le=100)
 
 
 class GuardedRolloutStep(BaseModel):
