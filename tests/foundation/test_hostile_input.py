@@ -326,3 +326,15 @@ async def test_tags__one_of_10000_characters__422_naming_it(harness: Harness) ->
         "/api/v1/feature-flags", json={"key": "f", "name": "f", "tags": ["t" * 100]}, headers=admin
     )
     assert made.status_code == 201
+
+
+async def test_unit_id__an_object__one_error_not_one_per_type(harness: Harness) -> None:
+    key = await harness.api_key(["evaluate"])
+    for path, body in (
+        ("/api/v1/feature-flags/f/evaluate", {"user_id": {"id": 1}}),
+        ("/api/v1/experiments/e/assign", {"unit_id": ["a"]}),
+    ):
+        refused = await harness.client.post(path, json=body, headers=key)
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["error"]["details"]["errors"]
+        assert error["path"] in ("user_id", "unit_id") and "JSON scalar" in error["message"]

@@ -9,7 +9,16 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, StrictBool, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    field_validator,
+)
 
 from experimently.kit.clock import iso, now
 from experimently.kit.instants import UtcDateTime
@@ -116,7 +125,15 @@ class KillRequest(BaseModel):
 
 # A unit or user id as a request may give it: any JSON scalar, bucketed as the engine buckets it
 # (``true`` as "true", ``7.0`` as "7"), so the server's answer is the SDKs' for the same value.
-UnitValue = str | int | float | bool | None
+def _scalar(value: Any) -> Any:
+    """One clear error for a list or an object, not one per member of the union below."""
+    if isinstance(value, list | dict):
+        raise ValueError("must be a string, a number, a boolean or null (a JSON scalar)")
+    return value
+
+
+# a unit or user id: any JSON scalar, bucketed as the SDKs bucket it
+UnitValue = Annotated[str | int | float | bool | None, BeforeValidator(_scalar)]
 
 
 class EvaluateRequest(BaseModel):
