@@ -16,11 +16,11 @@ const EVENT_TYPES = [
   "webhook.ping",
 ];
 
-function Deliveries({ id }: { id: string }) {
+function Deliveries({ id, active }: { id: string; active: boolean }) {
   const deliveries = useDeliveries(id);
   const { retry } = useWebhookMutations();
   if (deliveries.isPending) return <Spinner />;
-  if (!deliveries.data?.length) return <p className="text-sm text-slate-500">No deliveries yet. Send a ping.</p>;
+  if (!deliveries.data?.length) return <p className="text-sm text-slate-500">No deliveries yet.{active ? " Send a ping." : ""}</p>;
   return (
     <ul className="divide-y divide-slate-100 text-sm">
       {deliveries.data.map((d) => (
@@ -32,7 +32,7 @@ function Deliveries({ id }: { id: string }) {
             {d.last_status_code ? ` · HTTP ${d.last_status_code}` : ""}
             {d.last_error ? ` · ${d.last_error}` : ""} · {formatDate(d.created_at)}
           </span>
-          {d.status === "failed" ? (
+          {d.status === "failed" && active ? (
             <Button variant="ghost" className="ml-auto" onClick={() => retry.mutate({ id, delivery: d.id })}>
               Retry
             </Button>
@@ -70,7 +70,12 @@ export function WebhooksPage() {
                 title={hook.url}
                 actions={
                   <span className="flex gap-1">
-                    <Button variant="ghost" onClick={() => ping.mutate(hook.id, { onSuccess: () => setOpen(hook.id) })}>
+                    <Button
+                      variant="ghost"
+                      disabled={!hook.active}
+                      title={hook.active ? undefined : "Inactive: nothing is sent to it"}
+                      onClick={() => ping.mutate(hook.id, { onSuccess: () => setOpen(hook.id) })}
+                    >
                       Ping
                     </Button>
                     <Button variant="ghost" aria-expanded={open === hook.id} onClick={() => setOpen(open === hook.id ? null : hook.id)}>
@@ -90,7 +95,7 @@ export function WebhooksPage() {
                 </div>
                 {open === hook.id ? (
                   <div className="mt-3 border-t border-slate-100 pt-2">
-                    <Deliveries id={hook.id} />
+                    <Deliveries id={hook.id} active={hook.active} />
                   </div>
                 ) : null}
               </Card>
