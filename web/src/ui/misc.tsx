@@ -109,7 +109,7 @@ export function Card({ title, children, actions }: { title?: string; children: R
     <section className="rounded-lg bg-white p-4 shadow-sm ring-1 ring-slate-200">
       {title || actions ? (
         <div className="mb-3 flex flex-wrap items-center justify-between gap-2">
-          {title ? <h2 className="min-w-0 break-words text-sm font-semibold text-slate-900">{title}</h2> : <span />}
+          {title ? <h2 className="min-w-0 text-sm font-semibold text-slate-900 [overflow-wrap:anywhere]">{title}</h2> : <span />}
           {actions}
         </div>
       ) : null}
