@@ -226,6 +226,9 @@ _HTTP_CODES = {
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, message = _HTTP_CODES.get(exc.status_code, (ErrorCode.VALIDATION_ERROR, str(exc.detail)))
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's words when the JSON parser gives up other than on a syntax error: nesting too deep
+        message = "the body could not be read as JSON: nested too deeply (or not JSON at all)"
     if exc.status_code >= 500:
         code, message = ErrorCode.INTERNAL_ERROR, "internal error"
     body = error_body(code, message, _request_id(request))

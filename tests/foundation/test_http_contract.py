@@ -87,6 +87,14 @@ async def test_malformed_json__422_envelope_not_500(harness: Harness) -> None:
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "VALIDATION_ERROR"
     assert response.json()["error"]["details"]["errors"][0]["path"] == "body"
+    # nested deeper than the parser goes: a 400 that says why
+    deep = await harness.client.post(
+        "/api/v1/environments",
+        content=b"[" * 5000 + b"]" * 5000,
+        headers={**await harness.admin(), "Content-Type": "application/json"},
+    )
+    assert (deep.status_code, deep.json()["error"]["code"]) == (400, "VALIDATION_ERROR"), deep.text
+    assert "nested too deeply" in deep.json()["error"]["message"]
     # `curl -d` without -H: the JSON arrives as a form; the message says what to send
     form = await harness.client.post(
         "/api/v1/environments",

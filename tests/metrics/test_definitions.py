@@ -56,7 +56,10 @@ async def test_create__unsupported_conditions_and_ratio__422_with_paths(harness:
     ]
     assert paths == ["conditions[1].operator", "conditions[2].case_insensitive"]
     ratio = {"key": "r", "name": "r", "kind": "ratio", "event_name": "e"}
-    assert (await harness.client.post(METRICS, json=ratio, headers=admin)).status_code == 422
+    no_denominator = await harness.client.post(METRICS, json=ratio, headers=admin)
+    assert no_denominator.status_code == 422
+    [error] = no_denominator.json()["error"]["details"]["errors"]
+    assert error["path"] == "denominator_event" and "required for ratio" in error["message"]  # not "body"
 
 
 async def test_ownership__analyst_owns_own_metrics_only(harness: Harness) -> None:

@@ -7,7 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 KEY = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
 CURRENCY = r"^[A-Z]{3}$"
@@ -115,6 +116,9 @@ class MetricFields(BaseModel):
     )
 
 
+RATIO_NEEDS_DENOMINATOR = "denominator_event is required for ratio metrics"
+
+
 class MetricCreate(MetricFields):
     key: str = Field(pattern=KEY)
     name: str = Field(min_length=1, max_length=200)
@@ -124,7 +128,17 @@ class MetricCreate(MetricFields):
     @model_validator(mode="after")
     def _ratio_needs_denominator(self) -> MetricCreate:
         if self.kind is MetricKind.RATIO and not self.denominator_event:
-            raise ValueError("denominator_event is required for ratio metrics")
+            # an error at the field, not at the body: the console marks the field that needs it
+            raise ValidationError.from_exception_data(
+                "MetricCreate",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError("missing", RATIO_NEEDS_DENOMINATOR),
+                        loc=("denominator_event",),
+                        input=None,
+                    )
+                ],
+            )
         return self
 
 
