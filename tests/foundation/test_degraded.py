@@ -452,7 +452,10 @@ async def test_redis_hanging__requests_answer_within_a_second(
         assert flag.status_code == 200 and assign.status_code == 200, (flag.text, assign.text)
         assert ingest.status_code == 503 and ingest.headers["Retry-After"], ingest.text
         assert ready.status_code == 503
-        assert max(timings.values()) < 2.5, timings
+        # assignment and ingestion each touch Redis twice (~1 s each: a 0.5 s read time-out and one
+        # retry), ~2.05 s on a quiet machine, 2.7 s once on a loaded CI run: the bound is the class of
+        # the bug (10-18 s per request before the time-outs), with room for a busy machine
+        assert max(timings.values()) < 3.5, timings
     finally:
         private_redis.resume()
 
