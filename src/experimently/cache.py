@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from prometheus_client import Counter
 from sqlalchemy import BigInteger, String, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -210,21 +211,17 @@ class Cache:
 
     async def _mark(self, db: Database, namespace: str) -> None:
         """Count an invalidation of ``namespace`` in the database, for the other processes."""
-        counted = {"generation": CacheMark.generation + 1}
-        statement: Any
+        insert: Any = sqlite_insert
         if db.dialect == "postgresql":  # imported when used: the embedded shape never loads it
-            from sqlalchemy.dialects import postgresql
-
-            statement = postgresql.insert(CacheMark).on_conflict_do_update(
-                index_elements=[CacheMark.namespace], set_=counted
+            from sqlalchemy.dialects.postgresql import insert
+        statement = (
+            insert(CacheMark)
+            .values(namespace=namespace, generation=1)
+            .on_conflict_do_update(
+                index_elements=[CacheMark.namespace], set_={"generation": CacheMark.generation + 1}
             )
-        else:
-            from sqlalchemy.dialects import sqlite
-
-            statement = sqlite.insert(CacheMark).on_conflict_do_update(
-                index_elements=[CacheMark.namespace], set_=counted
-            )
-        statement = statement.values(namespace=namespace, generation=1).returning(CacheMark.generation)
+            .returning(CacheMark.generation)
+        )
         try:
             async with db.transaction() as session:
                 generation = int((await session.execute(statement)).scalar_one())

@@ -184,12 +184,14 @@ def console_path(key: str) -> str:
 
 
 async def _load_for_write(
-    session: AsyncSession, actor: Actor, key: str, *, archived_ok: bool = False
+    session: AsyncSession, actor: Actor, key: str, *, archived_ok: bool = False, owned: bool = True
 ) -> Flag:
+    """The flag, locked, for a change ``actor`` may make: flags:write, on a flag it owns unless not
+    ``owned`` (the kill switch's incident access), and not archived unless ``archived_ok``."""
     flag = await repository.get_flag(session, key, for_update=True)
     if flag is None:
         raise NotFound("flag", key)
-    require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id)
+    require(actor, Permission.FLAGS_WRITE, owner_id=flag.owner_id if owned else None)
     if flag.archived and not archived_ok:
         raise _archived(key)
     return flag
@@ -303,13 +305,7 @@ async def set_enabled(
             raise ValidationFailed(
                 "the kill switch needs a reason", [{"path": "reason", "message": "required"}]
             )
-        found = await repository.get_flag(session, key, for_update=True)
-        if found is None:
-            raise NotFound("flag", key)
-        require(actor, Permission.FLAGS_WRITE)  # no ownership check: incident access
-        if found.archived:
-            raise _archived(key)
-        flag = found
+        flag = await _load_for_write(session, actor, key, owned=False)  # incident access: any owner
     current = flag.environments.get(env)
     if current is not None and bool(current.get("enabled")) is enabled:
         # already so (a second engineer on the same incident): nothing changes, so nothing is recorded,

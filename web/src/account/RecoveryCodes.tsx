@@ -77,17 +77,29 @@ export function NewRecoveryCodes({ onCodes }: { onCodes: (codes: string[]) => vo
   );
 }
 
-/** A field for a second-factor code: an authenticator's six digits or a recovery code. */
-export function CodeField({ label, value, onChange }: { label: string; value: string; onChange: (value: string) => void }) {
+/** A field for a second-factor code: an authenticator's six digits or a recovery code (only the
+ * digits with `digits`: a phone then shows its number pad). */
+export function CodeField({
+  label,
+  value,
+  onChange,
+  digits = false,
+}: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  digits?: boolean;
+}) {
   return (
     <Field label={label}>
       {(props) => (
         <Input
           {...props}
           autoComplete="one-time-code"
+          inputMode={digits ? "numeric" : undefined}
           required
           minLength={6}
-          maxLength={40}
+          maxLength={digits ? 10 : 40}
           className="max-w-xs"
           value={value}
           onChange={(e) => onChange(e.target.value)}

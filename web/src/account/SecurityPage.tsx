@@ -232,21 +232,7 @@ export function SecurityPage() {
               </div>
             </div>
             <ErrorBanner error={confirm.error} />
-            <Field label="Code from your authenticator app">
-              {(props) => (
-                <Input
-                  {...props}
-                  autoComplete="one-time-code"
-                  inputMode="numeric"
-                  required
-                  minLength={6}
-                  maxLength={10}
-                  className="max-w-xs"
-                  value={code}
-                  onChange={(e) => setCode(e.target.value)}
-                />
-              )}
-            </Field>
+            <CodeField label="Code from your authenticator app" digits value={code} onChange={setCode} />
             <div className="flex gap-2">
               <Button type="submit" variant="primary" disabled={confirm.isPending}>
                 Confirm and turn on

@@ -26,7 +26,15 @@ import httpx
 from ..assignment import assign
 from ..bucketing import unit_text
 from ..model import ErrorCode, EvaluationResult, Reason
-from .events import USER_ID_MAX, Dedup, EventProcessor, exposure_id, flag_exposure_id, invalid_event
+from .events import (
+    USER_ID_MAX,
+    Dedup,
+    EventProcessor,
+    exposure_id,
+    flag_exposure_id,
+    invalid_event,
+    invalid_user,
+)
 from .local import EMPTY, RUNNING, LocalExperiment, Snapshot, build_snapshot, changed_keys
 from .updater import Updater
 
@@ -534,14 +542,14 @@ class Client:
 
     def _exposure(self, experiment_key: str, unit: str, variant: str) -> None:
         events = self._events
-        if events is not None and self._closed:
-            return  # evaluation still works after close(); nothing is recorded any more
-        if events is not None and self._dedup.first(("e", experiment_key, unit, variant)):
-            if self._too_long(events, "an exposure", unit):
-                return
-            # the server's own exposure id: an exposure is stored once whoever sends it
-            item = (exposure_id(experiment_key, unit), "exposure", unit, None, None)
-            events.add((*item, experiment_key, variant, time.time()))
+        # after close() evaluation still works, and nothing is recorded any more
+        if events is None or self._closed or not self._dedup.first(("e", experiment_key, unit, variant)):
+            return
+        if self._too_long(events, "an exposure", unit):
+            return
+        # the server's own exposure id: an exposure is stored once whoever sends it
+        item = (exposure_id(experiment_key, unit), "exposure", unit, None, None)
+        events.add((*item, experiment_key, variant, time.time()))
 
     def _flag_exposure(
         self, resolver: _Resolver, flag_key: str, marker: str, unit: Any, variation: str | None
@@ -618,17 +626,6 @@ def _checked_settings(sdk_key: Any, base_url: Any) -> tuple[str, str, str | None
     if not key.isascii() or not key.isprintable() or " " in key:
         return key, base, "the SDK key holds characters no HTTP header carries (check how it is loaded)"
     return key, base, None
-
-
-def invalid_user(user_id: Any) -> str | None:
-    """Why ``user_id`` cannot be an event's unit, or None: a non-empty string or an integer."""
-    if isinstance(user_id, bool) or not isinstance(user_id, str | int):
-        return f"user_id must be a string or an integer, not {type(user_id).__name__}"
-    if user_id == "":
-        return "user_id is empty"
-    if isinstance(user_id, str) and len(user_id) > USER_ID_MAX:
-        return f"user_id is longer than the server takes ({USER_ID_MAX} characters)"
-    return None
 
 
 _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()

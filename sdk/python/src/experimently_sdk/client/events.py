@@ -55,6 +55,7 @@ __all__ = [
     "exposure_id",
     "flag_exposure_id",
     "invalid_event",
+    "invalid_user",
     "retry_delay",
 ]
 # events as they are sent: strict JSON (no NaN or infinities), compact, UTF-8 (what httpx's ``json=`` writes)
@@ -113,6 +114,18 @@ def invalid_event(value: Any, properties: Any) -> str | None:
             _STRICT.encode(properties).encode()
         except (ValueError, TypeError, RecursionError) as exc:
             return f"properties are not plain JSON ({exc})"
+    return None
+
+
+def invalid_user(user_id: Any) -> str | None:
+    """Why ``user_id`` cannot be an event's unit (the server takes 1 to :data:`USER_ID_MAX`
+    characters), or None: a non-empty string or an integer."""
+    if isinstance(user_id, bool) or not isinstance(user_id, str | int):
+        return f"user_id must be a string or an integer, not {type(user_id).__name__}"
+    if user_id == "":
+        return "user_id is empty"
+    if isinstance(user_id, str) and len(user_id) > USER_ID_MAX:
+        return f"user_id is longer than the server takes ({USER_ID_MAX} characters)"
     return None
 
 
