@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     from limits.aio import strategies
     from limits.aio.storage import Storage
 
+    from experimently.kit.redis_retry import Circuit
+
 RETRY_REDIS_SECONDS = 1.0
 SYNC_SECONDS = 0.1  # a shared counter's hits reach Redis at least this often while it is used
 SYNC_FRACTION = 0.005  # ... or as soon as they exceed this share of the limit
@@ -236,12 +238,19 @@ def _client_options() -> dict[str, Any]:
     return {"retry": quick_retry(), "socket_connect_timeout": 1, "socket_timeout": SOCKET_TIMEOUT}
 
 
+def _timed_out(exc: BaseException) -> bool:
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    return isinstance(exc, RedisTimeout)
+
+
 class RateLimiter:
     def __init__(self, redis_url: str | None) -> None:
         self.redis_url = redis_url
         self._local: _Strategies | None = None
         self._shared: _Strategies | None = None
         self._retry_at = 0.0  # monotonic time before which Redis is not tried again
+        self._redis_circuit: Circuit | None = None
         self.counters = LocalCounters()  # the per-request limits in this process's memory
         self.shared_counters = SharedCounters()  # the same, shared through Redis in batches
 
@@ -273,9 +282,19 @@ class RateLimiter:
         return self._shared
 
     def _current(self) -> tuple[_Strategies, bool]:
-        if self.shared is not None and time.monotonic() >= self._retry_at:
+        if self.shared is not None and time.monotonic() >= self._retry_at and not self._circuit().is_open():
             return self.shared, True
         return self.local, False
+
+    def _circuit(self) -> Circuit:
+        """The circuit this process's other Redis clients share (kit.redis_retry): this client does not
+        go through it (``limits`` builds its own), so it reads it and tells it what it saw."""
+        if self._redis_circuit is None:
+            from experimently.kit.redis_retry import circuit
+
+            assert self.redis_url is not None
+            self._redis_circuit = circuit(self.redis_url)
+        return self._redis_circuit
 
     async def hit(self, limit: str | RateLimitItem, *identifiers: str, exact: bool = True) -> None:
         """Count one hit; raise RateLimited (429 with Retry-After) when over the limit.
@@ -296,13 +315,17 @@ class RateLimiter:
                     reached = await self.shared_counters.hit(group.counter, item, identifiers)
                 # only an answer from Redis says it is back (a hit admitted from the estimate said
                 # "up" every second of an outage, between the failed syncs' "down")
-                if reached and degraded.is_down(degraded.REDIS):
-                    degraded.mark_up(degraded.REDIS)
+                if reached:
+                    self._circuit().answered()
+                    if degraded.is_down(degraded.REDIS):
+                        degraded.mark_up(degraded.REDIS)
                 return
             except RateLimited:
                 raise
             except Exception as exc:  # Redis unreachable (or answering garbage): limit locally
                 self._retry_at = time.monotonic() + RETRY_REDIS_SECONDS
+                if _timed_out(exc):
+                    self._circuit().timed_out()
                 degraded.mark_down(degraded.REDIS, exc)
         if exact:
             await self._hit(self.local.exact, item, identifiers)
