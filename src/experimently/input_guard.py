@@ -1,4 +1,5 @@
-"""One guard for every string input: NUL characters and lone surrogates are refused with 422.
+"""One guard for every string input: NUL characters and lone surrogates are refused with 422; and
+for every JSON number: NaN and the infinities are refused with 422.
 
 Neither can be stored (PostgreSQL refuses NUL in text; UTF-8 has no surrogates), so each would
 otherwise fail deep in a driver as a 500, field by field. The guard is a pure-ASGI middleware, the
@@ -10,13 +11,19 @@ one place every request passes before any endpoint parses it:
   scanned for escapes (a fast substring test first, so an ordinary body costs one ``memchr``);
 - a form body (``application/x-www-form-urlencoded``, the login form): ``%00`` or a raw NUL.
 
+NaN and the infinities cannot be stored either (JSON has none: PostgreSQL refuses them, and a value
+stored through SQLite made every later encoding of it fail, an SDK payload's among them). Python's
+parser reads ``NaN``, ``Infinity`` and numbers beyond a double's range (``1e400``) as such, so the raw
+bytes are tested for those tokens (two substring tests and a small regular expression).
+
 Only when something is found is the body parsed again, to name the exact path of the offending
-string (object keys included) in the usual 422 ``VALIDATION_ERROR`` envelope.
+string (object keys included) or number in the usual 422 ``VALIDATION_ERROR`` envelope.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +44,10 @@ ITEM_CHECKED_BODIES = frozenset({"/api/v1/events/batch"})
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _MESSAGE = "must not contain NUL characters or unpaired surrogates"
+_NUMBER_MESSAGE = (
+    "must be a finite number: JSON has no NaN or infinity, and a number beyond about 1.8e308 is out of range"
+)
+_BIG_EXPONENT = re.compile(rb"[0-9][eE]\+?[0-9]{3}")
 
 
 def bad_text(text: str) -> bool:
@@ -125,20 +136,56 @@ def _form_problems(body: bytes) -> list[dict[str, str]]:
     ]
 
 
+def _number_suspect(body: bytes) -> bool:
+    """Cheap test on raw JSON: a token Python's parser reads as NaN or an infinity (``NaN``,
+    ``Infinity``, or an exponent of three digits or more, as in ``1e400``)."""
+    return body.find(b"NaN") >= 0 or body.find(b"Infinity") >= 0 or _BIG_EXPONENT.search(body) is not None
+
+
+class _NonFinite:
+    """Stands, in a parsed document, for a number that is not finite."""
+
+
+_NON_FINITE = _NonFinite()
+
+
+def _finite_or_mark(text: str) -> float | _NonFinite:
+    number = float(text)
+    return number if math.isfinite(number) else _NON_FINITE
+
+
+def non_finite_paths(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, loc)]
+    while stack:
+        item, where = stack.pop()
+        if item is _NON_FINITE:
+            yield where
+        elif isinstance(item, dict):
+            stack.extend((child, (*where, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, (*where, i)) for i, child in enumerate(item))
+
+
+def _problem(loc: tuple[int | str, ...], message: str, kind: str) -> dict[str, str]:
+    return {"path": field_path(loc)[:500] if loc else "body", "message": message, "type": kind}
+
+
 def _json_problems(body: bytes) -> list[dict[str, str]]:
-    if not _json_suspect(body):
+    text_suspect, number_suspect = _json_suspect(body), _number_suspect(body)
+    if not text_suspect and not number_suspect:
         return []
     try:
-        document = json.loads(body)
+        # NaN and the infinities would be stored (PostgreSQL's JSON has none: a 500 on every later
+        # read, an SDK payload that no longer encodes) or compared (a rule that matches nothing)
+        document = json.loads(body, parse_constant=lambda _: _NON_FINITE, parse_float=_finite_or_mark)
     except (ValueError, RecursionError):
         if b"\x00" in body:
             return [{"path": "body", "message": _MESSAGE, "type": "string_characters"}]
         return []  # malformed JSON: the endpoint's own parser reports it
-    locations = list(bad_text_paths(document))
-    return [
-        {"path": field_path(loc)[:500] if loc else "body", "message": _MESSAGE, "type": "string_characters"}
-        for loc in locations[:20]
-    ]
+    problems = [_problem(loc, _MESSAGE, "string_characters") for loc in bad_text_paths(document)]
+    if number_suspect:
+        problems += [_problem(loc, _NUMBER_MESSAGE, "finite_number") for loc in non_finite_paths(document)]
+    return problems[:20]
 
 
 class InputGuardMiddleware:
@@ -177,7 +224,7 @@ class InputGuardMiddleware:
         await self.app(scope, replay(messages, receive), send)
 
     async def _refuse(self, scope: Scope, send: Send, problems: list[dict[str, str]]) -> None:
-        message = "request validation failed: " + _MESSAGE
+        message = "request validation failed: " + problems[0]["message"]
         await self._send(scope, send, 422, ErrorCode.VALIDATION_ERROR, message, {"errors": problems})
 
     async def _send(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from experimently.input_guard import _json_suspect, bad_text_paths
+from experimently.input_guard import _json_suspect, _number_suspect, bad_text_paths
 from tests.conftest import Harness
 
 FLAGS = "/api/v1/feature-flags"
@@ -105,3 +105,64 @@ def test_json_suspect__fast_test__exact_on_escapes() -> None:
 def test_bad_text_paths__keys_and_nested_values() -> None:
     found = list(bad_text_paths({"a": [1, {"b\x00": "x"}], "c": "\ud800"}))
     assert sorted(map(str, found)) == sorted(map(str, [("a", 1, "b\x00"), ("c",)]))
+
+
+def _rule_body(values: str) -> str:
+    """A targeting body with one rule ``gt`` over ``values`` written as raw JSON."""
+    condition = '{"attribute": "a", "operator": "gt", "values": [' + values + "]}"
+    return (
+        '{"version": 1, "rules": [{"id": "r", "conditions": ['
+        + condition
+        + '], "serve": {"variation": "on"}}]}'
+    )
+
+
+async def test_json_body__nan_or_infinity__422_with_path__nothing_stored(harness: Harness) -> None:
+    # A rule value of 1e400 was stored (as null on PostgreSQL, as infinity through SQLite): every SDK
+    # payload of the environment then answered 500; a default of 1e400 or NaN made /evaluate a 500
+    admin = {**JSON, **await harness.admin()}
+    assert (
+        await harness.client.post(FLAGS, json={"key": "ops", "name": "ops"}, headers=admin)
+    ).status_code == 201
+    for token in ("1e400", "-1E+400", "Infinity", "-Infinity", "NaN"):
+        response = await harness.client.put(
+            f"{FLAGS}/ops/environments/production", content=_rule_body(token), headers=admin
+        )
+        assert response.status_code == 422, (token, response.text)
+        [error] = _errors(response)
+        assert error["path"] == "rules[0].conditions[0].values[0]" and error["type"] == "finite_number"
+        assert "finite number" in response.json()["error"]["message"]
+        segment = (
+            '{"key": "s", "conditions": [{"attribute": "a", "operator": "lt", "values": [' + token + "]}]}"
+        )
+        assert (
+            await harness.client.post("/api/v1/segments", content=segment, headers=admin)
+        ).status_code == 422
+    key = await harness.api_key(["evaluate"])
+    for token in ("1e400", "NaN"):
+        evaluated = await harness.client.post(
+            f"{FLAGS}/ops/evaluate",
+            content='{"user_id": "u1", "default": ' + token + "}",
+            headers={**JSON, **key},
+        )
+        assert evaluated.status_code == 422 and _errors(evaluated)[0]["path"] == "default", evaluated.text
+    # nothing was stored: the SDK payload still encodes
+    assert (await harness.client.get("/api/v1/sdk/flags", headers=key)).status_code == 200
+
+
+async def test_json_body__large_but_finite_numbers_and_words__accepted(harness: Harness) -> None:
+    admin = {**JSON, **await harness.admin()}
+    raw = '{"key": "big", "name": "Infinity and NaN 1e400", "description": "x", "tags": ["1e999"]}'
+    response = await harness.client.post(FLAGS, content=raw, headers=admin)
+    assert response.status_code == 201, response.text
+    body = _rule_body("1e308, -1.5E+300, 2e-400")
+    changed = await harness.client.put(f"{FLAGS}/big/environments/production", content=body, headers=admin)
+    assert changed.status_code == 200, changed.text
+
+
+def test_number_suspect__fast_test() -> None:
+    assert not _number_suspect(b'{"a": 1.5e10, "b": "plain", "c": 1e99}')
+    assert _number_suspect(b'{"a": 1e400}')
+    assert _number_suspect(b'{"a": 1E+308}')  # finite, but found by the fast test: parsed exactly
+    assert _number_suspect(b'{"a": NaN}')
+    assert _number_suspect(b'{"a": -Infinity}')

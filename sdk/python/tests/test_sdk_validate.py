@@ -63,6 +63,10 @@ REFUSED_CONDITIONS: list[tuple[str, dict[str, Any], str]] = [
     ("ci on exists", cond("a", "exists", case_insensitive=True), "rules[0].conditions[0].case_insensitive"),
     ("gt non numeric", cond("a", "gt", ["abc"]), "rules[0].conditions[0].values"),
     ("gt bool", cond("a", "gt", [True]), "rules[0].conditions[0].values"),
+    # JSON has no infinity: a ruleset holding one does not encode (every SDK payload a 500)
+    ("gt infinity", cond("a", "gt", [float("inf")]), "rules[0].conditions[0].values"),
+    ("lte minus infinity", cond("a", "lte", [float("-inf")]), "rules[0].conditions[0].values"),
+    ("gte nan", cond("a", "gte", [float("nan")]), "rules[0].conditions[0].values"),
     ("eq object value", cond("a", "eq", [{"x": 1}]), "rules[0].conditions[0].values"),
     ("contains number value", cond("a", "contains", [5]), "rules[0].conditions[0].values"),
     ("semver invalid", cond("a", "semver_gt", ["1.2.3.4"]), "rules[0].conditions[0].values"),

@@ -251,6 +251,8 @@ def _value_problem(
     if op in _SCALAR_OPERATORS:
         return None if is_scalar(value) else f"{value!r} is not a string, finite number or boolean"
     if op in _NUMERIC_OPERATORS:
+        if type(value) is float and not math.isfinite(value):  # JSON has none: the payload would not encode
+            return f"{value!r} is not a finite number"
         number = parse_number(value) if type(value) is not bool else None
         return None if number is not None and not math.isnan(number) else f"{value!r} is not a number"
     if not isinstance(value, str) and op not in (Operator.BEFORE, Operator.AFTER):
