@@ -131,6 +131,30 @@ def test_check_pattern__program_too_large__refused_with_reason() -> None:
     assert "lookahead" in (check_pattern("^(?=.*\\d)\\w+$") or "")
 
 
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("(ab", "invalid pattern: a '(' is never closed"),
+        ("a(?:b|c", "invalid pattern: a '(' is never closed"),
+        ("a)", "invalid pattern: a ')' has no '(' before it"),
+        ("*a", "invalid pattern: '*' has nothing before it to repeat"),
+        ("a**", "invalid pattern: '**' repeats a repetition"),
+        (
+            "a{2,1}",
+            "invalid pattern: repetition {2,1} is invalid (at most 1000, and in {n,m} n may not exceed m)",
+        ),
+        (
+            "x{1001}",
+            "invalid pattern: repetition {1001} is invalid (at most 1000, and in {n,m} n may not exceed m)",
+        ),
+        ("[z-a]", "invalid pattern: character class range z-a is out of order"),
+    ],
+)
+def test_check_pattern__refused_in_the_authors_words(pattern: str, reason: str) -> None:
+    # RE2 said "missing ): (?:(ab)", quoting our translation of the pattern, not the author's text
+    assert check_pattern(pattern) == reason
+
+
 def test_check_pattern__too_large_only_case_insensitive__refused_at_save_time_with_path() -> None:
     # Given a pattern that fits case-sensitively but not folded (classes of letters double)
     pattern = "(?:\\W*\\w){60}!$"

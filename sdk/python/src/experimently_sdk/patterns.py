@@ -145,12 +145,32 @@ def _compiled_text(text: str, case_insensitive: bool) -> Any:
         regexp = re2.compile(text, _options(case_insensitive))
     except re2.error as exc:
         reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-        raise _PatternError(f"invalid pattern: {reason}") from None
+        raise _PatternError(f"invalid pattern: {_plain(reason)}") from None
     if regexp._regexp.ProgramSize() > MAX_PROGRAM_SIZE:
         raise _PatternError(
             f"pattern too large: it compiles to more than {MAX_PROGRAM_SIZE} RE2 instructions"
         )
     return regexp
+
+
+# RE2's reasons ("missing ): (?:(ab)") in a pattern author's words: the fragment RE2 quotes is our
+# translation of the pattern (wrapped in "(?:...)", "." spelled as a class), not what the author wrote,
+# so it is named only where it is a piece of the author's own text
+_REASONS = {
+    "missing )": "a '(' is never closed",
+    "unexpected )": "a ')' has no '(' before it",
+    "missing ]": "unterminated character class",
+    "no argument for repetition operator": "'{}' has nothing before it to repeat",
+    "bad repetition operator": "'{}' repeats a repetition",
+    "invalid repetition size": "repetition {} is invalid (at most 1000, and in {{n,m}} n may not exceed m)",
+    "invalid character class range": "character class range {} is out of order",
+}
+
+
+def _plain(reason: str) -> str:
+    code, _, fragment = reason.partition(": ")
+    plain = _REASONS.get(code)
+    return plain.format(fragment) if plain is not None else code
 
 
 def _translate(pattern: str, case_insensitive: bool) -> str:
