@@ -244,6 +244,21 @@ async def test_static__never_shadows_api_or_operations(fake_dist: Path, harness:
     assert (await harness.client.get("/api/openapi.json")).json()["info"]["title"] == "Experimently"
 
 
+async def test_static__the_api_under_a_wrong_prefix__gets_the_apis_404(
+    fake_dist: Path, harness: Harness
+) -> None:
+    # an SDK given "https://flags.example.com/foo" as its root got the console's page with a 200: a
+    # ruleset that did not parse, a stream that said nothing, and "server unreachable" logged for ever
+    for path in ("/foo/api/v1/sdk/flags", "/foo/api/v1/sdk/stream", "/a/b/api/v1/events"):
+        response = await harness.client.get(path)
+        assert response.status_code == 404, path
+        assert response.json()["error"]["code"] == "ROUTE_NOT_FOUND"
+    # the console's own routes, "api" among their words, are still its pages
+    for path in ("/flags/api", "/flags/api/history", "/segments/api-v1"):
+        response = await harness.client.get(path)
+        assert response.status_code == 200 and "<div id=root>" in response.text, path
+
+
 async def test_docs__served_from_local_files(fake_dist: Path, harness: Harness) -> None:
     for path in ("/api/docs", "/api/redoc"):
         html = (await harness.client.get(path)).text

@@ -5,11 +5,14 @@ that works, and configuration mistakes that neither crash nor leak the key."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -142,21 +145,28 @@ def test_events_that_cannot_be_sent__refused_at_track__after_close_too(
         # a unit that is not one: never sent under a made-up user "None"
         for bad in (None, "", True, 1.5, "x" * 201):
             client.track("purchase", bad)  # type: ignore[arg-type]
+        # a name the server refuses: not sent to be refused there, flush after flush
+        for name in (None, "", 5, "n" * 101):
+            client.track(name, "u1")  # type: ignore[arg-type]
         client.track("purchase", "u1", 2.0)
         client.track("purchase", 42)
-        assert client.dropped_events == 5
+        client.track("n" * 100, "u3")
+        assert client.dropped_events == 9
         assert client.flush(10) is True  # invalid events are refused at track, not lost after it
         client.close()
-        assert sorted(e["user_id"] for e in fake.accepted) == ["42", "u1"]
+        assert sorted(e["user_id"] for e in fake.accepted) == ["42", "u1", "u3"]
         # When the application tracks after close(), Then it is said once, counted, and flush says so
         client.track("late", "u1")
         client.track("late", "u2")
         started = time.monotonic()
         assert client.flush(5) is False and time.monotonic() - started < 1
-        assert client.dropped_events == 7
+        assert client.dropped_events == 11
         assert len(_said(caplog, "events tracked after close()")) == 1
-        assert len(fake.accepted) == 2
+        assert len(fake.accepted) == 3
     assert _said(caplog, "user_id must be a string or an integer, not NoneType")
+    assert _said(caplog, "the event name must be a string, not NoneType")
+    assert _said(caplog, "the event name is empty")
+    assert _said(caplog, "the event name is longer than the server takes (100 characters)")
 
 
 def test_events_refused_by_the_server__named_in_the_warning(
@@ -167,12 +177,12 @@ def test_events_refused_by_the_server__named_in_the_warning(
     try:
         with Client(server.sdk_key(), server.base_url, init_timeout=10, stream=False) as client:
             client.track("ok", "u1")
-            client.track("n" * 150, "u1")  # longer than the server takes
+            client.track("big", "u1", properties={"blob": "x" * 9000})  # more than the server takes
             assert client.flush(10) is False
     finally:
         server.stop()
     [warning] = _said(caplog, "the server refused 1 events")
-    assert f"'{'n' * 150}': name" in warning, warning
+    assert "'big': properties" in warning, warning
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
@@ -223,7 +233,12 @@ def test_configuration_mistakes__no_exception__no_key_in_the_log(
         assert _said(caplog, "base_url is the server's root")
         # a key broken inside, an unset key, no URL: a line that says so, at once, defaults served
         broken = key[:6] + "\n" + key[6:]
-        for sdk_key, base in ((broken, server.base_url), (None, server.base_url), (key, None)):
+        for sdk_key, base in (
+            (broken, server.base_url),
+            (None, server.base_url),
+            (key, None),
+            (key, server.base_url.removeprefix("http://")),  # no scheme: every request would fail
+        ):
             started = time.monotonic()
             with Client(sdk_key, base, init_timeout=5) as client:  # type: ignore[arg-type]
                 assert client.is_enabled("f", "u", default=True) is True
@@ -233,5 +248,63 @@ def test_configuration_mistakes__no_exception__no_key_in_the_log(
         assert _said(caplog, "no SDK key given", logging.ERROR)
         assert _said(caplog, "characters no HTTP header carries", logging.ERROR)
         assert _said(caplog, "base_url must be the server's URL, not None", logging.ERROR)
+        assert _said(caplog, "base_url must be an http:// or https:// URL, not '127.0.0.1:", logging.ERROR)
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def _page_server() -> Iterator[tuple[list[str], str]]:
+    """A site that answers every GET with a 200 HTML page (a login page, a base URL a path too deep on
+    a proxy): what a misconfigured client meets. Yields the paths asked for and the site's URL."""
+    asked: list[str] = []
+
+    class Page(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = b"<!doctype html><title>Sign in</title>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield asked, f"http://127.0.0.1:{server.server_address[1]}/foo"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_page_instead_of_the_server__said_once_with_the_root_url_hint(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # the HTML "stream" counted as the server answering again, then the HTML ruleset as a failure:
+    # two warnings per reconnect for ever, and "server unreachable" rather than "wrong URL"
+    caplog.set_level(logging.DEBUG, logger="experimently_sdk")
+    with (
+        _page_server() as (asked, url),
+        Client("key", url, init_timeout=2, send_events=False, reconnect_cap=0.1) as client,
+    ):
+        _until(lambda: len([p for p in asked if p.endswith("/stream")]) >= 5, 10, "reconnects")
+        assert not client.initialized
+    [said] = _said(caplog, "experimently:", logging.WARNING)
+    assert "answered 200 with text/html, not JSON (is 'http://127.0.0.1:" in said, said
+    assert "/foo' the server's root URL?)" in said, said
+    assert not _said(caplog, "answers again")
+
+
+def test_poll_interval_zero__polls_once_a_second_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    # 0 polled in a tight loop: ~350 requests a second against the server
+    caplog.set_level(logging.DEBUG, logger="experimently_sdk")
+    with _page_server() as (asked, url):
+        with Client("key", url, init_timeout=0, stream=False, poll_interval=0, send_events=False):
+            time.sleep(2.5)
+        assert 2 <= len(asked) <= 4, asked
+    assert _said(caplog, "poll_interval 0 is below 1.0s or not a number: polling every 1.0s")

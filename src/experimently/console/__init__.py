@@ -2,7 +2,8 @@
 
 - ``/assets/*``: content-hashed files, cached for a year (``immutable``);
 - any other GET that is not the API or an operations path: ``index.html`` (client-side routes), never
-  cached, so a deploy is picked up on the next navigation;
+  cached, so a deploy is picked up on the next navigation; a path with ``/api/v1/`` further down (the
+  API under a prefix it does not have) gets the API's 404;
 - ``/api/docs`` and ``/api/redoc``: Swagger UI and ReDoc from files copied into the dist at build time
   (no CDN: an offline install shows the same pages);
 - every answer carries a Content-Security-Policy that allows only this origin.
@@ -25,6 +26,10 @@ CSP = (
 # ReDoc injects <style> elements and runs its search in a blob: worker; only its page gets these
 DOCS_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'") + "; worker-src 'self' blob:"
 RESERVED = ("api/", "health", "ready", "metrics")
+# the API under a prefix it does not have (an SDK's base URL with a path too many, "/foo/api/v1/..."):
+# the API's 404, whose message names the root URL, not the console's page with a 200 an SDK reads
+# as a ruleset that does not parse or a stream that says nothing
+API_BELOW = "/api/v1/"
 LONG_CACHE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
 
@@ -73,7 +78,12 @@ def install_console(app: FastAPI, dist: Path | None = None) -> None:
         """Runs only when no route matched (a route added later still wins): console files and pages
         for GET and HEAD outside the API; everything else gets the API's 404."""
         path = str(scope.get("path", "/")).lstrip("/")
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and not path.startswith(RESERVED):
+        if (
+            scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and not path.startswith(RESERVED)
+            and API_BELOW not in "/" + path
+        ):
             response = _console_response(dist if dist is not None else DIST, path)
             if response is not None:
                 await response(scope, receive, send)

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -33,6 +34,7 @@ from .events import (
     exposure_id,
     flag_exposure_id,
     invalid_event,
+    invalid_name,
     invalid_user,
 )
 from .local import EMPTY, RUNNING, LocalExperiment, Snapshot, build_snapshot, changed_keys
@@ -46,6 +48,7 @@ VERSION = "0.2.0"
 _BOOL = (bool,)
 _JSON = {"Content-Type": "application/json"}
 _WARNED_NAMES_MAX = 1_000  # event names whose invalid events were logged at warning level
+MIN_POLL_INTERVAL = 1.0  # seconds: the shortest poll_interval used
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +184,7 @@ class Client:
         )
         self._updater_args: dict[str, Any] = {
             "stream": stream,
-            "poll_interval": poll_interval,
+            "poll_interval": _checked_poll_interval(poll_interval),
             "read_timeout": stream_read_timeout,
             "backoff_cap": reconnect_cap,
         }
@@ -477,9 +480,9 @@ class Client:
                 if self._closed:
                     self._after_close(events)
                     return
-                problem = invalid_user(user_id) or invalid_event(value, properties)
+                problem = invalid_name(name) or invalid_user(user_id) or invalid_event(value, properties)
                 if problem is not None:
-                    self._invalid(events, name, problem)
+                    self._invalid(events, name if isinstance(name, str) else repr(name)[:100], problem)
                     return
                 number = None if value is None else float(value)
                 events.add((None, name, str(user_id), number, properties, None, None, time.time()))
@@ -611,6 +614,24 @@ class Client:
         self.close()
 
 
+def _checked_poll_interval(poll_interval: Any) -> float:
+    """``poll_interval`` as it will be used: at least :data:`MIN_POLL_INTERVAL` seconds (0 polled in a
+    tight loop: hundreds of requests a second against the server)."""
+    try:
+        seconds = float(poll_interval)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if math.isfinite(seconds) and seconds >= MIN_POLL_INTERVAL:
+        return seconds
+    log.warning(
+        "experimently: poll_interval %r is below %ss or not a number: polling every %ss",
+        poll_interval,
+        MIN_POLL_INTERVAL,
+        MIN_POLL_INTERVAL,
+    )
+    return MIN_POLL_INTERVAL
+
+
 def _checked_settings(sdk_key: Any, base_url: Any) -> tuple[str, str, str | None]:
     """The key and the server's root URL as they will be used, and what makes them unusable (then
     the client starts with no network). Never puts the key itself in a message."""
@@ -618,6 +639,8 @@ def _checked_settings(sdk_key: Any, base_url: Any) -> tuple[str, str, str | None
     if not isinstance(base_url, str) or not base_url.strip():
         return key, "", f"base_url must be the server's URL, not {base_url!r}"
     base = base_url.strip().rstrip("/")
+    if not base.lower().startswith(("http://", "https://")):
+        return key, base, f"base_url must be an http:// or https:// URL, not {base_url!r}"
     if base.endswith("/api/v1"):
         base = base.removesuffix("/api/v1")
         log.warning("experimently: base_url is the server's root, not its API: using %r", base)

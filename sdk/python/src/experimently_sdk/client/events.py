@@ -42,11 +42,13 @@ MAX_BATCH = 1_000  # the server's limit per request
 # full batch of events with large properties is not refused whole (a 413 is split all the same)
 MAX_BATCH_BYTES = 1 << 20
 USER_ID_MAX = 200  # the server's limit on an event's user_id (the unit), in characters
+NAME_MAX = 100  # the server's limit on an event's name, in characters
 OVERFLOW_WARNING_SECONDS = 30.0  # a full buffer is said at once, then at most this often
 __all__ = [
     "EVENT_ID_MAX",
     "MAX_BATCH",
     "MAX_BATCH_BYTES",
+    "NAME_MAX",
     "OVERFLOW_WARNING_SECONDS",
     "USER_ID_MAX",
     "Dedup",
@@ -55,6 +57,7 @@ __all__ = [
     "exposure_id",
     "flag_exposure_id",
     "invalid_event",
+    "invalid_name",
     "invalid_user",
     "retry_delay",
 ]
@@ -114,6 +117,18 @@ def invalid_event(value: Any, properties: Any) -> str | None:
             _STRICT.encode(properties).encode()
         except (ValueError, TypeError, RecursionError) as exc:
             return f"properties are not plain JSON ({exc})"
+    return None
+
+
+def invalid_name(name: Any) -> str | None:
+    """Why ``name`` cannot be an event's name (the server takes 1 to :data:`NAME_MAX` characters), or
+    None."""
+    if not isinstance(name, str):
+        return f"the event name must be a string, not {type(name).__name__}"
+    if name == "":
+        return "the event name is empty"
+    if len(name) > NAME_MAX:
+        return f"the event name is longer than the server takes ({NAME_MAX} characters)"
     return None
 
 

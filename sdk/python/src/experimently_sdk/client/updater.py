@@ -79,13 +79,19 @@ class Updater:
             return True
         if response.status_code != 200:
             level = logging.ERROR if response.status_code in (401, 403) else logging.WARNING
-            hint = ""
-            if response.status_code == 404:
-                hint = f" (is {str(self.http.base_url).rstrip('/')!r} the server's root URL?)"
+            hint = self._root_hint() if response.status_code == 404 else ""
             self._failed(
                 level, f"ruleset fetch answered {response.status_code}: {error_message(response)}{hint}"
             )
             return response.status_code < 500
+        content_type = response.headers.get("content-type", "")
+        if "json" not in content_type:
+            # a proxy's or another site's page (an HTML login page, a base URL a path too deep): not
+            # the server, whatever the status says
+            kind = content_type.split(";")[0].strip() or "no content type"
+            hint = self._root_hint()
+            self._failed(logging.ERROR, f"ruleset fetch answered 200 with {kind}, not JSON{hint}")
+            return False
         try:
             payload = response.json()["data"]
             version = response.headers.get("etag", "").strip('"')
@@ -95,6 +101,9 @@ class Updater:
         self._recovered()
         self._apply(version, payload)
         return True
+
+    def _root_hint(self) -> str:
+        return f" (is {str(self.http.base_url).rstrip('/')!r} the server's root URL?)"
 
     def _failed(self, level: int, failure: str) -> None:
         """Log a failure when it differs from the last one (a server down for an hour is one line,
@@ -159,9 +168,11 @@ class Updater:
                     return "unsupported"
                 if status == 429:
                     return "busy"
-                if status != 200:
-                    # the fetch that follows says why, once (a refused key is one line, not one a retry)
-                    log.debug("experimently: stream answered %s", status)
+                content_type = sse.response.headers.get("content-type", "")
+                if status != 200 or not content_type.startswith("text/event-stream"):
+                    # the fetch that follows says why, once (a refused key is one line, not one a
+                    # retry); a page that is not a stream is not the server answering again
+                    log.debug("experimently: stream answered %s (%s)", status, content_type)
                     return "failed"
                 self.connected = True
                 self._busy_said = False
