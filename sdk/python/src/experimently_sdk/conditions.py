@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -249,14 +251,14 @@ def _value_problem(
     op: Operator, value: Any, path: str, errors: Errors, check_segment: SegmentCheck, case_insensitive: bool
 ) -> str | None:
     if op in _SCALAR_OPERATORS:
-        return None if is_scalar(value) else f"{value!r} is not a string, finite number or boolean"
+        return None if is_scalar(value) else f"{_short(value)} is not a string, finite number or boolean"
     if op in _NUMERIC_OPERATORS:
         if type(value) is float and not math.isfinite(value):  # JSON has none: the payload would not encode
-            return f"{value!r} is not a finite number"
+            return f"{_short(value)} is not a finite number"
         number = parse_number(value) if type(value) is not bool else None
-        return None if number is not None and not math.isnan(number) else f"{value!r} is not a number"
+        return None if number is not None and not math.isnan(number) else f"{_short(value)} is not a number"
     if not isinstance(value, str) and op not in (Operator.BEFORE, Operator.AFTER):
-        return f"{value!r} must be a string"
+        return f"{_short(value)} must be a string"
     if op in _TEXT_OPERATORS:
         return None
     if op == Operator.MATCHES:
@@ -278,5 +280,10 @@ def _value_problem(
 
 
 def _short(value: Any) -> str:
+    """A refused value as its author wrote it: a string quoted, anything else as JSON (``true``,
+    ``{"x": 1}``, ``null``; not Python's ``True``), at most 80 characters."""
     text = repr(value)
+    if not isinstance(value, str):
+        with contextlib.suppress(TypeError, ValueError):
+            text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
