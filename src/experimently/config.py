@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None  # confidential clients only; PKCE alone otherwise
     oidc_scopes: str = "openid email profile"
+    # how long such a console session lasts, refreshes included: the role is read from the issuer at
+    # sign-in only, so a person demoted or removed there keeps what they had until they sign in again
+    oidc_session_max_seconds: int = Field(default=8 * 3600, ge=300)
 
     db_pool_size: int = 10
     db_max_overflow: int = 20

@@ -99,3 +99,16 @@ async def test_export__recorded__viewer_refused(harness: Harness) -> None:
     assert recorded["after"] == {"format": "csv", "filters": {"action": "user.*"}}
     bad = await h.client.get(EXPORT, params={"format": "xlsx"}, headers=analyst)
     assert bad.status_code == 422
+
+
+async def test_action_filter__a_pattern_it_does_not_have__422_not_an_empty_list(harness: Harness) -> None:
+    h = harness
+    # "user.mfa_*" and "*" matched nothing and answered 200 with no records: an auditor read "none"
+    admin = await h.admin()
+    for spec in ("user.mfa_*", "*", ".*", "flag.killed,*.created"):
+        for path in ("/api/v1/audit-logs", EXPORT):
+            refused = await h.client.get(path, params={"action": spec}, headers=admin)
+            assert refused.status_code == 422, (spec, path, refused.text)
+            assert refused.json()["error"]["details"]["errors"][0]["path"] == "action"
+    kind = await h.client.get("/api/v1/audit-logs", params={"action": "user.*,flag.killed"}, headers=admin)
+    assert kind.status_code == 200

@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from experimently.auth.oidc import OidcVerifier
-from tests.conftest import Harness, start_harness
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, FakeClock, Harness, start_harness
 
 ISSUER = "https://idp.example.com"
 
@@ -168,3 +168,37 @@ async def test_oidc_callback__code_of_another_flow__issuer_refuses_the_verifier(
 async def test_oidc__not_configured__404_and_disabled(harness: Harness) -> None:
     assert (await harness.client.get("/api/v1/auth/oidc/config")).json()["data"] == {"enabled": False}
     assert (await harness.client.get("/api/v1/auth/oidc/start")).status_code == 404
+
+
+async def test_oidc_console_session__ends_after_its_maximum__sign_in_at_the_issuer_again(
+    oidc: tuple[Harness, FakeIssuer], fake_clock: FakeClock
+) -> None:
+    # The role is read from the issuer at sign-in only, and refreshes never ask it again: without an
+    # end, a person demoted or removed there kept the console for as long as they kept refreshing
+    h, issuer = oidc
+    location, query = await _start(h)
+    code = issuer.authorize(location)
+    callback = await h.client.get(
+        "/api/v1/auth/oidc/callback", params={"code": code, "state": query["state"]}
+    )
+    assert callback.status_code == 303
+
+    def refresh() -> dict[str, str]:  # the CSRF cookie of the moment (each refresh renews it)
+        return {"X-CSRF-Token": h.client.cookies.get("experimently_csrf") or ""}
+
+    # refreshed within the maximum (8 hours by default): the session goes on
+    fake_clock.advance(hours=7)
+    assert (await h.client.post("/api/v1/auth/session/refresh", headers=refresh())).status_code == 200
+    # past it, however recently refreshed: it ends, and the trail says why
+    fake_clock.advance(hours=1, minutes=5)
+    ended = await h.client.post("/api/v1/auth/session/refresh", headers=refresh())
+    assert ended.status_code == 401, ended.text
+    [record] = await h.audit(action="auth.session_expired")
+    assert record["reason"] == "oidc"
+    # a local account's session has no such end (its refresh token's own lifetime applies)
+    tokens = (
+        await h.client.post("/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    ).json()
+    fake_clock.advance(hours=9)
+    kept = await h.client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert kept.status_code == 200, kept.text

@@ -267,6 +267,29 @@ async def test_oidc__email_of_a_local_account__refused_not_linked(
         token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
         response = await h.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401 and "local account" in response.json()["error"]["message"]
+        # the same address written otherwise: a trailing space, capitals, both (the space passed, and
+        # the account looked like the admin's in the audit trail)
+        for spelling in (ADMIN_EMAIL + " ", " " + ADMIN_EMAIL.upper(), ADMIN_EMAIL + "\t"):
+            token = jwt.encode(
+                {**claims, "sub": f"evil-{len(spelling)}", "email": spelling},
+                key,
+                algorithm="RS256",
+                headers={"kid": "k1"},
+            )
+            response = await h.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 401 and "local account" in response.json()["error"]["message"], (
+                spelling
+            )
+        # a claim that is no address: the subject at the issuer's host (without its port) instead
+        for not_an_address in ("not an email", "admin@", 42):
+            token = jwt.encode(
+                {**claims, "sub": "nomail", "email": not_an_address},
+                key,
+                algorithm="RS256",
+                headers={"kid": "k1"},
+            )
+            me = await h.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            assert me.status_code == 200 and me.json()["data"]["email"] == "nomail@idp.example.com", me.text
 
 
 async def test_own_account_endpoints__refuse_api_keys_with_403(harness: Harness) -> None:
@@ -298,3 +321,12 @@ async def test_own_account_endpoints__refuse_api_keys_with_403(harness: Harness)
     # a person still reaches them
     me = await harness.client.get("/api/v1/auth/me", headers=await harness.admin())
     assert me.status_code == 200
+
+
+async def test_admin__cannot_deactivate_or_demote_themselves__error_names_the_field(harness: Harness) -> None:
+    admin = await harness.admin()
+    me = (await harness.client.get("/api/v1/auth/me", headers=admin)).json()["data"]
+    for body, path in (({"is_active": False}, "is_active"), ({"role": "viewer"}, "role")):
+        refused = await harness.client.patch(f"/api/v1/users/{me['id']}", json=body, headers=admin)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["error"]["details"]["errors"][0]["path"] == path

@@ -267,6 +267,13 @@ async def test_unknown_keys_over_the_limit__a_working_key_of_the_address_keeps_w
         f"{FLAGS}/new-checkout/evaluate", json={"user_id": "u"}, headers={"X-API-Key": "exp_typo9"}
     )
     assert typo.status_code == 429
+    # And when any user or key changes meanwhile (every instance forgets every key it holds), Then
+    # the working key is still looked up, and still works: it was locked out for a minute
+    others = await harness.user("viewer")
+    await harness.client.patch(
+        f"/api/v1/users/{others[1]}", json={"is_active": False}, headers=await harness.admin()
+    )
+    assert (await evaluate(harness, key, "new-checkout", "u"))["value"] is True
 
 
 async def test_last_used_at__not_written_on_the_request_path__flushed_in_batch(harness: Harness) -> None:

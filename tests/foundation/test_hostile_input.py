@@ -55,7 +55,10 @@ async def test_patch_metric__kind_null__422_with_path(harness: Harness) -> None:
     assert cleared.status_code == 200, cleared.text
 
 
-@pytest.mark.parametrize("claims", [{"exp": "9999999999"}, {"iat": "x"}, {"exp": 1e400}, {"exp": True}])
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": "9999999999"}, {"iat": "x"}, {"exp": 1e400}, {"exp": True}, {"iat": 1e20}, {"iat": -1e20}],
+)
 async def test_signed_jwt__non_numeric_dates__401(harness: Harness, claims: dict[str, object]) -> None:
     # Given a token signed with the real secret whose exp/iat is not a number
     now = int(time.time())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -11,12 +12,14 @@ from experimently.audit import service
 from experimently.audit.schemas import AuditRead
 from experimently.auth.deps import ActorDep
 from experimently.deps import RuntimeDep, SessionDep
+from experimently.errors import ValidationFailed
 from experimently.kit.clock import now
 from experimently.kit.envelope import Envelope, Page, page_params
 from experimently.kit.instants import UtcDateTime
 
 router = APIRouter(prefix="/audit-logs", tags=["audit"])
 ACTION_HELP = "an action (flag.killed), several comma-separated, or every action of a kind (api_key.*)"
+_KIND = re.compile(r"[^*,]+\.\*")  # a kind (any text without a star), then ".*"
 MEDIA = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
 
 
@@ -29,6 +32,20 @@ def audit_filter(
     until: Annotated[UtcDateTime | None, Query(description="exclusive upper bound")] = None,
 ) -> service.AuditFilter:
     """The filters the list and the export share."""
+    if action is not None:
+        for item in action.split(","):
+            # "user.mfa_*", "*": a pattern this filter does not have matched nothing, silently
+            if "*" in item and not _KIND.fullmatch(item.strip()):
+                raise ValidationFailed(
+                    f"'{item.strip()}' is not an action filter: name an action (flag.killed) or every "
+                    "action of a kind (user.*)",
+                    [
+                        {
+                            "path": "action",
+                            "message": "'*' only stands for a whole action after its kind: user.*",
+                        }
+                    ],
+                )
     return service.AuditFilter(actor_id, resource_type, resource_id, action, since, until)
 
 

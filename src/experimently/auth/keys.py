@@ -170,6 +170,11 @@ class ApiKeyAuthenticator:
         self._retry_at = 0.0  # while the database is out, the next background look-up (time.monotonic)
         self._probes: set[asyncio.Task[None]] = set()
         self._unknown: OrderedDict[str, float] = OrderedDict()
+        # keys verified before (bounded, least recently verified out), exempt from the unknown-key
+        # limit. Kept apart from ``_known`` because an invalidation empties that (a revoked key must not
+        # be served from it during an outage) and every change of a user or a key invalidates the whole
+        # namespace: the exemption grants only a look-up, so it survives invalidations
+        self._verified: OrderedDict[str, None] = OrderedDict()
         self._used: dict[str, datetime] = {}
         self._flusher: asyncio.Task[None] | None = None
         # the Actor built from a cached key record, reused while the cache returns that same record
@@ -228,11 +233,11 @@ class ApiKeyAuthenticator:
             return _UNKNOWN
         ip = client_ip or "unknown"
         known = self._known.get(digest)
-        # an address over its unknown-key budget looks up no new key, but a key it has used validly
-        # before still gets its periodic re-read: behind a proxy every client shares one address, and
-        # one client's typo must not lock everyone else's working key out
+        # an address over its unknown-key budget looks up no new key, but a key verified before still
+        # gets its periodic re-read: behind a proxy every client shares one address, and one client's
+        # typo must not lock everyone else's working key out
         if (
-            known is None
+            digest not in self._verified
             and self.limiter is not None
             and not await self.limiter.test(self.unknown_limit, "unknown-key-ip", ip)
         ):
@@ -286,6 +291,10 @@ class ApiKeyAuthenticator:
         self._known.move_to_end(digest)
         while len(self._known) > self.KNOWN_MAX:
             self._known.popitem(last=False)
+        self._verified[digest] = None
+        self._verified.move_to_end(digest)
+        while len(self._verified) > self.KNOWN_MAX:
+            self._verified.popitem(last=False)
         return info
 
     async def _load(self, digest: str) -> dict[str, Any]:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import jwt
 
 from experimently.actor import Role
+from experimently.auth.schemas import account_email
 from experimently.config import Settings
 
 REFETCH_SECONDS = 60.0
@@ -28,6 +30,7 @@ class OidcVerifier:
     def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
         assert settings.oidc_issuer is not None
         self.issuer = settings.oidc_issuer.rstrip("/")
+        self._host = urlsplit(self.issuer).hostname or self.issuer  # no port: part of an address
         self.audience = settings.oidc_audience
         self.jwks_url = settings.oidc_jwks_url or f"{self.issuer}/.well-known/jwks.json"
         self.groups_claim = settings.oidc_groups_claim
@@ -73,8 +76,9 @@ class OidcVerifier:
             options={"require": ["exp", "iss", "sub"], "verify_aud": self.audience is not None},
         )
         groups = claims.get(self.groups_claim) or claims.get("cognito:groups") or []
-        email = str(claims.get("email") or f"{claims['sub']}@{self.issuer.split('//')[-1]}")
-        return OidcIdentity(subject=str(claims["sub"]), email=email.lower(), role=self._role(groups))
+        # no address in the claim (absent, or not an address): the subject at the issuer's host
+        email = account_email(claims.get("email")) or f"{claims['sub']}@{self._host}".lower()
+        return OidcIdentity(subject=str(claims["sub"]), email=email, role=self._role(groups))
 
     def _role(self, groups: Any) -> Role:
         mapped = {self.role_map[g] for g in groups if isinstance(g, str) and g in self.role_map}

@@ -19,6 +19,20 @@ for _name in ("local", "test"):
         email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_name)
 
 
+def account_email(raw: object) -> str | None:
+    """``raw`` as an account's email (lower case, the domain in ASCII), or None when it is not an
+    address: what a local account may be created with, applied to an identity provider's claim. A
+    claim stored unchecked let "admin@example.com " (a trailing space) and look-alike domains pass
+    for the admin in the audit trail, past the check that no identity takes a local account's email."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        found = email_validator.validate_email(raw.strip(), check_deliverability=False)
+    except email_validator.EmailNotValidError:
+        return None
+    return str(found.ascii_email or found.normalized).lower()
+
+
 class TokenResponse(BaseModel):
     """Standard OAuth2 token JSON (not enveloped, so Swagger's Authorize works)."""
 

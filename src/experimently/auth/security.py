@@ -101,8 +101,9 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
     )
     for name in ("exp", "iat"):  # a validly signed token may still carry a non-numeric date
         value = claims[name]
-        if type(value) not in (int, float) or not math.isfinite(value):
-            raise jwt.InvalidTokenError(f"claim {name!r} must be a number")
+        # and a date: beyond the year 9999 Python has no datetime for it
+        if type(value) not in (int, float) or not math.isfinite(value) or not 0 <= value < _YEAR_10000:
+            raise jwt.InvalidTokenError(f"claim {name!r} must be a number of seconds since 1970")
     if int(claims["exp"]) <= now().timestamp():  # checked on our clock, which tests control
         raise jwt.ExpiredSignatureError("token expired")
     if claims.get("typ") != "access":
@@ -114,6 +115,9 @@ def decode_access_token(secret: str, token: str) -> AccessClaims:
         issued_at=datetime.fromtimestamp(claims["iat"], tz=now().tzinfo),
         session_id=str(claims["sid"]) if claims.get("sid") else None,
     )
+
+
+_YEAR_10000 = 253_402_300_800  # 10000-01-01T00:00:00Z in seconds since 1970
 
 
 def unverified_issuer(token: str) -> str | None:

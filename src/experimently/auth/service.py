@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -185,9 +185,26 @@ async def refresh(
             if idle and (moment - last_used).total_seconds() > idle:
                 await _revoke_family(session, family_id)
                 audit.record(session, SYSTEM, "auth.session_idle_expired", "user", user_id)
+            elif (
+                user is not None
+                and user.external_subject is not None
+                and await _sso_session_over(session, settings, family_id, moment)
+            ):
+                # the issuer decides again who this is and what they may do: sign in there
+                await _revoke_family(session, family_id)
+                audit.record(session, SYSTEM, "auth.session_expired", "user", user_id, reason="oidc")
             elif user is not None and user.is_active:
                 return await issue_tokens(session, settings, user, family_id, client or Client())
     raise AuthenticationRequired("refresh token is invalid, expired or revoked", code=ErrorCode.TOKEN_INVALID)
+
+
+async def _sso_session_over(
+    session: AsyncSession, settings: Settings, family_id: str, moment: datetime
+) -> bool:
+    """Whether a console session opened through the identity provider has lasted its
+    ``OIDC_SESSION_MAX_SECONDS`` (refreshes included)."""
+    started = (await repository.family_starts(session, [family_id])).get(family_id)
+    return started is not None and (moment - started).total_seconds() > settings.oidc_session_max_seconds
 
 
 async def _revoke_family(session: AsyncSession, family_id: str) -> None:
@@ -255,7 +272,12 @@ async def update_user(
     if user.id == actor.id and (body.is_active is False or (body.role and body.role != Role.ADMIN)):
         raise ValidationFailed(
             "admins cannot demote or deactivate themselves",
-            [{"path": "role", "message": "would lock out the acting admin"}],
+            [
+                {
+                    "path": "is_active" if body.is_active is False else "role",
+                    "message": "would lock out the acting admin",
+                }
+            ],
         )
     before = user_snapshot(user)
     if body.email is not None and str(body.email).lower() != user.email:

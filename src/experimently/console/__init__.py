@@ -50,7 +50,8 @@ REDOC = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Ex
 
 
 def _headers(cache: str, csp: str = CSP) -> dict[str, str]:
-    return {"Cache-Control": cache, "Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff"}
+    # X-Content-Type-Options and the other security headers: RequestMiddleware's, on every answer
+    return {"Cache-Control": cache, "Content-Security-Policy": csp}
 
 
 def _inside(base: Path, relative: str) -> Path | None:
