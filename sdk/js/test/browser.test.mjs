@@ -101,13 +101,13 @@ test("polling picks up a change on the server; an older answer never overwrites 
     if (slow !== null && body.user_id === "u1") slow.push(send);
     else send();
   });
-  const client = new BrowserClient({ clientKey: "ck", baseUrl: server.url, storage: null, sendEvents: false, context: { user_id: "u1", country: "DE" }, pollInterval: 40 });
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: server.url, storage: null, sendEvents: false, context: { user_id: "u1", country: "DE" }, pollInterval: 1000 });
   assert.equal(await client.ready, true);
   const changes = [];
   client.onChange((keys) => changes.push([keys, client.isEnabled("banner")]));
 
   banner = "FR"; // the rule changes on the server
-  for (let i = 0; i < 100 && !changes.length; i++) await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 150 && !changes.length; i++) await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(changes, [[["banner"], false]]);
 
   // a poll for u1 still in flight when the page identifies u2: u2's values stay
@@ -121,4 +121,90 @@ test("polling picks up a change on the server; an older answer never overwrites 
   assert.equal(client.isEnabled("banner"), true);
   await client.close();
   await server.close();
+});
+
+/** A `fetch` answering /sdk/evaluate with `answer()` (status, content type, body), recording each call. */
+function evaluateStub(answer) {
+  const calls = [];
+  const fetch = async (url) => {
+    calls.push(String(url));
+    const [status, type, body] = answer();
+    return new Response(body, { status, headers: type ? { "Content-Type": type } : {} });
+  };
+  return { calls, fetch };
+}
+
+const values = JSON.stringify({ data: { user_id: "u1", flags: { banner: value(true, "on") } } });
+
+test("a page instead of the server, a wrong key or path: one console.error with the reason (the root URL hint), once until values arrive", async (t) => {
+  const errors = t.mock.method(console, "error", () => undefined);
+  let answer = [200, "text/html; charset=utf-8", "<!doctype html><title>Console</title>"];
+  const stub = evaluateStub(() => answer);
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test/foo", storage: null, sendEvents: false, fetch: stub.fetch, context: { user_id: "u1" } });
+  assert.equal(await client.ready, false);
+  assert.equal(await client.refresh(), false); // the same failure: not said again
+  answer = [200, "application/json", "<!doctype html>"];
+  assert.equal(await client.refresh(), false);
+  answer = [404, "application/json", JSON.stringify({ error: { code: "NOT_FOUND", message: "Not Found" } })];
+  assert.equal(await client.refresh(), false);
+  answer = [503, null, ""]; // an outage: ready false, nothing said (as a page going offline)
+  assert.equal(await client.refresh(), false);
+  answer = [200, "application/json", values];
+  assert.equal(await client.refresh(), true);
+  answer = [200, "text/html", "<!doctype html>"];
+  assert.equal(await client.refresh(), false); // said again: values arrived in between
+  const hint = "(is 'http://experimently.test/foo' the server's root URL?); serving cached values or defaults";
+  assert.deepEqual(errors.mock.calls.map((c) => c.arguments[0]), [
+    `experimently: POST /api/v1/sdk/evaluate answered 200 with text/html, not JSON ${hint}`,
+    `experimently: POST /api/v1/sdk/evaluate answered 200 with a body that is not the server's values ${hint}`,
+    `experimently: POST /api/v1/sdk/evaluate answered 404: Not Found ${hint}`,
+    `experimently: POST /api/v1/sdk/evaluate answered 200 with text/html, not JSON ${hint}`,
+  ]);
+  await client.close();
+});
+
+test("pollInterval: 0 is off; under 1000 ms (negative, NaN, tiny) polls once a second, said once with the value used", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const runs = [0, -5, NaN, 5].map((pollInterval) => {
+    const stub = evaluateStub(() => [200, "application/json", values]);
+    return { pollInterval, stub, client: new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, sendEvents: false, fetch: stub.fetch, context: { user_id: "u1" }, pollInterval }) };
+  });
+  await new Promise((r) => setTimeout(r, 1800));
+  for (const { client } of runs) await client.close();
+  for (const { pollInterval, stub } of runs) {
+    const expected = pollInterval === 0 ? [1, 1] : [2, 3]; // the first fetch, then a poll a second (a tight loop made hundreds)
+    assert.ok(stub.calls.length >= expected[0] && stub.calls.length <= expected[1], `${pollInterval}: ${stub.calls.length} requests`);
+  }
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0]), [-5, NaN, 5].map((v) => `experimently: pollInterval ${v} is below 1000 ms or not a number: polling every 1000 ms`));
+});
+
+test("options: baseUrl null is the page's origin; not an http(s) URL, one error and no network; a wrong number, a warning and the default", async (t) => {
+  const errors = t.mock.method(console, "error", () => undefined);
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const stub = evaluateStub(() => [200, "application/json", values]);
+  const same = new BrowserClient({ clientKey: "ck", baseUrl: null, storage: null, sendEvents: false, fetch: stub.fetch, context: { user_id: "u1" } });
+  assert.equal(await same.ready, true);
+  assert.deepEqual(stub.calls, ["/api/v1/sdk/evaluate"]);
+  for (const baseUrl of [8000, "ftp://experimently.test", "localhost:8000"]) {
+    const none = new BrowserClient({ clientKey: "ck", baseUrl, storage: null, fetch: stub.fetch, flushInterval: 60_000, context: { user_id: "u1" } });
+    assert.equal(await none.ready, false);
+    none.track("purchase");
+    assert.equal(await none.flush(), true);
+    await none.close();
+  }
+  assert.equal(stub.calls.length, 1);
+  assert.deepEqual(errors.mock.calls.map((c) => c.arguments[0]), [
+    "experimently: baseUrl must be an http:// or https:// URL, not 8000: serving cached values or defaults, no network",
+    "experimently: baseUrl must be an http:// or https:// URL, not 'ftp://experimently.test': serving cached values or defaults, no network",
+    "experimently: baseUrl must be an http:// or https:// URL, not 'localhost:8000': serving cached values or defaults, no network",
+  ]);
+  const odd = new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, fetch: stub.fetch, context: { user_id: "u1" }, timeout: "abc", flushInterval: 0, eventCapacity: -1, pollInterval: "60" });
+  assert.equal(await odd.ready, true); // a timeout of "abc" aborted every request at once
+  await odd.close();
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0]), [
+    "experimently: timeout must be a number of milliseconds from 1 to 2147483647, not a string: using the default, 5000",
+    "experimently: eventCapacity must be a whole number from 1 to 2147483647, not -1: using the default, 1000",
+    "experimently: flushInterval must be a number of milliseconds from 1 to 2147483647, not 0: using the default, 5000",
+    "experimently: pollInterval must be a number of milliseconds from 1000 to 2147483647, not a string: using the default, 0",
+  ]);
 });

@@ -169,10 +169,10 @@ test("the browser client in Chromium: server values across origins, a change by 
   await tab.goto(page.base + "/");
   await tab.waitForFunction(() => window.loaded === true);
 
-  // When the page starts the client for a user in DE (polling every 300 ms)
+  // When the page starts the client for a user in DE (polling every second, the shortest interval)
   const ready = await tab.evaluate(async ([base, key]) => {
     window.changes = [];
-    window.client = new window.BrowserClient({ clientKey: key, baseUrl: base, context: { user_id: "u-de", country: "DE" }, pollInterval: 300, flushInterval: 60_000 });
+    window.client = new window.BrowserClient({ clientKey: key, baseUrl: base, context: { user_id: "u-de", country: "DE" }, pollInterval: 1000, flushInterval: 60_000 });
     window.client.onChange((keys) => window.changes.push({ keys, value: window.client.variation("new-checkout", false) }));
     return window.client.ready;
   }, [server.base, clientKey]);

@@ -115,7 +115,7 @@ test("no stream (404): polls with If-None-Match and picks up a change", async ()
       json(res, 200, payload(current === 2, current), { ETag: `"v${current}"` });
     },
   });
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 30, logger: quiet, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 1000, logger: quiet, sendEvents: false });
   await client.waitForInitialization();
   assert.equal(await client.isFeatureEnabled("f", "u1"), false);
   await until(() => server.seen.some((r) => r.headers["if-none-match"] === '"v1"'), "a conditional poll");
@@ -134,10 +134,10 @@ test("events refused one by one in an accepted batch: counted as dropped, flush 
   const warnings = [];
   const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 60_000, logger: { ...quiet, warn: (m) => warnings.push(m) } });
   await client.waitForInitialization();
-  client.track("x".repeat(300), "u1");
+  client.track("x".repeat(100), "u1");
   assert.equal(await client.flush(10_000), false);
   assert.equal(client.droppedEvents, 1);
-  assert.match(warnings.join("\n"), /the server refused 1 events: 'x{100}…': name too long$/);
+  assert.match(warnings.join("\n"), /the server refused 1 events: 'x{100}': name too long$/);
   await client.close();
   await server.close();
 });
@@ -154,9 +154,9 @@ test("a wrong key or a server down is logged once, with the server's words, and 
   });
   const lines = [];
   const logger = { debug() {}, info() {}, warn: (m) => lines.push(["warn", m]), error: (m) => lines.push(["error", m]) };
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, stream: false, pollInterval: 20, logger, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, stream: false, pollInterval: 1000, logger, sendEvents: false });
   try {
-    await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/flags").length >= 5, "five polls");
+    await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/flags").length >= 3, "three polls");
     assert.deepEqual(lines, [["error", "experimently: ruleset fetch answered 401: API key is invalid, expired or revoked; serving the last ruleset or the defaults, retrying"]]);
     status = 200;
     await until(() => client.initialized, "the ruleset");
@@ -333,17 +333,17 @@ test("a stream refused with 429 is said once, and again only after a stream was 
   });
   const log = recorder();
   const streams = () => server.seen.filter((r) => r.url === "/api/v1/sdk/stream").length;
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 30, reconnectCap: 20, logger: log, sendEvents: false });
-  const busyLine = "experimently: the server refused the stream (429: too many streams open for this key); polling every 30 ms until it accepts one";
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 1000, reconnectCap: 20, logger: log, sendEvents: false });
+  const busyLine = "experimently: the server refused the stream (429: too many streams open for this key); polling every 1000 ms until it accepts one";
   try {
-    await until(() => streams() >= 4, "four refused streams");
+    await until(() => streams() >= 3, "three refused streams");
     assert.deepEqual(loud(log), [["warn", busyLine]]);
     busy = false;
     await until(() => streamRes !== undefined, "a stream");
     busy = true;
     const before = streams();
     streamRes.end();
-    await until(() => streams() >= before + 3, "three more refused streams");
+    await until(() => streams() >= before + 2, "two more refused streams");
     assert.deepEqual(loud(log), [["warn", busyLine], ["warn", busyLine]]);
   } finally {
     await client.close();
@@ -421,7 +421,7 @@ test("no log line shows the SDK key whole, whatever an error quotes", async () =
   const fetch = async (url, init) => {
     throw new TypeError(`cannot send ${init.headers["X-API-Key"]} to ${url}`);
   };
-  const client = new ExperimentationClient({ apiKey, baseUrl: "http://experimently.test", stream: false, pollInterval: 20, flushInterval: 20, fetch, logger: log });
+  const client = new ExperimentationClient({ apiKey, baseUrl: "http://experimently.test", stream: false, pollInterval: 1000, flushInterval: 20, fetch, logger: log });
   client.track("purchase", "u1");
   await until(() => log.lines.some(([, m]) => m.includes("events not sent")), "an event send");
   await client.close();
@@ -470,4 +470,177 @@ test("close() with the server unreachable gives up within closeTimeout without s
   assert.ok(Date.now() - t <= 3500, `${Date.now() - t} ms`);
   // backoff from 0.5 s, doubling: a handful (a send loop restarted at each give-up made 100-300)
   assert.ok(sends <= 15, `${sends} sends`);
+});
+
+test("a page instead of the server (200, but not JSON or not a stream): one error with the root URL hint, never 'answers again'", async () => {
+  const page = (req, res) => res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end("<!doctype html><title>Console</title>");
+  const cases = [
+    [page, "text/html, not JSON"],
+    [(req, res) => res.writeHead(200, { "Content-Type": "application/json" }).end("<!doctype html>"), "a body that is not JSON"],
+    [(req, res) => json(res, 200, { users: ["alice@example.com"] }), "JSON that is not an SDK payload"],
+  ];
+  for (const [flags, what] of cases) {
+    const server = await fake({ "/foo/api/v1/sdk/flags": flags, "/foo/api/v1/sdk/stream": page });
+    const log = recorder();
+    const client = new ExperimentationClient({ apiKey: "k", baseUrl: `${server.url}/foo`, reconnectCap: 20, logger: log, sendEvents: false });
+    try {
+      await until(() => server.seen.filter((r) => r.url.endsWith("/stream")).length >= 5, "five reconnects");
+      assert.equal(client.initialized, false);
+      assert.deepEqual(loud(log), [
+        ["error", `experimently: ruleset fetch answered 200 with ${what} (is '${server.url}/foo' the server's root URL?); serving the last ruleset or the defaults, retrying`],
+      ]);
+      assert.ok(log.lines.every(([, m]) => !m.includes("<!doctype") && !m.includes("alice")), JSON.stringify(log.lines));
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  }
+});
+
+test("a stream answered with another content type is not an open stream: the failure before it is not said to be over", async () => {
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => refuse(res, 503, "UNAVAILABLE", "database unavailable"),
+    "/api/v1/sdk/stream": (req, res) => res.writeHead(200, { "Content-Type": "text/plain" }).end(": not a stream\n\n"),
+  });
+  const log = recorder();
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 20, logger: log, sendEvents: false });
+  try {
+    await until(() => server.seen.filter((r) => r.url.endsWith("/stream")).length >= 5, "five reconnects");
+    assert.deepEqual(loud(log), [["warn", "experimently: ruleset fetch answered 503: database unavailable; serving the last ruleset or the defaults, retrying"]]);
+    assert.ok(log.lines.some(([level, m]) => level === "debug" && m === "experimently: stream answered 200 with text/plain"));
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test("pollInterval under 1000 ms (0, negative, NaN, tiny) polls once a second, said once with the value used", async () => {
+  const runs = [0, -5, NaN, 5].map((pollInterval) => {
+    const log = recorder();
+    let calls = 0;
+    const fetch = async () => (calls++, new Response(JSON.stringify({ data: payload(true, 1) }), { headers: { "Content-Type": "application/json", ETag: '"v1"' } }));
+    const client = new ExperimentationClient({ apiKey: "k", baseUrl: "http://experimently.test", stream: false, pollInterval, fetch, logger: log, sendEvents: false });
+    return { pollInterval, log, client, calls: () => calls };
+  });
+  await new Promise((r) => setTimeout(r, 1800));
+  for (const run of runs) await run.client.close();
+  for (const { pollInterval, log, calls } of runs) {
+    assert.ok(calls() >= 2 && calls() <= 3, `${pollInterval}: ${calls()} requests in 1.8 s`); // a tight loop made hundreds
+    assert.deepEqual(loud(log), [["warn", `experimently: pollInterval ${pollInterval} is below 1000 ms or not a number: polling every 1000 ms`]]);
+  }
+});
+
+test("no listener is left on the client's signal by finished requests (no MaxListenersExceededWarning)", async () => {
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w);
+  process.on("warning", onWarning);
+  const server = await fake({
+    "/api/v1/sdk/flags": (req, res) => json(res, 200, payload(true, 1), { ETag: '"v1"' }),
+    "/api/v1/sdk/stream": (req, res) => refuse(res, 503, "UNAVAILABLE", "database unavailable"),
+  });
+  // each reconnect fetches the ruleset; each fetch's listener stayed until httpTimeout ran out
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 5, httpTimeout: 60_000, logger: quiet, sendEvents: false });
+  try {
+    await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/flags").length >= 20, "twenty fetches");
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on a later tick
+    assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning").map(String), []);
+  } finally {
+    process.off("warning", onWarning);
+    await client.close();
+    await server.close();
+  }
+});
+
+test("a bootstrap that is not an SDK payload is refused with one error that never quotes it; the client is not initialized", async () => {
+  const member = "alice@example.com"; // segments may list members: never in a log line
+  const text = JSON.stringify({ data: { ...payload(true, 1), segments: [{ key: "staff", conditions: [{ attribute: "email", operator: "in", values: [member] }] }] } });
+  const cases = [
+    [text, "experimently: bootstrap ignored: it is a string; pass the parsed object (JSON.parse)"],
+    [{ foo: 1 }, "experimently: bootstrap ignored: not an SDK payload (GET /api/v1/sdk/flags)"],
+    [{ data: { foo: 1 } }, "experimently: bootstrap ignored: not an SDK payload (GET /api/v1/sdk/flags)"],
+    [{ flags: { f: 1 } }, "experimently: bootstrap ignored: not an SDK payload (GET /api/v1/sdk/flags)"],
+    [[], "experimently: bootstrap ignored: not an SDK payload (GET /api/v1/sdk/flags)"],
+    [42, "experimently: bootstrap ignored: not an SDK payload (GET /api/v1/sdk/flags)"],
+  ];
+  for (const [bootstrap, error] of cases) {
+    const log = recorder();
+    const client = new ExperimentationClient({ apiKey: "k", offline: true, bootstrap, logger: log });
+    assert.equal(client.initialized, false);
+    assert.equal(client.version, null);
+    assert.equal(await client.waitForInitialization(), false);
+    assert.equal((await client.variationDetail("f", "u1", {}, "dflt")).errorCode, "FLAG_NOT_FOUND");
+    assert.deepEqual(loud(log), [["error", error]]);
+    assert.ok(log.lines.every(([, m]) => !m.includes(member)), JSON.stringify(log.lines));
+  }
+  // a payload, with or without the envelope (a null bootstrap is none): used, its version "bootstrap"
+  for (const bootstrap of [JSON.parse(text), JSON.parse(text).data]) {
+    const client = new ExperimentationClient({ apiKey: "k", offline: true, bootstrap, logger: quiet });
+    assert.equal(await client.waitForInitialization(), true);
+    assert.equal(client.version, "bootstrap");
+    assert.equal(await client.isFeatureEnabled("f", "u1"), true);
+  }
+  assert.equal(new ExperimentationClient({ apiKey: "k", offline: true, bootstrap: null, logger: quiet }).initialized, false);
+});
+
+test("baseUrl: null is the default; one that is not an http(s) URL is one error naming it, and no network", async () => {
+  const urls = [];
+  const fetch = async (url) => (urls.push(String(url)), new Response(null, { status: 503 }));
+  const nulled = new ExperimentationClient({ apiKey: "k", baseUrl: null, stream: false, initTimeout: 0, fetch, logger: quiet, sendEvents: false });
+  await until(() => urls.length >= 1, "the first fetch");
+  await nulled.close();
+  assert.equal(urls[0], "http://127.0.0.1:8000/api/v1/sdk/flags");
+
+  const cases = [
+    ["not a url", "baseUrl must be an http:// or https:// URL, not 'not a url'"],
+    ["127.0.0.1:8000", "baseUrl must be an http:// or https:// URL, not '127.0.0.1:8000'"],
+    ["ftp://experimently.test", "baseUrl must be an http:// or https:// URL, not 'ftp://experimently.test'"],
+    ["", "baseUrl must be an http:// or https:// URL, not ''"],
+    [8000, "baseUrl must be an http:// or https:// URL, not 8000"],
+    [{ host: "x" }, "baseUrl must be an http:// or https:// URL, not an object"],
+    ["http://user:hunter2@experimently.test", "baseUrl holds credentials (user:password@), which fetch refuses to send"],
+  ];
+  urls.length = 0;
+  for (const [baseUrl, problem] of cases) {
+    const log = recorder();
+    const client = new ExperimentationClient({ apiKey: "k", baseUrl, bootstrap: payload(true, 1), initTimeout: 5000, fetch, logger: log, flushInterval: 10 });
+    const t = Date.now();
+    assert.equal(await client.isFeatureEnabled("f", "u1"), true); // the bootstrap, at once
+    assert.ok(Date.now() - t < 200, `${Date.now() - t} ms`);
+    client.track("purchase", "u1");
+    assert.equal(await client.flush(1000), true);
+    await client.close();
+    assert.deepEqual(loud(log), [["error", `experimently: ${problem}: serving defaults (or the bootstrap), no network`]]);
+    assert.ok(log.lines.every(([, m]) => !m.includes("hunter2")));
+    assert.equal(await new ExperimentationClient({ apiKey: "k", baseUrl, fetch, logger: quiet }).waitForInitialization(), false);
+  }
+  assert.deepEqual(urls, []);
+});
+
+test("a numeric option of the wrong type or out of range: one warning, and the default", async () => {
+  const cases = [
+    [{ initTimeout: "abc" }, "initTimeout must be a number of milliseconds from 0 to 2147483647, not a string: using the default, 5000"],
+    [{ initTimeout: -1 }, "initTimeout must be a number of milliseconds from 0 to 2147483647, not -1: using the default, 5000"],
+    [{ httpTimeout: 0 }, "httpTimeout must be a number of milliseconds from 1 to 2147483647, not 0: using the default, 5000"],
+    [{ reconnectCap: Infinity }, "reconnectCap must be a number of milliseconds from 1 to 2147483647, not Infinity: using the default, 30000"],
+    [{ pollInterval: "30" }, "pollInterval must be a number of milliseconds from 1000 to 2147483647, not a string: using the default, 30000"],
+    [{ eventBatchSize: 5000 }, "eventBatchSize must be a whole number from 1 to 1000, not 5000: using the default, 500"],
+    [{ eventCapacity: 2.5 }, "eventCapacity must be a whole number from 1 to 9007199254740991, not 2.5: using the default, 10000"],
+  ];
+  for (const [options, warning] of cases) {
+    const log = recorder();
+    const client = new ExperimentationClient({ apiKey: "k", offline: true, logger: log, ...options });
+    await client.close();
+    assert.deepEqual(loud(log), [["warn", `experimently: ${warning}`]]);
+  }
+  // undefined and null are the default, without a word
+  const log = recorder();
+  const client = new ExperimentationClient({ apiKey: "k", offline: true, logger: log, initTimeout: undefined, pollInterval: null, stream: undefined });
+  await client.close();
+  assert.deepEqual(loud(log), []);
+
+  // initTimeout -1 used to mean no wait at all: the first evaluation now waits for the first attempt
+  const slow = async () => new Promise((r) => setTimeout(() => r(new Response(JSON.stringify({ data: payload(true, 1) }), { headers: { "Content-Type": "application/json" } })), 300));
+  const waiting = new ExperimentationClient({ apiKey: "k", baseUrl: "http://experimently.test", stream: false, initTimeout: -1, fetch: slow, logger: quiet, sendEvents: false });
+  assert.equal(await waiting.isFeatureEnabled("f", "u1"), true);
+  await waiting.close();
 });

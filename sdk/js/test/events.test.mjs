@@ -36,7 +36,7 @@ function receiver(maxBody = 2 * 1024 * 1024) {
   const state = { accepted: [], answers: [] }; // answers: [events in the request, status]
   state.fetch = async (url, init) => {
     const path = new URL(String(url)).pathname;
-    if (path === "/api/v1/sdk/flags") return new Response(JSON.stringify({ data: PAYLOAD }), { status: 200, headers: { ETag: '"v1"' } });
+    if (path === "/api/v1/sdk/flags") return new Response(JSON.stringify({ data: PAYLOAD }), { status: 200, headers: { ETag: '"v1"', "Content-Type": "application/json" } });
     if (path !== "/api/v1/events/batch") return new Response(null, { status: 404 });
     const events = JSON.parse(init.body).events;
     if (Buffer.byteLength(init.body) > maxBody) {
@@ -198,6 +198,29 @@ test("Node: an event without a user (null, undefined, empty, not a string or fin
   await client.close();
 });
 
+test("Node: an event name the server refuses (not a string of 1 to 100 characters) or a user_id over 200: refused at track", async () => {
+  const fake = receiver();
+  const log = logger();
+  const client = nodeClient(fake, log);
+  for (const name of [null, "", 123, "x".repeat(300), "x".repeat(101)]) client.track(name, "u1"); // never throws
+  client.track("checkout", "u".repeat(201));
+  client.track("checkout", "u".repeat(202));
+  assert.equal(client.droppedEvents, 7);
+  assert.deepEqual(log.lines.warn, [
+    "experimently: event 'null' not sent: the event name must be a string, not null (said once per event name)",
+    "experimently: event '' not sent: the event name is empty (said once per event name)",
+    "experimently: event '123' not sent: the event name must be a string, not 123 (said once per event name)",
+    `experimently: event '${"x".repeat(100)}…' not sent: the event name is longer than the server takes (100 characters) (said once per event name)`,
+    "experimently: event 'checkout' not sent: user_id is longer than the server takes (200 characters) (said once per event name)",
+  ]);
+  // at the limits, counted in code points as the server counts them: sent
+  client.track("n".repeat(100), "u".repeat(200));
+  client.track("\u{1F600}".repeat(100), "\u{1F600}".repeat(200));
+  assert.equal(await client.flush(5000), true); // refused at track, not lost in sending
+  assert.deepEqual(fake.accepted.map((e) => [[...e.name].length, [...e.user_id].length]), [[100, 200], [100, 200]]);
+  await client.close();
+});
+
 test("Node: events after close() are not sent: counted, said once, and flush answers false at once", async () => {
   const fake = receiver();
   const log = logger();
@@ -269,7 +292,7 @@ function browserReceiver(maxBody) {
   fake.fetch = async (url, init) => {
     if (String(url).endsWith("/api/v1/sdk/evaluate")) {
       const flags = { f: { value: true, variation: "on", reason: "STATIC", error_code: null, experiment_key: null, experiment_variant: null } };
-      return new Response(JSON.stringify({ data: { user_id: JSON.parse(init.body).user_id, flags } }), { status: 200 });
+      return new Response(JSON.stringify({ data: { user_id: JSON.parse(init.body).user_id, flags } }), { status: 200, headers: { "Content-Type": "application/json" } });
     }
     return events(url, init);
   };
@@ -315,6 +338,29 @@ test("browser: an event while the context has no user_id is refused: counted in 
   client.track("checkout", 3);
   assert.equal(await client.flush(), true);
   assert.deepEqual(fake.accepted.map((e) => [e.name, e.user_id, e.value]), [["checkout", "7", 3]]);
+  await client.close();
+});
+
+test("browser: an event name the server refuses or a user_id over 200 characters is refused at track, warned once per name", async (t) => {
+  const warnings = t.mock.method(console, "warn", () => undefined);
+  const fake = browserReceiver();
+  const client = browserClient(fake);
+  await client.ready;
+  for (const name of [null, "", 123, "x".repeat(300), "x".repeat(101)]) client.track(name); // never throws
+  await client.identify({ user_id: "u".repeat(201) });
+  client.track("checkout");
+  assert.equal(client.dropped, 6);
+  assert.deepEqual(warnings.mock.calls.map((c) => c.arguments[0]), [
+    "experimently: event 'null' not sent: the event name must be a string, not null (said once per event name)",
+    "experimently: event '' not sent: the event name is empty (said once per event name)",
+    "experimently: event '123' not sent: the event name must be a string, not 123 (said once per event name)",
+    `experimently: event '${"x".repeat(100)}…' not sent: the event name is longer than the server takes (100 characters) (said once per event name)`,
+    "experimently: event 'checkout' not sent: the context's user_id is longer than the server takes (200 characters) (said once per event name)",
+  ]);
+  await client.identify({ user_id: "\u{1F600}".repeat(200) }); // 200 code points (400 UTF-16 units)
+  client.track("\u{1F600}".repeat(100));
+  assert.equal(await client.flush(), true);
+  assert.deepEqual(fake.accepted.filter((e) => e.name !== "flag_exposure").map((e) => [[...e.name].length, [...e.user_id].length]), [[100, 200]]);
   await client.close();
 });
 

@@ -52,7 +52,7 @@ test("tracking through OpenFeature becomes an Experimently event", async () => {
       sent.push(...JSON.parse(init.body).events);
       return new Response(JSON.stringify({ data: { accepted: 1, rejected: [] } }), { status: 202 });
     }
-    return new Response(JSON.stringify({ data: { flags: [], segments: [], experiments: [] } }), { status: 200, headers: { ETag: '"v1"' } });
+    return new Response(JSON.stringify({ data: { flags: [], segments: [], experiments: [] } }), { status: 200, headers: { ETag: '"v1"', "Content-Type": "application/json" } });
   };
   const client = new ExperimentationClient({ apiKey: "k", stream: false, pollInterval: 60_000, fetch: fetchStub, logger: { debug() {}, info() {}, warn() {}, error() {} } });
   await OpenFeature.setProviderAndWait(new ExperimentlyProvider(client));

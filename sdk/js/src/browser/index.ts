@@ -35,7 +35,8 @@ export interface FlagValue {
 export interface BrowserOptions {
   /** A key of the `client` scope (add `track` to send events). */
   clientKey: string;
-  baseUrl?: string;
+  /** The server's root URL (absent or null: the page's own origin). */
+  baseUrl?: string | null;
   /** The first context; `user_id` is the unit. */
   context?: Context;
   /** Where values survive reloads (default: `localStorage` when present; null: memory only). */
@@ -45,7 +46,8 @@ export interface BrowserOptions {
   flushInterval?: number;
   eventCapacity?: number;
   sendEvents?: boolean;
-  /** Re-fetch the current context's values this often (ms) and when the page becomes visible again; 0 (default): only on `identify`/`refresh`. */
+  /** Re-fetch the current context's values this often (ms, at least 1000) and when the page becomes
+   * visible again; 0 (default): only on `identify`/`refresh`. */
   pollInterval?: number;
 }
 
@@ -58,6 +60,9 @@ const MAX_BATCH = 1000; // events per request (the server's limit)
 const MAX_BATCH_BYTES = 60 * 1024;
 const KEEPALIVE_MAX = 64 * 1024;
 const USER_ID_MAX = 200; // the server's limit on an event's user_id, in characters (code points)
+const NAME_MAX = 100; // the server's limit on an event's name, in characters (code points)
+const MAX_DELAY = 2 ** 31 - 1; // the longest delay a timer takes: beyond it, the timer fires at once
+const MIN_POLL_INTERVAL = 1000; // the shortest pollInterval (ms), as the Node client's
 
 interface Event {
   event_id: string;
@@ -84,11 +89,59 @@ function warn(message: string): void {
   globalThis.console?.warn(message);
 }
 
+/** What a log line may say of a value the page passed: numbers, null and undefined as they are,
+ * anything else by its type only (a string may be anything). */
+function describe(value: unknown): string {
+  if (value === "") return "an empty string";
+  if (value === null || value === undefined || typeof value === "number") return String(value);
+  return Array.isArray(value) ? "an array" : typeof value === "object" ? "an object" : `a ${typeof value}`;
+}
+
+/** A numeric option as used: null or undefined, the default; not a number from `min` to the longest
+ * delay (a whole one for a count), one warning and the default. */
+function numberOption(name: string, value: unknown, fallback: number, min: number, whole = false): number {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === "number" && value >= min && value <= MAX_DELAY && (!whole || Number.isInteger(value))) return value;
+  warn(`experimently: ${name} must be a ${whole ? "whole number" : "number of milliseconds"} from ${min} to ${MAX_DELAY}, not ${describe(value)}: using the default, ${fallback}`);
+  return fallback;
+}
+
+/** `pollInterval` as used: 0 (the default) is off; a number under the minimum (a negative one, NaN: a
+ * tight loop against the key's rate limit, or none at all) is the minimum, with one warning. */
+function pollOption(value: unknown): number {
+  if (value === 0) return 0;
+  if (typeof value === "number" && !(value >= MIN_POLL_INTERVAL)) {
+    warn(`experimently: pollInterval ${value} is below ${MIN_POLL_INTERVAL} ms or not a number: polling every ${MIN_POLL_INTERVAL} ms`);
+    return MIN_POLL_INTERVAL;
+  }
+  return numberOption("pollInterval", value, 0, MIN_POLL_INTERVAL);
+}
+
+/** True when `text` is longer than `max` characters as the server counts them (code points). */
+function over(text: string, max: number): boolean {
+  return text.length > max && [...text].length > max;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /** An event's `user_id` as sent, or null when the server would refuse it (it takes a non-empty string;
  * a finite number is sent as its text). */
 function eventUser(user: unknown): string | null {
   if (typeof user === "string") return user === "" ? null : user;
   return typeof user === "number" && Number.isFinite(user) ? String(user) : null;
+}
+
+/** The server's message from its error envelope, else the status text. */
+async function errorMessage(response: Response): Promise<string> {
+  try {
+    const message = ((await response.json()) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === "string") return message;
+  } catch {
+    // not JSON: the status text says what there is to say
+  }
+  return response.statusText || "no message";
 }
 
 /** Why the rejected entry `r` (`{index, path, reason}`) of an accepted batch was refused, with the event's name. */
@@ -134,10 +187,13 @@ export class BrowserClient {
   private readonly queue: Queued[] = [];
   private readonly seen = new Set<string>();
   private readonly base: string;
-  private readonly key: string | null; // null: no usable key, no network
+  private readonly key: string | null; // null: no usable key or baseUrl, no network
   private readonly sending: boolean; // events are queued and sent
   private readonly fetchFn: typeof fetch;
   private readonly storage: BrowserOptions["storage"];
+  private readonly timeout: number;
+  private readonly capacity: number; // events held at most
+  private failure: string | null = null; // the last failure said; said again only after values arrived
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly poller: ReturnType<typeof setInterval> | undefined;
   private generation = 0;
@@ -152,21 +208,37 @@ export class BrowserClient {
   /** Resolves (never rejects) once the first context has fresh values (true) or could not get them. */
   ready: Promise<boolean>;
 
-  constructor(private readonly options: BrowserOptions) {
-    let base = (options.baseUrl ?? "").replace(/\/+$/, "");
-    if (/\/api\/v1$/i.test(base)) {
+  constructor(options: BrowserOptions) {
+    options = options ?? ({} as BrowserOptions); // a JavaScript caller may pass nothing: no key, said below
+    // null or undefined: the page's origin; relative (a path) or http(s), else refused like a bad key
+    const given: unknown = options.baseUrl ?? "";
+    let base = typeof given === "string" ? given.trim().replace(/\/+$/, "") : "";
+    let baseProblem: string | null = null;
+    if (typeof given !== "string") baseProblem = `baseUrl must be an http:// or https:// URL, not ${describe(given)}`;
+    else if (/^[a-z][a-z\d+.-]*:/i.test(base) && !/^https?:\/\//i.test(base)) {
+      baseProblem = `baseUrl must be an http:// or https:// URL, not '${base.length > 100 ? `${base.slice(0, 100)}…` : base}'`;
+    }
+    if (/\/api\/v1$/i.test(base) && baseProblem === null) {
       base = base.slice(0, -"/api/v1".length).replace(/\/+$/, "");
       warn(`experimently: baseUrl should be the server's root, without /api/v1: using '${base}'`);
     }
     this.base = base;
     // trimmed: a key pasted with a line break; refused (never printed) when a header cannot carry it
     const key = typeof options.clientKey === "string" ? options.clientKey.trim() : "";
-    this.key = key !== "" && /^[\t\x20-\x7e\x80-\xff]*$/.test(key) ? key : null;
+    const keyUsable = key !== "" && /^[\t\x20-\x7e\x80-\xff]*$/.test(key);
+    this.key = keyUsable && baseProblem === null ? key : null;
     if (this.key === null) {
       globalThis.console?.error(
-        key === "" ? "experimently: no client key: serving cached values or defaults, no network" : "experimently: the client key holds characters an HTTP header cannot carry: serving cached values or defaults, no network",
+        baseProblem !== null
+          ? `experimently: ${baseProblem}: serving cached values or defaults, no network`
+          : key === ""
+            ? "experimently: no client key: serving cached values or defaults, no network"
+            : "experimently: the client key holds characters an HTTP header cannot carry: serving cached values or defaults, no network",
       );
     }
+    this.timeout = numberOption("timeout", options.timeout, 5000, 1);
+    this.capacity = numberOption("eventCapacity", options.eventCapacity, 1000, 1, true);
+    const flushInterval = numberOption("flushInterval", options.flushInterval, 5000, 1);
     this.sending = options.sendEvents !== false && this.key !== null;
     this.fetchFn = options.fetch ?? globalThis.fetch.bind(globalThis);
     let storage = options.storage;
@@ -180,10 +252,10 @@ export class BrowserClient {
     this.storage = storage;
     const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void; document?: { visibilityState?: string } };
     if (this.sending) {
-      this.timer = setInterval(() => void this.flush(), options.flushInterval ?? 5000);
+      this.timer = setInterval(() => void this.flush(), flushInterval);
       g.addEventListener?.("pagehide", () => void this.flush());
     }
-    const poll = options.pollInterval ?? 0;
+    const poll = pollOption(options.pollInterval);
     if (poll > 0) this.poller = setInterval(() => void this.refresh(), poll);
     g.addEventListener?.("visibilitychange", () => {
       if (g.document?.visibilityState === "hidden") void this.flush();
@@ -215,15 +287,38 @@ export class BrowserClient {
     try {
       const { user_id, ...rest } = this.context;
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), this.options.timeout ?? 5000);
+      const timer = setTimeout(() => controller.abort(), this.timeout);
       const response = await this.fetchFn(`${this.base}/api/v1/sdk/evaluate`, {
         method: "POST",
         headers: { "Content-Type": "application/json", "X-API-Key": this.key },
         body: JSON.stringify({ user_id: user_id ?? null, context: rest }),
         signal: controller.signal,
       }).finally(() => clearTimeout(timer));
-      if (response.status !== 200) return false;
-      const values = ((await response.json()) as { data: { flags: Record<string, FlagValue> } }).data.flags;
+      if (response.status !== 200) {
+        // a refused key or a wrong baseUrl is said (once); an outage, a 429 or a 5xx leaves the cached
+        // values in place and `ready` false, as a page going offline does
+        if (response.status >= 400 && response.status < 500 && response.status !== 429) {
+          const hint = response.status === 404 ? this.rootHint() : "";
+          this.failed(`POST /api/v1/sdk/evaluate answered ${response.status}: ${await errorMessage(response)}${hint}`);
+        }
+        return false;
+      }
+      // a page that is not the server's (a proxy's, a console's: a baseUrl a path too deep) is not
+      // the server answering, whatever its status; never quoted (it may be anything)
+      const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim();
+      let data: unknown;
+      try {
+        data = /json/i.test(type) ? ((await response.json()) as { data?: unknown }).data : undefined;
+      } catch {
+        // not JSON: said below
+      }
+      if (!isObject(data) || !isObject(data.flags)) {
+        const what = /json/i.test(type) ? "a body that is not the server's values" : `${type.slice(0, 60) || "no content type"}, not JSON`;
+        this.failed(`POST /api/v1/sdk/evaluate answered 200 with ${what}${this.rootHint()}`);
+        return false;
+      }
+      const values = data.flags as Record<string, FlagValue>;
+      this.failure = null;
       if (generation !== this.generation) return false; // a newer identify won
       this.replace(values);
       try {
@@ -235,6 +330,17 @@ export class BrowserClient {
     } catch {
       return false;
     }
+  }
+
+  /** Said once (`console.error`) until values arrive again: not once per poll. */
+  private failed(failure: string): void {
+    if (failure === this.failure) return;
+    this.failure = failure;
+    globalThis.console?.error(`experimently: ${failure}; serving cached values or defaults`);
+  }
+
+  private rootHint(): string {
+    return this.base === "" ? " (is the page's origin the server's? set baseUrl)" : ` (is '${this.base}' the server's root URL?)`;
   }
 
   private replace(values: Record<string, FlagValue>): void {
@@ -299,16 +405,32 @@ export class BrowserClient {
     return Object.fromEntries(Object.entries(this.values).map(([k, v]) => [k, v.value]));
   }
 
-  /** Queue an event for the current context's user. An event that could never be sent (no `user_id`
-   * in the context, a value that is not a finite number, properties that are not strict JSON: NaN, an
-   * infinity, a cycle, a BigInt) is not queued: it is counted in `dropped` and a warning names it
-   * (once per event name). */
+  /** Queue an event for the current context's user. An event that could never be sent (a name that
+   * is not a string of 1 to 100 characters, no `user_id` in the context or one over 200 characters, a
+   * value that is not a finite number, properties that are not strict JSON: NaN, an infinity, a
+   * cycle, a BigInt) is not queued: it is counted in `dropped` and a warning names it (once per event
+   * name). */
   track(name: string, value?: number | null, properties?: Record<string, unknown>): void {
     if (!this.sending) return;
-    const user = this.context.user_id;
-    if (eventUser(user) === null) {
-      const what = user === "" ? "an empty string" : user === null || user === undefined || typeof user === "number" ? String(user) : `a ${typeof user}`;
-      this.invalid(name, `the context's user_id must be a non-empty string or a finite number, not ${what}`);
+    if (typeof name !== "string" || name === "" || over(name, NAME_MAX)) {
+      const label = typeof name !== "string" ? describe(name) : name.length > NAME_MAX ? `${name.slice(0, NAME_MAX)}…` : name;
+      this.invalid(
+        label,
+        typeof name !== "string"
+          ? `the event name must be a string, not ${describe(name)}`
+          : name === ""
+            ? "the event name is empty"
+            : `the event name is longer than the server takes (${NAME_MAX} characters)`,
+      );
+      return;
+    }
+    const user = eventUser(this.context.user_id);
+    if (user === null) {
+      this.invalid(name, `the context's user_id must be a non-empty string or a finite number, not ${describe(this.context.user_id)}`);
+      return;
+    }
+    if (over(user, USER_ID_MAX)) {
+      this.invalid(name, `the context's user_id is longer than the server takes (${USER_ID_MAX} characters)`);
       return;
     }
     if (value !== undefined && value !== null && (typeof value !== "number" || !Number.isFinite(value))) {
@@ -332,17 +454,17 @@ export class BrowserClient {
   private enqueue(name: string, value?: number, properties?: Record<string, unknown>): void {
     const userId = eventUser(this.context.user_id);
     if (!this.sending || userId === null) return;
-    if (this.queue.length >= (this.options.eventCapacity ?? 1000)) {
+    if (this.queue.length >= this.capacity) {
       this.dropped++;
       this.overflowed++;
       const now = Date.now();
       if (now - this.overflowSaidAt >= 30_000) {
         this.overflowSaidAt = now; // said at once, then at most every 30 s
-        warn(`experimently: the event queue is full (${this.options.eventCapacity ?? 1000} events): ${this.overflowed} events dropped so far; the server may be unreachable`);
+        warn(`experimently: the event queue is full (${this.capacity} events): ${this.overflowed} events dropped so far; the server may be unreachable`);
       }
       return;
     }
-    if (name === "flag_exposure" && userId.length > USER_ID_MAX && [...userId].length > USER_ID_MAX) {
+    if (name === "flag_exposure" && over(userId, USER_ID_MAX)) {
       this.dropped++; // the server would refuse it
       if (!this.warnedLongUnit) {
         this.warnedLongUnit = true;

@@ -10,10 +10,10 @@ import type { Context } from "../engine/conditions.js";
 import { type EvaluationResult, type ExperimentResolver, Ruleset, errorResult, evaluate } from "../engine/flags.js";
 import { unitText } from "../engine/values.js";
 import { timeOrderedId } from "../ids.js";
-import { Dedup, EventQueue, type WireEvent, invalidEvent } from "./events.js";
+import { Dedup, EventQueue, type WireEvent, invalidEvent, invalidName, nameLabel } from "./events.js";
 import { USER_ID_MAX, codePoints, exposureId } from "./exposures.js";
-import { type ClientOptions, DEFAULTS, type Logger, consoleLogger } from "./options.js";
-import { Updater, timeoutSignal } from "./updater.js";
+import { type ClientOptions, type Logger, type Settings, checkedBaseUrl, checkedOptions, consoleLogger, describe } from "./options.js";
+import { Updater } from "./updater.js";
 import type { EvaluationDetail } from "../wire.js";
 
 export type { EvaluationDetail };
@@ -27,6 +27,7 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** A new ruleset is in use: its version and the flag and experiment keys whose definition changed. */
 export interface ChangeEvent {
+  /** As `version`: the server's ETag of the ruleset, or `"bootstrap"`. */
   version: string | null;
   keys: string[];
 }
@@ -64,12 +65,6 @@ function eventUser(userId: unknown): string | null {
   return null;
 }
 
-function describe(value: unknown): string {
-  if (value === "") return "an empty string";
-  if (value === null || value === undefined || typeof value === "number") return String(value);
-  return `a ${typeof value}`;
-}
-
 /** `log` with every occurrence of `secret` masked: no message shows the SDK key whole, whatever an
  * error (a `fetch` implementation's, say) quotes. Keys under 8 characters are not real keys. */
 function redacting(log: Logger, secret: string): Logger {
@@ -97,6 +92,10 @@ function detail(r: EvaluationResult): EvaluationDetail {
   };
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function stableJson(value: unknown): string {
   return JSON.stringify(value);
 }
@@ -104,7 +103,7 @@ function stableJson(value: unknown): string {
 export class ExperimentationClient {
   private snapshot: Snapshot = EMPTY;
   private readonly listeners: ChangeListener[] = [];
-  private readonly opts: Required<Omit<ClientOptions, "bootstrap" | "environment" | "logger" | "fetch">>;
+  private readonly opts: Settings;
   private readonly log: Logger;
   private readonly fetchFn: typeof fetch;
   private readonly headers: Record<string, string>;
@@ -123,20 +122,21 @@ export class ExperimentationClient {
   private warnedLongUnit = false;
 
   constructor(options: ClientOptions) {
-    this.opts = { ...DEFAULTS, ...(options as Required<ClientOptions>) };
+    options = options ?? ({} as ClientOptions); // a JavaScript caller may pass nothing: no key, said below
     // a key read from a mounted secret often ends with a line break: it is not part of the key
     const apiKey = typeof options.apiKey === "string" ? options.apiKey.trim() : "";
     this.log = redacting(options.logger ?? consoleLogger, apiKey);
-    this.opts.baseUrl = this.opts.baseUrl.replace(/\/+$/, "");
-    if (/\/api\/v1$/i.test(this.opts.baseUrl)) {
-      this.opts.baseUrl = this.opts.baseUrl.slice(0, -"/api/v1".length).replace(/\/+$/, "");
-      this.log.warn(`experimently: baseUrl should be the server's root, without /api/v1: using '${this.opts.baseUrl}'`);
+    this.opts = checkedOptions(options, this.log);
+    if (!this.opts.offline) {
+      const base = checkedBaseUrl(options.baseUrl, this.log); // null: said, and no network
+      if (base === null) this.opts.offline = true;
+      else this.opts.baseUrl = base;
     }
     this.fetchFn = options.fetch ?? globalThis.fetch;
     this.headers = { "X-API-Key": apiKey, "User-Agent": `experimently-sdk-js/${VERSION}` };
     this.exposureDedup = new Dedup(this.opts.dedupCapacity);
     this.flagDedup = new Dedup(this.opts.dedupCapacity);
-    if (options.bootstrap !== undefined) this.loadBootstrap(options.bootstrap);
+    if (options.bootstrap !== undefined && options.bootstrap !== null) this.loadBootstrap(options.bootstrap);
     if (!this.opts.offline && (apiKey === "" || !HEADER_VALUE.test(apiKey))) {
       // never the key itself in the message: it is a secret
       this.log.error(
@@ -192,7 +192,8 @@ export class ExperimentationClient {
     return this.snapshot.version !== null;
   }
 
-  /** The payload version (ETag) in use, or null. */
+  /** The version of the ruleset in use: the server's ETag of it, or `"bootstrap"` while the bootstrap
+   * is in use (a saved body has no ETag); null before any ruleset. */
   get version(): string | null {
     return this.snapshot.version;
   }
@@ -229,12 +230,18 @@ export class ExperimentationClient {
 
   // ----- rulesets ---------------------------------------------------------------------------------
 
-  private loadBootstrap(source: Record<string, unknown>): void {
+  /** Use a saved `GET /api/v1/sdk/flags` body (with or without the `data` envelope): an object with a
+   * `flags` array, as the Python SDK checks. Anything else is one error that never quotes it (it may
+   * list segment members: user ids, e-mail addresses), and the client is not initialized by it. */
+  private loadBootstrap(source: unknown): void {
+    const ignored = (why: string): void => this.log.error(`experimently: bootstrap ignored: ${why}`);
+    if (typeof source === "string") return ignored("it is a string; pass the parsed object (JSON.parse)");
+    const payload = isObject(source) && isObject(source.data) ? source.data : source;
+    if (!isObject(payload) || !Array.isArray(payload.flags)) return ignored("not an SDK payload (GET /api/v1/sdk/flags)");
     try {
-      const payload = "data" in source && typeof source.data === "object" ? (source.data as Record<string, unknown>) : source;
       this.install("bootstrap", payload);
     } catch (exc) {
-      this.log.error(`experimently: bootstrap ignored: ${String(exc)}`);
+      ignored(`it could not be used (${exc instanceof Error ? exc.name : typeof exc})`); // its message may quote the payload
     }
   }
 
@@ -434,18 +441,25 @@ export class ExperimentationClient {
   // ----- events -----------------------------------------------------------------------------------
 
   /** Queue an event (no I/O here; batches are sent in the background). An event that could never be
-   * sent (no user id: null, undefined, an empty string, anything but a string or a finite number; a
-   * value that is not a finite number; properties that are not strict JSON: NaN, an infinity, a
-   * cycle, a BigInt) is not queued: it is logged and counted in `droppedEvents`. After `close()`
-   * nothing is queued (counted too, said once). */
+   * sent (a name that is not a string of 1 to 100 characters; no user id: null, undefined, an empty
+   * string, anything but a string or a finite number; a user id over 200 characters; a value that is
+   * not a finite number; properties that are not strict JSON: NaN, an infinity, a cycle, a BigInt) is
+   * not queued: it is logged and counted in `droppedEvents`. After `close()` nothing is queued
+   * (counted too, said once). */
   track(name: string, userId: string | number, value?: number | null, properties?: Record<string, unknown>): void {
     try {
       if (this.events === null) return;
       const user = eventUser(userId);
-      const problem = user === null ? `user_id must be a non-empty string or a finite number, not ${describe(userId)}` : invalidEvent(value, properties);
+      const problem =
+        invalidName(name) ??
+        (user === null
+          ? `user_id must be a non-empty string or a finite number, not ${describe(userId)}`
+          : user.length > USER_ID_MAX && codePoints(user) > USER_ID_MAX
+            ? `user_id is longer than the server takes (${USER_ID_MAX} characters)`
+            : invalidEvent(value, properties));
       if (user === null || problem !== null) {
         this.events.dropped++;
-        this.invalid(name, problem!);
+        this.invalid(nameLabel(name), problem!);
         return;
       }
       const event: WireEvent = { event_id: randomId(), name, user_id: user, timestamp: new Date().toISOString() };
@@ -549,7 +563,7 @@ export class ExperimentationClient {
       method: "POST",
       headers: { ...this.headers, "Content-Type": "application/json" },
       body,
-      signal: timeoutSignal(new AbortController().signal, timeout),
+      signal: AbortSignal.timeout(timeout),
     });
   }
 }

@@ -8,7 +8,8 @@
  */
 
 import { errorMessage, rejectedOf } from "./answers.js";
-import type { Logger } from "./options.js";
+import { codePoints } from "./exposures.js";
+import { type Logger, describe } from "./options.js";
 import { type Queued, strictJson } from "../wire.js";
 
 export interface WireEvent {
@@ -29,6 +30,24 @@ export type Post = (body: string) => Promise<Response>;
 export const MAX_BATCH_BYTES = 1024 * 1024;
 
 
+
+/** The server's limit on an event's name, in characters (code points). */
+export const NAME_MAX = 100;
+
+/** Why `name` cannot be an event's name (the server takes a string of 1 to `NAME_MAX` characters),
+ * or null. */
+export function invalidName(name: unknown): string | null {
+  if (typeof name !== "string") return `the event name must be a string, not ${describe(name)}`;
+  if (name === "") return "the event name is empty";
+  if (name.length > NAME_MAX && codePoints(name) > NAME_MAX) return `the event name is longer than the server takes (${NAME_MAX} characters)`;
+  return null;
+}
+
+/** An event's name as a log line shows it: a long one cut, one that is not a string by its type. */
+export function nameLabel(name: unknown): string {
+  if (typeof name !== "string") return describe(name);
+  return name.length > NAME_MAX ? `${name.slice(0, NAME_MAX)}…` : name;
+}
 
 /** Why an event with this value and these properties could never be sent, or null: the value must be
  * a finite number (or absent), the properties an object (`add` then checks that it is strict JSON). */
@@ -52,7 +71,7 @@ function describeRejected(rejected: unknown, batch: Queued[]): string {
   if (queued !== undefined) {
     try {
       const value = (JSON.parse(queued.json) as { name?: unknown }).name;
-      if (typeof value === "string") name = value.length > 100 ? `${value.slice(0, 100)}…` : value;
+      if (typeof value === "string") name = nameLabel(value);
     } catch {
       // our own JSON: always parses
     }

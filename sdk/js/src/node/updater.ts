@@ -68,11 +68,9 @@ export class Updater {
     const headers: Record<string, string> = { ...config.headers };
     const version = config.version();
     if (version) headers["If-None-Match"] = `"${version}"`;
+    const timeout = timeoutSignal(this.stop.signal, config.httpTimeout);
     try {
-      const response = await config.fetch(`${config.baseUrl}/api/v1/sdk/flags`, {
-        headers,
-        signal: timeoutSignal(this.stop.signal, config.httpTimeout),
-      });
+      const response = await config.fetch(`${config.baseUrl}/api/v1/sdk/flags`, { headers, signal: timeout.signal });
       if (response.status === 304) {
         this.recovered();
         return true;
@@ -80,19 +78,46 @@ export class Updater {
       if (response.status !== 200) {
         const why = await errorMessage(response);
         const auth = response.status === 401 || response.status === 403;
-        const hint = response.status === 404 ? ` (is '${config.baseUrl}' the server's root URL?)` : "";
+        const hint = response.status === 404 ? this.rootHint() : "";
         this.failed(auth ? "error" : "warn", `ruleset fetch answered ${response.status}: ${why}${hint}`);
         return false;
       }
-      const body = (await response.json()) as { data: Record<string, unknown> };
+      // a page that is not the server's (a proxy's, a console's: a baseUrl a path too deep) is not
+      // the server answering, whatever its status; never quoted (it may be anything)
+      const type = response.headers.get("content-type") ?? "";
+      if (!/json/i.test(type)) {
+        await response.body?.cancel();
+        this.failed("error", `ruleset fetch answered 200 with ${mediaType(type)}, not JSON${this.rootHint()}`);
+        return false;
+      }
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        this.failed("error", `ruleset fetch answered 200 with a body that is not JSON${this.rootHint()}`);
+        return false;
+      }
+      const data = isObject(body) ? body.data : undefined;
+      if (!isObject(data) || !Array.isArray(data.flags)) {
+        this.failed("error", `ruleset fetch answered 200 with JSON that is not an SDK payload${this.rootHint()}`);
+        return false;
+      }
       const etag = (response.headers.get("etag") ?? "").replace(/^W\//, "").replace(/"/g, "");
       this.recovered();
-      config.apply(etag, body.data);
+      config.apply(etag, data);
       return true;
     } catch (exc) {
       if (!this.stop.signal.aborted) this.failed("warn", `server unreachable (${String(exc)})`);
       return false;
+    } finally {
+      timeout.release(); // the request is over: no listener left on the client's signal
     }
+  }
+
+  /** Said with every answer that suggests a wrong `baseUrl`. */
+  private rootHint(): string {
+    return ` (is '${this.config.baseUrl}' the server's root URL?)`;
   }
 
   /** A failure is logged when it differs from the last one: an outage is one line, not one per retry. */
@@ -166,12 +191,14 @@ export class Updater {
     try {
       resetIdle();
       const response = await config.fetch(`${config.baseUrl}/api/v1/sdk/stream`, { headers, signal: local.signal });
-      if (response.status !== 200 || response.body === null) {
+      const type = response.headers.get("content-type") ?? "";
+      if (response.status !== 200 || response.body === null || !/^text\/event-stream/i.test(type)) {
         await response.body?.cancel();
         if (response.status === 404) return "unsupported";
         if (response.status === 429) return "busy";
-        // the fetch that follows says why, once: a refused key is one line, not one per reconnect
-        config.log.debug(`experimently: stream answered ${response.status}`);
+        // the fetch that follows says why, once: a refused key is one line, not one per reconnect; a
+        // page that is not an event stream is not the server answering again
+        config.log.debug(`experimently: stream answered ${response.status}${response.status === 200 ? ` with ${mediaType(type)}` : ""}`);
         return "failed";
       }
       this.connected = true;
@@ -207,17 +234,31 @@ export class Updater {
   }
 }
 
-/** A signal aborted by `parent` or after `ms` (AbortSignal.any needs Node 20.3; we support 18). */
-export function timeoutSignal(parent: AbortSignal, ms: number): AbortSignal {
+/** A signal aborted by `parent` or after `ms` (AbortSignal.any needs Node 20.3; we support 18), and
+ * `release`, to call when the request is over: it removes the listener on `parent` (a long-lived
+ * signal, which would otherwise gather one per request until each timed out) and the timer. */
+export function timeoutSignal(parent: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
   const controller = new AbortController();
   const abort = (): void => controller.abort();
-  if (parent.aborted) abort();
-  parent.addEventListener("abort", abort, { once: true });
   const t = setTimeout(abort, ms);
   t.unref?.();
-  controller.signal.addEventListener("abort", () => {
+  const release = (): void => {
     clearTimeout(t);
     parent.removeEventListener("abort", abort);
-  });
-  return controller.signal;
+  };
+  controller.signal.addEventListener("abort", release, { once: true });
+  if (parent.aborted) abort();
+  else parent.addEventListener("abort", abort, { once: true });
+  return { signal: controller.signal, release };
+}
+
+/** A Content-Type as a log line names it: its media type (cut short), or that there is none. */
+function mediaType(contentType: string): string {
+  const type = contentType.split(";")[0]!.trim();
+  if (type === "") return "no content type";
+  return type.length > 60 ? `${type.slice(0, 60)}…` : type;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
