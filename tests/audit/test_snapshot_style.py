@@ -115,13 +115,18 @@ async def test_segment_deleted__before_is_the_last_state(harness: Harness) -> No
 
 
 async def test_guarded_rollout_cancelled__before_and_after_are_the_rollout(harness: Harness) -> None:
-    # Given a flag on in production under a guarded rollout
+    # Given a flag on in production (serving "on") under a guarded rollout back to "off"
     admin = await harness.admin()
     await _created(harness, f"{API}/metrics", METRIC)
     await _created(harness, FLAGS, {"key": "f", "name": "F"})
     enabled = await harness.client.post(f"{FLAGS}/f/environments/production/enable", json={}, headers=admin)
     assert enabled.status_code == 200
-    body = {"environment": "production", "variation": "on", "percentage": 10, "guardrail_metrics": ["errors"]}
+    body = {
+        "environment": "production",
+        "variation": "off",
+        "percentage": 10,
+        "guardrail_metrics": ["errors"],
+    }
     started = await _created(harness, f"{FLAGS}/f/guarded-rollouts", body)
 
     # When it is cancelled

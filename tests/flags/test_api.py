@@ -433,6 +433,31 @@ async def test_every_flag_mutation__exactly_one_audit_record(harness: Harness) -
     assert set(records[2]["diff"]) == {"description", "version"}
 
 
+async def test_rollout_schedule__of_what_the_flag_already_serves__422_while_on__allowed_while_off(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # A schedule steps the fallthrough from the old variation to the new one: on a flag serving the new
+    # one to everyone, its first step at 5% moved the other 95% back to the old one
+    await create_flag(harness)
+    steps = [{"at": (fake_clock.moment + timedelta(hours=1)).isoformat(), "percentage": 5}]
+    body = {"environment": "production", "variation": "on", "steps": steps}
+    admin = await harness.admin()
+    # Given the flag off in production (a new flag: its fallthrough says "on", served to nobody yet),
+    # Then scheduling "on" is the usual rollout, and accepted
+    off = await harness.client.post(f"{FLAGS}/new-checkout/rollout-schedules", json=body, headers=admin)
+    assert off.status_code == 201, off.text
+    cancelled = await harness.client.post(
+        f"{FLAGS}/new-checkout/rollout-schedules/{off.json()['data']['id']}/cancel", headers=admin
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    # When the flag is on and serves "on" to everyone it falls through to, Then it is refused
+    await put_env(harness, "new-checkout", "production", {"enabled": True}, 1)
+    refused = await harness.client.post(f"{FLAGS}/new-checkout/rollout-schedules", json=body, headers=admin)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["error"]["details"]["errors"]
+    assert error["path"] == "variation" and "already serves 'on'" in error["message"]
+
+
 async def test_rollout_schedule__applied_by_job__idempotent_and_catches_up(
     harness: Harness, fake_clock: FakeClock
 ) -> None:
@@ -668,3 +693,49 @@ async def test_archived_flag__targeting_and_switch_refused__archiving_again_chan
     again = await harness.client.delete(f"{FLAGS}/old-banner", headers=admin)
     assert again.status_code == 200 and again.json()["data"]["version"] == version
     assert len(await harness.audit(action="flag.archived")) == 1
+
+
+async def test_archive__refused_while_a_schedule_is_under_way__an_old_one_cancelled_audited(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a flag with a rollout schedule under way in production
+    await create_flag(harness)
+    await put_env(
+        harness, "new-checkout", "production", {"enabled": True, "fallthrough": {"variation": "off"}}, 1
+    )
+    admin = await harness.admin()
+    steps = [{"at": (fake_clock.moment + timedelta(hours=1)).isoformat(), "percentage": 50}]
+    created = await harness.client.post(
+        f"{FLAGS}/new-checkout/rollout-schedules",
+        json={"environment": "production", "variation": "on", "steps": steps},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()["data"]["id"]
+
+    # When the flag is archived
+    refused = await harness.client.delete(f"{FLAGS}/new-checkout", headers=admin)
+
+    # Then it is refused, naming the schedule to cancel first
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert f"cancel rollout schedule {schedule_id} (production) first" in error["message"]
+    assert error["details"]["under_way"] == [
+        {"type": "rollout_schedule", "id": schedule_id, "environment": "production", "status": "active"}
+    ]
+    assert await harness.audit(action="flag.archived") == []
+
+    # a schedule left active on a flag archived before this refusal is cancelled by the scheduler, audited
+    from experimently.flags.models import Flag
+    from experimently.flags.repository import get_flag
+
+    async with harness.runtime.db.transaction() as session:
+        row: Flag | None = await get_flag(session, "new-checkout")
+        assert row is not None
+        row.archived = True
+    fake_clock.advance(hours=2)
+    harness.tokens.clear()  # the clock moved past the access token's lifetime
+    assert await run_rollout_job(harness.runtime.db, harness.runtime.cache) == 0
+    [record] = await harness.audit(action="flag.rollout_cancelled")
+    assert record["actor_type"] == "system" and record["reason"] == "flag 'new-checkout' is archived"
+    assert record["diff"]["status"] == {"before": "active", "after": "cancelled"}

@@ -136,3 +136,57 @@ async def test_usage__experiments_with_roles_and_guarded_rollouts(harness: Harne
     assert (await harness.client.get(f"{METRICS}/unused/usage", headers=viewer)).json()["data"] == []
     assert (await harness.client.get(f"{METRICS}/nope/usage", headers=viewer)).status_code == 404
     assert (await harness.client.get(f"{METRICS}/conv/usage")).status_code == 401
+
+
+async def test_delete__refused_while_a_guarded_rollout_or_safety_settings_name_it(harness: Harness) -> None:
+    # Given a guarded rollout watching "errors" (guardrail) and "conv" (success), and the production
+    # safety settings naming "latency"
+    admin = await harness.admin()
+    for key in ("errors", "conv", "latency"):
+        made = await harness.client.post(
+            METRICS, json={"key": key, "name": key, "kind": "count", "event_name": key}, headers=admin
+        )
+        assert made.status_code == 201
+    assert (
+        await harness.client.post(FLAGS, json={"key": "checkout", "name": "C"}, headers=admin)
+    ).status_code == 201
+    env = {"enabled": True, "fallthrough": {"variation": "off"}, "version": 1}
+    put = await harness.client.put(f"{FLAGS}/checkout/environments/production", json=env, headers=admin)
+    assert put.status_code == 200, put.text
+    body = {
+        "environment": "production",
+        "variation": "on",
+        "guardrail_metrics": ["errors"],
+        "success_metric": "conv",
+        "percentage": 50,
+    }
+    started = await harness.client.post(f"{FLAGS}/checkout/guarded-rollouts", json=body, headers=admin)
+    assert started.status_code == 201, started.text
+    rollout_id = started.json()["data"]["id"]
+    settings = {"guardrail_metrics": ["latency"]}
+    url = "/api/v1/environments/production/safety-settings"
+    assert (await harness.client.put(url, json=settings, headers=admin)).status_code == 200
+
+    # When each is deleted
+    # Then each is refused, naming what uses it
+    for key in ("errors", "conv"):
+        refused = await harness.client.delete(f"{METRICS}/{key}", headers=admin)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["details"]["used_by"] == [
+            {
+                "type": "guarded_rollout",
+                "key": rollout_id,
+                "flag_key": "checkout",
+                "environment": "production",
+                "status": "running",
+            }
+        ]
+    refused = await harness.client.delete(f"{METRICS}/latency", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["details"]["used_by"] == [{"type": "safety_settings", "key": "production"}]
+    assert await harness.audit(action="metric.deleted") == []
+
+    # once the rollout has ended, its metrics may go
+    cancel = f"{FLAGS}/checkout/guarded-rollouts/{rollout_id}/cancel"
+    assert (await harness.client.post(cancel, headers=admin)).status_code == 200
+    assert (await harness.client.delete(f"{METRICS}/errors", headers=admin)).status_code == 200

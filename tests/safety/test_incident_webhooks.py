@@ -122,7 +122,8 @@ async def test_every_change__announced_with_actor_diff_and_link(harness: Harness
     assert (
         await c.put("/api/v1/environments/production/safety-settings", json=settings, headers=admin)
     ).status_code == 200
-    body = {"environment": "production", "variation": "on", "percentage": 10}
+    # enabled, a new flag serves "on" to everyone: the rollout takes it to "off"
+    body = {"environment": "production", "variation": "off", "percentage": 10}
     refused = await c.post(f"{FLAGS}/f/guarded-rollouts", json=body, headers=admin)
     assert refused.status_code == 422  # killed: nothing to roll out
     assert (await c.post(f"{env}/enable", json={}, headers=admin)).status_code == 200
@@ -230,7 +231,7 @@ async def test_safety_settings__environment_and_flag_override__versioned_audited
     flag_url = f"{FLAGS}/f/environments/production/safety-settings"
     override = await harness.client.put(flag_url, json={"min_units": 500, "action": "notify"}, headers=dev)
     assert override.status_code == 200 and override.json()["data"]["flag_key"] == "f"
-    body = {"environment": "production", "variation": "on", "percentage": 5}
+    body = {"environment": "production", "variation": "off", "percentage": 5}  # it serves "on"
     started = (await harness.client.post(f"{FLAGS}/f/guarded-rollouts", json=body, headers=dev)).json()[
         "data"
     ]
@@ -240,3 +241,90 @@ async def test_safety_settings__environment_and_flag_override__versioned_audited
         "notify",
     )
     assert len(await harness.audit(action="safety.settings_updated")) == 2
+
+
+SETTINGS_URLS = (
+    "/api/v1/environments/production/safety-settings",
+    f"{FLAGS}/f/environments/production/safety-settings",
+)
+
+
+async def settings_world(h: Harness) -> dict[str, str]:
+    """Two metrics and a flag ``f``; returns the admin's headers."""
+    admin = await h.admin()
+    for key in ("errors", "latency"):
+        metric = {"key": key, "name": key, "kind": "count", "event_name": key, "direction": "lower"}
+        assert (await h.client.post("/api/v1/metrics", json=metric, headers=admin)).status_code == 201
+    assert (await h.client.post(FLAGS, json={"key": "f", "name": "F"}, headers=admin)).status_code == 201
+    return admin
+
+
+@pytest.mark.parametrize("url", SETTINGS_URLS)
+async def test_safety_settings__numbers_beyond_their_bounds__422_not_500(harness: Harness, url: str) -> None:
+    admin = await settings_world(harness)
+    # a minimum no rollout reaches (or no column holds) is refused at its path
+    for body in (
+        {"min_units": 10**23},
+        {"min_units": 2**63 - 1},
+        {"min_units": 1_000_000_001},
+        {"max_wait_seconds": 10**23},
+    ):
+        refused = await harness.client.put(url, json=body, headers=admin)
+        assert refused.status_code == 422, (body, refused.text)
+        assert refused.json()["error"]["details"]["errors"][0]["path"] == next(iter(body)), body
+    assert len(await harness.audit(action="safety.settings_updated")) == 0
+    # the largest minimum is kept as sent
+    ok = await harness.client.put(url, json={"min_units": 1_000_000_000}, headers=admin)
+    assert ok.status_code == 200 and ok.json()["data"]["min_units"] == 1_000_000_000
+
+
+@pytest.mark.parametrize("url", SETTINGS_URLS)
+async def test_safety_settings__metric_named_twice_or_unknown__422_at_its_path(
+    harness: Harness, url: str
+) -> None:
+    admin = await settings_world(harness)
+    twice = await harness.client.put(
+        url, json={"guardrail_metrics": ["errors", "latency", "errors"]}, headers=admin
+    )
+    assert twice.status_code == 422, twice.text
+    assert twice.json()["error"]["details"]["errors"] == [
+        {"path": "guardrail_metrics[2]", "message": "'errors' is named twice (first at guardrail_metrics[0])"}
+    ]
+    unknown = await harness.client.put(
+        url, json={"guardrail_metrics": ["errors", "nope"], "success_metric": "none"}, headers=admin
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["error"]["details"]["errors"] == [
+        {"path": "guardrail_metrics[1]", "message": "no such metric: nope"},
+        {"path": "success_metric", "message": "no such metric: none"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "label"), list(zip(SETTINGS_URLS, ("production", "production/f"), strict=True))
+)
+async def test_safety_settings__version_required_once_they_exist(
+    harness: Harness, url: str, label: str
+) -> None:
+    admin = await settings_world(harness)
+    # Given no settings yet: a first write names no version, or 0 (what a GET answers), nothing else
+    ahead = await harness.client.put(url, json={"version": 3, "alpha": 0.01}, headers=admin)
+    assert ahead.status_code == 409
+    assert ahead.json()["error"]["details"] == {"current_version": 0, "given_version": 3}
+    assert (await harness.client.put(url, json={"alpha": 0.01}, headers=admin)).status_code == 200
+
+    # When a later write leaves the version out
+    missing = await harness.client.put(url, json={"alpha": 0.02}, headers=admin)
+
+    # Then it is a 422 at version (not a conflict with a version nobody sent)
+    assert missing.status_code == 422, missing.text
+    [problem] = missing.json()["error"]["details"]["errors"]
+    assert problem["path"] == "version" and "the version read" in problem["message"]
+    # a stale one is a conflict naming the settings as the audit trail does
+    stale = await harness.client.put(url, json={"alpha": 0.02, "version": 0}, headers=admin)
+    assert stale.status_code == 409
+    assert stale.json()["error"]["message"].startswith(f"safety_settings '{label}' changed since version 0")
+    assert stale.json()["error"]["details"] == {"current_version": 1, "given_version": 0}
+    current = await harness.client.put(url, json={"alpha": 0.02, "version": 1}, headers=admin)
+    assert current.status_code == 200 and current.json()["data"]["version"] == 2
+    assert {r["resource_id"] for r in await harness.audit(action="safety.settings_updated")} == {label}

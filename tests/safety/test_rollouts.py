@@ -338,3 +338,218 @@ async def test_killed_during_rollout__no_decision_no_exposures(
     assert after["status"] == "running" and after["last_check"]["status"] == "FLAG_OFF"
     assert (await harness.audit(action="flag.rolled_back")) == []
     assert (await flag(harness))["environments"]["production"]["enabled"] is False
+
+
+async def put_production(h: Harness, key: str, config: dict[str, Any]) -> None:
+    """Replace the flag's production targeting (at its current version)."""
+    admin = await h.admin()
+    version = (await h.client.get(f"{FLAGS}/{key}", headers=admin)).json()["data"]["version"]
+    url = f"{FLAGS}/{key}/environments/production"
+    response = await h.client.put(url, json={**config, "version": version}, headers=admin)
+    assert response.status_code == 200, response.text
+
+
+async def test_create__the_variation_already_served_to_everyone__422(harness: Harness) -> None:
+    # Given a flag whose fallthrough serves "on" to everyone in production
+    await setup(harness)
+    admin = await harness.admin()
+    url = f"{FLAGS}/checkout/guarded-rollouts"
+    body = {"environment": "production", "variation": "on", "percentage": 10, "guardrail_metrics": ["errors"]}
+    for fallthrough in (
+        {"variation": "on"},
+        {"rollout": {"variations": [{"variation": "on", "weight": 100}, {"variation": "off", "weight": 0}]}},
+    ):
+        await put_production(harness, "checkout", {"enabled": True, "fallthrough": fallthrough})
+
+        # When a guarded rollout of "on" starts
+        refused = await harness.client.post(url, json=body, headers=admin)
+
+        # Then it is refused: the rest would move to "off", which nobody had
+        assert refused.status_code == 422, refused.text
+        [problem] = refused.json()["error"]["details"]["errors"]
+        assert problem["path"] == "variation"
+        assert "already serves 'on' to everyone it falls through to" in problem["message"]
+    assert (await flag(harness))["environments"]["production"]["fallthrough"]["rollout"]["variations"][0] == {
+        "variation": "on",
+        "weight": 100,
+    }
+    # a split of the two (a schedule stopped half-way) is the rollout's to replace, from its old variation
+    split = {
+        "rollout": {"variations": [{"variation": "on", "weight": 30}, {"variation": "off", "weight": 70}]}
+    }
+    await put_production(harness, "checkout", {"enabled": True, "fallthrough": split})
+    started = await start(harness, percentage=10)
+    assert started["control"] == "off"
+
+
+async def test_create__a_third_variation_served__422_naming_it(harness: Harness) -> None:
+    # Given a flag of three colours serving "green" to everyone, its off variation "blue"
+    admin = await harness.admin()
+    await harness.client.post(
+        "/api/v1/metrics",
+        json={"key": "errors", "name": "Errors", "kind": "count", "event_name": "error"},
+        headers=admin,
+    )
+    colours = [{"key": c, "value": c} for c in ("red", "green", "blue")]
+    created = await harness.client.post(
+        FLAGS,
+        json={"key": "colour", "name": "Colour", "type": "string", "variations": colours},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    await put_production(
+        harness, "colour", {"enabled": True, "off_variation": "blue", "fallthrough": {"variation": "green"}}
+    )
+
+    # When "red" is rolled out (its old variation is the off variation, "blue")
+    body = {
+        "environment": "production",
+        "variation": "red",
+        "percentage": 10,
+        "guardrail_metrics": ["errors"],
+    }
+    refused = await harness.client.post(f"{FLAGS}/colour/guarded-rollouts", json=body, headers=admin)
+
+    # Then it is refused: the units served "green" would change to "blue"
+    assert refused.status_code == 422, refused.text
+    [problem] = refused.json()["error"]["details"]["errors"]
+    assert problem["path"] == "variation" and "serves 'green'" in problem["message"]
+    assert "old variation 'blue'" in problem["message"]
+
+
+async def test_guarded_rollout_and_schedule__one_at_a_time__409_naming_the_other(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    await setup(harness)
+    admin = await harness.admin()
+    steps = [{"at": fake_clock.moment.isoformat(), "percentage": 10}]
+    schedule_body = {"environment": "production", "variation": "on", "steps": steps}
+    schedules = f"{FLAGS}/checkout/rollout-schedules"
+
+    # Given a manual guarded rollout under way
+    started = await start(harness, percentage=10)
+    # When a plain schedule is added in the same environment
+    refused = await harness.client.post(schedules, json=schedule_body, headers=admin)
+    # Then it is refused, naming the rollout
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["details"] == {"rollout_id": started["id"]}
+    assert "guarded rollout" in refused.json()["error"]["message"]
+
+    # Given, the other way round, a plain schedule under way (the rollout cancelled)
+    cancel = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}/cancel"
+    assert (await harness.client.post(cancel, headers=admin)).status_code == 200
+    schedule = await harness.client.post(schedules, json=schedule_body, headers=admin)
+    assert schedule.status_code == 201, schedule.text
+    # When a guarded rollout starts, manual or scheduled
+    url = f"{FLAGS}/checkout/guarded-rollouts"
+    for mode in ({"percentage": 10}, {"steps": steps}):
+        body = {"environment": "production", "variation": "on", "guardrail_metrics": ["errors"], **mode}
+        refused = await harness.client.post(url, json=body, headers=admin)
+        # Then it is refused, naming the schedule
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"]["details"] == {"schedule_id": schedule.json()["data"]["id"]}
+
+
+async def test_schedule_of_a_guarded_rollout__cancelled_only_with_it(
+    harness: Harness, fake_clock: FakeClock
+) -> None:
+    # Given a scheduled guarded rollout
+    await setup(harness)
+    admin = await harness.admin()
+    at = fake_clock.moment.replace(microsecond=0)
+    steps = [
+        {"at": at.isoformat(), "percentage": 50},
+        {"at": at.replace(minute=at.minute + 2).isoformat(), "percentage": 100},
+    ]
+    started = await start(harness, steps=steps)
+    schedule_id = started["schedule_id"]
+
+    # When its schedule is cancelled on its own
+    url = f"{FLAGS}/checkout/rollout-schedules/{schedule_id}/cancel"
+    refused = await harness.client.post(url, headers=admin)
+
+    # Then it is refused, naming the rollout to cancel instead; both stay as they were
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["details"] == {"rollout_id": started["id"]}
+    assert f"belongs to guarded rollout {started['id']}" in error["message"]
+    listed = (await harness.client.get(f"{FLAGS}/checkout/rollout-schedules", headers=admin)).json()["data"]
+    assert [(s["id"], s["status"]) for s in listed] == [(schedule_id, "active")]
+    assert (await rollout(harness, started["id"]))["status"] == "running"
+    assert await harness.audit(action="flag.rollout_cancelled") == []
+    # cancelling the rollout stops its schedule too
+    cancel = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}/cancel"
+    assert (await harness.client.post(cancel, headers=admin)).status_code == 200
+    listed = (await harness.client.get(f"{FLAGS}/checkout/rollout-schedules", headers=admin)).json()["data"]
+    assert listed[0]["status"] == "cancelled"
+    assert (await harness.client.post(url, headers=admin)).status_code == 200  # nothing left to refuse
+
+
+async def test_archive__refused_while_a_guarded_rollout_runs__named(harness: Harness) -> None:
+    # Given a flag under a manual guarded rollout
+    await setup(harness)
+    admin = await harness.admin()
+    started = await start(harness, percentage=10)
+    version = (await flag(harness))["version"]
+
+    # When the flag is archived
+    refused = await harness.client.delete(f"{FLAGS}/checkout", headers=admin)
+
+    # Then it is refused, saying what to cancel first; nothing changed
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert f"cancel guarded rollout {started['id']} (production) first" in error["message"]
+    assert error["details"]["under_way"] == [
+        {"type": "guarded_rollout", "id": started["id"], "environment": "production", "status": "running"}
+    ]
+    assert (await flag(harness))["archived"] is False and (await flag(harness))["version"] == version
+    # once cancelled, the flag archives
+    cancel = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}/cancel"
+    assert (await harness.client.post(cancel, headers=admin)).status_code == 200
+    assert (await harness.client.delete(f"{FLAGS}/checkout", headers=admin)).status_code == 200
+
+
+async def test_rollout_left_under_way_on_an_archived_flag__can_be_cancelled(harness: Harness) -> None:
+    # Given a guarded rollout whose flag was archived while it ran (before archiving refused it)
+    from experimently.flags.models import Flag
+
+    await setup(harness)
+    started = await start(harness, percentage=10)
+    async with harness.runtime.db.transaction() as session:
+        row = await session.get(Flag, (await flag(harness))["id"])
+        assert row is not None
+        row.archived = True
+
+    # When it is cancelled
+    cancel = f"{FLAGS}/checkout/guarded-rollouts/{started['id']}/cancel"
+    cancelled = await harness.client.post(cancel, headers=await harness.admin())
+
+    # Then it ends (audited), not stuck running
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["data"]["status"] == "cancelled"
+    assert len(await harness.audit(action="flag.guarded_rollout_cancelled")) == 1
+
+
+async def test_create__guardrail_named_twice_or_unknown_success_metric__422_at_its_path(
+    harness: Harness,
+) -> None:
+    await setup(harness)
+    admin = await harness.admin()
+    url = f"{FLAGS}/checkout/guarded-rollouts"
+    base = {"environment": "production", "variation": "on", "percentage": 10}
+    twice = await harness.client.post(
+        url, json=base | {"guardrail_metrics": ["errors", "errors"]}, headers=admin
+    )
+    assert twice.status_code == 422, twice.text
+    [problem] = twice.json()["error"]["details"]["errors"]
+    assert problem["path"] == "guardrail_metrics[1]" and "'errors' is named twice" in problem["message"]
+    unknown = base | {"guardrail_metrics": ["errors"], "success_metric": "nope"}
+    refused = await harness.client.post(url, json=unknown, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"]["errors"] == [
+        {"path": "success_metric", "message": "no such metric: nope"}
+    ]
+    too_many = base | {"guardrail_metrics": ["errors"], "min_units": 10**23}
+    big = await harness.client.post(url, json=too_many, headers=admin)
+    assert big.status_code == 422 and big.json()["error"]["details"]["errors"][0]["path"] == "min_units"
+    assert await harness.audit(action="flag.guarded_rollout_started") == []

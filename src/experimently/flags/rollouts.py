@@ -27,6 +27,7 @@ from experimently.flags.schemas import RolloutScheduleCreate, RolloutScheduleRea
 from experimently.flags.service import _commit_change, _load_for_write, snapshot
 from experimently.kit.clock import ensure_utc, iso, now
 from experimently.rbac import Permission, require, require_environment
+from experimently.safety import repository as safety_repository
 
 
 def rollout_serve(variation: str, other: str, percentage: float) -> dict[str, Any]:
@@ -57,6 +58,44 @@ def _other_variation(flag: Flag, env: str, variation: str) -> str:
     return next(str(v["key"]) for v in flag.variations if v["key"] != variation)
 
 
+def fallthrough_problems(flag: Flag, environment: str, variation: str) -> list[dict[str, str]]:
+    """Why the environment's fallthrough cannot be rolled from its old variation to ``variation`` (a
+    schedule's or a guarded rollout's steps; checked while the flag is on there, when the fallthrough
+    is what people get).
+
+    The rollout replaces the fallthrough with ``variation`` for its percentage and the old variation
+    (the off variation, or another one when the off variation is the one rolled out) for the rest. The
+    fallthrough must therefore serve something else than ``variation`` alone (else the rest would move
+    to the old variation: a rollout backwards), and nothing but those two (a third variation's units
+    would move to a variation they never had). A split of the two (a schedule stopped half-way) is
+    replaced by the rollout's own at its first step; a hand-off to an experiment is not looked into."""
+    fallthrough = (flag.environments.get(environment) or {}).get("fallthrough") or {}
+    if "variation" in fallthrough:
+        served = [str(fallthrough["variation"])]
+    elif "rollout" in fallthrough:
+        split = (fallthrough.get("rollout") or {}).get("variations") or []
+        served = [str(v["variation"]) for v in split if float(v.get("weight", 0)) > 0]
+    else:
+        return []
+    if set(served) == {variation}:
+        message = (
+            f"the flag already serves '{variation}' to everyone it falls through to in {environment}: "
+            "nothing to roll out"
+        )
+        return [{"path": "variation", "message": message}]
+    old = _other_variation(flag, environment, variation)
+    others = sorted(set(served) - {variation, old})
+    if others:
+        named = ", ".join(f"'{v}'" for v in others)
+        message = (
+            f"the fallthrough in {environment} serves {named}: a rollout moves units from the "
+            f"old variation '{old}' to '{variation}', so those units would change to '{old}' (serve "
+            f"'{old}' first)"
+        )
+        return [{"path": "variation", "message": message}]
+    return []
+
+
 async def create_schedule(
     session: AsyncSession, actor: Actor, key: str, body: RolloutScheduleCreate
 ) -> RolloutScheduleRead:
@@ -70,8 +109,16 @@ async def create_schedule(
         errors.append({"path": "variation", "message": "a rollout needs at least two variations"})
     if body.environment not in flag.environments:
         errors.append({"path": "environment", "message": "no such environment on this flag"})
+    elif body.variation in keys and flag.environments[body.environment].get("enabled"):
+        errors.extend(fallthrough_problems(flag, body.environment, body.variation))
     if errors:
         raise ValidationFailed("rollout schedule failed validation", errors)
+    guarded = await safety_repository.rollout_under_way_id(session, flag.id, body.environment)
+    if guarded is not None:  # the schedule and the guarded rollout would each set the percentage
+        raise Conflict(
+            f"a guarded rollout of this flag is already under way in {body.environment}: cancel it first",
+            details={"rollout_id": guarded},
+        )
     under_way = [
         s.id
         for s in await repository.schedules_for(session, flag.id)
@@ -124,6 +171,12 @@ async def cancel_schedule(
     if schedule is None:
         raise NotFound("rollout_schedule", schedule_id)
     require_environment(actor, schedule.environment)
+    owner = await safety_repository.rollout_of_schedule(session, schedule.id)
+    if owner is not None:  # cancelled alone, it would leave the rollout waiting for a step never applied
+        raise Conflict(
+            f"rollout schedule {schedule.id} belongs to guarded rollout {owner}: cancel the guarded rollout",
+            details={"rollout_id": owner},
+        )
     if schedule.status == "active":
         before = schedule_snapshot(schedule)
         schedule.status = "cancelled"
@@ -151,8 +204,20 @@ async def apply_due_steps(session: AsyncSession, cache: Cache, hold: Hold | None
     moment = now()
     for schedule in await repository.active_schedules(session):
         flag = await repository.get_flag_by_id(session, schedule.flag_id)
-        if flag is None or flag.archived:
+        if flag is None or flag.archived:  # archived before archiving refused a schedule under way
+            before = schedule_snapshot(schedule)
             schedule.status = "cancelled"
+            if flag is not None:
+                audit.record(
+                    session,
+                    SYSTEM,
+                    "flag.rollout_cancelled",
+                    "flag",
+                    flag.key,
+                    before=before,
+                    after=schedule_snapshot(schedule),
+                    reason=f"flag '{flag.key}' is archived",
+                )
             continue
         while schedule.next_step < len(schedule.steps):
             step = schedule.steps[schedule.next_step]

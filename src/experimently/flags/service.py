@@ -34,6 +34,7 @@ from experimently.flags.schemas import (
 )
 from experimently.kit.clock import now
 from experimently.rbac import Permission, require, require_environment, require_every_environment
+from experimently.safety import repository as safety_repository
 from experimently.segments import repository as segment_repository
 from experimently.webhooks.announce import announce
 
@@ -333,9 +334,39 @@ async def archive(session: AsyncSession, cache: Cache, actor: Actor, key: str) -
     ]
     if dependants:
         raise Conflict(f"flag '{key}' is a prerequisite of other flags", details={"used_by": dependants})
+    await _check_no_rollout(session, flag)
     before = snapshot(flag)
     flag.archived = True
     return await _commit_change(session, cache, actor, flag, before, "flag.archived")
+
+
+async def _check_no_rollout(session: AsyncSession, flag: Flag) -> None:
+    """Archiving is refused (409) while a guarded rollout or a rollout schedule of the flag is under way:
+    an archived flag is served to nobody, so the rollout would wait for a step nobody is served and the
+    schedule set percentages of nothing. Each is named, with what to cancel (a guarded rollout's own
+    schedule goes with it)."""
+    rollouts = await safety_repository.rollouts_under_way_of_flag(session, flag.id)
+    owned = {r.schedule_id for r in rollouts}
+    schedules = [
+        s
+        for s in await repository.schedules_for(session, flag.id)
+        if s.status in ("active", "paused") and s.id not in owned
+    ]
+    under_way = [
+        {"type": "guarded_rollout", "id": r.id, "environment": r.environment, "status": r.status}
+        for r in rollouts
+    ] + [
+        {"type": "rollout_schedule", "id": s.id, "environment": s.environment, "status": s.status}
+        for s in schedules
+    ]
+    if under_way:
+        first = under_way[0]
+        what = "guarded rollout" if first["type"] == "guarded_rollout" else "rollout schedule"
+        raise Conflict(
+            f"flag '{flag.key}' has a rollout under way: cancel {what} {first['id']} "
+            f"({first['environment']}) first",
+            details={"under_way": under_way},
+        )
 
 
 async def list_flags(

@@ -48,7 +48,8 @@ async def update_metric(
 async def delete_metric(
     actor: ActorDep, session: SessionDep, runtime: RuntimeDep, key: str
 ) -> Envelope[MetricRead]:
-    """Delete a metric definition (audited with its last state); 409 while an experiment names it."""
+    """Delete a metric definition (audited with its last state); 409 while an experiment, a guarded
+    rollout under way or safety settings name it (``details.used_by``)."""
     metric = await service.delete(session, actor, key, runtime.metric_users)
     return Envelope(data=MetricRead.model_validate(metric))
 

@@ -16,13 +16,15 @@ from experimently.metrics.aggregation import ExperimentSpec
 from experimently.runtime import Runtime
 from experimently.safety.guardrails import check_guardrails
 from experimently.safety.rollout_monitor import check_rollouts, release_completed
-from experimently.safety.rollouts import PREFIX, aggregation_specs, guarded_markers
+from experimently.safety.rollouts import PREFIX, aggregation_specs, guarded_markers, rollout_metric_users
 from experimently.safety.traffic import hold_for_traffic
 
 
 def wire_rollouts(runtime: Runtime) -> None:
-    """Flags record exposures while a guarded rollout runs; the aggregation covers the rollouts too."""
+    """Flags record exposures while a guarded rollout runs; the aggregation covers the rollouts too; a
+    metric a rollout under way or the safety settings name cannot be deleted."""
     runtime.flags.guarded_loader = guarded_markers
+    runtime.metric_users.register(rollout_metric_users)
     runtime.flags.exposures = ExposureRecorder(runtime.pipeline)
     experiments = runtime.aggregation_specs
 

@@ -72,6 +72,26 @@ async def rollout_under_way_id(session: AsyncSession, flag_id: str, environment:
     return running.first()
 
 
+async def rollouts_under_way_of_flag(session: AsyncSession, flag_id: str) -> Sequence[GuardedRollout]:
+    """The flag's guarded rollouts under way (running or paused), in every environment, oldest first."""
+    rows = await session.scalars(
+        select(GuardedRollout)
+        .where(GuardedRollout.flag_id == flag_id, GuardedRollout.status.in_(UNDER_WAY))
+        .order_by(GuardedRollout.created_at)
+    )
+    return rows.all()
+
+
+async def rollout_of_schedule(session: AsyncSession, schedule_id: str) -> str | None:
+    """The id of the guarded rollout under way (running or paused) that a rollout schedule moves, if any."""
+    rows = await session.scalars(
+        select(GuardedRollout.id).where(
+            GuardedRollout.schedule_id == schedule_id, GuardedRollout.status.in_(UNDER_WAY)
+        )
+    )
+    return rows.first()
+
+
 async def rollout_of_flag(
     session: AsyncSession, flag_key: str, rollout_id: str, *, lock: bool = False
 ) -> GuardedRollout | None:
@@ -91,6 +111,12 @@ async def rollouts_of_flag(session: AsyncSession, flag_key: str) -> Sequence[Gua
 
 
 # --- safety settings -------------------------------------------------------------------------------
+
+
+async def settings_naming(session: AsyncSession, metric_key: str) -> list[SafetySettings]:
+    """The safety settings (of environments and of flags) that name metric ``metric_key``."""
+    rows = (await session.scalars(select(SafetySettings).order_by(SafetySettings.environment))).all()
+    return [r for r in rows if metric_key in (r.guardrail_metrics or []) or r.success_metric == metric_key]
 
 
 async def settings_row(

@@ -36,7 +36,7 @@ from experimently.errors import Conflict, InvalidTransition, NotFound, Validatio
 from experimently.flags import repository as flag_repository
 from experimently.flags.documents import default_environment
 from experimently.flags.models import Flag, RolloutSchedule
-from experimently.flags.rollouts import _other_variation, create_schedule, rollout_serve
+from experimently.flags.rollouts import _other_variation, create_schedule, fallthrough_problems, rollout_serve
 from experimently.flags.schemas import RolloutScheduleCreate
 from experimently.flags.service import (
     RULESET_NAMESPACE,
@@ -161,11 +161,23 @@ async def create(
         errors.append({"path": "environment", "message": "no such environment on this flag"})
     elif not flag.environments[body.environment].get("enabled"):
         errors.append({"path": "environment", "message": "the flag is off here: turn it on first"})
+    elif body.variation in keys:
+        errors.extend(fallthrough_problems(flag, body.environment, body.variation))
     if errors:
         raise ValidationFailed("guarded rollout failed validation", errors)
     if (other := await repository.rollout_under_way_id(session, flag.id, body.environment)) is not None:
         raise Conflict(
             "a guarded rollout of this flag is already under way here", details={"rollout_id": other}
+        )
+    schedules = [
+        s.id
+        for s in await flag_repository.schedules_for(session, flag.id)
+        if s.environment == body.environment and s.status in ("active", "paused")
+    ]
+    if schedules:  # the schedule and the rollout would each set the percentage, in turn
+        raise Conflict(
+            f"a rollout schedule of this flag is already under way in {body.environment}: cancel it first",
+            details={"schedule_id": schedules[0]},
         )
     await check_metrics(session, body)
     guard = await resolve(session, settings, body.environment, key, body)
@@ -294,8 +306,9 @@ async def advance(
 async def cancel(
     session: AsyncSession, cache: Cache, actor: Actor, key: str, rollout_id: str
 ) -> GuardedRollout:
-    """Stop watching (and stop the schedule); the flag stays where it is."""
-    flag = await _load_for_write(session, actor, key)
+    """Stop watching (and stop the schedule); the flag stays where it is. Also on an archived flag: a
+    rollout left under way by an archive (refused since, see ``flags.service.archive``) can end."""
+    flag = await _load_for_write(session, actor, key, archived_ok=True)
     rollout = await _get(session, key, rollout_id, lock=True)
     require_environment(actor, rollout.environment)
     if rollout.status not in ("running", "paused"):
@@ -399,6 +412,31 @@ async def rollout_metric_usage(session: AsyncSession, key: str) -> list[dict[str
             for role, used in roles
             if used
         )
+    return out
+
+
+async def rollout_metric_users(session: AsyncSession, key: str) -> list[dict[str, str]]:
+    """What keeps metric ``key`` from being deleted in the safety domain: guarded rollouts under way
+    (running or paused) watching it, and safety settings naming it (the rollouts started later would
+    take it from them, and watch a metric that no longer exists)."""
+    out = [
+        {
+            "type": "guarded_rollout",
+            "key": rollout.id,
+            "flag_key": rollout.flag_key,
+            "environment": rollout.environment,
+            "status": rollout.status,
+        }
+        for rollout in await repository.rollouts_under_way(session)
+        if key in rollout.guardrail_metrics or key == rollout.success_metric
+    ]
+    out.extend(
+        {
+            "type": "safety_settings",
+            "key": f"{row.environment}/{row.flag_key}" if row.flag_key else row.environment,
+        }
+        for row in await repository.settings_naming(session, key)
+    )
     return out
 
 

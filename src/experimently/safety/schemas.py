@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from experimently.flags.schemas import Percent, RolloutStep, check_steps
 
 Action = Literal["rollback", "pause", "notify"]
+# units per group before a decision: at most a billion (the columns are 32-bit integers; a minimum no
+# rollout reaches would never decide anything)
+MAX_MIN_UNITS = 1_000_000_000
 
 
 class GuardFields(BaseModel):
@@ -18,7 +21,9 @@ class GuardFields(BaseModel):
 
     guardrail_metrics: list[str] | None = Field(default=None, max_length=20)
     success_metric: str | None = Field(default=None, max_length=100)
-    min_units: int | None = Field(default=None, ge=2, description="units per group before any decision")
+    min_units: int | None = Field(
+        default=None, ge=2, le=MAX_MIN_UNITS, description="units per group before any decision"
+    )
     alpha: float | None = Field(default=None, gt=0, lt=0.5)
     action: Action | None = Field(default=None, description="on a breach: rollback (default), pause, notify")
     max_wait_seconds: int | None = Field(

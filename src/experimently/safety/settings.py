@@ -62,14 +62,26 @@ def _snapshot(row: SafetySettings, environment: str, flag_key: str | None) -> di
 
 
 async def check_metrics(session: AsyncSession, fields: GuardFields) -> None:
-    keys = [*(fields.guardrail_metrics or []), *([fields.success_metric] if fields.success_metric else [])]
-    found = await metric_repository.by_keys(session, keys)
-    missing = [k for k in keys if k not in found]
+    """Each metric named once and defined (422 with the exact path of each problem: a guardrail named
+    twice would have every breach of it recorded, announced and acted on twice)."""
+    guardrails = fields.guardrail_metrics or []
+    paths = [(f"guardrail_metrics[{i}]", key) for i, key in enumerate(guardrails)]
+    if fields.success_metric:
+        paths.append(("success_metric", fields.success_metric))
+    problems = [
+        {
+            "path": f"guardrail_metrics[{i}]",
+            "message": f"'{key}' is named twice (first at guardrail_metrics[{first}])",
+        }
+        for i, key in enumerate(guardrails)
+        if (first := guardrails.index(key)) != i
+    ]
+    if problems:
+        raise ValidationFailed("a guardrail metric is named twice", problems)
+    found = await metric_repository.by_keys(session, [key for _, key in paths])
+    missing = [{"path": path, "message": f"no such metric: {key}"} for path, key in paths if key not in found]
     if missing:
-        raise ValidationFailed(
-            "unknown metric",
-            [{"path": "guardrail_metrics", "message": f"no such metric: {k}"} for k in missing],
-        )
+        raise ValidationFailed("unknown metric", missing)
 
 
 async def get(
@@ -102,11 +114,18 @@ async def put(
         path = f"/flags/{flag_key}"
     await check_metrics(session, body)
     row = await repository.settings_row(session, environment, flag_key or "", lock=True)
+    label = f"{environment}/{flag_key}" if flag_key else environment
     if row is not None:
-        check_version("safety_settings", f"{environment}/{flag_key or ''}", row.version, body.version or 0)
+        if body.version is None:  # only the first write may leave it out (a GET before it answers 0)
+            raise ValidationFailed(
+                "version is required once the settings exist",
+                [{"path": "version", "message": f"required: send the version read (now {row.version})"}],
+            )
+        check_version("safety_settings", label, row.version, body.version)
         before: dict[str, Any] | None = _snapshot(row, environment, flag_key)
         row.version += 1
     else:
+        check_version("safety_settings", label, 0, body.version or 0)
         before = None
         row = SafetySettings(
             environment=environment, flag_key=flag_key or "", version=1, guardrail_metrics=[]
@@ -118,16 +137,15 @@ async def put(
     row.updated_at = now()
     await session.flush()
     after = _snapshot(row, environment, flag_key)
-    resource = f"{environment}/{flag_key}" if flag_key else environment
     audit.record(
-        session, actor, "safety.settings_updated", "safety_settings", resource, before=before, after=after
+        session, actor, "safety.settings_updated", "safety_settings", label, before=before, after=after
     )
     announce(
         session,
         "safety.settings_updated",
         actor,
         "safety_settings",
-        resource,
+        label,
         before=before,
         after=after,
         path=path,

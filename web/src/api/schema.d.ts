@@ -1604,7 +1604,8 @@ export interface paths {
         post?: never;
         /**
          * Delete Metric
-         * @description Delete a metric definition (audited with its last state); 409 while an experiment names it.
+         * @description Delete a metric definition (audited with its last state); 409 while an experiment, a guarded
+         *     rollout under way or safety settings name it (``details.used_by``).
          */
         delete: operations["delete_metric_api_v1_metrics__key__delete"];
         options?: never;
