@@ -309,6 +309,24 @@ def test_doctor__embedded_passes(embedded: Path) -> None:
     assert "public url" not in result.output  # embedded: serve links to its own address
 
 
+def test_doctor__names_where_the_secrets_in_use_come_from(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the generated files in DATA_DIR: the doctor names them
+    output = cli("doctor").output
+    assert "signing secret kept in data/secret_key" in output, output
+    assert "key(s) kept in data/encryption_keys" in output
+    # When the key ring comes from the environment (re-encrypted onto a new key, say)
+    from experimently.encryption.keyring import generate_key
+
+    old = (embedded.parent / "encryption_keys").read_text().strip()
+    monkeypatch.setenv("EXPERIMENTLY_ENCRYPTION_KEYS", f"{generate_key()},{old}")
+    output = cli("doctor").output
+    # Then it says so, and that the file is not what to back up (it named the file)
+    assert "key ring of 2 key(s) from EXPERIMENTLY_ENCRYPTION_KEYS" in output, output
+    assert "holds another, unused: back up the environment's" in output
+
+
 def test_doctor__restored_without_its_key_ring__fails_and_says_what_to_restore(embedded: Path) -> None:
     # Given a webhook secret encrypted with this installation's key ring
     from experimently.encryption.keyring import KeyRing, generate_key
@@ -525,3 +543,12 @@ def test_import__unquoted_yaml_on_off_says_to_quote_them(embedded: Path) -> None
     assert "got true: quote on/off/yes/no in YAML, e.g. key: 'on'" in result.output
     path.write_text(path.read_text().replace("key: on", "key: 'on'").replace("key: off", "key: 'off'"))
     assert cli("import", str(path)).exit_code == 0
+
+
+def test_explain__a_closed_pipe_is_not_an_unreachable_database() -> None:
+    # "experimently keys list | head -5" said "cannot connect (...): Broken pipe" and exited 3; the
+    # error is left to click, which ends quietly
+    from experimently.cli.common import explain
+
+    assert explain(BrokenPipeError(32, "Broken pipe"), None) is None
+    assert explain(ConnectionRefusedError(111, "refused"), None) is not None

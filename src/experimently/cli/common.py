@@ -147,6 +147,8 @@ def explain(exc: BaseException, settings: Settings | None) -> CliError | None:
                 f"the database at {where} is not migrated: run 'experimently migrate'", EXIT_NOT_MIGRATED
             )
         return CliError(f"database unreachable at {where}: {text.splitlines()[0]}", EXIT_UNREACHABLE)
+    if isinstance(exc, BrokenPipeError):  # our output's reader went away: cli.main's to handle
+        return None
     if isinstance(exc, ConnectionError | OSError | TimeoutError):
         return CliError(f"cannot connect ({where}): {exc}", EXIT_UNREACHABLE)
     redis_error = _redis_error(exc)

@@ -101,18 +101,30 @@ async def _redis(settings: Settings) -> list[tuple[str, str, str]]:
         await client.aclose()
 
 
+def _kept_where(settings: Settings, value: str, file_name: str, variable: str) -> str:
+    """Where a secret in use comes from: its file in DATA_DIR (the embedded shape generates it there),
+    or the environment, which wins over the file (then the file, if any, is not what to back up)."""
+    path = settings.data_dir / file_name
+    try:
+        in_file = path.read_text(encoding="utf-8").strip() if settings.is_embedded else None
+    except OSError:
+        in_file = None
+    if in_file == value:
+        return f"kept in {path}"
+    unused = f" ({path} holds another, unused: back up the environment's)" if in_file else ""
+    return f"from EXPERIMENTLY_{variable}{unused}"
+
+
 def _secrets(settings: Settings) -> list[tuple[str, str, str]]:
     found = []
-    if settings.is_embedded:
-        found.append((OK, "secret", f"signing secret kept in {settings.data_dir / 'secret_key'}"))
-    else:
-        found.append((OK, "secret", "EXPERIMENTLY_SECRET_KEY set"))
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else ""
+    found.append(
+        (OK, "secret", f"signing secret {_kept_where(settings, secret, 'secret_key', 'SECRET_KEY')}")
+    )
     # settings refuse to load without a key ring in the production shape, so one is always here
     ring = settings.encryption_keys.get_secret_value() if settings.encryption_keys else ""
     keys = len(parse_keys(ring)) if ring else 0
-    where = (
-        f"kept in {settings.data_dir / 'encryption_keys'}" if settings.is_embedded else "from the environment"
-    )
+    where = _kept_where(settings, ring, "encryption_keys", "ENCRYPTION_KEYS")
     found.append((OK, "encryption", f"key ring of {keys} key(s) {where}; the first encrypts"))
     if "public_url" not in settings.model_fields_set and not settings.is_embedded:
         found.append(
