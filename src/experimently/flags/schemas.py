@@ -6,6 +6,7 @@ shared engine (``experimently_sdk.validate_flag``) so the SDKs and the server ca
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -136,12 +137,30 @@ def _scalar(value: Any) -> Any:
 UnitValue = Annotated[str | int | float | bool | None, BeforeValidator(_scalar)]
 
 
+def _finite(value: JsonValue) -> JsonValue:
+    """A default is answered back as JSON, which has no NaN or infinity (``1e400`` made /evaluate a
+    500). The input guard leaves these hot endpoints' bodies to their models (input_guard)."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError(
+                "must be a finite number: JSON has no NaN or infinity, and a number beyond about 1.8e308 "
+                "is out of range"
+            )
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
 class EvaluateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: UnitValue = None
     context: dict[str, JsonValue] = Field(default_factory=dict)
-    default: JsonValue = None
+    default: Annotated[JsonValue, AfterValidator(_finite)] = None
 
 
 class BatchUser(BaseModel):
