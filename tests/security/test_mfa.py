@@ -71,7 +71,9 @@ async def test_enrol__qr_and_uri__confirm_with_first_code(harness: Harness, fake
         hashes = (await conn.execute(text("SELECT code_hash FROM mfa_recovery_codes"))).scalars().all()
     assert seeds and all(enrolment["secret"] not in s and s.startswith("fernet:") for s in seeds)
     assert not set(codes) & set(hashes) and len(hashes) == 10
-    assert await harness.audit(action="user.mfa_enabled")
+    # the record says what changed in the user as read (it said nothing: before and after null)
+    [record] = await harness.audit(action="user.mfa_enabled")
+    assert record["before"] == {"mfa_enabled": False} and record["after"] == {"mfa_enabled": True}
 
 
 async def test_two_step_login__token_json__replay_and_wrong_code_refused(

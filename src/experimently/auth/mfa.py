@@ -182,7 +182,15 @@ async def confirm(
     row.confirmed_at = now()
     user.mfa_enabled = True
     codes = await _replace_recovery_codes(session, user.id)
-    audit.record(session, actor, "user.mfa_enabled", "user", user.id)
+    audit.record(
+        session,
+        actor,
+        "user.mfa_enabled",
+        "user",
+        user.id,
+        before={"mfa_enabled": False},
+        after={"mfa_enabled": True},
+    )
     return codes
 
 
@@ -196,7 +204,15 @@ async def disable(
     if await second_factor(session, settings, keyring, limiter, user, code) is None:
         raise _wrong_code()
     await _clear(session, user)
-    audit.record(session, actor, "user.mfa_disabled", "user", user.id)
+    audit.record(
+        session,
+        actor,
+        "user.mfa_disabled",
+        "user",
+        user.id,
+        before={"mfa_enabled": True},
+        after={"mfa_enabled": False},
+    )
 
 
 async def regenerate_recovery_codes(
