@@ -216,6 +216,7 @@ def test_keys__create_list_revoke(embedded: Path) -> None:
     assert bad_env.exit_code == EXIT_REFUSED and "environment 'nope' not found" in bad_env.output
     bad_scope = cli("keys", "create", "--env", "production", "--scopes", "admin")
     assert bad_scope.exit_code == EXIT_CONFIG and "unknown scope" in bad_scope.output
+    assert "evaluate, track, manage, client (client alone)" in bad_scope.output
 
 
 # --- flags, experiments, aggregate, doctor ----------------------------------------------------------

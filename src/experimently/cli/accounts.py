@@ -111,7 +111,9 @@ def users_reset_password(email: Annotated[str, typer.Argument(help="the account'
 @keys_app.command("create")
 def keys_create(
     env: Annotated[str, typer.Option(help="environment key, e.g. production")],
-    scopes: Annotated[str, typer.Option(help="comma-separated: evaluate,track,manage")] = "evaluate",
+    scopes: Annotated[
+        str, typer.Option(help="comma-separated: evaluate,track,manage; or client alone (browser keys)")
+    ] = "evaluate",
     name: Annotated[str, typer.Option(help="a label for the key")] = "cli key",
 ) -> None:
     """Issue an API key bound to one environment; the key is printed once."""
@@ -121,7 +123,8 @@ def keys_create(
     try:
         parsed = [Scope(s.strip()) for s in scopes.split(",") if s.strip()]
     except ValueError:
-        stop(f"unknown scope in '{scopes}': use evaluate, track and manage", EXIT_CONFIG)
+        known = ", ".join(scope.value for scope in Scope)
+        stop(f"unknown scope in '{scopes}': the scopes are {known} (client alone)", EXIT_CONFIG)
 
     async def body(runtime: Any) -> None:
         async with runtime.db.transaction() as session:
