@@ -182,15 +182,7 @@ async def confirm(
     row.confirmed_at = now()
     user.mfa_enabled = True
     codes = await _replace_recovery_codes(session, user.id)
-    audit.record(
-        session,
-        actor,
-        "user.mfa_enabled",
-        "user",
-        user.id,
-        before={"mfa_enabled": False},
-        after={"mfa_enabled": True},
-    )
+    _record_switch(session, actor, user, on=True)
     return codes
 
 
@@ -204,14 +196,14 @@ async def disable(
     if await second_factor(session, settings, keyring, limiter, user, code) is None:
         raise _wrong_code()
     await _clear(session, user)
+    _record_switch(session, actor, user, on=False)
+
+
+def _record_switch(session: AsyncSession, actor: Actor, user: User, *, on: bool) -> None:
+    """``user.mfa_enabled`` / ``user.mfa_disabled``, naming the one field of the user as read they change."""
+    action = "user.mfa_enabled" if on else "user.mfa_disabled"
     audit.record(
-        session,
-        actor,
-        "user.mfa_disabled",
-        "user",
-        user.id,
-        before={"mfa_enabled": True},
-        after={"mfa_enabled": False},
+        session, actor, action, "user", user.id, before={"mfa_enabled": not on}, after={"mfa_enabled": on}
     )
 
 
