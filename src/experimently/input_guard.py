@@ -56,21 +56,29 @@ def bad_text(text: str) -> bool:
     return "\x00" in text or _SURROGATE.search(text) is not None
 
 
-def bad_text_paths(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
-    """Locations of strings (values and object keys) holding NUL or a lone surrogate."""
-    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, loc)]
+Location = tuple[int | str, ...]
+
+
+def _walk(value: Any, loc: Location = ()) -> Iterator[tuple[Any, Location]]:
+    """Every node of a parsed JSON document with its location (depth first, no recursion)."""
+    stack: list[tuple[Any, Location]] = [(value, loc)]
     while stack:
         item, where = stack.pop()
+        yield item, where
+        if isinstance(item, dict):
+            stack.extend((child, (*where, key)) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((child, (*where, i)) for i, child in enumerate(item))
+
+
+def bad_text_paths(value: Any, loc: Location = ()) -> Iterator[Location]:
+    """Locations of strings (values and object keys) holding NUL or a lone surrogate."""
+    for item, where in _walk(value, loc):
         if isinstance(item, str):
             if bad_text(item):
                 yield where
         elif isinstance(item, dict):
-            for key, child in item.items():
-                if isinstance(key, str) and bad_text(key):
-                    yield (*where, key)
-                stack.append((child, (*where, key)))
-        elif isinstance(item, list):
-            stack.extend((child, (*where, i)) for i, child in enumerate(item))
+            yield from ((*where, key) for key in item if isinstance(key, str) and bad_text(key))
 
 
 def _json_suspect(body: bytes) -> bool:
@@ -155,19 +163,11 @@ def _finite_or_mark(text: str) -> float | _NonFinite:
     return number if math.isfinite(number) else _NON_FINITE
 
 
-def non_finite_paths(value: Any, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[int | str, ...]]:
-    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, loc)]
-    while stack:
-        item, where = stack.pop()
-        if item is _NON_FINITE:
-            yield where
-        elif isinstance(item, dict):
-            stack.extend((child, (*where, key)) for key, child in item.items())
-        elif isinstance(item, list):
-            stack.extend((child, (*where, i)) for i, child in enumerate(item))
+def non_finite_paths(value: Any, loc: Location = ()) -> Iterator[Location]:
+    return (where for item, where in _walk(value, loc) if item is _NON_FINITE)
 
 
-def _problem(loc: tuple[int | str, ...], message: str, kind: str) -> dict[str, str]:
+def _problem(loc: Location, message: str, kind: str) -> dict[str, str]:
     return {"path": field_path(loc)[:500] if loc else "body", "message": message, "type": kind}
 
 

@@ -250,7 +250,13 @@ class RateLimiter:
         self._local: _Strategies | None = None
         self._shared: _Strategies | None = None
         self._retry_at = 0.0  # monotonic time before which Redis is not tried again
+        # the circuit the process's other clients of this Redis share (kit.redis_retry): ``limits``
+        # builds this client, so it does not go through it; the limiter reads it and tells it what it saw
         self._redis_circuit: Circuit | None = None
+        if redis_url:
+            from experimently.kit.redis_retry import circuit  # redis is imported only when configured
+
+            self._redis_circuit = circuit(redis_url)
         self.counters = LocalCounters()  # the per-request limits in this process's memory
         self.shared_counters = SharedCounters()  # the same, shared through Redis in batches
 
@@ -282,19 +288,11 @@ class RateLimiter:
         return self._shared
 
     def _current(self) -> tuple[_Strategies, bool]:
-        if self.shared is not None and time.monotonic() >= self._retry_at and not self._circuit().is_open():
-            return self.shared, True
+        shared, circuit = self.shared, self._redis_circuit
+        usable = circuit is not None and not circuit.is_open()
+        if shared is not None and usable and time.monotonic() >= self._retry_at:
+            return shared, True
         return self.local, False
-
-    def _circuit(self) -> Circuit:
-        """The circuit this process's other Redis clients share (kit.redis_retry): this client does not
-        go through it (``limits`` builds its own), so it reads it and tells it what it saw."""
-        if self._redis_circuit is None:
-            from experimently.kit.redis_retry import circuit
-
-            assert self.redis_url is not None
-            self._redis_circuit = circuit(self.redis_url)
-        return self._redis_circuit
 
     async def hit(self, limit: str | RateLimitItem, *identifiers: str, exact: bool = True) -> None:
         """Count one hit; raise RateLimited (429 with Retry-After) when over the limit.
@@ -316,7 +314,8 @@ class RateLimiter:
                 # only an answer from Redis says it is back (a hit admitted from the estimate said
                 # "up" every second of an outage, between the failed syncs' "down")
                 if reached:
-                    self._circuit().answered()
+                    assert self._redis_circuit is not None  # shared: Redis is configured
+                    self._redis_circuit.answered()
                     if degraded.is_down(degraded.REDIS):
                         degraded.mark_up(degraded.REDIS)
                 return
@@ -324,8 +323,8 @@ class RateLimiter:
                 raise
             except Exception as exc:  # Redis unreachable (or answering garbage): limit locally
                 self._retry_at = time.monotonic() + RETRY_REDIS_SECONDS
-                if _timed_out(exc):
-                    self._circuit().timed_out()
+                if _timed_out(exc) and self._redis_circuit is not None:
+                    self._redis_circuit.timed_out()
                 degraded.mark_down(degraded.REDIS, exc)
         if exact:
             await self._hit(self.local.exact, item, identifiers)
