@@ -258,7 +258,8 @@ class Settings(BaseSettings):
         if self.secret_key is not None and len(self.secret_key.get_secret_value()) < 32:
             raise ValueError("EXPERIMENTLY_SECRET_KEY must be at least 32 characters")
         if self.is_embedded:  # only the embedded shape keeps files (the database, the secret)
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            # the owner's only (a new directory): it holds the database and the secrets
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         if self.secret_key is None:
             if not self.is_embedded:
                 raise ValueError(

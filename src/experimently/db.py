@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import structlog
 from prometheus_client import Gauge
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import MetaData, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -52,9 +54,25 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create an SQLite database file that only its owner can read or write (0600), before SQLite
+    creates it with the process's umask (commonly 0644: readable by every local account). It holds
+    password and key hashes, sessions and the audit trail; SQLite gives its ``-wal`` and ``-shm``
+    files the database file's mode. A file that exists keeps the mode its owner gave it; an in-memory
+    database, or a directory that does not exist (SQLite then says so), is left to SQLite."""
+    if not url.startswith("sqlite"):
+        return
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    with contextlib.suppress(OSError):  # there already, or nowhere to create it
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(settings: Settings) -> AsyncEngine:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         engine = create_async_engine(url, echo=settings.db_echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from experimently.db import private_sqlite_file
 from experimently.models import metadata
 
 config = context.config
@@ -25,6 +26,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _main(url: str) -> None:
+    private_sqlite_file(url)
     engine = create_async_engine(url)
     async with engine.connect() as conn:
         await conn.run_sync(_run)
