@@ -446,6 +446,7 @@ async def test_rollout_schedule__of_what_the_flag_already_serves__422_while_on__
     # Then scheduling "on" is the usual rollout, and accepted
     off = await harness.client.post(f"{FLAGS}/new-checkout/rollout-schedules", json=body, headers=admin)
     assert off.status_code == 201, off.text
+    assert off.json()["data"]["rollout_id"] is None  # a plain schedule belongs to no guarded rollout
     cancelled = await harness.client.post(
         f"{FLAGS}/new-checkout/rollout-schedules/{off.json()['data']['id']}/cancel", headers=admin
     )

@@ -474,7 +474,8 @@ async def test_schedule_of_a_guarded_rollout__cancelled_only_with_it(
     assert error["details"] == {"rollout_id": started["id"]}
     assert f"belongs to guarded rollout {started['id']}" in error["message"]
     listed = (await harness.client.get(f"{FLAGS}/checkout/rollout-schedules", headers=admin)).json()["data"]
-    assert [(s["id"], s["status"]) for s in listed] == [(schedule_id, "active")]
+    owned = [(s["id"], s["status"], s["rollout_id"]) for s in listed]
+    assert owned == [(schedule_id, "active", started["id"])]
     assert (await rollout(harness, started["id"]))["status"] == "running"
     assert await harness.audit(action="flag.rollout_cancelled") == []
     # cancelling the rollout stops its schedule too
@@ -482,6 +483,7 @@ async def test_schedule_of_a_guarded_rollout__cancelled_only_with_it(
     assert (await harness.client.post(cancel, headers=admin)).status_code == 200
     listed = (await harness.client.get(f"{FLAGS}/checkout/rollout-schedules", headers=admin)).json()["data"]
     assert listed[0]["status"] == "cancelled"
+    assert listed[0]["rollout_id"] == started["id"]  # still the rollout's, for the record
     assert (await harness.client.post(url, headers=admin)).status_code == 200  # nothing left to refuse
 
 

@@ -179,6 +179,13 @@ describe("guarded rollouts in the console", { concurrency: false }, () => {
     await card.getByTestId("guardrail-chart-errors").locator("canvas").waitFor();
     await checkAxe(page, "flag page (rollout running)");
     await shot(page, "rollout-progress");
+    // the schedule the rollout moves says whose it is, and is stopped through the rollout only
+    const schedules = page.locator("section").filter({ has: page.getByRole("heading", { name: "Rollout schedules" }) });
+    await schedules.getByText("guarded rollout", { exact: true }).waitFor();
+    await schedules.getByText("Moved by the guarded rollout above: cancel the rollout to stop it.").waitFor();
+    assert.equal(await schedules.getByRole("button", { name: "Cancel schedule" }).count(), 0);
+    await schedules.evaluate((el) => el.scrollIntoView({ block: "start" }));
+    await shot(page, "rollout-schedule-owned");
     await page.context().close();
   });
 

@@ -47,7 +47,7 @@ def rollout_serve(variation: str, other: str, percentage: float) -> dict[str, An
 def schedule_snapshot(schedule: RolloutSchedule) -> dict[str, Any]:
     """The schedule in an audit record's ``before`` / ``after``, as the API shows it; the id stays (the
     record's resource is the flag)."""
-    return audit.snapshot(RolloutScheduleRead, schedule, volatile=("created_at",))
+    return audit.snapshot(RolloutScheduleRead, schedule, volatile=("created_at", "rollout_id"))
 
 
 def _other_variation(flag: Flag, env: str, variation: str) -> str:
@@ -158,7 +158,11 @@ async def list_schedules(session: AsyncSession, actor: Actor, key: str) -> list[
     flag = await repository.get_flag(session, key)
     if flag is None:
         raise NotFound("flag", key)
-    return [RolloutScheduleRead.model_validate(s) for s in await repository.schedules_for(session, flag.id)]
+    owners = await safety_repository.rollouts_by_schedule(session, flag.id)
+    return [
+        RolloutScheduleRead.model_validate(s).model_copy(update={"rollout_id": owners.get(s.id)})
+        for s in await repository.schedules_for(session, flag.id)
+    ]
 
 
 async def cancel_schedule(

@@ -228,6 +228,11 @@ class RolloutScheduleRead(BaseModel):
     status: str
     created_by: str | None
     created_at: datetime
+    rollout_id: str | None = Field(
+        default=None,
+        description="the guarded rollout this schedule belongs to (it created the schedule and moves it): "
+        "stop it through that rollout's cancel, not the schedule's",
+    )
 
 
 class ShippedFrom(BaseModel):

@@ -92,6 +92,17 @@ async def rollout_of_schedule(session: AsyncSession, schedule_id: str) -> str | 
     return rows.first()
 
 
+async def rollouts_by_schedule(session: AsyncSession, flag_id: str) -> dict[str, str]:
+    """``{schedule id: guarded rollout id}`` for the flag's guarded rollouts that have a schedule,
+    whatever their status: a rollout's schedule is its own for the schedule's whole life."""
+    rows = await session.execute(
+        select(GuardedRollout.schedule_id, GuardedRollout.id).where(
+            GuardedRollout.flag_id == flag_id, GuardedRollout.schedule_id.is_not(None)
+        )
+    )
+    return {str(schedule): str(rollout) for schedule, rollout in rows}
+
+
 async def rollout_of_flag(
     session: AsyncSession, flag_key: str, rollout_id: str, *, lock: bool = False
 ) -> GuardedRollout | None:

@@ -4138,6 +4138,11 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /**
+             * Rollout Id
+             * @description the guarded rollout this schedule belongs to (it created the schedule and moves it): stop it through that rollout's cancel, not the schedule's
+             */
+            rollout_id?: string | null;
         };
         /** RolloutStep */
         RolloutStep: {

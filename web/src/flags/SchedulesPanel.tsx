@@ -20,12 +20,16 @@ export function SchedulesPanel({ flagKey, env, variations, allowed }: { flagKey:
             <div className="flex flex-wrap items-center gap-2">
               <span className="font-mono">{s.variation}</span>
               <Badge tone={s.status === "active" ? "green" : "gray"}>{s.status}</Badge>
-              {allowed && s.status === "active" ? (
+              {s.rollout_id ? <Badge tone="indigo">guarded rollout</Badge> : null}
+              {allowed && s.status === "active" && !s.rollout_id ? (
                 <Button variant="ghost" className="ml-auto" onClick={() => cancel.mutate(s.id)}>
                   Cancel schedule
                 </Button>
               ) : null}
             </div>
+            {s.rollout_id && (s.status === "active" || s.status === "paused") ? (
+              <p className="mt-1 text-xs text-slate-600">Moved by the guarded rollout above: cancel the rollout to stop it.</p>
+            ) : null}
             <ol className="mt-1 text-xs text-slate-600">
               {(s.steps as { at: string; percentage: number }[]).map((step, i) => (
                 <li key={i} className={i < s.next_step ? "line-through" : ""}>
