@@ -24,7 +24,7 @@ from tests.sdk.ruleset import put_flag
 
 def test_server_down_at_start__defaults_then_bootstrap__no_exception(tmp_path: Path) -> None:
     down = f"http://127.0.0.1:{free_port()}"
-    with Client("key", down, init_timeout=5, reconnect_cap=0.2, close_timeout=0.5) as client:
+    with Client("key", down, init_timeout=5, reconnect_cap=1.0, close_timeout=0.5) as client:
         assert not client.initialized
         assert client.is_enabled("f", "u1") is False
         assert client.is_enabled("f", "u1", default=True) is True
@@ -87,7 +87,7 @@ def test_server_killed_mid_stream__keeps_serving__reconnects_and_catches_up(
         live.call("POST", "/api/v1/feature-flags", 201, json={"key": "f", "name": "f"})
         put_flag(live, "f", {"enabled": True})
         key = live.sdk_key()
-        with Client(key, live.base_url, init_timeout=30, send_events=False, reconnect_cap=0.5) as client:
+        with Client(key, live.base_url, init_timeout=30, send_events=False, reconnect_cap=1.0) as client:
             assert client.is_enabled("f", "u1") is True
             # When the process is killed
             process.send_signal(signal.SIGKILL)

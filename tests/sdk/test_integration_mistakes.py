@@ -49,7 +49,7 @@ def test_two_outages_while_streaming__each_said__and_each_recovery(
     caplog.set_level(logging.DEBUG, logger="experimently_sdk")
     try:
         key = live.sdk_key()
-        with Client(key, live.base_url, init_timeout=30, send_events=False, reconnect_cap=0.3) as client:
+        with Client(key, live.base_url, init_timeout=30, send_events=False, reconnect_cap=1.0) as client:
             assert client.initialized
             for outage in (1, 2):
                 # When the server dies, Then a warning says so (the second time as well)
@@ -73,8 +73,11 @@ def test_refused_key_while_streaming__said_once_not_once_per_reconnect(
     server = LiveServer("sqlite", copy_database(migrated_sqlite, tmp_path)).start()
     caplog.set_level(logging.DEBUG, logger="experimently_sdk")
     try:
-        with Client("xp_wrong", server.base_url, init_timeout=5, send_events=False, reconnect_cap=0.05):
-            time.sleep(1.5)  # many reconnections, each refused
+        with Client(
+            "xp_wrong", server.base_url, init_timeout=5, send_events=False, reconnect_cap=1.0
+        ) as client:
+            time.sleep(3.0)  # several reconnections (at most a second apart), each refused
+            assert client._updater is not None and client._updater.reconnects >= 2
     finally:
         server.stop()
     loud = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
@@ -94,8 +97,7 @@ def test_stream_refused_for_too_many_connections__said_once__polls(
         options: dict[str, Any] = {
             "init_timeout": 10,
             "send_events": False,
-            "poll_interval": 0.2,
-            "reconnect_cap": 0.05,
+            "poll_interval": 1.0,
         }
         with Client(key, server.base_url, **options) as first:
             _until(lambda: first._updater is not None and first._updater.connected, 10, "first stream")
@@ -120,7 +122,7 @@ def test_wait_for_initialization__waits_through_a_failed_first_fetch(
         key = live.sdk_key()
         process.kill()
         process.wait(30)
-        with Client(key, live.base_url, init_timeout=0, reconnect_cap=0.3) as client:
+        with Client(key, live.base_url, init_timeout=0, reconnect_cap=1.0) as client:
             started = time.monotonic()
             assert client.wait_for_initialization(0.3) is False  # nothing yet: it waited its time
             assert time.monotonic() - started >= 0.25
@@ -290,7 +292,7 @@ def test_a_page_instead_of_the_server__said_once_with_the_root_url_hint(
     caplog.set_level(logging.DEBUG, logger="experimently_sdk")
     with (
         _page_server() as (asked, url),
-        Client("key", url, init_timeout=2, send_events=False, reconnect_cap=0.1) as client,
+        Client("key", url, init_timeout=2, send_events=False, reconnect_cap=1.0) as client,
     ):
         _until(lambda: len([p for p in asked if p.endswith("/stream")]) >= 5, 10, "reconnects")
         assert not client.initialized
@@ -308,3 +310,30 @@ def test_poll_interval_zero__polls_once_a_second_and_says_so(caplog: pytest.LogC
             time.sleep(2.5)
         assert 2 <= len(asked) <= 4, asked
     assert _said(caplog, "poll_interval 0 is below 1.0s or not a number: polling every 1.0s")
+
+
+def test_reconnect_cap_and_flush_interval_near_zero__server_down__no_tight_loop__each_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # a reconnect_cap of 0.001 reconnected hundreds of times a second while the server was down, and a
+    # flush_interval of 0 kept a core busy with nothing to send
+    caplog.set_level(logging.DEBUG, logger="experimently_sdk")
+    down = f"http://127.0.0.1:{free_port()}"
+    with Client(
+        "key", down, init_timeout=0, reconnect_cap=0.001, flush_interval=0, close_timeout=0
+    ) as client:
+        started = time.process_time()
+        time.sleep(1.0)
+        busy = time.process_time() - started
+        reconnects = client._updater.reconnects if client._updater else 0
+    assert reconnects <= 10, f"{reconnects} reconnects in 1 s"
+    assert busy < 0.3, f"{busy:.2f} s of CPU in 1 s"
+    assert (
+        len(
+            _said(
+                caplog, "reconnect_cap 0.001 is below 1.0s or not a number: reconnecting after at most 1.0s"
+            )
+        )
+        == 1
+    )
+    assert len(_said(caplog, "flush_interval must be a number of seconds from 0.001 to")) == 1

@@ -208,3 +208,129 @@ test("options: baseUrl null is the page's origin; not an http(s) URL, one error 
     "experimently: pollInterval must be a number of milliseconds from 1000 to 2147483647, not a string: using the default, 0",
   ]);
 });
+
+/** A `fetch` for the browser client: values for /sdk/evaluate; each event batch counted in `posts` and
+ * answered by `events()` (a Response, or throws: the network is down). */
+function eventsStub(events) {
+  const state = { posts: 0, accepted: 0 };
+  state.fetch = async (url, init) => {
+    if (String(url).endsWith("/api/v1/sdk/evaluate")) return new Response(values, { status: 200, headers: { "Content-Type": "application/json" } });
+    state.posts++;
+    const response = events();
+    if (response.status === 202) state.accepted += JSON.parse(init.body).events.length;
+    return response;
+  };
+  return state;
+}
+
+const offline = () => {
+  throw new TypeError("Failed to fetch");
+};
+const accepted = () => new Response(JSON.stringify({ data: { accepted: 1, rejected: [] } }), { status: 202 });
+
+test("browser: offline with flushInterval 1, events are posted a few times a second, not as fast as the timer fires", async (t) => {
+  // each failed send was followed by another at the next tick: hundreds of requests a second
+  const stub = eventsStub(offline);
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, fetch: stub.fetch, flushInterval: 1, context: { user_id: "u1" } });
+  t.after(() => client.close()); // its timer would keep the test process alive
+  await client.ready;
+  client.track("purchase", 1);
+  await new Promise((r) => setTimeout(r, 1000));
+  const posts = stub.posts;
+  // full jitter from 500 ms, doubling: a handful in a second
+  assert.ok(posts >= 1 && posts <= 15, `${posts} posts in 1 s`);
+});
+
+test("browser: failed sends back off (full jitter, 500 ms doubling to 30 s), never before Retry-After; an answered batch ends the backoff", async (t) => {
+  let now = 1_000_000;
+  t.mock.method(Date, "now", () => now);
+  t.mock.method(Math, "random", () => 0.5); // the jitter at half its range: delays of 250, 500, 1000 ms...
+  let answer = offline;
+  const stub = eventsStub(() => answer());
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, fetch: stub.fetch, flushInterval: 60_000, context: { user_id: "u1" } });
+  t.after(() => client.close());
+  await client.ready;
+  client.track("purchase", 1);
+  /** Flush `ms` after the last one; the posts it made (0: it waited). */
+  const flushAfter = async (ms) => {
+    now += ms;
+    const before = stub.posts;
+    await client.flush();
+    return stub.posts - before;
+  };
+  assert.equal(await flushAfter(0), 1); // the first send fails: a backoff of 0.5 x 500 ms
+  assert.equal(await flushAfter(0), 0);
+  assert.equal(await flushAfter(249), 0);
+  assert.equal(await flushAfter(1), 1); // then 0.5 x 1000 ms
+  assert.equal(await flushAfter(499), 0);
+  assert.equal(await flushAfter(1), 1); // then 0.5 x 2000 ms, and so on, up to 0.5 x 30 s
+  for (let i = 0; i < 10; i++) assert.equal(await flushAfter(15_000), 1);
+  assert.equal(await flushAfter(14_999), 0); // the cap
+  assert.equal(await flushAfter(1), 1);
+
+  // Retry-After beyond the backoff: nothing before it
+  answer = () => new Response(null, { status: 503, headers: { "Retry-After": "60" } });
+  assert.equal(await flushAfter(15_000), 1);
+  assert.equal(await flushAfter(59_999), 0);
+  answer = accepted;
+  assert.equal(await flushAfter(1), 1);
+  assert.equal(stub.accepted, 1);
+
+  // the backoff starts again from 500 ms after a batch was answered
+  answer = offline;
+  client.track("purchase", 2);
+  assert.equal(await flushAfter(0), 1);
+  assert.equal(await flushAfter(249), 0);
+  assert.equal(await flushAfter(1), 1);
+  answer = accepted;
+  now += 500;
+  assert.equal(await client.flush(), true);
+  assert.equal(stub.accepted, 2);
+});
+
+test("browser: a page hidden or closed during the backoff still tries once (events left are lost with the page); not before Retry-After", async (t) => {
+  let now = 1_000_000;
+  t.mock.method(Date, "now", () => now);
+  t.mock.method(Math, "random", () => 0.5);
+  const listeners = {};
+  const g = globalThis;
+  const had = Object.hasOwn(g, "addEventListener");
+  const document = { visibilityState: "visible" };
+  g.addEventListener = (type, fn) => (listeners[type] = fn);
+  g.document = document;
+  t.after(() => {
+    if (!had) delete g.addEventListener;
+    delete g.document;
+  });
+  let answer = offline;
+  const stub = eventsStub(() => answer());
+  const client = new BrowserClient({ clientKey: "ck", baseUrl: "http://experimently.test", storage: null, fetch: stub.fetch, flushInterval: 60_000, context: { user_id: "u1" } });
+  t.after(() => client.close()); // when an assertion fails before the close() below
+  await client.ready;
+  client.track("purchase", 1);
+  const settle = () => new Promise((r) => setTimeout(r, 10));
+  await client.flush(); // fails: backoff
+  assert.equal(stub.posts, 1);
+  assert.equal(await client.flush(), false); // an explicit flush waits for the backoff
+  assert.equal(stub.posts, 1);
+  listeners.pagehide();
+  await settle();
+  assert.equal(stub.posts, 2); // the page goes: one try
+  document.visibilityState = "hidden";
+  listeners.visibilitychange();
+  await settle();
+  assert.equal(stub.posts, 3); // hidden (perhaps for good): one try
+  // the server said when to come back: the page going away does not change that
+  answer = () => new Response(null, { status: 429, headers: { "Retry-After": "30" } });
+  listeners.pagehide();
+  await settle();
+  assert.equal(stub.posts, 4);
+  listeners.pagehide();
+  await settle();
+  assert.equal(stub.posts, 4);
+  now += 30_000;
+  answer = accepted;
+  await client.close(); // close() tries once too
+  assert.equal(stub.posts, 5);
+  assert.equal(stub.accepted, 1);
+});

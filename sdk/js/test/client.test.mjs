@@ -224,11 +224,16 @@ function recorder() {
 
 const loud = (log) => log.lines.filter(([level]) => level === "warn" || level === "error");
 
+/** Reconnects within 10 ms, for tests that need many: the backoff's full jitter drawn at 1% of its
+ * range (reconnectCap itself cannot go under 1000 ms). Restored when the test ends. */
+const fastReconnects = (t) => t.mock.method(Math, "random", () => 0.01);
+
 function refuse(res, status, code, message) {
   res.writeHead(status, { "Content-Type": "application/json" }).end(JSON.stringify({ error: { code, message } }));
 }
 
-test("the stream opening again says the server answers again, and a second outage is said again", async () => {
+test("the stream opening again says the server answers again, and a second outage is said again", async (t) => {
+  fastReconnects(t);
   let flagsDown = true;
   let streamDown = true;
   let streamRes;
@@ -244,7 +249,7 @@ test("the stream opening again says the server answers again, and a second outag
   const log = recorder();
   // what the stream's own answers say is another test's business: these are the fetch's lines
   const said = () => loud(log).filter(([, m]) => !m.includes("stream answered"));
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 50, logger: log, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, logger: log, sendEvents: false });
   try {
     await until(() => said().length >= 1, "the failure");
     // the server is back: the stream opens first, and no fetch follows while it stays open (the
@@ -267,11 +272,12 @@ test("the stream opening again says the server answers again, and a second outag
   }
 });
 
-test("a key refused on the stream too is logged once, not once per reconnect", async () => {
+test("a key refused on the stream too is logged once, not once per reconnect", async (t) => {
+  fastReconnects(t);
   const revoked = (req, res) => refuse(res, 401, "AUTHENTICATION_REQUIRED", "API key is invalid, expired or revoked");
   const server = await fake({ "/api/v1/sdk/flags": revoked, "/api/v1/sdk/stream": revoked });
   const log = recorder();
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 20, logger: log, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, logger: log, sendEvents: false });
   try {
     await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/stream").length >= 5, "five reconnects");
     assert.deepEqual(loud(log), [["error", "experimently: ruleset fetch answered 401: API key is invalid, expired or revoked; serving the last ruleset or the defaults, retrying"]]);
@@ -285,7 +291,7 @@ test("a key refused on the stream too is logged once, not once per reconnect", a
 test("waitForInitialization waits through a failed first attempt for a ruleset, at most initTimeout", async () => {
   const probe = await fake({});
   await probe.close(); // nothing listens on this port at start
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: probe.url, initTimeout: 10_000, reconnectCap: 500, logger: quiet, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: probe.url, initTimeout: 10_000, reconnectCap: 1000, logger: quiet, sendEvents: false });
   const started = Date.now();
   const waiting = client.waitForInitialization();
   assert.equal(await client.isFeatureEnabled("f", "u1"), false); // evaluations do not wait beyond the first attempt
@@ -306,7 +312,7 @@ test("waitForInitialization waits through a failed first attempt for a ruleset, 
   }
 
   // never a ruleset: false after initTimeout; closed or offline without a bootstrap: false at once
-  const down = new ExperimentationClient({ apiKey: "k", baseUrl: probe.url, initTimeout: 300, reconnectCap: 50, logger: quiet, sendEvents: false });
+  const down = new ExperimentationClient({ apiKey: "k", baseUrl: probe.url, initTimeout: 300, reconnectCap: 1000, logger: quiet, sendEvents: false });
   let t = Date.now();
   assert.equal(await down.waitForInitialization(), false);
   assert.ok(Date.now() - t >= 250, `${Date.now() - t} ms`);
@@ -333,7 +339,7 @@ test("a stream refused with 429 is said once, and again only after a stream was 
   });
   const log = recorder();
   const streams = () => server.seen.filter((r) => r.url === "/api/v1/sdk/stream").length;
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 1000, reconnectCap: 20, logger: log, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, pollInterval: 1000, reconnectCap: 1000, logger: log, sendEvents: false });
   const busyLine = "experimently: the server refused the stream (429: too many streams open for this key); polling every 1000 ms until it accepts one";
   try {
     await until(() => streams() >= 3, "three refused streams");
@@ -472,7 +478,8 @@ test("close() with the server unreachable gives up within closeTimeout without s
   assert.ok(sends <= 15, `${sends} sends`);
 });
 
-test("a page instead of the server (200, but not JSON or not a stream): one error with the root URL hint, never 'answers again'", async () => {
+test("a page instead of the server (200, but not JSON or not a stream): one error with the root URL hint, never 'answers again'", async (t) => {
+  fastReconnects(t);
   const page = (req, res) => res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" }).end("<!doctype html><title>Console</title>");
   const cases = [
     [page, "text/html, not JSON"],
@@ -482,7 +489,7 @@ test("a page instead of the server (200, but not JSON or not a stream): one erro
   for (const [flags, what] of cases) {
     const server = await fake({ "/foo/api/v1/sdk/flags": flags, "/foo/api/v1/sdk/stream": page });
     const log = recorder();
-    const client = new ExperimentationClient({ apiKey: "k", baseUrl: `${server.url}/foo`, reconnectCap: 20, logger: log, sendEvents: false });
+    const client = new ExperimentationClient({ apiKey: "k", baseUrl: `${server.url}/foo`, logger: log, sendEvents: false });
     try {
       await until(() => server.seen.filter((r) => r.url.endsWith("/stream")).length >= 5, "five reconnects");
       assert.equal(client.initialized, false);
@@ -497,13 +504,14 @@ test("a page instead of the server (200, but not JSON or not a stream): one erro
   }
 });
 
-test("a stream answered with another content type is not an open stream: the failure before it is not said to be over", async () => {
+test("a stream answered with another content type is not an open stream: the failure before it is not said to be over", async (t) => {
+  fastReconnects(t);
   const server = await fake({
     "/api/v1/sdk/flags": (req, res) => refuse(res, 503, "UNAVAILABLE", "database unavailable"),
     "/api/v1/sdk/stream": (req, res) => res.writeHead(200, { "Content-Type": "text/plain" }).end(": not a stream\n\n"),
   });
   const log = recorder();
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 20, logger: log, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, logger: log, sendEvents: false });
   try {
     await until(() => server.seen.filter((r) => r.url.endsWith("/stream")).length >= 5, "five reconnects");
     assert.deepEqual(loud(log), [["warn", "experimently: ruleset fetch answered 503: database unavailable; serving the last ruleset or the defaults, retrying"]]);
@@ -530,7 +538,30 @@ test("pollInterval under 1000 ms (0, negative, NaN, tiny) polls once a second, s
   }
 });
 
-test("no listener is left on the client's signal by finished requests (no MaxListenersExceededWarning)", async () => {
+test("reconnectCap under 1000 ms (0, negative, NaN, tiny) reconnects at most a second apart, said once with the value used", async () => {
+  // with the server down, a reconnectCap of 5 reconnected in a tight loop: hundreds of attempts a second
+  const runs = [0, -5, NaN, 5].map((reconnectCap) => {
+    const log = recorder();
+    let streams = 0;
+    const fetch = async (url) => {
+      if (String(url).endsWith("/sdk/stream")) streams++;
+      throw new TypeError("fetch failed");
+    };
+    const client = new ExperimentationClient({ apiKey: "k", baseUrl: "http://experimently.test", reconnectCap, fetch, logger: log, sendEvents: false });
+    return { reconnectCap, log, client, streams: () => streams };
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const run of runs) await run.client.close();
+  for (const { reconnectCap, log, streams } of runs) {
+    // delays drawn up to 500 ms, then up to 1000 ms: a handful in 1.5 s
+    assert.ok(streams() >= 1 && streams() <= 15, `${reconnectCap}: ${streams()} stream attempts in 1.5 s`);
+    const said = loud(log).filter(([, m]) => m.includes("reconnectCap"));
+    assert.deepEqual(said, [["warn", `experimently: reconnectCap ${reconnectCap} is below 1000 ms or not a number: reconnecting after at most 1000 ms`]]);
+  }
+});
+
+test("no listener is left on the client's signal by finished requests (no MaxListenersExceededWarning)", async (t) => {
+  fastReconnects(t);
   const warnings = [];
   const onWarning = (w) => warnings.push(w);
   process.on("warning", onWarning);
@@ -539,7 +570,7 @@ test("no listener is left on the client's signal by finished requests (no MaxLis
     "/api/v1/sdk/stream": (req, res) => refuse(res, 503, "UNAVAILABLE", "database unavailable"),
   });
   // each reconnect fetches the ruleset; each fetch's listener stayed until httpTimeout ran out
-  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, reconnectCap: 5, httpTimeout: 60_000, logger: quiet, sendEvents: false });
+  const client = new ExperimentationClient({ apiKey: "k", baseUrl: server.url, httpTimeout: 60_000, logger: quiet, sendEvents: false });
   try {
     await until(() => server.seen.filter((r) => r.url === "/api/v1/sdk/flags").length >= 20, "twenty fetches");
     await new Promise((r) => setImmediate(r)); // warnings are emitted on a later tick
@@ -621,7 +652,8 @@ test("a numeric option of the wrong type or out of range: one warning, and the d
     [{ initTimeout: "abc" }, "initTimeout must be a number of milliseconds from 0 to 2147483647, not a string: using the default, 5000"],
     [{ initTimeout: -1 }, "initTimeout must be a number of milliseconds from 0 to 2147483647, not -1: using the default, 5000"],
     [{ httpTimeout: 0 }, "httpTimeout must be a number of milliseconds from 1 to 2147483647, not 0: using the default, 5000"],
-    [{ reconnectCap: Infinity }, "reconnectCap must be a number of milliseconds from 1 to 2147483647, not Infinity: using the default, 30000"],
+    [{ reconnectCap: Infinity }, "reconnectCap must be a number of milliseconds from 1000 to 2147483647, not Infinity: using the default, 30000"],
+    [{ reconnectCap: "5" }, "reconnectCap must be a number of milliseconds from 1000 to 2147483647, not a string: using the default, 30000"],
     [{ pollInterval: "30" }, "pollInterval must be a number of milliseconds from 1000 to 2147483647, not a string: using the default, 30000"],
     [{ eventBatchSize: 5000 }, "eventBatchSize must be a whole number from 1 to 1000, not 5000: using the default, 500"],
     [{ eventCapacity: 2.5 }, "eventCapacity must be a whole number from 1 to 9007199254740991, not 2.5: using the default, 10000"],

@@ -63,6 +63,8 @@ const USER_ID_MAX = 200; // the server's limit on an event's user_id, in charact
 const NAME_MAX = 100; // the server's limit on an event's name, in characters (code points)
 const MAX_DELAY = 2 ** 31 - 1; // the longest delay a timer takes: beyond it, the timer fires at once
 const MIN_POLL_INTERVAL = 1000; // the shortest pollInterval (ms), as the Node client's
+const RETRY_BASE = 500; // ms: the backoff after a first failed send, doubling after each
+const RETRY_CAP = 30_000; // ms: the longest backoff between failed sends
 
 interface Event {
   event_id: string;
@@ -115,6 +117,13 @@ function pollOption(value: unknown): number {
     return MIN_POLL_INTERVAL;
   }
   return numberOption("pollInterval", value, 0, MIN_POLL_INTERVAL);
+}
+
+/** Full-jitter exponential backoff (ms) after `attempt` consecutive failed sends, as the Node client's
+ * `retryDelay` (src/node/events.ts) without its Retry-After part (kept apart: see `flushQueue`). A
+ * copy, not an import, for the reason `strictJson` is one. */
+function retryDelay(attempt: number): number {
+  return Math.random() * Math.min(RETRY_CAP, RETRY_BASE * 2 ** Math.min(attempt, 20));
 }
 
 /** True when `text` is longer than `max` characters as the server counts them (code points). */
@@ -197,7 +206,9 @@ export class BrowserClient {
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly poller: ReturnType<typeof setInterval> | undefined;
   private generation = 0;
-  private notBefore = 0; // the server's Retry-After
+  private notBefore = 0; // the server's Retry-After: no send before it
+  private backoffUntil = 0; // after failed sends: no periodic or explicit flush before it
+  private failures = 0; // consecutive failed sends (no answer, 429 or 5xx)
   private refused = 0; // of `dropped`: events the server refused
   private readonly warnedNames = new Set<string>(); // event names already warned about (invalid events)
   private warnedLongUnit = false;
@@ -253,12 +264,12 @@ export class BrowserClient {
     const g = globalThis as { addEventListener?: (type: string, fn: () => void) => void; document?: { visibilityState?: string } };
     if (this.sending) {
       this.timer = setInterval(() => void this.flush(), flushInterval);
-      g.addEventListener?.("pagehide", () => void this.flush());
+      g.addEventListener?.("pagehide", () => void this.flushQueue(true));
     }
     const poll = pollOption(options.pollInterval);
     if (poll > 0) this.poller = setInterval(() => void this.refresh(), poll);
     g.addEventListener?.("visibilitychange", () => {
-      if (g.document?.visibilityState === "hidden") void this.flush();
+      if (g.document?.visibilityState === "hidden") void this.flushQueue(true);
       else if (poll > 0) void this.refresh();
     });
     this.ready = this.identify(options.context ?? {});
@@ -498,16 +509,30 @@ export class BrowserClient {
     return count;
   }
 
-  /** Send queued events (keepalive, so it survives the page going away); true when all were accepted. */
-  async flush(): Promise<boolean> {
+  /** Send queued events (keepalive, so it survives the page going away); true when all were accepted.
+   * After a failed send it sends nothing until the backoff is over, nor before the server's
+   * Retry-After, and answers false. */
+  flush(): Promise<boolean> {
+    return this.flushQueue(false);
+  }
+
+  /** `final` (the page is hidden or going away, or `close()`): one try even during the backoff, since
+   * events still queued when the page goes are lost; never before the server's Retry-After. A failed
+   * send backs off (full jitter, 500 ms doubling to 30 s) whatever the flushInterval, so an offline
+   * page does not post as fast as its timer fires; the first batch answered ends the backoff. */
+  private async flushQueue(final: boolean): Promise<boolean> {
     const refused = this.refused;
     while (this.queue.length) {
-      if (Date.now() < this.notBefore) return false;
+      const now = Date.now();
+      if (now < this.notBefore || (!final && now < this.backoffUntil)) return false;
       const retry = await this.send(this.queue.splice(0, this.batchLength()));
       if (retry.length) {
-        this.queue.unshift(...retry); // retried at a later flush, never before Retry-After
+        this.queue.unshift(...retry); // retried at a later flush, after the backoff and Retry-After
+        this.backoffUntil = Date.now() + retryDelay(this.failures++);
         return false;
       }
+      this.failures = 0;
+      this.backoffUntil = 0;
     }
     return this.refused === refused;
   }
@@ -558,6 +583,6 @@ export class BrowserClient {
   async close(): Promise<void> {
     clearInterval(this.timer);
     clearInterval(this.poller);
-    await this.flush();
+    await this.flushQueue(true);
   }
 }

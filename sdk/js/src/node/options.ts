@@ -61,17 +61,20 @@ export const MAX_DELAY = 2 ** 31 - 1;
 /** The shortest `pollInterval` used (ms): 0 polled in a tight loop, hundreds of requests a second. As
  * the Python SDK's `poll_interval`, at least 1 s. */
 export const MIN_POLL_INTERVAL = 1000;
+/** The shortest `reconnectCap` used (ms): a smaller one reconnected in a tight loop while the server was
+ * down, hundreds of connection attempts a second. As the Python SDK's `reconnect_cap`, at least 1 s. */
+export const MIN_RECONNECT_CAP = 1000;
 /** The most events per request the server takes. */
 const SERVER_BATCH_MAX = 1000;
 
 type NumberOption = { [K in keyof Settings]: Settings[K] extends number ? K : never }[keyof Settings];
 
 /** Each numeric option's smallest and largest value, and whether it counts (a whole number) or waits
- * (milliseconds). A value outside, or not a number, is one warning and the default. */
+ * (milliseconds). A value outside, or not a number, is one warning and the default (but see FLOORS). */
 const BOUNDS: Record<NumberOption, [number, number, "count" | "ms"]> = {
   initTimeout: [0, MAX_DELAY, "ms"], // 0: evaluations do not wait for the first fetch
   pollInterval: [MIN_POLL_INTERVAL, MAX_DELAY, "ms"],
-  reconnectCap: [1, MAX_DELAY, "ms"],
+  reconnectCap: [MIN_RECONNECT_CAP, MAX_DELAY, "ms"],
   streamReadTimeout: [1, MAX_DELAY, "ms"],
   eventCapacity: [1, Number.MAX_SAFE_INTEGER, "count"],
   eventBatchSize: [1, SERVER_BATCH_MAX, "count"],
@@ -81,6 +84,10 @@ const BOUNDS: Record<NumberOption, [number, number, "count" | "ms"]> = {
   httpTimeout: [1, MAX_DELAY, "ms"],
   closeTimeout: [0, MAX_DELAY, "ms"],
 };
+
+/** Options whose number under the minimum (or NaN) is the minimum, not the default, and what the
+ * minimum then means: 0 polled or reconnected in a tight loop. */
+const FLOORS: Partial<Record<NumberOption, string>> = { pollInterval: "polling every", reconnectCap: "reconnecting after at most" };
 
 /** What a log line may say of a value the application passed: numbers, null and undefined as they
  * are, anything else by its type only (a string may be a payload or a secret). */
@@ -93,7 +100,8 @@ export function describe(value: unknown): string {
 
 /** The options as the client uses them, `baseUrl` aside (see `checkedBaseUrl`): null and undefined
  * mean the default; a numeric option that is not a number, or out of its range, is one warning and
- * the default, except a `pollInterval` under the minimum (or NaN), which is the minimum. */
+ * the default, except a `pollInterval` or `reconnectCap` under the minimum (or NaN), which is the
+ * minimum. */
 export function checkedOptions(options: ClientOptions, log: Logger): Settings {
   const settings: Settings = { ...DEFAULTS };
   for (const name of Object.keys(BOUNDS) as NumberOption[]) settings[name] = checkedNumber(name, options[name], log);
@@ -107,8 +115,9 @@ function checkedNumber(name: NumberOption, value: unknown, log: Logger): number 
   const fallback = DEFAULTS[name];
   if (value === undefined || value === null) return fallback;
   const [min, max, kind] = BOUNDS[name];
-  if (name === "pollInterval" && typeof value === "number" && !(value >= min)) {
-    log.warn(`experimently: pollInterval ${value} is below ${min} ms or not a number: polling every ${min} ms`);
+  const floor = FLOORS[name];
+  if (floor !== undefined && typeof value === "number" && !(value >= min)) {
+    log.warn(`experimently: ${name} ${value} is below ${min} ms or not a number: ${floor} ${min} ms`);
     return min;
   }
   if (typeof value === "number" && value >= min && value <= max && (kind === "ms" || Number.isInteger(value))) return value;

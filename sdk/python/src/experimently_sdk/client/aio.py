@@ -12,12 +12,13 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from .client import Client, EvaluationDetail, Listener
+from .client import Client, EvaluationDetail, Listener, checked_number
 
 
 class AsyncClient:
     def __init__(self, sdk_key: str, base_url: str = "http://127.0.0.1:8000", **options: Any) -> None:
-        self.init_timeout = float(options.pop("init_timeout", 5.0))
+        # checked here: the constructor below does not wait (init_timeout=0), the coroutines do
+        self.init_timeout = checked_number("init_timeout", options.pop("init_timeout", 5.0))
         self._client = Client(sdk_key, base_url, init_timeout=0, **options)
 
     @property

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import inspect
 import json
 import logging
 import math
+import numbers
 import os
 import threading
 import time
@@ -20,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -28,6 +30,7 @@ from ..assignment import assign
 from ..bucketing import unit_text
 from ..model import ErrorCode, EvaluationResult, Reason
 from .events import (
+    MAX_BATCH,
     USER_ID_MAX,
     Dedup,
     EventProcessor,
@@ -49,6 +52,29 @@ _BOOL = (bool,)
 _JSON = {"Content-Type": "application/json"}
 _WARNED_NAMES_MAX = 1_000  # event names whose invalid events were logged at warning level
 MIN_POLL_INTERVAL = 1.0  # seconds: the shortest poll_interval used
+# seconds: the shortest reconnect_cap used (a smaller one reconnected in a tight loop while the server
+# was down: hundreds of connection attempts a second)
+MIN_RECONNECT_CAP = 1.0
+MAX_DELAY = (2**31 - 1) / 1000  # seconds: the longest wait an option takes (the JS client's longest timer)
+_COUNT_MAX = 2**53 - 1  # the largest count an option takes (the JS client's, for parity)
+
+# Each numeric option's smallest and largest value, and whether it counts (a whole number) or waits
+# (seconds). A value outside, or not a number, is one warning and the default (``checked_number``).
+_BOUNDS: dict[str, tuple[float, float, Literal["count", "s"]]] = {
+    "init_timeout": (0.0, MAX_DELAY, "s"),  # 0: the constructor does not wait
+    "poll_interval": (MIN_POLL_INTERVAL, MAX_DELAY, "s"),
+    "reconnect_cap": (MIN_RECONNECT_CAP, MAX_DELAY, "s"),
+    "stream_read_timeout": (0.001, MAX_DELAY, "s"),
+    "event_capacity": (1, _COUNT_MAX, "count"),
+    "event_batch_size": (1, MAX_BATCH, "count"),
+    "flush_interval": (0.001, MAX_DELAY, "s"),  # 0 sent in a tight loop: a core busy with nothing to send
+    "dedup_capacity": (1, _COUNT_MAX, "count"),
+    "sticky_timeout": (0.0, MAX_DELAY, "s"),
+    "http_timeout": (0.001, MAX_DELAY, "s"),
+    "close_timeout": (0.0, MAX_DELAY, "s"),
+}
+# below its smallest value (or not a number), an option with a floor is the floor, not the default
+_FLOORS = {"poll_interval": "polling every", "reconnect_cap": "reconnecting after at most"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +175,18 @@ class Client:
         reconnect_cap: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        # the numeric options as used: out of range or not a number, one warning and the default
+        init_timeout = checked_number("init_timeout", init_timeout)
+        poll_interval = checked_number("poll_interval", poll_interval)
+        reconnect_cap = checked_number("reconnect_cap", reconnect_cap)
+        stream_read_timeout = checked_number("stream_read_timeout", stream_read_timeout)
+        event_capacity = int(checked_number("event_capacity", event_capacity))
+        event_batch_size = int(checked_number("event_batch_size", event_batch_size))
+        flush_interval = checked_number("flush_interval", flush_interval)
+        dedup_capacity = int(checked_number("dedup_capacity", dedup_capacity))
+        sticky_timeout = checked_number("sticky_timeout", sticky_timeout)
+        http_timeout = checked_number("http_timeout", http_timeout)
+        close_timeout = checked_number("close_timeout", close_timeout)
         key, base, problem = _checked_settings(sdk_key, base_url)
         self.base_url = base
         self.close_timeout = close_timeout
@@ -184,7 +222,7 @@ class Client:
         )
         self._updater_args: dict[str, Any] = {
             "stream": stream,
-            "poll_interval": _checked_poll_interval(poll_interval),
+            "poll_interval": poll_interval,
             "read_timeout": stream_read_timeout,
             "backoff_cap": reconnect_cap,
         }
@@ -614,22 +652,66 @@ class Client:
         self.close()
 
 
-def _checked_poll_interval(poll_interval: Any) -> float:
-    """``poll_interval`` as it will be used: at least :data:`MIN_POLL_INTERVAL` seconds (0 polled in a
-    tight loop: hundreds of requests a second against the server)."""
+def describe(value: Any) -> str:
+    """What a log line may say of a value the application passed: numbers and None as they are,
+    anything else by its type only (a string may be a secret)."""
+    if isinstance(value, str):
+        return "an empty string" if value == "" else "a str"
+    if value is None or (isinstance(value, numbers.Real) and not isinstance(value, bool)):
+        with contextlib.suppress(ValueError):  # an int of more digits than str() writes
+            text = str(value)
+            return text if len(text) <= 40 else f"{text[:20]}…"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a float, or None when it is not a number (a bool is not one)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
     try:
-        seconds = float(poll_interval)
+        return float(value)
+    except OverflowError:  # an int beyond a float's range: out of range either way
+        return -math.inf if isinstance(value, int) and value < 0 else math.inf
     except (TypeError, ValueError):
-        seconds = math.nan
-    if math.isfinite(seconds) and seconds >= MIN_POLL_INTERVAL:
-        return seconds
+        return None
+
+
+def _shown(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
+def checked_number(name: str, value: Any) -> float:
+    """The numeric option ``name`` as it will be used (see :data:`_BOUNDS`): within its range, and a
+    whole number for a count; else one warning and the default. ``poll_interval`` and
+    ``reconnect_cap`` below their floor, or not a number, are the floor instead (0 polled or
+    reconnected in a tight loop)."""
+    low, high, kind = _BOUNDS[name]
+    default = _DEFAULTS[name]
+    number = _number(value)
+    if name in _FLOORS and (number is None or not number >= low):  # NaN included
+        log.warning(
+            "experimently: %s %s is below %ss or not a number: %s %ss",
+            name,
+            describe(value),
+            low,
+            _FLOORS[name],
+            low,
+        )
+        return low
+    if number is not None and low <= number <= high and (kind == "s" or number.is_integer()):
+        return number
+    what = "a number of seconds" if kind == "s" else "a whole number"
     log.warning(
-        "experimently: poll_interval %r is below %ss or not a number: polling every %ss",
-        poll_interval,
-        MIN_POLL_INTERVAL,
-        MIN_POLL_INTERVAL,
+        "experimently: %s must be %s from %s to %s, not %s: using the default, %s",
+        name,
+        what,
+        _shown(low),
+        _shown(high),
+        describe(value),
+        default,
     )
-    return MIN_POLL_INTERVAL
+    return default
 
 
 def _checked_settings(sdk_key: Any, base_url: Any) -> tuple[str, str, str | None]:
@@ -650,6 +732,13 @@ def _checked_settings(sdk_key: Any, base_url: Any) -> tuple[str, str, str | None
         return key, base, "the SDK key holds characters no HTTP header carries (check how it is loaded)"
     return key, base, None
 
+
+# each numeric option's default, as the constructor's signature says
+_DEFAULTS: dict[str, float] = {
+    name: parameter.default
+    for name, parameter in inspect.signature(Client).parameters.items()
+    if name in _BOUNDS
+}
 
 _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
 

@@ -146,7 +146,8 @@ def invalid_user(user_id: Any) -> str | None:
 
 def retry_delay(attempt: int, retry_after: str | None, base: float, cap: float) -> float:
     """Full-jitter exponential backoff, never shorter than the server's ``Retry-After`` (seconds)."""
-    delay = random.uniform(0, min(cap, base * 2**attempt))
+    # the exponent bounded: 2**1024 is beyond a float, which killed the thread after ~1,000 retries
+    delay = random.uniform(0, min(cap, base * 2 ** min(attempt, 64)))
     if retry_after:
         with contextlib.suppress(ValueError):
             delay = max(delay, min(float(retry_after), 300.0))

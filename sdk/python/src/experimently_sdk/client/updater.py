@@ -10,7 +10,6 @@ backoff, sending ``Last-Event-ID``. A server without the stream (404) or refusin
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 from httpx_sse import connect_sse
 
-from experimently_sdk.client.events import error_message
+from experimently_sdk.client.events import error_message, retry_delay
 
 log = logging.getLogger("experimently_sdk")
 
@@ -149,7 +148,7 @@ class Updater:
                     self.poll_interval,
                 )
             attempt = 0 if outcome == "clean" else attempt + 1
-            delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+            delay = retry_delay(attempt, None, self.backoff_base, self.backoff_cap)
             if outcome == "busy":
                 delay = max(delay, self.poll_interval)
             self.reconnects += 1
