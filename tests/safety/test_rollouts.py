@@ -484,7 +484,8 @@ async def test_schedule_of_a_guarded_rollout__cancelled_only_with_it(
     listed = (await harness.client.get(f"{FLAGS}/checkout/rollout-schedules", headers=admin)).json()["data"]
     assert listed[0]["status"] == "cancelled"
     assert listed[0]["rollout_id"] == started["id"]  # still the rollout's, for the record
-    assert (await harness.client.post(url, headers=admin)).status_code == 200  # nothing left to refuse
+    again = await harness.client.post(url, headers=admin)  # nothing left to refuse
+    assert again.status_code == 200 and again.json()["data"]["rollout_id"] == started["id"]
 
 
 async def test_archive__refused_while_a_guarded_rollout_runs__named(harness: Harness) -> None:

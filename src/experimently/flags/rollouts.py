@@ -159,10 +159,14 @@ async def list_schedules(session: AsyncSession, actor: Actor, key: str) -> list[
     if flag is None:
         raise NotFound("flag", key)
     owners = await safety_repository.rollouts_by_schedule(session, flag.id)
-    return [
-        RolloutScheduleRead.model_validate(s).model_copy(update={"rollout_id": owners.get(s.id)})
-        for s in await repository.schedules_for(session, flag.id)
-    ]
+    return [_read(s, owners) for s in await repository.schedules_for(session, flag.id)]
+
+
+def _read(schedule: RolloutSchedule, owners: dict[str, str]) -> RolloutScheduleRead:
+    """The schedule as the API shows it, with the guarded rollout that owns it (``owners``: see
+    ``safety.repository.rollouts_by_schedule``)."""
+    read = RolloutScheduleRead.model_validate(schedule)
+    return read.model_copy(update={"rollout_id": owners.get(schedule.id)})
 
 
 async def cancel_schedule(
@@ -193,7 +197,7 @@ async def cancel_schedule(
             before=before,
             after=schedule_snapshot(schedule),
         )
-    return RolloutScheduleRead.model_validate(schedule)
+    return _read(schedule, await safety_repository.rollouts_by_schedule(session, flag.id))
 
 
 # (session, schedule, when its next step was due) -> True to keep that step waiting; it may also pause
