@@ -3,6 +3,8 @@ VENV ?= .venv
 UV_VERSION ?= 0.13.9
 BIN := $(VENV)/bin
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# pytest-xdist processes for `make test` (one a core; each has its own database, Redis db and ports)
+PYTEST_WORKERS ?= auto
 
 .PHONY: install install-runtime run test js-test lint format bench bench-peers bench-peers-http build validate-deploy faults fuzz mutation clean web web-test
 
@@ -53,7 +55,7 @@ lint: install
 	$(BIN)/lint-imports
 
 test: lint js-test ## lint (ruff, mypy strict), the TypeScript SDK's tests, the whole test suite, then the console's tests
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --maxprocesses 8
 	$(MAKE) web-test
 
 web-test: install ## the console: ESLint + tsc, unit tests (Vitest), end-to-end in Chromium

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from experimently import migrate
@@ -26,9 +27,31 @@ from experimently.kit import clock
 from experimently.models import metadata
 from experimently.runtime import Runtime, build_runtime
 
-PG_URL = os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("EXPERIMENTLY_TEST_REDIS_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Under pytest-xdist (`make test` runs `pytest -n`), each worker ("gw0", "gw1", ...) gets a database and a
+# Redis database of its own, named from the configured ones: `test` -> `test_gw1`, `/15` -> `/14`.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def worker_database_url(url: str | None, worker: str) -> str | None:
+    """The worker's own PostgreSQL database: the configured one for the first worker (or none)."""
+    if not url or worker in ("", "gw0"):
+        return url
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{worker}").render_as_string(hide_password=False)
+
+
+def worker_redis_url(url: str | None, worker: str) -> str | None:
+    """The worker's own Redis database number, counting down from the configured one (16 in all)."""
+    if not url or worker in ("", "gw0"):
+        return url
+    parts = urlsplit(url)
+    own = (int(parts.path.strip("/") or 0) - int(worker.removeprefix("gw"))) % 16
+    return urlunsplit(parts._replace(path=f"/{own}"))
+
+
+PG_URL = worker_database_url(os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"), WORKER)
+REDIS_URL = worker_redis_url(os.environ.get("EXPERIMENTLY_TEST_REDIS_URL"), WORKER)
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin-password-123"
 TEST_ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS0wMTIzNDU2Nzg5YWI="  # 32 bytes, url-safe base64
@@ -59,6 +82,7 @@ async def migrated_sqlite(sqlite_template: Path) -> Path:
 async def migrated_postgres() -> str | None:
     if not PG_URL:
         return None
+    await _create_database(PG_URL)
     engine = create_async_engine(PG_URL)
     try:
         async with engine.begin() as conn:
@@ -68,6 +92,22 @@ async def migrated_postgres() -> str | None:
     finally:
         await engine.dispose()
     return PG_URL
+
+
+async def _create_database(url: str) -> None:
+    """Create a worker's database when it does not exist yet (through the server's `postgres` one)."""
+    if url == os.environ.get("EXPERIMENTLY_TEST_DATABASE_URL"):
+        return  # the configured database exists; only the other workers' are created here
+    name = make_url(url).database
+    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            if not found:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
 
 
 async def _truncate_postgres(url: str) -> None:

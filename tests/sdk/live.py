@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import socket
 import threading
@@ -18,10 +19,22 @@ import uvicorn
 from experimently.app import create_app
 from experimently.bootstrap import bootstrap
 from experimently.runtime import Runtime, build_runtime
-from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_settings
+from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, WORKER, make_settings
 
-PORTS = range(18400, 18500)
 T = TypeVar("T")
+
+
+def worker_ports(worker: str, workers: int) -> range:
+    """18400-18499, split evenly between pytest-xdist workers (gw0 the first): two workers probing
+    the same range would both pick its first free port."""
+    if not worker:
+        return range(18400, 18500)
+    size = 100 // max(workers, 1)
+    first = 18400 + size * int(worker.removeprefix("gw"))
+    return range(first, first + size)
+
+
+PORTS = worker_ports(WORKER, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
 
 
 def free_port() -> int:
@@ -32,7 +45,7 @@ def free_port() -> int:
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 18400-18499")
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 class LiveServer:

@@ -103,7 +103,13 @@ def test_server_killed_mid_stream__keeps_serving__reconnects_and_catches_up(
             while client.is_enabled("f", "u1"):
                 assert time.monotonic() < deadline, "the client never caught up"
                 time.sleep(0.05)
-            assert client._updater is not None and client._updater.reconnects > reconnects
+            # the catch-up may come from the fetch that follows a failed attempt, a moment before the
+            # loop counts that attempt: wait for the stream to be open again
+            updater = client._updater
+            assert updater is not None
+            while not (updater.connected and updater.reconnects > reconnects):
+                assert time.monotonic() < deadline, "the client never reconnected its stream"
+                time.sleep(0.05)
     finally:
         live.stop()
         process.kill()

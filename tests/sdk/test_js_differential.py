@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.sdk.live import LiveServer
+from tests.sdk.live import LiveServer, free_port
 from tests.sdk.ruleset import EXPERIMENTS, FLAGS, build, users
 from tests.sdk.test_differential import server_flags, server_variants
 
@@ -31,7 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "sdk" / "js"
 SCRIPT = JS / "scripts" / "differential-client.mjs"
 BROWSER_SCRIPT = JS / "scripts" / "browser-client.mjs"
-PORTS = range(18900, 18950)
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("CI") != "true"
@@ -40,22 +38,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _port() -> int:
-    for port in PORTS:
-        with contextlib.closing(socket.socket()) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18900-18949")
-
-
 class ProcessServer(LiveServer):
     """`experimently serve` as a child process (SQLite in a temp data dir); the same helpers as LiveServer."""
 
     def __init__(self, data_dir: Path, **env: str) -> None:
-        super().__init__("sqlite", data_dir, port=_port())
+        super().__init__("sqlite", data_dir, port=free_port())
         self.data_dir = data_dir
         self.env = env
         self.process: subprocess.Popen[bytes] | None = None
