@@ -89,7 +89,7 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 ]
             },
-            "environments.production.rules[0].conditions[0].operator",
+            "rules[0].conditions[0].operator",
         ),
         (
             {
@@ -101,7 +101,7 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 ]
             },
-            "environments.production.rules[0].conditions[0].values",
+            "rules[0].conditions[0].values",
         ),
         (
             {
@@ -113,7 +113,7 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 ]
             },
-            "environments.production.rules[0].conditions[0].values",
+            "rules[0].conditions[0].values",
         ),
         (
             {
@@ -125,7 +125,7 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 ]
             },
-            "environments.production.rules[0].conditions[0].values",
+            "rules[0].conditions[0].values",
         ),
         (
             {
@@ -137,7 +137,7 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 ]
             },
-            "environments.production.rules[0].conditions[0].values",
+            "rules[0].conditions[0].values",
         ),
         (
             {
@@ -147,9 +147,9 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 }
             },
-            "environments.production.fallthrough.rollout.variations",
+            "fallthrough.rollout.variations",
         ),
-        ({"fallthrough": {"variation": "maybe"}}, "environments.production.fallthrough.variation"),
+        ({"fallthrough": {"variation": "maybe"}}, "fallthrough.variation"),
         (
             {
                 "rules": [
@@ -160,7 +160,7 @@ async def test_update__version_rises__stale_version_409(harness: Harness) -> Non
                     }
                 ]
             },
-            "environments.production.rules[0].conditions[0].values",
+            "rules[0].conditions[0].values",
         ),
     ],
 )
@@ -176,6 +176,33 @@ async def test_environment_update__invalid__422_with_exact_path(
     assert unchanged.json()["data"]["version"] == 1
 
 
+async def test_environment_update__paths_relative_to_its_body__as_the_schema_errors(harness: Harness) -> None:
+    # the body is one environment's targeting: a rule's problem and a shape problem are both named
+    # from it (they were `environments.production.rules[0]...` and `rules[0]...` side by side)
+    await create_flag(harness)
+    rule = {"id": "r1", "conditions": [{"attribute": "a", "operator": "like", "values": ["x"]}]}
+    rule_problem = await put_env(
+        harness, "new-checkout", "production", {"rules": [{**rule, "serve": {"variation": "on"}}]}, 1
+    )
+    shape_problem = await put_env(harness, "new-checkout", "production", {"rules": [rule, "not a rule"]}, 1)
+    assert [e["path"] for e in rule_problem.json()["error"]["details"]["errors"]] == [
+        "rules[0].conditions[0].operator"
+    ]
+    assert [e["path"] for e in shape_problem.json()["error"]["details"]["errors"]] == ["rules[1]"]
+    # the whole flag's body keeps the full form
+    patched = await harness.client.patch(
+        f"{FLAGS}/new-checkout",
+        json={
+            "version": 1,
+            "environments": {"production": {"rules": [{**rule, "serve": {"variation": "on"}}]}},
+        },
+        headers=await harness.admin(),
+    )
+    assert [e["path"] for e in patched.json()["error"]["details"]["errors"]] == [
+        "environments.production.rules[0].conditions[0].operator"
+    ]
+
+
 async def test_prerequisite_cycle__refused(harness: Harness) -> None:
     await create_flag(harness, "a")
     await create_flag(harness, "b")
@@ -185,9 +212,7 @@ async def test_prerequisite_cycle__refused(harness: Harness) -> None:
         harness, "a", "production", {"prerequisites": [{"flag": "b", "variation": "on"}]}, 1
     )
     assert cycle.status_code == 422
-    assert cycle.json()["error"]["details"]["errors"][0]["path"].startswith(
-        "environments.production.prerequisites"
-    )
+    assert cycle.json()["error"]["details"]["errors"][0]["path"].startswith("prerequisites")
 
 
 async def test_archive__refused_while_a_prerequisite_of_another_flag(harness: Harness) -> None:

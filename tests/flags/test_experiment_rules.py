@@ -38,7 +38,7 @@ async def test_a_rule_must_name_an_experiment_and_map_all_its_variants(harness: 
     assert unknown.status_code == 422, unknown.text
     assert unknown.json()["error"]["details"]["errors"] == [
         {
-            "path": "environments.production.rules[0].serve.experiment.key",
+            "path": "rules[0].serve.experiment.key",
             "message": "no experiment 'checkout-colour'",
         }
     ]
@@ -47,11 +47,11 @@ async def test_a_rule_must_name_an_experiment_and_map_all_its_variants(harness: 
     assert typo.status_code == 422
     assert typo.json()["error"]["details"]["errors"] == [
         {
-            "path": "environments.production.rules[0].serve.experiment.variations.treatmnt",
+            "path": "rules[0].serve.experiment.variations.treatmnt",
             "message": "experiment 'checkout-color' has no variant 'treatmnt' (it has control, treatment)",
         },
         {
-            "path": "environments.production.rules[0].serve.experiment.variations",
+            "path": "rules[0].serve.experiment.variations",
             "message": "maps no variation to 'treatment' of experiment 'checkout-color' (a unit assigned "
             "to it would be exposed, then served by the next rule)",
         },
@@ -61,7 +61,7 @@ async def test_a_rule_must_name_an_experiment_and_map_all_its_variants(harness: 
     partial = await _put(harness, "button", {"fallthrough": fallthrough})
     assert partial.status_code == 422
     assert [e["path"] for e in partial.json()["error"]["details"]["errors"]] == [
-        "environments.production.fallthrough.experiment.variations"
+        "fallthrough.experiment.variations"
     ]
 
     # the same checks on create and on PATCH; nothing was stored by the refusals

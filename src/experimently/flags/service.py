@@ -285,8 +285,21 @@ async def update_environment(
     merged = copy.deepcopy(flag.environments)
     merged[env] = complete_environment(body.model_dump(exclude={"version"}), flag.variations)
     flag.environments = merged
-    await _check(session, flag, [env], experiments)
+    try:
+        await _check(session, flag, [env], experiments)
+    except ValidationFailed as exc:
+        raise _relative_to(exc, f"environments.{env}.") from None
     return await _commit_change(session, cache, actor, flag, before, "flag.environment_updated")
+
+
+def _relative_to(exc: ValidationFailed, prefix: str) -> ValidationFailed:
+    """The same refusal with its paths relative to a body that is one environment's targeting
+    (``rules[0]...``, as the schema's own errors for that body); a path outside it (another flag's,
+    the flag's variations) keeps its full form."""
+    errors = [
+        {**error, "path": error["path"].removeprefix(prefix)} for error in exc.details.get("errors", [])
+    ]
+    return ValidationFailed(exc.message, errors)
 
 
 async def set_enabled(

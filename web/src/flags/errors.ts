@@ -1,7 +1,8 @@
 import { ApiError } from "../api/client";
 
-/** The server names fields from the flag's root (`environments.production.rules[0]...`); an editor of
- * one environment looks them up relative to it (`rules[0]...`). */
+/** The server names a flag's fields from its root (`environments.production.rules[0]...`), and those of
+ * one environment's PUT from that body (`rules[0]...`); an editor of one environment looks both up
+ * relative to it. */
 export function fieldErrorsFor(error: unknown, prefix: string): Map<string, string> {
   const map = new Map<string, string>();
   if (!(error instanceof ApiError) || (error.status !== 422 && error.status !== 409)) return map;
