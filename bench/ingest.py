@@ -14,7 +14,7 @@ Ends with one line of JSON.
     .venv/bin/python bench/ingest.py [--requests 200] [--concurrency 4] [--workers 1]
         [--shapes postgres,postgres-split,sqlite] [--api-workers 1] [--keyed-every 1]
         [--client-timestamps] [--ids time-ordered|sequential|random] [--stored-keys 0] [--stored-events 0]
-        [--drop-index NAME ...]
+        [--drop-index NAME ...] [--sql STATEMENT ...]
 
 ``--stored-keys N`` fills the key table with N random ids before the measured writes, as the events a
 deployment retains would have left it; with it, ``--ids`` shows what the ids' order costs.
@@ -22,7 +22,9 @@ deployment retains would have left it; with it, ``--ids`` shows what the ids' or
 Both are PostgreSQL only and end with a ``CHECKPOINT``, so every run starts at the same point of the
 checkpoint cycle. ``--drop-index NAME`` (repeatable; PostgreSQL only) drops an index or a primary key
 of the bench database after its migrations: what one index costs the whole path (e.g. ``pk_events``,
-``ix_events_name_seq``, ``ix_event_keys_occurred_at``).
+``ix_events_name_seq``, ``ix_event_keys_occurred_at``). ``--sql STATEMENT`` (repeatable; PostgreSQL
+only) runs after the drops: an index of another shape, tried without a migration (e.g. ``--drop-index
+ix_events_user_time --sql 'CREATE INDEX ix_events_user ON events (user_id)'``).
 """
 
 from __future__ import annotations
@@ -104,6 +106,16 @@ async def drop_indexes(names: list[str]) -> None:
                 await conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             else:
                 await conn.execute(f'DROP INDEX "{name}"')
+    finally:
+        await conn.close()
+
+
+async def run_sql(statements: list[str]) -> None:
+    """Run each statement on the bench database (after ``--drop-index``): an index of another shape."""
+    conn = await asyncpg.connect(PG_BENCH)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
 
@@ -339,6 +351,7 @@ async def run_shape(
     stored_keys: int = 0,
     stored_events: int = 0,
     drop: list[str] | None = None,
+    statements: list[str] | None = None,
 ) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     env = {
@@ -372,6 +385,8 @@ async def run_shape(
             await wait_ready(client, server)
             if drop and shape.startswith("postgres"):  # after serve --migrate, before any write
                 await drop_indexes(drop)
+            if statements and shape.startswith("postgres"):
+                await run_sql(statements)
             if split:  # after serve --migrate
                 writers = [start_worker(env) for _ in range(workers)]
             headers = await track_key(client)
@@ -460,6 +475,12 @@ async def main() -> None:
         default=[],
         help="drop this index or primary key of the bench database first (repeatable; PostgreSQL only)",
     )
+    parser.add_argument(
+        "--sql",
+        action="append",
+        default=[],
+        help="run this statement on the bench database after the drops (repeatable; PostgreSQL only)",
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for shape in args.shapes.split(","):
@@ -475,6 +496,7 @@ async def main() -> None:
             args.stored_keys,
             args.stored_events,
             args.drop_index,
+            args.sql,
         )
         results[shape] = result
         print(
@@ -497,6 +519,7 @@ async def main() -> None:
                 "stored_keys": args.stored_keys,
                 "stored_events": args.stored_events,
                 "dropped_indexes": args.drop_index,
+                "sql": args.sql,
                 **results,
             }
         )
