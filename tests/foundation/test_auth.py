@@ -44,7 +44,8 @@ async def test_tampered_token__refused(harness: Harness) -> None:
     token = (await _token(harness))["access_token"]
     head, payload, sig = token.split(".")
     forged = jwt.encode(
-        {**jwt.decode(token, options={"verify_signature": False}), "role": "admin"}, "other-secret"
+        {**jwt.decode(token, options={"verify_signature": False}), "role": "admin"},
+        "another-secret-of-thirty-two-bytes-at-least",
     )
     for bad in (f"{head}.{payload}.{sig[:-2]}AA", forged, "not-a-jwt"):
         response = await harness.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {bad}"})
