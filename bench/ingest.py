@@ -94,11 +94,12 @@ async def store_keys(count: int) -> None:
         await conn.close()
 
 
-async def drop_indexes(names: list[str]) -> None:
-    """Drop each named index of the bench database, or the constraint of that name (a primary key)."""
+async def reshape(drop: list[str], statements: list[str]) -> None:
+    """Drop each named index of the bench database, or the constraint of that name (a primary key),
+    then run each statement (an index of another shape), on one connection."""
     conn = await asyncpg.connect(PG_BENCH)
     try:
-        for name in names:
+        for name in drop:
             table = await conn.fetchval(
                 "SELECT conrelid::regclass::text FROM pg_constraint WHERE conname = $1", name
             )
@@ -106,14 +107,6 @@ async def drop_indexes(names: list[str]) -> None:
                 await conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
             else:
                 await conn.execute(f'DROP INDEX "{name}"')
-    finally:
-        await conn.close()
-
-
-async def run_sql(statements: list[str]) -> None:
-    """Run each statement on the bench database (after ``--drop-index``): an index of another shape."""
-    conn = await asyncpg.connect(PG_BENCH)
-    try:
         for statement in statements:
             await conn.execute(statement)
     finally:
@@ -383,10 +376,8 @@ async def run_shape(
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
             await wait_ready(client, server)
-            if drop and shape.startswith("postgres"):  # after serve --migrate, before any write
-                await drop_indexes(drop)
-            if statements and shape.startswith("postgres"):
-                await run_sql(statements)
+            if (drop or statements) and shape.startswith("postgres"):  # after serve --migrate, before writes
+                await reshape(drop or [], statements or [])
             if split:  # after serve --migrate
                 writers = [start_worker(env) for _ in range(workers)]
             headers = await track_key(client)
