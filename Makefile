@@ -99,7 +99,7 @@ format: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules src/experimently/console/dist \
-		mutants sdk/python/mutants .venv-peers
+		mutants sdk/python/mutants .venv-peers .venv-columnar
 
 # Deployment files, validated without a container runtime or a cluster: compose against the Compose
 # Specification schema, each Kustomize overlay rendered and checked against the Kubernetes schemas,

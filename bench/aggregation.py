@@ -102,7 +102,7 @@ async def one_run(
 
 
 PRE_US = 14 * DAY_US  # revenue's CUPED pre-period, as bench/results.py defines it
-FLOOR_SETUP = [
+FLOOR_TABLES = [
     "DROP SCHEMA IF EXISTS bench_floor CASCADE",
     "CREATE SCHEMA bench_floor",
     # the first exposures, already computed (the production pass reads them from its scratch table)
@@ -116,10 +116,10 @@ FLOOR_SETUP = [
        FROM events e JOIN bench_floor.units x ON x.user_id = e.user_id
        WHERE e.name IN ('purchase', 'error')
        ORDER BY e.seq""",  # in arrival order, as the events are stored (see bench/results.py --layout)
-    "ALTER TABLE bench_floor.units DROP COLUMN user_id",
-    "VACUUM ANALYZE bench_floor.units",
-    "VACUUM ANALYZE bench_floor.facts",
 ]
+FLOOR_TRIM = "ALTER TABLE bench_floor.units DROP COLUMN user_id"  # the units are numbers from here on
+FLOOR_VACUUM = ["VACUUM ANALYZE bench_floor.units", "VACUUM ANALYZE bench_floor.facts"]
+FLOOR_PARAMS = {"key": KEY, "start": to_us(START)}
 # purchase (binomial), revenue (sum, 14-day CUPED pre-period), errors (count), as the production
 # statement computes them (metrics.repository.metrics_statement), per unit then per (variant, day)
 FLOOR_PASS = f"""
@@ -145,11 +145,11 @@ async def floor_runs(
     """Build the narrow store (untimed), then time ``runs`` passes over it; returns the wall times and
     the last pass's rows."""
     async with sessions() as session, session.begin():
-        for statement in FLOOR_SETUP[:5]:
-            await session.execute(text(statement), {"key": KEY, "start": to_us(START)})
+        for statement in [*FLOOR_TABLES, FLOOR_TRIM]:
+            await session.execute(text(statement), FLOOR_PARAMS)
     async with engine.connect() as connection:  # VACUUM runs outside a transaction
         autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-        for statement in FLOOR_SETUP[5:]:
+        for statement in FLOOR_VACUUM:
             await autocommit.execute(text(statement))
     walls: list[float] = []
     rows: list[Any] = []
