@@ -7,7 +7,7 @@ metric definition changes)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -361,6 +361,11 @@ async def _compute(
     }
 
 
+# how long "aggregate now" waits for the events accepted before it to be written
+SETTLE_SECONDS = 5.0
+Settle = Callable[[float], Awaitable[int | None]]
+
+
 async def aggregate_now(
     db: Database,
     cache: Cache,
@@ -370,11 +375,18 @@ async def aggregate_now(
     after: AfterAggregation | None,
     *,
     full: bool = False,
+    settle: Settle | None = None,
 ) -> dict[str, Any]:
     """Run the aggregation of one experiment now (as the job does, then its guardrail checks);
     audited. Running, paused and completed experiments are aggregated (a completed one up to its end:
     events that happened before it and arrived late); drafts, scheduled and archived ones are a 409.
-    ``full`` recomputes from every raw event instead of incrementally."""
+    ``full`` recomputes from every raw event instead of incrementally.
+
+    ``settle`` (the event pipeline's, given by the API): first wait, at most :data:`SETTLE_SECONDS`,
+    for the events accepted before the call to be written, so that "aggregate now" counts what a
+    client has just sent (an SDK's ``flush`` returns once the server has accepted its events, not
+    once they are stored). ``events_waiting`` in the answer: 0 when they were, otherwise how many
+    events the queue still held (``None``: it could not be read)."""
     async with db.transaction() as session:
         exp = await experiments.get(session, actor, ref)
         require(actor, Permission.EXPERIMENTS_WRITE, owner_id=exp.owner_id)
@@ -395,6 +407,7 @@ async def aggregate_now(
         return [spec]
 
     began = time.perf_counter()
+    waiting = await settle(SETTLE_SECONDS) if settle is not None else 0
     if full:
         async with db.transaction() as session:
             for spec in await only_this(session):
@@ -413,10 +426,20 @@ async def aggregate_now(
             "experiment.aggregated",
             "experiment",
             exp.id,
-            after={"aggregated_at": aggregated_at, "duration_ms": round(duration_ms, 1), "full": full},
+            after={
+                "aggregated_at": aggregated_at,
+                "duration_ms": round(duration_ms, 1),
+                "full": full,
+                "events_waiting": waiting,
+            },
         )
     await cache.invalidate(NAMESPACE)
-    return {"experiment_key": key, "aggregated_at": aggregated_at, "duration_ms": duration_ms}
+    return {
+        "experiment_key": key,
+        "aggregated_at": aggregated_at,
+        "duration_ms": duration_ms,
+        "events_waiting": waiting,
+    }
 
 
 def refreshing_results(provider: PrivacyProvider, cache: Cache) -> PrivacyProvider:

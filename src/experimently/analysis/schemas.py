@@ -280,6 +280,13 @@ class AggregateRead(BaseModel):
     experiment_key: str
     aggregated_at: str | None
     duration_ms: float
+    events_waiting: int | None = Field(
+        description=(
+            "0: every event accepted before the call was written, and counted, before it aggregated "
+            "(it waits up to 5 s for them); otherwise how many events the queue still held then, to "
+            "be counted by the next run; null: the queue could not be read"
+        )
+    )
 
 
 class ResultsMeta(BaseModel):

@@ -93,6 +93,8 @@ HOUSEKEEPING_SECONDS = 30.0
 # an idle writer's blocking read: under the Redis client's read time-out (kit.redis_retry.SOCKET_TIMEOUT),
 # which would otherwise cut every read that finds nothing new
 READ_BLOCK_MS = 250
+# how often settle() looks again whether the events accepted before it are written
+SETTLE_POLL_SECONDS = 0.02
 RECOUNT_BELOW = 10_000  # messages: a stream this short is recounted exactly (one atomic script)
 CLAIM_BATCHES = 10  # a claim takes up to 10 reads' worth of a dead consumer's messages at once
 
@@ -117,6 +119,11 @@ class Pipeline(Protocol):
     async def stop(self) -> None: ...
     async def flush(self, wait_seconds: float = 30.0) -> None: ...
     async def refresh_depth(self) -> None: ...
+    async def settle(self, wait_seconds: float) -> int | None:
+        """Wait, at most ``wait_seconds``, until every event accepted before the call is written;
+        returns 0 when they are, otherwise how many events the queue holds (``None``: it could not be
+        read). Events accepted meanwhile are not waited for."""
+        ...
 
 
 async def write_rows(db: Database, rows: Sequence[EventRow]) -> int:
@@ -165,6 +172,9 @@ class EmbeddedPipeline:
         self.batch = settings.event_batch_size
         self.queue: deque[list[EventRow]] = deque()
         self.pending = 0
+        self.accepted = 0  # events ever queued, and those of them written (in queue order): settle()
+        self.written = 0
+        self._wrote = asyncio.Event()  # set after each batch written
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -178,6 +188,7 @@ class EmbeddedPipeline:
             raise _full()
         self.queue.append(list(rows))
         self.pending += len(rows)
+        self.accepted += len(rows)
         QUEUE_DEPTH.set(self.pending)
         self._idle.clear()
         self._wake.set()
@@ -205,6 +216,8 @@ class EmbeddedPipeline:
             await asyncio.sleep(0.5)
             return
         self.pending -= len(rows)
+        self.written += len(rows)
+        self._wrote.set()
         QUEUE_DEPTH.set(self.pending)
 
     async def _run(self) -> None:
@@ -224,6 +237,20 @@ class EmbeddedPipeline:
 
     async def flush(self, wait_seconds: float = 30.0) -> None:
         await asyncio.wait_for(self._idle.wait(), wait_seconds)
+
+    async def settle(self, wait_seconds: float) -> int | None:
+        """The queue is written in order: the events accepted before the call are written once as
+        many events have been written as had been accepted then."""
+        mark, deadline = self.accepted, time.monotonic() + wait_seconds
+        while True:
+            self._wrote.clear()  # before the look: a batch written after it wakes the wait
+            if self.written >= mark:
+                return 0
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return self.pending
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wrote.wait(), left)
 
     async def stop(self) -> None:
         """Refuse new events, write every queued one, then end the writer."""
@@ -462,6 +489,24 @@ class StreamPipeline:
 
     async def depth(self) -> int:
         return int(await self.redis.get(self.counter) or 0)
+
+    async def settle(self, wait_seconds: float) -> int | None:
+        """A message leaves the stream when its events are committed (``ACK`` deletes it), so the
+        events accepted before the call are written once no message up to the stream's newest then is
+        left. Whichever process writes them: this one's writers, another's, a worker's."""
+        try:
+            newest: Any = await self.redis.xrevrange(self.stream, count=1)
+            if not newest:
+                return 0
+            mark, deadline = newest[0][0], time.monotonic() + wait_seconds
+            while await self.redis.xrange(self.stream, max=mark, count=1):
+                if time.monotonic() >= deadline:
+                    return await self.depth()
+                await asyncio.sleep(SETTLE_POLL_SECONDS)
+            return 0
+        except Exception as exc:  # Redis down or its circuit open: the aggregation goes on without
+            log.warning("events.settle_failed", error=repr(exc))
+            return None
 
     async def refresh_depth(self) -> None:
         """Set the gauge from the shared counter (at each scrape, and while the writer waits for the

@@ -139,9 +139,17 @@ async def assign_bulk(
 @router.post("/{ref}/aggregate", response_model=Envelope[AggregateRead], responses=errors(409))
 async def aggregate(actor: ActorDep, runtime: RuntimeDep, ref: str) -> Envelope[AggregateRead]:
     """Run the metric aggregation of this experiment now (running or paused; 409 otherwise), then
-    its guardrail checks; audited. The results endpoint serves the fresh numbers right after."""
+    its guardrail checks; audited. It first waits, up to 5 s, for the events accepted before the call
+    to be written (``events_waiting``: 0 when they were). The results endpoint serves the fresh numbers
+    right after."""
     data = await aggregate_now(
-        runtime.db, runtime.cache, actor, ref, runtime.aggregation_specs, runtime.after_aggregation
+        runtime.db,
+        runtime.cache,
+        actor,
+        ref,
+        runtime.aggregation_specs,
+        runtime.after_aggregation,
+        settle=runtime.pipeline.settle,
     )
     return Envelope(data=AggregateRead.model_validate(data))
 

@@ -596,7 +596,9 @@ export interface paths {
         /**
          * Aggregate
          * @description Run the metric aggregation of this experiment now (running or paused; 409 otherwise), then
-         *     its guardrail checks; audited. The results endpoint serves the fresh numbers right after.
+         *     its guardrail checks; audited. It first waits, up to 5 s, for the events accepted before the call
+         *     to be written (``events_waiting``: 0 when they were). The results endpoint serves the fresh numbers
+         *     right after.
          */
         post: operations["aggregate_api_v1_experiments__ref__aggregate_post"];
         delete?: never;
@@ -1952,6 +1954,11 @@ export interface components {
             aggregated_at: string | null;
             /** Duration Ms */
             duration_ms: number;
+            /**
+             * Events Waiting
+             * @description 0: every event accepted before the call was written, and counted, before it aggregated (it waits up to 5 s for them); otherwise how many events the queue still held then, to be counted by the next run; null: the queue could not be read
+             */
+            events_waiting: number | null;
         };
         /**
          * Aggregation

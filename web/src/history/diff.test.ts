@@ -114,6 +114,9 @@ describe("records without a before and after", () => {
   it("an aggregation run says how long it took, not created", () => {
     const lines = summarize("experiment.aggregated", null, { aggregated_at: null, duration_ms: 12.3, full: true });
     expect(lines).toEqual(["aggregated in 12.3 ms", "recomputed from scratch"]);
+    const behind = summarize("experiment.aggregated", null, { aggregated_at: null, duration_ms: 5004, full: false, events_waiting: 1200 });
+    expect(behind).toEqual(["aggregated in 5004 ms", "1200 accepted events not yet written (counted next run)"]);
+    expect(summarize("experiment.aggregated", null, { duration_ms: 3, full: false, events_waiting: 0 })).toEqual(["aggregated in 3 ms"]);
   });
 
   it("other event records list their fields", () => {

@@ -129,6 +129,9 @@ export function summarize(action: string, before: unknown, after: unknown, peopl
     const parts = [`aggregated in ${show(after.duration_ms)} ms`];
     if (after.full) parts.push("recomputed from scratch");
     if (typeof after.aggregated_at === "string") parts.push(`data up to ${formatWhen(after.aggregated_at)}`);
+    if (typeof after.events_waiting === "number" && after.events_waiting > 0) {
+      parts.push(`${show(after.events_waiting)} accepted events not yet written (counted next run)`);
+    }
     return parts;
   }
   return Object.entries(after)

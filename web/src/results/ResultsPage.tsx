@@ -10,7 +10,7 @@ import { useAggregate, useBreaches, useExperiment, useResults } from "./api";
 import { AGGREGATED_STATUSES, AutoPauseBanner, BreachList, PausedBanner, ShippedBanner, WarningBanners } from "./Banners";
 import { downloadCsv } from "./csv";
 import { guardrailHarms, shipCandidate } from "./harm";
-import { ENGINE_NAMES, formatWait } from "./format";
+import { ENGINE_NAMES, formatAggregated, formatWait } from "./format";
 import { MetricCard, type Role } from "./MetricCard";
 import { variantWeights } from "./reasons";
 import type { CorrectionChoice, Engine, ResultsSettings } from "./types";
@@ -280,7 +280,7 @@ export function ResultsPage() {
         )}
         {results.isFetching ? <span className="text-slate-500"> · updating…</span> : null}
         <span role="status" className="text-slate-600">
-          {aggregate.isSuccess ? ` · aggregated now, in ${Math.round(aggregate.data.duration_ms)} ms` : ""}
+          {aggregate.isSuccess ? formatAggregated(aggregate.data) : ""}
         </span>
       </p>
       {aggregate.isError ? <ErrorBanner error={aggregate.error} /> : null}

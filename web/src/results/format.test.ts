@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   defaultFormat,
+  formatAggregated,
   formatPEquals,
   formatCount,
   formatCurrency,
@@ -110,5 +111,16 @@ describe("prose from the server, read the page's way", () => {
   it("a p-value below the floor reads p < 0.001, never p = < 0.001", () => {
     expect(formatPEquals(0.0000012)).toBe("p < 0.001");
     expect(formatPEquals(0.042)).toBe("p = 0.042");
+  });
+});
+
+describe("formatAggregated", () => {
+  it("says how long, and what the queue still held", () => {
+    expect(formatAggregated({ duration_ms: 41.6, events_waiting: 0 })).toBe(" · aggregated now, in 42 ms");
+    expect(formatAggregated({ duration_ms: 5012, events_waiting: 1 })).toBe(
+      " · aggregated now, in 5012 ms; 1 event was still waiting to be written: it counts in the next run",
+    );
+    expect(formatAggregated({ duration_ms: 5012, events_waiting: 3500 })).toContain("3,500 events were still waiting");
+    expect(formatAggregated({ duration_ms: 9, events_waiting: null })).toContain("the event queue could not be read");
   });
 });

@@ -176,6 +176,19 @@ export function formatWait(seconds: number): string {
   return `in ${Math.round(seconds / 3600)} h`;
 }
 
+/** What "Refresh now" says it did: how long it took and, when the event queue still held events the
+ * server had accepted before the click (it waits up to 5 s for them), that they count next run. */
+export function formatAggregated(done: { duration_ms: number; events_waiting: number | null }): string {
+  const took = ` · aggregated now, in ${Math.round(done.duration_ms)} ms`;
+  if (done.events_waiting === null) return `${took}; the event queue could not be read, recent events may be missing`;
+  if (done.events_waiting > 0) {
+    const n = done.events_waiting;
+    const which = n === 1 ? "event was still waiting to be written: it counts" : "events were still waiting to be written: they count";
+    return `${took}; ${formatCount(n)} ${which} in the next run`;
+  }
+  return took;
+}
+
 export const ENGINE_NAMES: Record<Engine, string> = {
   frequentist: "Frequentist",
   sequential: "Sequential",
