@@ -274,3 +274,24 @@ async def test_power__valid_inputs_still_answer(harness: Harness) -> None:
     assert huge.status_code == 200, huge.text
     size = huge.json()["data"]["sample_size"]
     assert size["messages"] == ["NUMERIC_RANGE"] and "beyond what can be computed" in size["explanation"]
+
+
+async def test_sum_kind__as_the_results_name_it__planned_and_analysed_as_a_mean(harness: Harness) -> None:
+    """The results say ``kind: sum`` for a sum metric; an analyst copying it into the planning and
+    analysis endpoints got a 422 ("Input should be 'binomial', 'count', 'mean' or 'ratio'")."""
+    plan = {"baseline_mean": 12.5, "baseline_variance": 30, "relative_mde": 0.05}
+    as_sum = await _power(harness, {"kind": "sum", **plan})
+    as_mean = await _power(harness, {"kind": "mean", **plan})
+    assert as_sum.status_code == 200, as_sum.text
+    assert as_sum.json()["data"]["kind"] == "sum"
+    assert as_sum.json()["data"]["sample_size"] == as_mean.json()["data"]["sample_size"]
+    rng = np.random.default_rng(5)
+    yc, yt = rng.gamma(2.0, 5.0, 800), rng.gamma(2.0, 5.5, 800)
+    arms = [_arm("control", yc), _arm("treatment", yt)]
+    metrics = [[{"kind": kind, "variants": arms}] for kind in ("sum", "mean")]
+    bodies = [{"control": "control", "metrics": m} for m in metrics]
+    answers = [(await _compute(harness, body))["data"] for body in bodies]
+    assert answers[0]["metrics"][0]["comparisons"] == answers[1]["metrics"][0]["comparisons"]
+    refused = await _power(harness, {"kind": "total", **plan})
+    assert refused.status_code == 422
+    assert "'sum'" in refused.json()["error"]["details"]["errors"][0]["message"]

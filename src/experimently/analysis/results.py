@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from experimently import audit
 from experimently.actor import Actor
 from experimently.analysis import presentation
-from experimently.analysis.schemas import CorrectionName
+from experimently.analysis.schemas import ANALYSED_AS, CorrectionName
 from experimently.analysis.service import correction_of, require_analysis
 from experimently.cache import Cache
 from experimently.db import Database
@@ -44,7 +44,6 @@ from experimently.rbac import Permission, require
 from experimently.stats import (
     Engine,
     MetricAnalysis,
-    MetricKind,
     MetricRole,
     VariantStats,
     analyze_experiment,
@@ -55,13 +54,6 @@ from experimently.stats import (
 NAMESPACE = "results"
 AGGREGATION_JOB = "metrics.aggregate"
 INTERVAL_LEVEL_ALPHA = 0.05  # the results endpoint analyses at alpha 0.05: 95% intervals
-KINDS = {
-    "binomial": MetricKind.BINOMIAL,
-    "count": MetricKind.COUNT,
-    "sum": MetricKind.MEAN,
-    "mean": MetricKind.MEAN,
-    "ratio": MetricKind.RATIO,
-}
 
 
 def _metric_plan(exp: Experiment) -> list[tuple[str, MetricRole]]:
@@ -91,7 +83,7 @@ def _analyze(
     thresholds: tuple[float, float] = (presentation.DEFAULT_WIN, presentation.DEFAULT_LOSE),
 ) -> MetricAnalysis:
     return analyze_metric(
-        KINDS[metric.kind],
+        ANALYSED_AS[metric.kind],
         arms,
         control_key=control_key(exp),
         engine=engine,

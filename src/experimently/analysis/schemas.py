@@ -11,6 +11,16 @@ from experimently.metrics.schemas import MetricFormat
 from experimently.stats import Alternative, Engine, MetricKind, MetricRole
 
 CorrectionName = Literal["holm", "bh", "benjamini-hochberg", "none"]
+# a metric's kind as defined, and how the engine analyses it: a sum metric (the sum of a value per unit)
+# is the mean of that per-unit sum over the exposed units
+DefinedKind = Literal["binomial", "count", "sum", "mean", "ratio"]
+ANALYSED_AS: dict[str, MetricKind] = {
+    "binomial": MetricKind.BINOMIAL,
+    "count": MetricKind.COUNT,
+    "sum": MetricKind.MEAN,
+    "mean": MetricKind.MEAN,
+    "ratio": MetricKind.RATIO,
+}
 DEFAULT_WIN_THRESHOLD, DEFAULT_LOSE_THRESHOLD = 0.95, 0.05
 
 
@@ -43,7 +53,7 @@ class VariantInput(_Finite):
 
 class MetricInput(_Finite):
     key: str = Field(default="metric", min_length=1, max_length=100)
-    kind: MetricKind
+    kind: DefinedKind = Field(description="as the metric is defined; `sum` is analysed as `mean` (per unit)")
     role: MetricRole = MetricRole.GOAL
     lower_is_better: bool = False
     variants: list[VariantInput] = Field(min_length=1, max_length=50)
@@ -93,7 +103,7 @@ class PowerRequest(_Finite):
     """Give ``relative_mde`` for the sample size, ``units_per_arm`` for the detectable effect, or both for
     the power. ``daily_units`` (all arms) adds the days needed to reach the sample in each of ``arms``."""
 
-    kind: MetricKind
+    kind: DefinedKind = Field(description="as the metric is defined; `sum` is planned as `mean` (per unit)")
     baseline_mean: float
     baseline_variance: float | None = Field(default=None, ge=0)
     relative_mde: float | None = None
@@ -184,7 +194,7 @@ class MetricInfo(BaseModel):
 
     key: str
     name: str
-    kind: Literal["binomial", "count", "sum", "mean", "ratio"]
+    kind: DefinedKind
     direction: Literal["higher", "lower"]
     format: MetricFormat
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from experimently.actor import Actor
 from experimently.analysis.presentation import annotate_comparisons, applied_correction, correction_detail
-from experimently.analysis.schemas import ComputeRequest, CorrectionName, PowerRequest
+from experimently.analysis.schemas import ANALYSED_AS, ComputeRequest, CorrectionName, PowerRequest
 from experimently.errors import ValidationFailed
 from experimently.rbac import Permission, permissions_for, require
 from experimently.stats import (
@@ -54,7 +54,7 @@ def compute(actor: Actor, body: ComputeRequest) -> dict[str, Any]:
         variants = [VariantStats(**v.model_dump()) for v in metric.variants]
         analyses.append(
             analyze_metric(
-                metric.kind,
+                ANALYSED_AS[metric.kind],
                 variants,
                 control_key=body.control,
                 engine=body.engine,
@@ -115,8 +115,8 @@ def _number(value: float) -> str:
 
 def check_power_request(body: PowerRequest) -> None:
     """Refuse, with a message that says what to send, every input the power calculation cannot use."""
-    baseline = body.baseline_mean
-    if body.kind is MetricKind.BINOMIAL:
+    baseline, binomial = body.baseline_mean, ANALYSED_AS[body.kind] is MetricKind.BINOMIAL
+    if binomial:
         if not 0.0 < baseline < 1.0:
             hint = (
                 f": {_number(baseline)} looks like a percentage, send {baseline / 100:.2f}"
@@ -171,7 +171,7 @@ def check_power_request(body: PowerRequest) -> None:
             f"relative_mde is positive ({_number(mde)}) but alternative is 'less' (treatment below "
             "control): send a negative relative_mde, or alternative 'greater' or 'two-sided'",
         )
-    if body.kind is MetricKind.BINOMIAL and not 0.0 <= baseline * (1.0 + mde) <= 1.0:
+    if binomial and not 0.0 <= baseline * (1.0 + mde) <= 1.0:
         percent = 1 <= abs(mde) < 100
         hint = f"; {_number(mde)} looks like a percentage, send {_number(mde / 100)}" if percent else ""
         raise _refuse(
@@ -220,21 +220,20 @@ def plan(actor: Actor, body: PowerRequest) -> dict[str, Any]:
         "alpha": body.alpha,
         "alternative": body.alternative,
     }
+    kind = ANALYSED_AS[body.kind]
     out: dict[str, Any] = {"kind": body.kind, "baseline_mean": body.baseline_mean}
     if body.relative_mde is not None and body.units_per_arm is None:
-        size = sample_size(body.kind, body.baseline_mean, body.relative_mde, power=body.power, **common)
+        size = sample_size(kind, body.baseline_mean, body.relative_mde, power=body.power, **common)
         out["sample_size"] = _checked(size)
         if size.units_per_arm:
             out["sample_size"]["total_units"] = total = size.units_per_arm * body.arms
             if body.daily_units:
                 out["days_to_sample"] = _checked(days_to_sample(total, body.daily_units))
     elif body.units_per_arm is not None and body.relative_mde is None:
-        out["mde"] = _checked(
-            mde(body.kind, body.baseline_mean, body.units_per_arm, power=body.power, **common)
-        )
+        out["mde"] = _checked(mde(kind, body.baseline_mean, body.units_per_arm, power=body.power, **common))
     else:
         assert body.relative_mde is not None and body.units_per_arm is not None
         out["power"] = _checked(
-            power(body.kind, body.baseline_mean, body.relative_mde, body.units_per_arm, **common)
+            power(kind, body.baseline_mean, body.relative_mde, body.units_per_arm, **common)
         )
     return out

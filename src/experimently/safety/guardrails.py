@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import SYSTEM
-from experimently.analysis.results import KINDS, arms, control_key
+from experimently.analysis.results import arms, control_key
+from experimently.analysis.schemas import ANALYSED_AS
 from experimently.cache import Cache
 from experimently.config import Settings
 from experimently.db import Database
@@ -88,7 +89,7 @@ async def harmed(
     out: list[tuple[str, Comparison]] = []
     for key, metric in sorted(definitions.items()):
         analysis = analyze_metric(
-            KINDS[metric.kind],
+            ANALYSED_AS[metric.kind],
             arms(exp, stats.metrics.get(key, {})),
             control_key=control_key(exp),
             engine=Engine.SEQUENTIAL,

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from experimently import audit
 from experimently.actor import SYSTEM
-from experimently.analysis.results import KINDS
+from experimently.analysis.schemas import ANALYSED_AS
 from experimently.cache import Cache
 from experimently.db import Database
 from experimently.flags import repository as flag_repository
@@ -80,7 +80,9 @@ async def _inputs(
         metric = definitions.get(key)
         if metric is None:
             return None
-        return MetricInput(key, KINDS[metric.kind], metric.direction == "lower", stats.metrics.get(key, {}))
+        return MetricInput(
+            key, ANALYSED_AS[metric.kind], metric.direction == "lower", stats.metrics.get(key, {})
+        )
 
     guardrails = [m for k in keys if (m := one(k)) is not None]
     return guardrails, one(rollout.success_metric) if rollout.success_metric else None

@@ -3619,7 +3619,7 @@ export interface components {
             name: string;
             /** Description */
             description?: string | null;
-            kind: components["schemas"]["experimently__metrics__schemas__MetricKind"];
+            kind: components["schemas"]["MetricKind"];
             /** Event Name */
             event_name: string;
             numerator_aggregation?: components["schemas"]["Aggregation"] | null;
@@ -3692,7 +3692,12 @@ export interface components {
              * @default metric
              */
             key?: string;
-            kind: components["schemas"]["experimently__stats__model__MetricKind"];
+            /**
+             * Kind
+             * @description as the metric is defined; `sum` is analysed as `mean` (per unit)
+             * @enum {string}
+             */
+            kind: "binomial" | "count" | "sum" | "mean" | "ratio";
             /** @default goal */
             role?: components["schemas"]["MetricRole"];
             /**
@@ -3707,7 +3712,7 @@ export interface components {
          * MetricKind
          * @enum {string}
          */
-        "MetricKind-Output": "binomial" | "count" | "sum" | "mean" | "ratio";
+        MetricKind: "binomial" | "count" | "sum" | "mean" | "ratio";
         /** MetricRead */
         MetricRead: {
             /** Key */
@@ -3716,7 +3721,7 @@ export interface components {
             name: string;
             /** Description */
             description: string;
-            kind: components["schemas"]["MetricKind-Output"];
+            kind: components["schemas"]["MetricKind"];
             /** Event Name */
             event_name: string;
             numerator_aggregation: components["schemas"]["Aggregation"];
@@ -3799,7 +3804,7 @@ export interface components {
             name?: string | null;
             /** Description */
             description?: string | null;
-            kind?: components["schemas"]["experimently__metrics__schemas__MetricKind"] | null;
+            kind?: components["schemas"]["MetricKind"] | null;
             /** Event Name */
             event_name?: string | null;
             numerator_aggregation?: components["schemas"]["Aggregation"] | null;
@@ -3962,7 +3967,12 @@ export interface components {
          *     the power. ``daily_units`` (all arms) adds the days needed to reach the sample in each of ``arms``.
          */
         PowerRequest: {
-            kind: components["schemas"]["experimently__stats__model__MetricKind"];
+            /**
+             * Kind
+             * @description as the metric is defined; `sum` is planned as `mean` (per unit)
+             * @enum {string}
+             */
+            kind: "binomial" | "count" | "sum" | "mean" | "ratio";
             /** Baseline Mean */
             baseline_mean: number;
             /** Baseline Variance */
@@ -4842,16 +4852,6 @@ export interface components {
             /** Version */
             version: number;
         };
-        /**
-         * MetricKind
-         * @enum {string}
-         */
-        experimently__metrics__schemas__MetricKind: "binomial" | "count" | "sum" | "mean" | "ratio";
-        /**
-         * MetricKind
-         * @enum {string}
-         */
-        experimently__stats__model__MetricKind: "binomial" | "count" | "mean" | "ratio";
     };
     responses: never;
     parameters: never;

@@ -349,8 +349,8 @@ export interface PowerInputs {
 /** The body of `POST /api/v1/analysis/power`: the days it answers count every arm, not two. */
 export function powerRequest(inputs: PowerInputs) {
   return {
-    // a sum per user is a per-user value like a mean's: the statistics take it as one (no "sum" kind there)
-    kind: inputs.kind === "sum" ? ("mean" as const) : inputs.kind,
+    // a sum per user is planned as a mean of that per-user value (the server says so and accepts "sum")
+    kind: inputs.kind,
     baseline_mean: inputs.baseline ?? NaN,
     baseline_variance: inputs.kind === "binomial" ? null : inputs.variance,
     relative_mde: (inputs.mdePercent ?? NaN) / 100,
