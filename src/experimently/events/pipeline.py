@@ -515,13 +515,24 @@ class StreamPipeline:
             QUEUE_DEPTH.set(await self.depth())
 
     async def start(self) -> None:
-        await self.ensure_group()
-        if await self.persistence() == "off":
-            log.warning(
-                "events.redis_persistence_off",
-                advice="enable appendonly (appendfsync everysec or always): "
-                "a Redis restart without it loses queued events",
-            )
+        """Start the writer loops. A Redis that cannot be reached does not stop the process: it starts
+        degraded (ingestion answers 503 until Redis is back, evaluation goes on), and the loops create
+        the consumer group and begin writing once it answers. (Refusing to start made a server
+        replacing a dead worker process during an outage stop the whole instance.)"""
+        try:
+            await self.ensure_group()
+            if await self.persistence() == "off":
+                log.warning(
+                    "events.redis_persistence_off",
+                    advice="enable appendonly (appendfsync everysec or always): "
+                    "a Redis restart without it loses queued events",
+                )
+        except Exception as exc:
+            dependency = dependency_of(exc)
+            if dependency is None:
+                raise
+            log.warning("events.started_without_redis", error=repr(exc))
+            degraded.mark_down(degraded.REDIS, exc)
         if not self.settings.event_writer:
             log.info("events.writer_disabled", consumer=self.consumer)
             return
