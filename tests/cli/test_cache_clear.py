@@ -66,3 +66,28 @@ def test_cache_clear__without_redis__says_so(tmp_path: Path, monkeypatch: pytest
     assert cli("migrate").exit_code == 0
     result = cli("cache", "clear")
     assert result.exit_code == 0 and "nothing cached in Redis" in result.output
+
+
+def test_kill_switch__redis_unreachable__says_the_servers_were_not_told(
+    tmp_path: Path, migrated_sqlite: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator walk: a kill during a Redis outage printed "killed" and nothing else, while running
+    servers went on serving the flag on for up to a minute (their cached copy)."""
+    shutil.copy(migrated_sqlite, tmp_path / "experimently.db")
+    for name in list(os.environ):
+        if name.startswith("EXPERIMENTLY_") and not name.startswith("EXPERIMENTLY_TEST_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("EXPERIMENTLY_DATA_DIR", str(tmp_path))
+    assert cli("migrate").exit_code == 0  # the default environments
+    flags = tmp_path / "flags.yaml"
+    flags.write_text("version: 1\nflags:\n- key: new-checkout\n  name: New checkout\n  type: boolean\n")
+    assert cli("import", str(flags)).exit_code == 0
+    with private_redis() as redis:
+        monkeypatch.setenv("EXPERIMENTLY_REDIS_URL", redis.url)
+        told = cli("flags", "enable", "new-checkout", "--reason", "launch")
+        assert told.exit_code == 0 and "warning" not in told.output, told.output
+        redis.stop(kill=True)
+        killed = cli("flags", "kill", "new-checkout", "--reason", "incident")
+    assert killed.exit_code == 0, killed.output  # stored and audited: the kill itself stands
+    assert "killed (serving its off variation)" in killed.output
+    assert "warning: Redis is unreachable: running servers were not told" in killed.output

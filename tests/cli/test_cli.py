@@ -427,6 +427,22 @@ def test_import__missing_file(embedded: Path) -> None:
     assert result.exit_code == EXIT_CONFIG and "cannot read no-such.yaml" in result.output
 
 
+def test_typos_refused__not_read_as_everything_off_or_nothing_there(embedded: Path) -> None:
+    """An operator walk: ``flags list --env prod`` listed every flag as off (exit 0), ``experiments
+    list --status bogus`` an empty list, and ``export -o`` to a missing folder a traceback."""
+    assert cli("import", str(write(embedded.parent / "c.yaml", CONFIG))).exit_code == 0
+    env = cli("flags", "list", "--env", "prod")
+    assert env.exit_code == EXIT_REFUSED and "environment 'prod' not found" in env.output
+    status = cli("experiments", "list", "--status", "bogus")
+    assert status.exit_code == EXIT_CONFIG
+    assert "unknown status 'bogus': one of draft, scheduled, running" in status.output
+    assert "checkout-test" in cli("experiments", "list", "--status", "draft").output
+    target = embedded.parent / "no-such-folder" / "x.yaml"
+    export = cli("export", "-o", str(target))
+    assert export.exit_code == EXIT_CONFIG and "Traceback" not in export.output
+    assert export.output.strip() == f"error: cannot write {target}: No such file or directory"
+
+
 # --- serve --workers ---------------------------------------------------------------------------------
 
 

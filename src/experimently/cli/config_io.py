@@ -167,7 +167,10 @@ def export_config(
     if output is None:
         sys.stdout.write(text)
         return
-    output.write_text(text)
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        stop(f"cannot write {output}: {exc.strerror}", EXIT_CONFIG)
     typer.echo(f"exported to {output}", err=True)
 
 

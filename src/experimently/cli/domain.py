@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from experimently.cli.common import cli_actor, fail, run, table
+from experimently.cli.common import EXIT_CONFIG, cli_actor, fail, run, stop, table
 
 flags_app = typer.Typer(help="Feature flags: list, kill, enable.", no_args_is_help=True)
 experiments_app = typer.Typer(
@@ -46,11 +46,13 @@ def flags_list(
     archived: Annotated[bool, typer.Option(help="include archived flags")] = False,
 ) -> None:
     """Every flag with its on/off state in one environment."""
+    from experimently.environments.service import get_environment_by_key
     from experimently.flags.service import list_flags
 
     async def body(runtime: Any) -> None:
         rows: list[dict[str, Any]] = []
         async with runtime.db.transaction() as session:
+            await get_environment_by_key(session, env)  # a typo must not read as "every flag is off"
             offset = 0
             while True:
                 flags, total = await list_flags(
@@ -86,13 +88,20 @@ def flags_list(
 def _set_enabled(key: str, env: str, enabled: bool, reason: str | None) -> None:
     from experimently.flags.service import set_enabled
 
-    async def body(runtime: Any) -> Any:
+    async def body(runtime: Any) -> tuple[Any, bool | None]:
         async with runtime.db.transaction() as session:
-            return await set_enabled(session, runtime.cache, cli_actor(), key, env, enabled, reason)
+            flag = await set_enabled(session, runtime.cache, cli_actor(), key, env, enabled, reason)
+        return flag, await runtime.redis_ok()
 
-    flag = run(body)
+    flag, redis_ok = run(body)
     state = "enabled" if enabled else "killed (serving its off variation)"
     typer.echo(f"flag '{flag.key}' {state} in {env} (version {flag.version})")
+    if redis_ok is False:  # the change is stored; the instances were not told at once
+        typer.echo(
+            "warning: Redis is unreachable: running servers were not told; each serves the change once "
+            "its cached copy expires (within a minute), or restart them to serve it now",
+            err=True,
+        )
 
 
 @flags_app.command("kill")
@@ -118,10 +127,16 @@ def flags_enable(
 
 @experiments_app.command("list")
 def experiments_list(
-    status: Annotated[str | None, typer.Option(help="draft, scheduled, running, paused, ...")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="only this status: draft, scheduled, running, paused, completed...")
+    ] = None,
 ) -> None:
     """Every experiment with its status."""
+    from experimently.experiments.schemas import Status
     from experimently.experiments.service import list_experiments
+
+    if status is not None and status not in set(Status):  # a typo must not read as "none of them"
+        stop(f"unknown status '{status}': one of {', '.join(Status)}", EXIT_CONFIG)
 
     async def body(runtime: Any) -> None:
         rows: list[dict[str, Any]] = []
