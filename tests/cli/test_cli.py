@@ -93,6 +93,13 @@ def test_unreachable_database__one_line_error(folder: Path, monkeypatch: pytest.
     doctor = cli("doctor")
     assert doctor.exit_code == 1
     assert "FAIL  database" in doctor.output
+    # what it could not check is said, not left out (an operator walk: silence read as a pass)
+    said = [x.split(None, 1)[1] for x in doctor.output.splitlines() if "not checked: the database" in x]
+    assert [next(c for c in ("schema", "secrets", "clock skew") if x.startswith(c)) for x in said] == [
+        "schema",
+        "secrets",
+        "clock skew",
+    ], doctor.output
     # the production shape without PUBLIC_URL: webhook and OIDC links would name 127.0.0.1:8000
     assert "warn  public url" in doctor.output and "http://127.0.0.1:8000" in doctor.output
     monkeypatch.setenv("EXPERIMENTLY_PUBLIC_URL", "https://flags.example.com")
