@@ -9,6 +9,7 @@ and ``dependency.up`` only when the state changes, so an outage costs two log li
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import structlog
 from prometheus_client import Gauge
@@ -48,6 +49,16 @@ def mark_up(dependency: str) -> None:
     if since is not None:
         DEGRADED.labels(dependency).set(0)
         log.info("dependency.up", dependency=dependency, down_seconds=round(time.monotonic() - since, 3))
+        for listener in _on_up:
+            listener(dependency)
+
+
+# called with the dependency when it is marked up (errors.py: the outage's last 503s are logged then)
+_on_up: list[Callable[[str], object]] = []
+
+
+def on_up(listener: Callable[[str], object]) -> None:
+    _on_up.append(listener)
 
 
 def is_down(dependency: str) -> bool:

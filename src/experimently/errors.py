@@ -259,8 +259,24 @@ class _Throttle:
         self._next[dependency] = now + self.interval
         return {"answers_503": self._count.pop(dependency), "interval_seconds": self.interval}
 
+    def rest(self, dependency: str) -> int:
+        """The answers noted since the last line (the dependency is back: they are said now, not at the
+        next outage, where they would be counted with it); 0 when none."""
+        self._next.pop(dependency, None)
+        return self._count.pop(dependency, 0)
+
 
 _UNAVAILABLE_LOG = _Throttle()
+
+
+def _said_when_up(dependency: str) -> None:
+    if count := _UNAVAILABLE_LOG.rest(dependency):
+        log.warning(
+            "request.dependency_unavailable", dependency=dependency, answers_503=count, outage_over=True
+        )
+
+
+degraded.on_up(_said_when_up)
 
 
 def unavailable_body(

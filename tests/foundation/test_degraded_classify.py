@@ -15,7 +15,7 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from experimently import errors
+from experimently import degraded, errors
 from experimently.degraded import DATABASE, REDIS, dependency_of
 from experimently.runtime import build_runtime
 from tests.conftest import make_settings
@@ -106,3 +106,31 @@ async def test_an_outage_answered_many_times__one_log_line_per_interval(
     errors.unavailable_body(caught.value, "r2")
     lines = [entry for entry in logs if entry["event"] == "request.dependency_unavailable"]
     assert [(entry["dependency"], entry["answers_503"]) for entry in lines] == [("redis", 1), ("redis", 500)]
+
+
+async def test_throttled_503_lines__the_last_ones_said_when_the_dependency_is_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator walk: the 503s of an outage's last interval were logged only at the next outage,
+    counted with it (38 answers of one PostgreSQL outage logged two minutes later, on a 0.3 s restart)."""
+    client = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2)
+    try:
+        with pytest.raises(Exception) as caught:
+            await client.ping()
+    finally:
+        await client.aclose()
+    monkeypatch.setattr(errors, "_UNAVAILABLE_LOG", errors._Throttle(interval=60))
+    logs: list[dict[str, Any]] = []
+
+    class Recorder:
+        def warning(self, event: str, **fields: Any) -> None:
+            logs.append({"event": event, **fields})
+
+    monkeypatch.setattr(errors, "log", Recorder())
+    degraded.mark_down(degraded.REDIS, caught.value)
+    for _ in range(38):
+        errors.unavailable_body(caught.value, "r1")
+    degraded.mark_up(degraded.REDIS)  # the outage is over: the 37 not yet said are said now
+    errors.unavailable_body(caught.value, "r2")  # a new outage starts its own count
+    lines = [(e["answers_503"], e.get("outage_over", False)) for e in logs]
+    assert lines == [(1, False), (37, True), (1, False)]
