@@ -194,11 +194,24 @@ def test_users__create_list_set_role_reset_deactivate_activate(embedded: Path) -
 
     missing = cli("users", "deactivate", "nobody@example.com")
     assert missing.exit_code == EXIT_REFUSED and "no user with email 'nobody@example.com'" in missing.output
-    # the CLI cannot lock out the last admin by accident either: same rule as the API
+    # the CLI cannot lock out the last admin by accident either (an operator walk demoted and
+    # deactivated the only admin through it): another admin first, then it may
+    admin = "admin@experimently.local"
+    for args in (["set-role", admin, "viewer"], ["deactivate", admin]):
+        refused = cli("users", *args)
+        assert refused.exit_code == EXIT_REFUSED, refused.output
+        assert (
+            "admin@experimently.local is the last active admin: make another account admin first"
+            in refused.output
+        )
+    assert "is now admin" in cli("users", "set-role", "ana@example.com", "admin").output
+    assert "is now viewer" in cli("users", "set-role", admin, "viewer").output
+    last = cli("users", "deactivate", "ana@example.com")
+    assert last.exit_code == EXIT_REFUSED and "ana@example.com is the last active admin" in last.output
     actions = [(label.split(":")[0], action) for label, action, _ in audit_rows(embedded)]
     assert ("cli", "user.created") in actions
     assert ("cli", "user.password_reset") in actions
-    assert actions.count(("cli", "user.updated")) == 3
+    assert actions.count(("cli", "user.updated")) == 5  # the refusals changed nothing, recorded nothing
 
 
 def test_keys__create_list_revoke(embedded: Path) -> None:

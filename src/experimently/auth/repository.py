@@ -37,6 +37,12 @@ async def all_users(session: AsyncSession) -> Sequence[User]:
     return (await session.scalars(select(User).order_by(User.created_at))).all()
 
 
+async def another_active_admin(session: AsyncSession, user_id: str) -> bool:
+    """Whether an active admin other than ``user_id`` exists."""
+    query = select(User.id).where(User.role == "admin", User.is_active, User.id != user_id).limit(1)
+    return await session.scalar(query) is not None
+
+
 async def email_taken(session: AsyncSession, email: str) -> bool:
     return await session.scalar(select(User.id).where(User.email == email)) is not None
 

@@ -279,6 +279,16 @@ async def update_user(
                 }
             ],
         )
+    leaves = body.is_active is False or (body.role is not None and body.role != Role.ADMIN)
+    last = leaves and user.is_active and user.role == Role.ADMIN
+    if last and not await repository.another_active_admin(session, user.id):
+        # what the rule above keeps an admin from doing to themselves, nobody does to the last one (the
+        # CLI, as cli:<login>, is not that account): with no active admin, accounts, keys and settings
+        # are out of everyone's reach until someone runs the CLI
+        raise Conflict(
+            f"{user.email} is the last active admin: make another account admin first",
+            details={"user_id": user.id},
+        )
     before = user_snapshot(user)
     if body.email is not None and str(body.email).lower() != user.email:
         email = str(body.email).lower()
