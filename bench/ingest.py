@@ -34,6 +34,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import sqlite3
 import statistics
@@ -407,6 +408,7 @@ async def run_shape(
             process.terminate()
         for process in [server, *writers]:
             process.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)  # its generated secrets and the SQLite file too
     measured = (requests - 5) * 1000
     latencies.sort()
     return {
