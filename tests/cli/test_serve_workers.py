@@ -137,7 +137,14 @@ def test_redis_down__dead_worker_replaced__instance_serves__and_starts(
         base = f"http://127.0.0.1:{port}"
         server = _serve(_env(migrated_postgres, redis.url), port, tmp_path / "stderr")
         try:
-            _wait_for(lambda: len(_workers(server.pid)) == 2 and _status(f"{base}/ready") == 200, "ready")
+            log = tmp_path / "stderr"
+
+            def started() -> int:  # serving processes that finished their start-up, dead ones included
+                return log.read_text().count('"serve.started"')
+
+            # both workers through their start-up (under load one may still be starting when the other
+            # answers /ready: killing that one would leave nothing to count)
+            _wait_for(lambda: started() == 2 and _status(f"{base}/ready") == 200, "ready")
             # Given Redis down
             redis.stop(kill=True)
             _wait_for(lambda: _status(f"{base}/ready") == 503, "not ready without Redis")
@@ -148,10 +155,9 @@ def test_redis_down__dead_worker_replaced__instance_serves__and_starts(
             _wait_for(
                 lambda: victim not in _workers(server.pid) and len(_workers(server.pid)) == 2, "replaced"
             )
-            log = tmp_path / "stderr"
 
             def replacement_done() -> bool:  # its start-up over, or the instance gone
-                return log.read_text().count('"serve.started"') >= 3 or server.poll() is not None
+                return started() >= 3 or server.poll() is not None
 
             _wait_for(replacement_done, "the replacement's start-up")
             assert server.poll() is None, log.read_text()[-3000:]
