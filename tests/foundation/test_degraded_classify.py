@@ -79,31 +79,44 @@ async def test_redis_restarted__the_next_command_reconnects_without_an_error(tmp
             await runtime.close()
 
 
-async def test_an_outage_answered_many_times__one_log_line_per_interval(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A line per 503 (1,014 lines in a 32-second PostgreSQL outage) buries the two that matter; one
-    line per dependency per interval says how many answers it stands for."""
+async def _refused_by_redis() -> BaseException:
+    """What a Redis client raises against a port nothing listens on."""
     client = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2)
     try:
         with pytest.raises(Exception) as caught:
             await client.ping()
     finally:
         await client.aclose()
-    throttle = errors._Throttle(interval=0.2)
-    monkeypatch.setattr(errors, "_UNAVAILABLE_LOG", throttle)
+    return caught.value
+
+
+def _recorded_warnings(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The warnings ``errors`` logs, as dicts (the process's logger may be configured and cached by
+    earlier tests)."""
     logs: list[dict[str, Any]] = []
 
-    class Recorder:  # the process's logger may be configured and cached by earlier tests
+    class Recorder:
         def warning(self, event: str, **fields: Any) -> None:
             logs.append({"event": event, **fields})
 
     monkeypatch.setattr(errors, "log", Recorder())
+    return logs
+
+
+async def test_an_outage_answered_many_times__one_log_line_per_interval(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A line per 503 (1,014 lines in a 32-second PostgreSQL outage) buries the two that matter; one
+    line per dependency per interval says how many answers it stands for."""
+    refused = await _refused_by_redis()
+    throttle = errors._Throttle(interval=0.2)
+    monkeypatch.setattr(errors, "_UNAVAILABLE_LOG", throttle)
+    logs = _recorded_warnings(monkeypatch)
     for _ in range(500):
-        body, headers = errors.unavailable_body(caught.value, "r1") or ({}, {})
+        body, headers = errors.unavailable_body(refused, "r1") or ({}, {})
         assert headers == {"Retry-After": "1"} and body["error"]["code"] == "SERVICE_UNAVAILABLE"
     await asyncio.sleep(0.25)
-    errors.unavailable_body(caught.value, "r2")
+    errors.unavailable_body(refused, "r2")
     lines = [entry for entry in logs if entry["event"] == "request.dependency_unavailable"]
     assert [(entry["dependency"], entry["answers_503"]) for entry in lines] == [("redis", 1), ("redis", 500)]
 
@@ -113,24 +126,13 @@ async def test_throttled_503_lines__the_last_ones_said_when_the_dependency_is_ba
 ) -> None:
     """An operator walk: the 503s of an outage's last interval were logged only at the next outage,
     counted with it (38 answers of one PostgreSQL outage logged two minutes later, on a 0.3 s restart)."""
-    client = Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2)
-    try:
-        with pytest.raises(Exception) as caught:
-            await client.ping()
-    finally:
-        await client.aclose()
+    refused = await _refused_by_redis()
     monkeypatch.setattr(errors, "_UNAVAILABLE_LOG", errors._Throttle(interval=60))
-    logs: list[dict[str, Any]] = []
-
-    class Recorder:
-        def warning(self, event: str, **fields: Any) -> None:
-            logs.append({"event": event, **fields})
-
-    monkeypatch.setattr(errors, "log", Recorder())
-    degraded.mark_down(degraded.REDIS, caught.value)
+    logs = _recorded_warnings(monkeypatch)
+    degraded.mark_down(degraded.REDIS, refused)
     for _ in range(38):
-        errors.unavailable_body(caught.value, "r1")
+        errors.unavailable_body(refused, "r1")
     degraded.mark_up(degraded.REDIS)  # the outage is over: the 37 not yet said are said now
-    errors.unavailable_body(caught.value, "r2")  # a new outage starts its own count
+    errors.unavailable_body(refused, "r2")  # a new outage starts its own count
     lines = [(e["answers_503"], e.get("outage_over", False)) for e in logs]
     assert lines == [(1, False), (37, True), (1, False)]
